@@ -1,0 +1,40 @@
+# A thin wrapper over CMake: `make run` and `make test` are the README's two commands.
+#   make run      install dependencies, build, run hnvmfd on its embedded default
+#   make test     install dependencies, build (normal + ASan/UBSan), run every test,
+#                 then the interop suite (real Linux host in a QEMU guest; HNVMF_SKIP_INTEROP=1 skips it)
+JOBS    ?= $(shell nproc)
+BUILD   ?= build
+SANBUILD ?= build-asan
+HNVMFD_ARGS ?=
+
+.PHONY: all deps build build-asan run test unit interop clean
+all: build
+
+deps:
+	@sh tools/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(SANBUILD) -DCMAKE_BUILD_TYPE=Debug -DHNVMF_SANITIZE=ON >/dev/null
+	cmake --build $(SANBUILD) -j $(JOBS)
+
+run: build
+	exec ./$(BUILD)/target/hnvmfd $(HNVMFD_ARGS)
+
+unit: build build-asan
+	cd $(BUILD) && ctest --output-on-failure
+	cd $(SANBUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    ctest --output-on-failure
+
+interop: build
+	@if [ "$${HNVMF_SKIP_INTEROP:-0}" = 1 ]; then echo "interop: skipped (HNVMF_SKIP_INTEROP=1)"; \
+	elif [ -x tests/interop/run.sh ]; then tests/interop/run.sh $(BUILD); \
+	else echo "interop: no suite yet"; fi
+
+test: unit interop
+
+clean:
+	rm -rf $(BUILD) $(SANBUILD)

@@ -1,0 +1,138 @@
+/* The configuration model: what hnvmfd serves. Loaded from an INI main file (listeners,
+ * backends, subsystems, PQM pool, global options) plus a tenants directory with one file per
+ * tenant (host NQN). conf-load.c parses; every mistake is reported as "file:line: what is wrong".
+ *
+ * The model is plain data: a loaded struct hnvmf_conf owns all its memory and is freed with
+ * hnvmf_conf_free. A reload builds a new one and swaps it in only when it is valid. */
+#ifndef HNVMF_CONF_H
+#define HNVMF_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/backend/backend.h"
+#include "core/io.h"
+
+#define HNVMF_NQN_MAX 224 /* NVMe: an NQN is at most 223 bytes */
+#define HNVMF_NAME_MAX 64
+#define HNVMF_DEFAULT_SUBNQN "nqn.2026-01.io.hnvmf:default"
+#define HNVMF_DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
+#define HNVMF_DEFAULT_CONF_FILE "/etc/hnvmf/hnvmf.conf"
+
+enum hnvmf_trtype {
+	HNVMF_TRTYPE_TCP,
+	HNVMF_TRTYPE_RDMA,
+};
+
+struct hnvmf_conf_listener {
+	char name[HNVMF_NAME_MAX];
+	enum hnvmf_trtype trtype;
+	char addr[64];   /* numeric IPv4 or IPv6 address */
+	uint16_t port;
+	bool tls;        /* NVMe/TCP secure channel required (TCP only) */
+	bool discovery;  /* a discovery-only listener (e.g. 8009): no I/O subsystems on it */
+};
+
+struct hnvmf_conf_backend {
+	char name[HNVMF_NAME_MAX];
+	struct hnvmf_backend_params params; /* params.path points into path[] */
+	char path[4096];
+};
+
+struct hnvmf_conf_ns {
+	uint32_t nsid;                    /* 1-based, unique within the subsystem */
+	char backend[HNVMF_NAME_MAX];    /* name of a [backend] */
+	uint8_t nguid[16];                /* derived from the subsystem NQN and nsid unless given */
+	uint8_t uuid[16];
+};
+
+struct hnvmf_conf_subsys {
+	char nqn[HNVMF_NQN_MAX];
+	char serial[21];  /* Identify SN, ASCII, at most 20 */
+	char model[41];   /* Identify MN, at most 40 */
+	bool allow_any_host;
+	char (*hosts)[HNVMF_NQN_MAX]; /* allowed host NQNs (besides tenants that name this subsystem) */
+	size_t nhosts;
+	struct hnvmf_conf_ns *ns;
+	size_t nns;
+	char (*listeners)[HNVMF_NAME_MAX]; /* listeners it is exported on; none = every I/O listener */
+	size_t nlisteners;
+};
+
+enum hnvmf_dam_fallback {
+	HNVMF_DAM_FALLBACK_PQM,    /* admission failed: serve through PQM and log why */
+	HNVMF_DAM_FALLBACK_REFUSE, /* admission failed: refuse the connection */
+};
+
+struct hnvmf_conf_tenant {
+	char file[4096]; /* the tenant file it came from, for messages */
+	char hostnqn[HNVMF_NQN_MAX];
+	char (*subsystems)[HNVMF_NQN_MAX]; /* subsystems it may use */
+	size_t nsubsystems;
+	enum hnvmf_path_mode mode;  /* PQM (default), DAM or BASELINE */
+	int permission_level;       /* compared against the global DAM whitelist */
+	uint64_t reserved_iops;     /* SLA: IOPS reserved for this tenant (0 = none) */
+	unsigned max_queues;        /* SLA: most I/O queues (and DAM queue pairs) it gets */
+	enum hnvmf_dam_fallback dam_fallback;
+	/* Credentials, as loaded (inline value or the content of an owner-only file), in the
+	 * standard interchange formats; empty when not configured. Validated at load. */
+	char dhchap_secret[256];      /* DHHC-1:hh:...:   host's secret */
+	char dhchap_ctrl_secret[256]; /* DHHC-1:hh:...:   controller's, for bidirectional auth */
+	char tls_psk[256];            /* NVMeTLSkey-1:hh:...: */
+};
+
+struct hnvmf_conf_pqm {
+	unsigned cmax;           /* most I/O servers */
+	unsigned epoch_ms;       /* re-sizing epoch */
+	unsigned subqueue_depth; /* entries per subqueue (power of two) */
+};
+
+struct hnvmf_conf {
+	char file[4096]; /* main file, "" for the embedded default */
+	/* [global] */
+	int log_level;              /* enum hnvmf_log_level */
+	unsigned reactors;          /* network reactor threads */
+	enum hnvmf_path_mode default_mode; /* for hosts with no tenant file: PQM, BASELINE or DIRECT */
+	unsigned kato_default_ms;   /* used when a host asks for KATO 0 on a discovery controller? no: documented */
+	unsigned max_io_queues;     /* per controller */
+	unsigned queue_depth;       /* CAP.MQES + 1 */
+	unsigned inline_data_size;  /* in-capsule data bytes for I/O queues */
+	unsigned mdts_kib;          /* largest transfer; 0 = no limit advertised */
+	int *dam_whitelist;         /* permission levels allowed DAM */
+	size_t ndam_whitelist;
+	char tenants_dir[4096];     /* "" = none */
+	char control_socket[108];   /* unix socket for hnvmfctl; "" = none */
+	struct hnvmf_conf_pqm pqm;
+
+	struct hnvmf_conf_listener *listeners;
+	size_t nlisteners;
+	struct hnvmf_conf_backend *backends;
+	size_t nbackends;
+	struct hnvmf_conf_subsys *subsystems;
+	size_t nsubsystems;
+	struct hnvmf_conf_tenant *tenants;
+	size_t ntenants;
+};
+
+/* The embedded default: one subsystem HNVMF_DEFAULT_SUBNQN with one 1 GiB RAM namespace,
+ * NVMe/TCP on 127.0.0.1:4420 (plus discovery on 127.0.0.1:8009), any host allowed. */
+int hnvmf_conf_default(struct hnvmf_conf **out);
+
+/* Loads the main file and its tenants directory. On error returns -1 and writes
+ * "file:line: what is wrong" into err. Opens nothing but the files it reads (and checks that
+ * file backends exist). */
+int hnvmf_conf_load(const char *path, struct hnvmf_conf **out, char *err, size_t errlen);
+/* Re-reads only the tenants directory named in base into a fresh tenant array (for SIGHUP);
+ * base is not modified. On error returns -1 with err set. */
+int hnvmf_conf_load_tenants(const struct hnvmf_conf *base, struct hnvmf_conf_tenant **tenants,
+			    size_t *ntenants, char *err, size_t errlen);
+void hnvmf_conf_free_tenants(struct hnvmf_conf_tenant *t, size_t n);
+void hnvmf_conf_free(struct hnvmf_conf *c);
+
+const struct hnvmf_conf_subsys *hnvmf_conf_find_subsys(const struct hnvmf_conf *c, const char *nqn);
+const struct hnvmf_conf_backend *hnvmf_conf_find_backend(const struct hnvmf_conf *c, const char *name);
+const struct hnvmf_conf_tenant *hnvmf_conf_find_tenant(const struct hnvmf_conf_tenant *t, size_t n,
+						       const char *hostnqn);
+
+#endif

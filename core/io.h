@@ -1,0 +1,66 @@
+/* The seam between target/ and core/: target hands one I/O to core through hnvmf_chan_submit and
+ * gets exactly one callback, io->done, on the submitting reactor's thread, after the backend
+ * completed the I/O (never before: the host's CQE is built in done).
+ *
+ * A channel is one I/O queue's path to one namespace backend. Its mode picks the engine:
+ *   DIRECT   the reactor submits to a backend queue pair it owns and polls it (no other thread);
+ *   PQM      Parallel Queue Mode: lock-free device subqueues served by the adaptive I/O server pool;
+ *   DAM      Direct Access Mode: a dedicated backend queue pair and polling I/O server per queue;
+ *   BASELINE the conventional design: one shared locked adapter queue, for comparison only. */
+#ifndef HNVMF_IO_H
+#define HNVMF_IO_H
+
+#include <stdint.h>
+
+#include "core/backend/backend.h"
+#include "core/reactor.h"
+
+enum hnvmf_path_mode {
+	HNVMF_PATH_DIRECT,
+	HNVMF_PATH_PQM,
+	HNVMF_PATH_DAM,
+	HNVMF_PATH_BASELINE,
+};
+const char *hnvmf_path_mode_name(enum hnvmf_path_mode m);
+
+struct hnvmf_chan;
+
+struct hnvmf_io {
+	struct hnvmf_bio bio;
+	void (*done)(struct hnvmf_io *io); /* on the submitting reactor's thread; bio.result set */
+	/* Below: owned by core while the io is in flight. */
+	struct hnvmf_chan *chan;
+	uint64_t t_submit_ns;
+	struct hnvmf_msg msg; /* completion hand-off to the reactor from another thread */
+	struct hnvmf_io *next;
+};
+
+struct hnvmf_engine;
+
+struct hnvmf_engine_opts {
+	unsigned pqm_cmax;        /* most I/O servers in the PQM pool */
+	unsigned pqm_epoch_ms;    /* re-sizing epoch */
+	unsigned subqueue_depth;  /* entries per device subqueue */
+	unsigned backend_depth;   /* per backend queue pair */
+};
+
+int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine **out);
+/* Stops the I/O servers; every channel must be closed. */
+void hnvmf_engine_destroy(struct hnvmf_engine *e);
+
+struct hnvmf_chan_opts {
+	enum hnvmf_path_mode mode;
+	const char *tenant; /* host NQN, for statistics; may be NULL */
+};
+
+/* Opens a channel for I/O submitted from reactor r (which must be the caller's reactor when
+ * the channel is used). Returns 0 or -errno. */
+int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvmf_backend *be,
+		    const struct hnvmf_chan_opts *o, struct hnvmf_chan **out);
+/* Never completes the io inside the call: done always runs later, from the reactor loop. */
+void hnvmf_chan_submit(struct hnvmf_chan *ch, struct hnvmf_io *io);
+/* The caller guarantees no io is in flight on ch (every done has run). */
+void hnvmf_chan_close(struct hnvmf_chan *ch);
+enum hnvmf_path_mode hnvmf_chan_mode(const struct hnvmf_chan *ch);
+
+#endif

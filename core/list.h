@@ -1,0 +1,33 @@
+/* Intrusive doubly linked list (circular, with a head node). */
+#ifndef HNVMF_LIST_H
+#define HNVMF_LIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct hnvmf_list {
+	struct hnvmf_list *prev, *next;
+};
+
+#define HNVMF_LIST_INIT(name) { &(name), &(name) }
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static inline void hnvmf_list_init(struct hnvmf_list *h) { h->prev = h->next = h; }
+static inline bool hnvmf_list_empty(const struct hnvmf_list *h) { return h->next == h; }
+static inline void hnvmf_list_add_tail(struct hnvmf_list *h, struct hnvmf_list *n)
+{
+	n->prev = h->prev;
+	n->next = h;
+	h->prev->next = n;
+	h->prev = n;
+}
+static inline void hnvmf_list_del(struct hnvmf_list *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n->next = n;
+}
+#define hnvmf_list_for_each_safe(pos, tmp, head)                                                   \
+	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head); (pos) = (tmp), (tmp) = (pos)->next)
+
+#endif

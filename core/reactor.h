@@ -1,0 +1,77 @@
+/* Reactors: one event loop per thread (SPDK's poll group, nvmet's io-work). A connection belongs
+ * to one reactor for its whole life, so its state needs no lock; other threads reach a reactor
+ * only through its lock-free inbox (messages and I/O completions) and an eventfd wake-up.
+ *
+ * A loop iteration: run the pollers, drain the inbox, fire expired timers, then epoll_wait; the
+ * wait does not sleep while a poller reported work or the inbox was non-empty. */
+#ifndef HNVMF_REACTOR_H
+#define HNVMF_REACTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/list.h"
+
+struct hnvmf_reactor;
+
+struct hnvmf_event {
+	int fd;
+	void (*cb)(struct hnvmf_event *ev, uint32_t revents); /* EPOLLIN / EPOLLOUT / EPOLLERR... */
+};
+
+/* Returns the amount of work done; > 0 keeps the loop from sleeping. */
+struct hnvmf_poller {
+	int (*fn)(struct hnvmf_poller *p);
+	struct hnvmf_list link;
+};
+
+struct hnvmf_timer {
+	uint64_t deadline_ns;
+	void (*cb)(struct hnvmf_timer *t);
+	struct hnvmf_list link;
+	bool armed;
+};
+
+/* A unit of cross-thread work; intrusive so the I/O path allocates nothing. */
+struct hnvmf_msg {
+	void (*fn)(struct hnvmf_msg *m);
+	struct hnvmf_msg *next;
+};
+
+int hnvmf_reactor_create(const char *name, struct hnvmf_reactor **out);
+/* Frees the reactor; it must be stopped and own no events, pollers or timers. */
+void hnvmf_reactor_destroy(struct hnvmf_reactor *r);
+const char *hnvmf_reactor_name(const struct hnvmf_reactor *r);
+
+/* Starts the loop in a thread of its own, pinned to cpu unless cpu < 0. */
+int hnvmf_reactor_start(struct hnvmf_reactor *r, int cpu);
+/* Runs the loop in the calling thread until hnvmf_reactor_stop. */
+void hnvmf_reactor_run(struct hnvmf_reactor *r);
+/* Asks the loop to end (from any thread); joins the thread when it was started by _start. */
+void hnvmf_reactor_stop(struct hnvmf_reactor *r);
+/* The reactor whose loop runs on the calling thread, or NULL. */
+struct hnvmf_reactor *hnvmf_reactor_self(void);
+
+/* fd events, edge-triggered off (level-triggered): callbacks run on the reactor's thread.
+ * Must be called on the reactor's thread, or before it starts. */
+int hnvmf_reactor_add_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev, uint32_t events);
+int hnvmf_reactor_mod_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev, uint32_t events);
+void hnvmf_reactor_del_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev);
+
+void hnvmf_reactor_add_poller(struct hnvmf_reactor *r, struct hnvmf_poller *p);
+void hnvmf_reactor_del_poller(struct hnvmf_reactor *r, struct hnvmf_poller *p);
+
+/* One-shot timers in milliseconds; re-arming an armed timer moves it. Reactor thread only. */
+void hnvmf_timer_arm(struct hnvmf_reactor *r, struct hnvmf_timer *t, uint64_t ms);
+void hnvmf_timer_cancel(struct hnvmf_reactor *r, struct hnvmf_timer *t);
+
+/* From any thread: m->fn(m) runs later on r's thread, in the order sent by one sender. */
+void hnvmf_reactor_send(struct hnvmf_reactor *r, struct hnvmf_msg *m);
+/* Allocating convenience for the control path: fn(arg) runs on r's thread. */
+int hnvmf_reactor_call(struct hnvmf_reactor *r, void (*fn)(void *arg), void *arg);
+/* From any thread: runs fn(arg) on r's thread and waits for it to return. Not from r itself. */
+int hnvmf_reactor_call_sync(struct hnvmf_reactor *r, void (*fn)(void *arg), void *arg);
+
+uint64_t hnvmf_now_ns(void); /* CLOCK_MONOTONIC */
+
+#endif

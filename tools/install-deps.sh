@@ -1,0 +1,15 @@
+#!/bin/sh
+# Install every Debian package hnvmf's build and tests need. Does nothing when all are present.
+# The interop suite's own packages (QEMU, guest kernels, nvme-cli) are set up by tests/interop/setup.sh.
+set -eu
+PKGS="build-essential cmake pkg-config libssl-dev openssl libnvme-dev liburing-dev libisal-dev
+      libibverbs-dev librdmacm-dev libinih-dev libcmocka-dev iproute2 python3"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "install-deps: installing:$missing" >&2
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
