@@ -10,21 +10,26 @@
 
 #include <nvme/types.h>
 
-/* SGL descriptor (16 bytes). type = descriptor type << 4 | subtype. */
+/* SGL descriptor (16 bytes). type = descriptor type << 4 | subtype. Unkeyed descriptors (TCP,
+ * in-capsule) use length; keyed ones (RDMA) pack a 3-byte length and a 4-byte key into bytes
+ * 8..14: read them with hnvmf_sgl_keyed_len / hnvmf_sgl_key. */
 struct hnvmf_sgl {
 	uint64_t addr;
-	union {
-		struct {
-			uint32_t length;
-			uint8_t rsvd[3];
-		} unkeyed;
-		struct {
-			uint8_t length[3];
-			uint32_t key;
-		} __attribute__((packed)) keyed;
-	};
+	uint32_t length;
+	uint8_t rsvd[3];
 	uint8_t type;
-} __attribute__((packed));
+};
+
+static inline uint32_t hnvmf_sgl_keyed_len(const struct hnvmf_sgl *s)
+{
+	const uint8_t *b = (const uint8_t *)s + 8;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16;
+}
+static inline uint32_t hnvmf_sgl_key(const struct hnvmf_sgl *s)
+{
+	const uint8_t *b = (const uint8_t *)s + 11;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
 
 #define HNVMF_SGL_DATA_BLOCK_OFFSET 0x01   /* in-capsule data (data block, offset subtype) */
 #define HNVMF_SGL_TRANSPORT_DATA 0x5A      /* transport data block, transport specific (TCP) */
