@@ -1,0 +1,259 @@
+/* target/ internal header: NVMe-oF semantics, transport-agnostic (nvmet's nvmet.h plays this part).
+ *
+ * Objects:
+ *   hnvmf_tgt     the whole target: subsystems, ports, the engine, the controller table
+ *   hnvmf_port    one listener (a transport, address, port) as the target sees it
+ *   hnvmf_subsys  an NVM subsystem or the discovery subsystem
+ *   hnvmf_ns      a namespace: a backend plus its identifiers
+ *   hnvmf_ctrl    a controller: created by an admin-queue Connect, owns up to max_io_queues I/O queues
+ *   hnvmf_sq      one queue (admin or I/O); embedded in the transport's connection object
+ *   hnvmf_req     one command; embedded in the transport's request object
+ *
+ * A request's life (one owner at a time; the states are the transport's):
+ *   1. the transport receives a command capsule, parses its SGL into req->sgl_len, calls
+ *      hnvmf_req_init: the command is checked and its handler chosen; when it fails the request is
+ *      already completed (queue_response was called) and the transport moves on;
+ *   2. for a command with data from the host (req->dir == HNVMF_DIR_H2C) the transport fills
+ *      req->iov with req->data_len bytes (in-capsule data or R2T/H2CData, RDMA READ ...); for
+ *      C2H it provides a buffer of req->data_len bytes in req->iov;
+ *   3. the transport calls hnvmf_req_execute; the handler runs, maybe hands an I/O to core/;
+ *   4. exactly once, hnvmf_req_complete fills req->cqe and calls sq->ops->queue_response on the
+ *      queue's reactor thread; for C2H the transport sends req->xfer_len bytes of req->iov then
+ *      the CQE (or C2HData with SUCCESS).
+ *
+ * Threads: a queue lives on one reactor; everything about a request runs on that reactor. A
+ * controller's queues may live on several reactors: what they share (the controller) is reached
+ * under ctrl->lock or by atomics, and only on the control path (Connect, admin commands,
+ * keep-alive), never per I/O. */
+#ifndef HNVMF_NVMF_H
+#define HNVMF_NVMF_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "conf/conf.h"
+#include "core/io.h"
+#include "core/list.h"
+#include "core/reactor.h"
+#include "target/nvme-cmd.h"
+
+#define HNVMF_MAX_NSID 1024       /* namespaces per subsystem */
+#define HNVMF_MAX_IO_QUEUES 128   /* per controller, upper bound of conf.max_io_queues */
+#define HNVMF_REQ_MAX_IOV 4       /* a transport maps a request's data in at most this many pieces */
+#define HNVMF_MAX_AER 4           /* Asynchronous Event Requests a controller holds (AERL + 1) */
+#define HNVMF_ADMIN_QUEUE_DEPTH 32
+
+struct hnvmf_req;
+struct hnvmf_sq;
+
+/* What the target needs from a queue's transport. Called on the queue's reactor thread. */
+struct hnvmf_sq_ops {
+	/* Send req's data (C2H, req->xfer_len bytes of req->iov) and its CQE (req->cqe). The request
+	 * belongs to the transport again from here on. */
+	void (*queue_response)(struct hnvmf_req *req);
+	/* Tear the queue's connection down (keep-alive expiry, controller reset or deletion,
+	 * shutdown). In-flight requests still complete; then the transport calls hnvmf_sq_destroy. */
+	void (*disconnect)(struct hnvmf_sq *sq);
+	/* Fill transport-specific parts of a discovery log entry for this queue's port family. */
+	const char *name; /* "tcp", "rdma" */
+};
+
+enum hnvmf_dir {
+	HNVMF_DIR_NONE,
+	HNVMF_DIR_H2C, /* host to controller: write, connect data, set features data ... */
+	HNVMF_DIR_C2H, /* controller to host: read, identify, log pages ... */
+};
+
+struct hnvmf_req {
+	union hnvmf_sqe *cmd;    /* the SQE, in the transport's receive buffer or the req's copy */
+	struct hnvmf_cqe cqe;
+	struct hnvmf_sq *sq;
+	struct hnvmf_ns *ns;     /* for I/O commands */
+
+	uint32_t sgl_len;        /* set by the transport from the command's SGL before req_init */
+	uint32_t data_len;       /* set by req_init: bytes the command transfers (== sgl_len) */
+	uint32_t xfer_len;       /* set by the handler: bytes of C2H data actually returned */
+	enum hnvmf_dir dir;
+	struct iovec iov[HNVMF_REQ_MAX_IOV]; /* the data, provided by the transport */
+	int iovcnt;
+
+	void (*execute)(struct hnvmf_req *req);
+	struct hnvmf_io io;      /* the I/O handed to core/ (read, write, flush ...) */
+	void *priv;              /* transport's back pointer, if it wants one */
+	uint64_t t_start_ns;
+};
+
+/* One NVMe queue. The transport embeds it in its connection and initialises it with
+ * hnvmf_sq_init; qid and size are set by the Connect command. */
+struct hnvmf_sq {
+	struct hnvmf_tgt *tgt;
+	struct hnvmf_port *port;
+	struct hnvmf_reactor *reactor;
+	const struct hnvmf_sq_ops *ops;
+	struct hnvmf_ctrl *ctrl; /* NULL until Connect succeeded */
+	uint16_t qid;
+	uint16_t size;           /* entries (sqsize + 1) */
+	uint16_t head;           /* for the CQE's SQ head pointer */
+	bool sqfc_disabled;      /* Connect CATTR: SQ flow control disabled -> sq_head 0xFFFF */
+	bool authenticated;      /* DH-HMAC-CHAP done on this queue, or TLS on its connection */
+	bool tls;                /* the transport secured the connection with TLS (set by transport) */
+	atomic_uint inflight;    /* requests between req_init and queue_response */
+	enum hnvmf_path_mode mode; /* engine path for this queue's I/O, chosen at Connect */
+	struct hnvmf_chan *chans[HNVMF_MAX_NSID + 1]; /* per namespace, opened on first use */
+	char peer[64];           /* "addr:port", for logs */
+	void *auth;              /* DH-HMAC-CHAP exchange state (target/auth.c) */
+};
+
+struct hnvmf_port {
+	struct hnvmf_conf_listener conf;
+	struct hnvmf_tgt *tgt;
+	uint16_t portid;         /* discovery log PORTID */
+	void *transport_priv;    /* the listening socket etc. */
+	struct hnvmf_list link;
+};
+
+struct hnvmf_ns {
+	uint32_t nsid;
+	struct hnvmf_backend *be;
+	uint64_t nlba;           /* blocks */
+	uint8_t lba_shift;       /* log2(block size) */
+	uint8_t nguid[16];
+	uint8_t uuid[16];
+	bool readonly;
+	char backend_name[HNVMF_NAME_MAX];
+};
+
+struct hnvmf_subsys {
+	char nqn[HNVMF_NQN_MAX];
+	bool discovery;
+	char serial[21];
+	char model[41];
+	bool allow_any_host;
+	char (*hosts)[HNVMF_NQN_MAX];
+	size_t nhosts;
+	char (*listeners)[HNVMF_NAME_MAX]; /* empty: every I/O listener */
+	size_t nlisteners;
+	/* Namespaces: readers (I/O path) load pointers with acquire; writers (control path, under
+	 * tgt->lock) publish with release. A namespace is never freed while the target runs. */
+	_Atomic(struct hnvmf_ns *) ns[HNVMF_MAX_NSID + 1];
+	uint32_t max_nsid;
+	struct hnvmf_list link;
+};
+
+struct hnvmf_aen_slot {
+	struct hnvmf_req *req;
+};
+
+struct hnvmf_ctrl {
+	uint16_t cntlid;
+	struct hnvmf_tgt *tgt;
+	struct hnvmf_subsys *subsys;
+	char hostnqn[HNVMF_NQN_MAX];
+	uint8_t hostid[16];
+	atomic_int refs;         /* one per connected queue, plus the table's */
+	pthread_mutex_t lock;    /* cc/csts, aer, io queue table, changed-ns list */
+	uint32_t cc;
+	uint32_t csts;
+	uint32_t kato_ms;
+	atomic_uint_fast64_t last_keepalive_ns;
+	struct hnvmf_timer ka_timer;   /* on the admin queue's reactor */
+	struct hnvmf_sq *sqs[HNVMF_MAX_IO_QUEUES + 1]; /* [0] admin */
+	uint16_t max_io_queues;  /* granted (Set Features Number of Queues / conf) */
+	struct hnvmf_req *aer[HNVMF_MAX_AER];
+	unsigned naer;
+	uint32_t aen_masked;     /* AEN types already reported and not yet cleared by a log read */
+	uint32_t changed_ns[1024];
+	unsigned nchanged_ns;    /* 0xFFFFFFFF in [0] when the list overflowed */
+	uint32_t aen_config;     /* Set Features Async Event Configuration */
+	uint32_t disc_genctr_seen;
+	const struct hnvmf_conf_tenant *tenant; /* NULL: no tenant file for this host */
+	bool dead;               /* being torn down: refuse new I/O queues */
+	struct hnvmf_list link;
+};
+
+struct hnvmf_tgt {
+	struct hnvmf_conf *conf;
+	struct hnvmf_engine *engine;
+	pthread_mutex_t lock;    /* subsystems, ports, controller table, tenants */
+	struct hnvmf_list subsystems;
+	struct hnvmf_subsys *discovery;
+	struct hnvmf_list ports;
+	struct hnvmf_list ctrls;
+	uint16_t next_cntlid;
+	atomic_uint genctr;      /* discovery log generation counter */
+	struct hnvmf_backend **backends; /* parallel to conf->backends */
+	struct hnvmf_conf_tenant *tenants; /* current tenants (replaced on SIGHUP) */
+	size_t ntenants;
+};
+
+/* ---- target lifecycle (tgt.c) ---- */
+int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struct hnvmf_tgt **out,
+		     char *err, size_t errlen);
+void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt);
+struct hnvmf_subsys *hnvmf_tgt_find_subsys(struct hnvmf_tgt *tgt, const char *nqn);
+struct hnvmf_port *hnvmf_tgt_add_port(struct hnvmf_tgt *tgt, const struct hnvmf_conf_listener *l);
+bool hnvmf_subsys_on_port(const struct hnvmf_subsys *s, const struct hnvmf_port *p);
+bool hnvmf_host_allowed(struct hnvmf_tgt *tgt, const struct hnvmf_subsys *s, const char *hostnqn);
+static inline struct hnvmf_ns *hnvmf_subsys_ns(struct hnvmf_subsys *s, uint32_t nsid)
+{
+	if (nsid == 0 || nsid > HNVMF_MAX_NSID)
+		return NULL;
+	return atomic_load_explicit(&s->ns[nsid], memory_order_acquire);
+}
+/* Adds a namespace at run time (control path) and raises the Namespace Attribute Changed AEN. */
+int hnvmf_subsys_add_ns(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, uint32_t nsid,
+			struct hnvmf_backend *be, const char *backend_name);
+/* Replaces the tenant set (SIGHUP); returns the old array for the caller to free. */
+void hnvmf_tgt_set_tenants(struct hnvmf_tgt *tgt, struct hnvmf_conf_tenant *t, size_t n,
+			   struct hnvmf_conf_tenant **old, size_t *nold);
+/* Text state for the control socket / tests: controllers, queues, modes. */
+size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len);
+
+/* ---- queues and requests (core.c) ---- */
+void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port *port,
+		   struct hnvmf_reactor *r, const struct hnvmf_sq_ops *ops);
+/* The transport's connection is gone and no request is in flight: release the queue. */
+void hnvmf_sq_destroy(struct hnvmf_sq *sq);
+bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe *cmd);
+void hnvmf_req_execute(struct hnvmf_req *req);
+void hnvmf_req_complete(struct hnvmf_req *req, uint16_t status);
+/* Copies len bytes from buf into the request's C2H data iovecs (at most data_len); sets xfer_len. */
+void hnvmf_req_copy_to(struct hnvmf_req *req, const void *buf, size_t len);
+/* Copies up to len bytes of the request's H2C data into buf; returns the count copied. */
+size_t hnvmf_req_copy_from(struct hnvmf_req *req, void *buf, size_t len);
+
+/* ---- command sets: each parse function picks req->execute and sets data_len/dir, or returns
+ * a status (non-zero) to fail the command at once. ---- */
+uint16_t hnvmf_parse_fabrics_cmd(struct hnvmf_req *req);   /* fabrics-cmd.c */
+uint16_t hnvmf_parse_connect_cmd(struct hnvmf_req *req);   /* fabrics-cmd.c */
+uint16_t hnvmf_parse_admin_cmd(struct hnvmf_req *req);     /* admin-cmd.c */
+uint16_t hnvmf_parse_discovery_cmd(struct hnvmf_req *req); /* discovery.c */
+uint16_t hnvmf_parse_io_cmd(struct hnvmf_req *req);        /* io-cmd.c */
+
+/* ---- controllers (ctrl.c) ---- */
+uint16_t hnvmf_ctrl_create(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const char *hostnqn,
+			   const uint8_t hostid[16], uint32_t kato_ms, struct hnvmf_ctrl **out);
+struct hnvmf_ctrl *hnvmf_ctrl_find_get(struct hnvmf_tgt *tgt, const char *subnqn,
+				       const char *hostnqn, uint16_t cntlid);
+void hnvmf_ctrl_put(struct hnvmf_ctrl *ctrl);
+/* Disconnects every queue of the controller (keep-alive expiry, fatal error). */
+void hnvmf_ctrl_fatal(struct hnvmf_ctrl *ctrl, const char *why);
+void hnvmf_ctrl_keepalive(struct hnvmf_ctrl *ctrl);
+void hnvmf_ctrl_start_keepalive(struct hnvmf_ctrl *ctrl);
+/* Queues an Asynchronous Event Request / raises an event (result dword 0). */
+void hnvmf_ctrl_queue_aer(struct hnvmf_ctrl *ctrl, struct hnvmf_req *req);
+void hnvmf_ctrl_raise_aen(struct hnvmf_ctrl *ctrl, uint32_t result, uint32_t changed_nsid);
+/* Properties */
+uint16_t hnvmf_ctrl_prop_get(struct hnvmf_ctrl *ctrl, uint32_t off, int size8, uint64_t *val);
+uint16_t hnvmf_ctrl_prop_set(struct hnvmf_ctrl *ctrl, uint32_t off, int size8, uint64_t val);
+uint64_t hnvmf_ctrl_cap(const struct hnvmf_ctrl *ctrl);
+
+/* ---- discovery (discovery.c) ---- */
+/* Builds the discovery log page for hostnqn as seen through port into buf (allocates *buf). */
+size_t hnvmf_discovery_log_build(struct hnvmf_tgt *tgt, const struct hnvmf_port *port,
+				 const char *hostnqn, void **buf);
+
+#endif

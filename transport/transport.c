@@ -1,0 +1,17 @@
+#include "transport/transport.h"
+
+#include <stddef.h>
+
+/* Weak: a transport that is not linked in (RDMA, until it exists) reads as NULL here. */
+extern const struct hnvmf_transport_ops hnvmf_rdma_transport __attribute__((weak));
+
+const struct hnvmf_transport_ops *hnvmf_transport_get(enum hnvmf_trtype t)
+{
+	switch (t) {
+	case HNVMF_TRTYPE_TCP:
+		return &hnvmf_tcp_transport;
+	case HNVMF_TRTYPE_RDMA:
+		return &hnvmf_rdma_transport;
+	}
+	return NULL;
+}

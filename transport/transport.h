@@ -1,0 +1,37 @@
+/* The transport ops table: what the daemon needs from a transport (SPDK's spdk_nvmf_transport_ops,
+ * nvmet's nvmet_fabrics_ops). Nothing above transport/ knows sockets or verbs: target/ reaches a
+ * queue's transport only through struct hnvmf_sq_ops (target/nvmf.h), and the daemon through this. */
+#ifndef HNVMF_TRANSPORT_H
+#define HNVMF_TRANSPORT_H
+
+#include "target/nvmf.h"
+
+/* What every transport gets at start: the target and the reactors it spreads connections over. */
+struct hnvmf_transport_env {
+	struct hnvmf_tgt *tgt;
+	struct hnvmf_reactor **reactors;
+	unsigned nreactors;
+};
+
+struct hnvmf_transport_ops {
+	const char *name;
+	enum hnvmf_trtype trtype;
+	/* Once, before the first listen. */
+	int (*init)(const struct hnvmf_transport_env *env);
+	/* Starts accepting on port (address and port in port->conf). 0 or -errno; logs why. */
+	int (*listen)(struct hnvmf_port *port);
+	void (*stop_listen)(struct hnvmf_port *port);
+	/* Graceful stop of every connection: read no new command, let in-flight requests complete
+	 * and their responses go out, then close. Returns when all connections are closed. */
+	void (*shutdown)(void);
+	/* Frees what init made; after shutdown. */
+	void (*fini)(void);
+};
+
+/* NULL when the transport is unknown or not built. */
+const struct hnvmf_transport_ops *hnvmf_transport_get(enum hnvmf_trtype t);
+
+extern const struct hnvmf_transport_ops hnvmf_tcp_transport;
+extern const struct hnvmf_transport_ops hnvmf_rdma_transport;
+
+#endif
