@@ -1,0 +1,110 @@
+/* Channels: one I/O queue's path to one backend, in the mode its tenant was granted. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/path.h"
+
+/* Paths that are not linked in read as NULL and fall back to the direct path. */
+extern const struct hnvmf_path_ops hnvmf_path_pqm __attribute__((weak));
+extern const struct hnvmf_path_ops hnvmf_path_dam __attribute__((weak));
+extern const struct hnvmf_path_ops hnvmf_path_baseline __attribute__((weak));
+
+const char *hnvmf_path_mode_name(enum hnvmf_path_mode m)
+{
+	switch (m) {
+	case HNVMF_PATH_DIRECT:
+		return "direct";
+	case HNVMF_PATH_PQM:
+		return "pqm";
+	case HNVMF_PATH_DAM:
+		return "dam";
+	case HNVMF_PATH_BASELINE:
+		return "baseline";
+	}
+	return "?";
+}
+
+int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine **out)
+{
+	struct hnvmf_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->opts = *o;
+	if (!e->opts.backend_depth)
+		e->opts.backend_depth = 256;
+	*out = e;
+	return 0;
+}
+
+void hnvmf_engine_destroy(struct hnvmf_engine *e) { free(e); }
+
+static const struct hnvmf_path_ops *path_for(enum hnvmf_path_mode m)
+{
+	const struct hnvmf_path_ops *ops = NULL;
+	switch (m) {
+	case HNVMF_PATH_PQM:
+		ops = &hnvmf_path_pqm;
+		break;
+	case HNVMF_PATH_DAM:
+		ops = &hnvmf_path_dam;
+		break;
+	case HNVMF_PATH_BASELINE:
+		ops = &hnvmf_path_baseline;
+		break;
+	case HNVMF_PATH_DIRECT:
+		break;
+	}
+	return ops ? ops : &hnvmf_path_direct;
+}
+
+int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvmf_backend *be,
+		    const struct hnvmf_chan_opts *o, struct hnvmf_chan **out)
+{
+	struct hnvmf_chan *ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->ops = path_for(o->mode);
+	ch->mode = ch->ops == &hnvmf_path_direct ? HNVMF_PATH_DIRECT : o->mode;
+	ch->eng = e;
+	ch->reactor = r;
+	ch->be = be;
+	if (o->tenant)
+		snprintf(ch->tenant, sizeof(ch->tenant), "%s", o->tenant);
+	int rc = ch->ops->open(ch);
+	if (rc) {
+		free(ch);
+		return rc;
+	}
+	*out = ch;
+	return 0;
+}
+
+void hnvmf_chan_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
+{
+	io->chan = ch;
+	ch->ops->submit(ch, io);
+}
+
+void hnvmf_chan_close(struct hnvmf_chan *ch)
+{
+	if (!ch)
+		return;
+	ch->ops->close(ch);
+	free(ch);
+}
+
+enum hnvmf_path_mode hnvmf_chan_mode(const struct hnvmf_chan *ch) { return ch->mode; }
+
+static void io_done_msg(struct hnvmf_msg *m)
+{
+	struct hnvmf_io *io = container_of(m, struct hnvmf_io, msg);
+	io->done(io);
+}
+
+void hnvmf_io_complete_remote(struct hnvmf_io *io)
+{
+	io->msg.fn = io_done_msg;
+	hnvmf_reactor_send(io->chan->reactor, &io->msg);
+}

@@ -1,0 +1,357 @@
+#include "core/reactor.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define MAX_EVENTS 64
+
+struct hnvmf_reactor {
+	char name[32];
+	int epfd;
+	int wakefd;               /* eventfd: the inbox went from empty to non-empty */
+	struct hnvmf_event wake_ev;
+	_Atomic(struct hnvmf_msg *) inbox; /* lock-free LIFO; reversed when drained */
+	atomic_bool stop;
+	atomic_bool sleeping;     /* in epoll_wait with a timeout: senders must wake it */
+	struct hnvmf_list pollers;
+	struct hnvmf_list timers; /* sorted by deadline */
+	pthread_t thread;
+	bool threaded;
+};
+
+static __thread struct hnvmf_reactor *current;
+
+uint64_t hnvmf_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct hnvmf_reactor *hnvmf_reactor_self(void) { return current; }
+const char *hnvmf_reactor_name(const struct hnvmf_reactor *r) { return r->name; }
+
+static void wake_cb(struct hnvmf_event *ev, uint32_t revents)
+{
+	(void)revents;
+	uint64_t v;
+	ssize_t n = read(ev->fd, &v, sizeof(v));
+	(void)n;
+}
+
+int hnvmf_reactor_create(const char *name, struct hnvmf_reactor **out)
+{
+	struct hnvmf_reactor *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	r->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (r->epfd < 0 || r->wakefd < 0) {
+		int e = -errno;
+		if (r->epfd >= 0)
+			close(r->epfd);
+		if (r->wakefd >= 0)
+			close(r->wakefd);
+		free(r);
+		return e;
+	}
+	hnvmf_list_init(&r->pollers);
+	hnvmf_list_init(&r->timers);
+	atomic_init(&r->inbox, NULL);
+	r->wake_ev.fd = r->wakefd;
+	r->wake_ev.cb = wake_cb;
+	int rc = hnvmf_reactor_add_fd(r, &r->wake_ev, EPOLLIN);
+	if (rc) {
+		close(r->epfd);
+		close(r->wakefd);
+		free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void hnvmf_reactor_destroy(struct hnvmf_reactor *r)
+{
+	if (!r)
+		return;
+	close(r->epfd);
+	close(r->wakefd);
+	free(r);
+}
+
+int hnvmf_reactor_add_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev, uint32_t events)
+{
+	struct epoll_event e = {.events = events, .data.ptr = ev};
+	return epoll_ctl(r->epfd, EPOLL_CTL_ADD, ev->fd, &e) ? -errno : 0;
+}
+
+int hnvmf_reactor_mod_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev, uint32_t events)
+{
+	struct epoll_event e = {.events = events, .data.ptr = ev};
+	return epoll_ctl(r->epfd, EPOLL_CTL_MOD, ev->fd, &e) ? -errno : 0;
+}
+
+void hnvmf_reactor_del_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev)
+{
+	epoll_ctl(r->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
+}
+
+void hnvmf_reactor_add_poller(struct hnvmf_reactor *r, struct hnvmf_poller *p)
+{
+	hnvmf_list_add_tail(&r->pollers, &p->link);
+}
+
+void hnvmf_reactor_del_poller(struct hnvmf_reactor *r, struct hnvmf_poller *p)
+{
+	(void)r;
+	hnvmf_list_del(&p->link);
+}
+
+void hnvmf_timer_cancel(struct hnvmf_reactor *r, struct hnvmf_timer *t)
+{
+	(void)r;
+	if (t->armed) {
+		hnvmf_list_del(&t->link);
+		t->armed = false;
+	}
+}
+
+void hnvmf_timer_arm(struct hnvmf_reactor *r, struct hnvmf_timer *t, uint64_t ms)
+{
+	hnvmf_timer_cancel(r, t);
+	t->deadline_ns = hnvmf_now_ns() + ms * 1000000ull;
+	/* Few timers (one per controller): a sorted list is enough. */
+	struct hnvmf_list *pos = r->timers.next;
+	while (pos != &r->timers && container_of(pos, struct hnvmf_timer, link)->deadline_ns <= t->deadline_ns)
+		pos = pos->next;
+	hnvmf_list_add_tail(pos, &t->link);
+	t->armed = true;
+}
+
+void hnvmf_reactor_send(struct hnvmf_reactor *r, struct hnvmf_msg *m)
+{
+	struct hnvmf_msg *head = atomic_load_explicit(&r->inbox, memory_order_relaxed);
+	do {
+		m->next = head;
+	} while (!atomic_compare_exchange_weak_explicit(&r->inbox, &head, m, memory_order_seq_cst,
+							memory_order_relaxed));
+	/* Only the push that makes the inbox non-empty may need to wake the loop, and only when it
+	 * is (about to be) asleep: a busy loop drains the inbox each iteration anyway. Push then
+	 * load sleeping here, store sleeping then load the inbox in the loop, all seq_cst: at least
+	 * one side sees the other (the Dekker pattern), so no message is left asleep. */
+	if (head == NULL && atomic_load(&r->sleeping)) {
+		uint64_t one = 1;
+		ssize_t n = write(r->wakefd, &one, sizeof(one));
+		(void)n;
+	}
+}
+
+struct call_msg {
+	struct hnvmf_msg msg;
+	void (*fn)(void *);
+	void *arg;
+};
+
+static void call_msg_run(struct hnvmf_msg *m)
+{
+	struct call_msg *c = container_of(m, struct call_msg, msg);
+	c->fn(c->arg);
+	free(c);
+}
+
+int hnvmf_reactor_call(struct hnvmf_reactor *r, void (*fn)(void *arg), void *arg)
+{
+	struct call_msg *c = malloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->msg.fn = call_msg_run;
+	c->fn = fn;
+	c->arg = arg;
+	hnvmf_reactor_send(r, &c->msg);
+	return 0;
+}
+
+struct sync_call {
+	struct hnvmf_msg msg;
+	void (*fn)(void *);
+	void *arg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+};
+
+static void sync_call_run(struct hnvmf_msg *m)
+{
+	struct sync_call *c = container_of(m, struct sync_call, msg);
+	c->fn(c->arg);
+	pthread_mutex_lock(&c->lock);
+	c->done = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int hnvmf_reactor_call_sync(struct hnvmf_reactor *r, void (*fn)(void *arg), void *arg)
+{
+	if (current == r) { /* already on its thread: just run it */
+		fn(arg);
+		return 0;
+	}
+	struct sync_call c = {.msg.fn = sync_call_run, .fn = fn, .arg = arg, .done = false};
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.cond, NULL);
+	hnvmf_reactor_send(r, &c.msg);
+	pthread_mutex_lock(&c.lock);
+	while (!c.done)
+		pthread_cond_wait(&c.cond, &c.lock);
+	pthread_mutex_unlock(&c.lock);
+	pthread_mutex_destroy(&c.lock);
+	pthread_cond_destroy(&c.cond);
+	return 0;
+}
+
+/* Runs every queued message in the order it was sent; returns how many ran. */
+static int drain_inbox(struct hnvmf_reactor *r)
+{
+	struct hnvmf_msg *m = atomic_exchange_explicit(&r->inbox, NULL, memory_order_acquire);
+	if (!m)
+		return 0;
+	struct hnvmf_msg *rev = NULL;
+	while (m) {
+		struct hnvmf_msg *next = m->next;
+		m->next = rev;
+		rev = m;
+		m = next;
+	}
+	int n = 0;
+	while (rev) {
+		struct hnvmf_msg *next = rev->next;
+		rev->fn(rev);
+		rev = next;
+		n++;
+	}
+	return n;
+}
+
+static int run_timers(struct hnvmf_reactor *r, uint64_t now)
+{
+	int n = 0;
+	while (!hnvmf_list_empty(&r->timers)) {
+		struct hnvmf_timer *t = container_of(r->timers.next, struct hnvmf_timer, link);
+		if (t->deadline_ns > now)
+			break;
+		hnvmf_list_del(&t->link);
+		t->armed = false;
+		t->cb(t); /* may re-arm */
+		n++;
+	}
+	return n;
+}
+
+static int run_pollers(struct hnvmf_reactor *r)
+{
+	int work = 0;
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &r->pollers)
+	{
+		struct hnvmf_poller *p = container_of(pos, struct hnvmf_poller, link);
+		work += p->fn(p);
+	}
+	return work;
+}
+
+static int next_timeout_ms(struct hnvmf_reactor *r, uint64_t now)
+{
+	if (hnvmf_list_empty(&r->timers))
+		return 1000;
+	struct hnvmf_timer *t = container_of(r->timers.next, struct hnvmf_timer, link);
+	if (t->deadline_ns <= now)
+		return 0;
+	uint64_t ms = (t->deadline_ns - now + 999999) / 1000000;
+	return ms > 1000 ? 1000 : (int)ms;
+}
+
+void hnvmf_reactor_run(struct hnvmf_reactor *r)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	current = r;
+	int busy = 1;
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		busy = run_pollers(r);
+		busy += drain_inbox(r);
+		uint64_t now = hnvmf_now_ns();
+		busy += run_timers(r, now);
+		int timeout = 0;
+		if (!busy) {
+			timeout = next_timeout_ms(r, now);
+			atomic_store(&r->sleeping, true);
+			/* Re-check after announcing sleep: a message sent before the store saw
+			 * sleeping == false and did not write the eventfd. */
+			if (atomic_load(&r->inbox) != NULL)
+				timeout = 0;
+		}
+		int n = epoll_wait(r->epfd, evs, MAX_EVENTS, timeout);
+		atomic_store_explicit(&r->sleeping, false, memory_order_relaxed);
+		for (int i = 0; i < n; i++) {
+			struct hnvmf_event *ev = evs[i].data.ptr;
+			ev->cb(ev, evs[i].events);
+		}
+	}
+	drain_inbox(r);
+	current = NULL;
+}
+
+static void *reactor_thread(void *arg)
+{
+	struct hnvmf_reactor *r = arg;
+	pthread_setname_np(pthread_self(), r->name);
+	hnvmf_reactor_run(r);
+	return NULL;
+}
+
+int hnvmf_reactor_start(struct hnvmf_reactor *r, int cpu)
+{
+	atomic_store(&r->stop, false);
+	int rc = pthread_create(&r->thread, NULL, reactor_thread, r);
+	if (rc)
+		return -rc;
+	r->threaded = true;
+	if (cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		rc = pthread_setaffinity_np(r->thread, sizeof(set), &set);
+		if (rc)
+			log_warn("reactor %s: cannot pin to cpu %d: %s", r->name, cpu, strerror(rc));
+	}
+	return 0;
+}
+
+static void noop(void *arg) { (void)arg; }
+
+void hnvmf_reactor_stop(struct hnvmf_reactor *r)
+{
+	atomic_store(&r->stop, true);
+	/* A message wakes a sleeping loop; it then sees stop. */
+	if (hnvmf_reactor_call(r, noop, NULL) != 0) {
+		uint64_t one = 1;
+		ssize_t n = write(r->wakefd, &one, sizeof(one));
+		(void)n;
+	}
+	if (r->threaded && current != r) {
+		pthread_join(r->thread, NULL);
+		r->threaded = false;
+	}
+}
