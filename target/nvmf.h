@@ -215,6 +215,10 @@ size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len);
 /* ---- queues and requests (core.c) ---- */
 void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port *port,
 		   struct hnvmf_reactor *r, const struct hnvmf_sq_ops *ops);
+/* The transport starts tearing the queue down (peer gone, disconnect op, shutdown): requests the
+ * target holds without a deadline (Asynchronous Event Requests) are completed now, so inflight
+ * can reach 0. The transport calls it once, before it waits for inflight == 0. */
+void hnvmf_sq_quiesce(struct hnvmf_sq *sq);
 /* The transport's connection is gone and no request is in flight: release the queue. */
 void hnvmf_sq_destroy(struct hnvmf_sq *sq);
 bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe *cmd);
