@@ -1,0 +1,31 @@
+/* Null backend: a sink for benchmarks. Every bio finishes inside submit with success and no data
+ * moves (reads leave the caller's buffers as they were), so a benchmark measures the target and
+ * the network, not storage. The size comes from the parameters. */
+#include <errno.h>
+
+#include "core/backend/backend-impl.h"
+
+static int null_open(struct hnvmf_backend *be, const struct hnvmf_backend_params *p, char *errmsg,
+		     size_t errlen)
+{
+	if (p->size == 0) {
+		hnvmf_backend_errmsg(errmsg, errlen, "null backend needs a size");
+		return -EINVAL;
+	}
+	be->size = p->size;
+	return 0;
+}
+
+static void null_close(struct hnvmf_backend *be) { (void)be; }
+
+static int null_submit(struct hnvmf_bqp *qp, struct hnvmf_bio *bio)
+{
+	hnvmf_bqp_complete(qp, bio, 0);
+	return 0;
+}
+
+const struct hnvmf_backend_ops hnvmf_backend_null_ops = {
+	.open = null_open,
+	.close = null_close,
+	.submit = null_submit,
+};

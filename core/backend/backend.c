@@ -1,0 +1,255 @@
+/* The backend dispatch: picks the ops table by type, and does what every backend needs done the
+ * same way (parameter and range checks, read-only refusal, queue-pair depth, the completion list)
+ * so that each backend file holds only its own storage logic. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/backend/backend-impl.h"
+
+static const struct hnvmf_backend_ops *const ops_by_type[] = {
+	[HNVMF_BACKEND_RAM] = &hnvmf_backend_ram_ops,
+	[HNVMF_BACKEND_NULL] = &hnvmf_backend_null_ops,
+	[HNVMF_BACKEND_FILE] = &hnvmf_backend_uring_ops,
+};
+
+static const char *const type_names[] = {
+	[HNVMF_BACKEND_RAM] = "ram",
+	[HNVMF_BACKEND_NULL] = "null",
+	[HNVMF_BACKEND_FILE] = "file",
+};
+
+#define N_TYPES (sizeof(type_names) / sizeof(type_names[0]))
+
+const char *hnvmf_backend_type_name(enum hnvmf_backend_type t)
+{
+	if ((unsigned)t >= N_TYPES)
+		return "unknown";
+	return type_names[t];
+}
+
+void hnvmf_backend_errmsg(char *errmsg, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errmsg || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errmsg, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* The NVMe logical block sizes this target exposes; 0 lets the backend pick (the block device's
+ * own, else 512). */
+static bool block_size_valid(uint32_t bs)
+{
+	return bs == 0 || (bs >= 512 && bs <= 4096 && (bs & (bs - 1)) == 0);
+}
+
+int hnvmf_backend_open(const struct hnvmf_backend_params *p, struct hnvmf_backend **out,
+		       char *errmsg, size_t errlen)
+{
+	struct hnvmf_backend *be;
+	int rc;
+
+	hnvmf_backend_errmsg(errmsg, errlen, "no error");
+	if ((unsigned)p->type >= N_TYPES) {
+		hnvmf_backend_errmsg(errmsg, errlen, "unknown backend type %d", (int)p->type);
+		return -EINVAL;
+	}
+	if (!block_size_valid(p->block_size)) {
+		hnvmf_backend_errmsg(errmsg, errlen, "block size %u is not 512, 1024, 2048 or 4096",
+				     p->block_size);
+		return -EINVAL;
+	}
+	be = calloc(1, sizeof(*be));
+	if (!be) {
+		hnvmf_backend_errmsg(errmsg, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	be->ops = ops_by_type[p->type];
+	be->type = p->type;
+	be->readonly = p->readonly;
+	be->block_size = p->block_size ? p->block_size : 512;
+	rc = be->ops->open(be, p, errmsg, errlen);
+	if (rc < 0) {
+		free(be);
+		return rc;
+	}
+	/* A namespace holds whole blocks; a tail smaller than a block is not addressable. */
+	be->size -= be->size % be->block_size;
+	if (be->size == 0) {
+		hnvmf_backend_errmsg(errmsg, errlen, "%s backend%s%s is smaller than one %u-byte block",
+				     type_names[p->type], p->path ? " " : "", p->path ? p->path : "",
+				     be->block_size);
+		be->ops->close(be);
+		free(be);
+		return -EINVAL;
+	}
+	*out = be;
+	return 0;
+}
+
+void hnvmf_backend_close(struct hnvmf_backend *be)
+{
+	if (!be)
+		return;
+	be->ops->close(be);
+	free(be);
+}
+
+uint64_t hnvmf_backend_size(const struct hnvmf_backend *be) { return be->size; }
+uint32_t hnvmf_backend_block_size(const struct hnvmf_backend *be) { return be->block_size; }
+bool hnvmf_backend_readonly(const struct hnvmf_backend *be) { return be->readonly; }
+
+int hnvmf_bqp_open(struct hnvmf_backend *be, unsigned depth, struct hnvmf_bqp **out)
+{
+	struct hnvmf_bqp *qp;
+	int rc;
+
+	if (depth == 0)
+		return -EINVAL;
+	qp = calloc(1, sizeof(*qp));
+	if (!qp)
+		return -ENOMEM;
+	qp->be = be;
+	qp->ops = be->ops;
+	qp->depth = depth;
+	qp->done_tail = &qp->done_head;
+	if (qp->ops->qp_open) {
+		rc = qp->ops->qp_open(qp);
+		if (rc < 0) {
+			free(qp);
+			return rc;
+		}
+	}
+	*out = qp;
+	return 0;
+}
+
+void hnvmf_bqp_close(struct hnvmf_bqp *qp)
+{
+	if (!qp)
+		return;
+	if (qp->ops->qp_close)
+		qp->ops->qp_close(qp);
+	free(qp);
+}
+
+/* The checks every backend shares. Overflow-safe: offset + len is never computed. */
+static int bio_check(const struct hnvmf_backend *be, const struct hnvmf_bio *bio)
+{
+	uint64_t total = 0;
+
+	switch (bio->op) {
+	case HNVMF_BIO_FLUSH:
+		return 0; /* whole namespace: offset and len are not used */
+	case HNVMF_BIO_READ:
+		break;
+	case HNVMF_BIO_WRITE:
+	case HNVMF_BIO_WRITE_ZEROES:
+	case HNVMF_BIO_DISCARD:
+		if (be->readonly)
+			return -EROFS;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (bio->offset > be->size || bio->len > be->size - bio->offset)
+		return -EINVAL;
+	if (bio->op != HNVMF_BIO_READ && bio->op != HNVMF_BIO_WRITE)
+		return 0;
+	if (bio->iovcnt < 0 || bio->iovcnt > IOV_MAX || (bio->iovcnt && !bio->iov))
+		return -EINVAL;
+	for (int i = 0; i < bio->iovcnt; i++) {
+		if (bio->iov[i].iov_len > bio->len - total)
+			return -EINVAL;
+		total += bio->iov[i].iov_len;
+	}
+	return total == bio->len ? 0 : -EINVAL;
+}
+
+int hnvmf_bqp_submit(struct hnvmf_bqp *qp, struct hnvmf_bio *bio)
+{
+	int rc = bio_check(qp->be, bio);
+
+	if (rc < 0)
+		return rc;
+	if (qp->inflight >= qp->depth)
+		return -EAGAIN;
+	if (bio->len == 0 && bio->op != HNVMF_BIO_FLUSH) {
+		/* Nothing to move (a DSM range may be empty); storage syscalls such as fallocate
+		 * refuse a zero length, so finish here for every backend alike. */
+		hnvmf_bqp_complete(qp, bio, 0);
+	} else {
+		rc = qp->ops->submit(qp, bio);
+		if (rc < 0)
+			return rc;
+	}
+	qp->inflight++;
+	return 0;
+}
+
+int hnvmf_bqp_kick(struct hnvmf_bqp *qp)
+{
+	return qp->ops->kick ? qp->ops->kick(qp) : 0;
+}
+
+int hnvmf_bqp_poll(struct hnvmf_bqp *qp, struct hnvmf_bio **done, int max)
+{
+	int n = 0;
+
+	if (qp->ops->reap)
+		qp->ops->reap(qp);
+	while (n < max && qp->done_head) {
+		struct hnvmf_bio *bio = qp->done_head;
+
+		qp->done_head = bio->next;
+		bio->next = NULL;
+		done[n++] = bio;
+	}
+	if (!qp->done_head)
+		qp->done_tail = &qp->done_head;
+	qp->inflight -= (unsigned)n;
+	return n;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Loops because one device completion need not finish a bio (a multi-step write-zeroes moves on
+ * to its next step), and the contract is "at least one bio or the timeout". With nothing in
+ * flight nothing can ever complete, so it returns 0 at once rather than sleep. */
+int hnvmf_bqp_wait(struct hnvmf_bqp *qp, struct hnvmf_bio **done, int max, int timeout_ms)
+{
+	int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+
+	for (;;) {
+		int n = hnvmf_bqp_poll(qp, done, max), left = -1, rc;
+
+		if (n > 0 || qp->inflight == 0 || !qp->ops->wait || timeout_ms == 0)
+			return n;
+		if (timeout_ms > 0) {
+			int64_t rem = deadline - now_ms();
+
+			if (rem <= 0)
+				return 0;
+			left = (int)rem;
+		}
+		rc = qp->ops->wait(qp, left);
+		if (rc == -ETIME || rc == -EINTR)
+			return hnvmf_bqp_poll(qp, done, max);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+unsigned hnvmf_bqp_inflight(const struct hnvmf_bqp *qp) { return qp->inflight; }
