@@ -49,6 +49,10 @@
 struct hnvmf_req;
 struct hnvmf_sq;
 
+/* Asynchronous event results (CQE dword 0): type Notice (2), information, log page. */
+#define HNVMF_AEN_NS_CHANGED 0x00040002u   /* Namespace Attribute Changed, log 04h */
+#define HNVMF_AEN_DISC_CHANGED 0x0070f002u /* Discovery Log Page Change, log 70h */
+
 /* What the target needs from a queue's transport. Called on the queue's reactor thread. */
 struct hnvmf_sq_ops {
 	/* Send req's data (C2H, req->xfer_len bytes of req->iov) and its CQE (req->cqe). The request

@@ -1,0 +1,21 @@
+/* target/ internal: admin-command pieces shared by the NVM controller (admin-cmd.c) and the
+ * discovery controller (discovery.c). */
+#ifndef HNVMF_ADMIN_H
+#define HNVMF_ADMIN_H
+
+#include "target/nvmf.h"
+
+void hnvmf_admin_identify_ctrl(struct hnvmf_req *req);
+void hnvmf_admin_set_features(struct hnvmf_req *req);
+void hnvmf_admin_get_features(struct hnvmf_req *req);
+void hnvmf_admin_keep_alive(struct hnvmf_req *req);
+void hnvmf_admin_aer(struct hnvmf_req *req);
+/* Set Features may carry data (Timestamp, Host Behavior): accept up to 4 KiB of it. */
+void hnvmf_admin_set_features_data(struct hnvmf_req *req);
+
+/* Get Log Page: offset and length requested, and the copy of a log's window into the request. */
+uint64_t hnvmf_log_offset(const struct hnvmf_req *req);
+uint32_t hnvmf_log_len(const struct hnvmf_req *req);
+void hnvmf_log_copy(struct hnvmf_req *req, const void *log, size_t total);
+
+#endif

@@ -1,0 +1,308 @@
+/* Controllers: creation by an admin Connect, the controller table, properties (CAP, VS, CC, CSTS),
+ * keep-alive, asynchronous events, and teardown. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "target/nvmf.h"
+
+#define HNVMF_VS 0x00010400u /* NVMe 1.4 */
+#define CAP_TO_500MS 30      /* CAP.TO: worst case CC.EN -> CSTS.RDY, in 500 ms units */
+
+/* CC / CSTS fields */
+#define CC_EN 0x1u
+#define CC_SHN_SHIFT 14
+#define CC_SHN_MASK (3u << CC_SHN_SHIFT)
+#define CC_IOSQES_SHIFT 16
+#define CC_IOCQES_SHIFT 20
+#define CSTS_RDY 0x1u
+#define CSTS_CFS 0x2u
+#define CSTS_SHST_CMPLT (2u << 2)
+#define CSTS_SHST_MASK (3u << 2)
+
+static void ka_expired(struct hnvmf_timer *t);
+
+uint16_t hnvmf_ctrl_create(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const char *hostnqn,
+			   const uint8_t hostid[16], uint32_t kato_ms, struct hnvmf_ctrl **out)
+{
+	struct hnvmf_ctrl *c = calloc(1, sizeof(*c));
+	if (!c)
+		return HNVMF_SC_GENERIC(NVME_SC_INTERNAL);
+	c->tgt = tgt;
+	c->subsys = s;
+	snprintf(c->hostnqn, sizeof(c->hostnqn), "%s", hostnqn);
+	memcpy(c->hostid, hostid, 16);
+	pthread_mutex_init(&c->lock, NULL);
+	c->kato_ms = kato_ms;
+	c->ka_timer.cb = ka_expired;
+	atomic_store(&c->last_keepalive_ns, hnvmf_now_ns());
+	c->max_io_queues = (uint16_t)tgt->conf->max_io_queues;
+	if (c->max_io_queues > HNVMF_MAX_IO_QUEUES || c->max_io_queues == 0)
+		c->max_io_queues = HNVMF_MAX_IO_QUEUES;
+	atomic_init(&c->refs, 1); /* the table's */
+
+	pthread_mutex_lock(&tgt->lock);
+	c->tenant = hnvmf_conf_find_tenant(tgt->tenants, tgt->ntenants, hostnqn);
+	if (c->tenant && c->tenant->max_queues && c->tenant->max_queues < c->max_io_queues)
+		c->max_io_queues = (uint16_t)c->tenant->max_queues;
+	/* Dynamic controller model: cntlid 1..0xFFEF, never one in use. */
+	for (unsigned tries = 0; tries < 0xffef; tries++) {
+		uint16_t id = tgt->next_cntlid;
+		tgt->next_cntlid = id >= 0xffef ? 1 : (uint16_t)(id + 1);
+		bool used = false;
+		struct hnvmf_list *pos, *tmp;
+		hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
+		{
+			if (container_of(pos, struct hnvmf_ctrl, link)->cntlid == id) {
+				used = true;
+				break;
+			}
+		}
+		if (!used) {
+			c->cntlid = id;
+			break;
+		}
+	}
+	if (!c->cntlid) {
+		pthread_mutex_unlock(&tgt->lock);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY);
+	}
+	hnvmf_list_add_tail(&tgt->ctrls, &c->link);
+	pthread_mutex_unlock(&tgt->lock);
+	log_info("ctrl %u created: subsystem %s host %s kato %u ms", c->cntlid, s->nqn, hostnqn, kato_ms);
+	*out = c;
+	return 0;
+}
+
+struct hnvmf_ctrl *hnvmf_ctrl_find_get(struct hnvmf_tgt *tgt, const char *subnqn,
+				       const char *hostnqn, uint16_t cntlid)
+{
+	struct hnvmf_ctrl *found = NULL;
+	pthread_mutex_lock(&tgt->lock);
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
+	{
+		struct hnvmf_ctrl *c = container_of(pos, struct hnvmf_ctrl, link);
+		if (c->cntlid == cntlid && !c->dead && strcmp(c->subsys->nqn, subnqn) == 0 &&
+		    strcmp(c->hostnqn, hostnqn) == 0) {
+			atomic_fetch_add(&c->refs, 1);
+			found = c;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&tgt->lock);
+	return found;
+}
+
+void hnvmf_ctrl_put(struct hnvmf_ctrl *c)
+{
+	if (atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	log_info("ctrl %u destroyed", c->cntlid);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+struct disconnect_msg {
+	struct hnvmf_ctrl *ctrl;
+	uint16_t qid;
+};
+
+/* Runs on the queue's reactor: the queue, if still there and still ours, is torn down there. */
+static void disconnect_on_reactor(void *arg)
+{
+	struct disconnect_msg *m = arg;
+	struct hnvmf_ctrl *c = m->ctrl;
+	pthread_mutex_lock(&c->lock);
+	struct hnvmf_sq *sq = c->sqs[m->qid];
+	pthread_mutex_unlock(&c->lock);
+	if (sq && sq->reactor == hnvmf_reactor_self())
+		sq->ops->disconnect(sq);
+	hnvmf_ctrl_put(c);
+	free(m);
+}
+
+void hnvmf_ctrl_fatal(struct hnvmf_ctrl *c, const char *why)
+{
+	struct hnvmf_tgt *tgt = c->tgt;
+	bool was_dead;
+	pthread_mutex_lock(&tgt->lock);
+	was_dead = c->dead;
+	if (!was_dead) {
+		c->dead = true;
+		hnvmf_list_del(&c->link);
+	}
+	pthread_mutex_unlock(&tgt->lock);
+	if (!was_dead)
+		log_notice("ctrl %u (host %s): %s, tearing down", c->cntlid, c->hostnqn, why);
+
+	pthread_mutex_lock(&c->lock);
+	for (unsigned q = 0; q <= HNVMF_MAX_IO_QUEUES; q++) {
+		struct hnvmf_sq *sq = c->sqs[q];
+		if (!sq)
+			continue;
+		struct disconnect_msg *m = malloc(sizeof(*m));
+		if (!m)
+			continue;
+		m->ctrl = c;
+		m->qid = (uint16_t)q;
+		atomic_fetch_add(&c->refs, 1);
+		if (hnvmf_reactor_call(sq->reactor, disconnect_on_reactor, m) != 0) {
+			atomic_fetch_sub(&c->refs, 1);
+			free(m);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!was_dead)
+		hnvmf_ctrl_put(c); /* the table's reference */
+}
+
+/* ---- keep-alive: the timer lives on the admin queue's reactor ---- */
+
+static void ka_expired(struct hnvmf_timer *t)
+{
+	struct hnvmf_ctrl *c = container_of(t, struct hnvmf_ctrl, ka_timer);
+	uint64_t now = hnvmf_now_ns();
+	uint64_t last = atomic_load(&c->last_keepalive_ns);
+	uint64_t kato_ns = (uint64_t)c->kato_ms * 1000000ull;
+	if (now - last < kato_ns) {
+		hnvmf_timer_arm(c->sqs[0] ? c->sqs[0]->reactor : hnvmf_reactor_self(), t,
+				(kato_ns - (now - last)) / 1000000ull + 1);
+		return;
+	}
+	hnvmf_ctrl_fatal(c, "keep-alive timeout");
+}
+
+void hnvmf_ctrl_start_keepalive(struct hnvmf_ctrl *c)
+{
+	if (!c->kato_ms || !c->sqs[0])
+		return;
+	atomic_store(&c->last_keepalive_ns, hnvmf_now_ns());
+	hnvmf_timer_arm(c->sqs[0]->reactor, &c->ka_timer, c->kato_ms);
+}
+
+void hnvmf_ctrl_keepalive(struct hnvmf_ctrl *c)
+{
+	atomic_store_explicit(&c->last_keepalive_ns, hnvmf_now_ns(), memory_order_relaxed);
+}
+
+/* ---- asynchronous events ---- */
+
+/* Completes one held AER with result if an event is pending and not masked. Lock held. */
+static struct hnvmf_req *take_aer_locked(struct hnvmf_ctrl *c)
+{
+	if (!c->naer)
+		return NULL;
+	return c->aer[--c->naer];
+}
+
+void hnvmf_ctrl_queue_aer(struct hnvmf_ctrl *c, struct hnvmf_req *req)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->naer >= HNVMF_MAX_AER) {
+		pthread_mutex_unlock(&c->lock);
+		hnvmf_req_complete(req, HNVMF_SC_CMD(NVME_SC_ASYNC_LIMIT));
+		return;
+	}
+	c->aer[c->naer++] = req;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void hnvmf_ctrl_raise_aen(struct hnvmf_ctrl *c, uint32_t result, uint32_t changed_nsid)
+{
+	struct hnvmf_req *req = NULL;
+	pthread_mutex_lock(&c->lock);
+	if (result == HNVMF_AEN_NS_CHANGED && changed_nsid) {
+		if (c->nchanged_ns < sizeof(c->changed_ns) / sizeof(c->changed_ns[0]))
+			c->changed_ns[c->nchanged_ns++] = changed_nsid;
+		else {
+			c->changed_ns[0] = 0xffffffffu;
+			c->nchanged_ns = 1;
+		}
+	}
+	/* Each event type is reported once until the host reads its log page (which clears the
+	 * mask); and only when the host enabled it (Namespace Attribute Notices: bit 8;
+	 * Discovery Log Page Change: bit 31). */
+	uint32_t bit = result == HNVMF_AEN_NS_CHANGED ? (1u << 8) : (1u << 31);
+	bool enabled = (c->aen_config & bit) != 0;
+	if (enabled && !(c->aen_masked & bit)) {
+		req = take_aer_locked(c);
+		if (req)
+			c->aen_masked |= bit;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (req) {
+		req->cqe.result = result;
+		hnvmf_req_complete(req, 0);
+	}
+}
+
+/* ---- properties ---- */
+
+uint64_t hnvmf_ctrl_cap(const struct hnvmf_ctrl *c)
+{
+	uint64_t mqes = (c->subsys->discovery ? HNVMF_ADMIN_QUEUE_DEPTH : c->tgt->conf->queue_depth) - 1;
+	return mqes | (1ull << 16) /* CQR: contiguous queues required */ |
+	       ((uint64_t)CAP_TO_500MS << 24) | (1ull << 37) /* CSS: NVM command set */;
+}
+
+uint16_t hnvmf_ctrl_prop_get(struct hnvmf_ctrl *c, uint32_t off, int size8, uint64_t *val)
+{
+	switch (off) {
+	case NVME_REG_CAP:
+		if (!size8)
+			return HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
+		*val = hnvmf_ctrl_cap(c);
+		return 0;
+	case NVME_REG_VS:
+		*val = HNVMF_VS;
+		return 0;
+	case NVME_REG_CC:
+		pthread_mutex_lock(&c->lock);
+		*val = c->cc;
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	case NVME_REG_CSTS:
+		pthread_mutex_lock(&c->lock);
+		*val = c->csts;
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	default:
+		return HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
+	}
+}
+
+uint16_t hnvmf_ctrl_prop_set(struct hnvmf_ctrl *c, uint32_t off, int size8, uint64_t val)
+{
+	if (off != NVME_REG_CC || size8)
+		return HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
+	uint32_t cc = (uint32_t)val;
+	pthread_mutex_lock(&c->lock);
+	uint32_t old = c->cc;
+	c->cc = cc;
+	if ((cc & CC_EN) && !(old & CC_EN)) {
+		/* Enable: I/O queue entry sizes must be the NVMe ones (64-byte SQE, 16-byte CQE). */
+		if (!c->subsys->discovery &&
+		    (((cc >> CC_IOSQES_SHIFT) & 0xf) != 6 || ((cc >> CC_IOCQES_SHIFT) & 0xf) != 4))
+			c->csts = CSTS_CFS;
+		else
+			c->csts = CSTS_RDY;
+	} else if (!(cc & CC_EN) && (old & CC_EN)) {
+		c->csts = 0; /* reset: the host tears the I/O queues down itself */
+	}
+	if ((cc & CC_SHN_MASK) && !(old & CC_SHN_MASK)) {
+		/* Shutdown: nothing is cached above the backends; acknowledged writes are already
+		 * in them (FUA/flush semantics live in the backends). */
+		c->csts = (c->csts & ~CSTS_SHST_MASK) | CSTS_SHST_CMPLT;
+		c->cc &= ~CC_EN;
+		c->csts &= ~CSTS_RDY;
+	} else if (!(cc & CC_SHN_MASK)) {
+		c->csts &= ~CSTS_SHST_MASK;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}

@@ -1,0 +1,220 @@
+/* Fabrics commands: Connect (admin and I/O queues), Property Get/Set, Disconnect, and the entry to
+ * in-band authentication (Authentication Send/Receive, handled in target/auth.c). */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "target/nvmf.h"
+
+/* DH-HMAC-CHAP lives in auth.c; until it is linked, AuthSend/AuthRecv are invalid opcodes. */
+uint16_t hnvmf_parse_auth_cmd(struct hnvmf_req *req) __attribute__((weak));
+/* Decides at Connect whether the queue must authenticate; sets sq->auth when it must. */
+bool hnvmf_auth_required(struct hnvmf_sq *sq) __attribute__((weak));
+
+/* Connect refusals name the offending field in DW0: bits 15:0 its byte offset, bit 16 set when
+ * it is in the Connect data rather than the SQE (what the Linux host decodes and prints). */
+static uint32_t connect_ipo(bool in_data, uint16_t offset) { return (in_data ? 1u << 16 : 0) | offset; }
+
+static uint16_t connect_invalid(struct hnvmf_req *req, bool in_data, uint16_t offset)
+{
+	req->cqe.result = connect_ipo(in_data, offset);
+	return HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_PARAM);
+}
+
+static void nul_terminate(char *s, size_t n) { s[n - 1] = '\0'; }
+
+static enum hnvmf_path_mode queue_mode(struct hnvmf_sq *sq)
+{
+	struct hnvmf_ctrl *c = sq->ctrl;
+	if (c->subsys->discovery)
+		return HNVMF_PATH_DIRECT;
+	enum hnvmf_path_mode m = c->tenant ? c->tenant->mode : sq->tgt->conf->default_mode;
+	if (m == HNVMF_PATH_DAM && !sq->authenticated && !sq->tls) {
+		/* DAM is granted to proven identities only (admission: target/tenant.c). */
+		if (c->tenant && c->tenant->dam_fallback == HNVMF_DAM_FALLBACK_PQM)
+			log_notice("host %s: DAM requires an authenticated connection; serving through PQM",
+				   c->hostnqn);
+		m = HNVMF_PATH_PQM;
+	}
+	return m;
+}
+
+static void execute_connect(struct hnvmf_req *req)
+{
+	struct hnvmf_sq *sq = req->sq;
+	struct hnvmf_sqe_connect *c = &req->cmd->connect;
+	struct nvmf_connect_data d;
+	uint16_t st = 0;
+
+	if (hnvmf_req_copy_from(req, &d, sizeof(d)) != sizeof(d)) {
+		st = HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_DATA);
+		goto out;
+	}
+	nul_terminate(d.subsysnqn, sizeof(d.subsysnqn));
+	nul_terminate(d.hostnqn, sizeof(d.hostnqn));
+	uint16_t qid = le16toh(c->qid);
+	uint16_t sqsize = le16toh(c->sqsize);
+	uint16_t cntlid = le16toh(d.cntlid);
+
+	if (sq->ctrl) { /* a second Connect on a connected queue */
+		st = HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY);
+		goto out;
+	}
+	if (le16toh(c->recfmt) != 0) {
+		st = HNVMF_SC_CMD(NVME_SC_CONNECT_FORMAT);
+		goto out;
+	}
+	struct hnvmf_subsys *s = hnvmf_tgt_find_subsys(sq->tgt, d.subsysnqn);
+	if (!s || !hnvmf_subsys_on_port(s, sq->port)) {
+		log_notice("%s: connect to unknown subsystem '%s' from host %s", sq->peer, d.subsysnqn, d.hostnqn);
+		st = connect_invalid(req, true, offsetof(struct nvmf_connect_data, subsysnqn));
+		goto out;
+	}
+	pthread_mutex_lock(&sq->tgt->lock);
+	bool allowed = hnvmf_host_allowed(sq->tgt, s, d.hostnqn);
+	pthread_mutex_unlock(&sq->tgt->lock);
+	if (!allowed) {
+		log_notice("%s: host %s is not allowed on subsystem %s", sq->peer, d.hostnqn, s->nqn);
+		req->cqe.result = connect_ipo(true, offsetof(struct nvmf_connect_data, hostnqn));
+		st = HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_HOST);
+		goto out;
+	}
+	if (sqsize == 0) {
+		st = connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, sqsize));
+		goto out;
+	}
+
+	struct hnvmf_ctrl *ctrl;
+	if (qid == 0) {
+		if (cntlid != 0xffff) {
+			st = connect_invalid(req, true, offsetof(struct nvmf_connect_data, cntlid));
+			goto out;
+		}
+		if (sqsize + 1u > HNVMF_ADMIN_QUEUE_DEPTH) {
+			st = connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, sqsize));
+			goto out;
+		}
+		uint32_t kato = le32toh(c->kato);
+		st = hnvmf_ctrl_create(sq->tgt, s, d.hostnqn, d.hostid, kato, &ctrl);
+		if (st)
+			goto out;
+		atomic_fetch_add(&ctrl->refs, 1); /* the admin queue's */
+	} else {
+		ctrl = hnvmf_ctrl_find_get(sq->tgt, d.subsysnqn, d.hostnqn, cntlid);
+		if (!ctrl) {
+			st = connect_invalid(req, true, offsetof(struct nvmf_connect_data, cntlid));
+			goto out;
+		}
+		pthread_mutex_lock(&ctrl->lock);
+		bool ready = ctrl->csts & 1u;
+		bool busy = qid <= HNVMF_MAX_IO_QUEUES && ctrl->sqs[qid] != NULL;
+		uint16_t maxq = ctrl->max_io_queues;
+		pthread_mutex_unlock(&ctrl->lock);
+		if (qid > maxq) {
+			hnvmf_ctrl_put(ctrl);
+			st = connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, qid));
+			goto out;
+		}
+		if (busy) {
+			hnvmf_ctrl_put(ctrl);
+			st = HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY);
+			goto out;
+		}
+		if (!ready || sqsize + 1u > sq->tgt->conf->queue_depth) {
+			hnvmf_ctrl_put(ctrl);
+			st = ready ? connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, sqsize))
+				   : HNVMF_SC_GENERIC(NVME_SC_CMD_SEQ_ERROR);
+			goto out;
+		}
+	}
+
+	pthread_mutex_lock(&ctrl->lock);
+	if (ctrl->sqs[qid]) { /* lost a race with another Connect for the same qid */
+		pthread_mutex_unlock(&ctrl->lock);
+		hnvmf_ctrl_put(ctrl);
+		st = HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY);
+		goto out;
+	}
+	ctrl->sqs[qid] = sq;
+	pthread_mutex_unlock(&ctrl->lock);
+	sq->ctrl = ctrl;
+	sq->qid = qid;
+	sq->size = (uint16_t)(sqsize + 1);
+	sq->head = 0;
+	sq->sqfc_disabled = (c->cattr & HNVMF_CONNECT_CATTR_SQ_FC_DISABLE) != 0;
+	uint32_t result = ctrl->cntlid;
+	if (hnvmf_auth_required && hnvmf_auth_required(sq))
+		result |= HNVMF_CONNECT_RESP_ATR;
+	sq->mode = queue_mode(sq);
+	if (qid == 0)
+		hnvmf_ctrl_start_keepalive(ctrl);
+	log_debug("%s: host %s connected qid %u size %u to %s (ctrl %u, %s)", sq->peer, d.hostnqn, qid,
+		  sq->size, s->nqn, ctrl->cntlid, hnvmf_path_mode_name(sq->mode));
+	req->cqe.result = result;
+out:
+	hnvmf_req_complete(req, st);
+}
+
+uint16_t hnvmf_parse_connect_cmd(struct hnvmf_req *req)
+{
+	if (req->cmd->fabrics.fctype != nvme_fabrics_type_connect)
+		return HNVMF_SC_GENERIC(NVME_SC_CMD_SEQ_ERROR); /* only Connect before Connect */
+	req->dir = HNVMF_DIR_H2C;
+	req->data_len = sizeof(struct nvmf_connect_data);
+	req->execute = execute_connect;
+	return 0;
+}
+
+static void execute_prop_get(struct hnvmf_req *req)
+{
+	struct hnvmf_sqe_prop *p = &req->cmd->prop;
+	uint64_t val = 0;
+	uint16_t st = hnvmf_ctrl_prop_get(req->sq->ctrl, le32toh(p->offset), p->attrib & 1, &val);
+	req->cqe.result = htole64(val);
+	hnvmf_req_complete(req, st);
+}
+
+static void execute_prop_set(struct hnvmf_req *req)
+{
+	struct hnvmf_sqe_prop *p = &req->cmd->prop;
+	hnvmf_req_complete(req, hnvmf_ctrl_prop_set(req->sq->ctrl, le32toh(p->offset), p->attrib & 1,
+						    le64toh(p->value)));
+}
+
+static void execute_disconnect(struct hnvmf_req *req)
+{
+	/* The host deletes the queue after this completes; the transport sees the close. */
+	hnvmf_req_complete(req, 0);
+}
+
+uint16_t hnvmf_parse_fabrics_cmd(struct hnvmf_req *req)
+{
+	switch (req->cmd->fabrics.fctype) {
+	case nvme_fabrics_type_connect:
+		req->dir = HNVMF_DIR_H2C;
+		req->data_len = sizeof(struct nvmf_connect_data);
+		req->execute = execute_connect; /* refused there: the queue is connected */
+		return 0;
+	case nvme_fabrics_type_property_get:
+		if (req->sq->qid != 0)
+			return HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE);
+		req->execute = execute_prop_get;
+		return 0;
+	case nvme_fabrics_type_property_set:
+		if (req->sq->qid != 0)
+			return HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE);
+		req->execute = execute_prop_set;
+		return 0;
+	case nvme_fabrics_type_disconnect:
+		req->execute = execute_disconnect;
+		return 0;
+	case nvme_fabrics_type_auth_send:
+	case nvme_fabrics_type_auth_receive:
+		if (hnvmf_parse_auth_cmd)
+			return hnvmf_parse_auth_cmd(req);
+		return HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE);
+	default:
+		return HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE);
+	}
+}

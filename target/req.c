@@ -1,0 +1,189 @@
+/* Queues and the request life cycle: parse once (pick the handler, check the data length), execute
+ * once, complete exactly once. See the life cycle in target/nvmf.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "target/nvmf.h"
+
+void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port *port,
+		   struct hnvmf_reactor *r, const struct hnvmf_sq_ops *ops)
+{
+	sq->tgt = tgt;
+	sq->port = port;
+	sq->reactor = r;
+	sq->ops = ops;
+	sq->ctrl = NULL;
+	sq->qid = 0;
+	sq->size = 0;
+	sq->head = 0;
+	sq->sqfc_disabled = false;
+	sq->authenticated = false;
+	atomic_init(&sq->inflight, 0);
+	sq->mode = HNVMF_PATH_DIRECT;
+	memset(sq->chans, 0, sizeof(sq->chans));
+	sq->auth = NULL;
+}
+
+void hnvmf_sq_quiesce(struct hnvmf_sq *sq)
+{
+	struct hnvmf_ctrl *ctrl = sq->ctrl;
+	if (!ctrl || sq->qid != 0)
+		return;
+	struct hnvmf_req *held[HNVMF_MAX_AER];
+	unsigned n;
+	pthread_mutex_lock(&ctrl->lock);
+	n = ctrl->naer;
+	memcpy(held, ctrl->aer, n * sizeof(held[0]));
+	ctrl->naer = 0;
+	pthread_mutex_unlock(&ctrl->lock);
+	for (unsigned i = 0; i < n; i++)
+		hnvmf_req_complete(held[i], HNVMF_SC_GENERIC(NVME_SC_ABORT_QUEUE));
+}
+
+void hnvmf_sq_destroy(struct hnvmf_sq *sq)
+{
+	for (unsigned i = 0; i <= HNVMF_MAX_NSID; i++) {
+		if (sq->chans[i]) {
+			hnvmf_chan_close(sq->chans[i]);
+			sq->chans[i] = NULL;
+		}
+	}
+	struct hnvmf_ctrl *ctrl = sq->ctrl;
+	if (!ctrl)
+		return;
+	sq->ctrl = NULL;
+	pthread_mutex_lock(&ctrl->lock);
+	if (ctrl->sqs[sq->qid] == sq)
+		ctrl->sqs[sq->qid] = NULL;
+	pthread_mutex_unlock(&ctrl->lock);
+	if (sq->qid == 0) {
+		/* The admin queue is the controller: without it the I/O queues go too (nvmet does
+		 * the same), and the keep-alive timer on this reactor is cancelled here. */
+		hnvmf_timer_cancel(sq->reactor, &ctrl->ka_timer);
+		hnvmf_ctrl_fatal(ctrl, "admin queue closed");
+	}
+	hnvmf_ctrl_put(ctrl);
+}
+
+/* Sets the data the command moves: dir and need from the command; the host's SGL must describe
+ * exactly that much, except that a C2H buffer may be larger than what the target returns. */
+static uint16_t check_data_len(struct hnvmf_req *req)
+{
+	uint32_t need = req->data_len;
+	if (req->dir == HNVMF_DIR_NONE || need == 0) {
+		req->dir = HNVMF_DIR_NONE;
+		req->data_len = 0;
+		return req->sgl_len ? HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_DATA) : 0;
+	}
+	if (req->sgl_len == need)
+		return 0;
+	if (req->dir == HNVMF_DIR_C2H && req->sgl_len > need)
+		return 0;
+	return HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_DATA);
+}
+
+static bool auth_pending(const struct hnvmf_sq *sq)
+{
+	/* DH-HMAC-CHAP: a queue whose Connect answered "authentication required" accepts only
+	 * fabrics commands (AuthSend/AuthRecv) until the exchange succeeded. */
+	return sq->auth != NULL && !sq->authenticated;
+}
+
+bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe *cmd)
+{
+	req->cmd = cmd;
+	req->sq = sq;
+	req->ns = NULL;
+	req->data_len = 0;
+	req->xfer_len = 0;
+	req->dir = HNVMF_DIR_NONE;
+	req->iovcnt = 0;
+	req->execute = NULL;
+	memset(&req->cqe, 0, sizeof(req->cqe));
+	req->cqe.cid = cmd->common.cid;
+	atomic_fetch_add_explicit(&sq->inflight, 1, memory_order_relaxed);
+	if (sq->size)
+		sq->head = (uint16_t)((sq->head + 1) % sq->size);
+
+	uint16_t st;
+	if (cmd->common.opcode == nvme_admin_fabrics)
+		st = sq->ctrl ? hnvmf_parse_fabrics_cmd(req) : hnvmf_parse_connect_cmd(req);
+	else if (!sq->ctrl)
+		st = HNVMF_SC_GENERIC(NVME_SC_CMD_SEQ_ERROR);
+	else if (auth_pending(sq))
+		st = HNVMF_SC_CMD(NVME_SC_AUTH_REQUIRED);
+	else if (sq->qid == 0)
+		st = sq->ctrl->subsys->discovery ? hnvmf_parse_discovery_cmd(req) : hnvmf_parse_admin_cmd(req);
+	else
+		st = hnvmf_parse_io_cmd(req);
+	if (!st)
+		st = check_data_len(req);
+	if (st) {
+		req->dir = HNVMF_DIR_NONE;
+		req->data_len = 0;
+		hnvmf_req_complete(req, st);
+		return false;
+	}
+	return true;
+}
+
+void hnvmf_req_execute(struct hnvmf_req *req)
+{
+	req->execute(req);
+}
+
+static void complete_here(struct hnvmf_req *req)
+{
+	struct hnvmf_sq *sq = req->sq;
+	req->cqe.sq_id = sq->qid;
+	req->cqe.sq_head = sq->sqfc_disabled ? 0xffff : sq->head;
+	atomic_fetch_sub_explicit(&sq->inflight, 1, memory_order_relaxed);
+	/* The transport owns the request from here; it may free the queue once inflight is 0. */
+	sq->ops->queue_response(req);
+}
+
+static void complete_msg(void *arg) { complete_here(arg); }
+
+void hnvmf_req_complete(struct hnvmf_req *req, uint16_t status)
+{
+	req->cqe.status = (uint16_t)(status << 1);
+	if (status && req->dir == HNVMF_DIR_C2H)
+		req->xfer_len = 0; /* a failed command returns no data */
+	/* Completions from the control path (an AEN raised by another thread) travel to the
+	 * queue's reactor: everything about a queue happens on its own thread. */
+	if (hnvmf_reactor_self() != req->sq->reactor &&
+	    hnvmf_reactor_call(req->sq->reactor, complete_msg, req) == 0)
+		return;
+	complete_here(req);
+}
+
+void hnvmf_req_copy_to(struct hnvmf_req *req, const void *buf, size_t len)
+{
+	if (len > req->data_len)
+		len = req->data_len;
+	const uint8_t *p = buf;
+	size_t left = len;
+	for (int i = 0; i < req->iovcnt && left; i++) {
+		size_t n = req->iov[i].iov_len < left ? req->iov[i].iov_len : left;
+		memcpy(req->iov[i].iov_base, p, n);
+		p += n;
+		left -= n;
+	}
+	req->xfer_len = (uint32_t)(len - left);
+}
+
+size_t hnvmf_req_copy_from(struct hnvmf_req *req, void *buf, size_t len)
+{
+	if (len > req->data_len)
+		len = req->data_len;
+	uint8_t *p = buf;
+	size_t left = len;
+	for (int i = 0; i < req->iovcnt && left; i++) {
+		size_t n = req->iov[i].iov_len < left ? req->iov[i].iov_len : left;
+		memcpy(p, req->iov[i].iov_base, n);
+		p += n;
+		left -= n;
+	}
+	return len - left;
+}

@@ -1,0 +1,331 @@
+/* The target object: subsystems, namespaces and ports built from the configuration, host access
+ * decisions, and a text description of the live state for the control socket. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "target/nvmf.h"
+
+static struct hnvmf_subsys *subsys_new(const char *nqn)
+{
+	struct hnvmf_subsys *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	snprintf(s->nqn, sizeof(s->nqn), "%s", nqn);
+	return s;
+}
+
+static void subsys_free(struct hnvmf_subsys *s)
+{
+	for (uint32_t i = 1; i <= s->max_nsid; i++)
+		free(atomic_load(&s->ns[i]));
+	free(s->hosts);
+	free(s->listeners);
+	free(s);
+}
+
+static int ns_init(struct hnvmf_ns *ns, uint32_t nsid, struct hnvmf_backend *be, const char *name)
+{
+	uint32_t bs = hnvmf_backend_block_size(be);
+	ns->nsid = nsid;
+	ns->be = be;
+	ns->lba_shift = (uint8_t)__builtin_ctz(bs);
+	ns->nlba = hnvmf_backend_size(be) >> ns->lba_shift;
+	ns->readonly = hnvmf_backend_readonly(be);
+	snprintf(ns->backend_name, sizeof(ns->backend_name), "%s", name);
+	return 0;
+}
+
+static struct hnvmf_backend *backend_by_name(struct hnvmf_tgt *tgt, const char *name)
+{
+	for (size_t i = 0; i < tgt->conf->nbackends; i++)
+		if (strcmp(tgt->conf->backends[i].name, name) == 0)
+			return tgt->backends[i];
+	return NULL;
+}
+
+static int subsys_from_conf(struct hnvmf_tgt *tgt, const struct hnvmf_conf_subsys *cs, char *err,
+			    size_t errlen)
+{
+	struct hnvmf_subsys *s = subsys_new(cs->nqn);
+	if (!s)
+		return -ENOMEM;
+	snprintf(s->serial, sizeof(s->serial), "%s", cs->serial);
+	snprintf(s->model, sizeof(s->model), "%s", cs->model);
+	s->allow_any_host = cs->allow_any_host;
+	if (cs->nhosts) {
+		s->hosts = calloc(cs->nhosts, sizeof(*s->hosts));
+		if (!s->hosts)
+			goto nomem;
+		memcpy(s->hosts, cs->hosts, cs->nhosts * sizeof(*s->hosts));
+		s->nhosts = cs->nhosts;
+	}
+	if (cs->nlisteners) {
+		s->listeners = calloc(cs->nlisteners, sizeof(*s->listeners));
+		if (!s->listeners)
+			goto nomem;
+		memcpy(s->listeners, cs->listeners, cs->nlisteners * sizeof(*s->listeners));
+		s->nlisteners = cs->nlisteners;
+	}
+	for (size_t i = 0; i < cs->nns; i++) {
+		const struct hnvmf_conf_ns *cn = &cs->ns[i];
+		struct hnvmf_backend *be = backend_by_name(tgt, cn->backend);
+		if (!be || cn->nsid == 0 || cn->nsid > HNVMF_MAX_NSID) {
+			snprintf(err, errlen, "subsystem %s: namespace %u: bad backend or nsid", cs->nqn, cn->nsid);
+			subsys_free(s);
+			return -EINVAL;
+		}
+		struct hnvmf_ns *ns = calloc(1, sizeof(*ns));
+		if (!ns)
+			goto nomem;
+		ns_init(ns, cn->nsid, be, cn->backend);
+		memcpy(ns->nguid, cn->nguid, 16);
+		memcpy(ns->uuid, cn->uuid, 16);
+		atomic_store(&s->ns[cn->nsid], ns);
+		if (cn->nsid > s->max_nsid)
+			s->max_nsid = cn->nsid;
+	}
+	hnvmf_list_add_tail(&tgt->subsystems, &s->link);
+	return 0;
+nomem:
+	subsys_free(s);
+	return -ENOMEM;
+}
+
+int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struct hnvmf_tgt **out,
+		     char *err, size_t errlen)
+{
+	struct hnvmf_tgt *tgt = calloc(1, sizeof(*tgt));
+	if (!tgt)
+		return -ENOMEM;
+	tgt->conf = conf;
+	tgt->engine = engine;
+	pthread_mutex_init(&tgt->lock, NULL);
+	hnvmf_list_init(&tgt->subsystems);
+	hnvmf_list_init(&tgt->ports);
+	hnvmf_list_init(&tgt->ctrls);
+	tgt->next_cntlid = 1;
+	atomic_init(&tgt->genctr, 1);
+	tgt->tenants = conf->tenants;
+	tgt->ntenants = conf->ntenants;
+
+	int rc = -ENOMEM;
+	tgt->backends = calloc(conf->nbackends ? conf->nbackends : 1, sizeof(*tgt->backends));
+	if (!tgt->backends)
+		goto fail;
+	for (size_t i = 0; i < conf->nbackends; i++) {
+		char msg[256] = "";
+		rc = hnvmf_backend_open(&conf->backends[i].params, &tgt->backends[i], msg, sizeof(msg));
+		if (rc) {
+			snprintf(err, errlen, "backend %s: %s", conf->backends[i].name,
+				 msg[0] ? msg : strerror(-rc));
+			goto fail;
+		}
+	}
+	tgt->discovery = subsys_new(HNVMF_DISCOVERY_NQN);
+	if (!tgt->discovery)
+		goto fail;
+	tgt->discovery->discovery = true;
+	tgt->discovery->allow_any_host = true;
+	snprintf(tgt->discovery->serial, sizeof(tgt->discovery->serial), "hnvmf-discovery");
+	snprintf(tgt->discovery->model, sizeof(tgt->discovery->model), "hnvmf discovery");
+	for (size_t i = 0; i < conf->nsubsystems; i++) {
+		rc = subsys_from_conf(tgt, &conf->subsystems[i], err, errlen);
+		if (rc)
+			goto fail;
+	}
+	*out = tgt;
+	return 0;
+fail:
+	hnvmf_tgt_destroy(tgt);
+	return rc;
+}
+
+void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt)
+{
+	if (!tgt)
+		return;
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->subsystems)
+	{
+		struct hnvmf_subsys *s = container_of(pos, struct hnvmf_subsys, link);
+		hnvmf_list_del(&s->link);
+		subsys_free(s);
+	}
+	if (tgt->discovery)
+		subsys_free(tgt->discovery);
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->ports)
+	{
+		struct hnvmf_port *p = container_of(pos, struct hnvmf_port, link);
+		hnvmf_list_del(&p->link);
+		free(p);
+	}
+	if (tgt->backends) {
+		for (size_t i = 0; i < tgt->conf->nbackends; i++)
+			hnvmf_backend_close(tgt->backends[i]);
+		free(tgt->backends);
+	}
+	pthread_mutex_destroy(&tgt->lock);
+	free(tgt);
+}
+
+struct hnvmf_subsys *hnvmf_tgt_find_subsys(struct hnvmf_tgt *tgt, const char *nqn)
+{
+	if (strcmp(nqn, HNVMF_DISCOVERY_NQN) == 0)
+		return tgt->discovery;
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->subsystems)
+	{
+		struct hnvmf_subsys *s = container_of(pos, struct hnvmf_subsys, link);
+		if (strcmp(s->nqn, nqn) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+struct hnvmf_port *hnvmf_tgt_add_port(struct hnvmf_tgt *tgt, const struct hnvmf_conf_listener *l)
+{
+	struct hnvmf_port *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->conf = *l;
+	p->tgt = tgt;
+	pthread_mutex_lock(&tgt->lock);
+	uint16_t id = 1;
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->ports) id++;
+	p->portid = id;
+	hnvmf_list_add_tail(&tgt->ports, &p->link);
+	pthread_mutex_unlock(&tgt->lock);
+	return p;
+}
+
+bool hnvmf_subsys_on_port(const struct hnvmf_subsys *s, const struct hnvmf_port *p)
+{
+	if (s->discovery)
+		return true;
+	if (p->conf.discovery)
+		return false;
+	if (!s->nlisteners)
+		return true;
+	for (size_t i = 0; i < s->nlisteners; i++)
+		if (strcmp(s->listeners[i], p->conf.name) == 0)
+			return true;
+	return false;
+}
+
+/* A host may use a subsystem that allows any host, lists the host, or that the host's tenant
+ * file names. Called with tgt->lock held or on the control path. */
+bool hnvmf_host_allowed(struct hnvmf_tgt *tgt, const struct hnvmf_subsys *s, const char *hostnqn)
+{
+	if (s->allow_any_host)
+		return true;
+	for (size_t i = 0; i < s->nhosts; i++)
+		if (strcmp(s->hosts[i], hostnqn) == 0)
+			return true;
+	const struct hnvmf_conf_tenant *t = hnvmf_conf_find_tenant(tgt->tenants, tgt->ntenants, hostnqn);
+	if (t)
+		for (size_t i = 0; i < t->nsubsystems; i++)
+			if (strcmp(t->subsystems[i], s->nqn) == 0)
+				return true;
+	return false;
+}
+
+int hnvmf_subsys_add_ns(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, uint32_t nsid,
+			struct hnvmf_backend *be, const char *backend_name)
+{
+	if (nsid == 0 || nsid > HNVMF_MAX_NSID)
+		return -EINVAL;
+	struct hnvmf_ns *ns = calloc(1, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	ns_init(ns, nsid, be, backend_name);
+	/* Identifiers: deterministic from the subsystem NQN and nsid, like the configured ones. */
+	for (size_t i = 0; i < sizeof(s->nqn) && s->nqn[i]; i++)
+		ns->nguid[i % 16] ^= (uint8_t)s->nqn[i];
+	ns->nguid[15] ^= (uint8_t)nsid;
+	memcpy(ns->uuid, ns->nguid, 16);
+	ns->uuid[6] = (uint8_t)((ns->uuid[6] & 0x0f) | 0x40);
+	ns->uuid[8] = (uint8_t)((ns->uuid[8] & 0x3f) | 0x80);
+
+	pthread_mutex_lock(&tgt->lock);
+	struct hnvmf_ns *expected = NULL;
+	if (!atomic_compare_exchange_strong(&s->ns[nsid], &expected, ns)) {
+		pthread_mutex_unlock(&tgt->lock);
+		free(ns);
+		return -EEXIST;
+	}
+	if (nsid > s->max_nsid)
+		s->max_nsid = nsid;
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
+	{
+		struct hnvmf_ctrl *c = container_of(pos, struct hnvmf_ctrl, link);
+		if (c->subsys == s)
+			hnvmf_ctrl_raise_aen(c, HNVMF_AEN_NS_CHANGED, nsid);
+	}
+	pthread_mutex_unlock(&tgt->lock);
+	log_notice("subsystem %s: namespace %u added (backend %s)", s->nqn, nsid, backend_name);
+	return 0;
+}
+
+void hnvmf_tgt_set_tenants(struct hnvmf_tgt *tgt, struct hnvmf_conf_tenant *t, size_t n,
+			   struct hnvmf_conf_tenant **old, size_t *nold)
+{
+	pthread_mutex_lock(&tgt->lock);
+	*old = tgt->tenants;
+	*nold = tgt->ntenants;
+	tgt->tenants = t;
+	tgt->ntenants = n;
+	/* Controllers keep a pointer to their tenant: re-point them at the new set. */
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
+	{
+		struct hnvmf_ctrl *c = container_of(pos, struct hnvmf_ctrl, link);
+		c->tenant = hnvmf_conf_find_tenant(t, n, c->hostnqn);
+	}
+	pthread_mutex_unlock(&tgt->lock);
+}
+
+size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len)
+{
+	size_t off = 0;
+#define PUT(...)                                                                                  \
+	do {                                                                                      \
+		if (off < len)                                                                    \
+			off += (size_t)snprintf(buf + off, len - off, __VA_ARGS__);               \
+	} while (0)
+	pthread_mutex_lock(&tgt->lock);
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->ports)
+	{
+		struct hnvmf_port *p = container_of(pos, struct hnvmf_port, link);
+		PUT("port %u %s %s %u%s%s\n", p->portid, p->conf.trtype == HNVMF_TRTYPE_TCP ? "tcp" : "rdma",
+		    p->conf.addr, p->conf.port, p->conf.discovery ? " discovery" : "",
+		    p->conf.tls ? " tls" : "");
+	}
+	unsigned nctrl = 0;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
+	{
+		struct hnvmf_ctrl *c = container_of(pos, struct hnvmf_ctrl, link);
+		nctrl++;
+		pthread_mutex_lock(&c->lock);
+		unsigned nq = 0;
+		for (unsigned q = 1; q <= HNVMF_MAX_IO_QUEUES; q++)
+			nq += c->sqs[q] != NULL;
+		PUT("ctrl %u subsys %s host %s kato %u ioqueues %u", c->cntlid, c->subsys->nqn, c->hostnqn,
+		    c->kato_ms, nq);
+		for (unsigned q = 1; q <= HNVMF_MAX_IO_QUEUES; q++)
+			if (c->sqs[q])
+				PUT(" q%u:%s%s", q, hnvmf_path_mode_name(c->sqs[q]->mode),
+				    c->sqs[q]->authenticated ? "+auth" : "");
+		PUT("\n");
+		pthread_mutex_unlock(&c->lock);
+	}
+	PUT("controllers %u\n", nctrl);
+	pthread_mutex_unlock(&tgt->lock);
+#undef PUT
+	return off < len ? off : len;
+}
