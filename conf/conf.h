@@ -19,6 +19,11 @@
 #define HNVMF_DEFAULT_SUBNQN "nqn.2026-01.io.hnvmf:default"
 #define HNVMF_DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
 #define HNVMF_DEFAULT_CONF_FILE "/etc/hnvmf/hnvmf.conf"
+#define HNVMF_DEFAULT_CONTROL_SOCKET "/run/hnvmf/hnvmf.sock"
+/* Upper bounds the loader enforces; they match target/nvmf.h (HNVMF_MAX_NSID,
+ * HNVMF_MAX_IO_QUEUES), which conf/ cannot include. */
+#define HNVMF_CONF_MAX_NSID 1024
+#define HNVMF_CONF_MAX_IO_QUEUES 128
 
 enum hnvmf_trtype {
 	HNVMF_TRTYPE_TCP,
@@ -94,7 +99,8 @@ struct hnvmf_conf {
 	int log_level;              /* enum hnvmf_log_level */
 	unsigned reactors;          /* network reactor threads */
 	enum hnvmf_path_mode default_mode; /* for hosts with no tenant file: PQM, BASELINE or DIRECT */
-	unsigned kato_default_ms;   /* used when a host asks for KATO 0 on a discovery controller? no: documented */
+	unsigned kato_default_ms;   /* keep-alive timeout a discovery controller uses when the host's
+				     * Connect gives KATO 0 (I/O controllers: 0 = no keep-alive) */
 	unsigned max_io_queues;     /* per controller */
 	unsigned queue_depth;       /* CAP.MQES + 1 */
 	unsigned inline_data_size;  /* in-capsule data bytes for I/O queues */
@@ -134,5 +140,15 @@ const struct hnvmf_conf_subsys *hnvmf_conf_find_subsys(const struct hnvmf_conf *
 const struct hnvmf_conf_backend *hnvmf_conf_find_backend(const struct hnvmf_conf *c, const char *name);
 const struct hnvmf_conf_tenant *hnvmf_conf_find_tenant(const struct hnvmf_conf_tenant *t, size_t n,
 						       const char *hostnqn);
+const struct hnvmf_conf_listener *hnvmf_conf_find_listener(const struct hnvmf_conf *c, const char *name);
+/* Whether subsystem s is exported on listener l: a discovery listener exports none; a subsystem
+ * without "listeners =" is on every other listener. */
+bool hnvmf_conf_subsys_on_listener(const struct hnvmf_conf_subsys *s, const struct hnvmf_conf_listener *l);
+/* Whether hostnqn may connect to s: allow_any_host, a "host =" entry, or a tenant (from t[0..n))
+ * for hostnqn that lists s in its subsystems. */
+bool hnvmf_conf_host_allowed(const struct hnvmf_conf_subsys *s, const struct hnvmf_conf_tenant *t,
+			     size_t n, const char *hostnqn);
+/* "direct", "pqm", "dam", "baseline": the names the configuration uses. */
+const char *hnvmf_conf_mode_name(enum hnvmf_path_mode m);
 
 #endif

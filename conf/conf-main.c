@@ -1,0 +1,702 @@
+/* The main configuration file: [global], [pqm], [listener NAME], [backend NAME],
+ * [subsystem NQN]. Keys are checked as they come; a section is checked as a whole when it ends;
+ * references between sections (namespace -> backend, subsystem -> listener) and identifier
+ * uniqueness are checked at the end of the file, reporting the line of the referencing key. */
+#include "conf/conf-internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+
+enum sect { S_GLOBAL, S_PQM, S_LISTENER, S_BACKEND, S_SUBSYS };
+static const char *const sect_names[] = { "global", "pqm", "listener", "backend", "subsystem", NULL };
+
+/* A reference checked at the end of the file. */
+struct ref {
+	enum { REF_NS, REF_LISTENER } kind;
+	int line;
+	size_t subsys, idx; /* subsystem, and its namespace or listener index */
+};
+
+struct main_ctx {
+	struct hnvmf_conf *c;
+	const char *file;
+	char dir[4096];
+	struct conf_err *err;
+	enum sect sect;
+	int sect_line;
+	struct conf_seen seen;
+	int global_line, pqm_line;
+	/* header lines, parallel to c->listeners / backends / subsystems */
+	int *listener_line, *backend_line, *subsys_line;
+	size_t nll, nbl, nsl;
+	struct ref *refs;
+	size_t nrefs;
+	char why[CONF_WHY_MAX];
+};
+
+#define BAD(ctx, line, ...) conf_err_at((ctx)->err, (ctx)->file, (line), __VA_ARGS__)
+/* "key: why" for a value a parser refused */
+#define BADV(ctx, line, key) BAD(ctx, line, "%s: %s", key, (ctx)->why)
+
+static int uint_key(struct main_ctx *x, const char *key, const char *v, int line, uint64_t min,
+		    uint64_t max, unsigned *out)
+{
+	uint64_t u;
+	if (conf_parse_uint(v, min, max, &u, x->why) < 0)
+		return BADV(x, line, key);
+	*out = (unsigned)u;
+	return 0;
+}
+
+static bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+
+/* ---------------------------------------------------------------- [global] */
+
+static const struct conf_key global_keys[] = {
+	{ "log_level", false },	     { "reactors", false },	    { "default_mode", false },
+	{ "queue_depth", false },     { "max_io_queues", false },    { "inline_data_size", false },
+	{ "mdts_kib", false },	     { "kato_default_ms", false },  { "dam_whitelist", false },
+	{ "tenants_dir", false },     { "control_socket", false },   { NULL, false },
+};
+
+static int set_tenants_dir(struct main_ctx *x, const char *v, int line)
+{
+	struct hnvmf_conf *c = x->c;
+	c->tenants_dir[0] = '\0';
+	if (!*v)
+		return 0;
+	char path[4096];
+	if (conf_resolve_path(x->dir, v, path, sizeof(path), x->why) < 0)
+		return BADV(x, line, "tenants_dir");
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return BAD(x, line, "tenants_dir: %s: %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return BAD(x, line, "tenants_dir: %s is not a directory", path);
+	/* Absolute, so a SIGHUP reload reads the same directory whatever the working directory. */
+	char *abs = realpath(path, NULL);
+	if (!abs)
+		return BAD(x, line, "tenants_dir: %s: %s", path, strerror(errno));
+	int r = conf_copy(c->tenants_dir, sizeof(c->tenants_dir), abs, x->why);
+	free(abs);
+	return r < 0 ? BADV(x, line, "tenants_dir") : 0;
+}
+
+static int set_dam_whitelist(struct main_ctx *x, const char *v, int line)
+{
+	struct hnvmf_conf *c = x->c;
+	char buf[1024];
+	char *items[64];
+	if (conf_copy(buf, sizeof(buf), v, x->why) < 0)
+		return BADV(x, line, "dam_whitelist");
+	int n = conf_split_list(buf, items, 64);
+	if (n < 0)
+		return BAD(x, line, "dam_whitelist: empty item or more than 64 levels");
+	free(c->dam_whitelist);
+	c->dam_whitelist = NULL;
+	c->ndam_whitelist = 0;
+	if (n == 0)
+		return 0;
+	c->dam_whitelist = calloc((size_t)n, sizeof(int));
+	if (!c->dam_whitelist)
+		return BAD(x, line, "out of memory");
+	for (int i = 0; i < n; i++) {
+		int64_t lvl;
+		if (conf_parse_int(items[i], 0, INT_MAX, &lvl, x->why) < 0)
+			return BADV(x, line, "dam_whitelist");
+		c->dam_whitelist[c->ndam_whitelist++] = (int)lvl;
+	}
+	return 0;
+}
+
+static int global_key(struct main_ctx *x, const char *k, const char *v, int line)
+{
+	struct hnvmf_conf *c = x->c;
+	if (strcmp(k, "log_level") == 0) {
+		int l = hnvmf_log_level_parse(v);
+		if (l < 0)
+			return BAD(x, line, "log_level: '%s' is not one of: err, warn, notice, info, debug", v);
+		c->log_level = l;
+		return 0;
+	}
+	if (strcmp(k, "reactors") == 0)
+		return uint_key(x, k, v, line, 1, 128, &c->reactors);
+	if (strcmp(k, "default_mode") == 0) {
+		static const char *const names[] = { "pqm", "baseline", "direct", NULL };
+		static const enum hnvmf_path_mode modes[] = { HNVMF_PATH_PQM, HNVMF_PATH_BASELINE,
+							       HNVMF_PATH_DIRECT };
+		int i;
+		if (strcmp(v, "dam") == 0)
+			return BAD(x, line, "default_mode: dam is granted per tenant (mode = dam in a tenant file)");
+		if (conf_parse_enum(v, names, &i, x->why) < 0)
+			return BADV(x, line, k);
+		c->default_mode = modes[i];
+		return 0;
+	}
+	if (strcmp(k, "queue_depth") == 0) /* CAP.MQES is 16 bits and 0's based */
+		return uint_key(x, k, v, line, 2, 65536, &c->queue_depth);
+	if (strcmp(k, "max_io_queues") == 0)
+		return uint_key(x, k, v, line, 1, HNVMF_CONF_MAX_IO_QUEUES, &c->max_io_queues);
+	if (strcmp(k, "inline_data_size") == 0) {
+		/* IOCCSZ counts 16-byte units */
+		if (uint_key(x, k, v, line, 0, 131072, &c->inline_data_size) < 0)
+			return -1;
+		if (c->inline_data_size % 16)
+			return BAD(x, line, "inline_data_size: %u is not a multiple of 16", c->inline_data_size);
+		return 0;
+	}
+	if (strcmp(k, "mdts_kib") == 0) {
+		/* MDTS is a power of two in units of the 4 KiB minimum page size */
+		if (uint_key(x, k, v, line, 0, 65536, &c->mdts_kib) < 0)
+			return -1;
+		if (c->mdts_kib && (c->mdts_kib < 4 || !is_pow2(c->mdts_kib)))
+			return BAD(x, line, "mdts_kib: %u is not 0 or a power of two of at least 4", c->mdts_kib);
+		return 0;
+	}
+	if (strcmp(k, "kato_default_ms") == 0)
+		return uint_key(x, k, v, line, 0, 3600000, &c->kato_default_ms);
+	if (strcmp(k, "dam_whitelist") == 0)
+		return set_dam_whitelist(x, v, line);
+	if (strcmp(k, "tenants_dir") == 0)
+		return set_tenants_dir(x, v, line);
+	/* control_socket */
+	if (*v && v[0] != '/')
+		return BAD(x, line, "control_socket: '%s' is not an absolute path", v);
+	if (conf_copy(c->control_socket, sizeof(c->control_socket), v, x->why) < 0)
+		return BADV(x, line, k);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- [pqm] */
+
+static const struct conf_key pqm_keys[] = {
+	{ "cmax", false }, { "epoch_ms", false }, { "subqueue_depth", false }, { NULL, false },
+};
+
+static int pqm_key(struct main_ctx *x, const char *k, const char *v, int line)
+{
+	struct hnvmf_conf_pqm *p = &x->c->pqm;
+	if (strcmp(k, "cmax") == 0)
+		return uint_key(x, k, v, line, 1, 256, &p->cmax);
+	if (strcmp(k, "epoch_ms") == 0)
+		return uint_key(x, k, v, line, 1, 60000, &p->epoch_ms);
+	if (uint_key(x, k, v, line, 2, 65536, &p->subqueue_depth) < 0)
+		return -1;
+	if (!is_pow2(p->subqueue_depth))
+		return BAD(x, line, "subqueue_depth: %u is not a power of two", p->subqueue_depth);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- [listener NAME] */
+
+static const struct conf_key listener_keys[] = {
+	{ "transport", false }, { "address", false },   { "port", false },
+	{ "tls", false },	{ "discovery", false }, { NULL, false },
+};
+
+static struct hnvmf_conf_listener *cur_listener(struct main_ctx *x)
+{
+	return &x->c->listeners[x->c->nlisteners - 1];
+}
+
+static int listener_key(struct main_ctx *x, const char *k, const char *v, int line)
+{
+	struct hnvmf_conf_listener *l = cur_listener(x);
+	if (strcmp(k, "transport") == 0) {
+		static const char *const names[] = { "tcp", "rdma", NULL };
+		int i;
+		if (conf_parse_enum(v, names, &i, x->why) < 0)
+			return BADV(x, line, k);
+		l->trtype = i == 0 ? HNVMF_TRTYPE_TCP : HNVMF_TRTYPE_RDMA;
+		return 0;
+	}
+	if (strcmp(k, "address") == 0) {
+		if (conf_parse_addr(v, x->why) < 0 || conf_copy(l->addr, sizeof(l->addr), v, x->why) < 0)
+			return BADV(x, line, k);
+		return 0;
+	}
+	if (strcmp(k, "port") == 0) {
+		unsigned port;
+		if (uint_key(x, k, v, line, 1, 65535, &port) < 0)
+			return -1;
+		l->port = (uint16_t)port;
+		return 0;
+	}
+	bool b;
+	if (conf_parse_bool(v, &b, x->why) < 0)
+		return BADV(x, line, k);
+	if (strcmp(k, "tls") == 0)
+		l->tls = b;
+	else
+		l->discovery = b;
+	return 0;
+}
+
+static bool is_wildcard(const char *a) { return strcmp(a, "0.0.0.0") == 0 || strcmp(a, "::") == 0; }
+
+static bool same_addr(const char *a, const char *b)
+{
+	unsigned char x[16] = { 0 }, y[16] = { 0 };
+	int fa = strchr(a, ':') ? AF_INET6 : AF_INET, fb = strchr(b, ':') ? AF_INET6 : AF_INET;
+	return fa == fb && inet_pton(fa, a, x) == 1 && inet_pton(fb, b, y) == 1 && memcmp(x, y, 16) == 0;
+}
+
+static int listener_end(struct main_ctx *x)
+{
+	struct hnvmf_conf *c = x->c;
+	struct hnvmf_conf_listener *l = cur_listener(x);
+	if (!l->addr[0])
+		return BAD(x, x->sect_line, "[listener %s] needs 'address'", l->name);
+	if (!conf_seen_line(&x->seen, "port"))
+		l->port = l->discovery ? 8009 : 4420;
+	if (l->tls && l->trtype != HNVMF_TRTYPE_TCP)
+		return BAD(x, conf_seen_line(&x->seen, "tls"), "tls = yes needs transport = tcp (TLS is NVMe/TCP's secure channel)");
+	for (size_t i = 0; i + 1 < c->nlisteners; i++) {
+		const struct hnvmf_conf_listener *o = &c->listeners[i];
+		if (o->trtype == l->trtype && o->port == l->port &&
+		    (same_addr(o->addr, l->addr) || is_wildcard(o->addr) || is_wildcard(l->addr)))
+			return BAD(x, x->sect_line, "listener '%s' on %s port %u overlaps listener '%s' (line %d)",
+				   l->name, l->addr, l->port, o->name, x->listener_line[i]);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- [backend NAME] */
+
+static const struct conf_key backend_keys[] = {
+	{ "type", false },     { "path", false },   { "size", false }, { "block_size", false },
+	{ "readonly", false }, { "direct", false }, { NULL, false },
+};
+
+static struct hnvmf_conf_backend *cur_backend(struct main_ctx *x)
+{
+	return &x->c->backends[x->c->nbackends - 1];
+}
+
+static int backend_key(struct main_ctx *x, const char *k, const char *v, int line)
+{
+	struct hnvmf_conf_backend *b = cur_backend(x);
+	if (strcmp(k, "type") == 0) {
+		static const char *const names[] = { "ram", "null", "file", NULL };
+		static const enum hnvmf_backend_type types[] = { HNVMF_BACKEND_RAM, HNVMF_BACKEND_NULL,
+								  HNVMF_BACKEND_FILE };
+		int i;
+		if (conf_parse_enum(v, names, &i, x->why) < 0)
+			return BADV(x, line, k);
+		b->params.type = types[i];
+		return 0;
+	}
+	if (strcmp(k, "path") == 0) {
+		if (conf_resolve_path(x->dir, v, b->path, sizeof(b->path), x->why) < 0)
+			return BADV(x, line, k);
+		return 0;
+	}
+	if (strcmp(k, "size") == 0) {
+		if (conf_parse_size(v, &b->params.size, x->why) < 0)
+			return BADV(x, line, k);
+		return 0;
+	}
+	if (strcmp(k, "block_size") == 0) {
+		unsigned bs;
+		if (uint_key(x, k, v, line, 0, UINT32_MAX, &bs) < 0)
+			return -1;
+		if (bs != 512 && bs != 4096)
+			return BAD(x, line, "block_size: %u is not 512 or 4096", bs);
+		b->params.block_size = bs;
+		return 0;
+	}
+	bool on;
+	if (conf_parse_bool(v, &on, x->why) < 0)
+		return BADV(x, line, k);
+	if (strcmp(k, "readonly") == 0)
+		b->params.readonly = on;
+	else
+		b->params.direct = on;
+	return 0;
+}
+
+static int backend_end(struct main_ctx *x)
+{
+	struct hnvmf_conf_backend *b = cur_backend(x);
+	int type_line = conf_seen_line(&x->seen, "type"), path_line = conf_seen_line(&x->seen, "path"),
+	    size_line = conf_seen_line(&x->seen, "size");
+	if (!type_line)
+		return BAD(x, x->sect_line, "[backend %s] needs 'type' (ram, null or file)", b->name);
+	if (!b->params.block_size)
+		b->params.block_size = 512;
+	if (b->params.type != HNVMF_BACKEND_FILE) {
+		const char *t = b->params.type == HNVMF_BACKEND_RAM ? "ram" : "null";
+		if (path_line)
+			return BAD(x, path_line, "path: a %s backend has no path", t);
+		if (conf_seen_line(&x->seen, "direct"))
+			return BAD(x, conf_seen_line(&x->seen, "direct"), "direct: only for type = file");
+		if (!size_line)
+			return BAD(x, x->sect_line, "[backend %s] needs 'size' (type = %s)", b->name, t);
+		if (b->params.size == 0)
+			return BAD(x, size_line, "size: must not be 0");
+	} else {
+		if (!path_line)
+			return BAD(x, x->sect_line, "[backend %s] needs 'path' (type = file)", b->name);
+		struct stat st;
+		if (stat(b->path, &st) < 0)
+			return BAD(x, path_line, "path: %s: %s", b->path, strerror(errno));
+		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+			return BAD(x, path_line, "path: %s is neither a regular file nor a block device", b->path);
+	}
+	if (b->params.size % b->params.block_size)
+		return BAD(x, size_line, "size: %llu is not a multiple of block_size %u",
+			   (unsigned long long)b->params.size, b->params.block_size);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- [subsystem NQN] */
+
+static const struct conf_key subsys_keys[] = {
+	{ "serial", false }, { "model", false },    { "allow_any_host", false }, { "host", true },
+	{ "namespace", true }, { "listeners", false }, { NULL, false },
+};
+
+static struct hnvmf_conf_subsys *cur_subsys(struct main_ctx *x)
+{
+	return &x->c->subsystems[x->c->nsubsystems - 1];
+}
+
+static int add_ref(struct main_ctx *x, int kind, int line, size_t idx)
+{
+	struct ref *r = conf_grow(&x->refs, &x->nrefs, sizeof(*r));
+	if (!r)
+		return BAD(x, line, "out of memory");
+	r->kind = kind;
+	r->line = line;
+	r->subsys = x->c->nsubsystems - 1;
+	r->idx = idx;
+	return 0;
+}
+
+static int printable_key(struct main_ctx *x, const char *k, const char *v, int line, char *dst, size_t n)
+{
+	for (const char *p = v; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return BAD(x, line, "%s: only printable ASCII is allowed", k);
+	if (!*v)
+		return BAD(x, line, "%s: empty value", k);
+	if (conf_copy(dst, n, v, x->why) < 0)
+		return BADV(x, line, k);
+	return 0;
+}
+
+/* "NSID:BACKEND[, nguid=32 hex digits][, uuid=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx]" */
+static int namespace_key(struct main_ctx *x, const char *v, int line)
+{
+	struct hnvmf_conf_subsys *s = cur_subsys(x);
+	char buf[256];
+	char *items[3];
+	if (conf_copy(buf, sizeof(buf), v, x->why) < 0)
+		return BADV(x, line, "namespace");
+	int n = conf_split_list(buf, items, 3);
+	char *colon = n > 0 ? strchr(items[0], ':') : NULL;
+	if (!colon)
+		return BAD(x, line, "namespace: expected NSID:BACKEND[, nguid=HEX][, uuid=UUID]");
+	*colon = '\0';
+	uint64_t nsid;
+	if (conf_parse_uint(conf_trim(items[0]), 1, HNVMF_CONF_MAX_NSID, &nsid, x->why) < 0)
+		return BAD(x, line, "namespace: nsid %s", x->why);
+	const char *backend = conf_trim(colon + 1);
+	if (conf_check_name(backend, x->why) < 0)
+		return BAD(x, line, "namespace: backend %s", x->why);
+	for (size_t i = 0; i < s->nns; i++)
+		if (s->ns[i].nsid == nsid)
+			return BAD(x, line, "namespace: nsid %u is already used in this subsystem", (unsigned)nsid);
+	struct hnvmf_conf_ns ns = { .nsid = (uint32_t)nsid };
+	snprintf(ns.backend, sizeof(ns.backend), "%s", backend);
+	bool have_nguid = false, have_uuid = false;
+	for (int i = 1; i < n; i++) {
+		char *eq = strchr(items[i], '=');
+		if (!eq)
+			return BAD(x, line, "namespace: '%s' is not nguid=... or uuid=...", items[i]);
+		*eq = '\0';
+		const char *opt = conf_trim(items[i]), *val = conf_trim(eq + 1);
+		if (strcmp(opt, "nguid") == 0 && !have_nguid) {
+			if (conf_parse_hex(val, ns.nguid, 16, x->why) < 0)
+				return BAD(x, line, "namespace: nguid %s", x->why);
+			have_nguid = true;
+		} else if (strcmp(opt, "uuid") == 0 && !have_uuid) {
+			if (conf_parse_uuid(val, ns.uuid, x->why) < 0)
+				return BAD(x, line, "namespace: uuid %s", x->why);
+			have_uuid = true;
+		} else {
+			return BAD(x, line, "namespace: unknown or repeated option '%s'", opt);
+		}
+	}
+	static const uint8_t zero[16];
+	if ((have_nguid && memcmp(ns.nguid, zero, 16) == 0) || (have_uuid && memcmp(ns.uuid, zero, 16) == 0))
+		return BAD(x, line, "namespace: an all-zero nguid or uuid means 'none'; leave it out instead");
+	struct hnvmf_conf_ns *slot = conf_grow(&s->ns, &s->nns, sizeof(*slot));
+	if (!slot)
+		return BAD(x, line, "out of memory");
+	*slot = ns;
+	return add_ref(x, REF_NS, line, s->nns - 1);
+}
+
+static int host_key(struct main_ctx *x, const char *v, int line)
+{
+	struct hnvmf_conf_subsys *s = cur_subsys(x);
+	if (conf_check_nqn(v, x->why) < 0)
+		return BADV(x, line, "host");
+	for (size_t i = 0; i < s->nhosts; i++)
+		if (strcmp(s->hosts[i], v) == 0)
+			return BAD(x, line, "host: %s is listed twice", v);
+	char(*h)[HNVMF_NQN_MAX] = conf_grow(&s->hosts, &s->nhosts, sizeof(*h));
+	if (!h)
+		return BAD(x, line, "out of memory");
+	snprintf(*h, sizeof(*h), "%s", v);
+	return 0;
+}
+
+static int listeners_key(struct main_ctx *x, const char *v, int line)
+{
+	struct hnvmf_conf_subsys *s = cur_subsys(x);
+	char buf[1024];
+	char *items[64];
+	if (conf_copy(buf, sizeof(buf), v, x->why) < 0)
+		return BADV(x, line, "listeners");
+	int n = conf_split_list(buf, items, 64);
+	if (n <= 0)
+		return BAD(x, line, "listeners: expected name[, name...]");
+	for (int i = 0; i < n; i++) {
+		if (conf_check_name(items[i], x->why) < 0)
+			return BADV(x, line, "listeners");
+		for (int j = 0; j < i; j++)
+			if (strcmp(items[i], items[j]) == 0)
+				return BAD(x, line, "listeners: '%s' is listed twice", items[i]);
+		char(*l)[HNVMF_NAME_MAX] = conf_grow(&s->listeners, &s->nlisteners, sizeof(*l));
+		if (!l)
+			return BAD(x, line, "out of memory");
+		snprintf(*l, sizeof(*l), "%s", items[i]);
+		if (add_ref(x, REF_LISTENER, line, s->nlisteners - 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int subsys_key(struct main_ctx *x, const char *k, const char *v, int line)
+{
+	struct hnvmf_conf_subsys *s = cur_subsys(x);
+	if (strcmp(k, "serial") == 0)
+		return printable_key(x, k, v, line, s->serial, sizeof(s->serial));
+	if (strcmp(k, "model") == 0)
+		return printable_key(x, k, v, line, s->model, sizeof(s->model));
+	if (strcmp(k, "allow_any_host") == 0)
+		return conf_parse_bool(v, &s->allow_any_host, x->why) < 0 ? BADV(x, line, k) : 0;
+	if (strcmp(k, "host") == 0)
+		return host_key(x, v, line);
+	if (strcmp(k, "namespace") == 0)
+		return namespace_key(x, v, line);
+	return listeners_key(x, v, line);
+}
+
+static int subsys_end(struct main_ctx *x)
+{
+	struct hnvmf_conf_subsys *s = cur_subsys(x);
+	if (s->nns == 0)
+		return BAD(x, x->sect_line, "[subsystem %s] needs at least one 'namespace = NSID:BACKEND'", s->nqn);
+	if (!s->serial[0])
+		conf_derive_serial(s->nqn, s->serial);
+	if (!s->model[0])
+		snprintf(s->model, sizeof(s->model), "hnvmf");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- sections */
+
+static int remember_line(struct main_ctx *x, int **lines, size_t *n, int line)
+{
+	int *slot = conf_grow(lines, n, sizeof(int));
+	if (!slot)
+		return BAD(x, line, "out of memory");
+	*slot = line;
+	return 0;
+}
+
+static int section_begin(void *user, const char *kind, const char *name, int line)
+{
+	struct main_ctx *x = user;
+	struct hnvmf_conf *c = x->c;
+	int s;
+	if (conf_parse_enum(kind, sect_names, &s, x->why) < 0)
+		return BAD(x, line, "unknown section [%s] (expected global, pqm, listener NAME, backend NAME or subsystem NQN)", kind);
+	x->sect = s;
+	x->sect_line = line;
+	memset(&x->seen, 0, sizeof(x->seen));
+	if (s == S_GLOBAL || s == S_PQM) {
+		int *first = s == S_GLOBAL ? &x->global_line : &x->pqm_line;
+		if (*name)
+			return BAD(x, line, "[%s] takes no name", kind);
+		if (*first)
+			return BAD(x, line, "[%s] appears twice (first at line %d)", kind, *first);
+		*first = line;
+		return 0;
+	}
+	if (!*name)
+		return BAD(x, line, "[%s] needs a name: [%s %s]", kind, kind, s == S_SUBSYS ? "NQN" : "NAME");
+	if (s == S_SUBSYS) {
+		if (conf_check_nqn(name, x->why) < 0)
+			return BAD(x, line, "[subsystem]: %s", x->why);
+		if (strcmp(name, HNVMF_DISCOVERY_NQN) == 0)
+			return BAD(x, line, "[subsystem]: %s is the discovery subsystem, served by itself", name);
+		for (size_t i = 0; i < c->nsubsystems; i++)
+			if (strcmp(c->subsystems[i].nqn, name) == 0)
+				return BAD(x, line, "duplicate subsystem %s (first at line %d)", name, x->subsys_line[i]);
+		struct hnvmf_conf_subsys *sub = conf_grow(&c->subsystems, &c->nsubsystems, sizeof(*sub));
+		if (!sub)
+			return BAD(x, line, "out of memory");
+		snprintf(sub->nqn, sizeof(sub->nqn), "%s", name);
+		return remember_line(x, &x->subsys_line, &x->nsl, line);
+	}
+	if (conf_check_name(name, x->why) < 0)
+		return BAD(x, line, "[%s]: %s", kind, x->why);
+	if (s == S_LISTENER) {
+		for (size_t i = 0; i < c->nlisteners; i++)
+			if (strcmp(c->listeners[i].name, name) == 0)
+				return BAD(x, line, "duplicate listener '%s' (first at line %d)", name, x->listener_line[i]);
+		struct hnvmf_conf_listener *l = conf_grow(&c->listeners, &c->nlisteners, sizeof(*l));
+		if (!l)
+			return BAD(x, line, "out of memory");
+		snprintf(l->name, sizeof(l->name), "%s", name);
+		l->trtype = HNVMF_TRTYPE_TCP;
+		return remember_line(x, &x->listener_line, &x->nll, line);
+	}
+	for (size_t i = 0; i < c->nbackends; i++)
+		if (strcmp(c->backends[i].name, name) == 0)
+			return BAD(x, line, "duplicate backend '%s' (first at line %d)", name, x->backend_line[i]);
+	struct hnvmf_conf_backend *b = conf_grow(&c->backends, &c->nbackends, sizeof(*b));
+	if (!b)
+		return BAD(x, line, "out of memory");
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	return remember_line(x, &x->backend_line, &x->nbl, line);
+}
+
+static int section_end(void *user)
+{
+	struct main_ctx *x = user;
+	switch (x->sect) {
+	case S_LISTENER:
+		return listener_end(x);
+	case S_BACKEND:
+		return backend_end(x);
+	case S_SUBSYS:
+		return subsys_end(x);
+	default:
+		return 0;
+	}
+}
+
+static int on_key(void *user, const char *key, const char *value, int line)
+{
+	static const struct conf_key *const tables[] = {
+		[S_GLOBAL] = global_keys,     [S_PQM] = pqm_keys,	[S_LISTENER] = listener_keys,
+		[S_BACKEND] = backend_keys, [S_SUBSYS] = subsys_keys,
+	};
+	static int (*const handlers[])(struct main_ctx *, const char *, const char *, int) = {
+		[S_GLOBAL] = global_key,     [S_PQM] = pqm_key,	      [S_LISTENER] = listener_key,
+		[S_BACKEND] = backend_key, [S_SUBSYS] = subsys_key,
+	};
+	struct main_ctx *x = user;
+	if (conf_key_accept(tables[x->sect], &x->seen, sect_names[x->sect], key, x->file, line, x->err) < 0)
+		return -1;
+	/* Only these may be empty: they mean "none". */
+	if (!*value && strcmp(key, "tenants_dir") != 0 && strcmp(key, "control_socket") != 0 &&
+	    strcmp(key, "dam_whitelist") != 0)
+		return BAD(x, line, "%s: empty value", key);
+	return handlers[x->sect](x, key, value, line);
+}
+
+/* ---------------------------------------------------------------- end of file */
+
+static int check_refs(struct main_ctx *x)
+{
+	struct hnvmf_conf *c = x->c;
+	for (size_t i = 0; i < c->nsubsystems; i++)
+		for (size_t j = 0; j < c->subsystems[i].nns; j++)
+			conf_derive_ns_ids(c->subsystems[i].nqn, &c->subsystems[i].ns[j]);
+	for (size_t r = 0; r < x->nrefs; r++) {
+		const struct ref *ref = &x->refs[r];
+		const struct hnvmf_conf_subsys *s = &c->subsystems[ref->subsys];
+		if (ref->kind == REF_LISTENER) {
+			const struct hnvmf_conf_listener *l = hnvmf_conf_find_listener(c, s->listeners[ref->idx]);
+			if (!l)
+				return BAD(x, ref->line, "listeners: unknown listener '%s'", s->listeners[ref->idx]);
+			if (l->discovery)
+				return BAD(x, ref->line, "listeners: '%s' is a discovery listener (it serves only the discovery subsystem)", l->name);
+			continue;
+		}
+		const struct hnvmf_conf_ns *ns = &s->ns[ref->idx];
+		if (!hnvmf_conf_find_backend(c, ns->backend))
+			return BAD(x, ref->line, "namespace %u: unknown backend '%s'", ns->nsid, ns->backend);
+		/* NGUID and UUID identify a namespace globally: no two may share one. */
+		for (size_t q = 0; q < r; q++) {
+			if (x->refs[q].kind != REF_NS)
+				continue;
+			const struct hnvmf_conf_ns *o = &c->subsystems[x->refs[q].subsys].ns[x->refs[q].idx];
+			if (memcmp(o->nguid, ns->nguid, 16) == 0)
+				return BAD(x, ref->line, "namespace %u: its nguid is also the one at line %d", ns->nsid, x->refs[q].line);
+			if (memcmp(o->uuid, ns->uuid, 16) == 0)
+				return BAD(x, ref->line, "namespace %u: its uuid is also the one at line %d", ns->nsid, x->refs[q].line);
+		}
+	}
+	return 0;
+}
+
+static int check_whole(struct main_ctx *x, int nlines)
+{
+	struct hnvmf_conf *c = x->c;
+	int last = nlines > 0 ? nlines : 1;
+	bool io_listener = false;
+	for (size_t i = 0; i < c->nlisteners; i++)
+		io_listener |= !c->listeners[i].discovery;
+	if (!io_listener)
+		return BAD(x, last, "no I/O listener: add a [listener NAME] with an address (and discovery = no)");
+	if (c->nsubsystems == 0)
+		return BAD(x, last, "no subsystem: add a [subsystem NQN] with a namespace");
+	return check_refs(x);
+}
+
+static const struct conf_ini_ops main_ops = { section_begin, section_end, on_key };
+
+int hnvmf_conf_load(const char *path, struct hnvmf_conf **out, char *errbuf, size_t errlen)
+{
+	struct conf_err err = { .buf = errbuf, .len = errlen };
+	struct main_ctx x = { .file = path, .err = &err };
+	int nlines = 0;
+	*out = NULL;
+	x.c = calloc(1, sizeof(*x.c));
+	if (!x.c)
+		return conf_err_at(&err, path, 0, "out of memory");
+	conf_set_global_defaults(x.c);
+	conf_dirname(path, x.dir, sizeof(x.dir));
+	int r = conf_ini_parse(path, &main_ops, &x, &err, &nlines);
+	if (r == 0)
+		r = check_whole(&x, nlines);
+	if (r == 0 && snprintf(x.c->file, sizeof(x.c->file), "%s", path) >= (int)sizeof(x.c->file))
+		r = conf_err_at(&err, path, 0, "path too long");
+	if (r == 0 && x.c->tenants_dir[0])
+		r = hnvmf_conf_load_tenants(x.c, &x.c->tenants, &x.c->ntenants, errbuf, errlen);
+	free(x.refs);
+	free(x.listener_line);
+	free(x.backend_line);
+	free(x.subsys_line);
+	if (r < 0) {
+		hnvmf_conf_free(x.c);
+		return -1;
+	}
+	conf_fix_backend_paths(x.c);
+	*out = x.c;
+	return 0;
+}
