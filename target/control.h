@@ -1,0 +1,19 @@
+/* The control socket: a unix stream socket on which hnvmfctl (and tests) send one text command
+ * line and read the answer until the daemon closes the connection.
+ *   state                          controllers, queues and their modes, ports
+ *   ns-add SUBNQN NSID SIZE_MIB     add a RAM namespace at run time (raises the AEN)
+ *   reload                          re-read the tenants directory (as SIGHUP)
+ *   version                         the daemon's version */
+#ifndef HNVMF_CONTROL_H
+#define HNVMF_CONTROL_H
+
+#include "target/nvmf.h"
+
+struct hnvmf_control;
+
+/* reload is called for "reload"; it returns 0 or -1 with msg set. */
+int hnvmf_control_start(struct hnvmf_tgt *tgt, const char *path,
+			int (*reload)(char *msg, size_t len), struct hnvmf_control **out);
+void hnvmf_control_stop(struct hnvmf_control *c);
+
+#endif

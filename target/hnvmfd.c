@@ -1,0 +1,270 @@
+/* hnvmfd: the NVMe-oF target gateway daemon. Composition root: it loads the configuration, builds
+ * the target, starts reactors and transports, and handles signals:
+ *   SIGTERM, SIGINT  graceful stop: listeners close, in-flight I/O completes and is answered
+ *   SIGHUP           re-read the tenants directory; a bad file leaves the running set as it was */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "core/log.h"
+#include "hnvmf-version.h"
+#include "target/control.h"
+#include "target/nvmf.h"
+#include "transport/transport.h"
+
+#define MAX_REACTORS 64
+
+static struct {
+	struct hnvmf_conf *conf;
+	struct hnvmf_tgt *tgt;
+	struct hnvmf_engine *engine;
+	struct hnvmf_reactor *reactors[MAX_REACTORS];
+	unsigned nreactors;
+	bool transport_up[2];
+	struct hnvmf_control *control;
+	/* Tenant sets replaced by a reload: controllers may still read the old one for a moment,
+	 * so they are freed at exit rather than at once. */
+	struct retired {
+		struct hnvmf_conf_tenant *t;
+		size_t n;
+	} retired[64];
+	unsigned nretired;
+} d;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hnvmfd [-c FILE] [--check] [--cpu N] [-v] [--version] [--help]\n"
+		"  -c, --config FILE  configuration (default %s if it exists, else the embedded\n"
+		"                     default: %s, 1 GiB RAM namespace, NVMe/TCP 127.0.0.1:4420)\n"
+		"      --check        validate the configuration and exit (0 valid, 1 not)\n"
+		"      --cpu N        pin reactor i to CPU N+i\n"
+		"  -v, --verbose      debug logging\n"
+		"  -f, --foreground   accepted for compatibility: hnvmfd always stays in the foreground\n",
+		HNVMF_DEFAULT_CONF_FILE, HNVMF_DEFAULT_SUBNQN);
+}
+
+static int reload_tenants(char *msg, size_t len)
+{
+	if (!d.conf->tenants_dir[0]) {
+		snprintf(msg, len, "no tenants_dir configured");
+		return -1;
+	}
+	struct hnvmf_conf_tenant *t;
+	size_t n;
+	if (hnvmf_conf_load_tenants(d.conf, &t, &n, msg, len) != 0) {
+		log_err("reload refused, running configuration unchanged: %s", msg);
+		return -1;
+	}
+	if (d.nretired == sizeof(d.retired) / sizeof(d.retired[0])) {
+		hnvmf_conf_free_tenants(t, n);
+		snprintf(msg, len, "too many reloads in one run; restart the daemon");
+		return -1;
+	}
+	struct hnvmf_conf_tenant *old;
+	size_t nold;
+	hnvmf_tgt_set_tenants(d.tgt, t, n, &old, &nold);
+	d.retired[d.nretired].t = old;
+	d.retired[d.nretired].n = nold;
+	d.nretired++;
+	log_notice("tenants reloaded: %zu tenant(s)", n);
+	return 0;
+}
+
+static int start_listeners(void)
+{
+	struct hnvmf_transport_env env = {.tgt = d.tgt, .reactors = d.reactors, .nreactors = d.nreactors};
+	for (size_t i = 0; i < d.conf->nlisteners; i++) {
+		const struct hnvmf_conf_listener *l = &d.conf->listeners[i];
+		const struct hnvmf_transport_ops *ops = hnvmf_transport_get(l->trtype);
+		if (!ops) {
+			log_err("listener %s: transport not available in this build", l->name);
+			return -1;
+		}
+		if (!d.transport_up[l->trtype]) {
+			int rc = ops->init(&env);
+			if (rc) {
+				log_err("transport %s: %s", ops->name, strerror(-rc));
+				return -1;
+			}
+			d.transport_up[l->trtype] = true;
+		}
+		struct hnvmf_port *p = hnvmf_tgt_add_port(d.tgt, l);
+		if (!p || ops->listen(p) != 0) {
+			log_err("listener %s (%s %s:%u) failed to start", l->name, ops->name, l->addr, l->port);
+			return -1;
+		}
+		log_info("listening: %s %s %s:%u%s", l->name, ops->name, l->addr, l->port,
+			 l->discovery ? " (discovery)" : "");
+	}
+	return 0;
+}
+
+static void stop_all(void)
+{
+	/* Listeners first, then every connection drains (answers what it started), then the
+	 * reactors stop, then backends close (file backends reach stable storage there). */
+	for (int t = 0; t < 2; t++) {
+		if (!d.transport_up[t])
+			continue;
+		const struct hnvmf_transport_ops *ops = hnvmf_transport_get((enum hnvmf_trtype)t);
+		struct hnvmf_list *pos, *tmp;
+		hnvmf_list_for_each_safe(pos, tmp, &d.tgt->ports)
+		{
+			struct hnvmf_port *p = container_of(pos, struct hnvmf_port, link);
+			if (p->conf.trtype == (enum hnvmf_trtype)t && p->transport_priv)
+				ops->stop_listen(p);
+		}
+		ops->shutdown();
+	}
+	hnvmf_control_stop(d.control);
+	d.control = NULL;
+	for (unsigned i = 0; i < d.nreactors; i++)
+		hnvmf_reactor_stop(d.reactors[i]);
+	for (int t = 0; t < 2; t++)
+		if (d.transport_up[t])
+			hnvmf_transport_get((enum hnvmf_trtype)t)->fini();
+	for (unsigned i = 0; i < d.nreactors; i++)
+		hnvmf_reactor_destroy(d.reactors[i]);
+	hnvmf_tgt_destroy(d.tgt);
+	hnvmf_engine_destroy(d.engine);
+	for (unsigned i = 0; i < d.nretired; i++)
+		hnvmf_conf_free_tenants(d.retired[i].t, d.retired[i].n);
+	hnvmf_conf_free(d.conf);
+}
+
+static int load_conf(const char *path, bool explicit_path)
+{
+	char err[1024] = "";
+	if (!explicit_path && access(HNVMF_DEFAULT_CONF_FILE, F_OK) != 0)
+		return hnvmf_conf_default(&d.conf) == 0 ? 0 : -1;
+	if (hnvmf_conf_load(path, &d.conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'C'},
+		{"cpu", required_argument, NULL, 'p'},    {"verbose", no_argument, NULL, 'v'},
+		{"foreground", no_argument, NULL, 'f'},   {"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	const char *path = HNVMF_DEFAULT_CONF_FILE;
+	bool explicit_path = false, check = false, verbose = false;
+	int cpu = -1, o;
+	while ((o = getopt_long(argc, argv, "c:vfh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			path = optarg;
+			explicit_path = true;
+			break;
+		case 'C':
+			check = true;
+			break;
+		case 'p':
+			cpu = atoi(optarg);
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'f':
+			break;
+		case 'V':
+			printf("hnvmfd %s\n", HNVMF_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (load_conf(path, explicit_path) != 0)
+		return 1;
+	if (check) {
+		printf("%s: configuration is valid\n", explicit_path ? path : "embedded default");
+		hnvmf_conf_free(d.conf);
+		return 0;
+	}
+	hnvmf_log_set_level(verbose ? HNVMF_LOG_DEBUG : (enum hnvmf_log_level)d.conf->log_level);
+
+	/* Signals are taken synchronously by the main thread; every other thread inherits the mask. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	struct hnvmf_engine_opts eo = {.pqm_cmax = d.conf->pqm.cmax, .pqm_epoch_ms = d.conf->pqm.epoch_ms,
+				       .subqueue_depth = d.conf->pqm.subqueue_depth,
+				       .backend_depth = d.conf->queue_depth * 2};
+	char err[1024] = "";
+	if (hnvmf_engine_create(&eo, &d.engine) != 0 ||
+	    hnvmf_tgt_create(d.conf, d.engine, &d.tgt, err, sizeof(err)) != 0) {
+		log_err("cannot start: %s", err[0] ? err : "out of memory");
+		if (d.engine)
+			hnvmf_engine_destroy(d.engine);
+		hnvmf_conf_free(d.conf);
+		return 1;
+	}
+	d.nreactors = d.conf->reactors ? d.conf->reactors : 1;
+	if (d.nreactors > MAX_REACTORS)
+		d.nreactors = MAX_REACTORS;
+	for (unsigned i = 0; i < d.nreactors; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "hnvmf-r%u", i);
+		if (hnvmf_reactor_create(name, &d.reactors[i]) != 0 ||
+		    hnvmf_reactor_start(d.reactors[i], cpu >= 0 ? cpu + (int)i : -1) != 0) {
+			log_err("cannot start reactor %u", i);
+			return 1;
+		}
+	}
+	int rc = start_listeners();
+	if (rc == 0 && d.conf->control_socket[0]) {
+		int c = hnvmf_control_start(d.tgt, d.conf->control_socket, reload_tenants, &d.control);
+		if (c)
+			log_warn("control socket %s: %s (continuing without it)", d.conf->control_socket,
+				 strerror(-c));
+	}
+	if (rc == 0)
+		log_notice("hnvmfd %s ready (%s)", HNVMF_VERSION, d.conf->file[0] ? d.conf->file : "embedded default");
+
+	while (rc == 0) {
+		siginfo_t si;
+		int s = sigwaitinfo(&sigs, &si);
+		if (s < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (s == SIGHUP) {
+			char msg[1024] = "";
+			reload_tenants(msg, sizeof(msg));
+			continue;
+		}
+		if (s == SIGPIPE)
+			continue;
+		log_notice("signal %d: stopping", s);
+		break;
+	}
+	stop_all();
+	log_notice("hnvmfd stopped");
+	return rc == 0 ? 0 : 1;
+}
