@@ -38,7 +38,17 @@ int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine *
 	return 0;
 }
 
-void hnvmf_engine_destroy(struct hnvmf_engine *e) { free(e); }
+void hnvmf_engine_destroy(struct hnvmf_engine *e)
+{
+	if (!e)
+		return;
+	if (hnvmf_dam_engine_stop)
+		hnvmf_dam_engine_stop(e);
+	if (hnvmf_pqm_engine_stop)
+		hnvmf_pqm_engine_stop(e);
+	hnvmf_baseline_engine_stop(e);
+	free(e);
+}
 
 static const struct hnvmf_path_ops *path_for(enum hnvmf_path_mode m)
 {
