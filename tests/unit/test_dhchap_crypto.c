@@ -214,6 +214,26 @@ static const struct dh_vec dh_vecs[] = {
 	  "d4161c10f237bb07c1678ad91b79c97f9c2780c83a730e7dde2831bbdc8417b9",
 	  "460f4615b5eca85449833938bf7ad349f0d53f5151a1901b6590f6f3cbfcf90e" },
 };
+static const char v_priv_c[] = "6f6d29459d450e12a7f94dec1ade528ac5de86a312ae15b354218fcf2ae5ef5b";
+static const char v_shared_ac2048[] =
+	"00382449da090a7c31357b55c18ff1d7551c82f35dee154799561b3eb9c9b71e"
+	"5e9df33ab28a54c41dc95973a9c40c3d387c9ca8e779a82a0639142665d300ef"
+	"aca008ff97ea2193dc3be7609e84548d3b662d1f51a89cedc0899d9436762bf5"
+	"ff972fdba46b3a29231d35196dcd13c27d77ae4afb6006f374d57adc0087d2d2"
+	"2113a006519c2c9818b958730f9052003e41fc59631bdd5c1596b7c595cb28d1"
+	"7ab709e307877f15b99cda21e9e9f11bdefca7c724eaa32aeb946ffe7545a4d5"
+	"2492a3828901b9aada3620ffa1eebba1db25e58c696c1a05e4b1c0b1505f0e92"
+	"7780e3f945fc2ee4cd8937b3be5529e859bca67b740a1653596292f519255013";
+static const char v_priv_d[] = "e153b1b553aeb4f36e99ce6d5ba17b47990f7d511b742dc7420b6f347bf4a71e";
+static const char v_pub_d2048[] =
+	"0043d471909c6b5a29ad01c640fb65705945e94a47859be51da73809a2ef177c"
+	"bd3c375c04d44145405a53e2817493651b747d268b6d4dea4bce861140fec5b8"
+	"75c1d57a005709801d862e9d932f95362f5c3584061579839e64b678278b24f7"
+	"aef56f97353f74c848c2f6bbfce0abf8ed947a4549d48dcd5976a7acd2adcee0"
+	"7e409ba82cdd621699efd7440e7b66ab9cba4f6a675f5f9e659424013f848e9b"
+	"1051e14844a5e4b7c61e5127b82e99bfcddea44e47e72ad2acb511075f9a24ad"
+	"ac8beb7494ca875e3629a515915edb700e532a782d81997cd7a7f94c680b6082"
+	"6176729a1b1e09a187c0259d5cd2a2c2720aa1a6be29fafb3d584178be14f256";
 static const char v_dhhc_host_secret1[] = "DHHC-1:01:Bxv8JEwxyy3q8xj23YrfrjApsGowFBPCF8Nafg6DKzkioMck:";
 /* ---- end of generated vectors ---- */
 
@@ -534,6 +554,32 @@ static void test_dh_rejects_bad_peer(void **state)
 	hnvmf_dh_free(NULL);
 }
 
+/* A shared secret and a public value that start with a zero byte keep the group's width. */
+static void test_dh_leading_zeros(void **state)
+{
+	(void)state;
+	uint8_t a[32], c[32], d[32], pub[256], out[256];
+	size_t a_len = unhex(v_priv_a, a, sizeof(a)), c_len = unhex(v_priv_c, c, sizeof(c));
+	size_t d_len = unhex(v_priv_d, d, sizeof(d));
+	struct hnvmf_dh *da = hnvmf_dh_from_private(HNVMF_DHGROUP_FFDHE2048, a, a_len);
+	struct hnvmf_dh *dc = hnvmf_dh_from_private(HNVMF_DHGROUP_FFDHE2048, c, c_len);
+	struct hnvmf_dh *dd = hnvmf_dh_from_private(HNVMF_DHGROUP_FFDHE2048, d, d_len);
+
+	assert_non_null(da);
+	assert_non_null(dc);
+	assert_non_null(dd);
+	assert_int_equal(hnvmf_dh_public_key(dc, pub, sizeof(pub)), 0);
+	assert_int_equal(hnvmf_dh_shared_secret(da, pub, sizeof(pub), out, sizeof(out)), 0);
+	assert_int_equal(out[0], 0);
+	assert_hex_equal(out, sizeof(out), v_shared_ac2048);
+	assert_int_equal(hnvmf_dh_public_key(dd, pub, sizeof(pub)), 0);
+	assert_int_equal(pub[0], 0);
+	assert_hex_equal(pub, sizeof(pub), v_pub_d2048);
+	hnvmf_dh_free(da);
+	hnvmf_dh_free(dc);
+	hnvmf_dh_free(dd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -547,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_dh_known_answers),
 		cmocka_unit_test(test_dh_generate),
 		cmocka_unit_test(test_dh_rejects_bad_peer),
+		cmocka_unit_test(test_dh_leading_zeros),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,6 +91,20 @@ def main():
         print(f"\t{{ {gid}, {len(pa)},\n\t  {c_str(hashlib.sha256(pa).hexdigest())},\n\t  {c_str(hashlib.sha256(pb).hexdigest())},\n\t  {c_str(hashlib.sha256(sh).hexdigest())} }},")
     print("};")
 
+    # Leading zero bytes: a peer whose shared secret with a starts with 0x00, and a key pair whose
+    # public value does. Both must keep the group's full width (the kernel pads, and H(g^xy)
+    # covers the padding).
+    c = next(t for t in (f"hnvmf dh lz secret {i}" for i in range(100000))
+             if dh_shared(1, a, dh_public(1, int.from_bytes(secret(32, t), "big")))[0] == 0)
+    d = next(t for t in (f"hnvmf dh lz public {i}" for i in range(100000))
+             if dh_public(1, int.from_bytes(secret(32, t), "big"))[0] == 0)
+    ci = int.from_bytes(secret(32, c), "big")
+    di = int.from_bytes(secret(32, d), "big")
+    print(f'static const char v_priv_c[] = "{secret(32, c).hex()}";')
+    print(f"static const char v_shared_ac2048[] =\n\t{c_hex(dh_shared(1, a, dh_public(1, ci)), '	')};")
+    print(f'static const char v_priv_d[] = "{secret(32, d).hex()}";')
+    print(f"static const char v_pub_d2048[] =\n\t{c_hex(dh_public(1, di), '	')};")
+
     # The SHA-256 host secret of response_vecs[0] in the interchange format nvme-cli prints:
     # "DHHC-1:01:" Base64(key || CRC-32 (zlib, little endian)) ":".
     kh = secret(32, "hnvmf host secret 1")
