@@ -2,7 +2,9 @@
  * the line reader we hand it: count lines (its handler gets no line number), parse section
  * headers (it makes no call for a section without keys, and "[a]" twice looks like one
  * section), strip leading blanks (so an indented key is never taken for a continuation line)
- * and strip "#"/";" comments. */
+ * and strip "#"/";" comments. inih's line buffer is fixed at build time (200 bytes in Debian's
+ * build), shorter than a legal NQN (223) or path: a longer line's value is kept here and inih
+ * sees the key with a stand-in value. */
 #include "conf/conf-internal.h"
 
 #include <errno.h>
@@ -39,7 +41,10 @@ struct ini_state {
 	size_t cap;
 	int lineno;
 	bool in_section;
+	char *long_value; /* the value of the current line when inih could not hold the line */
 };
+
+#define CONF_LINE_MAX 16384
 
 static bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
@@ -93,16 +98,38 @@ static char *read_line(char *str, int num, void *stream)
 		p++;
 	strip_comment(p);
 	p = conf_trim(p);
-	/* inih needs room for the line, "\n" and its terminator. */
-	if ((int)strlen(p) + 3 > num) {
-		conf_err_at(st->err, st->file, st->lineno, "line too long (at most %d characters)", num - 3);
+	if (strlen(p) > CONF_LINE_MAX) {
+		conf_err_at(st->err, st->file, st->lineno, "line too long (at most %d characters)", CONF_LINE_MAX);
 		return NULL;
 	}
+	/* inih only learns that a section started; its name is ours. */
 	if (*p == '[') {
-		char header[1024];
-		snprintf(header, sizeof(header), "%s", p); /* begin_section cuts it up */
-		if (begin_section(st, header) < 0)
+		if (begin_section(st, p) < 0)
 			return NULL;
+		snprintf(str, (size_t)num, "[s]\n");
+		return str;
+	}
+	/* inih needs room for the line, "\n" and its terminator. */
+	if ((int)strlen(p) + 3 > num) {
+		char *eq = strchr(p, '=');
+		if (!eq) {
+			conf_err_at(st->err, st->file, st->lineno, "syntax error: expected '[section]' or 'key = value'");
+			return NULL;
+		}
+		*eq = '\0';
+		char *key = conf_trim(p);
+		if ((int)strlen(key) + 8 > num) {
+			conf_err_at(st->err, st->file, st->lineno, "key name too long");
+			return NULL;
+		}
+		free(st->long_value);
+		st->long_value = strdup(conf_trim(eq + 1));
+		if (!st->long_value) {
+			conf_err_at(st->err, st->file, st->lineno, "out of memory");
+			return NULL;
+		}
+		snprintf(str, (size_t)num, "%s = -\n", key);
+		return str;
 	}
 	snprintf(str, (size_t)num, "%s\n", p);
 	return str;
@@ -122,7 +149,12 @@ static int on_key(void *user, const char *section, const char *key, const char *
 		conf_err_at(st->err, st->file, st->lineno, "missing key name before '='");
 		return 0;
 	}
-	return st->ops->key(st->user, key, value, st->lineno) == 0;
+	if (st->long_value)
+		value = st->long_value;
+	int r = st->ops->key(st->user, key, value, st->lineno);
+	free(st->long_value);
+	st->long_value = NULL;
+	return r == 0;
 }
 
 int conf_ini_parse(const char *file, const struct conf_ini_ops *ops, void *user, struct conf_err *err,
@@ -137,6 +169,7 @@ int conf_ini_parse(const char *file, const struct conf_ini_ops *ops, void *user,
 		conf_err_at(err, file, st.lineno, "read error");
 	fclose(st.f);
 	free(st.line);
+	free(st.long_value);
 	if (nlines)
 		*nlines = st.lineno;
 	if (err->set)

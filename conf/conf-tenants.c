@@ -319,8 +319,9 @@ int hnvmf_conf_load_tenants(const struct hnvmf_conf *base, struct hnvmf_conf_ten
 		host_line[i] = conf_seen_line(&x.seen, "hostnqn");
 		for (size_t j = 0; j + 1 < n; j++)
 			if (strcmp(arr[j].hostnqn, x.t->hostnqn) == 0) {
+				/* Both files are in tenants_dir: the other's name says enough. */
 				r = conf_err_at(&err, path, host_line[i], "hostnqn %s already has a tenant file: %s:%d",
-						x.t->hostnqn, arr[j].file, host_line[j]);
+						x.t->hostnqn, names[j], host_line[j]);
 				break;
 			}
 	}
