@@ -151,7 +151,13 @@ static void test_baseline(void **state)
 static void test_pqm(void **state)
 {
 	(void)state;
-	run_mode(HNVMF_PATH_PQM, false);
+	run_mode(HNVMF_PATH_PQM, true);
+}
+
+static void test_dam(void **state)
+{
+	(void)state;
+	run_mode(HNVMF_PATH_DAM, true);
 }
 
 int main(void)
@@ -160,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_direct),
 		cmocka_unit_test(test_baseline),
 		cmocka_unit_test(test_pqm),
+		cmocka_unit_test(test_dam),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

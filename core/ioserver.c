@@ -1,0 +1,265 @@
+#include "core/ioserver.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/path.h"
+#include "core/ring.h"
+
+#define POP_BATCH 32
+#define REAP_BATCH 64
+#define MAX_QPS 16
+
+struct server_qp {
+	struct hnvmf_backend *be;
+	struct hnvmf_bqp *qp;
+	bool kick;
+};
+
+struct hnvmf_ioserver {
+	char name[32];
+	struct hnvmf_mpsc_ring *subq;
+	pthread_t thread;
+	atomic_bool stop;
+	atomic_bool sleeping;
+	int wakefd;
+	unsigned spin_us;
+	unsigned backend_depth;
+	struct server_qp qps[MAX_QPS];
+	unsigned nqps;
+	struct hnvmf_io *retry_head, *retry_tail; /* backend queue pair full: resubmitted later */
+	atomic_uint inflight;
+	struct hnvmf_ioserver_stats st;
+};
+
+static size_t pow2_at_least(size_t n)
+{
+	size_t p = 2;
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+static struct server_qp *qp_for(struct hnvmf_ioserver *s, struct hnvmf_backend *be)
+{
+	for (unsigned i = 0; i < s->nqps; i++)
+		if (s->qps[i].be == be)
+			return &s->qps[i];
+	if (s->nqps == MAX_QPS)
+		return NULL;
+	struct server_qp *q = &s->qps[s->nqps];
+	if (hnvmf_bqp_open(be, s->backend_depth, &q->qp) != 0)
+		return NULL;
+	q->be = be;
+	q->kick = false;
+	s->nqps++;
+	return q;
+}
+
+static void hand_back(struct hnvmf_ioserver *s, struct hnvmf_io *io)
+{
+	uint64_t now = hnvmf_now_ns();
+	atomic_store_explicit(&s->st.service_ns,
+			      atomic_load_explicit(&s->st.service_ns, memory_order_relaxed) + (now - io->t_submit_ns),
+			      memory_order_relaxed);
+	atomic_store_explicit(&s->st.completed, atomic_load_explicit(&s->st.completed, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	hnvmf_io_complete_remote(io);
+}
+
+/* true: accepted or failed (handed back); false: queue pair full, keep it for later. */
+static bool submit_one(struct hnvmf_ioserver *s, struct hnvmf_io *io)
+{
+	struct server_qp *q = qp_for(s, io->chan->be);
+	int rc = q ? hnvmf_bqp_submit(q->qp, (io->bio.priv = io, &io->bio)) : -ENOMEM;
+	if (rc == -EAGAIN)
+		return false;
+	if (rc) {
+		io->bio.result = rc;
+		hand_back(s, io);
+		return true;
+	}
+	q->kick = true;
+	atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
+	return true;
+}
+
+static void retry_push(struct hnvmf_ioserver *s, struct hnvmf_io *io)
+{
+	io->next = NULL;
+	if (s->retry_tail)
+		s->retry_tail->next = io;
+	else
+		s->retry_head = io;
+	s->retry_tail = io;
+}
+
+static int serve_once(struct hnvmf_ioserver *s)
+{
+	int work = 0;
+	while (s->retry_head) {
+		struct hnvmf_io *io = s->retry_head;
+		if (!submit_one(s, io))
+			break;
+		s->retry_head = io->next;
+		if (!s->retry_head)
+			s->retry_tail = NULL;
+		work++;
+	}
+	void *items[POP_BATCH];
+	size_t n = s->retry_head ? 0 : hnvmf_mpsc_pop_batch(s->subq, items, POP_BATCH);
+	if (n) {
+		uint64_t now = hnvmf_now_ns();
+		atomic_store_explicit(&s->st.popped, atomic_load_explicit(&s->st.popped, memory_order_relaxed) + n,
+				      memory_order_relaxed);
+		for (size_t i = 0; i < n; i++) {
+			struct hnvmf_io *io = items[i];
+			io->t_submit_ns = now; /* service time starts when a server takes the job */
+			if (!submit_one(s, io))
+				retry_push(s, io);
+		}
+		work += (int)n;
+	}
+	for (unsigned i = 0; i < s->nqps; i++) {
+		struct server_qp *q = &s->qps[i];
+		if (q->kick) {
+			q->kick = false;
+			hnvmf_bqp_kick(q->qp);
+		}
+		struct hnvmf_bio *done[REAP_BATCH];
+		int m;
+		do {
+			m = hnvmf_bqp_poll(q->qp, done, REAP_BATCH);
+			for (int k = 0; k < m; k++) {
+				atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_relaxed);
+				hand_back(s, done[k]->priv);
+			}
+			work += m;
+		} while (m == REAP_BATCH);
+	}
+	return work;
+}
+
+static void *server_thread(void *arg)
+{
+	struct hnvmf_ioserver *s = arg;
+	pthread_setname_np(pthread_self(), s->name);
+	uint64_t last_work = hnvmf_now_ns(), prev = last_work;
+	for (;;) {
+		int work = serve_once(s);
+		uint64_t now = hnvmf_now_ns();
+		bool busy = work || atomic_load_explicit(&s->inflight, memory_order_relaxed) || s->retry_head;
+		if (busy) {
+			atomic_store_explicit(&s->st.busy_ns,
+					      atomic_load_explicit(&s->st.busy_ns, memory_order_relaxed) + (now - prev),
+					      memory_order_relaxed);
+			last_work = now;
+			prev = now;
+			continue;
+		}
+		prev = now;
+		if (atomic_load(&s->stop) && hnvmf_mpsc_count(s->subq) == 0)
+			break;
+		if (now - last_work < (uint64_t)s->spin_us * 1000) {
+			sched_yield(); /* polling, but let a reactor on the same core run */
+			continue;
+		}
+		/* Announce the sleep, then look once more: a push that saw sleeping == false did
+		 * not write the eventfd (seq_cst on both sides, as in the reactor). */
+		atomic_store(&s->sleeping, true);
+		if (hnvmf_mpsc_count(s->subq) == 0 && !atomic_load(&s->stop)) {
+			uint64_t v;
+			atomic_store_explicit(&s->st.sleeps, atomic_load_explicit(&s->st.sleeps, memory_order_relaxed) + 1,
+					      memory_order_relaxed);
+			ssize_t r = read(s->wakefd, &v, sizeof(v));
+			(void)r;
+		}
+		atomic_store(&s->sleeping, false);
+		prev = last_work = hnvmf_now_ns();
+	}
+	return NULL;
+}
+
+int hnvmf_ioserver_start(const struct hnvmf_ioserver_opts *o, struct hnvmf_ioserver **out)
+{
+	struct hnvmf_ioserver *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	snprintf(s->name, sizeof(s->name), "%s", o->name ? o->name : "hnvmf-io");
+	s->spin_us = o->spin_us;
+	s->backend_depth = o->backend_depth ? o->backend_depth : 128;
+	s->subq = hnvmf_mpsc_create(pow2_at_least(o->subqueue_depth ? o->subqueue_depth : 1024));
+	s->wakefd = eventfd(0, EFD_CLOEXEC);
+	if (!s->subq || s->wakefd < 0) {
+		if (s->subq)
+			hnvmf_mpsc_destroy(s->subq);
+		if (s->wakefd >= 0)
+			close(s->wakefd);
+		free(s);
+		return -ENOMEM;
+	}
+	int rc = pthread_create(&s->thread, NULL, server_thread, s);
+	if (rc) {
+		hnvmf_mpsc_destroy(s->subq);
+		close(s->wakefd);
+		free(s);
+		return -rc;
+	}
+	if (o->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(o->cpu, &set);
+		pthread_setaffinity_np(s->thread, sizeof(set), &set);
+	}
+	*out = s;
+	return 0;
+}
+
+static void wake(struct hnvmf_ioserver *s)
+{
+	if (atomic_load(&s->sleeping)) {
+		uint64_t one = 1;
+		ssize_t w = write(s->wakefd, &one, sizeof(one));
+		(void)w;
+	}
+}
+
+bool hnvmf_ioserver_push(struct hnvmf_ioserver *s, struct hnvmf_io *io)
+{
+	if (!hnvmf_mpsc_push(s->subq, io))
+		return false;
+	wake(s);
+	return true;
+}
+
+void hnvmf_ioserver_stop(struct hnvmf_ioserver *s)
+{
+	if (!s)
+		return;
+	atomic_store(&s->stop, true);
+	uint64_t one = 1;
+	ssize_t w = write(s->wakefd, &one, sizeof(one));
+	(void)w;
+	pthread_join(s->thread, NULL);
+	for (unsigned i = 0; i < s->nqps; i++)
+		hnvmf_bqp_close(s->qps[i].qp);
+	hnvmf_mpsc_destroy(s->subq);
+	close(s->wakefd);
+	free(s);
+}
+
+const struct hnvmf_ioserver_stats *hnvmf_ioserver_stats(const struct hnvmf_ioserver *s) { return &s->st; }
+
+unsigned hnvmf_ioserver_load(struct hnvmf_ioserver *s)
+{
+	return (unsigned)hnvmf_mpsc_count(s->subq) + atomic_load_explicit(&s->inflight, memory_order_relaxed);
+}
+
+bool hnvmf_ioserver_idle(struct hnvmf_ioserver *s) { return hnvmf_ioserver_load(s) == 0; }

@@ -1,0 +1,383 @@
+/* PQM, Parallel Queue Mode: the reactor hands each io at once to a lock-free device subqueue of an
+ * I/O server and is free again (the intake slot's "early completion"; the host's CQE still waits
+ * for io->done, which runs only after the backend completed). A pool of cmax servers exists; c of
+ * them receive work. Jobs go to idle servers, round-robin among the idle ones (callIOServ); when
+ * none is idle, to the next in turn. Every epoch a thread measures the arrival rate λ and the
+ * servers' service rates and asks the sizing logic (core/pqm-sizing.c) for the next c; servers
+ * beyond c are parked, not destroyed: they get no new work, drain their subqueue and sleep. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/ioserver.h"
+#include "core/log.h"
+#include "core/path.h"
+#include "core/pqm-sizing.h"
+#include "core/pqm.h"
+
+#define PQM_SPIN_US 50
+#define TRACE_LEN 256
+
+struct pqm_chan {
+	struct hnvmf_chan *ch;
+	struct pqm_pool *pool;
+	unsigned rr;                    /* this channel's round-robin cursor */
+	_Atomic uint64_t arrivals;      /* written by the channel's reactor only */
+	struct hnvmf_io *wait_head, *wait_tail; /* every subqueue full: retried by the poller */
+	struct hnvmf_poller poller;
+	bool poller_on;
+	struct pqm_chan *next;
+};
+
+struct pqm_pool {
+	struct hnvmf_ioserver *servers[HNVMF_PQM_CMAX_LIMIT];
+	unsigned cmax;
+	atomic_uint c;
+	atomic_uint forced_c; /* 0: the sizing decides */
+	struct hnvmf_pqm_sizing *sizing;
+	unsigned epoch_ms;
+	pthread_t epoch_thread;
+	pthread_mutex_t lock; /* channel list, retired counters, last decision, trace */
+	pthread_cond_t stop_cond;
+	bool stop;
+	struct pqm_chan *chans;
+	uint64_t retired_arrivals;
+	/* previous epoch's totals */
+	uint64_t prev_arrivals, prev_completed, prev_busy;
+	struct hnvmf_pqm_decision last;
+	uint64_t epochs;
+	struct hnvmf_pqm_trace_point trace[TRACE_LEN];
+	unsigned ntrace;
+};
+
+static uint64_t sum_arrivals_locked(struct pqm_pool *p)
+{
+	uint64_t a = p->retired_arrivals;
+	for (struct pqm_chan *pc = p->chans; pc; pc = pc->next)
+		a += atomic_load_explicit(&pc->arrivals, memory_order_relaxed);
+	return a;
+}
+
+static void server_totals(struct pqm_pool *p, uint64_t *completed, uint64_t *busy)
+{
+	*completed = *busy = 0;
+	for (unsigned i = 0; i < p->cmax; i++) {
+		const struct hnvmf_ioserver_stats *st = hnvmf_ioserver_stats(p->servers[i]);
+		*completed += atomic_load_explicit(&st->completed, memory_order_relaxed);
+		*busy += atomic_load_explicit(&st->busy_ns, memory_order_relaxed);
+	}
+}
+
+static void epoch(struct pqm_pool *p, uint64_t length_ns)
+{
+	pthread_mutex_lock(&p->lock);
+	uint64_t arrivals = sum_arrivals_locked(p), completed, busy;
+	server_totals(p, &completed, &busy);
+	struct hnvmf_pqm_epoch e = {
+		.servers = atomic_load(&p->c),
+		.arrivals = arrivals - p->prev_arrivals,
+		.completions = completed - p->prev_completed,
+		.busy_ns = busy - p->prev_busy,
+		.length_ns = length_ns,
+	};
+	p->prev_arrivals = arrivals;
+	p->prev_completed = completed;
+	p->prev_busy = busy;
+	struct hnvmf_pqm_decision d;
+	unsigned forced = atomic_load(&p->forced_c);
+	if (hnvmf_pqm_sizing_epoch(p->sizing, &e, &d) != 0) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	unsigned next = forced ? forced : d.c;
+	if (forced)
+		snprintf(d.why, sizeof(d.why), "forced to %u", forced);
+	if (next != e.servers)
+		log_debug("pqm: c %u -> %u (%s: %s) lambda %.0f/s", e.servers, next,
+			  forced ? "forced" : hnvmf_pqm_reason_name(d.reason), d.why, d.lambda);
+	atomic_store(&p->c, next);
+	d.c = next;
+	p->last = d;
+	p->epochs++;
+	struct hnvmf_pqm_trace_point *t = &p->trace[p->ntrace++ % TRACE_LEN];
+	t->epoch = p->epochs;
+	t->c = next;
+	t->lambda = d.lambda;
+	t->reason = forced ? HNVMF_PQM_OPTIMAL : d.reason;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *epoch_thread(void *arg)
+{
+	struct pqm_pool *p = arg;
+	pthread_setname_np(pthread_self(), "hnvmf-pqm-epoch");
+	uint64_t prev = hnvmf_now_ns();
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)p->epoch_ms * 1000000ull;
+		ts.tv_sec += (time_t)(ns / 1000000000ull);
+		ts.tv_nsec = (long)(ns % 1000000000ull);
+		pthread_cond_timedwait(&p->stop_cond, &p->lock, &ts);
+		if (p->stop)
+			break;
+		pthread_mutex_unlock(&p->lock);
+		uint64_t now = hnvmf_now_ns();
+		epoch(p, now - prev);
+		prev = now;
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int pool_get(struct hnvmf_engine *e, struct pqm_pool **out)
+{
+	pthread_mutex_lock(&create_lock);
+	struct pqm_pool *p = e->pqm;
+	if (p) {
+		pthread_mutex_unlock(&create_lock);
+		*out = p;
+		return 0;
+	}
+	int rc = -ENOMEM;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		goto fail;
+	p->cmax = e->opts.pqm_cmax ? e->opts.pqm_cmax : 4;
+	if (p->cmax > HNVMF_PQM_CMAX_LIMIT)
+		p->cmax = HNVMF_PQM_CMAX_LIMIT;
+	p->epoch_ms = e->opts.pqm_epoch_ms ? e->opts.pqm_epoch_ms : 100;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->stop_cond, NULL);
+	struct hnvmf_pqm_sizing_opts so;
+	hnvmf_pqm_sizing_opts_default(&so, p->cmax);
+	rc = hnvmf_pqm_sizing_create(&so, &p->sizing);
+	if (rc)
+		goto fail;
+	atomic_init(&p->c, hnvmf_pqm_sizing_current(p->sizing));
+	for (unsigned i = 0; i < p->cmax; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "hnvmf-pqm%u", i);
+		struct hnvmf_ioserver_opts o = {.name = name, .subqueue_depth = e->opts.subqueue_depth,
+						.backend_depth = e->opts.backend_depth, .spin_us = PQM_SPIN_US,
+						.cpu = -1};
+		rc = hnvmf_ioserver_start(&o, &p->servers[i]);
+		if (rc)
+			goto fail;
+	}
+	rc = pthread_create(&p->epoch_thread, NULL, epoch_thread, p);
+	if (rc) {
+		rc = -rc;
+		goto fail;
+	}
+	e->pqm = p;
+	pthread_mutex_unlock(&create_lock);
+	log_info("pqm: pool of %u I/O servers, epoch %u ms, c starts at %u", p->cmax, p->epoch_ms,
+		 atomic_load(&p->c));
+	*out = p;
+	return 0;
+fail:
+	if (p) {
+		for (unsigned i = 0; i < p->cmax; i++)
+			hnvmf_ioserver_stop(p->servers[i]);
+		hnvmf_pqm_sizing_destroy(p->sizing);
+		free(p);
+	}
+	pthread_mutex_unlock(&create_lock);
+	return rc;
+}
+
+void hnvmf_pqm_engine_stop(struct hnvmf_engine *e)
+{
+	struct pqm_pool *p = e->pqm;
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->stop_cond);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->epoch_thread, NULL);
+	for (unsigned i = 0; i < p->cmax; i++)
+		hnvmf_ioserver_stop(p->servers[i]);
+	hnvmf_pqm_sizing_destroy(p->sizing);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->stop_cond);
+	free(p);
+	e->pqm = NULL;
+}
+
+/* callIOServ: an idle server among the c active ones, round-robin; else the next in turn; a full
+ * subqueue is skipped. false only when every active subqueue is full. */
+static bool call_io_serv(struct pqm_chan *pc, struct hnvmf_io *io)
+{
+	struct pqm_pool *p = pc->pool;
+	unsigned c = atomic_load_explicit(&p->c, memory_order_relaxed);
+	unsigned start = pc->rr++;
+	for (unsigned i = 0; i < c; i++) {
+		struct hnvmf_ioserver *s = p->servers[(start + i) % c];
+		if (hnvmf_ioserver_idle(s) && hnvmf_ioserver_push(s, io))
+			return true;
+	}
+	for (unsigned i = 0; i < c; i++)
+		if (hnvmf_ioserver_push(p->servers[(start + i) % c], io))
+			return true;
+	return false;
+}
+
+static int pqm_poll(struct hnvmf_poller *poller)
+{
+	struct pqm_chan *pc = container_of(poller, struct pqm_chan, poller);
+	int work = 0;
+	while (pc->wait_head && call_io_serv(pc, pc->wait_head)) {
+		pc->wait_head = pc->wait_head->next;
+		work++;
+	}
+	if (!pc->wait_head) {
+		pc->wait_tail = NULL;
+		hnvmf_reactor_del_poller(pc->ch->reactor, &pc->poller);
+		pc->poller_on = false;
+	}
+	return work + 1;
+}
+
+static void pqm_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
+{
+	struct pqm_chan *pc = ch->priv;
+	atomic_store_explicit(&pc->arrivals, atomic_load_explicit(&pc->arrivals, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	io->next = NULL;
+	if (!pc->wait_head && call_io_serv(pc, io))
+		return;
+	/* Back-pressure: every subqueue is full. Keep FIFO order and retry from the loop. */
+	if (pc->wait_tail)
+		pc->wait_tail->next = io;
+	else
+		pc->wait_head = io;
+	pc->wait_tail = io;
+	if (!pc->poller_on) {
+		pc->poller_on = true;
+		hnvmf_reactor_add_poller(ch->reactor, &pc->poller);
+	}
+}
+
+static int pqm_open(struct hnvmf_chan *ch)
+{
+	struct pqm_pool *p;
+	int rc = pool_get(ch->eng, &p);
+	if (rc)
+		return rc;
+	struct pqm_chan *pc = calloc(1, sizeof(*pc));
+	if (!pc)
+		return -ENOMEM;
+	pc->ch = ch;
+	pc->pool = p;
+	pc->poller.fn = pqm_poll;
+	pthread_mutex_lock(&p->lock);
+	pc->next = p->chans;
+	p->chans = pc;
+	pthread_mutex_unlock(&p->lock);
+	ch->priv = pc;
+	return 0;
+}
+
+static void pqm_close(struct hnvmf_chan *ch)
+{
+	struct pqm_chan *pc = ch->priv;
+	struct pqm_pool *p = pc->pool;
+	if (pc->poller_on)
+		hnvmf_reactor_del_poller(ch->reactor, &pc->poller);
+	pthread_mutex_lock(&p->lock);
+	for (struct pqm_chan **pp = &p->chans; *pp; pp = &(*pp)->next) {
+		if (*pp == pc) {
+			*pp = pc->next;
+			break;
+		}
+	}
+	p->retired_arrivals += atomic_load(&pc->arrivals);
+	pthread_mutex_unlock(&p->lock);
+	free(pc);
+}
+
+const struct hnvmf_path_ops hnvmf_path_pqm = {
+	.name = "pqm",
+	.open = pqm_open,
+	.submit = pqm_submit,
+	.close = pqm_close,
+};
+
+/* ---- control and statistics (core/pqm.h) ---- */
+
+int hnvmf_pqm_force_c(struct hnvmf_engine *e, unsigned c)
+{
+	struct pqm_pool *p;
+	int rc = pool_get(e, &p);
+	if (rc)
+		return rc;
+	if (c > p->cmax)
+		return -EINVAL;
+	atomic_store(&p->forced_c, c);
+	if (c)
+		atomic_store(&p->c, c);
+	return 0;
+}
+
+unsigned hnvmf_pqm_current_c(struct hnvmf_engine *e)
+{
+	struct pqm_pool *p = e->pqm;
+	return p ? atomic_load(&p->c) : 0;
+}
+
+size_t hnvmf_pqm_trace(struct hnvmf_engine *e, struct hnvmf_pqm_trace_point *out, size_t max)
+{
+	struct pqm_pool *p = e->pqm;
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	size_t n = p->ntrace < TRACE_LEN ? p->ntrace : TRACE_LEN;
+	if (n > max)
+		n = max;
+	for (size_t i = 0; i < n; i++)
+		out[i] = p->trace[(p->ntrace - n + i) % TRACE_LEN];
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+size_t hnvmf_pqm_describe(struct hnvmf_engine *e, char *buf, size_t len)
+{
+	struct pqm_pool *p = e->pqm;
+	size_t off = 0;
+#define PUT(...)                                                                                  \
+	do {                                                                                      \
+		if (off < len)                                                                    \
+			off += (size_t)snprintf(buf + off, len - off, __VA_ARGS__);               \
+	} while (0)
+	if (!p) {
+		PUT("pqm: not started\n");
+		return off < len ? off : len;
+	}
+	pthread_mutex_lock(&p->lock);
+	PUT("pqm c %u cmax %u epochs %" PRIu64 " lambda %.0f/s last \"%s\" (%s)\n", atomic_load(&p->c), p->cmax,
+	    p->epochs, p->last.lambda, p->last.why, hnvmf_pqm_reason_name(p->last.reason));
+	for (unsigned i = 0; i < p->cmax; i++) {
+		const struct hnvmf_ioserver_stats *st = hnvmf_ioserver_stats(p->servers[i]);
+		uint64_t done = atomic_load(&st->completed);
+		uint64_t svc = atomic_load(&st->service_ns);
+		PUT("pqm server %u %s completed %" PRIu64 " queue %u mean_service_us %.1f busy_ms %" PRIu64 "\n", i,
+		    i < atomic_load(&p->c) ? "active" : "parked", done, hnvmf_ioserver_load(p->servers[i]),
+		    done ? (double)svc / (double)done / 1000.0 : 0.0, atomic_load(&st->busy_ns) / 1000000);
+	}
+	for (struct pqm_chan *pc = p->chans; pc; pc = pc->next)
+		PUT("pqm tenant %s arrivals %" PRIu64 "\n", pc->ch->tenant[0] ? pc->ch->tenant : "-",
+		    atomic_load(&pc->arrivals));
+	pthread_mutex_unlock(&p->lock);
+#undef PUT
+	return off < len ? off : len;
+}
