@@ -1,0 +1,256 @@
+/* NVMe/TCP transport, private: the connection, its requests, the per-reactor state.
+ *
+ * A connection (struct tcp_conn) is one NVMe queue: it embeds the hnvmf_sq that target/ sees
+ * and lives on one reactor for its whole life, so nothing here takes a lock. Files:
+ *   tcp-transport.c  the ops table: listen/accept, hand-over to reactors, shutdown
+ *   tcp-conn.c       connection life: start, ICReq wait, terminate, close, drain, destroy
+ *   tcp-recv.c       the receive state machine (PDU framing and checks)
+ *   tcp-req.c        a request's life: SGL, data buffer, R2T, execute, response PDUs
+ *   tcp-send.c       the send queue: many PDUs per sendmsg, partial writes, EPOLLOUT
+ *   tcp-bufcache.c   per-reactor cache of large data buffers
+ * docs/tcp-transport.md describes the state machines and the values chosen below. */
+#ifndef HNVMF_TCP_INTERNAL_H
+#define HNVMF_TCP_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "core/list.h"
+#include "core/reactor.h"
+#include "target/nvmf.h"
+#include "transport/tcp/tcp-pdu.h"
+#include "transport/transport.h"
+
+#define TCP_MAXH2CDATA (128u * 1024)    /* ICResp MAXH2CDATA: largest H2CData PDU we accept */
+#define TCP_ADMIN_ICD_SIZE 8192u        /* in-capsule data: admin queue and fabrics commands */
+#define TCP_RX_BUF_SIZE (64u * 1024)    /* one recv() fills this with many PDUs */
+#define TCP_ICREQ_TIMEOUT_MS 10000      /* a connection that sends no ICReq is closed */
+#define TCP_TERM_LINGER_MS 2000         /* how long a C2HTermReq may wait for the socket */
+#define TCP_SHUTDOWN_TIMEOUT_MS 10000   /* graceful drain bound at daemon stop */
+#define TCP_SEND_MAX_IOV 9              /* C2HData hdr, pad, 4 data pieces, ddgst, CapsuleResp */
+#define TCP_SEND_BATCH_IOV 512          /* iovecs gathered into one sendmsg */
+#define TCP_MAX_PDO_PAD 128             /* most padding accepted between header and data */
+#define TCP_BUF_LARGE (128u * 1024)     /* the common large transfer: cached per reactor */
+
+/* One byte sequence to send (a PDU or a request's response PDUs), queued on its connection. */
+struct tcp_send {
+	struct hnvmf_list link;
+	struct iovec iov[TCP_SEND_MAX_IOV];
+	uint8_t iovcnt;
+	uint8_t cur;      /* first iovec not completely sent */
+	uint32_t cur_off; /* bytes of iov[cur] already sent */
+	bool queued;
+	/* All bytes went to the socket, or dropped: the connection closed first. */
+	void (*sent)(struct tcp_send *s, bool dropped);
+};
+
+enum tcp_req_state {
+	TCP_REQ_FREE,
+	TCP_REQ_CAPSULE_DATA, /* command PDU header in, its in-capsule data arriving */
+	TCP_REQ_WAIT_H2C,     /* R2T queued or sent; H2CData PDUs arriving */
+	TCP_REQ_EXECUTING,    /* between hnvmf_req_init and queue_response: target owns it */
+	TCP_REQ_SENDING,      /* response PDUs on the send queue */
+};
+
+enum tcp_buf_class {
+	TCP_BUF_NONE,   /* no data buffer */
+	TCP_BUF_SLOT,   /* the slot's own in-capsule-size buffer */
+	TCP_BUF_CACHED, /* TCP_BUF_LARGE bytes from the reactor's cache */
+	TCP_BUF_MDTS,   /* MDTS bytes from the reactor's cache */
+	TCP_BUF_HEAP,   /* anything larger: malloc'd for this request (control path) */
+};
+
+struct tcp_conn;
+
+/* One request slot; conn->reqs[ttag], the index is our R2T transfer tag. */
+struct tcp_req {
+	struct hnvmf_req req;
+	struct tcp_conn *conn;
+	enum tcp_req_state state;
+	uint16_t ttag;
+	bool ddgst_error;     /* a data digest failed: complete with a transient transport error */
+	bool release_when_sent; /* released while its PDU was still on the send queue */
+	uint8_t sgl_type;
+	union hnvmf_sqe sqe;  /* copied out of the receive buffer, which is reused */
+	uint8_t *icd;         /* this slot's buffer, conn->icd_size bytes, page aligned */
+	uint8_t *data;        /* the data buffer of this command */
+	enum tcp_buf_class buf_class;
+	uint32_t icd_len;     /* in-capsule data bytes received */
+	uint32_t h2c_done;    /* bytes received through H2CData */
+	struct tcp_send snd;  /* R2T, then the response */
+	uint8_t hdr[sizeof(struct hnvmf_tcp_data) + HNVMF_TCP_DIGEST_LEN]; /* C2HData or R2T */
+	uint8_t rsp[sizeof(struct hnvmf_tcp_rsp) + HNVMF_TCP_DIGEST_LEN];
+	uint32_t ddgst;       /* C2H data digest, little endian */
+	struct tcp_req *next_free;
+};
+
+enum tcp_conn_state {
+	TCP_CONN_WAIT_ICREQ,
+	TCP_CONN_LIVE,
+	TCP_CONN_DRAINING,    /* shutdown: no new command starts; closes once idle */
+	TCP_CONN_TERMINATING, /* fatal error: C2HTermReq queued, nothing read; closes once sent */
+	TCP_CONN_CLOSED,      /* socket gone; waits for in-flight requests, then destroyed */
+};
+
+enum tcp_rx_state {
+	TCP_RX_HDR,     /* the 8-byte common header, then the rest of the PDU header */
+	TCP_RX_HDGST,   /* header digest */
+	TCP_RX_PAD,     /* bytes between the header (and digest) and PDO */
+	TCP_RX_DATA,    /* PDU data, into the request's buffer (or discarded) */
+	TCP_RX_DDGST,   /* data digest */
+	TCP_RX_STOPPED, /* terminated or closed: nothing more is parsed */
+};
+
+struct tcp_conn_stats {
+	uint64_t cmds;
+	uint64_t rx_bytes;
+	uint64_t tx_bytes;
+	uint64_t errors;      /* commands completed with an error status */
+	uint64_t syscalls;    /* recv + sendmsg calls, to check batching */
+};
+
+struct tcp_reactor;
+
+struct tcp_conn {
+	struct hnvmf_sq sq; /* what target/ sees */
+	struct tcp_reactor *rt;
+	struct hnvmf_port *port;
+	int fd;
+	struct hnvmf_event ev;
+	uint32_t ev_mask;
+	enum tcp_conn_state state;
+	struct hnvmf_timer timer; /* ICReq wait, then the C2HTermReq linger */
+	struct hnvmf_msg start_msg;
+	struct hnvmf_msg destroy_msg;
+	bool destroy_queued;
+	bool quiesced;            /* hnvmf_sq_quiesce called */
+	struct hnvmf_list link;   /* rt->conns */
+
+	/* Negotiated by ICReq / ICResp. */
+	bool hdgst, ddgst;
+	uint8_t c2h_pdo;          /* header + digest, padded to the host's HPDA */
+	uint32_t maxr2t;
+
+	/* Receive. */
+	enum tcp_rx_state rx_state;
+	uint8_t *rxbuf;
+	uint32_t rx_start, rx_end;
+	uint8_t rx_pdu[sizeof(struct hnvmf_tcp_icreq)]; /* the current PDU's header */
+	uint8_t rx_hlen;
+	struct tcp_req *rx_req;   /* receiving data for this request; NULL: discard */
+	uint8_t *rx_dst;
+	uint32_t rx_data_len;     /* data bytes of the current PDU */
+	uint32_t rx_left;         /* of those, still to come */
+	uint32_t rx_pad;
+	uint32_t rx_crc;
+
+	/* Requests. */
+	struct tcp_req *reqs;
+	unsigned nreqs;
+	unsigned nbusy;
+	struct tcp_req *free_reqs;
+	uint8_t *icd_mem;
+	uint32_t icd_size;
+
+	/* Send. */
+	struct hnvmf_list sendq;
+	bool flush_queued;
+	struct hnvmf_list flush_link; /* rt->flushq */
+	bool want_out;                /* EPOLLOUT armed: the socket is full */
+	struct tcp_send icresp_snd;
+	struct hnvmf_tcp_icresp icresp;
+	struct tcp_send term_snd;
+	uint8_t term_pdu[sizeof(struct hnvmf_tcp_term) + HNVMF_TCP_TERM_MAX_DATA];
+
+	struct tcp_conn_stats stats;
+};
+
+/* Large data buffers kept per reactor, so the I/O path does not malloc. */
+struct tcp_bufcache {
+	void *free[2];     /* singly linked through the buffers' first bytes */
+	unsigned count[2];
+	unsigned max[2];
+	uint32_t size[2];  /* [0] TCP_BUF_LARGE, [1] MDTS (0: no such class) */
+};
+
+struct tcp_reactor {
+	struct hnvmf_reactor *r;
+	struct hnvmf_poller poller; /* flushes the connections on flushq, once per loop */
+	bool poller_on;
+	struct hnvmf_list conns;
+	unsigned nconns;
+	struct hnvmf_list flushq;
+	struct tcp_bufcache cache;
+};
+
+struct tcp_listener {
+	struct hnvmf_port *port;
+	int fd;
+	struct hnvmf_event ev;
+	struct hnvmf_timer retry; /* accept paused after EMFILE and the like */
+	struct hnvmf_list link;
+};
+
+struct tcp_transport {
+	struct hnvmf_transport_env env;
+	struct tcp_reactor *rts;
+	unsigned next_rt;          /* round robin, touched on reactors[0] only */
+	atomic_uint nconns;        /* every connection not yet destroyed */
+	atomic_bool shutting_down;
+	struct hnvmf_list listeners; /* main thread only */
+	unsigned queue_slots;      /* request slots per connection */
+	uint32_t icd_size;         /* per-slot buffer: max(admin 8 KiB, inline_data_size) */
+	uint32_t io_icd_limit;     /* in-capsule data accepted on I/O queues */
+	uint32_t mdts;             /* bytes; 0: no limit */
+};
+
+extern struct tcp_transport tcp_g;
+extern const struct hnvmf_sq_ops tcp_sq_ops;
+
+/* tcp-conn.c */
+struct tcp_conn *tcp_conn_create(struct tcp_reactor *rt, struct hnvmf_port *port, int fd,
+				 const char *peer);
+void tcp_conn_start(struct tcp_conn *c); /* on rt's thread */
+void tcp_conn_set_events(struct tcp_conn *c);
+void tcp_conn_terminate(struct tcp_conn *c, enum hnvmf_tcp_fes fes, uint32_t fei,
+			const void *hdr, size_t hdr_len);
+void tcp_conn_close(struct tcp_conn *c, const char *why);
+void tcp_conn_drain(struct tcp_conn *c);
+void tcp_conn_check_idle(struct tcp_conn *c); /* after a request or a send finished */
+int tcp_conn_alloc_reqs(struct tcp_conn *c);
+
+/* tcp-recv.c */
+void tcp_conn_readable(struct tcp_conn *c);
+void tcp_rx_process(struct tcp_conn *c);
+
+/* tcp-req.c */
+struct tcp_req *tcp_req_get(struct tcp_conn *c);
+void tcp_req_release(struct tcp_req *t);
+void tcp_req_capsule_ready(struct tcp_req *t);   /* command and in-capsule data are in */
+void tcp_req_h2c_done(struct tcp_req *t);         /* every H2CData byte is in */
+void tcp_req_abort(struct tcp_req *t);            /* connection closing: end it */
+void tcp_queue_response(struct hnvmf_req *req);
+
+/* tcp-send.c */
+void tcp_send_queue(struct tcp_conn *c, struct tcp_send *s);
+void tcp_send_schedule(struct tcp_conn *c);
+void tcp_send_flush(struct tcp_conn *c);
+void tcp_send_drop_all(struct tcp_conn *c, bool keep_started);
+int tcp_send_poller(struct hnvmf_poller *p);
+static inline void tcp_send_add(struct tcp_send *s, const void *base, size_t len)
+{
+	s->iov[s->iovcnt].iov_base = (void *)base;
+	s->iov[s->iovcnt].iov_len = len;
+	s->iovcnt++;
+}
+
+/* tcp-bufcache.c */
+void tcp_bufcache_init(struct tcp_bufcache *bc, uint32_t mdts);
+void tcp_bufcache_fini(struct tcp_bufcache *bc);
+/* A buffer of at least len bytes (len > the slot size); class tells how to give it back. */
+void *tcp_buf_get(struct tcp_bufcache *bc, uint32_t len, enum tcp_buf_class *cls);
+void tcp_buf_put(struct tcp_bufcache *bc, void *buf, enum tcp_buf_class cls);
+
+#endif

@@ -1,0 +1,293 @@
+/* A request's life on a connection (the states of enum tcp_req_state):
+ *
+ *   FREE -> [CAPSULE_DATA] -> hnvmf_req_init -> [WAIT_H2C: R2T, H2CData] -> EXECUTING
+ *        -> queue_response -> SENDING (C2HData + CapsuleResp on the send queue) -> FREE
+ *
+ * Data buffers: a transfer that fits the slot's in-capsule buffer uses it; a larger one takes
+ * a buffer from the reactor's cache until its response is sent. Read data is sent straight
+ * from that buffer (the iovecs point into it), never copied. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "transport/tcp/tcp-digest.h"
+#include "transport/tcp/tcp-internal.h"
+
+static const uint8_t zero_pad[TCP_MAX_PDO_PAD];
+
+struct tcp_req *tcp_req_get(struct tcp_conn *c)
+{
+	struct tcp_req *t = c->free_reqs;
+	if (!t)
+		return NULL;
+	c->free_reqs = t->next_free;
+	c->nbusy++;
+	t->ddgst_error = false;
+	t->release_when_sent = false;
+	t->icd_len = 0;
+	t->h2c_done = 0;
+	t->data = NULL;
+	t->buf_class = TCP_BUF_NONE;
+	return t;
+}
+
+void tcp_req_release(struct tcp_req *t)
+{
+	struct tcp_conn *c = t->conn;
+	if (t->snd.queued) {
+		/* Its PDU is still queued (partly on the wire): free it once it is gone. */
+		t->release_when_sent = true;
+		return;
+	}
+	if (t->buf_class != TCP_BUF_NONE && t->buf_class != TCP_BUF_SLOT)
+		tcp_buf_put(&c->rt->cache, t->data, t->buf_class);
+	t->data = NULL;
+	t->buf_class = TCP_BUF_NONE;
+	t->state = TCP_REQ_FREE;
+	t->next_free = c->free_reqs;
+	c->free_reqs = t;
+	c->nbusy--;
+	tcp_conn_check_idle(c);
+}
+
+static bool status_ok(const struct hnvmf_req *req)
+{
+	return (le16toh(req->cqe.status) >> 1) == 0;
+}
+
+static void complete(struct tcp_req *t, uint16_t status)
+{
+	hnvmf_req_complete(&t->req, status);
+}
+
+/* A buffer for data_len bytes, in req->iov. */
+static bool map_buffer(struct tcp_req *t)
+{
+	struct hnvmf_req *req = &t->req;
+	uint32_t len = req->data_len;
+	if (len <= t->conn->icd_size) {
+		t->data = t->icd;
+		t->buf_class = TCP_BUF_SLOT;
+	} else {
+		t->data = tcp_buf_get(&t->conn->rt->cache, len, &t->buf_class);
+		if (!t->data) {
+			t->buf_class = TCP_BUF_NONE;
+			return false;
+		}
+	}
+	req->iov[0].iov_base = t->data;
+	req->iov[0].iov_len = len;
+	req->iovcnt = 1;
+	return true;
+}
+
+static void r2t_sent(struct tcp_send *s, bool dropped)
+{
+	struct tcp_req *t = container_of(s, struct tcp_req, snd);
+	(void)dropped;
+	if (t->release_when_sent)
+		tcp_req_release(t);
+}
+
+/* One R2T for the whole transfer: the host splits it into H2CData PDUs of at most
+ * MAXH2CDATA, and one outstanding R2T per command is within any MAXR2T. */
+static void send_r2t(struct tcp_req *t)
+{
+	struct tcp_conn *c = t->conn;
+	struct hnvmf_tcp_r2t *r = (struct hnvmf_tcp_r2t *)t->hdr;
+	memset(r, 0, sizeof(*r));
+	r->hdr.type = HNVMF_TCP_R2T;
+	r->hdr.flags = c->hdgst ? HNVMF_TCP_F_HDGST : 0;
+	r->hdr.hlen = sizeof(*r);
+	r->hdr.plen = htole32(sizeof(*r) + (c->hdgst ? HNVMF_TCP_DIGEST_LEN : 0));
+	r->cid = t->sqe.common.cid;
+	r->ttag = htole16(t->ttag);
+	r->offset = 0;
+	r->length = htole32(t->req.data_len);
+	t->snd.iovcnt = 0;
+	t->snd.sent = r2t_sent;
+	if (c->hdgst)
+		tcp_digest_append(r, sizeof(*r));
+	tcp_send_add(&t->snd, r, sizeof(*r) + (c->hdgst ? HNVMF_TCP_DIGEST_LEN : 0));
+	t->state = TCP_REQ_WAIT_H2C;
+	tcp_send_queue(c, &t->snd);
+}
+
+/* SGL of the command: its data length for hnvmf_req_init, or a status to fail it with. */
+static uint16_t parse_sgl(struct tcp_req *t, uint32_t *len)
+{
+	const struct hnvmf_sgl *sgl = &t->sqe.common.dptr;
+	*len = le32toh(sgl->length);
+	t->sgl_type = sgl->type;
+	switch (sgl->type) {
+	case HNVMF_SGL_DATA_BLOCK_OFFSET:
+		if (le64toh(sgl->addr) != 0)
+			return HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_OFFSET);
+		if (*len != t->icd_len)
+			return HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_DATA);
+		return 0;
+	case HNVMF_SGL_TRANSPORT_DATA:
+		if (t->icd_len)
+			return HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_DATA);
+		return 0;
+	default:
+		if (*len == 0 && t->icd_len == 0)
+			return 0; /* no data: the descriptor's type does not matter */
+		return HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_TYPE);
+	}
+}
+
+void tcp_req_capsule_ready(struct tcp_req *t)
+{
+	struct tcp_conn *c = t->conn;
+	struct hnvmf_req *req = &t->req;
+	uint32_t len;
+	uint16_t st = parse_sgl(t, &len);
+
+	c->stats.cmds++;
+	memset(req, 0, sizeof(*req));
+	req->priv = t;
+	req->sgl_len = st ? 0 : len;
+	t->state = TCP_REQ_EXECUTING;
+	if (!hnvmf_req_init(req, &c->sq, &t->sqe))
+		return; /* already completed: its response is queued */
+	if (st) {
+		complete(t, st);
+		return;
+	}
+	if (t->ddgst_error) {
+		complete(t, hnvmf_status(NVME_SCT_GENERIC, NVME_SC_TRAN_TPORT_ERROR, 0));
+		return;
+	}
+	if (req->data_len == 0) {
+		hnvmf_req_execute(req);
+		return;
+	}
+	if (req->dir == HNVMF_DIR_H2C && t->sgl_type == HNVMF_SGL_DATA_BLOCK_OFFSET) {
+		if (req->data_len > t->icd_len) {
+			complete(t, HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_DATA));
+			return;
+		}
+		t->data = t->icd;
+		t->buf_class = TCP_BUF_SLOT;
+		req->iov[0].iov_base = t->icd;
+		req->iov[0].iov_len = req->data_len;
+		req->iovcnt = 1;
+		hnvmf_req_execute(req);
+		return;
+	}
+	if (t->sgl_type != HNVMF_SGL_TRANSPORT_DATA) {
+		complete(t, HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_TYPE));
+		return;
+	}
+	if (!map_buffer(t)) {
+		log_err("tcp %s: no memory for a %u-byte transfer", c->sq.peer, req->data_len);
+		complete(t, HNVMF_SC_GENERIC(NVME_SC_INTERNAL));
+		return;
+	}
+	if (req->dir == HNVMF_DIR_H2C) {
+		send_r2t(t);
+		return;
+	}
+	hnvmf_req_execute(req);
+}
+
+void tcp_req_h2c_done(struct tcp_req *t)
+{
+	t->state = TCP_REQ_EXECUTING;
+	if (t->ddgst_error) {
+		complete(t, hnvmf_status(NVME_SCT_GENERIC, NVME_SC_TRAN_TPORT_ERROR, 0));
+		return;
+	}
+	hnvmf_req_execute(&t->req);
+}
+
+void tcp_req_abort(struct tcp_req *t)
+{
+	t->state = TCP_REQ_EXECUTING;
+	complete(t, HNVMF_SC_GENERIC(NVME_SC_ABORT_QUEUE));
+}
+
+static void response_sent(struct tcp_send *s, bool dropped)
+{
+	(void)dropped;
+	tcp_req_release(container_of(s, struct tcp_req, snd));
+}
+
+/* Adds the C2HData PDU: header, padding to PDO, the data from req->iov, data digest. */
+static bool add_c2h_data(struct tcp_req *t, uint32_t len)
+{
+	struct tcp_conn *c = t->conn;
+	struct hnvmf_req *req = &t->req;
+	struct tcp_send *s = &t->snd;
+	uint32_t hd = c->hdgst ? HNVMF_TCP_DIGEST_LEN : 0;
+	uint32_t dd = c->ddgst ? HNVMF_TCP_DIGEST_LEN : 0;
+	/* SUCCESS spares the CapsuleResp, but then no SQ head reaches the host: only when SQ
+	 * flow control is off (as nvmet does), and only for a plain success. */
+	bool success = c->sq.sqfc_disabled && req->cqe.result == 0;
+
+	struct hnvmf_tcp_data *h = (struct hnvmf_tcp_data *)t->hdr;
+	memset(h, 0, sizeof(*h));
+	h->hdr.type = HNVMF_TCP_C2H_DATA;
+	h->hdr.flags = HNVMF_TCP_F_DATA_LAST | (success ? HNVMF_TCP_F_DATA_SUCCESS : 0) |
+		       (hd ? HNVMF_TCP_F_HDGST : 0) | (dd ? HNVMF_TCP_F_DDGST : 0);
+	h->hdr.hlen = sizeof(*h);
+	h->hdr.pdo = c->c2h_pdo;
+	h->hdr.plen = htole32(c->c2h_pdo + len + dd);
+	h->cid = t->sqe.common.cid;
+	h->offset = 0;
+	h->length = htole32(len);
+	if (hd)
+		tcp_digest_append(h, sizeof(*h));
+	tcp_send_add(s, h, sizeof(*h) + hd);
+	if (c->c2h_pdo > sizeof(*h) + hd)
+		tcp_send_add(s, zero_pad, c->c2h_pdo - sizeof(*h) - hd);
+
+	uint32_t crc = TCP_CRC_SEED, left = len;
+	for (int i = 0; i < req->iovcnt && left; i++) {
+		size_t n = req->iov[i].iov_len < left ? req->iov[i].iov_len : left;
+		tcp_send_add(s, req->iov[i].iov_base, n);
+		if (dd)
+			crc = tcp_crc_update(crc, req->iov[i].iov_base, n);
+		left -= (uint32_t)n;
+	}
+	if (dd) {
+		t->ddgst = htole32(tcp_crc_final(crc));
+		tcp_send_add(s, &t->ddgst, sizeof(t->ddgst));
+	}
+	return success;
+}
+
+void tcp_queue_response(struct hnvmf_req *req)
+{
+	struct tcp_req *t = container_of(req, struct tcp_req, req);
+	struct tcp_conn *c = t->conn;
+	if (!status_ok(req))
+		c->stats.errors++;
+	if (c->state == TCP_CONN_CLOSED || c->state == TCP_CONN_TERMINATING) {
+		tcp_req_release(t); /* nobody to send it to */
+		return;
+	}
+	struct tcp_send *s = &t->snd;
+	s->iovcnt = 0;
+	s->sent = response_sent;
+	t->state = TCP_REQ_SENDING;
+	bool success = false;
+	if (req->dir == HNVMF_DIR_C2H && req->xfer_len > 0 && status_ok(req) && req->iovcnt > 0) {
+		uint32_t len = req->xfer_len < req->data_len ? req->xfer_len : req->data_len;
+		success = add_c2h_data(t, len);
+	}
+	if (!success) {
+		struct hnvmf_tcp_rsp *r = (struct hnvmf_tcp_rsp *)t->rsp;
+		r->hdr.type = HNVMF_TCP_RSP;
+		r->hdr.flags = c->hdgst ? HNVMF_TCP_F_HDGST : 0;
+		r->hdr.hlen = sizeof(*r);
+		r->hdr.pdo = 0;
+		r->hdr.plen = htole32(sizeof(*r) + (c->hdgst ? HNVMF_TCP_DIGEST_LEN : 0));
+		r->cqe = req->cqe;
+		if (c->hdgst)
+			tcp_digest_append(r, sizeof(*r));
+		tcp_send_add(s, r, sizeof(*r) + (c->hdgst ? HNVMF_TCP_DIGEST_LEN : 0));
+	}
+	tcp_send_queue(c, s);
+}

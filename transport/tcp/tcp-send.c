@@ -1,0 +1,158 @@
+/* The send side of a connection: PDUs wait on conn->sendq as iovec lists pointing at their
+ * headers and straight at the request's data (no copy), and the reactor's poller gathers as
+ * many as fit into one sendmsg per loop iteration. A partial write leaves the rest queued and
+ * arms EPOLLOUT; EPOLLOUT is disarmed as soon as the queue is empty again. */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/log.h"
+#include "transport/tcp/tcp-internal.h"
+
+void tcp_send_schedule(struct tcp_conn *c)
+{
+	/* While EPOLLOUT is armed the socket is full: the event, not the poller, resumes. */
+	if (c->flush_queued || c->want_out || c->state == TCP_CONN_CLOSED)
+		return;
+	c->flush_queued = true;
+	hnvmf_list_add_tail(&c->rt->flushq, &c->flush_link);
+}
+
+void tcp_send_queue(struct tcp_conn *c, struct tcp_send *s)
+{
+	s->cur = 0;
+	s->cur_off = 0;
+	s->queued = true;
+	hnvmf_list_add_tail(&c->sendq, &s->link);
+	tcp_send_schedule(c);
+}
+
+static struct tcp_send *first_send(struct tcp_conn *c)
+{
+	return container_of(c->sendq.next, struct tcp_send, link);
+}
+
+static void send_finished(struct tcp_send *s, bool dropped)
+{
+	hnvmf_list_del(&s->link);
+	s->queued = false;
+	s->sent(s, dropped);
+}
+
+/* Drops what is queued. keep_started keeps the first PDU when part of it is already on the
+ * wire: the peer's framing needs the rest before anything else (a C2HTermReq) can follow. */
+void tcp_send_drop_all(struct tcp_conn *c, bool keep_started)
+{
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &c->sendq) {
+		struct tcp_send *s = container_of(pos, struct tcp_send, link);
+		if (keep_started && pos == c->sendq.next && (s->cur > 0 || s->cur_off > 0))
+			continue;
+		send_finished(s, true);
+	}
+}
+
+static void set_want_out(struct tcp_conn *c, bool on)
+{
+	if (c->want_out == on)
+		return;
+	c->want_out = on;
+	tcp_conn_set_events(c);
+}
+
+/* Consumes n sent bytes from the head of the queue. */
+static void advance(struct tcp_conn *c, size_t n)
+{
+	while (n > 0 && !hnvmf_list_empty(&c->sendq)) {
+		struct tcp_send *s = first_send(c);
+		while (n > 0 && s->cur < s->iovcnt) {
+			size_t left = s->iov[s->cur].iov_len - s->cur_off;
+			if (n < left) {
+				s->cur_off += (uint32_t)n;
+				return;
+			}
+			n -= left;
+			s->cur++;
+			s->cur_off = 0;
+		}
+		if (s->cur < s->iovcnt)
+			return;
+		send_finished(s, false);
+		if (c->state == TCP_CONN_CLOSED)
+			return; /* the callback closed the connection (C2HTermReq sent) */
+	}
+	/* Zero-length tails (an empty iovec) also complete their PDU. */
+	while (!hnvmf_list_empty(&c->sendq)) {
+		struct tcp_send *s = first_send(c);
+		while (s->cur < s->iovcnt && s->iov[s->cur].iov_len == 0)
+			s->cur++;
+		if (s->cur < s->iovcnt)
+			return;
+		send_finished(s, false);
+		if (c->state == TCP_CONN_CLOSED)
+			return;
+	}
+}
+
+void tcp_send_flush(struct tcp_conn *c)
+{
+	struct iovec v[TCP_SEND_BATCH_IOV];
+	while (c->state != TCP_CONN_CLOSED && !hnvmf_list_empty(&c->sendq)) {
+		int n = 0;
+		size_t total = 0;
+		struct hnvmf_list *pos;
+		for (pos = c->sendq.next; pos != &c->sendq; pos = pos->next) {
+			struct tcp_send *s = container_of(pos, struct tcp_send, link);
+			if (n + (s->iovcnt - s->cur) > TCP_SEND_BATCH_IOV)
+				break;
+			for (int i = s->cur; i < s->iovcnt; i++) {
+				v[n] = s->iov[i];
+				if (i == s->cur) {
+					v[n].iov_base = (uint8_t *)v[n].iov_base + s->cur_off;
+					v[n].iov_len -= s->cur_off;
+				}
+				total += v[n].iov_len;
+				n++;
+			}
+		}
+		struct msghdr msg = { .msg_iov = v, .msg_iovlen = (size_t)n };
+		ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		c->stats.syscalls++;
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				set_want_out(c, true);
+				return;
+			}
+			log_info("tcp %s: send failed: %s", c->sq.peer, strerror(errno));
+			tcp_conn_close(c, "send error");
+			return;
+		}
+		c->stats.tx_bytes += (uint64_t)w;
+		advance(c, (size_t)w);
+		if ((size_t)w < total) {
+			if (c->state != TCP_CONN_CLOSED)
+				set_want_out(c, true);
+			return;
+		}
+	}
+	if (c->state != TCP_CONN_CLOSED) {
+		set_want_out(c, false);
+		tcp_conn_check_idle(c);
+	}
+}
+
+int tcp_send_poller(struct hnvmf_poller *p)
+{
+	struct tcp_reactor *rt = container_of(p, struct tcp_reactor, poller);
+	int work = 0;
+	while (!hnvmf_list_empty(&rt->flushq)) {
+		struct tcp_conn *c = container_of(rt->flushq.next, struct tcp_conn, flush_link);
+		hnvmf_list_del(&c->flush_link);
+		c->flush_queued = false;
+		tcp_send_flush(c);
+		work++;
+	}
+	return work;
+}
