@@ -29,6 +29,7 @@
 #include "tools/initiator/queue.c"
 #include "tools/initiator/raw.c"
 #include "tools/initiator/sqe.c"
+#include "tools/initiator/verify.c"
 
 /* ---- fake controller ---------------------------------------------------------------------- */
 
@@ -670,6 +671,49 @@ static void test_take_fd_then_raw(void **state)
 	close(fd);
 }
 
+static void test_verify_pattern(void **state)
+{
+	(void)state;
+	ft.cpda = 0;
+	ft.fault = FT_OK;
+	struct hnvmf_ini_ctrl *c = connect_ctrl(true, true, 2);
+	struct hnvmf_ini_verify_opts o = { .nsid = 1, .slba = 8, .nblocks = 1000, .lba_size = FT_BS,
+					   .qd = 8, .seed = 42, .write = true, .read = true };
+	struct hnvmf_ini_verify_result res;
+	static const uint32_t sizes[] = { 4096, 12288, 65536 };
+	for (unsigned i = 0; i < 3; i++) {
+		o.io_size = sizes[i];
+		o.seed = 42 + i;
+		assert_int_equal(hnvmf_ini_verify(c, &o, &res), 0);
+		uint64_t n = (o.nblocks * FT_BS + o.io_size - 1) / o.io_size;
+		assert_int_equal(res.writes, n);
+		assert_int_equal(res.reads, n);
+		assert_int_equal(res.bad_blocks, 0);
+	}
+	/* reading back with another seed must find every block wrong */
+	o.write = false;
+	o.seed = 7;
+	assert_int_equal(hnvmf_ini_verify(c, &o, &res), -EIO);
+	assert_int_equal(res.bad_blocks, o.nblocks);
+	assert_int_equal(res.first_bad_lba, o.slba);
+	/* one block overwritten behind its back is found, and only that one */
+	o.write = o.read = true;
+	o.seed = 9;
+	assert_int_equal(hnvmf_ini_verify(c, &o, &res), 0);
+	memset(ft.disk + 500 * FT_BS + 100, 0, 8);
+	o.write = false;
+	assert_int_equal(hnvmf_ini_verify(c, &o, &res), -EIO);
+	assert_int_equal(res.bad_blocks, 1);
+	assert_int_equal(res.first_bad_lba, 500);
+	/* out of range: the status is reported */
+	o.write = true;
+	o.slba = FT_BLOCKS - 4;
+	o.nblocks = 8;
+	assert_int_equal(hnvmf_ini_verify(c, &o, &res), -EIO);
+	assert_int_equal(hnvmf_status_sc((uint16_t)res.status), NVME_SC_LBA_RANGE);
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
+}
+
 static void test_connect_refused(void **state)
 {
 	(void)state;
@@ -692,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_term_req_reported),
 		cmocka_unit_test(test_raw_expect_term),
 		cmocka_unit_test(test_take_fd_then_raw),
+		cmocka_unit_test(test_verify_pattern),
 		cmocka_unit_test(test_connect_refused),
 	};
 	return cmocka_run_group_tests(tests, ft_setup, NULL);

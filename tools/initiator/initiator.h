@@ -272,6 +272,35 @@ int hnvmf_raw_expect_term(int fd, int timeout_ms);
  * detaches it (the queue no longer closes it). Returns the fd or -EBUSY. */
 int hnvmf_ini_queue_take_fd(struct hnvmf_ini_queue *q);
 
+/* ---- pattern verification ---------------------------------------------------------------- */
+
+/* The data written for block lba: its first 8 bytes hold lba, the rest a pseudo-random
+ * sequence of (seed, lba), so a misplaced or stale block is told apart from a good one. */
+void hnvmf_ini_pattern_fill(void *buf, uint32_t len, uint64_t lba, uint32_t lba_size, uint64_t seed);
+/* Number of blocks in buf that differ from the pattern; *first_bad gets the first one. */
+uint64_t hnvmf_ini_pattern_check(const void *buf, uint32_t len, uint64_t lba, uint32_t lba_size,
+				 uint64_t seed, uint64_t *first_bad);
+
+struct hnvmf_ini_verify_opts {
+	uint32_t nsid;
+	uint64_t slba, nblocks;
+	uint32_t lba_size;
+	uint32_t io_size;   /* bytes per command, a multiple of lba_size */
+	unsigned qd;        /* per I/O queue; every queue of the controller is used */
+	uint64_t seed;
+	bool write, read;   /* the phases to run (both: write everything, then read it back) */
+	int timeout_ms;     /* without any completion; 0 = HNVMF_INI_TIMEOUT_MS */
+};
+struct hnvmf_ini_verify_result {
+	uint64_t writes, reads, bad_blocks, first_bad_lba;
+	int status; /* first failed command's status (NVMe status or -errno), 0 if none */
+};
+/* Writes the pattern over [slba, slba + nblocks) then reads it back and compares, spreading
+ * the commands over all the controller's I/O queues at depth qd. Returns 0 when every command
+ * succeeded and every block matched, else -EIO (details in res). */
+int hnvmf_ini_verify(struct hnvmf_ini_ctrl *c, const struct hnvmf_ini_verify_opts *o,
+		     struct hnvmf_ini_verify_result *res);
+
 /* ---- misc ------------------------------------------------------------------------------ */
 
 /* The host NQN to use: /etc/nvme/hostnqn when present, else a generated
