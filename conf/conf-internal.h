@@ -55,7 +55,7 @@ int conf_key_accept(const struct conf_key *tab, struct conf_seen *seen, const ch
 		    const char *key, const char *file, int line, struct conf_err *err);
 
 /* ---- value parsers: return 0, or -1 with a short reason in why (no file:line) ---- */
-#define CONF_WHY_MAX 256
+#define CONF_WHY_MAX 512
 int conf_parse_uint(const char *v, uint64_t min, uint64_t max, uint64_t *out, char *why);
 int conf_parse_int(const char *v, int64_t min, int64_t max, int64_t *out, char *why);
 int conf_parse_bool(const char *v, bool *out, char *why);

@@ -223,7 +223,7 @@ static int listener_key(struct main_ctx *x, const char *k, const char *v, int li
 		return 0;
 	}
 	if (strcmp(k, "port") == 0) {
-		unsigned port;
+		unsigned port = 0;
 		if (uint_key(x, k, v, line, 1, 65535, &port) < 0)
 			return -1;
 		l->port = (uint16_t)port;
@@ -304,7 +304,7 @@ static int backend_key(struct main_ctx *x, const char *k, const char *v, int lin
 		return 0;
 	}
 	if (strcmp(k, "block_size") == 0) {
-		unsigned bs;
+		unsigned bs = 0;
 		if (uint_key(x, k, v, line, 0, UINT32_MAX, &bs) < 0)
 			return -1;
 		if (bs != 512 && bs != 4096)

@@ -6,12 +6,23 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define WHY(...) (snprintf(why, CONF_WHY_MAX, __VA_ARGS__), -1)
+/* A function rather than a snprintf macro: messages quote values and may be cut short, which is
+ * fine for a message. */
+static int __attribute__((format(printf, 2, 3))) why_set(char *why, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, CONF_WHY_MAX, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+#define WHY(...) why_set(why, __VA_ARGS__)
 
 char *conf_trim(char *s)
 {

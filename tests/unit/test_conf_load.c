@@ -90,7 +90,7 @@ static void minimal_example(void **state)
  * refused for their mode group-readable whatever the checkout's umask did. */
 static void loosen_secrets(const char *dir)
 {
-	char sdir[1024];
+	char sdir[1100];
 	snprintf(sdir, sizeof(sdir), "%s/tenants.d/secrets", dir);
 	DIR *d = opendir(sdir);
 	if (!d)
@@ -98,7 +98,7 @@ static void loosen_secrets(const char *dir)
 	struct dirent *e;
 	while ((e = readdir(d)))
 		if (e->d_name[0] != '.') {
-			char p[2048];
+			char p[1400];
 			snprintf(p, sizeof(p), "%s/%s", sdir, e->d_name);
 			assert_int_equal(chmod(p, 0640), 0);
 		}
