@@ -1,6 +1,5 @@
-/* DH-HMAC-CHAP computations (NVMe TP 8006, NVMe Base Specification 2.x section 8.3.4 "DH-HMAC-CHAP
- * Protocol"): pure functions, no protocol state. The AUTH_Send/AUTH_Receive state machine builds
- * on these.
+/* DH-HMAC-CHAP computations (NVMe TP 8006; NVMe Base Specification 2.0 section 8.13.5): pure
+ * functions, no protocol state. The AUTH_Send/AUTH_Receive state machine builds on these.
  *
  * Hash ids are enum hnvmf_auth_hash (1 SHA-256, 2 SHA-384, 3 SHA-512); DH group ids below.
  * Layouts follow what the Linux host (drivers/nvme/host/auth.c) and nvmet
@@ -65,10 +64,11 @@ struct hnvmf_dhchap_response_args {
 /* R1 = HMAC-H(Kh', C1' || S1 (le32) || T_ID (le16) || SC || "HostHost" || NQNh || 0x00 || NQNc)
  * where C1' = C1, or the augmented C1 when skey is given. */
 int hnvmf_dhchap_host_response(const struct hnvmf_dhchap_response_args *a, uint8_t *out);
-/* R2 = HMAC-H(Kc', C2' || S2 (le32) || T_ID (le16) || SC || "Controller" || NQNc || 0x00 || NQNh) */
+/* R2 = HMAC-H(Kc', C2' || S2 (le32) || T_ID (le16) || SC || "Controller" || NQNc || 0x00
+ *             || NQNh) */
 int hnvmf_dhchap_ctrl_response(const struct hnvmf_dhchap_response_args *a, uint8_t *out);
 
-/* Generated PSK for secure channel concatenation (NVMe Base 2.1 8.3.4.5.9, kernel
+/* Generated PSK for secure channel concatenation (NVMe Base 2.0 8.13.5.9, kernel
  * nvme_auth_generate_psk): HMAC-H(g^xy, C1 || C2), hash length. Feed it to tls-psk.h as the
  * input PSK of a "G" identity. */
 int hnvmf_dhchap_generated_psk(int hash_id, const uint8_t *skey, size_t skey_len,

@@ -272,3 +272,43 @@ int hnvmf_tls_derive_configured(int hh, const uint8_t *configured, size_t key_le
 	hnvmf_auth_wipe(&d, sizeof(d));
 	return ret;
 }
+
+int hnvmf_tls_match_identity(const struct hnvmf_tls_identity *id, int hh, const uint8_t *key,
+			     size_t key_len, enum hnvmf_tls_hkdf_label prefer,
+			     struct hnvmf_tls_derived *out, enum hnvmf_tls_hkdf_label *used,
+			     bool *proven)
+{
+	if (!id || id->generated || !key || !out || !used || !proven ||
+	    (prefer != HNVMF_TLS_LABEL_RFC8446 && prefer != HNVMF_TLS_LABEL_LIBNVME_COMPAT))
+		return -EINVAL;
+	if (hnvmf_tls_cipher_hash(hh, key_len) != id->cipher)
+		return -EKEYREJECTED;
+
+	const enum hnvmf_tls_hkdf_label order[2] = {
+		prefer,
+		prefer == HNVMF_TLS_LABEL_RFC8446 ? HNVMF_TLS_LABEL_LIBNVME_COMPAT
+						  : HNVMF_TLS_LABEL_RFC8446,
+	};
+	struct hnvmf_tls_derived d[2];
+	bool match[2];
+
+	for (int i = 0; i < 2; i++) {
+		int ret = hnvmf_tls_derive_configured(hh, key, key_len, id->hostnqn, id->subnqn,
+						      id->version, order[i], &d[i]);
+		if (ret) {
+			hnvmf_auth_wipe(d, sizeof(d));
+			return ret;
+		}
+		/* Same NQNs and version by construction: the digest is what can differ. */
+		match[i] = strcmp(d[i].id.digest, id->digest) == 0;
+	}
+	int pick = match[0] ? 0 : match[1] ? 1 : -1;
+	if (pick >= 0) {
+		*out = d[pick];
+		*used = order[pick];
+		/* Proven when the other encoding would not have produced this identity. */
+		*proven = !(match[0] && match[1]);
+	}
+	hnvmf_auth_wipe(d, sizeof(d));
+	return pick >= 0 ? 0 : -EKEYREJECTED;
+}

@@ -1,6 +1,7 @@
 /* NVMe/TCP TLS PSK derivations (TP 8011, with the version 1 identities of TP 8018; NVMe/TCP
- * Transport Specification 1.1 section 3.6.1): retained PSK, PSK digest, PSK identity and the TLS
- * PSK that is handed to the TLS 1.3 stack. Pure functions, no key store.
+ * Transport Specification section 3.6.1, 3.6.1.3 "TLS PSK and PSK identity derivation"):
+ * retained PSK, PSK digest, PSK identity and the TLS PSK that is handed to the TLS 1.3 stack.
+ * Pure functions, no key store.
  *
  *   configured PSK  (NVMeTLSkey-1:hh:...:, hh 00 no transform, 01 SHA-256, 02 SHA-384)
  *     -> retained PSK = hh 00: the configured PSK as is
@@ -113,5 +114,20 @@ struct hnvmf_tls_derived {
 int hnvmf_tls_derive_configured(int hh, const uint8_t *configured, size_t key_len,
 				const char *hostnqn, const char *subnqn, int version,
 				enum hnvmf_tls_hkdf_label enc, struct hnvmf_tls_derived *out);
+
+/* Target side: the host sent identity id (parsed) and the target holds the configured PSK
+ * (hh, key) for id's host and subsystem. Finds the TLS PSK the host derived:
+ *   - the identity's cipher must be the one the configured PSK implies;
+ *   - a version 1 identity of a transformed PSK (hh != 0) carries a digest of the retained
+ *     PSK, which differs between the two HkdfLabel encodings: the matching one is chosen and
+ *     *proven is set to true;
+ *   - otherwise (version 0, or hh 00 where retained == configured) the identity looks the same
+ *     under both encodings: `prefer` is used and *proven is false.
+ * Returns -EKEYREJECTED when the identity matches the key under neither encoding (wrong key,
+ * or the digest of another PSK), -EINVAL for bad arguments. */
+int hnvmf_tls_match_identity(const struct hnvmf_tls_identity *id, int hh, const uint8_t *key,
+			     size_t key_len, enum hnvmf_tls_hkdf_label prefer,
+			     struct hnvmf_tls_derived *out, enum hnvmf_tls_hkdf_label *used,
+			     bool *proven);
 
 #endif

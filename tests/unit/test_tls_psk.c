@@ -456,6 +456,63 @@ static void test_cipher_rules(void **state)
 	assert_string_equal(buf, "NVMe0R01 h s");
 }
 
+/* The target's view: a received identity and the configured key. */
+static void test_match_identity(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(tls_vecs) / sizeof(tls_vecs[0]); i++) {
+		const struct tls_vec *v = &tls_vecs[i];
+		uint8_t key[48];
+		size_t len = unhex(v->configured, key, sizeof(key));
+		struct hnvmf_tls_identity id;
+		bool pinned = v->version == 1 && v->hh != 0;
+
+		assert_int_equal(hnvmf_tls_identity_parse(v->identity, strlen(v->identity), &id), 0);
+		for (int prefer = 0; prefer <= 1; prefer++) {
+			struct hnvmf_tls_derived d;
+			enum hnvmf_tls_hkdf_label used = 7;
+			bool proven = !pinned;
+
+			assert_int_equal(hnvmf_tls_match_identity(&id, v->hh, key, len, prefer, &d,
+								  &used, &proven), 0);
+			assert_string_equal(d.identity, v->identity);
+			if (pinned) {
+				assert_true(proven);
+				assert_int_equal(used, v->enc);
+			} else {
+				assert_false(proven);
+				assert_int_equal(used, prefer);
+			}
+			if ((int)used == (int)v->enc)
+				assert_hex_equal(d.psk, d.psk_len, v->tls_psk);
+		}
+
+		struct hnvmf_tls_derived d;
+		enum hnvmf_tls_hkdf_label used;
+		bool proven;
+		if (pinned || (v->version == 1 && v->hh == 0)) {
+			/* Another key: the digest no longer matches. */
+			key[0] ^= 0x80;
+			assert_int_equal(hnvmf_tls_match_identity(&id, v->hh, key, len,
+								  HNVMF_TLS_LABEL_RFC8446, &d,
+								  &used, &proven), -EKEYREJECTED);
+			key[0] ^= 0x80;
+		}
+		/* A key for the other cipher never matches. */
+		assert_int_equal(hnvmf_tls_match_identity(&id, 0, key, len == 32 ? 48 : 32,
+							  HNVMF_TLS_LABEL_RFC8446, &d, &used,
+							  &proven), -EKEYREJECTED);
+	}
+	struct hnvmf_tls_identity gen;
+	struct hnvmf_tls_derived d;
+	enum hnvmf_tls_hkdf_label used;
+	bool proven;
+	uint8_t key[32] = { 0 };
+	assert_int_equal(hnvmf_tls_identity_parse(v_gen_identity, strlen(v_gen_identity), &gen), 0);
+	assert_int_equal(hnvmf_tls_match_identity(&gen, 1, key, 32, HNVMF_TLS_LABEL_RFC8446, &d,
+						  &used, &proven), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_generated_identity),
 		cmocka_unit_test(test_identity_parse_rejects),
 		cmocka_unit_test(test_cipher_rules),
+		cmocka_unit_test(test_match_identity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
