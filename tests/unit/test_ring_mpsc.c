@@ -152,20 +152,20 @@ static void run_producers(unsigned nprod, size_t capacity, uint64_t per_producer
 static void test_two_producers(void **state)
 {
 	(void)state;
-	run_producers(2, 1024, items_to_move(3000000) / 2);
+	run_producers(2, 1024, items_to_move(2000000) / 2);
 }
 
 static void test_three_producers(void **state)
 {
 	(void)state;
-	run_producers(3, 1024, items_to_move(3000000) / 3);
+	run_producers(3, 1024, items_to_move(2000000) / 3);
 }
 
 /* Capacity 2: producers collide on every cell and find the ring full most of the time. */
 static void test_three_producers_tiny_ring(void **state)
 {
 	(void)state;
-	run_producers(3, 2, items_to_move(3000000) / 30);
+	run_producers(3, 2, items_to_move(2000000) / 30);
 }
 
 int main(void)

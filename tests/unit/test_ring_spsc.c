@@ -166,14 +166,14 @@ static void run_two_threads(size_t capacity, uint64_t n)
 static void test_two_threads_millions(void **state)
 {
 	(void)state;
-	run_two_threads(1024, items_to_move(4000000));
+	run_two_threads(1024, items_to_move(2000000));
 }
 
 /* A tiny ring keeps both sides on the full/empty edges all the time. */
 static void test_two_threads_tiny_ring(void **state)
 {
 	(void)state;
-	run_two_threads(2, items_to_move(4000000) / 8);
+	run_two_threads(2, items_to_move(2000000) / 8);
 }
 
 int main(void)
