@@ -35,7 +35,7 @@
  *   Used by libnvme since PR #1051 (merged August 2025, after nvme-cli 2.13 shipped) and by
  *   the Linux kernel where it derives TLS PSKs itself (generated PSKs, secure concatenation).
  *
- * LIBNVME_COMPAT: what libnvme computed from PR #737 (1.7, late 2023) until PR #1051:
+ * LIBNVME_COMPAT: what libnvme computed from PR #737 (Nov 2023) until PR #1051:
  *     uint16 length (host order: little endian on x86 and arm64) || "tls13 " label || context
  *   with no length bytes before label and context. Later libnvme still offers it as the
  *   "_compat" functions. Linux 6.12 does no TLS PSK derivation of its own for configured PSKs:
@@ -44,7 +44,7 @@
  *   looks the result up in the .nvme keyring by identity. A target talking to such hosts needs
  *   LIBNVME_COMPAT.
  *
- * (libnvme before 1.7 also omitted the 2-byte length; not supported here.) */
+ * (libnvme before PR #737 also omitted the 2-byte length; not supported here.) */
 enum hnvmf_tls_hkdf_label {
 	HNVMF_TLS_LABEL_RFC8446 = 0,
 	HNVMF_TLS_LABEL_LIBNVME_COMPAT = 1,
