@@ -6,10 +6,9 @@
 
 #include "core/path.h"
 
-/* Paths that are not linked in read as NULL and fall back to the direct path. */
-extern const struct hnvmf_path_ops hnvmf_path_pqm __attribute__((weak));
-extern const struct hnvmf_path_ops hnvmf_path_dam __attribute__((weak));
-extern const struct hnvmf_path_ops hnvmf_path_baseline __attribute__((weak));
+extern const struct hnvmf_path_ops hnvmf_path_pqm;
+extern const struct hnvmf_path_ops hnvmf_path_dam;
+extern const struct hnvmf_path_ops hnvmf_path_baseline;
 
 const char *hnvmf_path_mode_name(enum hnvmf_path_mode m)
 {
@@ -42,17 +41,14 @@ void hnvmf_engine_destroy(struct hnvmf_engine *e)
 {
 	if (!e)
 		return;
-	if (hnvmf_dam_engine_stop)
-		hnvmf_dam_engine_stop(e);
-	if (hnvmf_pqm_engine_stop)
-		hnvmf_pqm_engine_stop(e);
+	hnvmf_pqm_engine_stop(e);
 	hnvmf_baseline_engine_stop(e);
 	free(e);
 }
 
 static const struct hnvmf_path_ops *path_for(enum hnvmf_path_mode m)
 {
-	const struct hnvmf_path_ops *ops = NULL;
+	const struct hnvmf_path_ops *ops = &hnvmf_path_direct;
 	switch (m) {
 	case HNVMF_PATH_PQM:
 		ops = &hnvmf_path_pqm;
@@ -66,7 +62,7 @@ static const struct hnvmf_path_ops *path_for(enum hnvmf_path_mode m)
 	case HNVMF_PATH_DIRECT:
 		break;
 	}
-	return ops ? ops : &hnvmf_path_direct;
+	return ops;
 }
 
 int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvmf_backend *be,
@@ -76,7 +72,7 @@ int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvm
 	if (!ch)
 		return -ENOMEM;
 	ch->ops = path_for(o->mode);
-	ch->mode = ch->ops == &hnvmf_path_direct ? HNVMF_PATH_DIRECT : o->mode;
+	ch->mode = o->mode;
 	ch->eng = e;
 	ch->reactor = r;
 	ch->be = be;

@@ -174,6 +174,7 @@ static void *server_thread(void *arg)
 		/* Announce the sleep, then look once more: a push that saw sleeping == false did
 		 * not write the eventfd (seq_cst on both sides, as in the reactor). */
 		atomic_store(&s->sleeping, true);
+		atomic_thread_fence(memory_order_seq_cst);
 		if (hnvmf_mpsc_count(s->subq) == 0 && !atomic_load(&s->stop)) {
 			uint64_t v;
 			atomic_store_explicit(&s->st.sleeps, atomic_load_explicit(&s->st.sleeps, memory_order_relaxed) + 1,
@@ -224,6 +225,9 @@ int hnvmf_ioserver_start(const struct hnvmf_ioserver_opts *o, struct hnvmf_ioser
 
 static void wake(struct hnvmf_ioserver *s)
 {
+	/* The ring's push is not a full barrier on every CPU: order it before the load of
+	 * sleeping (the server orders its store of sleeping before its look at the ring). */
+	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load(&s->sleeping)) {
 		uint64_t one = 1;
 		ssize_t w = write(s->wakefd, &one, sizeof(one));

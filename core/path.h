@@ -35,8 +35,7 @@ extern const struct hnvmf_path_ops hnvmf_path_direct;
 
 /* Engine-wide teardown of the shared paths (each tolerates never having been started). */
 void hnvmf_baseline_engine_stop(struct hnvmf_engine *e);
-void hnvmf_pqm_engine_stop(struct hnvmf_engine *e) __attribute__((weak));
-void hnvmf_dam_engine_stop(struct hnvmf_engine *e) __attribute__((weak));
+void hnvmf_pqm_engine_stop(struct hnvmf_engine *e);
 
 /* Hands a completed io back to its channel's reactor from any thread: io->done runs there. */
 void hnvmf_io_complete_remote(struct hnvmf_io *io);
