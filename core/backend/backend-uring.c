@@ -70,14 +70,11 @@ static int uring_qp_open(struct hnvmf_bqp *qp)
 	if (!q)
 		return -ENOMEM;
 	q->fb = fb;
-	/* COOP_TASKRUN: completions wait for our next kernel entry instead of interrupting the
-	 * thread; TASKRUN_FLAG lets liburing's peek notice and enter. Older kernels lack them. */
-	params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+	/* No COOP_TASKRUN / SINGLE_ISSUER / DEFER_TASKRUN: a queue pair may move from one
+	 * thread to another (one at a time), and with those flags completions of I/O submitted
+	 * by a thread that since went to sleep elsewhere would wait for that thread to wake up
+	 * (or submits from the new thread would be refused). */
 	rc = io_uring_queue_init_params(qp->depth, &q->ring, &params);
-	if (rc == -EINVAL) {
-		params = (struct io_uring_params){ 0 };
-		rc = io_uring_queue_init_params(qp->depth, &q->ring, &params);
-	}
 	if (rc < 0) {
 		free(q);
 		return rc;
@@ -310,6 +307,8 @@ static void uring_reap(struct hnvmf_bqp *qp)
 	bool more_steps = false;
 	unsigned n;
 
+	if (!q->busy)
+		return; /* the common case for a poll loop between batches */
 	while ((n = io_uring_peek_batch_cqe(&q->ring, cqes, 32)) > 0) {
 		for (unsigned i = 0; i < n; i++) {
 			/* liburing's own timeout entries, on kernels without EXT_ARG waits */
