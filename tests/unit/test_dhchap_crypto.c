@@ -334,6 +334,35 @@ static void test_transform_key(void **state)
 	assert_int_equal(out_len, 0);   /* nothing written on failure */
 }
 
+/* nvme-cli's gen-dhchap-key prints the transformed secret: output of
+ * tests/vectors/nvme_cli_dhchap.sh (nvme-cli 2.3, libnvme 1.3), same secrets as
+ * transform_vecs[1..3]. */
+static void test_transform_matches_nvme_cli(void **state)
+{
+	(void)state;
+	static const char *cli[] = {
+		[1] = "DHHC-1:01:yq28sjM768roqqObM7eruJneNmuApS/YDTSb5GqbQxtyW+uF:",
+		[2] = "DHHC-1:02:DxvMN3YlMNrMQkMc842ZCoqCYFUmia+NK9a45nIo+JlHXq0QT1xi6FAeicHGKVtG9M4TSw==:",
+		[3] = "DHHC-1:03:+TduFeCN1M8r7kkuvuA+H/eKB81JZlxnguMobSZncYp7FaqVwdSK0yTln475kImkfT2s"
+		      "SWuJCup3KTzfStyu/9ODAGs=:",
+	};
+	for (int h = 1; h <= 3; h++) {
+		const struct transform_vec *v = &transform_vecs[h];
+		struct hnvmf_key k;
+		char err[128];
+		uint8_t key[64], out[64];
+		size_t key_len = unhex(v->key, key, sizeof(key)), out_len = 0;
+
+		assert_int_equal(v->hh, h);
+		assert_int_equal(hnvmf_dhchap_key_parse(cli[h], &k, err, sizeof(err)), 0);
+		assert_int_equal(hnvmf_dhchap_transform_key(h, key, key_len, V_HOSTNQN, out,
+							    &out_len), 0);
+		assert_int_equal(k.len, out_len);
+		assert_memory_equal(k.data, out, out_len);
+		hnvmf_key_wipe(&k);
+	}
+}
+
 /* Transforms a vector's secret the way each side does before responding. */
 static size_t vec_tkey(int hh, const char *hex, const char *nqn, uint8_t *tkey)
 {
@@ -373,6 +402,9 @@ static void test_responses(void **state)
 		};
 		assert_int_equal(hnvmf_dhchap_host_response(&a, out), 0);
 		assert_hex_equal(out, hlen, v->r1);
+		uint8_t r1[64];
+		unhex(v->r1, r1, sizeof(r1));
+		assert_true(hnvmf_auth_equal(out, r1, hlen));
 
 		if (v->dh) {
 			assert_int_equal(hnvmf_dhchap_augmented_challenge(v->hash, skey, skey_len,
@@ -586,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_hmac_rfc4231),
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_transform_key),
+		cmocka_unit_test(test_transform_matches_nvme_cli),
 		cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_response_rejects),
 		cmocka_unit_test(test_response_from_dhhc_string),
