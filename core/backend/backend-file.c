@@ -205,6 +205,13 @@ void hnvmf_file_backend_forget_fallocate(struct hnvmf_backend *be)
 	__atomic_store_n(&fb->no_punch_hole, true, __ATOMIC_RELAXED);
 }
 
+void hnvmf_file_backend_trust_any_alignment(struct hnvmf_backend *be)
+{
+	struct file_backend *fb = be->priv;
+
+	fb->dio_mem_align = fb->dio_len_align = 1;
+}
+
 bool hnvmf_file_backend_is_direct(const struct hnvmf_backend *be)
 {
 	const struct file_backend *fb = be->priv;

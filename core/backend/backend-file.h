@@ -56,6 +56,9 @@ static inline bool file_bio_direct_ok(const struct file_backend *fb, const struc
 /* For tests: behave as if the file system refused both fallocate modes, so write-zeroes and
  * discard take the zero-writing fallback. */
 void hnvmf_file_backend_forget_fallocate(struct hnvmf_backend *be);
+/* For tests: pretend O_DIRECT takes any buffer and range, so misaligned bios reach the
+ * kernel's -EINVAL and must be retried on the buffered descriptor. */
+void hnvmf_file_backend_trust_any_alignment(struct hnvmf_backend *be);
 /* For tests: whether the backend uses an O_DIRECT descriptor. */
 bool hnvmf_file_backend_is_direct(const struct hnvmf_backend *be);
 

@@ -73,8 +73,15 @@ static int uring_qp_open(struct hnvmf_bqp *qp)
 	/* No COOP_TASKRUN / SINGLE_ISSUER / DEFER_TASKRUN: a queue pair may move from one
 	 * thread to another (one at a time), and with those flags completions of I/O submitted
 	 * by a thread that since went to sleep elsewhere would wait for that thread to wake up
-	 * (or submits from the new thread would be refused). */
+	 * (or submits from the new thread would be refused).
+	 * SUBMIT_ALL (5.18): one SQE the kernel refuses at submit must not hold back the rest of
+	 * the batch; it still gets its own failed CQE. */
+	params.flags = IORING_SETUP_SUBMIT_ALL;
 	rc = io_uring_queue_init_params(qp->depth, &q->ring, &params);
+	if (rc == -EINVAL) {
+		params = (struct io_uring_params){ 0 };
+		rc = io_uring_queue_init_params(qp->depth, &q->ring, &params);
+	}
 	if (rc < 0) {
 		free(q);
 		return rc;

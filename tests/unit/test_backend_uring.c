@@ -240,6 +240,31 @@ static void test_round_trip_tmp_direct(void **state)
 	hnvmf_backend_close(be);
 }
 
+/* When the alignment O_DIRECT needs was misjudged, the kernel's refusal is not the caller's
+ * problem: the bio is retried buffered. */
+static void test_direct_refusal_retried_buffered(void **state)
+{
+	const char *path = make_file(tmp_dir, "retry.img", MIB);
+	struct hnvmf_backend *be = must_open(path, 0, true);
+	struct hnvmf_bqp *qp;
+	uint8_t *src = aligned(8192), *dst = aligned(8192), chk[4096];
+
+	(void)state;
+	assert_true(hnvmf_file_backend_is_direct(be));
+	hnvmf_file_backend_trust_any_alignment(be);
+	fill(src, 8192, 77);
+	assert_int_equal(hnvmf_bqp_open(be, 2, &qp), 0);
+	assert_int_equal(rw(qp, HNVMF_BIO_WRITE, 0, 333, src + 5, 3000), 0);
+	assert_int_equal(rw(qp, HNVMF_BIO_READ, 0, 333, dst + 7, 3000), 0);
+	assert_memory_equal(dst + 7, src + 5, 3000);
+	file_read(path, 333, chk, 3000);
+	assert_memory_equal(chk, src + 5, 3000);
+	hnvmf_bqp_close(qp);
+	hnvmf_backend_close(be);
+	free(src);
+	free(dst);
+}
+
 static void test_round_trip_tmp_buffered(void **state)
 {
 	(void)state;
@@ -668,6 +693,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_tmp_direct),
+		cmocka_unit_test(test_direct_refusal_retried_buffered),
 		cmocka_unit_test(test_round_trip_tmp_buffered),
 		cmocka_unit_test(test_round_trip_shm),
 		cmocka_unit_test(test_write_zeroes_and_discard_fallocate),
