@@ -1,0 +1,118 @@
+/* hnvmf-perf: discovery, identify, single reads/writes, pattern verification and a load
+ * generator (in the spirit of fio / spdk_nvme_perf) over the userspace NVMe/TCP initiator. */
+#ifndef HNVMF_PERF_H
+#define HNVMF_PERF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tools/initiator/initiator.h"
+
+#define PERF_MAX_HOSTNQN 64
+#define PERF_MAX_CPUS 64
+#define PERF_DEFAULT_SUBNQN "nqn.2026-01.io.hnvmf:default"
+#define PERF_DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
+
+enum perf_cmd { PERF_DISCOVER, PERF_IDENTIFY, PERF_READ, PERF_WRITE, PERF_VERIFY, PERF_PERF };
+
+enum perf_workload {
+	PERF_W_RANDREAD,
+	PERF_W_RANDWRITE,
+	PERF_W_READ,    /* sequential */
+	PERF_W_WRITE,   /* sequential */
+	PERF_W_RW,      /* sequential mix, -M % reads */
+	PERF_W_RANDRW,  /* random mix, -M % reads */
+};
+
+struct perf_opts {
+	enum perf_cmd cmd;
+	char addr[256];
+	uint16_t port;
+	char subnqn[NVME_NQN_LENGTH + 1];
+	char hostnqn[PERF_MAX_HOSTNQN][NVME_NQN_LENGTH + 1];
+	unsigned nhostnqn;
+	bool hdgst, ddgst;
+	uint32_t nsid;        /* 0 = every active namespace (verify) / the first one (perf) */
+	unsigned kato_ms;
+	int timeout_ms;
+	/* read / write / verify */
+	uint64_t slba, count; /* count in blocks; 0 = default */
+	char data_file[4096];
+	int pattern;          /* write: fill byte when no data file */
+	uint64_t seed;
+	/* verify / perf */
+	unsigned qd;
+	uint32_t io_size;
+	unsigned queues;      /* I/O queues per connection */
+	/* perf */
+	enum perf_workload wl;
+	unsigned read_pct;
+	unsigned seconds;
+	unsigned connections;
+	unsigned threads;
+	int cpus[PERF_MAX_CPUS];
+	unsigned ncpus;
+	uint64_t range;       /* blocks addressed from slba; 0 = the whole namespace */
+	bool json;
+	bool verbose;
+};
+
+/* Parses argv (argv[0] the program, argv[1] the subcommand). Returns 0, 1 when help was
+ * printed, -1 on error with a message in err. Fills defaults first. */
+int perf_parse_args(int argc, char **argv, struct perf_opts *o, char *err, size_t errlen);
+const char *perf_workload_name(enum perf_workload w);
+void perf_usage(FILE *f);
+
+/* Latency histogram: log-linear (32 linear sub-buckets per power of two), fixed size, so
+ * recording is a few instructions and no allocation; percentiles within 1/32 relative. */
+#define PERF_HIST_SUB_BITS 5
+#define PERF_HIST_SUB (1u << PERF_HIST_SUB_BITS)
+#define PERF_HIST_BUCKETS ((64 - PERF_HIST_SUB_BITS + 1) * PERF_HIST_SUB)
+struct perf_hist {
+	uint64_t count, sum, min, max;
+	uint64_t b[PERF_HIST_BUCKETS];
+};
+void perf_hist_init(struct perf_hist *h);
+static inline unsigned perf_hist_index(uint64_t v)
+{
+	if (v < PERF_HIST_SUB)
+		return (unsigned)v;
+	unsigned msb = 63u - (unsigned)__builtin_clzll(v);
+	unsigned shift = msb - PERF_HIST_SUB_BITS;
+	return (shift + 1) * PERF_HIST_SUB + (unsigned)((v >> shift) - PERF_HIST_SUB);
+}
+static inline void perf_hist_add(struct perf_hist *h, uint64_t v)
+{
+	h->b[perf_hist_index(v)]++;
+	h->count++;
+	h->sum += v;
+	if (v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+}
+/* Lowest and highest value that land in bucket i. */
+uint64_t perf_hist_bucket_low(unsigned i);
+uint64_t perf_hist_bucket_high(unsigned i);
+void perf_hist_merge(struct perf_hist *dst, const struct perf_hist *src);
+/* The value at percentile p (0 < p <= 100): the upper bound of the bucket holding it,
+ * clamped to [min, max]. 0 when empty. */
+uint64_t perf_hist_percentile(const struct perf_hist *h, double p);
+
+/* Subcommands; return the process exit status. */
+int perf_cmd_discover(const struct perf_opts *o);
+int perf_cmd_identify(const struct perf_opts *o);
+int perf_cmd_read(const struct perf_opts *o);
+int perf_cmd_write(const struct perf_opts *o);
+int perf_cmd_verify(const struct perf_opts *o);
+int perf_cmd_perf(const struct perf_opts *o);
+
+/* Connects a controller with the options' transport settings (hostnqn index i). */
+int perf_connect(const struct perf_opts *o, unsigned host_idx, const char *subnqn,
+		 unsigned nr_io_queues, unsigned io_depth, struct hnvmf_ini_ctrl **c);
+/* Disconnects (shutdown handshake) and reports a failure on stderr. NULL is allowed. */
+int perf_disconnect(struct hnvmf_ini_ctrl *c);
+
+#endif
