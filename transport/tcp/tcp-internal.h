@@ -33,6 +33,8 @@
 #define TCP_SEND_BATCH_IOV 512          /* iovecs gathered into one sendmsg */
 #define TCP_MAX_PDO_PAD 128             /* most padding accepted between header and data */
 #define TCP_BUF_LARGE (128u * 1024)     /* the common large transfer: cached per reactor */
+/* PDU header buffers are viewed through the tcp-pdu.h structures (the SQE has 64-bit fields). */
+#define TCP_PDU_ALIGNED __attribute__((aligned(8)))
 
 /* One byte sequence to send (a PDU or a request's response PDUs), queued on its connection. */
 struct tcp_send {
@@ -80,8 +82,8 @@ struct tcp_req {
 	uint32_t icd_len;     /* in-capsule data bytes received */
 	uint32_t h2c_done;    /* bytes received through H2CData */
 	struct tcp_send snd;  /* R2T, then the response */
-	uint8_t hdr[sizeof(struct hnvmf_tcp_data) + HNVMF_TCP_DIGEST_LEN]; /* C2HData or R2T */
-	uint8_t rsp[sizeof(struct hnvmf_tcp_rsp) + HNVMF_TCP_DIGEST_LEN];
+	uint8_t hdr[sizeof(struct hnvmf_tcp_data) + HNVMF_TCP_DIGEST_LEN] TCP_PDU_ALIGNED; /* C2HData/R2T */
+	uint8_t rsp[sizeof(struct hnvmf_tcp_rsp) + HNVMF_TCP_DIGEST_LEN] TCP_PDU_ALIGNED;
 	uint32_t ddgst;       /* C2H data digest, little endian */
 	struct tcp_req *next_free;
 };
@@ -137,7 +139,7 @@ struct tcp_conn {
 	enum tcp_rx_state rx_state;
 	uint8_t *rxbuf;
 	uint32_t rx_start, rx_end;
-	uint8_t rx_pdu[sizeof(struct hnvmf_tcp_icreq)]; /* the current PDU's header */
+	uint8_t rx_pdu[sizeof(struct hnvmf_tcp_icreq)] TCP_PDU_ALIGNED; /* the current PDU header */
 	uint8_t rx_hlen;
 	struct tcp_req *rx_req;   /* receiving data for this request; NULL: discard */
 	uint8_t *rx_dst;
@@ -162,7 +164,7 @@ struct tcp_conn {
 	struct tcp_send icresp_snd;
 	struct hnvmf_tcp_icresp icresp;
 	struct tcp_send term_snd;
-	uint8_t term_pdu[sizeof(struct hnvmf_tcp_term) + HNVMF_TCP_TERM_MAX_DATA];
+	uint8_t term_pdu[sizeof(struct hnvmf_tcp_term) + HNVMF_TCP_TERM_MAX_DATA] TCP_PDU_ALIGNED;
 
 	struct tcp_conn_stats stats;
 };

@@ -303,7 +303,10 @@ void tcp_rx_process(struct tcp_conn *c)
 		case TCP_RX_HDR: {
 			if (avail < sizeof(struct hnvmf_tcp_hdr))
 				return;
-			const struct hnvmf_tcp_hdr *h = (const void *)p;
+			/* rxbuf offsets are not aligned: look at a copy. */
+			struct hnvmf_tcp_hdr hc;
+			memcpy(&hc, p, sizeof(hc));
+			const struct hnvmf_tcp_hdr *h = &hc;
 			enum hnvmf_tcp_fes fes;
 			uint8_t hlen = expected_hlen(c, h->type, &fes);
 			if (hlen == 0) {
