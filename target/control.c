@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/pqm.h"
 #include "hnvmf-version.h"
 
 struct hnvmf_control {
@@ -92,6 +93,15 @@ static void handle(struct hnvmf_control *c, int fd)
 		hnvmf_tgt_describe(c->tgt, out, cap);
 	} else if (strncmp(line, "ns-add ", 7) == 0) {
 		cmd_ns_add(c, line + 7, out, cap);
+	} else if (strcmp(line, "pqm") == 0) {
+		hnvmf_pqm_describe(c->tgt->engine, out, cap);
+	} else if (strncmp(line, "pqm-c ", 6) == 0) {
+		unsigned n;
+		int rc = sscanf(line + 6, "%u", &n) == 1 ? hnvmf_pqm_force_c(c->tgt->engine, n) : -EINVAL;
+		if (rc)
+			snprintf(out, cap, "error: pqm-c N (0 = automatic, 1..cmax): %s\n", strerror(-rc));
+		else
+			snprintf(out, cap, "ok\n");
 	} else if (strcmp(line, "reload") == 0) {
 		char msg[1024] = "";
 		if (c->reload(msg, sizeof(msg)) == 0)
@@ -101,7 +111,7 @@ static void handle(struct hnvmf_control *c, int fd)
 	} else if (strcmp(line, "version") == 0) {
 		snprintf(out, cap, "%s\n", HNVMF_VERSION);
 	} else {
-		snprintf(out, cap, "error: unknown command '%s' (state, ns-add, reload, version)\n", line);
+		snprintf(out, cap, "error: unknown command '%s' (state, pqm, pqm-c, ns-add, reload, version)\n", line);
 	}
 	size_t len = strlen(out), off = 0;
 	while (off < len) {

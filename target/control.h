@@ -2,6 +2,8 @@
  * line and read the answer until the daemon closes the connection.
  *   state                          controllers, queues and their modes, ports
  *   ns-add SUBNQN NSID SIZE_MIB     add a RAM namespace at run time (raises the AEN)
+ *   pqm                             the PQM pool: c, last sizing decision, servers, tenants
+ *   pqm-c N                         force the pool size to N (0: the sizing decides again)
  *   reload                          re-read the tenants directory (as SIGHUP)
  *   version                         the daemon's version */
 #ifndef HNVMF_CONTROL_H
