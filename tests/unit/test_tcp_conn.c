@@ -1070,6 +1070,10 @@ static void shutdown_drains(void **state)
 	(void)state;
 	struct host h = connect_host(false, false);
 	struct host idle = open_host(false, false);
+	struct host admin = connect_host(false, false);
+	static int fake_ctrl;
+	admin.c->sq.ctrl = (struct hnvmf_ctrl *)&fake_ctrl; /* a controller's admin queue */
+	h.c->sq.qid = 1;
 	ft.hold = true;
 	send_cmd(&h, OPC_READ, 1, HNVMF_SGL_TRANSPORT_DATA, 4096, NULL, 0, false);
 	pump();
@@ -1084,6 +1088,8 @@ static void shutdown_drains(void **state)
 	}
 	assert_int_equal(h.c->state, TCP_CONN_DRAINING);
 	assert_true(peer_closed(idle.fd)); /* no ICReq yet: closed at once */
+	/* The admin queue waits until the I/O queues are gone. */
+	assert_int_equal(admin.c->state, TCP_CONN_LIVE);
 	send_cmd(&h, OPC_READ, 2, HNVMF_SGL_TRANSPORT_DATA, 4096, NULL, 0, false);
 	pump();
 	assert_int_equal(ft.executed, 1); /* the second command is not started */
@@ -1091,15 +1097,17 @@ static void shutdown_drains(void **state)
 	fake_finish(ft.held[0]);
 	expect_read(&h, 1, 4096);
 	assert_true(peer_closed(h.fd));
+	assert_true(peer_closed(admin.fd));
 	for (int i = 0; i < 2000 && !atomic_load(&done); i++) {
 		pump();
 		usleep(1000);
 	}
 	assert_true(atomic_load(&done));
 	pthread_join(th, NULL);
-	assert_int_equal(ft.destroyed, 2);
+	assert_int_equal(ft.destroyed, 3);
 	close(h.fd);
 	close(idle.fd);
+	close(admin.fd);
 }
 
 int main(void)

@@ -233,12 +233,54 @@ static void tcp_stop_listen(struct hnvmf_port *port)
 	free(l);
 }
 
+static bool is_admin_queue(const struct tcp_conn *c)
+{
+	return c->sq.ctrl && c->sq.qid == 0;
+}
+
+/* Phase 1 of the shutdown: every queue but the controllers' admin queues. */
+static void reactor_drain_io(void *arg)
+{
+	struct tcp_reactor *rt = arg;
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &rt->conns) {
+		struct tcp_conn *c = container_of(pos, struct tcp_conn, link);
+		if (!is_admin_queue(c))
+			tcp_conn_drain(c);
+	}
+}
+
 static void reactor_drain(void *arg)
 {
 	struct tcp_reactor *rt = arg;
 	struct hnvmf_list *pos, *tmp;
 	hnvmf_list_for_each_safe(pos, tmp, &rt->conns)
 		tcp_conn_drain(container_of(pos, struct tcp_conn, link));
+}
+
+struct count_arg {
+	struct tcp_reactor *rt;
+	unsigned n;
+};
+
+static void reactor_count_io(void *arg)
+{
+	struct count_arg *a = arg;
+	struct hnvmf_list *pos;
+	for (pos = a->rt->conns.next; pos != &a->rt->conns; pos = pos->next)
+		if (!is_admin_queue(container_of(pos, struct tcp_conn, link)))
+			a->n++;
+}
+
+static unsigned count_io_conns(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < tcp_g.env.nreactors; i++) {
+		struct count_arg a = { &tcp_g.rts[i], 0 };
+		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_count_io, &a);
+		n += a.n;
+	}
+	return n;
 }
 
 static void reactor_close_all(void *arg)
@@ -257,14 +299,18 @@ static void reactor_stop_poller(void *arg)
 	rt->poller_on = false;
 }
 
-static bool wait_for_connections(unsigned ms)
+static void sleep_a_little(void)
 {
-	uint64_t deadline = hnvmf_now_ns() + (uint64_t)ms * 1000000u;
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+}
+
+static bool wait_for_connections(uint64_t deadline)
+{
 	while (atomic_load(&tcp_g.nconns) > 0) {
 		if (hnvmf_now_ns() >= deadline)
 			return false;
-		struct timespec ts = { 0, 5 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		sleep_a_little();
 	}
 	return true;
 }
@@ -276,14 +322,21 @@ static void tcp_shutdown(void)
 		struct tcp_listener *l = container_of(tcp_g.listeners.next, struct tcp_listener, link);
 		tcp_stop_listen(l->port);
 	}
+	uint64_t deadline = hnvmf_now_ns() + TCP_SHUTDOWN_TIMEOUT_MS * 1000000ull;
+	/* I/O queues first: closing an admin queue ends its controller, which would cut its
+	 * I/O queues off without letting their commands finish. */
+	for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
+		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_drain_io, &tcp_g.rts[i]);
+	while (count_io_conns() > 0 && hnvmf_now_ns() < deadline)
+		sleep_a_little();
 	for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
 		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_drain, &tcp_g.rts[i]);
-	if (!wait_for_connections(TCP_SHUTDOWN_TIMEOUT_MS)) {
+	if (!wait_for_connections(deadline)) {
 		log_warn("tcp: %u connections still busy after %u ms: closing them",
 			 atomic_load(&tcp_g.nconns), TCP_SHUTDOWN_TIMEOUT_MS);
 		for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
 			hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_close_all, &tcp_g.rts[i]);
-		if (!wait_for_connections(TCP_SHUTDOWN_TIMEOUT_MS))
+		if (!wait_for_connections(hnvmf_now_ns() + TCP_SHUTDOWN_TIMEOUT_MS * 1000000ull))
 			log_err("tcp: %u connections never finished their I/O",
 				atomic_load(&tcp_g.nconns));
 	}
