@@ -1,0 +1,375 @@
+/* See harness.h. */
+#include "tests/integration/harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef HNVMF_BINARY_DIR
+#error "HNVMF_BINARY_DIR must name the build directory"
+#endif
+
+const char hnvmf_harness_default_conf[] =
+	"[global]\n"
+	"log_level = info\n"
+	"control_socket =\n"
+	"\n"
+	"[listener tcp]\n"
+	"address = 127.0.0.1\n"
+	"port = @PORT@\n"
+	"\n"
+	"[listener discovery]\n"
+	"address = 127.0.0.1\n"
+	"port = @DISC_PORT@\n"
+	"discovery = yes\n"
+	"\n"
+	"[backend ram0]\n"
+	"type = ram\n"
+	"size = 64M\n"
+	"\n"
+	"[backend ram1]\n"
+	"type = ram\n"
+	"size = 16M\n"
+	"block_size = 4096\n"
+	"\n"
+	"[subsystem " HNVMF_HARNESS_SUBNQN "]\n"
+	"allow_any_host = yes\n"
+	"namespace = 1:ram0\n"
+	"namespace = 2:ram1\n";
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+uint16_t hnvmf_harness_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	uint16_t port = 0;
+	if (fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    !getsockname(fd, (struct sockaddr *)&sa, &sl))
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static const char *hnvmfd_path(void)
+{
+	const char *env = getenv("HNVMFD");
+	return env && *env ? env : HNVMF_BINARY_DIR "/target/hnvmfd";
+}
+
+int hnvmf_harness_prepare(struct hnvmf_harness *h)
+{
+	if (h->dir[0])
+		return 0;
+	memset(h, 0, sizeof(*h));
+	h->pid = -1;
+	snprintf(h->dir, sizeof(h->dir), "/tmp/hnvmf-it-XXXXXX");
+	if (!mkdtemp(h->dir)) {
+		fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
+		h->dir[0] = 0;
+		return -1;
+	}
+	snprintf(h->conf_path, sizeof(h->conf_path), "%s/hnvmf.conf", h->dir);
+	snprintf(h->log_path, sizeof(h->log_path), "%s/hnvmfd.log", h->dir);
+	h->port = hnvmf_harness_free_port();
+	do
+		h->disc_port = hnvmf_harness_free_port();
+	while (h->disc_port == h->port);
+	return h->port && h->disc_port ? 0 : -1;
+}
+
+/* Replaces @PORT@, @DISC_PORT@ and @DIR@. */
+static char *expand(const struct hnvmf_harness *h, const char *tpl)
+{
+	size_t cap = strlen(tpl) * 2 + 4096, n = 0;
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	char port[8], dport[8];
+	snprintf(port, sizeof(port), "%u", h->port);
+	snprintf(dport, sizeof(dport), "%u", h->disc_port);
+	for (const char *p = tpl; *p;) {
+		const char *rep = NULL;
+		size_t skip = 0;
+		if (!strncmp(p, "@PORT@", 6))
+			rep = port, skip = 6;
+		else if (!strncmp(p, "@DISC_PORT@", 11))
+			rep = dport, skip = 11;
+		else if (!strncmp(p, "@DIR@", 5))
+			rep = h->dir, skip = 5;
+		size_t add = rep ? strlen(rep) : 1;
+		if (n + add + 1 > cap) {
+			cap = (n + add + 1) * 2;
+			char *bigger = realloc(out, cap);
+			if (!bigger) {
+				free(out);
+				return NULL;
+			}
+			out = bigger;
+		}
+		if (rep) {
+			memcpy(out + n, rep, add);
+			p += skip;
+		} else {
+			out[n] = *p++;
+		}
+		n += add;
+	}
+	out[n] = 0;
+	return out;
+}
+
+int hnvmf_harness_write_file(struct hnvmf_harness *h, const char *relpath, const char *text)
+{
+	if (hnvmf_harness_prepare(h))
+		return -1;
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s", h->dir, relpath);
+	char *slash = strrchr(path, '/');
+	if (slash && slash > path + strlen(h->dir)) {
+		*slash = 0;
+		if (mkdir(path, 0700) && errno != EEXIST)
+			return -1;
+		*slash = '/';
+	}
+	char *body = expand(h, text);
+	FILE *f = fopen(path, "w");
+	int r = -1;
+	if (f && body && fputs(body, f) >= 0)
+		r = 0;
+	if (f && fclose(f))
+		r = -1;
+	free(body);
+	return r;
+}
+
+char *hnvmf_harness_log(const struct hnvmf_harness *h)
+{
+	FILE *f = fopen(h->log_path, "r");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (n + 1 < cap)
+			break;
+		cap *= 2;
+		char *bigger = realloc(buf, cap);
+		if (!bigger) {
+			free(buf);
+			buf = NULL;
+		}
+		buf = bigger;
+	}
+	fclose(f);
+	if (buf)
+		buf[n] = 0;
+	return buf;
+}
+
+bool hnvmf_harness_log_wait(const struct hnvmf_harness *h, const char *needle, int timeout_ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	for (;;) {
+		char *log = hnvmf_harness_log(h);
+		bool found = log && strstr(log, needle);
+		free(log);
+		if (found)
+			return true;
+		if (now_ms() >= deadline)
+			return false;
+		sleep_ms(20);
+	}
+}
+
+static void dump_log(const struct hnvmf_harness *h)
+{
+	char *log = hnvmf_harness_log(h);
+	fprintf(stderr, "---- hnvmfd log (%s) ----\n%s---- end of log ----\n", h->log_path,
+		log ? log : "(none)\n");
+	free(log);
+}
+
+static bool port_accepts(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static pid_t spawn(const char *const argv[], const char *log_path)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	/* the daemon must not outlive a crashed test */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(127);
+	int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || null < 0)
+		_exit(127);
+	dup2(null, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	execv(argv[0], (char *const *)argv);
+	dprintf(2, "harness: exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+int hnvmf_harness_start(struct hnvmf_harness *h, const char *conf_template)
+{
+	if (hnvmf_harness_prepare(h))
+		return -1;
+	const char *bin = hnvmfd_path();
+	if (access(bin, X_OK)) {
+		fprintf(stderr, "harness: %s: %s\n", bin, strerror(errno));
+		return -1;
+	}
+	bool embedded = conf_template == HNVMF_HARNESS_EMBEDDED;
+	if (embedded) {
+		h->port = 4420;
+		h->disc_port = 8009;
+	} else if (hnvmf_harness_write_file(h, "hnvmf.conf",
+					    conf_template ? conf_template : hnvmf_harness_default_conf)) {
+		fprintf(stderr, "harness: cannot write %s\n", h->conf_path);
+		return -1;
+	}
+	const char *argv_conf[] = { bin, "-c", h->conf_path, NULL };
+	const char *argv_embedded[] = { bin, NULL };
+	h->pid = spawn(embedded ? argv_embedded : argv_conf, h->log_path);
+	if (h->pid < 0) {
+		fprintf(stderr, "harness: fork: %s\n", strerror(errno));
+		return -1;
+	}
+	uint64_t deadline = now_ms() + 10000;
+	while (now_ms() < deadline) {
+		if (!hnvmf_harness_alive(h)) {
+			fprintf(stderr, "harness: hnvmfd exited during start-up (status %d)\n", h->exit_status);
+			dump_log(h);
+			return -1;
+		}
+		if (port_accepts(h->port))
+			return 0;
+		sleep_ms(20);
+	}
+	fprintf(stderr, "harness: hnvmfd does not accept on 127.0.0.1:%u after 10 s\n", h->port);
+	dump_log(h);
+	hnvmf_harness_stop(h);
+	return -1;
+}
+
+static int decode_status(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return -1;
+}
+
+bool hnvmf_harness_alive(struct hnvmf_harness *h)
+{
+	if (h->pid <= 0)
+		return false;
+	int st;
+	pid_t r = waitpid(h->pid, &st, WNOHANG);
+	if (r == 0)
+		return true;
+	if (r == h->pid)
+		h->exit_status = decode_status(st);
+	h->pid = -1;
+	return false;
+}
+
+int hnvmf_harness_signal(struct hnvmf_harness *h, int sig)
+{
+	return h->pid > 0 ? kill(h->pid, sig) : -1;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+int hnvmf_harness_stop(struct hnvmf_harness *h)
+{
+	if (h->pid > 0) {
+		kill(h->pid, SIGTERM);
+		uint64_t deadline = now_ms() + 10000;
+		int st = 0;
+		pid_t r = 0;
+		while ((r = waitpid(h->pid, &st, WNOHANG)) == 0 && now_ms() < deadline)
+			sleep_ms(10);
+		if (r == 0) {
+			fprintf(stderr, "harness: hnvmfd ignored SIGTERM for 10 s, killing it\n");
+			kill(h->pid, SIGKILL);
+			waitpid(h->pid, &st, 0);
+			h->exit_status = 128 + SIGKILL;
+		} else {
+			h->exit_status = decode_status(st);
+		}
+		h->pid = -1;
+		if (h->exit_status != 0)
+			dump_log(h);
+	}
+	if (h->dir[0] && !getenv("HNVMF_KEEP_TMP"))
+		nftw(h->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	h->dir[0] = 0;
+	return h->exit_status;
+}
+
+int hnvmf_harness_check(const char *conf_template, char **out)
+{
+	struct hnvmf_harness h = { 0 };
+	if (out)
+		*out = NULL;
+	if (hnvmf_harness_write_file(&h, "hnvmf.conf", conf_template ? conf_template : hnvmf_harness_default_conf))
+		return -1;
+	const char *argv[] = { hnvmfd_path(), "--check", "-c", h.conf_path, NULL };
+	h.pid = spawn(argv, h.log_path);
+	int st = 0, code = -1;
+	if (h.pid > 0 && waitpid(h.pid, &st, 0) == h.pid)
+		code = decode_status(st);
+	h.pid = -1;
+	if (out)
+		*out = hnvmf_harness_log(&h);
+	h.exit_status = 0;
+	hnvmf_harness_stop(&h);
+	return code;
+}

@@ -1,0 +1,58 @@
+/* Integration-test harness: runs hnvmfd from the build tree on free loopback ports with a
+ * configuration written into a fresh temporary directory, waits until it accepts connections,
+ * stops it with SIGTERM and reports how it exited. Its stderr (the log) goes to a file that
+ * tests can search. */
+#ifndef HNVMF_TEST_HARNESS_H
+#define HNVMF_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HNVMF_HARNESS_SUBNQN "nqn.2026-01.io.hnvmf:default"
+/* Pass as the template to run hnvmfd without -c: the embedded default on 127.0.0.1:4420. */
+#define HNVMF_HARNESS_EMBEDDED ((const char *)1)
+
+/* The harness's default configuration: two RAM namespaces on subsystem HNVMF_HARNESS_SUBNQN
+ * (nsid 1: 64 MiB of 512-byte blocks, nsid 2: 16 MiB of 4096-byte blocks), any host, an I/O
+ * listener on @PORT@ and a discovery listener on @DISC_PORT@, no control socket. */
+extern const char hnvmf_harness_default_conf[];
+
+struct hnvmf_harness {
+	pid_t pid;
+	uint16_t port;      /* the I/O listener (@PORT@) */
+	uint16_t disc_port; /* the discovery listener (@DISC_PORT@) */
+	char dir[256];      /* temporary directory (@DIR@), removed by stop */
+	char conf_path[320];
+	char log_path[320]; /* hnvmfd's stderr and stdout */
+	int exit_status;    /* after stop: exit code, or 128 + signal */
+};
+
+/* Writes the template into DIR/hnvmf.conf with @PORT@, @DISC_PORT@ and @DIR@ replaced (NULL =
+ * hnvmf_harness_default_conf), starts HNVMF_BINARY_DIR/target/hnvmfd -c on it (the HNVMFD
+ * environment variable overrides the binary) and waits, at most 10 s, until the I/O port
+ * accepts a TCP connection. Returns 0, or -1 after printing why and hnvmfd's log. */
+int hnvmf_harness_start(struct hnvmf_harness *h, const char *conf_template);
+/* Writes a file under the temporary directory (e.g. "tenants/a.conf"), creating one level of
+ * directory; before or after start. Returns 0 or -1. */
+int hnvmf_harness_write_file(struct hnvmf_harness *h, const char *relpath, const char *text);
+/* Creates the temporary directory and picks the ports without starting anything, so files
+ * can be written before start (start reuses them). */
+int hnvmf_harness_prepare(struct hnvmf_harness *h);
+/* SIGTERM, then waits up to 10 s (SIGKILL after that). Returns the exit status (0 = clean
+ * exit); removes the temporary directory unless HNVMF_KEEP_TMP is set. */
+int hnvmf_harness_stop(struct hnvmf_harness *h);
+int hnvmf_harness_signal(struct hnvmf_harness *h, int sig);
+/* True while the daemon runs. */
+bool hnvmf_harness_alive(struct hnvmf_harness *h);
+/* hnvmfd's log so far (malloc'ed, NUL terminated) or NULL. */
+char *hnvmf_harness_log(const struct hnvmf_harness *h);
+/* Waits up to timeout_ms for needle to appear in the log. */
+bool hnvmf_harness_log_wait(const struct hnvmf_harness *h, const char *needle, int timeout_ms);
+/* Runs hnvmfd --check -c on a configuration text (templated likewise); returns its exit code
+ * and, when out is not NULL, its stderr (malloc'ed). */
+int hnvmf_harness_check(const char *conf_template, char **out);
+/* A TCP port nobody listens on at the moment of the call. */
+uint16_t hnvmf_harness_free_port(void);
+
+#endif
