@@ -534,6 +534,8 @@ static void send_cmd(struct host *h, uint8_t opc, uint16_t cid, uint8_t sgl_type
 	}
 }
 
+static bool corrupt_next_h2c_digest;
+
 static void send_h2c(struct host *h, uint16_t cid, uint16_t ttag, uint32_t off, const void *data,
 		     uint32_t len, bool last)
 {
@@ -556,7 +558,8 @@ static void send_h2c(struct host *h, uint16_t cid, uint16_t ttag, uint32_t off, 
 	send_all(h->fd, buf, hl);
 	send_all(h->fd, data, len);
 	if (h->dd) {
-		uint32_t dg = htole32(tcp_crc(data, len));
+		uint32_t dg = htole32(tcp_crc(data, len) ^ (corrupt_next_h2c_digest ? 1u : 0u));
+		corrupt_next_h2c_digest = false;
 		send_all(h->fd, &dg, 4);
 	}
 }
@@ -882,6 +885,47 @@ static void data_digest_error_fails_command_only(void **state)
 	close_host(&h);
 }
 
+/* A bad digest on one H2CData PDU: the rest of the transfer is accepted, the command is
+ * completed with a transient transport error and not executed; the connection goes on. */
+static void h2c_data_digest_error(void **state)
+{
+	(void)state;
+	static uint8_t data[64 * 1024];
+	struct host h = connect_host(true, true);
+	send_cmd(&h, OPC_WRITE, 31, HNVMF_SGL_TRANSPORT_DATA, sizeof(data), NULL, 0, false);
+	uint8_t pdu[64] __attribute__((aligned(8)));
+	recv_pdu(&h, pdu, NULL, 0);
+	uint16_t ttag = le16toh(((struct hnvmf_tcp_r2t *)pdu)->ttag);
+	corrupt_next_h2c_digest = true;
+	send_h2c(&h, 31, ttag, 0, data, sizeof(data) / 2, false);
+	send_h2c(&h, 31, ttag, sizeof(data) / 2, data + sizeof(data) / 2, sizeof(data) / 2, true);
+	expect_rsp(&h, 31, hnvmf_status(NVME_SCT_GENERIC, NVME_SC_TRAN_TPORT_ERROR, 0));
+	assert_int_equal(ft.executed, 0);
+	send_cmd(&h, OPC_READ, 32, HNVMF_SGL_TRANSPORT_DATA, 4096, NULL, 0, false);
+	expect_read(&h, 32, 4096);
+	close_host(&h);
+}
+
+/* With SQ flow control disabled a successful read ends with C2HData SUCCESS and no CQE. */
+static void success_flag_without_sq_flow_control(void **state)
+{
+	(void)state;
+	struct host h = connect_host(false, false);
+	h.c->sq.sqfc_disabled = true;
+	send_cmd(&h, OPC_READ, 41, HNVMF_SGL_TRANSPORT_DATA, 4096, NULL, 0, false);
+	send_cmd(&h, 0x00, 42, HNVMF_SGL_TRANSPORT_DATA, 0, NULL, 0, false);
+	uint8_t pdu[64] __attribute__((aligned(8)));
+	static uint8_t data[4096];
+	assert_int_equal(recv_pdu(&h, pdu, data, sizeof(data)), 4096);
+	struct hnvmf_tcp_data *d = (void *)pdu;
+	assert_int_equal(d->hdr.type, HNVMF_TCP_C2H_DATA);
+	assert_int_equal(d->hdr.flags & (HNVMF_TCP_F_DATA_LAST | HNVMF_TCP_F_DATA_SUCCESS),
+			 HNVMF_TCP_F_DATA_LAST | HNVMF_TCP_F_DATA_SUCCESS);
+	assert_int_equal(data[100], pattern(100, 41));
+	expect_rsp(&h, 42, 0); /* the next PDU is the other command's CQE, not cid 41's */
+	close_host(&h);
+}
+
 static struct host r2t_host(uint16_t cid, uint32_t len, uint16_t *ttag)
 {
 	struct host h = connect_host(false, false);
@@ -1128,6 +1172,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(in_capsule_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(data_digest_error_fails_command_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(h2c_errors_terminate, setup, teardown),
+		cmocka_unit_test_setup_teardown(h2c_data_digest_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(success_flag_without_sq_flow_control, setup, teardown),
 		cmocka_unit_test_setup_teardown(h2c_term_from_host_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(disconnect_waits_for_inflight, setup, teardown),
 		cmocka_unit_test_setup_teardown(peer_close_ends_waiting_write, setup, teardown),
