@@ -194,6 +194,12 @@ static void test_flush_write_zeroes(void **state)
 	st = hnvmf_ini_read(c, 0, 9, 0, 1, buf, 512);
 	assert_true(st > 0);
 	assert_int_equal(hnvmf_ini_read(c, 0, 1, 1000, 1, buf, 512), 0);
+	/* Dataset Management deallocate of two ranges (sent as in-capsule data) */
+	struct nvme_dsm_range ranges[2] = {
+		{ .nlb = htole32(8), .slba = htole64(2000) },
+		{ .nlb = htole32(16), .slba = htole64(4000) },
+	};
+	assert_int_equal(hnvmf_ini_deallocate(c, 0, 1, ranges, 2), 0);
 	free(buf);
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 }
@@ -226,6 +232,20 @@ static void test_two_hosts_async(void **state)
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(b), 0);
 }
 
+static void test_harness_check(void **state)
+{
+	(void)state;
+	char *out = NULL;
+	assert_int_equal(hnvmf_harness_check(NULL, &out), 0);
+	free(out);
+	assert_int_equal(hnvmf_harness_check("[listener tcp]\naddress = 127.0.0.1\nport = 70000\n", &out), 1);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "port"));
+	free(out);
+	assert_true(hnvmf_harness_alive(&H));
+	assert_true(hnvmf_harness_log_wait(&H, "ready", 1000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_verify_both_digests),
 		cmocka_unit_test(test_flush_write_zeroes),
 		cmocka_unit_test(test_two_hosts_async),
+		cmocka_unit_test(test_harness_check),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -315,6 +315,14 @@ int hnvmf_ini_ns_info(struct hnvmf_ini_ctrl *c, uint32_t nsid, struct hnvmf_ini_
 	return r;
 }
 
+uint64_t hnvmf_ini_max_transfer(const struct hnvmf_ini_ctrl *c)
+{
+	if (!c->id.mdts)
+		return 0;
+	unsigned mpsmin = (unsigned)((c->cap >> 48) & 0xf); /* 2^(12 + MPSMIN) bytes */
+	return (uint64_t)1 << (12 + mpsmin + c->id.mdts);
+}
+
 static int io_exec(struct hnvmf_ini_ctrl *c, unsigned qidx, struct hnvmf_ini_io *io)
 {
 	if (qidx >= c->nr_io)

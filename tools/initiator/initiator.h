@@ -237,6 +237,9 @@ struct hnvmf_ini_ns_info {
 };
 int hnvmf_ini_ns_info(struct hnvmf_ini_ctrl *c, uint32_t nsid, struct hnvmf_ini_ns_info *info);
 
+/* Largest transfer the controller takes (MDTS in units of CAP.MPSMIN pages), 0 = no limit. */
+uint64_t hnvmf_ini_max_transfer(const struct hnvmf_ini_ctrl *c);
+
 /* Synchronous I/O on I/O queue qidx (0-based index into c->io). */
 int hnvmf_ini_read(struct hnvmf_ini_ctrl *c, unsigned qidx, uint32_t nsid, uint64_t slba,
 		   uint32_t nlb, void *buf, uint32_t len);

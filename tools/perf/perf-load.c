@@ -343,6 +343,12 @@ int perf_cmd_perf(const struct perf_opts *o)
 				c->ns.lba_size, c->ns.nsze);
 			goto out;
 		}
+		uint64_t mdts = hnvmf_ini_max_transfer(c->ctrl);
+		if (mdts && o->io_size > mdts) {
+			fprintf(stderr, "hnvmf-perf: --io-size %u exceeds the controller's largest transfer (%" PRIu64 " bytes, MDTS)\n",
+				o->io_size, mdts);
+			goto out;
+		}
 		c->start = o->slba;
 		c->blocks = o->range ? o->range : c->ns.nsze - o->slba;
 		if (c->blocks > c->ns.nsze - o->slba)

@@ -127,6 +127,12 @@ static int verify_ns(const struct perf_opts *o, struct hnvmf_ini_ctrl *c, uint32
 			o->io_size, ni.lba_size);
 		return 1;
 	}
+	uint64_t mdts = hnvmf_ini_max_transfer(c);
+	if (mdts && o->io_size > mdts) {
+		fprintf(stderr, "hnvmf-perf: --io-size %u exceeds the controller's largest transfer (%" PRIu64 " bytes, MDTS)\n",
+			o->io_size, mdts);
+		return 1;
+	}
 	struct hnvmf_ini_verify_opts vo = {
 		.nsid = nsid, .slba = o->slba, .nblocks = count, .lba_size = ni.lba_size,
 		.io_size = o->io_size, .qd = o->qd, .seed = o->seed, .write = true, .read = true,
