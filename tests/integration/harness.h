@@ -18,6 +18,7 @@
  * listener on @PORT@ and a discovery listener on @DISC_PORT@, no control socket. */
 extern const char hnvmf_harness_default_conf[];
 
+/* Zero-initialise before the first call. */
 struct hnvmf_harness {
 	pid_t pid;
 	uint16_t port;      /* the I/O listener (@PORT@) */
