@@ -7,6 +7,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -434,6 +435,8 @@ static void *ft_accept_thread(void *arg)
 		int fd = accept(ft.lfd, NULL, NULL);
 		if (fd < 0)
 			return NULL;
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		pthread_t t;
 		pthread_create(&t, NULL, ft_conn_thread, (void *)(intptr_t)fd);
 		pthread_detach(t);
