@@ -294,57 +294,61 @@ static void rx_data_consumed(struct tcp_conn *c, const uint8_t *p, uint32_t n)
 	c->rx_left -= n;
 }
 
+/* TCP_RX_HDR: checks the common header against the PDU type and the negotiated digests, and
+ * takes the PDU header out of rxbuf once it is complete. False: wait for more bytes, or the
+ * connection was terminated. */
+static bool rx_common_header(struct tcp_conn *c, const uint8_t *p, uint32_t avail)
+{
+	if (avail < sizeof(struct hnvmf_tcp_hdr))
+		return false;
+	struct hnvmf_tcp_hdr h; /* rxbuf offsets are not aligned: look at a copy */
+	memcpy(&h, p, sizeof(h));
+	enum hnvmf_tcp_fes fes;
+	uint8_t hlen = expected_hlen(c, h.type, &fes);
+	size_t shown = avail < 128 ? avail : 128; /* what the C2HTermReq copies back */
+	if (hlen == 0) {
+		fatal(c, fes, 0, p, shown);
+		return false;
+	}
+	if (shown > hlen)
+		shown = hlen;
+	if (h.hlen != hlen) {
+		fatal(c, HNVMF_TCP_FES_INVALID_PDU_HDR, offsetof(struct hnvmf_tcp_hdr, hlen), p, shown);
+		return false;
+	}
+	bool digests = pdu_has_digests(h.type); /* ICReq and TermReqs never carry any */
+	if (digests && !!(h.flags & HNVMF_TCP_F_HDGST) != c->hdgst) {
+		fatal(c, HNVMF_TCP_FES_INVALID_PDU_HDR, offsetof(struct hnvmf_tcp_hdr, flags), p,
+		      shown);
+		return false;
+	}
+	bool hdgst = digests && c->hdgst;
+	if (le32toh(h.plen) < hlen + (hdgst ? HNVMF_TCP_DIGEST_LEN : 0u)) {
+		fatal(c, HNVMF_TCP_FES_INVALID_PDU_HDR, offsetof(struct hnvmf_tcp_hdr, plen), p, shown);
+		return false;
+	}
+	if (avail < hlen)
+		return false;
+	memcpy(c->rx_pdu, p, hlen);
+	c->rx_hlen = hlen;
+	c->rx_start += hlen;
+	if (hdgst)
+		c->rx_state = TCP_RX_HDGST;
+	else
+		rx_header_done(c);
+	return true;
+}
+
 void tcp_rx_process(struct tcp_conn *c)
 {
 	for (;;) {
 		uint32_t avail = c->rx_end - c->rx_start;
 		uint8_t *p = c->rxbuf + c->rx_start;
 		switch (c->rx_state) {
-		case TCP_RX_HDR: {
-			if (avail < sizeof(struct hnvmf_tcp_hdr))
+		case TCP_RX_HDR:
+			if (!rx_common_header(c, p, avail))
 				return;
-			/* rxbuf offsets are not aligned: look at a copy. */
-			struct hnvmf_tcp_hdr hc;
-			memcpy(&hc, p, sizeof(hc));
-			const struct hnvmf_tcp_hdr *h = &hc;
-			enum hnvmf_tcp_fes fes;
-			uint8_t hlen = expected_hlen(c, h->type, &fes);
-			if (hlen == 0) {
-				fatal(c, fes, 0, p, avail < 128 ? avail : 128);
-				return;
-			}
-			if (h->hlen != hlen) {
-				fatal(c, HNVMF_TCP_FES_INVALID_PDU_HDR,
-				      offsetof(struct hnvmf_tcp_hdr, hlen), p,
-				      avail < hlen ? avail : hlen);
-				return;
-			}
-			bool dg = c->hdgst && pdu_has_digests(h->type);
-			uint32_t need = hlen + (dg ? HNVMF_TCP_DIGEST_LEN : 0);
-			if (pdu_has_digests(h->type) && !!(h->flags & HNVMF_TCP_F_HDGST) != c->hdgst) {
-				fatal(c, HNVMF_TCP_FES_INVALID_PDU_HDR,
-				      offsetof(struct hnvmf_tcp_hdr, flags), p,
-				      avail < hlen ? avail : hlen);
-				return;
-			}
-			if (le32toh(h->plen) < need) {
-				fatal(c, HNVMF_TCP_FES_INVALID_PDU_HDR,
-				      offsetof(struct hnvmf_tcp_hdr, plen), p,
-				      avail < hlen ? avail : hlen);
-				return;
-			}
-			if (avail < hlen)
-				return;
-			memcpy(c->rx_pdu, p, hlen);
-			c->rx_hlen = hlen;
-			c->rx_start += hlen;
-			if (dg) {
-				c->rx_state = TCP_RX_HDGST;
-				break;
-			}
-			rx_header_done(c);
 			break;
-		}
 		case TCP_RX_HDGST:
 			if (avail < HNVMF_TCP_DIGEST_LEN)
 				return;
