@@ -45,6 +45,9 @@ enum ft_fault {
 	FT_OK,
 	FT_BAD_HDGST_ON_RSP,  /* corrupts the header digest of I/O responses */
 	FT_TERM_ON_IO,        /* answers I/O commands with a C2HTermReq (FES 0x02) */
+	FT_DUP_RSP,           /* answers Flush twice (a stale CID the second time) */
+	FT_R2T_BEYOND,        /* asks for data past the end of the command */
+	FT_SUCCESS_NO_LAST,   /* C2HData with SUCCESS but without LAST */
 };
 
 static struct {
@@ -233,6 +236,8 @@ static bool ft_read(struct ft_conn *c, uint16_t cid_le, const uint8_t *src, uint
 		d.length = htole32(n);
 		if (off + n == len)
 			d.hdr.flags = HNVMF_TCP_F_DATA_LAST | (success ? HNVMF_TCP_F_DATA_SUCCESS : 0);
+		if (ft.fault == FT_SUCCESS_NO_LAST && c->qid)
+			d.hdr.flags = HNVMF_TCP_F_DATA_SUCCESS;
 		if (!ft_send_pdu(c, &d, sizeof(d), src + off, n))
 			return false;
 		off += n;
@@ -341,8 +346,18 @@ static bool ft_io(struct ft_conn *c, const struct hnvmf_sqe_common *s, const uin
 		return ft_term(c, HNVMF_TCP_FES_PDU_SEQ_ERR);
 	uint64_t slba = le32toh(s->cdw10) | (uint64_t)le32toh(s->cdw11) << 32;
 	uint32_t nlb = (le32toh(s->cdw12) & 0xffff) + 1, len = nlb * FT_BS;
-	if (s->opcode == nvme_cmd_flush)
+	if (s->opcode == nvme_cmd_flush) {
+		if (ft.fault == FT_DUP_RSP && !ft_rsp(c, s->cid, 0, 0))
+			return false;
 		return ft_rsp(c, s->cid, 0, 0);
+	}
+	if (ft.fault == FT_R2T_BEYOND && s->opcode == nvme_cmd_write) {
+		struct hnvmf_tcp_r2t r = { .hdr.type = HNVMF_TCP_R2T, .cid = s->cid };
+		r.offset = htole32(0);
+		r.length = htole32(le32toh(s->dptr.length) + 512);
+		ft_send_pdu(c, &r, sizeof(r), NULL, 0);
+		return false;
+	}
 	if ((s->opcode != nvme_cmd_read && s->opcode != nvme_cmd_write) || le32toh(s->nsid) != 1)
 		return ft_rsp(c, s->cid, HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE), 0);
 	if (slba + nlb > FT_BLOCKS)
@@ -643,6 +658,49 @@ static void test_term_req_reported(void **state)
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 }
 
+static void test_stale_cid_fails_queue(void **state)
+{
+	(void)state;
+	ft.fault = FT_OK;
+	struct hnvmf_ini_ctrl *c = connect_ctrl(false, false, 1);
+	ft.fault = FT_DUP_RSP;
+	assert_int_equal(hnvmf_ini_flush(c, 0, 1), 0);
+	ft.fault = FT_OK;
+	/* the duplicate names a CID no longer in flight: the queue is no longer trusted */
+	int r = hnvmf_ini_flush(c, 0, 1);
+	assert_int_equal(r, -EPROTO);
+	assert_non_null(strstr(hnvmf_ini_queue_error_str(c->io[0]), "not in flight"));
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
+}
+
+static void test_r2t_beyond_data_fails_queue(void **state)
+{
+	(void)state;
+	ft.fault = FT_OK;
+	struct hnvmf_ini_ctrl *c = connect_ctrl(false, false, 1);
+	static uint8_t b[16384];
+	ft.fault = FT_R2T_BEYOND;
+	int r = hnvmf_ini_write(c, 0, 1, 0, 32, b, sizeof(b));
+	ft.fault = FT_OK;
+	assert_int_equal(r, -EPROTO);
+	assert_non_null(strstr(hnvmf_ini_queue_error_str(c->io[0]), "R2T"));
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
+}
+
+static void test_success_without_last_fails_queue(void **state)
+{
+	(void)state;
+	ft.fault = FT_OK;
+	struct hnvmf_ini_ctrl *c = connect_ctrl(false, false, 1);
+	static uint8_t b[4096];
+	ft.fault = FT_SUCCESS_NO_LAST;
+	int r = hnvmf_ini_read(c, 0, 1, 0, 8, b, sizeof(b));
+	ft.fault = FT_OK;
+	assert_int_equal(r, -EPROTO);
+	assert_non_null(strstr(hnvmf_ini_queue_error_str(c->io[0]), "SUCCESS"));
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
+}
+
 static void test_raw_expect_term(void **state)
 {
 	(void)state;
@@ -737,6 +795,9 @@ int main(void)
 		cmocka_unit_test(test_discovery_log),
 		cmocka_unit_test(test_bad_header_digest_fails_queue),
 		cmocka_unit_test(test_term_req_reported),
+		cmocka_unit_test(test_stale_cid_fails_queue),
+		cmocka_unit_test(test_r2t_beyond_data_fails_queue),
+		cmocka_unit_test(test_success_without_last_fails_queue),
 		cmocka_unit_test(test_raw_expect_term),
 		cmocka_unit_test(test_take_fd_then_raw),
 		cmocka_unit_test(test_verify_pattern),
