@@ -96,6 +96,10 @@ static void execute_connect(struct hnvmf_req *req)
 			goto out;
 		}
 		uint32_t kato = le32toh(c->kato);
+		/* A discovery controller without keep-alive would live as long as its connection:
+		 * give it the configured default so an abandoned one is reaped (nvmet: 120 s). */
+		if (s->discovery && kato == 0)
+			kato = sq->tgt->conf->kato_default_ms;
 		st = hnvmf_ctrl_create(sq->tgt, s, d.hostnqn, d.hostid, kato, &ctrl);
 		if (st)
 			goto out;
