@@ -5,12 +5,9 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "target/auth.h"   /* DH-HMAC-CHAP: hnvmf_auth_required, hnvmf_parse_auth_cmd */
 #include "target/nvmf.h"
-
-/* DH-HMAC-CHAP lives in auth.c; until it is linked, AuthSend/AuthRecv are invalid opcodes. */
-uint16_t hnvmf_parse_auth_cmd(struct hnvmf_req *req) __attribute__((weak));
-/* Decides at Connect whether the queue must authenticate; sets sq->auth when it must. */
-bool hnvmf_auth_required(struct hnvmf_sq *sq) __attribute__((weak));
+#include "target/tenant.h" /* admission: the engine path of a queue */
 
 /* Connect refusals name the offending field in DW0: bits 15:0 its byte offset, bit 16 set when
  * it is in the Connect data rather than the SQE (what the Linux host decodes and prints). */
@@ -24,20 +21,10 @@ static uint16_t connect_invalid(struct hnvmf_req *req, bool in_data, uint16_t of
 
 static void nul_terminate(char *s, size_t n) { s[n - 1] = '\0'; }
 
-static enum hnvmf_path_mode queue_mode(struct hnvmf_sq *sq)
+/* The queue's engine path, or the status refusing the Connect (rules in target/tenant.h). */
+static uint16_t queue_mode(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode)
 {
-	struct hnvmf_ctrl *c = sq->ctrl;
-	if (c->subsys->discovery)
-		return HNVMF_PATH_DIRECT;
-	enum hnvmf_path_mode m = c->tenant ? c->tenant->mode : sq->tgt->conf->default_mode;
-	if (m == HNVMF_PATH_DAM && !sq->authenticated && !sq->tls) {
-		/* DAM is granted to proven identities only (admission: target/tenant.c). */
-		if (c->tenant && c->tenant->dam_fallback == HNVMF_DAM_FALLBACK_PQM)
-			log_notice("host %s: DAM requires an authenticated connection; serving through PQM",
-				   c->hostnqn);
-		m = HNVMF_PATH_PQM;
-	}
-	return m;
+	return hnvmf_tenant_admit(sq, mode);
 }
 
 static void execute_connect(struct hnvmf_req *req)
@@ -148,9 +135,23 @@ static void execute_connect(struct hnvmf_req *req)
 	sq->head = 0;
 	sq->sqfc_disabled = (c->cattr & HNVMF_CONNECT_CATTR_SQ_FC_DISABLE) != 0;
 	uint32_t result = ctrl->cntlid;
-	if (hnvmf_auth_required && hnvmf_auth_required(sq))
+	if (hnvmf_auth_required(sq))
 		result |= HNVMF_CONNECT_RESP_ATR;
-	sq->mode = queue_mode(sq);
+	st = queue_mode(sq, &sq->mode);
+	if (st) {
+		/* Admission refused this tenant: the Connect fails as a whole, so the queue is detached
+		 * again (and a controller this admin Connect created goes with it). */
+		hnvmf_auth_sq_free(sq);
+		pthread_mutex_lock(&ctrl->lock);
+		ctrl->sqs[qid] = NULL;
+		pthread_mutex_unlock(&ctrl->lock);
+		sq->ctrl = NULL;
+		if (qid == 0)
+			hnvmf_ctrl_fatal(ctrl, "admission refused");
+		hnvmf_ctrl_put(ctrl);
+		req->cqe.result = connect_ipo(true, offsetof(struct nvmf_connect_data, hostnqn));
+		goto out;
+	}
 	if (qid == 0)
 		hnvmf_ctrl_start_keepalive(ctrl);
 	log_debug("%s: host %s connected qid %u size %u to %s (ctrl %u, %s)", sq->peer, d.hostnqn, qid,
@@ -215,9 +216,7 @@ uint16_t hnvmf_parse_fabrics_cmd(struct hnvmf_req *req)
 		return 0;
 	case nvme_fabrics_type_auth_send:
 	case nvme_fabrics_type_auth_receive:
-		if (hnvmf_parse_auth_cmd)
-			return hnvmf_parse_auth_cmd(req);
-		return HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE);
+		return hnvmf_parse_auth_cmd(req);
 	default:
 		return HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE);
 	}

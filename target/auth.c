@@ -1,0 +1,580 @@
+/* DH-HMAC-CHAP on the target: the per-queue exchange driven by Authentication Send/Receive (the
+ * protocol and its message layouts are in target/auth.h; the computations in
+ * target/dhchap-crypto.h). Behaviour follows what the Linux host expects of nvmet: protocol errors
+ * travel as Failure1 messages on the next AuthRecv, never as command errors; Failure2 is answered;
+ * a stalled exchange expires after KATO (120 s when KATO is 0). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "conf/keyfmt.h"
+#include "core/log.h"
+#include "target/auth.h"
+#include "target/dhchap-crypto.h"
+#include "target/tenant.h"
+
+/* Where the exchange stands, i.e. which message comes next. */
+enum auth_step {
+	STEP_NEGOTIATE, /* no exchange: waiting for the host's Negotiate */
+	STEP_CHALLENGE, /* Negotiate accepted: the next AuthRecv returns the Challenge */
+	STEP_REPLY,     /* Challenge sent: waiting for the host's Reply */
+	STEP_SUCCESS1,  /* Reply verified: the next AuthRecv returns Success1 */
+	STEP_SUCCESS2,  /* Success1 carried R2: waiting for the host's Success2 */
+	STEP_FAILURE1,  /* the exchange failed: the next AuthRecv returns Failure1 */
+};
+
+/* Largest message handled: a Reply with SHA-512 values and an ffdhe8192 value is 1168 bytes, a
+ * Challenge 1104. Longer AuthSend payloads (a Negotiate with many descriptors) are read up to
+ * this much; AuthRecv never returns more. */
+#define AUTH_MSG_MAX 2048u
+
+/* A transformed secret (dhchap-crypto.h): at most one digest, or an hh 00 secret (32-64 bytes). */
+struct auth_tkey {
+	uint8_t key[HNVMF_AUTH_MAX_DIGEST];
+	size_t len;
+};
+
+struct hnvmf_auth {
+	struct hnvmf_sq *sq;
+	struct hnvmf_timer timer; /* on sq->reactor: stalled exchange / never-authenticated queue */
+	enum auth_step step;
+	uint16_t t_id;
+	uint8_t hash_id;
+	uint8_t dhgid;
+	uint8_t fail_exp;         /* Failure1 explanation, in STEP_FAILURE1 */
+	bool rvalid;              /* the host asked for bidirectional authentication: r2 holds R2 */
+	bool admitted;            /* the first success decided the queue's path */
+	uint32_t s1;
+	uint8_t c1[HNVMF_AUTH_MAX_DIGEST];
+	uint8_t r2[HNVMF_AUTH_MAX_DIGEST];
+	struct hnvmf_dh *dh;      /* the controller's ephemeral key pair, Challenge .. Reply */
+	struct auth_tkey host_key;
+	struct auth_tkey ctrl_key; /* len 0: the tenant has no controller secret */
+	_Alignas(8) uint8_t msg[AUTH_MSG_MAX]; /* messages are read and built through their structs */
+};
+
+/* ---- policy ---- */
+
+/* Preference, strongest first. Tenant files do not restrict the choice yet, so every hash and
+ * group is allowed; a per-tenant allow list would filter these two tables. */
+static const uint8_t hash_pref[] = {HNVMF_AUTH_HASH_SHA512, HNVMF_AUTH_HASH_SHA384, HNVMF_AUTH_HASH_SHA256};
+static const uint8_t dhgroup_pref[] = {HNVMF_DHGROUP_FFDHE8192, HNVMF_DHGROUP_FFDHE6144, HNVMF_DHGROUP_FFDHE4096,
+				       HNVMF_DHGROUP_FFDHE3072, HNVMF_DHGROUP_FFDHE2048, HNVMF_DHGROUP_NULL};
+
+static int pick(const uint8_t *pref, size_t npref, const uint8_t *offered, size_t noffered)
+{
+	for (size_t i = 0; i < npref; i++)
+		for (size_t j = 0; j < noffered; j++)
+			if (offered[j] == pref[i])
+				return pref[i];
+	return -1;
+}
+
+/* Whether hosts of this queue must authenticate: the tenant has a DH-HMAC-CHAP secret. Discovery
+ * controllers never ask (like nvmet's allow-any-host discovery subsystem): hosts discover
+ * without their secrets. */
+static bool tenant_has_secret(struct hnvmf_sq *sq)
+{
+	if (sq->ctrl->subsys->discovery)
+		return false;
+	pthread_mutex_lock(&sq->tgt->lock);
+	bool has = sq->ctrl->tenant && sq->ctrl->tenant->dhchap_secret[0] != '\0';
+	pthread_mutex_unlock(&sq->tgt->lock);
+	return has;
+}
+
+/* TODO(tls): a queue the transport secured with TLS using a PSK the tenant's policy accepts
+ * could skip DH-HMAC-CHAP. That needs the transport to report which tenant's PSK the session
+ * used (the identity must be bound to this Connect's host NQN); until then a tenant with a
+ * DH-HMAC-CHAP secret authenticates every queue, TLS or not, as the Linux host is prepared to. */
+static bool tls_psk_accepted(const struct hnvmf_sq *sq)
+{
+	(void)sq;
+	return false;
+}
+
+/* ---- state ---- */
+
+static const char *hostnqn(const struct hnvmf_auth *st) { return st->sq->ctrl->hostnqn; }
+
+static uint64_t timeout_ms(const struct hnvmf_auth *st)
+{
+	uint32_t kato = st->sq->ctrl->kato_ms;
+	return kato ? kato : HNVMF_AUTH_DEFAULT_TIMEOUT_MS;
+}
+
+/* Drops what one exchange computed (the DH key pair, challenges, R2); keeps the keys. */
+static void reset_exchange(struct hnvmf_auth *st)
+{
+	hnvmf_dh_free(st->dh);
+	st->dh = NULL;
+	hnvmf_auth_wipe(st->c1, sizeof(st->c1));
+	hnvmf_auth_wipe(st->r2, sizeof(st->r2));
+	st->rvalid = false;
+	st->s1 = 0;
+}
+
+static void wipe_keys(struct hnvmf_auth *st)
+{
+	hnvmf_auth_wipe(&st->host_key, sizeof(st->host_key));
+	hnvmf_auth_wipe(&st->ctrl_key, sizeof(st->ctrl_key));
+}
+
+/* The exchange failed: Failure1 with this explanation is due, and the queue is not (or no longer)
+ * authenticated. Logged with the host NQN, never with secrets. Only the first failure of an
+ * exchange counts. Returns false, for the message handlers' "return fail(...)". */
+static bool fail(struct hnvmf_auth *st, uint8_t exp, const char *why)
+{
+	if (st->step == STEP_FAILURE1)
+		return false;
+	log_notice("host %s qid %u: DH-HMAC-CHAP transaction %u failed: %s", hostnqn(st), st->sq->qid, st->t_id,
+		   why);
+	reset_exchange(st);
+	st->step = STEP_FAILURE1;
+	st->fail_exp = exp;
+	st->sq->authenticated = false;
+	return false;
+}
+
+/* The timer runs while an exchange is under way and while the queue is unauthenticated: a stalled
+ * exchange expires, and a queue that never authenticates is let go. */
+static void update_timer(struct hnvmf_auth *st)
+{
+	struct hnvmf_sq *sq = st->sq;
+	if (st->step == STEP_NEGOTIATE && sq->authenticated)
+		hnvmf_timer_cancel(sq->reactor, &st->timer);
+	else
+		hnvmf_timer_arm(sq->reactor, &st->timer, timeout_ms(st));
+}
+
+static void auth_expired(struct hnvmf_timer *t)
+{
+	struct hnvmf_auth *st = container_of(t, struct hnvmf_auth, timer);
+	struct hnvmf_sq *sq = st->sq;
+	reset_exchange(st);
+	st->step = STEP_NEGOTIATE;
+	if (sq->authenticated) {
+		log_notice("host %s qid %u: DH-HMAC-CHAP transaction %u expired; the queue stays authenticated",
+			   hostnqn(st), sq->qid, st->t_id);
+		return;
+	}
+	log_notice("host %s qid %u: not authenticated within %llu ms, disconnecting", hostnqn(st), sq->qid,
+		   (unsigned long long)timeout_ms(st));
+	/* May free st (the transport destroys the queue): nothing after this. */
+	sq->ops->disconnect(sq);
+}
+
+/* Stands in for the state of a queue that must authenticate but could not get any. */
+static struct hnvmf_auth no_state;
+
+static struct hnvmf_auth *state_new(struct hnvmf_sq *sq)
+{
+	struct hnvmf_auth *st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->sq = sq;
+	st->timer.cb = auth_expired;
+	st->step = STEP_NEGOTIATE;
+	sq->auth = st;
+	return st;
+}
+
+void hnvmf_auth_sq_free(struct hnvmf_sq *sq)
+{
+	struct hnvmf_auth *st = sq->auth;
+	if (st == &no_state)
+		sq->auth = NULL;
+	if (!sq->auth)
+		return;
+	hnvmf_timer_cancel(sq->reactor, &st->timer);
+	reset_exchange(st);
+	hnvmf_auth_wipe(st, sizeof(*st));
+	free(st);
+	sq->auth = NULL;
+}
+
+bool hnvmf_auth_required(struct hnvmf_sq *sq)
+{
+	if (!tenant_has_secret(sq) || tls_psk_accepted(sq))
+		return false;
+	struct hnvmf_auth *st = sq->auth ? sq->auth : state_new(sq);
+	if (!st) {
+		/* Fail closed: sq->auth non-NULL keeps the queue to fabrics commands (target/req.c), and
+		 * AuthSend/AuthRecv on it fail; the host gives up on the queue. */
+		log_err("host %s qid %u: out of memory for DH-HMAC-CHAP state", sq->ctrl->hostnqn, sq->qid);
+		sq->auth = &no_state;
+		sq->authenticated = false;
+		return true;
+	}
+	sq->authenticated = false;
+	update_timer(st);
+	return true;
+}
+
+/* Reads the tenant's secrets (they may have changed since Connect: a re-authentication picks up
+ * rotated keys) and transforms them for this host and subsystem. 0 or a negative errno. */
+static int load_keys(struct hnvmf_auth *st)
+{
+	struct hnvmf_sq *sq = st->sq;
+	char host_s[sizeof(sq->ctrl->tenant->dhchap_secret)];
+	char ctrl_s[sizeof(sq->ctrl->tenant->dhchap_ctrl_secret)];
+	host_s[0] = ctrl_s[0] = '\0';
+	pthread_mutex_lock(&sq->tgt->lock);
+	const struct hnvmf_conf_tenant *t = sq->ctrl->tenant;
+	if (t) {
+		memcpy(host_s, t->dhchap_secret, sizeof(host_s));
+		memcpy(ctrl_s, t->dhchap_ctrl_secret, sizeof(ctrl_s));
+	}
+	pthread_mutex_unlock(&sq->tgt->lock);
+
+	int rc = -ENOKEY;
+	struct hnvmf_key k;
+	char err[128];
+	wipe_keys(st);
+	if (host_s[0] && hnvmf_dhchap_key_parse(host_s, &k, err, sizeof(err)) == 0) {
+		rc = hnvmf_dhchap_transform_key(k.hmac, k.data, k.len, sq->ctrl->hostnqn, st->host_key.key,
+						&st->host_key.len);
+		hnvmf_key_wipe(&k);
+	}
+	if (rc == 0 && ctrl_s[0]) {
+		rc = -ENOKEY;
+		if (hnvmf_dhchap_key_parse(ctrl_s, &k, err, sizeof(err)) == 0) {
+			rc = hnvmf_dhchap_transform_key(k.hmac, k.data, k.len, sq->ctrl->subsys->nqn,
+							st->ctrl_key.key, &st->ctrl_key.len);
+			hnvmf_key_wipe(&k);
+		}
+	}
+	hnvmf_auth_wipe(host_s, sizeof(host_s));
+	hnvmf_auth_wipe(ctrl_s, sizeof(ctrl_s));
+	if (rc)
+		wipe_keys(st);
+	return rc;
+}
+
+/* ---- host messages (AuthSend) ---- */
+
+static uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+static bool on_negotiate(struct hnvmf_auth *st, const uint8_t *m, size_t len)
+{
+	const struct hnvmf_auth_negotiate *n = (const void *)m;
+	reset_exchange(st); /* a new Negotiate restarts whatever was under way */
+	st->step = STEP_NEGOTIATE;
+	st->t_id = le16toh(n->t_id);
+	if (len < sizeof(*n) + sizeof(struct hnvmf_auth_protocol_desc))
+		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "Negotiate too short");
+	if (n->sc_c != 0)
+		return fail(st, HNVMF_AUTH_FAIL_CONCAT_MISMATCH, "secure channel concatenation is not supported");
+	const struct hnvmf_auth_protocol_desc *d = NULL;
+	size_t ndesc = (len - sizeof(*n)) / sizeof(*d);
+	for (size_t i = 0; i < n->napd && i < ndesc; i++) {
+		const struct hnvmf_auth_protocol_desc *c = (const void *)(m + sizeof(*n) + i * sizeof(*d));
+		if (c->authid == HNVMF_AUTH_ID_DHCHAP) {
+			d = c;
+			break;
+		}
+	}
+	if (!d)
+		return fail(st, HNVMF_AUTH_FAIL_NOT_USABLE, "the host offers no DH-HMAC-CHAP protocol descriptor");
+	if (d->halen > HNVMF_AUTH_IDLIST_MAX || d->dhlen > HNVMF_AUTH_IDLIST_MAX)
+		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "hash or DH group list too long");
+	int hash = pick(hash_pref, sizeof(hash_pref), d->idlist, d->halen);
+	if (hash < 0)
+		return fail(st, HNVMF_AUTH_FAIL_HASH_UNUSABLE, "no hash function in common with the host");
+	int group = pick(dhgroup_pref, sizeof(dhgroup_pref), d->idlist + HNVMF_AUTH_IDLIST_DH_OFFSET, d->dhlen);
+	if (group < 0)
+		return fail(st, HNVMF_AUTH_FAIL_DHGROUP_UNUSABLE, "no DH group in common with the host");
+	int rc = load_keys(st);
+	if (rc) {
+		log_err("host %s: its tenant's DH-HMAC-CHAP secret cannot be used (%s)", hostnqn(st), strerror(-rc));
+		return fail(st, HNVMF_AUTH_FAIL_FAILED, "no usable secret");
+	}
+	st->hash_id = (uint8_t)hash;
+	st->dhgid = (uint8_t)group;
+	st->step = STEP_CHALLENGE;
+	log_debug("host %s qid %u: DH-HMAC-CHAP transaction %u: %s, %s", hostnqn(st), st->sq->qid, st->t_id,
+		  hnvmf_auth_hash_name(hash), hnvmf_dhchap_dhgroup_name(group));
+	return true;
+}
+
+static bool on_reply(struct hnvmf_auth *st, const uint8_t *m, size_t len)
+{
+	const struct hnvmf_auth_reply *r = (const void *)m;
+	struct hnvmf_sq *sq = st->sq;
+	size_t hl = hnvmf_auth_hash_len(st->hash_id);
+	size_t gsize = hnvmf_dhchap_dhgroup_size(st->dhgid);
+	if (len < sizeof(*r) || r->hl != hl)
+		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "Reply too short or with the wrong hash length");
+	size_t dhvlen = le16toh(r->dhvlen);
+	if (sizeof(*r) + 2 * hl + dhvlen > len || dhvlen != gsize)
+		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "Reply with a DH value of the wrong size");
+	const uint8_t *r1 = m + sizeof(*r), *c2 = r1 + hl, *gx = c2 + hl;
+
+	uint8_t skey[HNVMF_DH_MAX_SIZE];
+	if (gsize && hnvmf_dh_shared_secret(st->dh, gx, dhvlen, skey, gsize) != 0)
+		return fail(st, HNVMF_AUTH_FAIL_DHGROUP_UNUSABLE, "the host's DH value is not acceptable");
+	struct hnvmf_dhchap_response_args a = {
+		.hash_id = st->hash_id,
+		.tkey = st->host_key.key,
+		.tkey_len = st->host_key.len,
+		.challenge = st->c1,
+		.seqnum = st->s1,
+		.tid = st->t_id,
+		.sc = 0,
+		.hostnqn = sq->ctrl->hostnqn,
+		.subnqn = sq->ctrl->subsys->nqn,
+		.skey = gsize ? skey : NULL,
+		.skey_len = gsize,
+	};
+	uint8_t expect[HNVMF_AUTH_MAX_DIGEST];
+	const char *why = NULL;
+	if (hnvmf_dhchap_host_response(&a, expect) != 0)
+		why = "cannot compute the host response";
+	else if (!hnvmf_auth_equal(expect, r1, hl))
+		why = "the host's response does not match its secret";
+
+	/* cvalid with S2 = 0 carries C2 for a generated PSK only (secure channel concatenation, which
+	 * the Negotiate already refused): no controller authentication then. */
+	uint32_t s2 = le32toh(r->seqnum);
+	bool bidirectional = r->cvalid && s2 != 0;
+	if (!why && bidirectional) {
+		if (!st->ctrl_key.len) {
+			why = "the host wants the controller authenticated, but its tenant has no dhchap_ctrl_secret";
+		} else {
+			a.tkey = st->ctrl_key.key;
+			a.tkey_len = st->ctrl_key.len;
+			a.challenge = c2;
+			a.seqnum = s2;
+			if (hnvmf_dhchap_ctrl_response(&a, st->r2) != 0)
+				why = "cannot compute the controller response";
+		}
+	}
+	hnvmf_auth_wipe(skey, sizeof(skey));
+	hnvmf_auth_wipe(expect, sizeof(expect));
+	if (why)
+		return fail(st, HNVMF_AUTH_FAIL_FAILED, why);
+	hnvmf_dh_free(st->dh); /* the key pair served its one exchange */
+	st->dh = NULL;
+	st->rvalid = bidirectional;
+	st->step = STEP_SUCCESS1;
+	return true;
+}
+
+/* The exchange succeeded (Success1 without R2 went out, or the host's Success2 came in). */
+static void succeeded(struct hnvmf_auth *st)
+{
+	struct hnvmf_sq *sq = st->sq;
+	bool bidirectional = st->rvalid;
+	reset_exchange(st);
+	st->step = STEP_NEGOTIATE;
+	sq->authenticated = true;
+	if (sq->qid == 0)
+		log_info("host %s (ctrl %u): authenticated (%s, %s%s)", hostnqn(st), sq->ctrl->cntlid,
+			 hnvmf_auth_hash_name(st->hash_id), hnvmf_dhchap_dhgroup_name(st->dhgid),
+			 bidirectional ? ", controller authenticated too" : "");
+	if (!st->admitted) {
+		st->admitted = true;
+		if (hnvmf_tenant_admit_authenticated(sq) != 0) {
+			/* The tenant changed since Connect and is now refused. */
+			sq->authenticated = false;
+			sq->ops->disconnect(sq);
+		}
+	}
+}
+
+static bool on_failure2(struct hnvmf_auth *st, const uint8_t *m, size_t len)
+{
+	const struct hnvmf_auth_failure *f = (const void *)m;
+	log_notice("host %s qid %u: the host abandoned DH-HMAC-CHAP transaction %u (reason %u, explanation %u)",
+		   hostnqn(st), st->sq->qid, le16toh(f->t_id), len >= sizeof(*f) ? f->rescode : 0,
+		   len >= sizeof(*f) ? f->rescode_exp : 0);
+	reset_exchange(st);
+	st->step = STEP_NEGOTIATE;
+	st->sq->authenticated = false;
+	return true; /* answered like any AuthSend: the host waits for the completion */
+}
+
+static bool on_auth_send(struct hnvmf_auth *st, const uint8_t *m, size_t len)
+{
+	if (len < 6) /* AUTH_Type, AUTH_Id, reserved, T_ID */
+		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "message too short");
+	uint8_t type = m[0], id = m[1];
+	uint16_t t_id = get_le16(m + 4);
+	bool common = id == HNVMF_AUTH_NEGOTIATE || id == HNVMF_AUTH_FAILURE2;
+	if (type != (common ? HNVMF_AUTH_TYPE_COMMON : HNVMF_AUTH_TYPE_DHCHAP))
+		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_MESSAGE, "message of the wrong AUTH_Type");
+	if (id == HNVMF_AUTH_NEGOTIATE)
+		return on_negotiate(st, m, len);
+	if (id == HNVMF_AUTH_FAILURE2)
+		return on_failure2(st, m, len);
+	bool in_order = (id == HNVMF_AUTH_REPLY && st->step == STEP_REPLY) ||
+			(id == HNVMF_AUTH_SUCCESS2 && st->step == STEP_SUCCESS2);
+	if (!in_order)
+		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_MESSAGE, "message out of order");
+	if (t_id != st->t_id)
+		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "wrong transaction id");
+	if (id == HNVMF_AUTH_REPLY)
+		return on_reply(st, m, len);
+	if (len < sizeof(struct hnvmf_auth_success2))
+		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "Success2 too short");
+	succeeded(st);
+	return true;
+}
+
+static void execute_auth_send(struct hnvmf_req *req)
+{
+	struct hnvmf_auth *st = req->sq->auth;
+	size_t len = hnvmf_req_copy_from(req, st->msg, sizeof(st->msg));
+	(void)on_auth_send(st, st->msg, len); /* a failure is reported by the next AuthRecv */
+	hnvmf_auth_wipe(st->msg, len);
+	if (req->sq->auth == st) /* a refused admission may have let the queue go */
+		update_timer(st);
+	hnvmf_req_complete(req, 0);
+}
+
+/* ---- controller messages (AuthRecv) ---- */
+
+static size_t build_failure1(struct hnvmf_auth *st, uint8_t exp)
+{
+	struct hnvmf_auth_failure *f = (void *)st->msg;
+	memset(f, 0, sizeof(*f));
+	f->auth_type = HNVMF_AUTH_TYPE_COMMON;
+	f->auth_id = HNVMF_AUTH_FAILURE1;
+	f->t_id = htole16(st->t_id);
+	f->rescode = HNVMF_AUTH_REASON_FAILED;
+	f->rescode_exp = exp;
+	return sizeof(*f);
+}
+
+/* Challenge: hash, group, S1, C1 and the controller's DH value. 0 when it cannot be built. */
+static size_t build_challenge(struct hnvmf_auth *st)
+{
+	size_t hl = hnvmf_auth_hash_len(st->hash_id);
+	size_t gsize = hnvmf_dhchap_dhgroup_size(st->dhgid);
+	struct hnvmf_auth_challenge *c = (void *)st->msg;
+	memset(c, 0, sizeof(*c));
+	if (RAND_bytes(st->c1, (int)hl) != 1 || RAND_bytes((uint8_t *)&st->s1, sizeof(st->s1)) != 1)
+		return 0;
+	if (st->s1 == 0) /* S1 0 is not a sequence number */
+		st->s1 = 1;
+	if (gsize) {
+		st->dh = hnvmf_dh_generate(st->dhgid);
+		if (!st->dh || hnvmf_dh_public_key(st->dh, st->msg + sizeof(*c) + hl, gsize) != 0)
+			return 0;
+	}
+	c->auth_type = HNVMF_AUTH_TYPE_DHCHAP;
+	c->auth_id = HNVMF_AUTH_CHALLENGE;
+	c->t_id = htole16(st->t_id);
+	c->hl = (uint8_t)hl;
+	c->hashid = st->hash_id;
+	c->dhgid = st->dhgid;
+	c->dhvlen = htole16((uint16_t)gsize);
+	c->seqnum = htole32(st->s1);
+	memcpy(st->msg + sizeof(*c), st->c1, hl);
+	return sizeof(*c) + hl + gsize;
+}
+
+/* Success1: always HL bytes of response value after the header (what the Linux host reads),
+ * valid only with RVALID. */
+static size_t build_success1(struct hnvmf_auth *st)
+{
+	size_t hl = hnvmf_auth_hash_len(st->hash_id);
+	struct hnvmf_auth_success1 *s = (void *)st->msg;
+	memset(st->msg, 0, sizeof(*s) + hl);
+	s->auth_type = HNVMF_AUTH_TYPE_DHCHAP;
+	s->auth_id = HNVMF_AUTH_SUCCESS1;
+	s->t_id = htole16(st->t_id);
+	s->hl = (uint8_t)hl;
+	if (st->rvalid) {
+		s->rvalid = 1;
+		memcpy(st->msg + sizeof(*s), st->r2, hl);
+	}
+	return sizeof(*s) + hl;
+}
+
+static void execute_auth_recv(struct hnvmf_req *req)
+{
+	struct hnvmf_auth *st = req->sq->auth;
+	size_t len = 0;
+	uint16_t status = 0;
+	switch (st->step) {
+	case STEP_CHALLENGE:
+		len = build_challenge(st);
+		if (!len) {
+			log_err("host %s qid %u: cannot build the DH-HMAC-CHAP challenge", hostnqn(st), req->sq->qid);
+			fail(st, HNVMF_AUTH_FAIL_FAILED, "internal error");
+			len = build_failure1(st, st->fail_exp);
+			st->step = STEP_NEGOTIATE;
+			break;
+		}
+		st->step = STEP_REPLY;
+		break;
+	case STEP_SUCCESS1:
+		len = build_success1(st);
+		if (st->rvalid)
+			st->step = STEP_SUCCESS2;
+		break;
+	case STEP_FAILURE1:
+		len = build_failure1(st, st->fail_exp);
+		st->step = STEP_NEGOTIATE; /* this exchange is over; a new Negotiate may follow */
+		break;
+	default: /* the host should be sending, not receiving */
+		fail(st, HNVMF_AUTH_FAIL_INCORRECT_MESSAGE, "AuthRecv out of order");
+		len = build_failure1(st, st->fail_exp);
+		st->step = STEP_NEGOTIATE;
+		break;
+	}
+	if (len > req->data_len) {
+		/* The host's buffer cannot hold the message: the exchange cannot go on. */
+		fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "AuthRecv allocation length too small");
+		status = HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
+	} else {
+		hnvmf_req_copy_to(req, st->msg, len);
+		if (st->step == STEP_SUCCESS1 && !st->rvalid)
+			succeeded(st); /* one-way: Success1 ends it, no Success2 follows */
+	}
+	hnvmf_auth_wipe(st->msg, sizeof(st->msg));
+	if (req->sq->auth == st)
+		update_timer(st);
+	hnvmf_req_complete(req, status);
+}
+
+/* ---- parse ---- */
+
+uint16_t hnvmf_parse_auth_cmd(struct hnvmf_req *req)
+{
+	struct hnvmf_sq *sq = req->sq;
+	const struct hnvmf_sqe_auth *a = &req->cmd->auth;
+	uint32_t len = le32toh(a->len);
+	if (a->secp != HNVMF_AUTH_SECP_DHCHAP || a->spsp0 != HNVMF_AUTH_SPSP_DHCHAP ||
+	    a->spsp1 != HNVMF_AUTH_SPSP_DHCHAP || len == 0)
+		return HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
+	if (sq->auth == &no_state)
+		return HNVMF_SC_GENERIC(NVME_SC_INTERNAL);
+	if (!sq->auth) {
+		/* The Connect did not ask for authentication. A tenant given a secret since (SIGHUP) may
+		 * authenticate now - and then must; anyone else has nothing to authenticate with. */
+		if (!tenant_has_secret(sq)) {
+			log_info("host %s qid %u: in-band authentication attempted, but none is configured",
+				 sq->ctrl->hostnqn, sq->qid);
+			return HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
+		}
+		if (!state_new(sq))
+			return HNVMF_SC_GENERIC(NVME_SC_INTERNAL);
+	}
+	if (req->cmd->fabrics.fctype == nvme_fabrics_type_auth_send) {
+		if (len > HNVMF_AUTH_MAX_TL)
+			return HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
+		req->dir = HNVMF_DIR_H2C;
+		req->data_len = len;
+		req->execute = execute_auth_send;
+	} else {
+		/* AL is the host's buffer (Linux: 4 KiB); no message is longer than AUTH_MSG_MAX. */
+		req->dir = HNVMF_DIR_C2H;
+		req->data_len = len < AUTH_MSG_MAX ? len : AUTH_MSG_MAX;
+		req->execute = execute_auth_recv;
+	}
+	return 0;
+}

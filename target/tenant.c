@@ -1,0 +1,121 @@
+/* Tenant admission (the rules are in target/tenant.h): the engine path of each queue, DAM only
+ * for proven, whitelisted identities within their SLA. */
+#include <stdbool.h>
+
+#include "core/log.h"
+#include "target/tenant.h"
+
+/* What admission reads of the tenant, copied under tgt->lock: a SIGHUP re-points ctrl->tenant at
+ * a new tenant set under that lock. */
+struct tenant_view {
+	bool has_tenant;
+	enum hnvmf_path_mode mode;
+	int permission_level;
+	unsigned max_queues;
+	enum hnvmf_dam_fallback fallback;
+};
+
+static struct tenant_view tenant_snapshot(struct hnvmf_sq *sq)
+{
+	struct tenant_view v = {0};
+	pthread_mutex_lock(&sq->tgt->lock);
+	const struct hnvmf_conf_tenant *t = sq->ctrl->tenant;
+	if (t) {
+		v.has_tenant = true;
+		v.mode = t->mode;
+		v.permission_level = t->permission_level;
+		v.max_queues = t->max_queues;
+		v.fallback = t->dam_fallback;
+	}
+	pthread_mutex_unlock(&sq->tgt->lock);
+	return v;
+}
+
+static bool dam_whitelisted(const struct hnvmf_conf *conf, int level)
+{
+	for (size_t i = 0; i < conf->ndam_whitelist; i++)
+		if (conf->dam_whitelist[i] == level)
+			return true;
+	return false;
+}
+
+/* An exchange was asked for at Connect and has not succeeded yet. */
+static bool auth_pending(const struct hnvmf_sq *sq) { return sq->auth != NULL && !sq->authenticated; }
+
+/* TODO(tls): sq->tls says the transport negotiated TLS with a PSK; admission trusts the
+ * transport to have bound the PSK identity to this Connect's host NQN. */
+static bool identity_proven(const struct hnvmf_sq *sq) { return sq->authenticated || sq->tls; }
+
+/* The decision. at_connect: rule 3 may still be pending; the fallback notice is given at the
+ * admin queue's Connect only (once per controller: every queue of a controller shares the
+ * tenant, and every reason for a fallback is known at Connect). */
+static uint16_t admit(struct hnvmf_sq *sq, bool at_connect, enum hnvmf_path_mode *mode)
+{
+	struct hnvmf_ctrl *c = sq->ctrl;
+	if (c->subsys->discovery) {
+		*mode = HNVMF_PATH_DIRECT;
+		return 0;
+	}
+	struct tenant_view t = tenant_snapshot(sq);
+	if (!t.has_tenant) {
+		/* DAM is for tenants only: a host without a file has no permission level. */
+		enum hnvmf_path_mode m = sq->tgt->conf->default_mode;
+		*mode = m == HNVMF_PATH_DAM ? HNVMF_PATH_PQM : m;
+		return 0;
+	}
+	if (t.mode != HNVMF_PATH_DAM) {
+		*mode = t.mode;
+		return 0;
+	}
+
+	bool pending = at_connect && auth_pending(sq);
+	const char *why = NULL;
+	if (!dam_whitelisted(sq->tgt->conf, t.permission_level))
+		why = "its permission level is not on the DAM whitelist";
+	else if (!pending && !identity_proven(sq))
+		why = "the connection is not authenticated (no DH-HMAC-CHAP, no TLS)";
+	if (why) {
+		if (t.fallback == HNVMF_DAM_FALLBACK_REFUSE) {
+			log_notice("host %s qid %u: DAM refused: %s (level %d); dam_fallback = refuse, refusing the "
+				   "connection",
+				   c->hostnqn, sq->qid, why, t.permission_level);
+			return HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_HOST);
+		}
+		if (at_connect && sq->qid == 0)
+			log_notice("host %s (ctrl %u): DAM refused: %s (level %d); serving through PQM", c->hostnqn,
+				   c->cntlid, why, t.permission_level);
+		*mode = HNVMF_PATH_PQM;
+		return 0;
+	}
+	if (pending) {
+		*mode = HNVMF_PATH_PQM; /* provisional: decided when the exchange succeeds */
+		return 0;
+	}
+	if (sq->qid > 0 && t.max_queues && sq->qid > t.max_queues) {
+		log_notice("host %s (ctrl %u): I/O queue %u is beyond the SLA's %u queues: served through PQM, "
+			   "not DAM",
+			   c->hostnqn, c->cntlid, sq->qid, t.max_queues);
+		*mode = HNVMF_PATH_PQM;
+		return 0;
+	}
+	*mode = HNVMF_PATH_DAM;
+	return 0;
+}
+
+uint16_t hnvmf_tenant_admit(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode)
+{
+	return admit(sq, true, mode);
+}
+
+uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq)
+{
+	enum hnvmf_path_mode m;
+	uint16_t st = admit(sq, false, &m);
+	if (!st) {
+		if (m != sq->mode)
+			log_debug("host %s qid %u: authenticated, path %s", sq->ctrl->hostnqn, sq->qid,
+				  hnvmf_path_mode_name(m));
+		sq->mode = m;
+	}
+	return st;
+}

@@ -1,0 +1,41 @@
+/* Tenant admission: which engine path a queue's I/O takes, and whether a tenant whose policy
+ * cannot be honoured is served at all.
+ *
+ * A queue gets DAM (direct access mode) only when
+ *   1. its host's tenant file says mode = dam,
+ *   2. the tenant's permission_level is on the global dam_whitelist,
+ *   3. the connection is authenticated: DH-HMAC-CHAP succeeded on this queue, or the transport
+ *      secured it with TLS (always a PSK for NVMe/TCP, which proves the identity), and
+ *   4. it is an I/O queue within the tenant's SLA (qid <= max_queues, when max_queues is set);
+ *      queues beyond it are served through PQM, with a notice (rule 4 never refuses).
+ * When 1 holds but 2 or 3 fails, the tenant's dam_fallback decides: pqm (serve through PQM and
+ * say why, once per controller: at its admin queue's Connect) or refuse (the Connect fails with
+ * Connect Invalid Host, DNR). Hosts without a tenant file get conf->default_mode (never DAM);
+ * baseline tenants get BASELINE; discovery controllers are DIRECT.
+ *
+ * DH-HMAC-CHAP completes after Connect (the host authenticates a queue once its Connect answered
+ * ATR), so rule 3 cannot be decided at Connect for a queue with an exchange pending. Such a queue
+ * gets a provisional PQM at Connect - harmless: no channel is opened before the first I/O, and
+ * target/req.c refuses I/O until the queue authenticated - and target/auth.c calls
+ * hnvmf_tenant_admit_authenticated when its first exchange succeeds; that decision is final for
+ * the queue (later re-authentications do not move a queue whose channels may be open). Every
+ * reason that can refuse a queue with a pending exchange (rule 2, a refusing fallback) is known at
+ * Connect, so refused tenants are refused there. */
+#ifndef HNVMF_TENANT_H
+#define HNVMF_TENANT_H
+
+#include <stdint.h>
+
+#include "target/nvmf.h"
+
+/* At Connect, once sq->ctrl and sq->qid are set and hnvmf_auth_required has run: returns 0 and
+ * stores the queue's path in *mode, or returns the status that fails the Connect (*mode is then
+ * untouched; the caller points the CQE's DW0 at the Connect data's host NQN). */
+uint16_t hnvmf_tenant_admit(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode);
+
+/* When the queue's first DH-HMAC-CHAP exchange succeeded (sq->authenticated is set): decides the
+ * mode Connect left provisional and stores it in sq->mode. Returns 0, or a non-zero status when
+ * the tenant must now be refused (its file changed since Connect); the caller disconnects. */
+uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq);
+
+#endif
