@@ -165,7 +165,9 @@ int hnvmf_ini_ctrl_disconnect(struct hnvmf_ini_ctrl *c)
 	for (unsigned i = 0; i < c->nr_io; i++)
 		hnvmf_ini_queue_close(c->io[i]);
 	c->nr_io = 0;
-	if (c->admin && !hnvmf_ini_queue_error(c->admin)) {
+	if (c->admin && hnvmf_ini_queue_error(c->admin)) {
+		ret = hnvmf_ini_queue_error(c->admin); /* no clean shutdown possible */
+	} else if (c->admin) {
 		uint32_t cc = INI_CC_IOSQES | INI_CC_IOCQES | 1u | (NVME_CC_SHN_NORMAL << NVME_CC_SHN_SHIFT);
 		ret = hnvmf_ini_prop_set(c->admin, NVME_REG_CC, 4, cc, c->timeout_ms);
 		if (!ret)

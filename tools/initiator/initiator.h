@@ -208,7 +208,8 @@ int hnvmf_ini_ctrl_connect(const char *addr, uint16_t port, const char *subnqn,
 			   const char *hostnqn, const struct hnvmf_ini_ctrl_opts *o,
 			   struct hnvmf_ini_ctrl **out);
 /* Shutdown through CC.SHN (normal), wait CSTS.SHST complete (bounded), close every queue and
- * free. Returns 0, or the first error met (everything is freed anyway). NULL is allowed. */
+ * free. Returns 0, or the first error met, including an admin queue that had already failed
+ * (everything is freed anyway). NULL is allowed. */
 int hnvmf_ini_ctrl_disconnect(struct hnvmf_ini_ctrl *c);
 
 /* Synchronous admin commands; data into buf. */
