@@ -100,6 +100,11 @@ void tcp_conn_start(struct tcp_conn *c)
 		hnvmf_reactor_add_poller(rt->r, &rt->poller);
 		rt->poller_on = true;
 	}
+	if (c->port && c->port->conf.tls && tcp_tls_conn_start(c) < 0) {
+		log_err("tcp %s: cannot set up TLS", c->sq.peer);
+		tcp_conn_close(c, "TLS setup failed");
+		return;
+	}
 	c->ev_mask = EPOLLIN;
 	if (hnvmf_reactor_add_fd(rt->r, &c->ev, c->ev_mask) < 0) {
 		log_err("tcp %s: cannot watch the socket", c->sq.peer);
@@ -148,8 +153,8 @@ void tcp_conn_set_events(struct tcp_conn *c)
 	if (c->fd < 0)
 		return;
 	uint32_t mask = 0;
-	if (c->state == TCP_CONN_WAIT_ICREQ || c->state == TCP_CONN_LIVE ||
-	    c->state == TCP_CONN_DRAINING)
+	if (c->state == TCP_CONN_TLS_HANDSHAKE || c->state == TCP_CONN_WAIT_ICREQ ||
+	    c->state == TCP_CONN_LIVE || c->state == TCP_CONN_DRAINING)
 		mask |= EPOLLIN;
 	if (c->want_out)
 		mask |= EPOLLOUT;
@@ -246,6 +251,7 @@ void tcp_conn_close(struct tcp_conn *c, const char *why)
 void tcp_conn_drain(struct tcp_conn *c)
 {
 	switch (c->state) {
+	case TCP_CONN_TLS_HANDSHAKE:
 	case TCP_CONN_WAIT_ICREQ:
 		tcp_conn_close(c, "shutdown");
 		return;
@@ -272,8 +278,10 @@ void tcp_conn_check_idle(struct tcp_conn *c)
 static void conn_timer_fired(struct hnvmf_timer *t)
 {
 	struct tcp_conn *c = container_of(t, struct tcp_conn, timer);
-	if (c->state == TCP_CONN_WAIT_ICREQ) {
-		log_info("tcp %s: no ICReq within %u ms", c->sq.peer, TCP_ICREQ_TIMEOUT_MS);
+	if (c->state == TCP_CONN_WAIT_ICREQ || c->state == TCP_CONN_TLS_HANDSHAKE) {
+		log_info("tcp %s: no %s within %u ms", c->sq.peer,
+			 c->state == TCP_CONN_WAIT_ICREQ ? "ICReq" : "TLS handshake",
+			 TCP_ICREQ_TIMEOUT_MS);
 		tcp_conn_close(c, "ICReq timeout");
 	} else if (c->state == TCP_CONN_TERMINATING) {
 		tcp_conn_close(c, "C2HTermReq not sent in time");
@@ -283,6 +291,11 @@ static void conn_timer_fired(struct hnvmf_timer *t)
 static void conn_event(struct hnvmf_event *ev, uint32_t revents)
 {
 	struct tcp_conn *c = container_of(ev, struct tcp_conn, ev);
+	if (c->state == TCP_CONN_TLS_HANDSHAKE) {
+		if (revents & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP))
+			tcp_tls_handshake(c);
+		return;
+	}
 	if (revents & EPOLLIN)
 		tcp_conn_readable(c);
 	if ((revents & EPOLLOUT) && c->state != TCP_CONN_CLOSED)
@@ -307,6 +320,7 @@ static void conn_destroy_msg(struct hnvmf_msg *m)
 	hnvmf_sq_destroy(&c->sq);
 	hnvmf_list_del(&c->link);
 	rt->nconns--;
+	tcp_tls_free(c);
 	free(c->reqs);
 	free(c->icd_mem);
 	free(c->rxbuf);

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "core/list.h"
@@ -89,6 +90,7 @@ struct tcp_req {
 };
 
 enum tcp_conn_state {
+	TCP_CONN_TLS_HANDSHAKE, /* tls listener: TLS 1.3 PSK handshake before the ICReq */
 	TCP_CONN_WAIT_ICREQ,
 	TCP_CONN_LIVE,
 	TCP_CONN_DRAINING,    /* shutdown: no new command starts; closes once idle */
@@ -167,6 +169,14 @@ struct tcp_conn {
 	uint8_t term_pdu[sizeof(struct hnvmf_tcp_term) + HNVMF_TCP_TERM_MAX_DATA] TCP_PDU_ALIGNED;
 
 	struct tcp_conn_stats stats;
+
+	/* TLS (tcp-tls.c); ssl is NULL on a plain connection. */
+	struct ssl_st *ssl;
+	uint8_t *tls_stage;       /* plaintext copied from the send queue for SSL_write */
+	uint32_t tls_staged;      /* bytes in tls_stage: the send queue's next bytes */
+	uint32_t tls_write_len;   /* an SSL_write of this many bytes must be repeated */
+	char tls_hostnqn[HNVMF_NQN_MAX]; /* from the PSK identity */
+	char tls_subnqn[HNVMF_NQN_MAX];
 };
 
 /* Large data buffers kept per reactor, so the I/O path does not malloc. */
@@ -247,6 +257,17 @@ static inline void tcp_send_add(struct tcp_send *s, const void *base, size_t len
 	s->iov[s->iovcnt].iov_len = len;
 	s->iovcnt++;
 }
+
+/* tcp-tls.c */
+int tcp_tls_setup(void);
+void tcp_tls_fini(void);
+int tcp_tls_conn_start(struct tcp_conn *c);
+void tcp_tls_handshake(struct tcp_conn *c);
+void tcp_tls_free(struct tcp_conn *c);
+ssize_t tcp_tls_recv(struct tcp_conn *c, void *buf, size_t len);
+bool tcp_tls_pending(const struct tcp_conn *c);
+ssize_t tcp_tls_send(struct tcp_conn *c, const struct iovec *v, int n);
+uint16_t tcp_tls_check_connect(struct tcp_req *t);
 
 /* tcp-bufcache.c */
 void tcp_bufcache_init(struct tcp_bufcache *bc, uint32_t mdts);

@@ -81,6 +81,18 @@ static bool map_buffer(struct tcp_req *t)
 	return true;
 }
 
+/* Last check before the target runs an H2C command: a Connect over TLS must match the PSK
+ * identity. */
+static void execute_h2c(struct tcp_req *t)
+{
+	uint16_t st = t->conn->ssl ? tcp_tls_check_connect(t) : 0;
+	if (st) {
+		complete(t, st);
+		return;
+	}
+	hnvmf_req_execute(&t->req);
+}
+
 static void r2t_sent(struct tcp_send *s, bool dropped)
 {
 	struct tcp_req *t = container_of(s, struct tcp_req, snd);
@@ -173,7 +185,7 @@ void tcp_req_capsule_ready(struct tcp_req *t)
 		req->iov[0].iov_base = t->icd;
 		req->iov[0].iov_len = req->data_len;
 		req->iovcnt = 1;
-		hnvmf_req_execute(req);
+		execute_h2c(t);
 		return;
 	}
 	if (t->sgl_type != HNVMF_SGL_TRANSPORT_DATA) {
@@ -199,7 +211,7 @@ void tcp_req_h2c_done(struct tcp_req *t)
 		complete(t, hnvmf_status(NVME_SCT_GENERIC, NVME_SC_TRAN_TPORT_ERROR, 0));
 		return;
 	}
-	hnvmf_req_execute(&t->req);
+	execute_h2c(t);
 }
 
 void tcp_req_abort(struct tcp_req *t)

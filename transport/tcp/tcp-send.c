@@ -116,7 +116,8 @@ void tcp_send_flush(struct tcp_conn *c)
 			}
 		}
 		struct msghdr msg = { .msg_iov = v, .msg_iovlen = (size_t)n };
-		ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t w = c->ssl ? tcp_tls_send(c, v, n)
+				   : sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		c->stats.syscalls++;
 		if (w < 0) {
 			if (errno == EINTR)
@@ -131,7 +132,8 @@ void tcp_send_flush(struct tcp_conn *c)
 		}
 		c->stats.tx_bytes += (uint64_t)w;
 		advance(c, (size_t)w);
-		if ((size_t)w < total) {
+		/* TLS takes at most its staging buffer per call: only EAGAIN means "full". */
+		if ((size_t)w < total && !c->ssl) {
 			if (c->state != TCP_CONN_CLOSED)
 				set_want_out(c, true);
 			return;

@@ -59,6 +59,7 @@ static void tcp_fini(void)
 		tcp_bufcache_fini(&tcp_g.rts[i].cache);
 	free(tcp_g.rts);
 	tcp_g.rts = NULL;
+	tcp_tls_fini();
 }
 
 static void format_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -188,9 +189,11 @@ static int open_listen_socket(const struct hnvmf_conf_listener *conf)
 static int tcp_listen(struct hnvmf_port *port)
 {
 	if (port->conf.tls) {
-		log_err("tcp: listener %s asks for TLS, which this transport does not provide",
-			port->conf.name);
-		return -ENOTSUP;
+		int rc = tcp_tls_setup();
+		if (rc < 0) {
+			log_err("tcp: listener %s: cannot set up TLS", port->conf.name);
+			return rc;
+		}
 	}
 	int fd = open_listen_socket(&port->conf);
 	if (fd < 0)
@@ -217,7 +220,8 @@ static int tcp_listen(struct hnvmf_port *port)
 		free(l);
 		return rc;
 	}
-	log_notice("tcp: listening on %s port %u", port->conf.addr, port->conf.port);
+	log_notice("tcp: listening on %s port %u%s", port->conf.addr, port->conf.port,
+		   port->conf.tls ? " (TLS)" : "");
 	return 0;
 }
 

@@ -1,0 +1,280 @@
+/* NVMe/TCP over TLS 1.3 with a configured PSK: an OpenSSL client derives its identity and TLS
+ * PSK as nvme-cli does (target/tls-psk.c), the transport finds the tenant's key, and then
+ * everything of test_tcp_conn.c's happy path runs through the secure channel. Also: the wrong
+ * key, an unknown host, and a Connect that names another host than the PSK identity. */
+#include "test_tcp_fakes.h"
+
+#include <signal.h>
+
+#include <openssl/err.h>
+
+#include "conf/keyfmt.h"
+#include "target/tls-psk.h"
+
+#define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:0b5e7f0c-1111-4222-8333-944455556666"
+#define SUBNQN "nqn.2026-01.io.hnvmf:default"
+
+static struct hnvmf_conf_tenant tenant;
+static struct hnvmf_key tenant_key;
+static struct hnvmf_tls_derived client; /* what the host offers */
+static SSL_CTX *client_ctx;
+
+static int client_psk(SSL *ssl, const EVP_MD *md, const unsigned char **id, size_t *idlen,
+		      SSL_SESSION **sess)
+{
+	(void)md;
+	const unsigned char suite[2] = { 0x13, client.id.cipher == 2 ? 0x02 : 0x01 };
+	SSL_SESSION *s = SSL_SESSION_new();
+	assert_non_null(s);
+	assert_int_equal(SSL_SESSION_set1_master_key(s, client.psk, client.psk_len), 1);
+	assert_int_equal(SSL_SESSION_set_cipher(s, SSL_CIPHER_find(ssl, suite)), 1);
+	assert_int_equal(SSL_SESSION_set_protocol_version(s, TLS1_3_VERSION), 1);
+	*id = (const unsigned char *)client.identity;
+	*idlen = strlen(client.identity);
+	*sess = s;
+	return 1;
+}
+
+/* The host derives identity and TLS PSK from a configured key, as nvme-cli does. */
+static void host_derives(int hh, const uint8_t *key, size_t len, const char *hostnqn,
+			 enum hnvmf_tls_hkdf_label enc)
+{
+	assert_int_equal(hnvmf_tls_derive_configured(hh, key, len, hostnqn, SUBNQN, 1, enc, &client),
+			 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&ft, 0, sizeof(ft));
+	memset(evs, 0, sizeof(evs));
+	memset(pollers, 0, sizeof(pollers));
+	pump_thread = pthread_self();
+	signal(SIGPIPE, SIG_IGN); /* as hnvmfd blocks it: OpenSSL writes with write(2) */
+	conf.queue_depth = 64;
+	conf.inline_data_size = 8192;
+	conf.mdts_kib = 1024;
+	tgt.conf = &conf;
+	pthread_mutex_init(&tgt.lock, NULL);
+	/* The tenant's configured PSK: hh 01 (SHA-256), 32 bytes. */
+	memset(&tenant, 0, sizeof(tenant));
+	snprintf(tenant.hostnqn, sizeof(tenant.hostnqn), "%s", HOSTNQN);
+	tenant_key.len = 32;
+	tenant_key.hmac = 1;
+	for (int i = 0; i < 32; i++)
+		tenant_key.data[i] = (uint8_t)(0x40 + i);
+	assert_int_equal(hnvmf_tls_key_format(&tenant_key, tenant.tls_psk, sizeof(tenant.tls_psk)), 0);
+	tgt.tenants = &tenant;
+	tgt.ntenants = 1;
+	memset(&port, 0, sizeof(port));
+	port.conf.tls = true;
+	reactor_ptrs[0] = R(0);
+	reactor_ptrs[1] = R(1);
+	struct hnvmf_transport_env env = { .tgt = &tgt, .reactors = reactor_ptrs, .nreactors = 2 };
+	assert_int_equal(hnvmf_tcp_transport.init(&env), 0);
+	assert_int_equal(tcp_tls_setup(), 0); /* what listen does for a tls listener */
+
+	client_ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_min_proto_version(client_ctx, TLS1_3_VERSION);
+	SSL_CTX_set_max_proto_version(client_ctx, TLS1_3_VERSION);
+	SSL_CTX_set_ciphersuites(client_ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384");
+	SSL_CTX_set_psk_use_session_callback(client_ctx, client_psk);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	pump();
+	assert_int_equal(atomic_load(&tcp_g.nconns), 0);
+	hnvmf_tcp_transport.fini();
+	SSL_CTX_free(client_ctx);
+	pthread_mutex_destroy(&tgt.lock);
+	free(ft.last_write);
+	ft.last_write = NULL;
+	return 0;
+}
+
+/* A connection on the TLS listener and the client's handshake; returns whether it succeeded. */
+static bool tls_open(struct host *h)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	memset(h, 0, sizeof(*h));
+	h->fd = sv[1];
+	h->c = tcp_conn_create(&tcp_g.rts[0], &port, sv[0], "tls-host");
+	hnvmf_reactor_send(R(0), &h->c->start_msg);
+	pump();
+	assert_int_equal(h->c->state, TCP_CONN_TLS_HANDSHAKE);
+	SSL *ssl = SSL_new(client_ctx);
+	SSL_set_fd(ssl, h->fd);
+	SSL_set_connect_state(ssl);
+	for (int i = 0; i < 10000; i++) {
+		int rc = SSL_do_handshake(ssl);
+		if (rc == 1) {
+			host_tls[h->fd] = ssl;
+			pump();
+			return true;
+		}
+		int e = SSL_get_error(ssl, rc);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			break;
+		pump();
+	}
+	ERR_clear_error();
+	SSL_free(ssl);
+	return false;
+}
+
+static void tls_close(struct host *h)
+{
+	SSL_free(host_tls[h->fd]);
+	host_tls[h->fd] = NULL;
+	close_host(h);
+}
+
+static void icreq(struct host *h)
+{
+	send_icreq(h, 0);
+	struct hnvmf_tcp_icresp r;
+	recv_all(h->fd, &r, sizeof(r));
+	assert_int_equal(r.hdr.type, HNVMF_TCP_ICRESP);
+	assert_int_equal(h->c->state, TCP_CONN_LIVE);
+}
+
+static void send_connect(struct host *h, uint16_t cid, const char *hostnqn, const char *subnqn)
+{
+	struct nvmf_connect_data d;
+	memset(&d, 0, sizeof(d));
+	snprintf(d.hostnqn, sizeof(d.hostnqn), "%s", hostnqn);
+	snprintf(d.subsysnqn, sizeof(d.subsysnqn), "%s", subnqn);
+	struct hnvmf_tcp_cmd p;
+	memset(&p, 0, sizeof(p));
+	p.hdr.type = HNVMF_TCP_CMD;
+	p.hdr.hlen = sizeof(p);
+	p.hdr.pdo = sizeof(p);
+	p.hdr.plen = htole32(sizeof(p) + sizeof(d));
+	p.sqe.connect.opcode = nvme_admin_fabrics;
+	p.sqe.connect.cid = htole16(cid);
+	p.sqe.connect.fctype = nvme_fabrics_type_connect;
+	p.sqe.connect.dptr.type = HNVMF_SGL_DATA_BLOCK_OFFSET;
+	p.sqe.connect.dptr.length = htole32(sizeof(d));
+	send_all(h->fd, &p, sizeof(p));
+	send_all(h->fd, &d, sizeof(d));
+}
+
+static void io_over_tls(void **state)
+{
+	(void)state;
+	host_derives(1, tenant_key.data, 32, HOSTNQN, HNVMF_TLS_LABEL_RFC8446);
+	struct host h;
+	assert_true(tls_open(&h));
+	assert_true(h.c->sq.tls);
+	assert_string_equal(h.c->tls_hostnqn, HOSTNQN);
+	icreq(&h);
+	send_connect(&h, 1, HOSTNQN, SUBNQN);
+	expect_rsp(&h, 1, 0);
+	assert_int_equal(ft.executed, 1);
+	send_cmd(&h, OPC_READ, 2, HNVMF_SGL_TRANSPORT_DATA, 4096, NULL, 0, false);
+	expect_read(&h, 2, 4096);
+	/* Larger than the staging buffer: several SSL_writes carry one C2HData PDU. */
+	send_cmd(&h, OPC_READ, 3, HNVMF_SGL_TRANSPORT_DATA, 1024 * 1024, NULL, 0, false);
+	expect_read(&h, 3, 1024 * 1024);
+	/* A write through R2T and H2CData. */
+	static uint8_t data[256 * 1024];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 5 + 1);
+	send_cmd(&h, OPC_WRITE, 4, HNVMF_SGL_TRANSPORT_DATA, sizeof(data), NULL, 0, false);
+	uint8_t pdu[64] __attribute__((aligned(8)));
+	recv_pdu(&h, pdu, NULL, 0);
+	uint16_t ttag = le16toh(((struct hnvmf_tcp_r2t *)pdu)->ttag);
+	send_h2c(&h, 4, ttag, 0, data, sizeof(data) / 2, false);
+	send_h2c(&h, 4, ttag, sizeof(data) / 2, data + sizeof(data) / 2, sizeof(data) / 2, true);
+	expect_rsp(&h, 4, 0);
+	assert_memory_equal(ft.last_write, data, sizeof(data));
+	tls_close(&h);
+}
+
+/* The hh 01 identity's digest tells which HkdfLabel encoding the host used: both work. */
+static void both_label_encodings(void **state)
+{
+	(void)state;
+	host_derives(1, tenant_key.data, 32, HOSTNQN, HNVMF_TLS_LABEL_LIBNVME_COMPAT);
+	struct host h;
+	assert_true(tls_open(&h));
+	icreq(&h);
+	tls_close(&h);
+}
+
+static void connect_must_match_identity(void **state)
+{
+	(void)state;
+	host_derives(1, tenant_key.data, 32, HOSTNQN, HNVMF_TLS_LABEL_RFC8446);
+	struct host h;
+	assert_true(tls_open(&h));
+	icreq(&h);
+	send_connect(&h, 1, "nqn.2014-08.org.nvmexpress:uuid:someone-else", SUBNQN);
+	expect_rsp(&h, 1, HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_HOST));
+	send_connect(&h, 2, HOSTNQN, "nqn.2026-01.io.hnvmf:other");
+	expect_rsp(&h, 2, HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_HOST));
+	assert_int_equal(ft.executed, 0);
+	tls_close(&h);
+}
+
+static void wrong_key_fails_handshake(void **state)
+{
+	(void)state;
+	uint8_t other[32];
+	memset(other, 0x77, sizeof(other));
+	host_derives(1, other, 32, HOSTNQN, HNVMF_TLS_LABEL_RFC8446);
+	struct host h;
+	assert_false(tls_open(&h));
+	assert_true(peer_closed(h.fd));
+	assert_int_equal(ft.destroyed, 1);
+	assert_int_equal(ft.inits, 1);
+	close(h.fd);
+}
+
+static void unknown_host_fails_handshake(void **state)
+{
+	(void)state;
+	host_derives(1, tenant_key.data, 32, "nqn.2014-08.org.nvmexpress:uuid:stranger",
+		     HNVMF_TLS_LABEL_RFC8446);
+	struct host h;
+	assert_false(tls_open(&h));
+	assert_true(peer_closed(h.fd));
+	assert_int_equal(ft.destroyed, 1);
+	close(h.fd);
+}
+
+/* A plain-text ICReq on the TLS listener is not a ClientHello: the connection is closed. */
+static void plaintext_on_tls_listener(void **state)
+{
+	(void)state;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	struct host h = { .fd = sv[1] };
+	h.c = tcp_conn_create(&tcp_g.rts[0], &port, sv[0], "plain-host");
+	hnvmf_reactor_send(R(0), &h.c->start_msg);
+	pump();
+	send_icreq(&h, 0);
+	assert_true(peer_closed(h.fd));
+	assert_int_equal(ft.destroyed, 1);
+	close(h.fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(io_over_tls, setup, teardown),
+		cmocka_unit_test_setup_teardown(both_label_encodings, setup, teardown),
+		cmocka_unit_test_setup_teardown(connect_must_match_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(wrong_key_fails_handshake, setup, teardown),
+		cmocka_unit_test_setup_teardown(unknown_host_fails_handshake, setup, teardown),
+		cmocka_unit_test_setup_teardown(plaintext_on_tls_listener, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
