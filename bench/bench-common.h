@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -330,6 +331,64 @@ static inline void bench_print_threads(FILE *out, const char *indent)
 		fprintf(out, "%s%-18s x%-3u cpus %s\n", indent, groups[i].name, groups[i].n, groups[i].cpus);
 }
 
+/* Scheduler accounting of this process's threads (/proc/self/task/N/schedstat: time on a cpu,
+ * time runnable but waiting for one), summed over the reactors ("bench-reactor...") and over
+ * the engine's I/O server threads ("hnvmf-..."; io_uring's own iou-wrk threads included). A
+ * path that needs a thread hand-off per io is only as fast as the wake-up of the thread it hands
+ * to: run-queue wait is the measure of that on a shared machine. */
+struct bench_sched {
+	uint64_t reactor_run_ns, reactor_wait_ns;
+	uint64_t server_run_ns, server_wait_ns;
+};
+
+static inline void bench_sched_snapshot(struct bench_sched *s)
+{
+	memset(s, 0, sizeof(*s));
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[96], comm[32] = "";
+		unsigned long long run = 0, wait = 0;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%llu %llu", &run, &wait) != 2)
+			run = wait = 0;
+		fclose(f);
+		if (!strncmp(comm, "bench-", 6)) {
+			s->reactor_run_ns += run;
+			s->reactor_wait_ns += wait;
+		} else if (!strncmp(comm, "hnvmf-", 6) || !strncmp(comm, "iou-", 4)) {
+			s->server_run_ns += run;
+			s->server_wait_ns += wait;
+		}
+	}
+	closedir(d);
+}
+
+/* after - before, as percentages of one cpu over secs (threads that ended in between are lost:
+ * none do while a cell is measured). */
+static inline void bench_sched_delta(const struct bench_sched *a, const struct bench_sched *b, double secs,
+				     double pct[4])
+{
+	pct[0] = (double)(b->reactor_run_ns - a->reactor_run_ns) / 1e7 / secs;
+	pct[1] = (double)(b->reactor_wait_ns - a->reactor_wait_ns) / 1e7 / secs;
+	pct[2] = (double)(b->server_run_ns - a->server_run_ns) / 1e7 / secs;
+	pct[3] = (double)(b->server_wait_ns - a->server_wait_ns) / 1e7 / secs;
+}
+
 /* ---- backends ----------------------------------------------------------------------------- */
 
 struct bench_backend {
@@ -612,6 +671,62 @@ static inline void bench_queue_close(struct bench_queue *q)
 
 /* ---- machine facts ------------------------------------------------------------------------ */
 
+/* How long a thread that never sleeps is kept off its cpu by everything else on the machine: a
+ * busy loop pinned to cpu reads the clock for ms milliseconds and reports the largest gap and
+ * the number of gaps over 1 ms. On a shared machine this is the floor under every tail latency
+ * measured here. */
+struct bench_gap_probe {
+	int cpu;
+	unsigned ms;
+	uint64_t max_gap_ns, gaps_over_1ms;
+};
+
+static inline void *bench_gap_thread(void *arg)
+{
+	struct bench_gap_probe *g = arg;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(g->cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	uint64_t start = hnvmf_now_ns(), prev = start;
+	while (prev - start < (uint64_t)g->ms * 1000000ull) {
+		uint64_t t = hnvmf_now_ns();
+		if (t - prev > g->max_gap_ns)
+			g->max_gap_ns = t - prev;
+		if (t - prev > 1000000)
+			g->gaps_over_1ms++;
+		prev = t;
+	}
+	return NULL;
+}
+
+static inline void bench_print_sched_noise(FILE *out, unsigned ms)
+{
+	struct bench_cpus all;
+	bench_cpus_allowed(&all);
+	struct bench_gap_probe g[8];
+	pthread_t th[8];
+	unsigned n = all.n < 8 ? all.n : 8;
+	for (unsigned i = 0; i < n; i++) {
+		g[i] = (struct bench_gap_probe){.cpu = all.cpu[i], .ms = ms};
+		pthread_create(&th[i], NULL, bench_gap_thread, &g[i]);
+	}
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	char load[64] = "?";
+	FILE *f = fopen("/proc/loadavg", "r");
+	if (f) {
+		if (!fgets(load, sizeof(load), f))
+			snprintf(load, sizeof(load), "?");
+		fclose(f);
+		load[strcspn(load, "\n")] = 0;
+	}
+	fprintf(out, "# load average: %s; a busy loop per cpu for %u ms was kept off its cpu:", load, ms);
+	for (unsigned i = 0; i < n; i++)
+		fprintf(out, " cpu%d max %.1f ms (%" PRIu64 " gaps > 1 ms)%s", g[i].cpu, (double)g[i].max_gap_ns / 1e6,
+			g[i].gaps_over_1ms, i + 1 < n ? "," : "\n");
+}
+
 static inline void bench_print_machine(FILE *out, const struct bench_pinning *pin)
 {
 	struct utsname u;
@@ -622,6 +737,7 @@ static inline void bench_print_machine(FILE *out, const struct bench_pinning *pi
 	fprintf(out, "# machine: %ld online cpus, kernel %s %s\n", sysconf(_SC_NPROCESSORS_ONLN), u.sysname,
 		u.release);
 	fprintf(out, "# pinning: reactors on cpus %s (round-robin), I/O server threads on cpus %s\n", rc, sc);
+	bench_print_sched_noise(out, 500);
 }
 
 #endif

@@ -71,6 +71,7 @@ static const struct scenario scenarios[] = {
 struct quiet_result {
 	bool ok;
 	double iops, noise_mbps, cpu_pct;
+	double sched[4]; /* reactors run, wait; servers run, wait: % of one cpu */
 	uint64_t p50, p99, p999, max, errors;
 };
 
@@ -217,12 +218,16 @@ static void run_case(struct hnvmf_backend *be, const struct scenario *sc, struct
 		bench_queue_start(&qs[i]);
 	bench_sleep_ms(O.warmup_ms);
 	double cpu0 = bench_cpu_seconds();
+	struct bench_sched sc0, sc1;
+	bench_sched_snapshot(&sc0);
 	uint64_t t0 = hnvmf_now_ns();
 	atomic_store(&measuring, true);
 	bench_sleep_ms((unsigned)(O.seconds * 1000));
 	atomic_store(&measuring, false);
 	double secs = (double)(hnvmf_now_ns() - t0) / 1e9;
 	res->cpu_pct = 100.0 * (bench_cpu_seconds() - cpu0) / secs;
+	bench_sched_snapshot(&sc1);
+	bench_sched_delta(&sc0, &sc1, secs, res->sched);
 	for (unsigned i = 0; i < n; i++)
 		bench_queue_stop(&qs[i]);
 	if (!bench_queues_wait_drained(qs, n, 60000)) {
@@ -292,8 +297,9 @@ int main(int argc, char **argv)
 		} else {
 			printf("\n# backend null (no storage: the noise contends only for threads, queues and cpus)\n");
 		}
-		printf("%-5s %-9s %-9s %9s %8s %8s %9s %9s %10s %5s %6s\n", "bknd", "quiet", "noise", "q-kIOPS",
-		       "q-p50us", "q-p99us", "q-p99.9us", "q-maxus", "noise-MB/s", "cpu%", "errors");
+		printf("%-5s %-9s %-9s %9s %8s %8s %9s %9s %10s %5s %-9s %-11s %6s\n", "bknd", "quiet", "noise",
+		       "q-kIOPS", "q-p50us", "q-p99us", "q-p99.9us", "q-maxus", "noise-MB/s", "cpu%", "rct run/wt",
+		       "srv run/wt", "errors");
 		struct quiet_result alone[4] = {{0}};
 		for (unsigned s = 0; s < NSCEN; s++) {
 			const struct scenario *sc = &scenarios[s];
@@ -312,11 +318,12 @@ int main(int argc, char **argv)
 			if (sc->noise != NONE && alone[sc->quiet].ok && alone[sc->quiet].p99)
 				snprintf(p99x, sizeof(p99x), "  p99 x%.1f vs alone",
 					 (double)r.p99 / (double)alone[sc->quiet].p99);
-			printf("%-5s %-9s %-9s %9.1f %8.1f %8.1f %9.1f %9.1f %10.1f %5.0f %6" PRIu64 "%s\n",
+			printf("%-5s %-9s %-9s %9.1f %8.1f %8.1f %9.1f %9.1f %10.1f %5.0f %4.0f/%-4.0f %5.0f/%-5.0f %6" PRIu64
+			       "%s\n",
 			       hnvmf_backend_type_name(bk.type), hnvmf_path_mode_name(sc->quiet),
 			       sc->noise == NONE ? "-" : hnvmf_path_mode_name((enum hnvmf_path_mode)sc->noise), r.iops / 1000,
 			       (double)r.p50 / 1000, (double)r.p99 / 1000, (double)r.p999 / 1000, (double)r.max / 1000,
-			       r.noise_mbps, r.cpu_pct, r.errors, p99x);
+			       r.noise_mbps, r.cpu_pct, r.sched[0], r.sched[1], r.sched[2], r.sched[3], r.errors, p99x);
 			fflush(stdout);
 		}
 		bench_backend_close(&bk);

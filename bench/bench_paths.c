@@ -55,6 +55,7 @@ struct result {
 	enum hnvmf_path_mode mode;
 	bool ok;
 	double secs, iops, mbps, cpu_pct, csw_per_io;
+	double sched[4]; /* reactor run, wait; servers run, wait: % of one cpu */
 	uint64_t ios, errors, p50, p99, p999, max;
 	double mean_us;
 	unsigned c_end;
@@ -325,6 +326,8 @@ static void run_cell(struct hnvmf_backend *be, struct result *res, bool show_thr
 	}
 	double cpu0 = bench_cpu_seconds();
 	uint64_t csw0 = bench_ctx_switches();
+	struct bench_sched sc0, sc1;
+	bench_sched_snapshot(&sc0);
 	uint64_t t0 = hnvmf_now_ns();
 	atomic_store(&measuring, true);
 	bench_sleep_ms((unsigned)(O.seconds * 1000));
@@ -332,6 +335,7 @@ static void run_cell(struct hnvmf_backend *be, struct result *res, bool show_thr
 	uint64_t t1 = hnvmf_now_ns();
 	double cpu1 = bench_cpu_seconds();
 	uint64_t csw1 = bench_ctx_switches();
+	bench_sched_snapshot(&sc1);
 	res->c_end = res->mode == HNVMF_PATH_PQM ? hnvmf_pqm_current_c(e) : 0;
 	for (unsigned i = 0; i < n; i++)
 		bench_queue_stop(&qs[i]);
@@ -353,6 +357,7 @@ static void run_cell(struct hnvmf_backend *be, struct result *res, bool show_thr
 	res->mbps = res->iops * 4096 / 1e6;
 	res->cpu_pct = 100.0 * (cpu1 - cpu0) / res->secs;
 	res->csw_per_io = res->ios ? (double)(csw1 - csw0) / (double)res->ios : 0;
+	bench_sched_delta(&sc0, &sc1, res->secs, res->sched);
 	res->p50 = bench_hist_quantile(&h, 0.50);
 	res->p99 = bench_hist_quantile(&h, 0.99);
 	res->p999 = bench_hist_quantile(&h, 0.999);
@@ -376,10 +381,11 @@ static void print_row(const struct result *r)
 	char c[8] = "-";
 	if (r->mode == HNVMF_PATH_PQM)
 		snprintf(c, sizeof(c), "%u", r->c_end);
-	fprintf(out, "%-5s %-9s %3u %-9s %9.1f %8.1f %8.1f %8.1f %8.1f %9.1f %5.0f %6.3f %3s %6" PRIu64 "\n",
+	fprintf(out, "%-5s %-9s %3u %-9s %9.1f %8.1f %8.1f %8.1f %8.1f %9.1f %5.0f %6.3f %4.0f/%-4.0f %5.0f/%-5.0f %3s %6" PRIu64 "\n",
 		hnvmf_backend_type_name(r->backend), wl_names[r->wl], r->tenants, hnvmf_path_mode_name(r->mode),
 		r->iops / 1000, r->mbps, (double)r->p50 / 1000, (double)r->p99 / 1000, (double)r->p999 / 1000,
-		(double)r->max / 1000, r->cpu_pct, r->csw_per_io, c, r->errors);
+		(double)r->max / 1000, r->cpu_pct, r->csw_per_io, r->sched[0], r->sched[1], r->sched[2], r->sched[3], c,
+		r->errors);
 	fflush(out);
 }
 
@@ -441,11 +447,12 @@ static void print_json(const struct result *rs, unsigned n, const struct bench_b
 		const struct result *r = &rs[i];
 		printf("%s\n{\"backend\":\"%s\",\"workload\":\"%s\",\"tenants\":%u,\"mode\":\"%s\",\"ok\":%s,"
 		       "\"iops\":%.0f,\"mbps\":%.1f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.2f,"
-		       "\"mean_us\":%.2f,\"cpu_pct\":%.0f,\"csw_per_io\":%.4f,\"pqm_c\":%u,\"errors\":%" PRIu64 "}",
+		       "\"mean_us\":%.2f,\"cpu_pct\":%.0f,\"csw_per_io\":%.4f,\"reactor_run_pct\":%.0f,\"reactor_wait_pct\":%.0f,"
+		       "\"server_run_pct\":%.0f,\"server_wait_pct\":%.0f,\"pqm_c\":%u,\"errors\":%" PRIu64 "}",
 		       i ? "," : "", hnvmf_backend_type_name(r->backend), wl_names[r->wl], r->tenants,
 		       hnvmf_path_mode_name(r->mode), r->ok ? "true" : "false", r->iops, r->mbps, (double)r->p50 / 1000,
 		       (double)r->p99 / 1000, (double)r->p999 / 1000, (double)r->max / 1000, r->mean_us, r->cpu_pct,
-		       r->csw_per_io, r->c_end, r->errors);
+		       r->csw_per_io, r->sched[0], r->sched[1], r->sched[2], r->sched[3], r->c_end, r->errors);
 	}
 	printf("\n]}\n");
 }
@@ -477,8 +484,9 @@ static int run_table(void)
 		if (O.prefill && O.backends[b] == HNVMF_BACKEND_FILE && bench_prefill(O.file, 0, O.prefill) != 0)
 			fprintf(stderr, "prefill failed\n");
 		describe_backend(&bks[b]);
-		fprintf(out, "\n%-5s %-9s %3s %-9s %9s %8s %8s %8s %8s %9s %5s %6s %3s %6s\n", "bknd", "workload", "ten",
-			"mode", "kIOPS", "MB/s", "p50us", "p99us", "p99.9us", "maxus", "cpu%", "csw/io", "c", "errors");
+		fprintf(out, "\n%-5s %-9s %3s %-9s %9s %8s %8s %8s %8s %9s %5s %6s %-9s %-11s %3s %6s\n", "bknd",
+			"workload", "ten", "mode", "kIOPS", "MB/s", "p50us", "p99us", "p99.9us", "maxus", "cpu%", "csw/io",
+			"rct run/wt", "srv run/wt", "c", "errors");
 		for (unsigned w = 0; w < O.nworkloads; w++)
 			for (unsigned t = 0; t < O.ntenants; t++)
 				for (unsigned m = 0; m < O.nmodes; m++) {
@@ -607,13 +615,14 @@ static int run_trace(void)
 	bench_queues_wait_drained(qs, active, 30000);
 
 	size_t nt = hnvmf_pqm_trace(e, tp, 256);
-	fprintf(out, "\n# steps\n%-5s %7s %8s %9s %8s %8s %5s %s\n", "step", "tenants", "epochs", "kIOPS", "p50us",
-		"p99us", "cpu%", "c per epoch");
+	fprintf(out, "\n# steps\n%-5s %7s %8s %9s %8s %8s %9s %5s %s\n", "step", "tenants", "epochs", "kIOPS", "p50us",
+		"p99us", "maxus", "cpu%", "c per epoch");
 	for (unsigned s = 0; s < O.ntrace_steps; s++) {
-		fprintf(out, "%-5u %7u %3" PRIu64 "-%-4" PRIu64 " %9.1f %8.1f %8.1f %5.0f ", s + 1, steps[s].tenants,
+		fprintf(out, "%-5u %7u %3" PRIu64 "-%-4" PRIu64 " %9.1f %8.1f %8.1f %9.1f %5.0f ", s + 1, steps[s].tenants,
 			steps[s].first_epoch, steps[s].last_epoch, steps[s].iops / 1000,
 			(double)bench_hist_quantile(&steps[s].h, 0.5) / 1000,
-			(double)bench_hist_quantile(&steps[s].h, 0.99) / 1000, steps[s].cpu_pct);
+			(double)bench_hist_quantile(&steps[s].h, 0.99) / 1000, (double)steps[s].h.max_ns / 1000,
+			steps[s].cpu_pct);
 		for (size_t i = 0; i < nt; i++)
 			if (tp[i].epoch >= steps[s].first_epoch && tp[i].epoch <= steps[s].last_epoch)
 				fprintf(out, "%u", tp[i].c);
