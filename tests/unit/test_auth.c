@@ -279,6 +279,7 @@ struct host {
 	const char *hostnqn;
 	const char *secret;
 	const char *ctrl_secret; /* set: the host authenticates the controller too */
+	bool s2_zero_one_way;    /* hosts before 6.x sent S2 = 0 one-way; since then S2 is always set */
 	uint8_t hashes[30];
 	uint8_t nhashes;
 	uint8_t groups[30];
@@ -410,12 +411,13 @@ static size_t build_reply(struct host *h, uint8_t *m)
 		.skey = h->gsize ? h->skey : NULL, .skey_len = h->gsize,
 	};
 	assert_int_equal(hnvmf_dhchap_host_response(&a, m + sizeof(*r)), 0);
+	/* As the Linux host does: C2 only to authenticate the controller, S2 non-zero anyway. */
+	h->s2 = 0x5eed0001u + h->t_id;
 	if (h->ctrl_secret) {
 		assert_int_equal(RAND_bytes(h->c2, (int)h->hl), 1);
-		h->s2 = 0x5eed0001u;
 		r->cvalid = 1;
 		memcpy(m + sizeof(*r) + h->hl, h->c2, h->hl);
-	} else {
+	} else if (h->s2_zero_one_way) {
 		h->s2 = 0;
 	}
 	r->seqnum = htole32(h->s2);
@@ -561,6 +563,7 @@ static void test_one_way_every_hash(void **state)
 		host_init(&h, &q, HOST_B, secret_a);
 		host_offer(&h, hash, HNVMF_DHGROUP_NULL);
 		h.t_id = (uint16_t)(100 + hash); /* each (re-)authentication is a new transaction */
+		h.s2_zero_one_way = hash == 2;
 		assert_int_equal(host_exchange(&h), AUTH_OK);
 		assert_int_equal(h.hashid, hash);
 		assert_int_equal(h.dhgid, HNVMF_DHGROUP_NULL);
@@ -731,6 +734,13 @@ static void test_wrong_ctrl_key_detected_by_host(void **state)
 	host_offer(&h, HNVMF_AUTH_HASH_SHA384, HNVMF_DHGROUP_NULL);
 	assert_int_equal(host_exchange(&h), AUTH_OK);
 	assert_true(q.sq.authenticated);
+	/* A re-authentication the host abandons (Failure2) takes the authentication away. */
+	h.t_id++;
+	h.ctrl_secret = other_secret;
+	assert_int_equal(host_exchange(&h), AUTH_CTRL_FAILED);
+	assert_false(q.sq.authenticated);
+	assert_true(is_auth_required(keep_alive(&q)));
+	assert_int_equal(atomic_load(&q.disconnects), 0);
 	struct fake_q *qs[] = {&q};
 	env_stop(qs, 1);
 }
