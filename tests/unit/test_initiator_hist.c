@@ -7,8 +7,10 @@
 
 #include <cmocka.h>
 
+#include "tools/initiator/initiator.h"
+#include "tools/perf/perf.h"
+
 /* hnvmf-perf is an executable: compile the unit under test in. */
-#include "tools/perf/perf-hist.c"
 
 static void test_buckets_cover_and_bound(void **state)
 {

@@ -19,18 +19,10 @@
 
 #include <cmocka.h>
 
+#include "tools/initiator/initiator.h"
+#include "tools/perf/perf.h"
+
 /* The unit-test target does not link hnvmf_initiator: compile its sources in. */
-#include "tools/initiator/ctrl.c"
-#include "tools/initiator/digest.c"
-#include "tools/initiator/fabrics.c"
-#include "tools/initiator/hostnqn.c"
-#include "tools/initiator/pdu.c"
-#include "tools/initiator/queue-recv.c"
-#include "tools/initiator/queue-send.c"
-#include "tools/initiator/queue.c"
-#include "tools/initiator/raw.c"
-#include "tools/initiator/sqe.c"
-#include "tools/initiator/verify.c"
 
 /* ---- fake controller ---------------------------------------------------------------------- */
 

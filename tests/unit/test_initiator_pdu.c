@@ -8,10 +8,10 @@
 
 #include <cmocka.h>
 
+#include "tools/initiator/initiator.h"
+#include "tools/perf/perf.h"
+
 /* The unit-test target does not link hnvmf_initiator: compile the sources under test in. */
-#include "tools/initiator/digest.c"
-#include "tools/initiator/pdu.c"
-#include "tools/initiator/sqe.c"
 
 static void test_crc32c_check_value(void **state)
 {

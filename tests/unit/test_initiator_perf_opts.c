@@ -6,9 +6,10 @@
 
 #include <cmocka.h>
 
+#include "tools/initiator/initiator.h"
+#include "tools/perf/perf.h"
+
 /* hnvmf-perf is an executable: compile the units under test in. */
-#include "tools/initiator/hostnqn.c"
-#include "tools/perf/perf-opts.c"
 
 static struct perf_opts o;
 static char err[256];

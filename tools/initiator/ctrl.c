@@ -84,6 +84,10 @@ static int connect_io_queues(struct hnvmf_ini_ctrl *c, const char *addr, uint16_
 		depth = le16toh(c->id.maxcmd);
 	if (depth > HNVMF_INI_MAX_DEPTH)
 		depth = HNVMF_INI_MAX_DEPTH;
+	/* A queue has at least two entries (sqsize 0 is invalid), even when the caller keeps only
+	 * one command in flight (QD 1). */
+	if (depth < 2)
+		depth = 2;
 	uint32_t ioccsz = le32toh(c->id.ioccsz);
 	uint32_t icd = ioccsz >= 4 ? ioccsz * 16 - 64 : 0;
 
