@@ -424,6 +424,20 @@ static void partial_writes_resume(void **state)
 	close_host(&h);
 }
 
+static void terminate_finishes_started_pdu(void **state)
+{
+	(void)state;
+	struct host h = connect_host(false, true);
+	term_after_partial_send(&h);
+}
+
+static void terminate_after_many_responses(void **state)
+{
+	(void)state;
+	struct host h = connect_host(false, false);
+	term_after_many_responses(&h);
+}
+
 static void listen_and_accept_family(int family, const char *addr)
 {
 	int probe = socket(family, SOCK_STREAM, 0);
@@ -558,6 +572,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(disconnect_waits_for_inflight, setup, teardown),
 		cmocka_unit_test_setup_teardown(peer_close_ends_waiting_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(partial_writes_resume, setup, teardown),
+		cmocka_unit_test_setup_teardown(terminate_finishes_started_pdu, setup, teardown),
+		cmocka_unit_test_setup_teardown(terminate_after_many_responses, setup, teardown),
 		cmocka_unit_test_setup_teardown(listen_ipv4_ipv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(shutdown_drains, setup, teardown),
 	};

@@ -638,11 +638,11 @@ static void expect_read(struct host *h, uint16_t cid, uint32_t len)
 	expect_rsp(h, cid, 0);
 }
 
-/* Expects a C2HTermReq with fes/fei, then the connection closed and its queue destroyed. */
-static void expect_term(struct host *h, uint16_t fes, uint32_t fei, const void *hdr, size_t hdr_len)
+/* Expects a C2HTermReq with fes/fei (and the offending header), then the end of the stream. */
+static void expect_term_pdu(struct host *h, uint16_t fes, uint32_t fei, const void *hdr,
+			    size_t hdr_len)
 {
 	uint8_t pdu[512] __attribute__((aligned(8)));
-	int destroyed = ft.destroyed;
 	uint32_t n = recv_pdu(h, pdu, NULL, 0);
 	struct hnvmf_tcp_term *t = (void *)pdu;
 	assert_int_equal(t->hdr.type, HNVMF_TCP_C2H_TERM);
@@ -654,8 +654,83 @@ static void expect_term(struct host *h, uint16_t fes, uint32_t fei, const void *
 		assert_memory_equal(pdu + 24, hdr, hdr_len);
 	}
 	assert_true(peer_closed(h->fd));
+}
+
+/* The same, and the connection's queue destroyed. */
+static void expect_term(struct host *h, uint16_t fes, uint32_t fei, const void *hdr, size_t hdr_len)
+{
+	int destroyed = ft.destroyed;
+	expect_term_pdu(h, fes, fei, hdr, hdr_len);
 	pump();
 	assert_int_equal(ft.destroyed, destroyed + 1);
+	close(h->fd);
+}
+
+/* A 1 MiB read stuck in a full socket, then a PDU with a bad HLEN: the read's PDUs must arrive
+ * whole before the C2HTermReq (the host's framing depends on it). */
+static void term_after_partial_send(struct host *h)
+{
+	int small = 16384;
+	setsockopt(h->c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(h->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	send_cmd(h, OPC_READ, 5, HNVMF_SGL_TRANSPORT_DATA, 1024 * 1024, NULL, 0, false);
+	send_cmd(h, OPC_READ, 6, HNVMF_SGL_TRANSPORT_DATA, 4096, NULL, 0, false);
+	pump();
+	assert_true(h->c->want_out);
+	struct hnvmf_tcp_cmd p;
+	memset(&p, 0, sizeof(p));
+	p.hdr.type = HNVMF_TCP_CMD;
+	p.hdr.hlen = 60;
+	p.hdr.plen = htole32(sizeof(p));
+	int destroyed = ft.destroyed;
+	send_all(h->fd, &p, sizeof(p));
+	pump();
+	assert_int_equal(h->c->state, TCP_CONN_TERMINATING);
+	expect_read(h, 5, 1024 * 1024); /* whole, although the failure came in the middle */
+	expect_term_pdu(h, HNVMF_TCP_FES_INVALID_PDU_HDR, offsetof(struct hnvmf_tcp_hdr, hlen), &p,
+			60);
+	pump();
+	assert_int_equal(ft.destroyed, destroyed + 1);
+	close(h->fd);
+}
+
+/* Many small responses stuck in a full socket, then a fatal error: whatever responses arrive
+ * must be whole PDUs, in order, followed by the C2HTermReq. */
+static void term_after_many_responses(struct host *h)
+{
+	int small = 16384;
+	setsockopt(h->c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(h->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	for (uint16_t cid = 100; cid < 160; cid++)
+		send_cmd(h, OPC_READ, cid, HNVMF_SGL_TRANSPORT_DATA, 4000, NULL, 0, false);
+	pump();
+	assert_true(h->c->want_out);
+	struct hnvmf_tcp_cmd p;
+	memset(&p, 0, sizeof(p));
+	p.hdr.type = HNVMF_TCP_CMD;
+	p.hdr.hlen = 60;
+	p.hdr.plen = htole32(sizeof(p));
+	send_all(h->fd, &p, sizeof(p));
+	pump();
+	uint8_t pdu[256] __attribute__((aligned(8)));
+	static uint8_t data[4000];
+	uint16_t want = 100;
+	for (;;) {
+		uint32_t n = recv_pdu(h, pdu, data, sizeof(data));
+		struct hnvmf_tcp_data *d = (void *)pdu;
+		if (d->hdr.type == HNVMF_TCP_C2H_TERM)
+			break;
+		assert_int_equal(d->hdr.type, HNVMF_TCP_C2H_DATA);
+		assert_int_equal(le16toh(d->cid), want);
+		assert_int_equal(n, 4000);
+		for (uint32_t i = 0; i < n; i++)
+			if (data[i] != pattern(i, want))
+				fail_msg("cid %u: data differs at %u", want, i);
+		expect_rsp(h, want, 0);
+		want++;
+	}
+	print_message("%u whole responses before the C2HTermReq\n", want - 100u);
+	assert_true(peer_closed(h->fd));
 	close(h->fd);
 }
 

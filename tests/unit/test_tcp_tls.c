@@ -249,6 +249,32 @@ static void unknown_host_fails_handshake(void **state)
 	close(h.fd);
 }
 
+/* Staged TLS bytes count as started: the read in progress still arrives whole. */
+static void terminate_over_tls(void **state)
+{
+	(void)state;
+	host_derives(1, tenant_key.data, 32, HOSTNQN, HNVMF_TLS_LABEL_RFC8446);
+	struct host h;
+	assert_true(tls_open(&h));
+	icreq(&h);
+	term_after_partial_send(&h);
+	SSL_free(host_tls[h.fd]);
+	host_tls[h.fd] = NULL;
+}
+
+/* Staged bytes span several responses not yet taken by OpenSSL: they are sent whole. */
+static void terminate_over_tls_many(void **state)
+{
+	(void)state;
+	host_derives(1, tenant_key.data, 32, HOSTNQN, HNVMF_TLS_LABEL_RFC8446);
+	struct host h;
+	assert_true(tls_open(&h));
+	icreq(&h);
+	term_after_many_responses(&h);
+	SSL_free(host_tls[h.fd]);
+	host_tls[h.fd] = NULL;
+}
+
 /* A plain-text ICReq on the TLS listener is not a ClientHello: the connection is closed. */
 static void plaintext_on_tls_listener(void **state)
 {
@@ -275,6 +301,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(wrong_key_fails_handshake, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_host_fails_handshake, setup, teardown),
 		cmocka_unit_test_setup_teardown(plaintext_on_tls_listener, setup, teardown),
+		cmocka_unit_test_setup_teardown(terminate_over_tls, setup, teardown),
+		cmocka_unit_test_setup_teardown(terminate_over_tls_many, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

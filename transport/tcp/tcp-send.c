@@ -39,15 +39,31 @@ static void send_finished(struct tcp_send *s, bool dropped)
 	s->sent(s, dropped);
 }
 
-/* Drops what is queued. keep_started keeps the first PDU when part of it is already on the
- * wire: the peer's framing needs the rest before anything else (a C2HTermReq) can follow. */
+static size_t send_remaining(const struct tcp_send *s)
+{
+	size_t n = 0;
+	for (int i = s->cur; i < s->iovcnt; i++)
+		n += s->iov[i].iov_len;
+	return n - s->cur_off;
+}
+
+/* Drops what is queued. keep_started keeps the PDUs already partly on the wire, or (TLS) in
+ * the staging buffer that OpenSSL must be given again: the peer's framing needs them whole
+ * before anything else (a C2HTermReq) can follow. */
 void tcp_send_drop_all(struct tcp_conn *c, bool keep_started)
 {
+	size_t held = c->ssl ? c->tls_staged : 0; /* queue-head bytes TLS already holds */
+	bool head = true;
 	struct hnvmf_list *pos, *tmp;
 	hnvmf_list_for_each_safe(pos, tmp, &c->sendq) {
 		struct tcp_send *s = container_of(pos, struct tcp_send, link);
-		if (keep_started && pos == c->sendq.next && (s->cur > 0 || s->cur_off > 0))
-			continue;
+		bool started = head && (s->cur > 0 || s->cur_off > 0);
+		if (keep_started && (started || held > 0)) {
+			size_t rem = send_remaining(s);
+			held = held > rem ? held - rem : 0;
+			continue; /* still the head of what remains */
+		}
+		head = false;
 		send_finished(s, true);
 	}
 }
