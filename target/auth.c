@@ -197,6 +197,8 @@ void hnvmf_auth_sq_free(struct hnvmf_sq *sq)
 
 bool hnvmf_auth_required(struct hnvmf_sq *sq)
 {
+	if (sq->auth == &no_state)
+		sq->auth = NULL; /* a previous attempt's; try again */
 	if (!tenant_has_secret(sq) || tls_psk_accepted(sq))
 		return false;
 	struct hnvmf_auth *st = sq->auth ? sq->auth : state_new(sq);
@@ -561,8 +563,13 @@ uint16_t hnvmf_parse_auth_cmd(struct hnvmf_req *req)
 				 sq->ctrl->hostnqn, sq->qid);
 			return HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
 		}
-		if (!state_new(sq))
+		struct hnvmf_auth *st = state_new(sq);
+		if (!st)
 			return HNVMF_SC_GENERIC(NVME_SC_INTERNAL);
+		/* The queue may have carried I/O already: its path, decided at Connect, stays. */
+		st->admitted = true;
+		sq->authenticated = false;
+		update_timer(st);
 	}
 	if (req->cmd->fabrics.fctype == nvme_fabrics_type_auth_send) {
 		if (len > HNVMF_AUTH_MAX_TL)

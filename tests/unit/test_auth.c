@@ -1046,6 +1046,42 @@ static void test_reauthentication(void **state)
 	env_stop(qs, 1);
 }
 
+/* A tenant given a secret after its queue connected (SIGHUP) may authenticate on that queue -
+ * and then must: the queue is gated until the exchange succeeds; its path stays. */
+static void test_secret_added_after_connect(void **state)
+{
+	(void)state;
+	size_t n;
+	const struct tenant_spec *t = default_tenants(&n);
+	env_start(t, n);
+	struct fake_q q;
+	connect_admin(&q, HOST_NOKEY, false, 0);
+	enum hnvmf_path_mode mode = q.sq.mode;
+	assert_int_equal(keep_alive(&q), 0);
+
+	struct hnvmf_conf_tenant *nt = calloc(1, sizeof(*nt)), *old;
+	size_t nold;
+	*nt = env.conf->tenants[2];
+	nt->subsystems = NULL;
+	snprintf(nt->dhchap_secret, sizeof(nt->dhchap_secret), "%s", secret_a);
+	hnvmf_tgt_set_tenants(env.tgt, nt, 1, &old, &nold);
+	assert_ptr_equal(old, env.conf->tenants); /* freed with the conf */
+
+	struct host h;
+	host_init(&h, &q, HOST_NOKEY, secret_a);
+	host_offer(&h, HNVMF_AUTH_HASH_SHA256, HNVMF_DHGROUP_NULL);
+	host_negotiate(&h);
+	assert_true(is_auth_required(keep_alive(&q)));
+	assert_true(host_recv_challenge(&h));
+	host_send_reply(&h);
+	assert_int_equal(host_finish(&h), AUTH_OK);
+	assert_int_equal(keep_alive(&q), 0);
+	assert_int_equal(q.sq.mode, mode);
+	struct fake_q *qs[] = {&q};
+	env_stop(qs, 1);
+	hnvmf_conf_free_tenants(nt, 1);
+}
+
 /* Discovery controllers never ask for authentication (hosts discover without secrets). */
 static void test_discovery_not_required(void **state)
 {
@@ -1248,6 +1284,7 @@ int main(void)
 		cmocka_unit_test(test_unusable_negotiate),
 		cmocka_unit_test(test_bad_command_fields),
 		cmocka_unit_test(test_reauthentication),
+		cmocka_unit_test(test_secret_added_after_connect),
 		cmocka_unit_test(test_discovery_not_required),
 		cmocka_unit_test(test_io_queue_auth_decides_dam),
 		cmocka_unit_test(test_refuse_at_connect),
