@@ -323,9 +323,10 @@ void rdma_conn_close(struct rdma_conn *c, const char *why)
 	/* Moves the QP to the error state: every posted WR completes as flushed. */
 	if (rdma_disconnect(c->id) != 0)
 		log_debug("rdma %s: rdma_disconnect: %m", c->sq.peer);
+	/* Armed first: ending requests below may already queue the destroy, which cancels it. */
+	hnvmf_timer_arm(c->rt->r, &c->timer, RDMA_FLUSH_TIMEOUT_MS);
 	rdma_req_abort_waiting(c);
 	quiesce(c);
-	hnvmf_timer_arm(c->rt->r, &c->timer, RDMA_FLUSH_TIMEOUT_MS);
 	rdma_conn_check_idle(c);
 }
 
@@ -383,10 +384,12 @@ static void conn_destroy_msg(struct hnvmf_msg *m)
 		log_warn("rdma %s: %u requests still counted in flight at destroy", c->sq.peer,
 			 inflight);
 	log_debug("rdma %s: qid %u destroyed (%llu commands, %llu bytes read, %llu written, %llu "
-		  "errors, %llu buffer waits, %llu send queue waits)", c->sq.peer, c->cm.qid,
-		  (unsigned long long)c->stats.cmds, (unsigned long long)c->stats.reads,
-		  (unsigned long long)c->stats.writes, (unsigned long long)c->stats.errors,
+		  "in-capsule, %llu errors, %llu buffer waits, %llu send queue waits)", c->sq.peer,
+		  c->cm.qid, (unsigned long long)c->stats.cmds, (unsigned long long)c->stats.reads,
+		  (unsigned long long)c->stats.writes, (unsigned long long)c->stats.icd,
+		  (unsigned long long)c->stats.errors,
 		  (unsigned long long)c->stats.buf_waits, (unsigned long long)c->stats.wr_waits);
+	hnvmf_timer_cancel(rt->r, &c->timer);
 	hnvmf_sq_destroy(&c->sq);
 	hnvmf_list_del(&c->grp_link);
 	hnvmf_list_del(&c->link);

@@ -133,6 +133,7 @@ struct rdma_conn_stats {
 	uint64_t cmds;
 	uint64_t reads;       /* RDMA READ bytes */
 	uint64_t writes;      /* RDMA WRITE bytes */
+	uint64_t icd;         /* in-capsule data bytes */
 	uint64_t errors;      /* commands completed with an error status */
 	uint64_t buf_waits;   /* a request found the data pool empty */
 	uint64_t wr_waits;    /* a request found the send queue full */

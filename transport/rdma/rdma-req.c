@@ -235,6 +235,7 @@ void rdma_req_recv(struct rdma_conn *c, struct rdma_slab_obj *capsule, const str
 		req->iov[0].iov_base = capsule->addr + sizeof(*sqe) + t->sgl.addr;
 		req->iov[0].iov_len = req->data_len;
 		req->iovcnt = 1;
+		c->stats.icd += req->data_len;
 		hnvmf_req_execute(req);
 		return;
 	}
