@@ -1082,6 +1082,27 @@ static void test_secret_added_after_connect(void **state)
 	hnvmf_conf_free_tenants(nt, 1);
 }
 
+/* A queue the transport secured with TLS (the tenant's PSK, bound to the Connect's host NQN by the
+ * transport) is not asked for DH-HMAC-CHAP, as nvmet does not. */
+static void test_tls_queue_not_asked(void **state)
+{
+	(void)state;
+	size_t n;
+	const struct tenant_spec *t = default_tenants(&n);
+	env_start(t, n);
+	struct fake_q q;
+	q_init(&q);
+	q.sq.tls = true;
+	uint32_t res;
+	assert_int_equal(connect(&q, HOST_A, 0, 0xffff, 0, &res), 0);
+	assert_int_equal(res & HNVMF_CONNECT_RESP_ATR, 0);
+	assert_null(q.sq.auth);
+	assert_int_equal(prop_set_cc(&q, CC_ENABLE), 0);
+	assert_int_equal(keep_alive(&q), 0);
+	struct fake_q *qs[] = {&q};
+	env_stop(qs, 1);
+}
+
 /* Discovery controllers never ask for authentication (hosts discover without secrets). */
 static void test_discovery_not_required(void **state)
 {
@@ -1285,6 +1306,7 @@ int main(void)
 		cmocka_unit_test(test_bad_command_fields),
 		cmocka_unit_test(test_reauthentication),
 		cmocka_unit_test(test_secret_added_after_connect),
+		cmocka_unit_test(test_tls_queue_not_asked),
 		cmocka_unit_test(test_discovery_not_required),
 		cmocka_unit_test(test_io_queue_auth_decides_dam),
 		cmocka_unit_test(test_refuse_at_connect),
