@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "target/auth.h"
 #include "target/nvmf.h"
 
 void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port *port,
@@ -43,6 +44,7 @@ void hnvmf_sq_quiesce(struct hnvmf_sq *sq)
 
 void hnvmf_sq_destroy(struct hnvmf_sq *sq)
 {
+	hnvmf_auth_sq_free(sq); /* its timer lives on this reactor: cancelled here */
 	for (unsigned i = 0; i <= HNVMF_MAX_NSID; i++) {
 		if (sq->chans[i]) {
 			hnvmf_chan_close(sq->chans[i]);
