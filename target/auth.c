@@ -19,10 +19,10 @@
 enum auth_step {
 	STEP_NEGOTIATE, /* no exchange: waiting for the host's Negotiate */
 	STEP_CHALLENGE, /* Negotiate accepted: the next AuthRecv returns the Challenge */
-	STEP_REPLY,     /* Challenge sent: waiting for the host's Reply */
-	STEP_SUCCESS1,  /* Reply verified: the next AuthRecv returns Success1 */
-	STEP_SUCCESS2,  /* Success1 carried R2: waiting for the host's Success2 */
-	STEP_FAILURE1,  /* the exchange failed: the next AuthRecv returns Failure1 */
+	STEP_REPLY,	/* Challenge sent: waiting for the host's Reply */
+	STEP_SUCCESS1,	/* Reply verified: the next AuthRecv returns Success1 */
+	STEP_SUCCESS2,	/* Success1 carried R2: waiting for the host's Success2 */
+	STEP_FAILURE1,	/* the exchange failed: the next AuthRecv returns Failure1 */
 };
 
 /* Largest message handled: a Reply with SHA-512 values and an ffdhe8192 value is 1168 bytes, a
@@ -43,13 +43,13 @@ struct hnvmf_auth {
 	uint16_t t_id;
 	uint8_t hash_id;
 	uint8_t dhgid;
-	uint8_t fail_exp;         /* Failure1 explanation, in STEP_FAILURE1 */
-	bool rvalid;              /* the host asked for bidirectional authentication: r2 holds R2 */
-	bool admitted;            /* the first success decided the queue's path */
+	uint8_t fail_exp; /* Failure1 explanation, in STEP_FAILURE1 */
+	bool rvalid;	  /* the host asked for bidirectional authentication: r2 holds R2 */
+	bool admitted;	  /* the first success decided the queue's path */
 	uint32_t s1;
 	uint8_t c1[HNVMF_AUTH_MAX_DIGEST];
 	uint8_t r2[HNVMF_AUTH_MAX_DIGEST];
-	struct hnvmf_dh *dh;      /* the controller's ephemeral key pair, Challenge .. Reply */
+	struct hnvmf_dh *dh; /* the controller's ephemeral key pair, Challenge .. Reply */
 	struct auth_tkey host_key;
 	struct auth_tkey ctrl_key; /* len 0: the tenant has no controller secret */
 	_Alignas(8) uint8_t msg[AUTH_MSG_MAX]; /* messages are read and built through their structs */
@@ -60,8 +60,9 @@ struct hnvmf_auth {
 /* Preference, strongest first. Tenant files do not restrict the choice yet, so every hash and
  * group is allowed; a per-tenant allow list would filter these two tables. */
 static const uint8_t hash_pref[] = {HNVMF_AUTH_HASH_SHA512, HNVMF_AUTH_HASH_SHA384, HNVMF_AUTH_HASH_SHA256};
-static const uint8_t dhgroup_pref[] = {HNVMF_DHGROUP_FFDHE8192, HNVMF_DHGROUP_FFDHE6144, HNVMF_DHGROUP_FFDHE4096,
-				       HNVMF_DHGROUP_FFDHE3072, HNVMF_DHGROUP_FFDHE2048, HNVMF_DHGROUP_NULL};
+static const uint8_t dhgroup_pref[] = {HNVMF_DHGROUP_FFDHE8192, HNVMF_DHGROUP_FFDHE6144,
+				       HNVMF_DHGROUP_FFDHE4096, HNVMF_DHGROUP_FFDHE3072,
+				       HNVMF_DHGROUP_FFDHE2048, HNVMF_DHGROUP_NULL};
 
 static int pick(const uint8_t *pref, size_t npref, const uint8_t *offered, size_t noffered)
 {
@@ -126,8 +127,8 @@ static bool fail(struct hnvmf_auth *st, uint8_t exp, const char *why)
 {
 	if (st->step == STEP_FAILURE1)
 		return false;
-	log_notice("host %s qid %u: DH-HMAC-CHAP transaction %u failed: %s", hostnqn(st), st->sq->qid, st->t_id,
-		   why);
+	log_notice("host %s qid %u: DH-HMAC-CHAP transaction %u failed: %s", hostnqn(st), st->sq->qid,
+		   st->t_id, why);
 	reset_exchange(st);
 	st->step = STEP_FAILURE1;
 	st->fail_exp = exp;
@@ -153,8 +154,9 @@ static void auth_expired(struct hnvmf_timer *t)
 	reset_exchange(st);
 	st->step = STEP_NEGOTIATE;
 	if (sq->authenticated) {
-		log_notice("host %s qid %u: DH-HMAC-CHAP transaction %u expired; the queue stays authenticated",
-			   hostnqn(st), sq->qid, st->t_id);
+		log_notice(
+			"host %s qid %u: DH-HMAC-CHAP transaction %u expired; the queue stays authenticated",
+			hostnqn(st), sq->qid, st->t_id);
 		return;
 	}
 	log_notice("host %s qid %u: not authenticated within %llu ms, disconnecting", hostnqn(st), sq->qid,
@@ -265,7 +267,8 @@ static bool on_negotiate(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 	if (len < sizeof(*n) + sizeof(struct hnvmf_auth_protocol_desc))
 		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "Negotiate too short");
 	if (n->sc_c != 0)
-		return fail(st, HNVMF_AUTH_FAIL_CONCAT_MISMATCH, "secure channel concatenation is not supported");
+		return fail(st, HNVMF_AUTH_FAIL_CONCAT_MISMATCH,
+			    "secure channel concatenation is not supported");
 	const struct hnvmf_auth_protocol_desc *d = NULL;
 	size_t ndesc = (len - sizeof(*n)) / sizeof(*d);
 	for (size_t i = 0; i < n->napd && i < ndesc; i++) {
@@ -276,18 +279,21 @@ static bool on_negotiate(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 		}
 	}
 	if (!d)
-		return fail(st, HNVMF_AUTH_FAIL_NOT_USABLE, "the host offers no DH-HMAC-CHAP protocol descriptor");
+		return fail(st, HNVMF_AUTH_FAIL_NOT_USABLE,
+			    "the host offers no DH-HMAC-CHAP protocol descriptor");
 	if (d->halen > HNVMF_AUTH_IDLIST_MAX || d->dhlen > HNVMF_AUTH_IDLIST_MAX)
 		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "hash or DH group list too long");
 	int hash = pick(hash_pref, sizeof(hash_pref), d->idlist, d->halen);
 	if (hash < 0)
 		return fail(st, HNVMF_AUTH_FAIL_HASH_UNUSABLE, "no hash function in common with the host");
-	int group = pick(dhgroup_pref, sizeof(dhgroup_pref), d->idlist + HNVMF_AUTH_IDLIST_DH_OFFSET, d->dhlen);
+	int group =
+		pick(dhgroup_pref, sizeof(dhgroup_pref), d->idlist + HNVMF_AUTH_IDLIST_DH_OFFSET, d->dhlen);
 	if (group < 0)
 		return fail(st, HNVMF_AUTH_FAIL_DHGROUP_UNUSABLE, "no DH group in common with the host");
 	int rc = load_keys(st);
 	if (rc) {
-		log_err("host %s: its tenant's DH-HMAC-CHAP secret cannot be used (%s)", hostnqn(st), strerror(-rc));
+		log_err("host %s: its tenant's DH-HMAC-CHAP secret cannot be used (%s)", hostnqn(st),
+			strerror(-rc));
 		return fail(st, HNVMF_AUTH_FAIL_FAILED, "no usable secret");
 	}
 	st->hash_id = (uint8_t)hash;
@@ -305,7 +311,8 @@ static bool on_reply(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 	size_t hl = hnvmf_auth_hash_len(st->hash_id);
 	size_t gsize = hnvmf_dhchap_dhgroup_size(st->dhgid);
 	if (len < sizeof(*r) || r->hl != hl)
-		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "Reply too short or with the wrong hash length");
+		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD,
+			    "Reply too short or with the wrong hash length");
 	size_t dhvlen = le16toh(r->dhvlen);
 	if (sizeof(*r) + 2 * hl + dhvlen > len || dhvlen != gsize)
 		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "Reply with a DH value of the wrong size");
@@ -340,7 +347,8 @@ static bool on_reply(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 	bool bidirectional = r->cvalid && s2 != 0;
 	if (!why && bidirectional) {
 		if (!st->ctrl_key.len) {
-			why = "the host wants the controller authenticated, but its tenant has no dhchap_ctrl_secret";
+			why = "the host wants the controller authenticated, but its tenant has no "
+			      "dhchap_ctrl_secret";
 		} else {
 			a.tkey = st->ctrl_key.key;
 			a.tkey_len = st->ctrl_key.len;
@@ -376,7 +384,8 @@ static void succeeded(struct hnvmf_auth *st)
 	if (!st->admitted) {
 		st->admitted = true;
 		if (hnvmf_tenant_admit_authenticated(sq) != 0) {
-			/* The tenant changed since Connect and is now refused. */
+			/* The tenant changed since Connect and is now refused. The transport tears the
+			 * queue down later (never from inside a target callback): st stays valid. */
 			sq->authenticated = false;
 			sq->ops->disconnect(sq);
 		}
@@ -386,9 +395,10 @@ static void succeeded(struct hnvmf_auth *st)
 static bool on_failure2(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 {
 	const struct hnvmf_auth_failure *f = (const void *)m;
-	log_notice("host %s qid %u: the host abandoned DH-HMAC-CHAP transaction %u (reason %u, explanation %u)",
-		   hostnqn(st), st->sq->qid, le16toh(f->t_id), len >= sizeof(*f) ? f->rescode : 0,
-		   len >= sizeof(*f) ? f->rescode_exp : 0);
+	log_notice(
+		"host %s qid %u: the host abandoned DH-HMAC-CHAP transaction %u (reason %u, explanation %u)",
+		hostnqn(st), st->sq->qid, le16toh(f->t_id), len >= sizeof(*f) ? f->rescode : 0,
+		len >= sizeof(*f) ? f->rescode_exp : 0);
 	reset_exchange(st);
 	st->step = STEP_NEGOTIATE;
 	st->sq->authenticated = false;
@@ -428,8 +438,7 @@ static void execute_auth_send(struct hnvmf_req *req)
 	size_t len = hnvmf_req_copy_from(req, st->msg, sizeof(st->msg));
 	(void)on_auth_send(st, st->msg, len); /* a failure is reported by the next AuthRecv */
 	hnvmf_auth_wipe(st->msg, len);
-	if (req->sq->auth == st) /* a refused admission may have let the queue go */
-		update_timer(st);
+	update_timer(st);
 	hnvmf_req_complete(req, 0);
 }
 
@@ -502,7 +511,8 @@ static void execute_auth_recv(struct hnvmf_req *req)
 	case STEP_CHALLENGE:
 		len = build_challenge(st);
 		if (!len) {
-			log_err("host %s qid %u: cannot build the DH-HMAC-CHAP challenge", hostnqn(st), req->sq->qid);
+			log_err("host %s qid %u: cannot build the DH-HMAC-CHAP challenge", hostnqn(st),
+				req->sq->qid);
 			fail(st, HNVMF_AUTH_FAIL_FAILED, "internal error");
 			len = build_failure1(st, st->fail_exp);
 			st->step = STEP_NEGOTIATE;
@@ -535,8 +545,7 @@ static void execute_auth_recv(struct hnvmf_req *req)
 			succeeded(st); /* one-way: Success1 ends it, no Success2 follows */
 	}
 	hnvmf_auth_wipe(st->msg, sizeof(st->msg));
-	if (req->sq->auth == st)
-		update_timer(st);
+	update_timer(st);
 	hnvmf_req_complete(req, status);
 }
 

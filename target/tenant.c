@@ -76,14 +76,14 @@ static uint16_t admit(struct hnvmf_sq *sq, bool at_connect, enum hnvmf_path_mode
 		why = "the connection is not authenticated (no DH-HMAC-CHAP, no TLS)";
 	if (why) {
 		if (t.fallback == HNVMF_DAM_FALLBACK_REFUSE) {
-			log_notice("host %s qid %u: DAM refused: %s (level %d); dam_fallback = refuse, refusing the "
-				   "connection",
+			log_notice("host %s qid %u: DAM refused: %s (level %d); dam_fallback = refuse, "
+				   "refusing the connection",
 				   c->hostnqn, sq->qid, why, t.permission_level);
 			return HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_HOST);
 		}
 		if (at_connect && sq->qid == 0)
-			log_notice("host %s (ctrl %u): DAM refused: %s (level %d); serving through PQM", c->hostnqn,
-				   c->cntlid, why, t.permission_level);
+			log_notice("host %s (ctrl %u): DAM refused: %s (level %d); serving through PQM",
+				   c->hostnqn, c->cntlid, why, t.permission_level);
 		*mode = HNVMF_PATH_PQM;
 		return 0;
 	}
@@ -92,9 +92,10 @@ static uint16_t admit(struct hnvmf_sq *sq, bool at_connect, enum hnvmf_path_mode
 		return 0;
 	}
 	if (sq->qid > 0 && t.max_queues && sq->qid > t.max_queues) {
-		log_notice("host %s (ctrl %u): I/O queue %u is beyond the SLA's %u queues: served through PQM, "
-			   "not DAM",
-			   c->hostnqn, c->cntlid, sq->qid, t.max_queues);
+		log_notice(
+			"host %s (ctrl %u): I/O queue %u is beyond the SLA's %u queues: served through PQM, "
+			"not DAM",
+			c->hostnqn, c->cntlid, sq->qid, t.max_queues);
 		*mode = HNVMF_PATH_PQM;
 		return 0;
 	}
@@ -102,10 +103,7 @@ static uint16_t admit(struct hnvmf_sq *sq, bool at_connect, enum hnvmf_path_mode
 	return 0;
 }
 
-uint16_t hnvmf_tenant_admit(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode)
-{
-	return admit(sq, true, mode);
-}
+uint16_t hnvmf_tenant_admit(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode) { return admit(sq, true, mode); }
 
 uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq)
 {

@@ -29,7 +29,7 @@
 #define HOST_B "nqn.2014-08.org.nvmexpress:uuid:bbbbbbbb-0000-4000-8000-000000000002"
 #define HOST_NOKEY "nqn.2014-08.org.nvmexpress:uuid:cccccccc-0000-4000-8000-000000000003"
 #define CC_ENABLE (1u | 6u << 16 | 4u << 20) /* EN, IOSQES 6, IOCQES 4 */
-#define AL 4096u                               /* what the Linux host allocates for AuthRecv */
+#define AL 4096u			     /* what the Linux host allocates for AuthRecv */
 
 /* ---- fake transport --------------------------------------------------------------------- */
 
@@ -65,7 +65,7 @@ static const struct hnvmf_sq_ops fake_ops = {
 
 struct tenant_spec {
 	const char *hostnqn;
-	const char *secret;      /* DHHC-1 string or NULL */
+	const char *secret;	 /* DHHC-1 string or NULL */
 	const char *ctrl_secret; /* DHHC-1 string or NULL */
 	enum hnvmf_path_mode mode;
 	int level;
@@ -114,7 +114,8 @@ static void env_start(const struct tenant_spec *t, size_t n)
 	env.conf = c;
 	char err[256];
 	assert_int_equal(hnvmf_tgt_create(c, NULL, &env.tgt, err, sizeof(err)), 0);
-	struct hnvmf_conf_listener l = {.name = "tcp0", .trtype = HNVMF_TRTYPE_TCP, .addr = "127.0.0.1", .port = 4420};
+	struct hnvmf_conf_listener l = {
+		.name = "tcp0", .trtype = HNVMF_TRTYPE_TCP, .addr = "127.0.0.1", .port = 4420};
 	env.port = hnvmf_tgt_add_port(env.tgt, &l);
 	assert_non_null(env.port);
 }
@@ -279,7 +280,7 @@ struct host {
 	const char *hostnqn;
 	const char *secret;
 	const char *ctrl_secret; /* set: the host authenticates the controller too */
-	bool s2_zero_one_way;    /* hosts before 6.x sent S2 = 0 one-way; since then S2 is always set */
+	bool s2_zero_one_way;	 /* hosts before 6.x sent S2 = 0 one-way; since then S2 is always set */
 	uint8_t hashes[30];
 	uint8_t nhashes;
 	uint8_t groups[30];
@@ -386,7 +387,9 @@ static bool host_recv_challenge(struct host *h)
 		struct hnvmf_dh *dh = hnvmf_dh_generate(h->dhgid);
 		assert_non_null(dh);
 		assert_int_equal(hnvmf_dh_public_key(dh, h->gx, h->gsize), 0);
-		assert_int_equal(hnvmf_dh_shared_secret(dh, h->buf + sizeof(*c) + h->hl, h->gsize, h->skey, h->gsize), 0);
+		assert_int_equal(
+			hnvmf_dh_shared_secret(dh, h->buf + sizeof(*c) + h->hl, h->gsize, h->skey, h->gsize),
+			0);
 		hnvmf_dh_free(dh);
 	}
 	return true;
@@ -406,9 +409,16 @@ static size_t build_reply(struct host *h, uint8_t *m)
 	size_t klen;
 	tkey(h->secret, h->hostnqn, k, &klen);
 	struct hnvmf_dhchap_response_args a = {
-		.hash_id = h->hashid, .tkey = k, .tkey_len = klen, .challenge = h->c1, .seqnum = h->s1,
-		.tid = h->t_id, .hostnqn = h->hostnqn, .subnqn = SUBNQN,
-		.skey = h->gsize ? h->skey : NULL, .skey_len = h->gsize,
+		.hash_id = h->hashid,
+		.tkey = k,
+		.tkey_len = klen,
+		.challenge = h->c1,
+		.seqnum = h->s1,
+		.tid = h->t_id,
+		.hostnqn = h->hostnqn,
+		.subnqn = SUBNQN,
+		.skey = h->gsize ? h->skey : NULL,
+		.skey_len = h->gsize,
 	};
 	assert_int_equal(hnvmf_dhchap_host_response(&a, m + sizeof(*r)), 0);
 	/* As the Linux host does: C2 only to authenticate the controller, S2 non-zero anyway. */
@@ -433,15 +443,17 @@ static void host_send_reply(struct host *h)
 }
 
 enum outcome {
-	AUTH_OK,          /* Success1 (and Success2) */
-	AUTH_FAILURE1,    /* the controller refused: h->failure1_exp */
+	AUTH_OK,	  /* Success1 (and Success2) */
+	AUTH_FAILURE1,	  /* the controller refused: h->failure1_exp */
 	AUTH_CTRL_FAILED, /* the host refused the controller's R2 and sent Failure2 */
 };
 
 static void host_send_failure2(struct host *h, uint8_t exp)
 {
-	struct hnvmf_auth_failure f = {.auth_type = HNVMF_AUTH_TYPE_COMMON, .auth_id = HNVMF_AUTH_FAILURE2,
-				       .t_id = htole16(h->t_id), .rescode = HNVMF_AUTH_REASON_FAILED,
+	struct hnvmf_auth_failure f = {.auth_type = HNVMF_AUTH_TYPE_COMMON,
+				       .auth_id = HNVMF_AUTH_FAILURE2,
+				       .t_id = htole16(h->t_id),
+				       .rescode = HNVMF_AUTH_REASON_FAILED,
 				       .rescode_exp = exp};
 	/* Answered like any AuthSend: a target that drops it leaves the Linux host waiting 60 s. */
 	assert_int_equal(auth_send(h->q, &f, sizeof(f)), 0);
@@ -468,16 +480,24 @@ static enum outcome host_finish(struct host *h)
 	size_t klen;
 	tkey(h->ctrl_secret, SUBNQN, k, &klen);
 	struct hnvmf_dhchap_response_args a = {
-		.hash_id = h->hashid, .tkey = k, .tkey_len = klen, .challenge = h->c2, .seqnum = h->s2,
-		.tid = h->t_id, .hostnqn = h->hostnqn, .subnqn = SUBNQN,
-		.skey = h->gsize ? h->skey : NULL, .skey_len = h->gsize,
+		.hash_id = h->hashid,
+		.tkey = k,
+		.tkey_len = klen,
+		.challenge = h->c2,
+		.seqnum = h->s2,
+		.tid = h->t_id,
+		.hostnqn = h->hostnqn,
+		.subnqn = SUBNQN,
+		.skey = h->gsize ? h->skey : NULL,
+		.skey_len = h->gsize,
 	};
 	assert_int_equal(hnvmf_dhchap_ctrl_response(&a, r2), 0);
 	if (memcmp(r2, h->buf + sizeof(*s), h->hl) != 0) {
 		host_send_failure2(h, HNVMF_AUTH_FAIL_FAILED);
 		return AUTH_CTRL_FAILED;
 	}
-	struct hnvmf_auth_success2 s2 = {.auth_type = HNVMF_AUTH_TYPE_DHCHAP, .auth_id = HNVMF_AUTH_SUCCESS2,
+	struct hnvmf_auth_success2 s2 = {.auth_type = HNVMF_AUTH_TYPE_DHCHAP,
+					 .auth_id = HNVMF_AUTH_SUCCESS2,
 					 .t_id = htole16(h->t_id)};
 	assert_int_equal(auth_send(h->q, &s2, sizeof(s2)), 0);
 	return AUTH_OK;
@@ -512,8 +532,8 @@ static const struct tenant_spec *default_tenants(size_t *n)
 	make_secret(1, 32, secret_a);
 	make_secret(3, 64, ctrl_secret_a);
 	make_secret(1, 32, other_secret);
-	t[0] = (struct tenant_spec){.hostnqn = HOST_A, .secret = secret_a, .ctrl_secret = ctrl_secret_a,
-				    .mode = HNVMF_PATH_PQM};
+	t[0] = (struct tenant_spec){
+		.hostnqn = HOST_A, .secret = secret_a, .ctrl_secret = ctrl_secret_a, .mode = HNVMF_PATH_PQM};
 	t[1] = (struct tenant_spec){.hostnqn = HOST_B, .secret = secret_a, .mode = HNVMF_PATH_PQM};
 	t[2] = (struct tenant_spec){.hostnqn = HOST_NOKEY, .mode = HNVMF_PATH_PQM};
 	*n = 3;
@@ -660,7 +680,8 @@ static void test_bidirectional_groups(void **state)
 	env_start(t, n);
 	struct fake_q q;
 	connect_admin(&q, HOST_A, true, 0);
-	static const uint8_t groups[] = {HNVMF_DHGROUP_NULL, HNVMF_DHGROUP_FFDHE2048, HNVMF_DHGROUP_FFDHE4096};
+	static const uint8_t groups[] = {HNVMF_DHGROUP_NULL, HNVMF_DHGROUP_FFDHE2048,
+					 HNVMF_DHGROUP_FFDHE4096};
 	for (size_t i = 0; i < sizeof(groups); i++) {
 		struct host h;
 		host_init(&h, &q, HOST_A, secret_a);
@@ -814,9 +835,9 @@ static void test_out_of_order(void **state)
 	/* A Reply before the Challenge was fetched: AuthSend completes, Failure1 follows. */
 	host_negotiate(&h);
 	h.hl = 32;
-	assert_int_equal(auth_send(&q, (uint8_t[16]){HNVMF_AUTH_TYPE_DHCHAP, HNVMF_AUTH_REPLY, 0, 0, 0x34, 0x12},
-				   16),
-			 0);
+	assert_int_equal(
+		auth_send(&q, (uint8_t[16]){HNVMF_AUTH_TYPE_DHCHAP, HNVMF_AUTH_REPLY, 0, 0, 0x34, 0x12}, 16),
+		0);
 	assert_int_equal(auth_recv(&q, h.buf, &xfer), 0);
 	assert_true(got_failure1(&h, xfer));
 	assert_int_equal(h.failure1_exp, HNVMF_AUTH_FAIL_INCORRECT_MESSAGE);
@@ -824,8 +845,8 @@ static void test_out_of_order(void **state)
 	/* Success2 instead of the Reply. */
 	host_negotiate(&h);
 	assert_true(host_recv_challenge(&h));
-	struct hnvmf_auth_success2 s2 = {.auth_type = HNVMF_AUTH_TYPE_DHCHAP, .auth_id = HNVMF_AUTH_SUCCESS2,
-					 .t_id = htole16(h.t_id)};
+	struct hnvmf_auth_success2 s2 = {
+		.auth_type = HNVMF_AUTH_TYPE_DHCHAP, .auth_id = HNVMF_AUTH_SUCCESS2, .t_id = htole16(h.t_id)};
 	assert_int_equal(auth_send(&q, &s2, sizeof(s2)), 0);
 	assert_int_equal(host_finish(&h), AUTH_FAILURE1);
 	assert_int_equal(h.failure1_exp, HNVMF_AUTH_FAIL_INCORRECT_MESSAGE);
@@ -886,8 +907,8 @@ static void test_bad_transaction_id(void **state)
 	uint32_t xfer;
 	assert_int_equal(auth_recv(&q, h.buf, &xfer), 0);
 	assert_int_equal(h.buf[1], HNVMF_AUTH_SUCCESS1);
-	struct hnvmf_auth_success2 s2 = {.auth_type = HNVMF_AUTH_TYPE_DHCHAP, .auth_id = HNVMF_AUTH_SUCCESS2,
-					 .t_id = htole16(51)};
+	struct hnvmf_auth_success2 s2 = {
+		.auth_type = HNVMF_AUTH_TYPE_DHCHAP, .auth_id = HNVMF_AUTH_SUCCESS2, .t_id = htole16(51)};
 	assert_int_equal(auth_send(&q, &s2, sizeof(s2)), 0);
 	assert_false(q.sq.authenticated);
 	assert_true(is_auth_required(keep_alive(&q)));
@@ -1137,7 +1158,11 @@ static void test_io_queue_auth_decides_dam(void **state)
 	(void)state;
 	char s[HNVMF_KEY_STR_MAX];
 	make_secret(2, 48, s);
-	struct tenant_spec t = {.hostnqn = HOST_A, .secret = s, .mode = HNVMF_PATH_DAM, .level = 7, .max_queues = 2,
+	struct tenant_spec t = {.hostnqn = HOST_A,
+				.secret = s,
+				.mode = HNVMF_PATH_DAM,
+				.level = 7,
+				.max_queues = 2,
 				.fallback = HNVMF_DAM_FALLBACK_REFUSE};
 	env_start(&t, 1);
 	struct fake_q a, io1, io2;
@@ -1193,12 +1218,21 @@ static void test_refuse_at_connect(void **state)
 	make_secret(1, 32, s);
 	struct tenant_spec t[] = {
 		/* not on the whitelist (7) */
-		{.hostnqn = HOST_A, .secret = s, .mode = HNVMF_PATH_DAM, .level = 3,
+		{.hostnqn = HOST_A,
+		 .secret = s,
+		 .mode = HNVMF_PATH_DAM,
+		 .level = 3,
 		 .fallback = HNVMF_DAM_FALLBACK_REFUSE},
 		/* whitelisted, but nothing authenticates it */
-		{.hostnqn = HOST_B, .mode = HNVMF_PATH_DAM, .level = 7, .fallback = HNVMF_DAM_FALLBACK_REFUSE},
+		{.hostnqn = HOST_B,
+		 .mode = HNVMF_PATH_DAM,
+		 .level = 7,
+		 .fallback = HNVMF_DAM_FALLBACK_REFUSE},
 		/* the same with fallback pqm: served, through PQM */
-		{.hostnqn = HOST_NOKEY, .mode = HNVMF_PATH_DAM, .level = 7, .fallback = HNVMF_DAM_FALLBACK_PQM},
+		{.hostnqn = HOST_NOKEY,
+		 .mode = HNVMF_PATH_DAM,
+		 .level = 7,
+		 .fallback = HNVMF_DAM_FALLBACK_PQM},
 	};
 	env_start(t, 3);
 	struct fake_q a, b, c;

@@ -70,7 +70,7 @@ static int teardown(void **state)
 /* Admission's verdict: the status, and the mode when admitted (-1 when refused). */
 static int admit(struct fix *f, uint16_t *status)
 {
-	enum hnvmf_path_mode m = (enum hnvmf_path_mode)-1;
+	enum hnvmf_path_mode m = (enum hnvmf_path_mode) - 1;
 	*status = hnvmf_tenant_admit(&f->sq, &m);
 	return *status ? -1 : (int)m;
 }
