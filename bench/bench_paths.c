@@ -54,7 +54,7 @@ struct result {
 	unsigned tenants;
 	enum hnvmf_path_mode mode;
 	bool ok;
-	double secs, iops, mbps, cpu_pct, csw_per_io;
+	double secs, iops, mbps, cpu_pct, csw_per_io, kio_per_cpu_s;
 	double sched[4]; /* reactor run, wait; servers run, wait: % of one cpu */
 	uint64_t ios, errors, p50, p99, p999, max;
 	double mean_us;
@@ -357,6 +357,9 @@ static void run_cell(struct hnvmf_backend *be, struct result *res, bool show_thr
 	res->mbps = res->iops * 4096 / 1e6;
 	res->cpu_pct = 100.0 * (cpu1 - cpu0) / res->secs;
 	res->csw_per_io = res->ios ? (double)(csw1 - csw0) / (double)res->ios : 0;
+	/* ios per cpu-second the process used: the cost of a path, much less sensitive than IOPS to
+	 * how much cpu the other users of a shared machine left us. */
+	res->kio_per_cpu_s = cpu1 > cpu0 ? (double)res->ios / (cpu1 - cpu0) / 1000 : 0;
 	bench_sched_delta(&sc0, &sc1, res->secs, res->sched);
 	res->p50 = bench_hist_quantile(&h, 0.50);
 	res->p99 = bench_hist_quantile(&h, 0.99);
@@ -381,10 +384,10 @@ static void print_row(const struct result *r)
 	char c[8] = "-";
 	if (r->mode == HNVMF_PATH_PQM)
 		snprintf(c, sizeof(c), "%u", r->c_end);
-	fprintf(out, "%-5s %-9s %3u %-9s %9.1f %8.1f %8.1f %8.1f %8.1f %9.1f %5.0f %6.3f %4.0f/%-4.0f %5.0f/%-5.0f %3s %6" PRIu64 "\n",
+	fprintf(out, "%-5s %-9s %3u %-9s %9.1f %8.1f %8.1f %8.1f %8.1f %9.1f %5.0f %7.1f %6.3f %4.0f/%-4.0f %5.0f/%-5.0f %3s %6" PRIu64 "\n",
 		hnvmf_backend_type_name(r->backend), wl_names[r->wl], r->tenants, hnvmf_path_mode_name(r->mode),
 		r->iops / 1000, r->mbps, (double)r->p50 / 1000, (double)r->p99 / 1000, (double)r->p999 / 1000,
-		(double)r->max / 1000, r->cpu_pct, r->csw_per_io, r->sched[0], r->sched[1], r->sched[2], r->sched[3], c,
+		(double)r->max / 1000, r->cpu_pct, r->kio_per_cpu_s, r->csw_per_io, r->sched[0], r->sched[1], r->sched[2], r->sched[3], c,
 		r->errors);
 	fflush(out);
 }
@@ -408,6 +411,17 @@ static void print_side_by_side(const struct result *rs, unsigned n)
 				snprintf(cell, sizeof(cell), "failed");
 			fprintf(out, " | %-22s", cell);
 		}
+		fprintf(out, "\n");
+	}
+	fprintf(out, "\n# side by side: thousand ios per cpu-second the whole process used (the cost of a path)\n");
+	fprintf(out, "%-5s %-9s %3s", "bknd", "workload", "ten");
+	for (unsigned m = 0; m < O.nmodes; m++)
+		fprintf(out, " | %9s", hnvmf_path_mode_name(O.modes[m]));
+	fprintf(out, "\n");
+	for (unsigned i = 0; i < n; i += O.nmodes) {
+		fprintf(out, "%-5s %-9s %3u", hnvmf_backend_type_name(rs[i].backend), wl_names[rs[i].wl], rs[i].tenants);
+		for (unsigned m = 0; m < O.nmodes && i + m < n; m++)
+			fprintf(out, " | %9.1f", rs[i + m].ok ? rs[i + m].kio_per_cpu_s : 0.0);
 		fprintf(out, "\n");
 	}
 	/* The headline ratios: what each engine mode gains over the baseline. */
@@ -447,12 +461,12 @@ static void print_json(const struct result *rs, unsigned n, const struct bench_b
 		const struct result *r = &rs[i];
 		printf("%s\n{\"backend\":\"%s\",\"workload\":\"%s\",\"tenants\":%u,\"mode\":\"%s\",\"ok\":%s,"
 		       "\"iops\":%.0f,\"mbps\":%.1f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.2f,"
-		       "\"mean_us\":%.2f,\"cpu_pct\":%.0f,\"csw_per_io\":%.4f,\"reactor_run_pct\":%.0f,\"reactor_wait_pct\":%.0f,"
+		       "\"mean_us\":%.2f,\"cpu_pct\":%.0f,\"kio_per_cpu_s\":%.1f,\"csw_per_io\":%.4f,\"reactor_run_pct\":%.0f,\"reactor_wait_pct\":%.0f,"
 		       "\"server_run_pct\":%.0f,\"server_wait_pct\":%.0f,\"pqm_c\":%u,\"errors\":%" PRIu64 "}",
 		       i ? "," : "", hnvmf_backend_type_name(r->backend), wl_names[r->wl], r->tenants,
 		       hnvmf_path_mode_name(r->mode), r->ok ? "true" : "false", r->iops, r->mbps, (double)r->p50 / 1000,
 		       (double)r->p99 / 1000, (double)r->p999 / 1000, (double)r->max / 1000, r->mean_us, r->cpu_pct,
-		       r->csw_per_io, r->sched[0], r->sched[1], r->sched[2], r->sched[3], r->c_end, r->errors);
+		       r->kio_per_cpu_s, r->csw_per_io, r->sched[0], r->sched[1], r->sched[2], r->sched[3], r->c_end, r->errors);
 	}
 	printf("\n]}\n");
 }
@@ -484,8 +498,9 @@ static int run_table(void)
 		if (O.prefill && O.backends[b] == HNVMF_BACKEND_FILE && bench_prefill(O.file, 0, O.prefill) != 0)
 			fprintf(stderr, "prefill failed\n");
 		describe_backend(&bks[b]);
-		fprintf(out, "\n%-5s %-9s %3s %-9s %9s %8s %8s %8s %8s %9s %5s %6s %-9s %-11s %3s %6s\n", "bknd",
-			"workload", "ten", "mode", "kIOPS", "MB/s", "p50us", "p99us", "p99.9us", "maxus", "cpu%", "csw/io",
+		fprintf(out, "\n%-5s %-9s %3s %-9s %9s %8s %8s %8s %8s %9s %5s %7s %6s %-9s %-11s %3s %6s\n",
+			"bknd", "workload", "ten", "mode", "kIOPS", "MB/s", "p50us", "p99us", "p99.9us", "maxus", "cpu%",
+			"kIO/cpus", "csw/io",
 			"rct run/wt", "srv run/wt", "c", "errors");
 		for (unsigned w = 0; w < O.nworkloads; w++)
 			for (unsigned t = 0; t < O.ntenants; t++)
