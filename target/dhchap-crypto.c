@@ -5,6 +5,7 @@
 #include "target/dhchap-crypto.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -279,6 +280,18 @@ int hnvmf_dh_public_key(const struct hnvmf_dh *dh, uint8_t *out, size_t out_len)
 	return ret;
 }
 
+
+/* 1 < y < p - 1 for the group of key. */
+static bool peer_in_range(const EVP_PKEY *key, const BIGNUM *y)
+{
+	BIGNUM *p = NULL;
+	bool ok = false;
+	if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_FFC_P, &p) > 0 && BN_sub_word(p, 1))
+		ok = BN_cmp(y, BN_value_one()) > 0 && BN_cmp(y, p) < 0;
+	BN_free(p);
+	return ok;
+}
+
 int hnvmf_dh_shared_secret(const struct hnvmf_dh *dh, const uint8_t *peer, size_t peer_len,
 			   uint8_t *out, size_t out_len)
 {
@@ -307,8 +320,15 @@ int hnvmf_dh_shared_secret(const struct hnvmf_dh *dh, const uint8_t *peer, size_
 	}
 	if (EVP_PKEY_derive_init(ctx) <= 0 || !EVP_PKEY_CTX_set_params(ctx, params))
 		goto out;
-	/* validate_peer = 1: range and subgroup checks on the value the host sent. */
-	if (EVP_PKEY_derive_set_peer_ex(ctx, peer_key, 1) <= 0) {
+	/* The peer's value must lie in 1 < y < p - 1 (RFC 7919 section 5.1: for these safe-prime
+	 * groups that is the check required). OpenSSL's own validation adds the subgroup test
+	 * y^q mod p == 1: a full modular exponentiation, 200 ms for ffdhe8192 on the reactor
+	 * thread, for no protection these groups need. */
+	if (!peer_in_range(dh->pkey, py)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (EVP_PKEY_derive_set_peer_ex(ctx, peer_key, 0) <= 0) {
 		ret = -EINVAL;
 		goto out;
 	}
