@@ -1,8 +1,9 @@
-/* A controller as the Linux host brings one up: admin queue Connect, CAP/VS, CC.EN=1 and
- * CSTS.RDY, Identify Controller, Set Features Number of Queues, I/O queue Connects; and down:
- * CC.SHN, CSTS.SHST, close. */
+/* A controller as the Linux host brings one up: admin queue Connect (and DH-HMAC-CHAP when it
+ * answers ATR), CAP/VS, CC.EN=1 and CSTS.RDY, Identify Controller, Set Features Number of
+ * Queues, I/O queue Connects (each authenticated likewise); and down: CC.SHN, CSTS.SHST, close. */
 #include <endian.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,48 @@ static int enable(struct hnvmf_ini_ctrl *c)
 	return wait_csts(c, 1u, 1u, to);
 }
 
+/* Why the connect failed, for a caller that gave a buffer. */
+static void ctrl_err(const struct hnvmf_ini_ctrl_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void ctrl_err(const struct hnvmf_ini_ctrl_opts *o, const char *fmt, ...)
+{
+	if (!o->err || !o->err_len)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(o->err, o->err_len, fmt, ap);
+	va_end(ap);
+}
+
+/* Connect of one queue, then DH-HMAC-CHAP when the controller requires it (ATR), as the Linux
+ * host does per queue: a host without a secret fails like Linux, with the reason. */
+static int connect_queue(struct hnvmf_ini_ctrl *c, struct hnvmf_ini_queue *q, uint16_t qid,
+			 uint16_t sqsize, uint32_t kato_ms, uint16_t cntlid, const uint8_t hostid[16],
+			 uint16_t *cntlid_out, const struct hnvmf_ini_ctrl_opts *o)
+{
+	int r = hnvmf_ini_fabrics_connect(q, qid, sqsize, kato_ms, cntlid, c->subnqn, c->hostnqn,
+					  hostid, cntlid_out, c->timeout_ms);
+	if (r != -EACCES)
+		return r;
+	if (!o->dhchap_secret) {
+		ctrl_err(o, "qid %u: the controller requires authentication and no DH-HMAC-CHAP secret is set", qid);
+		return -EACCES;
+	}
+	struct hnvmf_ini_auth *a = malloc(sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	r = hnvmf_ini_auth_init(a, o->dhchap_secret, o->dhchap_ctrl_secret, o->dhchap_hashes,
+				o->nr_dhchap_hashes, o->dhchap_groups, o->nr_dhchap_groups, c->hostnqn,
+				c->subnqn, c->auth_tid++);
+	if (!r)
+		r = hnvmf_ini_auth_queue(q, a, c->timeout_ms);
+	if (r)
+		ctrl_err(o, "qid %u: DH-HMAC-CHAP: %s", qid, a->why);
+	hnvmf_ini_auth_clear(a);
+	free(a);
+	return r;
+}
+
 static int connect_io_queues(struct hnvmf_ini_ctrl *c, const char *addr, uint16_t port,
 			     const struct hnvmf_ini_ctrl_opts *o, const uint8_t hostid[16])
 {
@@ -101,9 +144,8 @@ static int connect_io_queues(struct hnvmf_ini_ctrl *c, const char *addr, uint16_
 		if (r)
 			return r;
 		c->nr_io = i + 1;
-		r = hnvmf_ini_fabrics_connect(c->io[i], (uint16_t)(i + 1), (uint16_t)(depth - 1), 0,
-					      c->cntlid, c->subnqn, c->hostnqn, hostid, NULL,
-					      c->timeout_ms);
+		r = connect_queue(c, c->io[i], (uint16_t)(i + 1), (uint16_t)(depth - 1), 0, c->cntlid,
+				  hostid, NULL, o);
 		if (r)
 			return r;
 		hnvmf_ini_queue_set_icd_max(c->io[i], icd);
@@ -138,8 +180,8 @@ int hnvmf_ini_ctrl_connect(const char *addr, uint16_t port, const char *subnqn,
 					   .timeout_ms = o->timeout_ms };
 	int r = hnvmf_ini_queue_open(addr, port, &qo, &c->admin);
 	if (!r)
-		r = hnvmf_ini_fabrics_connect(c->admin, 0, (uint16_t)(adepth - 1), o->kato_ms, 0xFFFF,
-					      subnqn, hostnqn, hostid, &c->cntlid, c->timeout_ms);
+		r = connect_queue(c, c->admin, 0, (uint16_t)(adepth - 1), o->kato_ms, 0xFFFF, hostid,
+				  &c->cntlid, o);
 	if (!r)
 		r = enable(c);
 	if (!r)

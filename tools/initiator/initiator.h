@@ -26,6 +26,8 @@
 
 #include <nvme/types.h>
 
+#include "conf/keyfmt.h"
+#include "target/dhchap-crypto.h"
 #include "target/nvme-cmd.h"
 #include "transport/tcp/tcp-pdu.h"
 
@@ -144,7 +146,9 @@ struct hnvmf_ini_queue_stats {
 void hnvmf_ini_queue_stats(const struct hnvmf_ini_queue *q, struct hnvmf_ini_queue_stats *s);
 
 /* Fabrics Connect on this queue (synchronous): recfmt 0, sqsize (0's based), kato (ms, admin
- * only), cntlid (0xFFFF on the admin queue). *cntlid_out gets the controller ID from DW0. */
+ * only), cntlid (0xFFFF on the admin queue). *cntlid_out gets the controller ID from DW0.
+ * -EACCES means the Connect itself succeeded (*cntlid_out is set) but its response has ATR set:
+ * the queue must authenticate (hnvmf_ini_auth_queue) before it carries anything else. */
 int hnvmf_ini_fabrics_connect(struct hnvmf_ini_queue *q, uint16_t qid, uint16_t sqsize,
 			      uint32_t kato_ms, uint16_t cntlid, const char *subnqn,
 			      const char *hostnqn, const uint8_t hostid[16], uint16_t *cntlid_out,
@@ -171,6 +175,89 @@ void hnvmf_sqe_write_zeroes(union hnvmf_sqe *s, uint32_t nsid, uint64_t slba, ui
 /* Dataset Management, deallocate, nr ranges (the data is an array of struct nvme_dsm_range). */
 void hnvmf_sqe_dsm(union hnvmf_sqe *s, uint32_t nsid, unsigned nr, bool deallocate);
 
+/* ---- in-band authentication: DH-HMAC-CHAP, the host side (auth.c) ----------------------- */
+
+/* Per queue, after a Connect answered ATR (what the Linux host does, drivers/nvme/host/auth.c):
+ *   AuthSend Negotiate (T_ID, the offered HashIDs and DH groups, no secure channel concatenation)
+ *   AuthRecv Challenge (the controller's choice, S1, C1, g^y)   or Failure1
+ *   AuthSend Reply     (R1, [C2 and S2 != 0 when bidirectional], g^x)
+ *   AuthRecv Success1  ([R2], checked when bidirectional)       or Failure1
+ *   AuthSend Success2  (bidirectional only)
+ * A failure the host detects is reported to the controller with Failure2. Wire layouts and
+ * identifiers are target/auth.h's; computations target/dhchap-crypto.h's. The message builders
+ * and parsers below are pure, so tests can play the controller. */
+
+#define HNVMF_INI_AUTH_MAX_HASHES 3
+#define HNVMF_INI_AUTH_MAX_GROUPS 6
+#define HNVMF_INI_AUTH_RECV_AL 4096u /* the AuthRecv allocation length, as the Linux host */
+#define HNVMF_INI_AUTH_NEGOTIATE_LEN 72u /* header + one protocol descriptor */
+#define HNVMF_INI_AUTH_SUCCESS2_LEN 16u
+#define HNVMF_INI_AUTH_FAILURE2_LEN 8u
+
+/* The host's state of one transaction. Fill with hnvmf_ini_auth_init. */
+struct hnvmf_ini_auth {
+	uint16_t t_id;
+	const char *hostnqn, *subnqn;
+	uint8_t hashes[HNVMF_INI_AUTH_MAX_HASHES];
+	unsigned nr_hashes;
+	uint8_t groups[HNVMF_INI_AUTH_MAX_GROUPS];
+	unsigned nr_groups;
+	struct hnvmf_key host_key, ctrl_key; /* as parsed; ctrl_key.len 0 = one-way */
+	/* from the Challenge */
+	uint8_t hash_id, dhgid;
+	size_t hl;
+	uint32_t s1, s2;
+	uint8_t c1[HNVMF_AUTH_MAX_DIGEST], c2[HNVMF_AUTH_MAX_DIGEST];
+	uint8_t gy[HNVMF_DH_MAX_SIZE];
+	size_t gy_len;
+	uint8_t r2[HNVMF_AUTH_MAX_DIGEST]; /* the R2 expected in Success1 (bidirectional) */
+	uint8_t fail_exp;  /* Failure2 explanation (enum hnvmf_auth_fail_exp), 0 = none to send */
+	char why[160];     /* the last failure, for messages */
+	/* Randomness (C2, S2) and the ephemeral DH key pair; tests replace them for fixed vectors. */
+	int (*random)(void *buf, size_t len);        /* 0 or -EIO; default RAND_bytes */
+	struct hnvmf_dh *(*dh_generate)(int gid);   /* default hnvmf_dh_generate */
+};
+
+/* Parses the secrets (ctrl_secret may be NULL) and the offer (0 entries = everything). Returns
+ * 0, or -EINVAL with the reason in a->why (a bad secret, an unknown hash or group id). */
+int hnvmf_ini_auth_init(struct hnvmf_ini_auth *a, const char *secret, const char *ctrl_secret,
+			const uint8_t *hashes, unsigned nr_hashes, const uint8_t *groups,
+			unsigned nr_groups, const char *hostnqn, const char *subnqn, uint16_t t_id);
+/* Wipes the keys and the values of the transaction. */
+void hnvmf_ini_auth_clear(struct hnvmf_ini_auth *a);
+/* Builds the Negotiate into buf (HNVMF_INI_AUTH_NEGOTIATE_LEN bytes). */
+size_t hnvmf_ini_auth_negotiate(const struct hnvmf_ini_auth *a, uint8_t *buf);
+/* Takes the controller's Challenge (len = bytes received). Returns 0; -EKEYREJECTED when it
+ * is a Failure1; -EPROTO for anything the host cannot accept (a->fail_exp then says what the
+ * Failure2 reports). */
+int hnvmf_ini_auth_on_challenge(struct hnvmf_ini_auth *a, const uint8_t *msg, size_t len);
+/* Builds the Reply (R1, C2, S2, g^x) to the Challenge taken; also computes the R2 to expect.
+ * Returns its length or a negative errno. buf holds at least 16 + 2 * 64 + 1024 bytes. */
+int hnvmf_ini_auth_reply(struct hnvmf_ini_auth *a, uint8_t *buf, size_t cap);
+/* Takes Success1. Returns 0; -EKEYREJECTED for a Failure1 (the controller refused our
+ * response); -EBADE when bidirectional and R2 is absent or wrong (the controller does not know
+ * the controller secret); -EPROTO for a malformed message. */
+int hnvmf_ini_auth_on_success1(struct hnvmf_ini_auth *a, const uint8_t *msg, size_t len);
+/* True when Success2 must follow (bidirectional). */
+static inline bool hnvmf_ini_auth_bidirectional(const struct hnvmf_ini_auth *a)
+{
+	return a->ctrl_key.len != 0;
+}
+size_t hnvmf_ini_auth_success2(const struct hnvmf_ini_auth *a, uint8_t *buf);
+/* Failure2 with reason 01h and a->fail_exp. */
+size_t hnvmf_ini_auth_failure2(const struct hnvmf_ini_auth *a, uint8_t *buf);
+
+/* Authentication Send / Receive on a queue (SECP E9h, SPSP0 = SPSP1 = 01h, TL / AL = len). */
+int hnvmf_ini_auth_send(struct hnvmf_ini_queue *q, const void *msg, uint32_t len, int timeout_ms);
+int hnvmf_ini_auth_recv(struct hnvmf_ini_queue *q, void *buf, uint32_t al, int timeout_ms);
+/* The whole exchange on q with the transaction a (initialised). Returns 0 when authenticated;
+ * -EKEYREJECTED, -EBADE, -EPROTO as above (a Failure2 went out when the host failed it); an
+ * NVMe status or -errno when a command failed. a->why explains. */
+int hnvmf_ini_auth_queue(struct hnvmf_ini_queue *q, struct hnvmf_ini_auth *a, int timeout_ms);
+/* "sha256" / "ffdhe2048" ... to its id, -1 when unknown. */
+int hnvmf_ini_auth_hash_id(const char *name);
+int hnvmf_ini_auth_group_id(const char *name);
+
 /* ---- controller ------------------------------------------------------------------------ */
 
 struct hnvmf_ini_ctrl_opts {
@@ -181,6 +268,15 @@ struct hnvmf_ini_ctrl_opts {
 	uint32_t kato_ms;       /* Keep Alive Timeout sent in the admin Connect */
 	uint8_t hostid[16];     /* all zero = derived from hostnqn */
 	int timeout_ms;         /* each synchronous step; 0 = HNVMF_INI_TIMEOUT_MS */
+	/* In-band authentication (DH-HMAC-CHAP), used on every queue whose Connect answers ATR. */
+	const char *dhchap_secret;      /* the host's "DHHC-1:hh:...:" secret; NULL = none */
+	const char *dhchap_ctrl_secret; /* the controller's: bidirectional authentication; NULL = none */
+	uint8_t dhchap_hashes[HNVMF_INI_AUTH_MAX_HASHES];  /* HashIDs offered; none = all three */
+	unsigned nr_dhchap_hashes;
+	uint8_t dhchap_groups[HNVMF_INI_AUTH_MAX_GROUPS];  /* DH group ids offered; none = all six */
+	unsigned nr_dhchap_groups;
+	char *err;              /* optional: why a connect failed, when it knows more than errno */
+	size_t err_len;
 };
 void hnvmf_ini_ctrl_opts_default(struct hnvmf_ini_ctrl_opts *o);
 
@@ -194,6 +290,7 @@ struct hnvmf_ini_ctrl {
 	struct nvme_id_ctrl id; /* Identify Controller */
 	uint32_t kato_ms;
 	uint64_t last_admin_ns; /* for the opportunistic keep-alive of the synchronous helpers */
+	uint16_t auth_tid;      /* T_ID of the next DH-HMAC-CHAP transaction (one counter per controller) */
 	int timeout_ms;
 	char subnqn[NVME_NQN_LENGTH + 1];
 	char hostnqn[NVME_NQN_LENGTH + 1];
