@@ -111,6 +111,18 @@ static int connect_queue(struct hnvmf_ini_ctrl *c, struct hnvmf_ini_queue *q, ui
 	return r;
 }
 
+/* Every queue of the controller is secured alike: TLS with the controller's host and
+ * subsystem NQNs as the PSK identity (tls_key NULL = plain TCP). */
+static void set_tls(struct hnvmf_ini_queue_opts *qo, const struct hnvmf_ini_ctrl_opts *o,
+		    const struct hnvmf_ini_ctrl *c)
+{
+	qo->tls_key = o->tls_key;
+	qo->tls_hostnqn = c->hostnqn;
+	qo->tls_subnqn = c->subnqn;
+	qo->tls_identity = o->tls_identity;
+	qo->tls_hkdf_rfc8446 = o->tls_hkdf_rfc8446;
+}
+
 static int connect_io_queues(struct hnvmf_ini_ctrl *c, const char *addr, uint16_t port,
 			     const struct hnvmf_ini_ctrl_opts *o, const uint8_t hostid[16])
 {
@@ -139,6 +151,7 @@ static int connect_io_queues(struct hnvmf_ini_ctrl *c, const char *addr, uint16_
 		return -ENOMEM;
 	struct hnvmf_ini_queue_opts qo = { .hdgst = o->hdgst, .ddgst = o->ddgst, .depth = depth,
 					   .timeout_ms = o->timeout_ms };
+	set_tls(&qo, o, c);
 	for (unsigned i = 0; i < n; i++) {
 		r = hnvmf_ini_queue_open(addr, port, &qo, &c->io[i]);
 		if (r)
@@ -178,6 +191,7 @@ int hnvmf_ini_ctrl_connect(const char *addr, uint16_t port, const char *subnqn,
 	unsigned adepth = o->admin_depth ? o->admin_depth : 32;
 	struct hnvmf_ini_queue_opts qo = { .hdgst = o->hdgst, .ddgst = o->ddgst, .depth = adepth,
 					   .timeout_ms = o->timeout_ms };
+	set_tls(&qo, o, c);
 	int r = hnvmf_ini_queue_open(addr, port, &qo, &c->admin);
 	if (!r)
 		r = connect_queue(c, c->admin, 0, (uint16_t)(adepth - 1), o->kato_ms, 0xFFFF, hostid,

@@ -101,6 +101,13 @@ struct hnvmf_ini_queue_opts {
 	unsigned depth;      /* commands in flight at most (<= HNVMF_INI_MAX_DEPTH) */
 	int timeout_ms;      /* TCP connect and ICResp wait; 0 = HNVMF_INI_TIMEOUT_MS */
 	size_t rbuf_size;    /* receive buffer; 0 = 256 KiB */
+	/* NVMe/TCP secure channel (tls.c): TLS 1.3 with a configured PSK; the handshake comes
+	 * first on the connection, then ICReq/ICResp inside TLS. tls_key NULL = plain TCP. */
+	const char *tls_key;                  /* "NVMeTLSkey-1:hh:...:" */
+	const char *tls_hostnqn, *tls_subnqn; /* the PSK identity's NQNs */
+	int tls_identity;     /* 0: "NVMe0R0h <hostnqn> <subnqn>"; 1: "NVMe1R0h ... <digest>" */
+	bool tls_hkdf_rfc8446; /* HkdfLabel of RFC 8446 (libnvme >= 1.16) instead of the libnvme
+				* 1.x encoding nvme-cli 2.x hosts put into the keyring */
 };
 
 struct hnvmf_ini_queue;
@@ -268,6 +275,11 @@ struct hnvmf_ini_ctrl_opts {
 	uint32_t kato_ms;       /* Keep Alive Timeout sent in the admin Connect */
 	uint8_t hostid[16];     /* all zero = derived from hostnqn */
 	int timeout_ms;         /* each synchronous step; 0 = HNVMF_INI_TIMEOUT_MS */
+	/* NVMe/TCP secure channel on every queue (see struct hnvmf_ini_queue_opts); the identity
+	 * names this controller's host and subsystem NQNs. */
+	const char *tls_key;    /* "NVMeTLSkey-1:hh:...:"; NULL = plain TCP */
+	int tls_identity;       /* PSK identity version, 0 or 1 */
+	bool tls_hkdf_rfc8446;
 	/* In-band authentication (DH-HMAC-CHAP), used on every queue whose Connect answers ATR. */
 	const char *dhchap_secret;      /* the host's "DHHC-1:hh:...:" secret; NULL = none */
 	const char *dhchap_ctrl_secret; /* the controller's: bidirectional authentication; NULL = none */

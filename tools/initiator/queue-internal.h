@@ -5,6 +5,8 @@
 
 #include "tools/initiator/initiator.h"
 
+struct ini_tls;
+
 /* The CID: slot index in the low bits, a generation counter above, so a stale or duplicated
  * response for a reused slot is recognised instead of completing the wrong command. */
 #define INI_CID_SLOT_BITS 10
@@ -79,6 +81,8 @@ struct hnvmf_ini_queue {
 	uint32_t rx_crc;
 
 	struct hnvmf_ini_queue_stats stats;
+
+	struct ini_tls *tls;    /* the secure channel (tls.c); NULL = plain TCP */
 };
 
 /* Marks the queue failed (first error wins), shuts the socket down and completes every
@@ -90,6 +94,9 @@ void ini_complete(struct hnvmf_ini_queue *q, struct ini_slot *s, int status,
 		  const struct hnvmf_cqe *cqe);
 /* Writes as much of the send ring as the socket takes. Returns 0 or a fatal -errno. */
 int ini_flush(struct hnvmf_ini_queue *q);
+/* n more bytes of the send ring have left (taken by the socket or sealed by TLS): advances
+ * the ring, releasing what the sent entries pinned. */
+void ini_sent(struct hnvmf_ini_queue *q, size_t n);
 /* Queues the first H2CData PDU of a new R2T window. */
 void ini_queue_h2c(struct hnvmf_ini_queue *q, struct ini_slot *s);
 /* Reads and parses until the socket is drained. Returns completions or a fatal -errno. */

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include "tools/initiator/queue-internal.h"
+#include "tools/initiator/tls.h"
 
 #define INI_MAX_HDR 160 /* largest header we accept (+ digest) */
 
@@ -251,7 +252,7 @@ int ini_receive(struct hnvmf_ini_queue *q)
 		}
 		iov[niov++] = (struct iovec){ q->rbuf + q->rend, q->rcap - q->rend };
 		size_t want = direct + (q->rcap - q->rend);
-		ssize_t n = readv(q->fd, iov, niov);
+		ssize_t n = q->tls ? ini_tls_readv(q, iov, niov) : readv(q->fd, iov, niov);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -261,7 +262,8 @@ int ini_receive(struct hnvmf_ini_queue *q)
 		if (n == 0)
 			return ini_queue_fail(q, -ECONNRESET, "qid %u: connection closed by the controller",
 					      q->qid);
-		q->stats.recvs++;
+		if (!q->tls)
+			q->stats.recvs++; /* under TLS the socket BIO counts its recv calls */
 		size_t got = (size_t)n;
 		if (direct) {
 			uint32_t d = got < direct ? (uint32_t)got : direct;

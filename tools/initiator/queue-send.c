@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "tools/initiator/queue-internal.h"
+#include "tools/initiator/tls.h"
 
 #define INI_SGL_PSDT_SGL 0x40 /* SQE flags bits 7:6 = 01b: SGL for data transfer */
 
@@ -133,10 +134,28 @@ static void ent_sent(struct hnvmf_ini_queue *q, const struct ini_send_ent *e)
 	}
 }
 
+void ini_sent(struct hnvmf_ini_queue *q, size_t left)
+{
+	while (left > 0) {
+		const struct ini_send_ent *e = &q->ring[q->ring_head & q->ring_mask];
+		size_t rem = ent_len(e) - q->send_off;
+		if (left < rem) {
+			q->send_off += left;
+			break;
+		}
+		left -= rem;
+		q->send_off = 0;
+		q->ring_head++;
+		ent_sent(q, e);
+	}
+}
+
 #define INI_MAX_IOV 256
 
 int ini_flush(struct hnvmf_ini_queue *q)
 {
+	if (q->tls)
+		return ini_tls_flush(q);
 	struct iovec iov[INI_MAX_IOV];
 	while (q->ring_head != q->ring_tail) {
 		unsigned n = 0;
@@ -165,21 +184,10 @@ int ini_flush(struct hnvmf_ini_queue *q)
 			return ini_queue_fail(q, -errno, "send: %s", strerror(errno));
 		}
 		q->stats.sendmsgs++;
-		size_t gathered = 0, left = (size_t)w;
+		size_t gathered = 0;
 		for (unsigned k = 0; k < n; k++)
 			gathered += iov[k].iov_len;
-		while (left > 0) {
-			const struct ini_send_ent *e = &q->ring[q->ring_head & q->ring_mask];
-			size_t rem = ent_len(e) - q->send_off;
-			if (left < rem) {
-				q->send_off += left;
-				break;
-			}
-			left -= rem;
-			q->send_off = 0;
-			q->ring_head++;
-			ent_sent(q, e);
-		}
+		ini_sent(q, (size_t)w);
 		if ((size_t)w < gathered)
 			return 0; /* the socket buffer is full */
 	}

@@ -1,4 +1,4 @@
-/* A queue's life cycle: connect and ICReq/ICResp, the slot table, failure, completion, the
+/* A queue's life cycle: connect (and the TLS handshake) and ICReq/ICResp, the slot table, failure, completion, the
  * synchronous exec on top of the asynchronous engine. */
 #include <endian.h>
 #include <errno.h>
@@ -11,7 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "target/tls-psk.h"
 #include "tools/initiator/queue-internal.h"
+#include "tools/initiator/tls.h"
 
 static unsigned pow2_at_least(unsigned n)
 {
@@ -19,6 +21,36 @@ static unsigned pow2_at_least(unsigned n)
 	while (p < n)
 		p <<= 1;
 	return p;
+}
+
+/* NVMe/TCP 3.6.1: on a secure channel the TLS handshake comes first, then ICReq/ICResp as the
+ * first records inside it. */
+static int tls_icreq(struct hnvmf_ini_queue *q, const struct hnvmf_ini_queue_opts *o,
+		     const char *addr, uint16_t port, int tmo, struct hnvmf_tcp_icresp *rsp)
+{
+	uint64_t deadline = hnvmf_ini_now_ns() + (uint64_t)tmo * 1000000ull;
+	struct ini_tls_params p = { .key = o->tls_key, .hostnqn = o->tls_hostnqn,
+				    .subnqn = o->tls_subnqn, .identity_version = o->tls_identity,
+				    .hkdf_label = o->tls_hkdf_rfc8446 ? HNVMF_TLS_LABEL_RFC8446
+								      : HNVMF_TLS_LABEL_LIBNVME_COMPAT };
+	char why[256] = "";
+	int fl = fcntl(q->fd, F_GETFL);
+	fcntl(q->fd, F_SETFL, fl | O_NONBLOCK);
+	int r = ini_tls_open(q, &p, deadline, why, sizeof(why));
+	if (r < 0) {
+		fprintf(stderr, "hnvmf-initiator: %s:%u: %s\n", addr, port, why);
+		snprintf(q->errstr, sizeof(q->errstr), "%s", why);
+		return r;
+	}
+	struct hnvmf_tcp_icreq req;
+	hnvmf_pdu_icreq(&req, q->hdgst, q->ddgst);
+	r = ini_tls_send_all(q, &req, sizeof(req), deadline);
+	if (!r)
+		r = ini_tls_recv_all(q, rsp, sizeof(*rsp), deadline);
+	if (r < 0)
+		fprintf(stderr, "hnvmf-initiator: %s:%u: ICReq/ICResp over TLS: %s\n", addr, port,
+			strerror(-r));
+	return r;
 }
 
 int hnvmf_ini_queue_open(const char *addr, uint16_t port, const struct hnvmf_ini_queue_opts *o,
@@ -58,7 +90,10 @@ int hnvmf_ini_queue_open(const char *addr, uint16_t port, const struct hnvmf_ini
 	q->fd = r;
 
 	struct hnvmf_tcp_icresp rsp;
-	r = hnvmf_raw_icreq(q->fd, q->hdgst, q->ddgst, &rsp, tmo);
+	if (o->tls_key)
+		r = tls_icreq(q, o, addr, port, tmo, &rsp);
+	else
+		r = hnvmf_raw_icreq(q->fd, q->hdgst, q->ddgst, &rsp, tmo);
 	if (r < 0)
 		goto fail;
 	const char *why = NULL;
@@ -86,6 +121,7 @@ void hnvmf_ini_queue_close(struct hnvmf_ini_queue *q)
 		return;
 	if (q->slots)
 		ini_queue_fail(q, -ECONNABORTED, "queue closed");
+	ini_tls_close(q->tls);
 	if (q->fd >= 0)
 		close(q->fd);
 	free(q->slots);
@@ -108,6 +144,7 @@ int ini_queue_fail(struct hnvmf_ini_queue *q, int err, const char *fmt, ...)
 	/* Nothing queued may be sent any more; the slots are released below. */
 	q->ring_head = q->ring_tail;
 	q->send_off = 0;
+	ini_tls_reset_send(q->tls);
 	for (unsigned i = 0; i < q->depth; i++) {
 		struct ini_slot *s = &q->slots[i];
 		s->in_send = 0;
@@ -202,7 +239,10 @@ int hnvmf_ini_exec(struct hnvmf_ini_queue *q, struct hnvmf_ini_io *io, int timeo
 
 int hnvmf_ini_queue_fd(const struct hnvmf_ini_queue *q) { return q->fd; }
 unsigned hnvmf_ini_queue_inflight(const struct hnvmf_ini_queue *q) { return q->inflight; }
-bool hnvmf_ini_queue_send_pending(const struct hnvmf_ini_queue *q) { return q->ring_head != q->ring_tail; }
+bool hnvmf_ini_queue_send_pending(const struct hnvmf_ini_queue *q)
+{
+	return q->ring_head != q->ring_tail || ini_tls_send_pending(q->tls);
+}
 uint32_t hnvmf_ini_queue_maxh2cdata(const struct hnvmf_ini_queue *q) { return q->maxh2cdata; }
 void hnvmf_ini_queue_set_icd_max(struct hnvmf_ini_queue *q, uint32_t icd_max) { q->icd_max = icd_max; }
 uint32_t hnvmf_ini_queue_icd_max(const struct hnvmf_ini_queue *q) { return q->icd_max; }
@@ -216,6 +256,8 @@ int hnvmf_ini_queue_take_fd(struct hnvmf_ini_queue *q)
 {
 	if (q->err || q->inflight || hnvmf_ini_queue_send_pending(q) || q->rend != q->rpos)
 		return -EBUSY;
+	if (q->tls)
+		return -EOPNOTSUPP; /* the raw helpers speak plain text */
 	int fd = q->fd;
 	int fl = fcntl(fd, F_GETFL);
 	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);

@@ -18,6 +18,8 @@ int perf_connect(const struct perf_opts *o, unsigned host_idx, const char *subnq
 	co.io_depth = io_depth;
 	co.kato_ms = o->kato_ms;
 	co.timeout_ms = o->timeout_ms;
+	co.tls_key = o->tls ? o->tls_key : NULL;
+	co.tls_identity = o->tls_identity;
 	const char *host = o->hostnqn[host_idx % o->nhostnqn];
 	int r = hnvmf_ini_ctrl_connect(o->addr, o->port, subnqn, host, &co, c);
 	if (r) {

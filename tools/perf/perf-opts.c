@@ -47,6 +47,9 @@ void perf_usage(FILE *f)
 	      "      --hdgst, --ddgst   header / data digests\n"
 	      "      --kato MS          keep alive timeout sent in Connect (10000)\n"
 	      "      --timeout MS       per synchronous command (10000)\n"
+	      "      --tls              NVMe/TCP secure channel (TLS 1.3, PSK); needs --tls-key\n"
+	      "      --tls-key KEY      the configured PSK, NVMeTLSkey-1:hh:BASE64: (implies --tls)\n"
+	      "      --tls-identity-v1  PSK identity version 1 (with the PSK digest), not 0\n"
 	      "I/O:\n"
 	      "  -n, --nsid N           namespace (verify: 0 = every active namespace; default 1)\n"
 	      "      --slba LBA         first block (0)\n"
@@ -73,6 +76,7 @@ void perf_usage(FILE *f)
 enum {
 	OPT_HDGST = 256, OPT_DDGST, OPT_KATO, OPT_TIMEOUT, OPT_SLBA, OPT_PATTERN, OPT_SEED,
 	OPT_QUEUES, OPT_CONNECTIONS, OPT_CPU, OPT_RANGE, OPT_JSON,
+	OPT_TLS = 512, OPT_TLS_KEY, OPT_TLS_IDENTITY_V1,
 };
 
 static const struct option longopts[] = {
@@ -101,6 +105,9 @@ static const struct option longopts[] = {
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "range", required_argument, NULL, OPT_RANGE },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "tls", no_argument, NULL, OPT_TLS },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "tls-identity-v1", no_argument, NULL, OPT_TLS_IDENTITY_V1 },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -325,6 +332,22 @@ int perf_parse_args(int argc, char **argv, struct perf_opts *o, char *err, size_
 		case OPT_JSON:
 			o->json = true;
 			break;
+		case OPT_TLS:
+			o->tls = true;
+			break;
+		case OPT_TLS_KEY: {
+			struct hnvmf_key k;
+			char kerr[96];
+			if (hnvmf_tls_key_parse(optarg, &k, kerr, sizeof(kerr)) < 0)
+				return opt_error(err, errlen, "--tls-key: %s", kerr);
+			hnvmf_key_wipe(&k);
+			snprintf(o->tls_key, sizeof(o->tls_key), "%s", optarg);
+			o->tls = true;
+			break;
+		}
+		case OPT_TLS_IDENTITY_V1:
+			o->tls_identity = 1;
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -357,6 +380,8 @@ int perf_parse_args(int argc, char **argv, struct perf_opts *o, char *err, size_
 		o->count = 1;
 	if ((o->cmd == PERF_READ || o->cmd == PERF_WRITE || o->cmd == PERF_PERF) && !o->nsid)
 		return opt_error(err, errlen, "--nsid: 0 is only meaningful for verify");
+	if (o->tls && !o->tls_key[0])
+		return opt_error(err, errlen, "--tls: needs --tls-key NVMeTLSkey-1:...");
 	if (o->ncpus && o->ncpus < o->threads)
 		return opt_error(err, errlen, "--cpu: %u CPUs listed for %u threads", o->ncpus, o->threads);
 	if (o->threads > o->connections)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "conf/keyfmt.h"
 #include "tools/initiator/initiator.h"
 
 #define PERF_MAX_HOSTNQN 64
@@ -57,6 +58,10 @@ struct perf_opts {
 	uint64_t range;       /* blocks addressed from slba; 0 = the whole namespace */
 	bool json;
 	bool verbose;
+	/* NVMe/TCP secure channel: TLS 1.3 with this configured PSK on every queue */
+	bool tls;
+	char tls_key[HNVMF_KEY_STR_MAX];
+	int tls_identity;     /* PSK identity version: 0, or 1 with --tls-identity-v1 */
 };
 
 /* Parses argv (argv[0] the program, argv[1] the subcommand). Returns 0, 1 when help was
