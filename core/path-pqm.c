@@ -18,6 +18,7 @@
 #include "core/path.h"
 #include "core/pqm-sizing.h"
 #include "core/pqm.h"
+#include "core/strbuf.h"
 
 #define PQM_SPIN_US 50
 #define TRACE_LEN 256
@@ -353,15 +354,11 @@ size_t hnvmf_pqm_trace(struct hnvmf_engine *e, struct hnvmf_pqm_trace_point *out
 size_t hnvmf_pqm_describe(struct hnvmf_engine *e, char *buf, size_t len)
 {
 	struct pqm_pool *p = e->pqm;
-	size_t off = 0;
-#define PUT(...)                                                                                  \
-	do {                                                                                      \
-		if (off < len)                                                                    \
-			off += (size_t)snprintf(buf + off, len - off, __VA_ARGS__);               \
-	} while (0)
+	struct hnvmf_strbuf sb = hnvmf_strbuf(buf, len);
+#define PUT(...) hnvmf_strbuf_printf(&sb, __VA_ARGS__)
 	if (!p) {
 		PUT("pqm: not started\n");
-		return off < len ? off : len;
+		return sb.len;
 	}
 	pthread_mutex_lock(&p->lock);
 	PUT("pqm c %u cmax %u epochs %" PRIu64 " lambda %.0f/s last \"%s\" (%s)\n", atomic_load(&p->c), p->cmax,
@@ -379,5 +376,5 @@ size_t hnvmf_pqm_describe(struct hnvmf_engine *e, char *buf, size_t len)
 		    atomic_load(&pc->arrivals));
 	pthread_mutex_unlock(&p->lock);
 #undef PUT
-	return off < len ? off : len;
+	return sb.len;
 }

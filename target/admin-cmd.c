@@ -404,13 +404,38 @@ static void execute_abort(struct hnvmf_req *req)
 	hnvmf_req_complete(req, 0);
 }
 
+bool hnvmf_admin_parse_common(struct hnvmf_req *req, uint16_t *status)
+{
+	*status = 0;
+	hnvmf_ctrl_keepalive(req->sq->ctrl); /* any admin traffic proves the host is alive */
+	if (!(req->sq->ctrl->csts & 1u)) {   /* CSTS.RDY: the controller is enabled */
+		*status = HNVMF_SC_GENERIC(NVME_SC_CMD_SEQ_ERROR);
+		return true;
+	}
+	switch (req->cmd->common.opcode) {
+	case nvme_admin_set_features:
+		hnvmf_admin_set_features_data(req);
+		return true;
+	case nvme_admin_get_features:
+		req->execute = hnvmf_admin_get_features;
+		return true;
+	case nvme_admin_keep_alive:
+		req->execute = hnvmf_admin_keep_alive;
+		return true;
+	case nvme_admin_async_event:
+		req->execute = hnvmf_admin_aer;
+		return true;
+	default:
+		return false;
+	}
+}
+
 uint16_t hnvmf_parse_admin_cmd(struct hnvmf_req *req)
 {
-	union hnvmf_sqe *cmd = req->cmd;
-	hnvmf_ctrl_keepalive(req->sq->ctrl); /* any admin traffic proves the host is alive */
-	if (!(req->sq->ctrl->csts & 1u)) /* CSTS.RDY: enabled */
-		return HNVMF_SC_GENERIC(NVME_SC_CMD_SEQ_ERROR);
-	switch (cmd->common.opcode) {
+	uint16_t st;
+	if (hnvmf_admin_parse_common(req, &st))
+		return st;
+	switch (req->cmd->common.opcode) {
 	case nvme_admin_identify:
 		req->dir = HNVMF_DIR_C2H;
 		req->data_len = 4096;
@@ -421,18 +446,6 @@ uint16_t hnvmf_parse_admin_cmd(struct hnvmf_req *req)
 		req->data_len = hnvmf_log_len(req);
 		req->execute = execute_get_log;
 		return req->data_len ? 0 : HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
-	case nvme_admin_set_features:
-		hnvmf_admin_set_features_data(req);
-		return 0;
-	case nvme_admin_get_features:
-		req->execute = hnvmf_admin_get_features;
-		return 0;
-	case nvme_admin_keep_alive:
-		req->execute = hnvmf_admin_keep_alive;
-		return 0;
-	case nvme_admin_async_event:
-		req->execute = hnvmf_admin_aer;
-		return 0;
 	case nvme_admin_abort_cmd:
 		req->execute = execute_abort;
 		return 0;

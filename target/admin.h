@@ -13,6 +13,11 @@ void hnvmf_admin_aer(struct hnvmf_req *req);
 /* Set Features may carry data (Timestamp, Host Behavior): accept up to 4 KiB of it. */
 void hnvmf_admin_set_features_data(struct hnvmf_req *req);
 
+/* What the NVM and discovery controllers parse alike: the keep-alive refresh that any admin
+ * command is, the CSTS.RDY gate, and Set/Get Features, Keep Alive and Asynchronous Event
+ * Request. Returns true when it decided (with *status, 0 when a handler was chosen). */
+bool hnvmf_admin_parse_common(struct hnvmf_req *req, uint16_t *status);
+
 /* Get Log Page: offset and length requested, and the copy of a log's window into the request. */
 uint64_t hnvmf_log_offset(const struct hnvmf_req *req);
 uint32_t hnvmf_log_len(const struct hnvmf_req *req);

@@ -112,9 +112,9 @@ static void execute_disc_identify(struct hnvmf_req *req)
 
 uint16_t hnvmf_parse_discovery_cmd(struct hnvmf_req *req)
 {
-	hnvmf_ctrl_keepalive(req->sq->ctrl);
-	if (!(req->sq->ctrl->csts & 1u))
-		return HNVMF_SC_GENERIC(NVME_SC_CMD_SEQ_ERROR);
+	uint16_t st;
+	if (hnvmf_admin_parse_common(req, &st))
+		return st;
 	switch (req->cmd->common.opcode) {
 	case nvme_admin_identify:
 		req->dir = HNVMF_DIR_C2H;
@@ -126,18 +126,6 @@ uint16_t hnvmf_parse_discovery_cmd(struct hnvmf_req *req)
 		req->data_len = hnvmf_log_len(req);
 		req->execute = execute_disc_get_log;
 		return req->data_len ? 0 : HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
-	case nvme_admin_set_features:
-		hnvmf_admin_set_features_data(req);
-		return 0;
-	case nvme_admin_get_features:
-		req->execute = hnvmf_admin_get_features;
-		return 0;
-	case nvme_admin_keep_alive:
-		req->execute = hnvmf_admin_keep_alive;
-		return 0;
-	case nvme_admin_async_event:
-		req->execute = hnvmf_admin_aer;
-		return 0;
 	default:
 		return HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE);
 	}

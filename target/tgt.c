@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/strbuf.h"
 #include "target/nvmf.h"
 
 static struct hnvmf_subsys *subsys_new(const char *nqn)
@@ -291,12 +292,8 @@ void hnvmf_tgt_set_tenants(struct hnvmf_tgt *tgt, struct hnvmf_conf_tenant *t, s
 
 size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len)
 {
-	size_t off = 0;
-#define PUT(...)                                                                                  \
-	do {                                                                                      \
-		if (off < len)                                                                    \
-			off += (size_t)snprintf(buf + off, len - off, __VA_ARGS__);               \
-	} while (0)
+	struct hnvmf_strbuf sb = hnvmf_strbuf(buf, len);
+#define PUT(...) hnvmf_strbuf_printf(&sb, __VA_ARGS__)
 	pthread_mutex_lock(&tgt->lock);
 	struct hnvmf_list *pos, *tmp;
 	hnvmf_list_for_each_safe(pos, tmp, &tgt->ports)
@@ -327,5 +324,5 @@ size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len)
 	PUT("controllers %u\n", nctrl);
 	pthread_mutex_unlock(&tgt->lock);
 #undef PUT
-	return off < len ? off : len;
+	return sb.len;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -372,4 +373,29 @@ int hnvmf_harness_check(const char *conf_template, char **out)
 	h.exit_status = 0;
 	hnvmf_harness_stop(&h);
 	return code;
+}
+
+int hnvmf_harness_ctl(const struct hnvmf_harness *h, const char *cmd, char *out, size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl.sock", h->dir);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	char line[512];
+	int n = snprintf(line, sizeof(line), "%s\n", cmd);
+	if (n < 0 || (size_t)n >= sizeof(line) || write(fd, line, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	size_t off = 0;
+	ssize_t r;
+	while (off + 1 < len && (r = read(fd, out + off, len - off - 1)) > 0)
+		off += (size_t)r;
+	out[off] = '\0';
+	close(fd);
+	return 0;
 }

@@ -6,6 +6,7 @@
 #define HNVMF_TEST_HARNESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -53,6 +54,9 @@ bool hnvmf_harness_log_wait(const struct hnvmf_harness *h, const char *needle, i
 /* Runs hnvmfd --check -c on a configuration text (templated likewise); returns its exit code
  * and, when out is not NULL, its stderr (malloc'ed). */
 int hnvmf_harness_check(const char *conf_template, char **out);
+/* Sends one command line to the daemon's control socket @DIR@/ctl.sock (configure
+ * "control_socket = @DIR@/ctl.sock") and reads the whole answer into out. Returns 0 or -1. */
+int hnvmf_harness_ctl(const struct hnvmf_harness *h, const char *cmd, char *out, size_t len);
 /* A TCP port nobody listens on at the moment of the call. */
 uint16_t hnvmf_harness_free_port(void);
 

@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -45,32 +43,6 @@ static const char conf_template[] =
 	"namespace = 1:ram0\n";
 
 static struct hnvmf_harness H;
-
-/* One line to the control socket; the answer into out. */
-static int ctl(const char *cmd, char *out, size_t len)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl.sock", H.dir);
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	char line[256];
-	int n = snprintf(line, sizeof(line), "%s\n", cmd);
-	if (write(fd, line, (size_t)n) != n) {
-		close(fd);
-		return -1;
-	}
-	size_t off = 0;
-	ssize_t r;
-	while (off + 1 < len && (r = read(fd, out + off, len - off - 1)) > 0)
-		off += (size_t)r;
-	out[off] = '\0';
-	close(fd);
-	return 0;
-}
 
 struct tenant {
 	char hostnqn[128];
@@ -156,19 +128,19 @@ static void test_tenants_with_churning_pool(void **state)
 	for (unsigned k = 0; atomic_load(&running) > 0 && k < 3000; k++) {
 		char cmd[32];
 		snprintf(cmd, sizeof(cmd), "pqm-c %u", 1 + k % 4);
-		assert_int_equal(ctl(cmd, out, sizeof(out)), 0);
+		assert_int_equal(hnvmf_harness_ctl(&H, cmd, out, sizeof(out)), 0);
 		assert_string_equal(out, "ok\n");
 		changes++;
 		if (!modes_seen) {
 			/* Once the tenants' I/O queues are up, they are in the modes the files give. */
-			assert_int_equal(ctl("state", out, sizeof(out)), 0);
+			assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
 			modes_seen = strstr(out, "q1:pqm") && strstr(out, "q1:baseline");
 		}
 		usleep(5000);
 	}
 	assert_true(changes >= 4);
 	assert_true(modes_seen);
-	assert_int_equal(ctl("pqm", out, sizeof(out)), 0);
+	assert_int_equal(hnvmf_harness_ctl(&H, "pqm", out, sizeof(out)), 0);
 	atomic_store(&stats_taken, 1);
 	for (int i = 0; i < NTENANTS; i++) {
 		pthread_join(tenants[i].thread, NULL);
@@ -183,10 +155,10 @@ static void test_tenants_with_churning_pool(void **state)
 	assert_non_null(strstr(out, "pqm server 3"));
 
 	/* Back to automatic sizing; then the daemon stops cleanly with nothing left behind. */
-	assert_int_equal(ctl("pqm-c 0", out, sizeof(out)), 0);
+	assert_int_equal(hnvmf_harness_ctl(&H, "pqm-c 0", out, sizeof(out)), 0);
 	/* Controllers go away as their admin queues close: give that a moment. */
 	for (int t = 0; t < 200; t++) {
-		assert_int_equal(ctl("state", out, sizeof(out)), 0);
+		assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
 		if (strstr(out, "controllers 0"))
 			break;
 		usleep(10000);

@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -60,31 +58,6 @@ static int teardown(void **state)
 {
 	(void)state;
 	return hnvmf_harness_stop(&H) == 0 ? 0 : -1;
-}
-
-static int ctl(const char *cmd, char *out, size_t len)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl.sock", H.dir);
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	char line[256];
-	int n = snprintf(line, sizeof(line), "%s\n", cmd);
-	if (write(fd, line, (size_t)n) != n) {
-		close(fd);
-		return -1;
-	}
-	size_t off = 0;
-	ssize_t r;
-	while (off + 1 < len && (r = read(fd, out + off, len - off - 1)) > 0)
-		off += (size_t)r;
-	out[off] = '\0';
-	close(fd);
-	return 0;
 }
 
 /* The status field without DNR/More: SCT << 8 | SC. */
@@ -190,13 +163,13 @@ static void test_keep_alive_expiry(void **state)
 	struct hnvmf_ini_ctrl *c;
 	assert_int_equal(try_connect(OPEN_NQN, HOST_OK, 1, 1000, &c), 0);
 	char out[4096];
-	assert_int_equal(ctl("state", out, sizeof(out)), 0);
+	assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "kato 1000"));
 	/* Say nothing for longer than KATO: the controller goes, its queues are closed. */
 	assert_true(hnvmf_harness_log_wait(&H, "keep-alive timeout", 5000));
 	bool gone = false;
 	for (int t = 0; t < 100 && !gone; t++) {
-		assert_int_equal(ctl("state", out, sizeof(out)), 0);
+		assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
 		gone = strstr(out, "controllers 0") != NULL;
 		usleep(20000);
 	}
@@ -236,7 +209,7 @@ static void test_namespace_added_aen(void **state)
 	assert_false(aer_done); /* held by the controller until an event happens */
 
 	char out[256];
-	assert_int_equal(ctl("ns-add " OPEN_NQN " 3 8", out, sizeof(out)), 0);
+	assert_int_equal(hnvmf_harness_ctl(&H, "ns-add " OPEN_NQN " 3 8", out, sizeof(out)), 0);
 	assert_string_equal(out, "ok\n");
 	for (int t = 0; t < 100 && !aer_done; t++) {
 		hnvmf_ini_queue_wait(c->admin, 50);
