@@ -20,12 +20,21 @@ int perf_connect(const struct perf_opts *o, unsigned host_idx, const char *subnq
 	co.timeout_ms = o->timeout_ms;
 	co.tls_key = o->tls ? o->tls_key : NULL;
 	co.tls_identity = o->tls_identity;
+	co.dhchap_secret = o->dhchap_secret[0] ? o->dhchap_secret : NULL;
+	co.dhchap_ctrl_secret = o->dhchap_ctrl_secret[0] ? o->dhchap_ctrl_secret : NULL;
+	memcpy(co.dhchap_hashes, o->dhchap_hashes, sizeof(co.dhchap_hashes));
+	co.nr_dhchap_hashes = o->nr_dhchap_hashes;
+	memcpy(co.dhchap_groups, o->dhchap_groups, sizeof(co.dhchap_groups));
+	co.nr_dhchap_groups = o->nr_dhchap_groups;
+	char why[256] = "";
+	co.err = why;
+	co.err_len = sizeof(why);
 	const char *host = o->hostnqn[host_idx % o->nhostnqn];
 	int r = hnvmf_ini_ctrl_connect(o->addr, o->port, subnqn, host, &co, c);
 	if (r) {
 		char sb[96];
-		fprintf(stderr, "hnvmf-perf: connect %s:%u %s as %s: %s\n", o->addr, o->port, subnqn,
-			host, hnvmf_ini_status_str(r, sb, sizeof(sb)));
+		fprintf(stderr, "hnvmf-perf: connect %s:%u %s as %s: %s%s%s\n", o->addr, o->port, subnqn,
+			host, hnvmf_ini_status_str(r, sb, sizeof(sb)), why[0] ? ": " : "", why);
 	}
 	return r;
 }

@@ -50,6 +50,12 @@ void perf_usage(FILE *f)
 	      "      --tls              NVMe/TCP secure channel (TLS 1.3, PSK); needs --tls-key\n"
 	      "      --tls-key KEY      the configured PSK, NVMeTLSkey-1:hh:BASE64: (implies --tls)\n"
 	      "      --tls-identity-v1  PSK identity version 1 (with the PSK digest), not 0\n"
+	      "      --dhchap-secret KEY       DH-HMAC-CHAP host secret, DHHC-1:hh:BASE64: (used when\n"
+	      "                                the target requires authentication)\n"
+	      "      --dhchap-ctrl-secret KEY  controller secret: bidirectional authentication\n"
+	      "      --dhchap-hash LIST        hashes offered: sha256,sha384,sha512 (all)\n"
+	      "      --dhchap-group LIST       DH groups offered: null,ffdhe2048,ffdhe3072,ffdhe4096,\n"
+	      "                                ffdhe6144,ffdhe8192 (all)\n"
 	      "I/O:\n"
 	      "  -n, --nsid N           namespace (verify: 0 = every active namespace; default 1)\n"
 	      "      --slba LBA         first block (0)\n"
@@ -77,6 +83,7 @@ enum {
 	OPT_HDGST = 256, OPT_DDGST, OPT_KATO, OPT_TIMEOUT, OPT_SLBA, OPT_PATTERN, OPT_SEED,
 	OPT_QUEUES, OPT_CONNECTIONS, OPT_CPU, OPT_RANGE, OPT_JSON,
 	OPT_TLS = 512, OPT_TLS_KEY, OPT_TLS_IDENTITY_V1,
+	OPT_DHCHAP_SECRET = 768, OPT_DHCHAP_CTRL_SECRET, OPT_DHCHAP_HASH, OPT_DHCHAP_GROUP,
 };
 
 static const struct option longopts[] = {
@@ -108,6 +115,10 @@ static const struct option longopts[] = {
 	{ "tls", no_argument, NULL, OPT_TLS },
 	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "tls-identity-v1", no_argument, NULL, OPT_TLS_IDENTITY_V1 },
+	{ "dhchap-secret", required_argument, NULL, OPT_DHCHAP_SECRET },
+	{ "dhchap-ctrl-secret", required_argument, NULL, OPT_DHCHAP_CTRL_SECRET },
+	{ "dhchap-hash", required_argument, NULL, OPT_DHCHAP_HASH },
+	{ "dhchap-group", required_argument, NULL, OPT_DHCHAP_GROUP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -162,6 +173,44 @@ static int parse_cpus(const char *s, struct perf_opts *o)
 		p = end;
 	}
 	return o->ncpus ? 0 : -1;
+}
+
+/* A DHHC-1 secret, checked now so that a typo is a usage error rather than a failed connect. */
+static int parse_secret(const char *opt, const char *s, char *dst, size_t dstlen, char *err, size_t errlen)
+{
+	struct hnvmf_key k;
+	char kerr[96];
+	if (hnvmf_dhchap_key_parse(s, &k, kerr, sizeof(kerr)) < 0)
+		return opt_error(err, errlen, "%s: %s", opt, kerr);
+	hnvmf_key_wipe(&k);
+	if (strlen(s) >= dstlen)
+		return opt_error(err, errlen, "%s: too long", opt);
+	snprintf(dst, dstlen, "%s", s);
+	return 0;
+}
+
+/* A comma-separated list of names, each to an id through to_id (-1 = unknown), no repeats. */
+static int parse_id_list(const char *opt, const char *s, int (*to_id)(const char *), uint8_t *ids,
+			 unsigned max, unsigned *n, char *err, size_t errlen)
+{
+	char buf[128];
+	if (strlen(s) >= sizeof(buf))
+		return opt_error(err, errlen, "%s: too long", opt);
+	snprintf(buf, sizeof(buf), "%s", s);
+	*n = 0;
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int id = to_id(tok);
+		if (id < 0)
+			return opt_error(err, errlen, "%s: unknown name '%s'", opt, tok);
+		for (unsigned i = 0; i < *n; i++)
+			if (ids[i] == id)
+				return opt_error(err, errlen, "%s: '%s' given twice", opt, tok);
+		if (*n == max)
+			return opt_error(err, errlen, "%s: too many names", opt);
+		ids[(*n)++] = (uint8_t)id;
+	}
+	return *n ? 0 : opt_error(err, errlen, "%s: empty list", opt);
 }
 
 static void defaults(struct perf_opts *o)
@@ -348,6 +397,26 @@ int perf_parse_args(int argc, char **argv, struct perf_opts *o, char *err, size_
 		case OPT_TLS_IDENTITY_V1:
 			o->tls_identity = 1;
 			break;
+		case OPT_DHCHAP_SECRET:
+			if (parse_secret("--dhchap-secret", optarg, o->dhchap_secret,
+					 sizeof(o->dhchap_secret), err, errlen))
+				return -1;
+			break;
+		case OPT_DHCHAP_CTRL_SECRET:
+			if (parse_secret("--dhchap-ctrl-secret", optarg, o->dhchap_ctrl_secret,
+					 sizeof(o->dhchap_ctrl_secret), err, errlen))
+				return -1;
+			break;
+		case OPT_DHCHAP_HASH:
+			if (parse_id_list("--dhchap-hash", optarg, hnvmf_ini_auth_hash_id, o->dhchap_hashes,
+					  HNVMF_INI_AUTH_MAX_HASHES, &o->nr_dhchap_hashes, err, errlen))
+				return -1;
+			break;
+		case OPT_DHCHAP_GROUP:
+			if (parse_id_list("--dhchap-group", optarg, hnvmf_ini_auth_group_id, o->dhchap_groups,
+					  HNVMF_INI_AUTH_MAX_GROUPS, &o->nr_dhchap_groups, err, errlen))
+				return -1;
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -382,6 +451,8 @@ int perf_parse_args(int argc, char **argv, struct perf_opts *o, char *err, size_
 		return opt_error(err, errlen, "--nsid: 0 is only meaningful for verify");
 	if (o->tls && !o->tls_key[0])
 		return opt_error(err, errlen, "--tls: needs --tls-key NVMeTLSkey-1:...");
+	if (o->dhchap_ctrl_secret[0] && !o->dhchap_secret[0])
+		return opt_error(err, errlen, "--dhchap-ctrl-secret: needs --dhchap-secret");
 	if (o->ncpus && o->ncpus < o->threads)
 		return opt_error(err, errlen, "--cpu: %u CPUs listed for %u threads", o->ncpus, o->threads);
 	if (o->threads > o->connections)

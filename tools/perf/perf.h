@@ -58,6 +58,13 @@ struct perf_opts {
 	uint64_t range;       /* blocks addressed from slba; 0 = the whole namespace */
 	bool json;
 	bool verbose;
+	/* DH-HMAC-CHAP, used when a Connect answers "authentication required" (every host NQN) */
+	char dhchap_secret[HNVMF_KEY_STR_MAX];      /* "" = none */
+	char dhchap_ctrl_secret[HNVMF_KEY_STR_MAX]; /* "" = one-way */
+	uint8_t dhchap_hashes[HNVMF_INI_AUTH_MAX_HASHES]; /* offered; none = all */
+	unsigned nr_dhchap_hashes;
+	uint8_t dhchap_groups[HNVMF_INI_AUTH_MAX_GROUPS];
+	unsigned nr_dhchap_groups;
 	/* NVMe/TCP secure channel: TLS 1.3 with this configured PSK on every queue */
 	bool tls;
 	char tls_key[HNVMF_KEY_STR_MAX];
