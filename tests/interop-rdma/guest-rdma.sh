@@ -1,7 +1,7 @@
 # guest-rdma.sh - runs INSIDE the test guest (run.sh boots it): soft-RoCE on a dummy interface,
 # hnvmfd with RDMA and TCP listeners, the kernel's nvme-rdma host against it.
 # Needs: BUILD (a build dir with target/hnvmfd and tools/hnvmfctl). Optional: CASES (words from
-# "disc io tcp mixed multipath ipv6 badpd kill"), NVME (nvme binary), MIB (data size, default 64).
+# "disc io tcp mixed multipath ipv6 badpd linkdown pressure drain"), NVME (nvme binary), MIB (data size, default 64).
 set -u
 T0=$(date +%s.%N)
 ts() { printf '[%6.2f] %s\n' "$(echo "$(date +%s.%N) - $T0" | bc)" "$*"; }
@@ -17,7 +17,7 @@ HNVMFD=$BUILD/target/hnvmfd
 CTL=$BUILD/tools/hnvmfctl
 NVME=${NVME:-nvme}
 MIB=${MIB:-64}
-CASES=$(echo "${CASES:-disc io tcp mixed multipath ipv6 badpd kill}" | tr , " ")
+CASES=$(echo "${CASES:-disc io tcp mixed multipath ipv6 badpd linkdown pressure drain}" | tr , " ")
 A4=10.99.0.1
 A6=fd00:99::1
 NQN=nqn.2026-01.io.hnvmf:rdma-test
@@ -118,6 +118,8 @@ if has io; then
     # the target's per-queue counters (debug log): in-capsule bytes on the I/O queues
     icd=$(sed -n 's/.*qid [1-9][0-9]* destroyed.* \([0-9]*\) in-capsule.*/\1/p' $W/hnvmfd.log | awk '{s+=$1} END {print s+0}')
     [ "$icd" -ge $((2*1024*1024)) ] && pass "in-capsule data used: $icd bytes on I/O queues" || fail "in-capsule bytes $icd"
+    inv=$(sed -n 's/.*qid [1-9][0-9]* destroyed.* \([0-9]*\) sent with invalidate.*/\1/p' $W/hnvmfd.log | awk '{s+=$1} END {print s+0}')
+    [ "$inv" -gt 0 ] && pass "responses sent with Invalidate: $inv (host's keyed SGL 0x4F; a wrong rkey would make the host reset)" || fail "no SEND with Invalidate"
     grep -E 'qid [0-9]+ destroyed' $W/hnvmfd.log
 fi
 if has tcp; then
@@ -170,21 +172,56 @@ if has badpd; then
         run $BUILD/tests/interop-rdma/rdma-cm-probe $A4 4420 && pass "CM private data checks" || fail "CM private data checks"
     fi
 fi
-if has kill; then
-    # connection loss under I/O: the host side of the queue goes away abruptly
-    run $NVME connect -t rdma -a $A4 -s 4420 -n $NQN -i 2
-    D=$(dev_of rdma); wait_dev "$D"
-    dd if=$D of=/dev/null bs=128k count=4000 iflag=direct status=none & DD=$!
-    sleep 1
-    run rdma link delete rxe0
-    wait $DD
-    run $NVME disconnect -n $NQN
-    sleep 4
-    n=$(ctrls); [ "$n" = 0 ] && pass "link loss under I/O: controllers $n, daemon alive" || fail "link loss: controllers $n"
+if has linkdown; then
+    # connection loss under I/O: the RoCE link goes down for 8 s; the target's queues fail
+    # (retries exhausted, keep-alive), the host recovers and reconnects once it is back
+    run $NVME connect -t rdma -a $A4 -s 4420 -n $NQN -i 2 --keep-alive-tmo=5 --reconnect-delay=2 --ctrl-loss-tmo=60
+    D=$(dev_of rdma); C=$(ls -d /sys/class/nvme/nvme* | while read c; do [ "$(cat $c/subsysnqn)" = $NQN ] && echo $c; done | head -1)
+    $TO dd if=$D of=/dev/null bs=128k count=4000 iflag=direct status=none & DD=$!
+    sleep 2
+    run ip link set dummy0 down; sleep 8; run ip link set dummy0 up
+    wait $DD; ts "reader ended: rc=$?"
+    for i in $(seq 60); do [ "$(cat $C/state 2>/dev/null)" = live ] && break; sleep 1; done
+    ts "controller state: $(cat $C/state 2>/dev/null)"
+    grep -cE 'closing qid [0-9]+: (receive error|work request failed|disconnected by the (host|target))' $W/hnvmfd.log | xargs -I{} ts "target queue closings so far: {}"
+    run dd if=/dev/urandom of=$W/patl bs=1M count=8 status=none
+    run $TO dd if=$W/patl of=$D bs=1M seek=30 oflag=direct status=none &&
+    run $TO dd if=$D of=$W/backl bs=1M skip=30 count=8 iflag=direct status=none &&
+    cmp $W/patl $W/backl && pass "link loss under I/O: host reconnected, data read back identical" ||
+        { fail "link loss: no I/O after reconnect"; grep -vE 'destroyed \(|connection request|accepted qid|established' $W/hnvmfd.log | tail -25; dmesg | grep -iE 'nvme|rdma' | tail -15; }
+    run $NVME disconnect -n $NQN; sleep 2
+    n=$(ctrls); [ "$n" = 0 ] && pass "link loss: disconnect leaves nothing (controllers $n)" || { fail "link loss: controllers $n"; $CTL -s $SOCK state; }
     kill -0 $DPID && pass "hnvmfd still running" || fail "hnvmfd died"
 fi
+if has pressure; then
+    # more 1 MiB transfers in flight than the data pool holds (64 per reactor): requests must
+    # wait for buffers, not fail; fio verifies every block it wrote
+    run $NVME connect -t rdma -a $A4 -s 4420 -n $NQN -i 2
+    D=$(dev_of rdma)
+    run $TO fio --name=pressure --filename=$D --ioengine=libaio --direct=1 --rw=randwrite --bs=1M \
+        --iodepth=64 --numjobs=2 --size=64M --offset_increment=64M --verify=crc32c --verify_backlog=16 \
+        --group_reporting --output-format=terse > $W/fio.out 2>&1
+    rc=$?; tail -3 $W/fio.out | cut -c1-200
+    [ $rc = 0 ] && pass "fio 1 MiB randwrite QD 2x64 with crc32c verify" || fail "fio verify rc=$rc"
+    run $NVME disconnect -n $NQN; sleep 1
+    w=$(sed -n 's/.*qid [1-9][0-9]* destroyed.* \([0-9]*\) buffer waits.*/\1/p' $W/hnvmfd.log | awk '{s+=$1} END {print s+0}')
+    ts "buffer waits over all I/O queues so far: $w"
+    [ "$w" -gt 0 ] && pass "data pool back-pressure exercised ($w waits)" || ts "note: no buffer wait happened"
+fi
+if has drain; then
+    # graceful stop with a host connected and reading: hnvmfd drains and exits 0
+    run $NVME connect -t rdma -a $A4 -s 4420 -n $NQN -i 2 --ctrl-loss-tmo=5
+    D=$(dev_of rdma)
+    $TO dd if=$D of=/dev/null bs=1M count=100000 iflag=direct status=none & DD=$!
+    sleep 2
+fi
+t0=$(date +%s)
 kill -TERM $DPID; wait $DPID; rc=$?
-[ $rc = 0 ] && pass "hnvmfd exit status 0 after SIGTERM" || fail "hnvmfd exit status $rc"
+[ $rc = 0 ] && pass "hnvmfd exit status 0 after SIGTERM ($(( $(date +%s) - t0 )) s)" || fail "hnvmfd exit status $rc"
+if has drain; then
+    wait $DD; ts "reader ended rc=$?"; run $NVME disconnect -n $NQN
+    grep -qE 'closing qid [0-9]+: drained' $W/hnvmfd.log && pass "drain: queues closed as drained" || fail "drain: no drained queue"
+fi
 echo "----- hnvmfd log (tail)"; tail -40 $W/hnvmfd.log
 echo "----- dmesg"; dmesg | grep -iE 'nvme|rdma|rxe' | tail -25
 ts "RESULT: $PASSES passed, $FAILS failed"

@@ -384,9 +384,10 @@ static void conn_destroy_msg(struct hnvmf_msg *m)
 		log_warn("rdma %s: %u requests still counted in flight at destroy", c->sq.peer,
 			 inflight);
 	log_debug("rdma %s: qid %u destroyed (%llu commands, %llu bytes read, %llu written, %llu "
-		  "in-capsule, %llu errors, %llu buffer waits, %llu send queue waits)", c->sq.peer,
-		  c->cm.qid, (unsigned long long)c->stats.cmds, (unsigned long long)c->stats.reads,
-		  (unsigned long long)c->stats.writes, (unsigned long long)c->stats.icd,
+		  "in-capsule, %llu sent with invalidate, %llu errors, %llu buffer waits, %llu send "
+		  "queue waits)", c->sq.peer, c->cm.qid, (unsigned long long)c->stats.cmds,
+		  (unsigned long long)c->stats.reads, (unsigned long long)c->stats.writes,
+		  (unsigned long long)c->stats.icd, (unsigned long long)c->stats.invalidations,
 		  (unsigned long long)c->stats.errors,
 		  (unsigned long long)c->stats.buf_waits, (unsigned long long)c->stats.wr_waits);
 	hnvmf_timer_cancel(rt->r, &c->timer);

@@ -91,9 +91,12 @@ struct rdma_reactor {
 struct rdma_listener {
 	uint8_t ctx_kind;             /* RDMA_CTX_LISTENER */
 	struct hnvmf_port *port;
-	struct rdma_cm_id *id;
+	struct rdma_cm_id *id;        /* NULL while being repaired */
+	struct hnvmf_timer repair;    /* on reactors[0]: retry binding after an address change */
 	struct hnvmf_list link;
 };
+
+#define RDMA_LISTENER_REPAIR_MS 1000
 
 enum rdma_conn_state {
 	RDMA_CONN_SETUP,      /* connection request accepted, waiting for the CM's ESTABLISHED */
@@ -134,6 +137,7 @@ struct rdma_conn_stats {
 	uint64_t reads;       /* RDMA READ bytes */
 	uint64_t writes;      /* RDMA WRITE bytes */
 	uint64_t icd;         /* in-capsule data bytes */
+	uint64_t invalidations; /* responses sent with Invalidate (keyed SGL 0x4F) */
 	uint64_t errors;      /* commands completed with an error status */
 	uint64_t buf_waits;   /* a request found the data pool empty */
 	uint64_t wr_waits;    /* a request found the send queue full */

@@ -435,4 +435,5 @@ static void send_response(struct rdma_req *t, bool resumed)
 	t->wr_pending += need;
 	c->posted_send += need;
 	c->stats.writes += len;
+	c->stats.invalidations += t->sgl.invalidate;
 }

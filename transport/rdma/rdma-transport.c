@@ -14,6 +14,35 @@
 
 struct rdma_transport rdma_g;
 
+static int listener_open(struct rdma_listener *l);
+
+/* An address change or device removal under a listener leaves its CM id unusable (new
+ * connection requests no longer arrive): destroy it and bind a fresh one, retrying until the
+ * address is back. Runs on reactors[0]; the event is already acknowledged. */
+static void listener_repair(struct hnvmf_timer *t)
+{
+	struct rdma_listener *l = container_of(t, struct rdma_listener, repair);
+	if (l->id)
+		rdma_destroy_id(l->id);
+	l->id = NULL;
+	if (listener_open(l) == 0) {
+		log_notice("rdma: listener %s on %s port %u re-bound", l->port->conf.name,
+			   l->port->conf.addr, l->port->conf.port);
+		return;
+	}
+	hnvmf_timer_arm(rdma_g.rts[0].r, &l->repair, RDMA_LISTENER_REPAIR_MS);
+}
+
+static void listener_event(struct rdma_listener *l, enum rdma_cm_event_type type)
+{
+	if (type != RDMA_CM_EVENT_ADDR_CHANGE && type != RDMA_CM_EVENT_DEVICE_REMOVAL) {
+		log_debug("rdma: listener %s: %s ignored", l->port->conf.name, rdma_event_str(type));
+		return;
+	}
+	log_warn("rdma: listener %s: %s: re-binding", l->port->conf.name, rdma_event_str(type));
+	listener_repair(&l->repair);
+}
+
 static void channel_event(struct hnvmf_event *ev, uint32_t revents)
 {
 	struct rdma_reactor *rt = container_of(ev, struct rdma_reactor, ev);
@@ -28,14 +57,14 @@ static void channel_event(struct hnvmf_event *ev, uint32_t revents)
 		uint8_t *kind = e->id->context;
 		if (kind && *kind == RDMA_CTX_CONN) {
 			rdma_conn_cm_event((struct rdma_conn *)kind, e);
+			rdma_ack_cm_event(e);
 		} else if (kind && *kind == RDMA_CTX_LISTENER) {
-			struct rdma_listener *l = (struct rdma_listener *)kind;
-			/* The device under a listener went away or its address moved: the
-			 * listener stays bound, new connections may fail until it is back. */
-			log_warn("rdma: listener %s: %s", l->port->conf.name,
-				 rdma_event_str(e->event));
+			enum rdma_cm_event_type type = e->event;
+			rdma_ack_cm_event(e);
+			listener_event((struct rdma_listener *)kind, type);
+		} else {
+			rdma_ack_cm_event(e);
 		}
-		rdma_ack_cm_event(e);
 	}
 }
 
@@ -150,43 +179,55 @@ static int parse_addr(const struct hnvmf_conf_listener *conf, struct sockaddr_st
 	return -EINVAL;
 }
 
-static int rdma_port_listen(struct hnvmf_port *port)
+static int listener_open(struct rdma_listener *l)
 {
-	const struct hnvmf_conf_listener *conf = &port->conf;
+	const struct hnvmf_conf_listener *conf = &l->port->conf;
 	struct sockaddr_storage ss;
 	if (parse_addr(conf, &ss) < 0) {
 		log_err("rdma: listener %s: '%s' is not a numeric IPv4 or IPv6 address", conf->name,
 			conf->addr);
 		return -EINVAL;
 	}
+	struct rdma_cm_id *id;
+	if (rdma_create_id(rdma_g.rts[0].ch, &id, l, RDMA_PS_TCP) != 0) {
+		int err = -errno;
+		log_err("rdma: listener %s: rdma_create_id: %m", conf->name);
+		return err;
+	}
+	if (ss.ss_family == AF_INET6) { /* "::" serves IPv6 only; list 0.0.0.0 for IPv4 */
+		int one = 1;
+		rdma_set_option(id, RDMA_OPTION_ID, RDMA_OPTION_ID_AFONLY, &one, sizeof(one));
+	}
+	if (rdma_bind_addr(id, (struct sockaddr *)&ss) != 0 ||
+	    rdma_listen(id, RDMA_LISTEN_BACKLOG) != 0) {
+		int err = -errno;
+		log_err("rdma: listener %s: cannot listen on %s port %u: %m (no RDMA device with "
+			"that address?)", conf->name, conf->addr, conf->port);
+		rdma_destroy_id(id);
+		return err;
+	}
+	l->id = id;
+	log_notice("rdma: listening on %s port %u (device %s)", conf->addr, conf->port,
+		   id->verbs ? ibv_get_device_name(id->verbs->device) : "any");
+	return 0;
+}
+
+static int rdma_port_listen(struct hnvmf_port *port)
+{
 	struct rdma_listener *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
 	l->ctx_kind = RDMA_CTX_LISTENER;
 	l->port = port;
-	if (rdma_create_id(rdma_g.rts[0].ch, &l->id, l, RDMA_PS_TCP) != 0) {
-		int err = -errno;
-		log_err("rdma: listener %s: rdma_create_id: %m", conf->name);
+	l->repair.cb = listener_repair;
+	hnvmf_list_init(&l->repair.link);
+	int rc = listener_open(l);
+	if (rc < 0) {
 		free(l);
-		return err;
-	}
-	if (ss.ss_family == AF_INET6) { /* "::" serves IPv6 only; list 0.0.0.0 for IPv4 */
-		int one = 1;
-		rdma_set_option(l->id, RDMA_OPTION_ID, RDMA_OPTION_ID_AFONLY, &one, sizeof(one));
-	}
-	if (rdma_bind_addr(l->id, (struct sockaddr *)&ss) != 0 ||
-	    rdma_listen(l->id, RDMA_LISTEN_BACKLOG) != 0) {
-		int err = -errno;
-		log_err("rdma: listener %s: cannot listen on %s port %u: %m (no RDMA device with "
-			"that address?)", conf->name, conf->addr, conf->port);
-		rdma_destroy_id(l->id);
-		free(l);
-		return err;
+		return rc;
 	}
 	hnvmf_list_add_tail(&rdma_g.listeners, &l->link);
 	port->transport_priv = l;
-	log_notice("rdma: listening on %s port %u (device %s)", conf->addr, conf->port,
-		   l->id->verbs ? ibv_get_device_name(l->id->verbs->device) : "any");
 	return 0;
 }
 
@@ -194,7 +235,10 @@ static void listener_destroy(void *arg)
 {
 	struct rdma_listener *l = arg;
 	/* On reactors[0], between two event batches: no event of this id is being handled. */
-	rdma_destroy_id(l->id);
+	hnvmf_timer_cancel(rdma_g.rts[0].r, &l->repair);
+	if (l->id)
+		rdma_destroy_id(l->id);
+	l->id = NULL;
 }
 
 static void rdma_port_stop_listen(struct hnvmf_port *port)
@@ -203,7 +247,7 @@ static void rdma_port_stop_listen(struct hnvmf_port *port)
 	if (!l)
 		return;
 	if (hnvmf_reactor_call_sync(rdma_g.rts[0].r, listener_destroy, l) < 0)
-		rdma_destroy_id(l->id);
+		listener_destroy(l); /* the reactor is not running */
 	hnvmf_list_del(&l->link);
 	port->transport_priv = NULL;
 	free(l);
