@@ -2,8 +2,9 @@
  * a DAM tenant whose permission level is whitelisted authenticates every queue with its secret
  * and gets dedicated queues (`dam+auth` in the control socket's state) that carry correct data;
  * a wrong secret, no secret and a wrong controller secret are each refused, with the reason on
- * the side that detects it; every hash and the null / ffdhe2048 / ffdhe4096 groups work; a PQM
- * tenant and a DAM tenant verify data side by side. Secrets are random for each run, written in
+ * the side that detects it; every hash with the null / ffdhe2048 / ffdhe4096 groups, and the
+ * larger groups with SHA-512, work; re-authentication of a live queue; a PQM tenant and a DAM
+ * tenant verify data side by side; hnvmf-perf with secrets. Secrets are random for each run, written in
  * the DHHC-1 interchange format by conf/keyfmt's formatter. */
 #include <errno.h>
 #include <pthread.h>
@@ -280,15 +281,26 @@ static void test_bidirectional(void **state)
 	r = connect_host(HOST_ONEWAY, key_oneway, key_other_ctrl, 1, &c, err, sizeof(err));
 	assert_int_equal(r, -EKEYREJECTED);
 	assert_true(hnvmf_harness_log_wait(&H, "tenant has no dhchap_ctrl_secret", 2000));
+
+	/* A host with secrets whose tenant asks for none is not challenged (no ATR), as with Linux. */
+	r = connect_host(HOST_PQM, key_other, key_other_ctrl, 1, &c, err, sizeof(err));
+	if (r)
+		fail_msg("connect: %d %s", r, err);
+	assert_true(ctrl_line(HOST_PQM, line, sizeof(line)));
+	assert_non_null(strstr(line, "q1:pqm"));
+	assert_null(strstr(line, "+auth"));
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 }
 
 static void test_every_hash_and_group(void **state)
 {
 	(void)state;
 	static const char *const hashes[] = { "sha256", "sha384", "sha512" };
-	static const char *const groups[] = { "null", "ffdhe2048", "ffdhe4096" };
+	static const char *const groups[] = { "null", "ffdhe2048", "ffdhe4096", "ffdhe3072", "ffdhe6144",
+					      "ffdhe8192" };
 	for (unsigned h = 0; h < 3; h++) {
-		for (unsigned g = 0; g < 3; g++) {
+		/* The larger groups once, with SHA-512. */
+		for (unsigned g = 0; g < (h == 2 ? 6u : 3u); g++) {
 			struct hnvmf_ini_ctrl_opts o;
 			hnvmf_ini_ctrl_opts_default(&o);
 			o.nr_io_queues = 1;
@@ -319,6 +331,42 @@ static void test_every_hash_and_group(void **state)
 			assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 		}
 	}
+}
+
+/* Re-authentication on a live I/O queue, as Linux does when told to (sysfs): a new Negotiate
+ * on an authenticated queue succeeds and I/O goes on; a failed one takes the authentication
+ * away (I/O refused with Authentication Required) until a good one gives it back. */
+static void test_reauthentication(void **state)
+{
+	(void)state;
+	struct hnvmf_ini_ctrl *c = NULL;
+	char err[256], line[1024];
+	int r = connect_host(HOST_ONEWAY, key_oneway, NULL, 1, &c, err, sizeof(err));
+	if (r)
+		fail_msg("connect: %d %s", r, err);
+	static uint8_t buf[4096];
+	const char *keys[] = { key_oneway, key_other, key_oneway };
+	const int want[] = { 0, -EKEYREJECTED, 0 };
+	for (int i = 0; i < 3; i++) {
+		struct hnvmf_ini_auth a;
+		assert_int_equal(hnvmf_ini_auth_init(&a, keys[i], NULL, NULL, 0, NULL, 0, HOST_ONEWAY, SUBNQN,
+						     c->auth_tid++), 0);
+		r = hnvmf_ini_auth_queue(c->io[0], &a, 5000);
+		hnvmf_ini_auth_clear(&a);
+		if (r != want[i])
+			fail_msg("re-authentication %d: %d, expected %d (%s)", i, r, want[i], a.why);
+		r = hnvmf_ini_read(c, 0, 1, 0, 8, buf, sizeof(buf));
+		if (want[i] == 0)
+			assert_int_equal(r, 0);
+		else
+			assert_int_equal(r, hnvmf_status(NVME_SCT_CMD_SPECIFIC, NVME_SC_AUTH_REQUIRED, 1));
+		/* The path chosen at the first authentication stays; only "+auth" follows. */
+		assert_true(ctrl_line(HOST_ONEWAY, line, sizeof(line)));
+		assert_non_null(strstr(line, want[i] == 0 ? "q1:dam+auth" : "q1:dam"));
+		if (want[i] != 0)
+			assert_null(strstr(line, "q1:dam+auth"));
+	}
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 }
 
 struct runner {
@@ -448,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_or_no_secret_is_refused),
 		cmocka_unit_test(test_bidirectional),
 		cmocka_unit_test(test_every_hash_and_group),
+		cmocka_unit_test(test_reauthentication),
 		cmocka_unit_test(test_pqm_and_dam_side_by_side),
 		cmocka_unit_test(test_perf_cli_with_secrets),
 	};
