@@ -1,0 +1,196 @@
+#!/bin/bash
+# run.sh - the interop suite: the real Linux NVMe/TCP host (kernel nvme-tcp + nvme-cli + fio) in
+# a QEMU guest against hnvmfd running on this machine. See docs/interop.md.
+#
+# usage: tests/interop/run.sh BUILD_DIR        (BUILD_DIR holds target/hnvmfd)
+#
+# For each kernel (6.1 with bookworm's nvme-cli 2.3, 6.12 with trixie's nvme-cli 2.13):
+#   network namespace NS ── tap hnvmftap0 10.200.0.1 ── hnvmfd -c CONF (I/O 4420, discovery 8009)
+#                               │ (QEMU virtio-net, inside NS)
+#                           guest eth0 10.200.0.2 ── cases/NN-name.sh, one boot for all cases
+# and the guest and this script also share a folder (9p) for the verdicts, logs and the
+# guest's questions about the target's state (lib/agent.sh). No traffic leaves the namespace.
+#
+# Environment:
+#   HNVMF_INTEROP_KERNELS="6.1 6.12"  kernels to run
+#   HNVMF_INTEROP_CASES="discover data-*" case names (globs) to run; default all
+#   HNVMF_INTEROP_TARGET=hnvmfd|nvmet the target; nvmet = the guest kernel's own target as a
+#                                     stand-in (proves the suite, not hnvmfd)
+#   HNVMF_INTEROP_WORKDIR             where logs go (default BUILD_DIR/interop)
+#   HNVMF_VM_CACHE                    kernels and tools (default ~/.cache/hnvmf-vm)
+#   HNVMF_INTEROP_VM_TIMEOUT=420      seconds one boot may take
+#   HNVMF_INTEROP_SKIP_SETUP=1        do not run setup.sh first
+# Prints one line per case and kernel, then exactly "N passed, M failed"; exits 1 if M > 0.
+set -uo pipefail
+HERE=$(dirname "$(readlink -f "$0")")
+
+. "$HERE/lib/agent.sh"
+. "$HERE/lib/target-hnvmfd.sh"
+
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+BUILD=$(readlink -f "$1")
+[ "$(id -u)" = 0 ] || { echo "interop: needs root (network namespaces, tap devices, packages)" >&2; exit 2; }
+CACHE=${HNVMF_VM_CACHE:-$HOME/.cache/hnvmf-vm}
+KERNELS=${HNVMF_INTEROP_KERNELS:-6.1 6.12}
+TARGET_KIND=${HNVMF_INTEROP_TARGET:-hnvmfd}
+WORK=${HNVMF_INTEROP_WORKDIR:-$BUILD/interop}
+HNVMFD=$BUILD/target/hnvmfd
+HNVMFCTL=${HNVMFCTL:-$BUILD/tools/hnvmfctl}
+T_START=$(date +%s)
+
+mkdir -p "$WORK"
+if [ "${HNVMF_INTEROP_SKIP_SETUP:-0}" != 1 ]; then
+    "$HERE/setup.sh" "$CACHE" > "$WORK.setup.log" 2>&1 || { echo "interop: setup failed:"; tail -20 "$WORK.setup.log"; exit 1; }
+fi
+CACHE=$(readlink -f "$CACHE")
+case $TARGET_KIND in
+    hnvmfd) [ -x "$HNVMFD" ] || { echo "interop: no $HNVMFD (build it, or HNVMF_INTEROP_TARGET=nvmet for the kernel stand-in)" >&2; exit 1; };;
+    nvmet) echo "interop: target = the guest kernel's nvmet (stand-in): this proves the suite, not hnvmfd";;
+    *) echo "interop: HNVMF_INTEROP_TARGET must be hnvmfd or nvmet" >&2; exit 2;;
+esac
+
+# ---- the topology and the target's configuration, as the cases will see them
+GUEST_ADDR=10.200.0.2 IO_PORT=4420 DISC_PORT=8009 BLOCK_SIZE=512
+OPEN_NQN=nqn.2026-01.io.hnvmf:interop-open  OPEN_SERIAL=HNVMFOPEN0001
+OPEN_MODEL="hnvmf interop open"             OPEN_BYTES=$((256 << 20))
+RESTR_NQN=nqn.2026-01.io.hnvmf:interop-restricted  RESTR_SERIAL=HNVMFRESTR0002
+RESTR_MODEL="hnvmf interop restricted"      RESTR_BYTES=$((128 << 20))
+ALLOWED_HOSTID=6c1e6c1e-0000-4000-8000-00000000a110
+ALLOWED_HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:$ALLOWED_HOSTID
+DENIED_HOSTID=6c1e6c1e-0000-4000-8000-0000000de41e
+DENIED_HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:$DENIED_HOSTID
+if [ "$TARGET_KIND" = nvmet ]; then
+    TRADDR=127.0.0.1 IO_PORTS="$IO_PORT $DISC_PORT" EXPECT_TREQ="not specified"
+else
+    TRADDR=10.200.0.1 IO_PORTS="$IO_PORT" EXPECT_TREQ="not required"
+fi
+
+# ---- which cases
+ALL_CASES=$(ls "$HERE"/cases/[0-9][0-9]-*.sh | sort)
+SEL_CASES=
+for f in $ALL_CASES; do
+    n=$(basename "$f" .sh); n=${n#[0-9][0-9]-}
+    if [ -z "${HNVMF_INTEROP_CASES:-}" ]; then SEL_CASES+="$f "; continue; fi
+    for pat in $HNVMF_INTEROP_CASES; do
+        # shellcheck disable=SC2053
+        [[ $n == $pat ]] && { SEL_CASES+="$f "; break; }
+    done
+done
+[ -n "$SEL_CASES" ] || { echo "interop: no case matches HNVMF_INTEROP_CASES='$HNVMF_INTEROP_CASES'" >&2; exit 2; }
+
+kernel_dir() { case $1 in 6.1) echo "$CACHE/k61";; 6.12) echo "$CACHE/trixie/k612";; *) return 1;; esac; }
+kernel_nvme() { case $1 in 6.1) echo /usr/sbin/nvme;; 6.12) echo "$CACHE/trixie/bin/nvme";; *) return 1;; esac; }
+
+NS= AGENT_PID= HNVMFD_PID=
+cleanup() {
+    [ -n "$AGENT_PID" ] && { touch "$SHARE/rpc/stop"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=; }
+    [ -n "$HNVMFD_PID" ] && { kill -KILL "$HNVMFD_PID" 2>/dev/null; wait "$HNVMFD_PID" 2>/dev/null; HNVMFD_PID=; }
+    [ -n "$NS" ] && { ip netns del "$NS" 2>/dev/null; NS=; }
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ALL_RESULTS=$WORK/results
+mkdir -p "$WORK"; : > "$ALL_RESULTS"
+
+run_kernel() {  # KERNEL
+    local K=$1 KDIR NVME_BIN rc f name line
+    W=$WORK/$K SHARE=$WORK/$K/share
+    rm -rf "$W"; mkdir -p "$SHARE/rpc" "$SHARE/suite"
+    cp -r "$HERE/guest" "$HERE/cases" "$SHARE/suite/"     # the guest runs this copy
+    local kres=$W/results; : > "$kres"
+    kv() { echo "$1 $2" | tee -a "$kres" >> "$ALL_RESULTS.raw"; }
+    if ! KDIR=$(kernel_dir "$K") || [ ! -d "$KDIR" ]; then
+        for f in $SEL_CASES; do n=$(basename "$f" .sh); kv "$K" "FAIL ${n#[0-9][0-9]-}: unknown kernel '$K' (known: 6.1 6.12)"; done
+        return
+    fi
+    NVME_BIN=$(kernel_nvme "$K")
+    local NVME_LD= NVME_LIBPATH= NVME_REAL=          # trixie's nvme-cli without its wrapper
+    if [ "$NVME_BIN" = "$CACHE/trixie/bin/nvme" ]; then
+        NVME_LD=$CACHE/trixie/root/usr/lib64/ld-linux-x86-64.so.2
+        NVME_LIBPATH=$CACHE/trixie/root/usr/lib/x86_64-linux-gnu NVME_REAL=$CACHE/trixie/root/usr/sbin/nvme
+    fi
+    local cases_in_guest=""
+    for f in $SEL_CASES; do cases_in_guest+="$SHARE/suite/cases/$(basename "$f") "; done
+    {
+        for v in KERNEL=$K NVME=$NVME_BIN TARGET_KIND TRADDR GUEST_ADDR IO_PORT DISC_PORT IO_PORTS \
+                 EXPECT_TREQ BLOCK_SIZE OPEN_NQN OPEN_SERIAL OPEN_MODEL OPEN_BYTES RESTR_NQN \
+                 RESTR_SERIAL RESTR_MODEL RESTR_BYTES ALLOWED_HOSTNQN ALLOWED_HOSTID DENIED_HOSTNQN \
+                 DENIED_HOSTID SHARE SUITE=$SHARE/suite CASES="$cases_in_guest" \
+                 NVME_LD="$NVME_LD" NVME_LIBPATH="$NVME_LIBPATH" NVME_REAL="$NVME_REAL"; do
+            case $v in *=*) printf '%s=%q\n' "${v%%=*}" "${v#*=}";; *) printf '%s=%q\n' "$v" "${!v}";; esac
+        done
+    } > "$SHARE/env.sh"
+
+    # network namespace + tap: the only network the guest has
+    NS=hnvmf-interop-$$
+    ip netns add "$NS" && ip -n "$NS" link set lo up &&
+        ip -n "$NS" tuntap add dev hnvmftap0 mode tap &&
+        ip -n "$NS" link set hnvmftap0 mtu 65520 &&           # large MTU: about twice the TCP rate
+        ip -n "$NS" addr add 10.200.0.1/24 dev hnvmftap0 && ip -n "$NS" link set hnvmftap0 up ||
+        { kv "$K" "FAIL network-setup: cannot create namespace $NS with a tap"; cleanup; return; }
+
+    if [ "$TARGET_KIND" = hnvmfd ]; then
+        local why
+        if ! hnvmfd_start > "$W/start.err" 2>&1; then
+            why=$(tail -1 "$W/start.err")
+            for f in $SEL_CASES; do n=$(basename "$f" .sh); kv "$K" "FAIL ${n#[0-9][0-9]-}: not run: $why"; done
+            cleanup; return
+        fi
+        agent_loop "$SHARE" & AGENT_PID=$!
+    fi
+
+    echo "interop[$K]: booting $(basename "$(ls -d "$KDIR"/boot/vmlinuz-*)" | sed 's/vmlinuz-//') with $("$NVME_BIN" version | head -1), target $TARGET_KIND, $(echo $SEL_CASES | wc -w) cases"
+    local attempt
+    for attempt in 1 2; do
+        ip netns exec "$NS" env KDIR="$KDIR" TAP=hnvmftap0 NIC_OPTS=host_mtu=65520 RW_DIRS="$SHARE" \
+            TIMEOUT="${HNVMF_INTEROP_VM_TIMEOUT:-420}" \
+            "$HERE/lib/vm.sh" "$SHARE/suite/guest/main.sh" "$SHARE" > "$W/console.log" 2>&1 &
+        local vm=$!
+        # show the guest's verdicts as they come
+        tail -n +1 -F --pid=$vm "$W/console.log" 2>/dev/null | grep --line-buffered '^interop\['
+        wait $vm; rc=$?
+        # a guest that died before its first case (an emulation hiccup at boot) gets one more try
+        if [ $rc -eq 200 ] && [ ! -s "$SHARE/results" ] && [ $attempt = 1 ]; then
+            echo "interop[$K]: the guest died while booting ($(grep -m1 -E 'Oops|panic|BUG' "$W/console.log")); booting again"
+            mv "$W/console.log" "$W/console-boot1.log"; continue
+        fi
+        break
+    done
+    [ $rc -eq 0 ] || echo "interop[$K]: guest ended with status $rc (124 = timeout, 200 = no status); console: $W/console.log"
+
+    # the guest's verdicts, and a FAIL for every case that has none
+    for f in $SEL_CASES; do
+        name=$(basename "$f" .sh); name=${name#[0-9][0-9]-}
+        line=$(grep -E "^(PASS|FAIL|SKIP) $name(:|$)" "$SHARE/results" 2>/dev/null | head -1)
+        [ -n "$line" ] || line="FAIL $name: not run (guest ended with status $rc; see $W/console.log)"
+        kv "$K" "$line"
+    done
+    grep -E '^FAIL guest-setup' "$SHARE/results" 2>/dev/null | while read -r l; do kv "$K" "$l"; done
+
+    if [ "$TARGET_KIND" = hnvmfd ]; then
+        touch "$SHARE/rpc/stop"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+        # the daemon must have lived through every case (faults included) and end cleanly
+        local san; san=$(grep -m1 -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$W/hnvmfd.log")
+        [ -z "$san" ] && kv "$K" "PASS target-sanitizers" || kv "$K" "FAIL target-sanitizers: $san"
+        if hnvmfd_stop > "$W/stop.err" 2>&1; then kv "$K" "PASS target-lifecycle"; else kv "$K" "FAIL target-lifecycle: $(tail -1 "$W/stop.err")"; fi
+    fi
+    ip netns del "$NS"; NS=
+}
+
+: > "$ALL_RESULTS.raw"
+for K in $KERNELS; do run_kernel "$K"; done
+
+# ---- summary
+echo
+echo "interop summary (target $TARGET_KIND; logs under $WORK/<kernel>/share/logs):"
+sed 's/^\([^ ]*\) /  [\1] /' "$ALL_RESULTS.raw" | tee "$ALL_RESULTS"
+while read -r k v rest; do
+    [ "$v" = FAIL ] || continue
+    n=${rest%%:*}; lf=$(ls "$WORK/$k"/share/logs/[0-9][0-9]-"$n".log 2>/dev/null | head -1)
+    [ -n "$lf" ] && { echo "---- [$k] $n: last lines of $lf"; tail -n 12 "$lf" | sed 's/^/    /'; }
+done < "$ALL_RESULTS.raw"
+P=$(grep -c '^[^ ]* PASS' "$ALL_RESULTS.raw"); F=$(grep -c '^[^ ]* FAIL' "$ALL_RESULTS.raw"); S=$(grep -c '^[^ ]* SKIP' "$ALL_RESULTS.raw")
+echo "$S skipped, $(( $(date +%s) - T_START )) s"
+echo "$P passed, $F failed"
+[ "$F" -eq 0 ] && [ "$P" -gt 0 ]
