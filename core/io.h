@@ -59,7 +59,9 @@ int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvm
 		    const struct hnvmf_chan_opts *o, struct hnvmf_chan **out);
 /* Never completes the io inside the call: done always runs later, from the reactor loop. */
 void hnvmf_chan_submit(struct hnvmf_chan *ch, struct hnvmf_io *io);
-/* The caller guarantees no io is in flight on ch (every done has run). */
+/* The caller guarantees no io is in flight on ch (every done has run) - except on a DAM
+ * channel, whose close drains its dedicated server: ios in flight there still complete through
+ * their done callbacks after the close (used when a DAM grant is revoked). */
 void hnvmf_chan_close(struct hnvmf_chan *ch);
 enum hnvmf_path_mode hnvmf_chan_mode(const struct hnvmf_chan *ch);
 

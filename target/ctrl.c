@@ -107,24 +107,54 @@ void hnvmf_ctrl_put(struct hnvmf_ctrl *c)
 	free(c);
 }
 
-struct disconnect_msg {
+struct queue_call {
 	struct hnvmf_ctrl *ctrl;
 	uint16_t qid;
+	void (*fn)(struct hnvmf_sq *sq);
 };
 
-/* Runs on the queue's reactor: the queue, if still there and still ours, is torn down there. */
-static void disconnect_on_reactor(void *arg)
+/* Runs on the queue's reactor: the queue, if still there and still ours, gets fn there. */
+static void queue_call_run(void *arg)
 {
-	struct disconnect_msg *m = arg;
+	struct queue_call *m = arg;
 	struct hnvmf_ctrl *c = m->ctrl;
 	pthread_mutex_lock(&c->lock);
 	struct hnvmf_sq *sq = c->sqs[m->qid];
 	pthread_mutex_unlock(&c->lock);
 	if (sq && sq->reactor == hnvmf_reactor_self())
-		sq->ops->disconnect(sq);
+		m->fn(sq);
 	hnvmf_ctrl_put(c);
 	free(m);
 }
+
+/* Called with c->lock held. */
+static void queue_call_locked(struct hnvmf_ctrl *c, uint16_t qid, void (*fn)(struct hnvmf_sq *sq))
+{
+	struct hnvmf_sq *sq = c->sqs[qid];
+	struct queue_call *m = sq ? malloc(sizeof(*m)) : NULL;
+	if (!m)
+		return;
+	m->ctrl = c;
+	m->qid = qid;
+	m->fn = fn;
+	atomic_fetch_add(&c->refs, 1);
+	if (hnvmf_reactor_call(sq->reactor, queue_call_run, m) != 0) {
+		atomic_fetch_sub(&c->refs, 1);
+		free(m);
+	}
+}
+
+void hnvmf_ctrl_call_on_queues(struct hnvmf_ctrl *c, bool (*filter)(const struct hnvmf_sq *sq),
+			       void (*fn)(struct hnvmf_sq *sq))
+{
+	pthread_mutex_lock(&c->lock);
+	for (unsigned q = 0; q <= HNVMF_MAX_IO_QUEUES; q++)
+		if (c->sqs[q] && (!filter || filter(c->sqs[q])))
+			queue_call_locked(c, (uint16_t)q, fn);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void queue_disconnect(struct hnvmf_sq *sq) { sq->ops->disconnect(sq); }
 
 void hnvmf_ctrl_fatal(struct hnvmf_ctrl *c, const char *why)
 {
@@ -140,23 +170,7 @@ void hnvmf_ctrl_fatal(struct hnvmf_ctrl *c, const char *why)
 	if (!was_dead)
 		log_notice("ctrl %u (host %s): %s, tearing down", c->cntlid, c->hostnqn, why);
 
-	pthread_mutex_lock(&c->lock);
-	for (unsigned q = 0; q <= HNVMF_MAX_IO_QUEUES; q++) {
-		struct hnvmf_sq *sq = c->sqs[q];
-		if (!sq)
-			continue;
-		struct disconnect_msg *m = malloc(sizeof(*m));
-		if (!m)
-			continue;
-		m->ctrl = c;
-		m->qid = (uint16_t)q;
-		atomic_fetch_add(&c->refs, 1);
-		if (hnvmf_reactor_call(sq->reactor, disconnect_on_reactor, m) != 0) {
-			atomic_fetch_sub(&c->refs, 1);
-			free(m);
-		}
-	}
-	pthread_mutex_unlock(&c->lock);
+	hnvmf_ctrl_call_on_queues(c, NULL, queue_disconnect);
 	if (!was_dead)
 		hnvmf_ctrl_put(c); /* the table's reference */
 }

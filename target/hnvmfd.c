@@ -16,6 +16,7 @@
 #include "hnvmf-version.h"
 #include "target/control.h"
 #include "target/nvmf.h"
+#include "target/tenant.h"
 #include "transport/transport.h"
 
 #define MAX_REACTORS 64
@@ -70,6 +71,11 @@ static int reload_tenants(char *msg, size_t len)
 	struct hnvmf_conf_tenant *old;
 	size_t nold;
 	hnvmf_tgt_set_tenants(d.tgt, t, n, &old, &nold);
+	hnvmf_tenant_reload(d.tgt); /* DAM grants the new files no longer give are revoked */
+	if (old == d.conf->tenants) { /* the loaded set now belongs to the retired list */
+		d.conf->tenants = NULL;
+		d.conf->ntenants = 0;
+	}
 	d.retired[d.nretired].t = old;
 	d.retired[d.nretired].n = nold;
 	d.nretired++;
@@ -132,6 +138,8 @@ static void stop_all(void)
 			hnvmf_transport_get((enum hnvmf_trtype)t)->fini();
 	for (unsigned i = 0; i < d.nreactors; i++)
 		hnvmf_reactor_destroy(d.reactors[i]);
+	if (d.tgt->tenants != d.conf->tenants) /* the set the last reload installed */
+		hnvmf_conf_free_tenants(d.tgt->tenants, d.tgt->ntenants);
 	hnvmf_tgt_destroy(d.tgt);
 	hnvmf_engine_destroy(d.engine);
 	for (unsigned i = 0; i < d.nretired; i++)

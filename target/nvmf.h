@@ -247,6 +247,10 @@ uint16_t hnvmf_ctrl_create(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const 
 struct hnvmf_ctrl *hnvmf_ctrl_find_get(struct hnvmf_tgt *tgt, const char *subnqn,
 				       const char *hostnqn, uint16_t cntlid);
 void hnvmf_ctrl_put(struct hnvmf_ctrl *ctrl);
+/* Runs fn on each queue's own reactor (the queues filter accepts, all when NULL), later, for the
+ * queues still connected then. Any thread. */
+void hnvmf_ctrl_call_on_queues(struct hnvmf_ctrl *c, bool (*filter)(const struct hnvmf_sq *sq),
+			       void (*fn)(struct hnvmf_sq *sq));
 /* Disconnects every queue of the controller (keep-alive expiry, fatal error). */
 void hnvmf_ctrl_fatal(struct hnvmf_ctrl *ctrl, const char *why);
 void hnvmf_ctrl_keepalive(struct hnvmf_ctrl *ctrl);

@@ -1,6 +1,7 @@
 /* Tenant admission (the rules are in target/tenant.h): the engine path of each queue, DAM only
  * for proven, whitelisted identities within their SLA. */
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "core/log.h"
 #include "target/tenant.h"
@@ -116,4 +117,48 @@ uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq)
 		sq->mode = m;
 	}
 	return st;
+}
+
+/* On the queue's reactor, after a reload: a queue holding DAM keeps it only while admission still
+ * grants it. A revoked queue's dedicated channels drain (what was handed to their servers
+ * completes and is answered as usual) and later I/O opens channels in the new path; with the
+ * refuse policy the queue is disconnected instead (its in-flight commands still complete). */
+static void revalidate_dam(struct hnvmf_sq *sq)
+{
+	if (sq->mode != HNVMF_PATH_DAM || !sq->ctrl)
+		return;
+	enum hnvmf_path_mode m;
+	uint16_t st = admit(sq, false, &m);
+	if (st) {
+		log_notice("host %s qid %u: DAM grant revoked by reload; dam_fallback = refuse: disconnecting",
+			   sq->ctrl->hostnqn, sq->qid);
+		sq->ops->disconnect(sq);
+		return;
+	}
+	if (m == HNVMF_PATH_DAM)
+		return;
+	log_notice("host %s qid %u: DAM grant revoked by reload: draining its dedicated queue pairs, "
+		   "continuing through %s",
+		   sq->ctrl->hostnqn, sq->qid, hnvmf_path_mode_name(m));
+	for (size_t i = 0; i < sizeof(sq->chans) / sizeof(sq->chans[0]); i++) {
+		if (sq->chans[i]) {
+			hnvmf_chan_close(sq->chans[i]);
+			sq->chans[i] = NULL;
+		}
+	}
+	sq->mode = m;
+}
+
+static bool holds_dam(const struct hnvmf_sq *sq) { return sq->mode == HNVMF_PATH_DAM; }
+
+void hnvmf_tenant_reload(struct hnvmf_tgt *tgt)
+{
+	pthread_mutex_lock(&tgt->lock);
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
+	{
+		struct hnvmf_ctrl *c = container_of(pos, struct hnvmf_ctrl, link);
+		hnvmf_ctrl_call_on_queues(c, holds_dam, revalidate_dam);
+	}
+	pthread_mutex_unlock(&tgt->lock);
 }

@@ -38,4 +38,10 @@ uint16_t hnvmf_tenant_admit(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode);
  * the tenant must now be refused (its file changed since Connect); the caller disconnects. */
 uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq);
 
+/* After the tenant set was replaced (SIGHUP, "reload"): every queue holding DAM is re-admitted on
+ * its own reactor; a revoked grant drains its dedicated queue pairs and moves the queue to the
+ * path admission now gives (PQM), or disconnects it when the tenant's dam_fallback is refuse.
+ * No acknowledged or in-flight I/O is lost either way. */
+void hnvmf_tenant_reload(struct hnvmf_tgt *tgt);
+
 #endif

@@ -1,0 +1,201 @@
+/* Revoking a DAM grant by editing the tenant's file and reloading, while the tenant does I/O:
+ * with dam_fallback = pqm the queues drain their dedicated queue pairs and continue through PQM,
+ * and every block written before, during and after the change reads back as written; with
+ * dam_fallback = refuse the queues are disconnected. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/rand.h>
+
+#include "conf/keyfmt.h"
+#include "tests/integration/harness.h"
+#include "tools/initiator/initiator.h"
+
+#define SUBNQN "nqn.2026-01.io.hnvmf:revoke"
+#define HOST_PQM_FB "nqn.2026-01.io.hnvmf.test:dam-fallback-pqm"
+#define HOST_REFUSE "nqn.2026-01.io.hnvmf.test:dam-fallback-refuse"
+
+static const char conf_template[] =
+	"[global]\n"
+	"default_mode = pqm\n"
+	"dam_whitelist = 1\n"
+	"tenants_dir = tenants\n"
+	"control_socket = @DIR@/ctl.sock\n"
+	"[pqm]\n"
+	"cmax = 2\n"
+	"[listener io]\n"
+	"transport = tcp\n"
+	"address = 127.0.0.1\n"
+	"port = @PORT@\n"
+	"[backend ram0]\n"
+	"type = ram\n"
+	"size = 32M\n"
+	"[subsystem " SUBNQN "]\n"
+	"namespace = 1:ram0\n";
+
+static struct hnvmf_harness H;
+static char key_a[HNVMF_KEY_STR_MAX], key_b[HNVMF_KEY_STR_MAX];
+
+static void write_tenant(const char *file, const char *host, const char *key, const char *mode, int level,
+			 const char *fallback)
+{
+	char text[1024];
+	snprintf(text, sizeof(text),
+		 "[tenant]\nhostnqn = %s\nsubsystems = " SUBNQN "\nmode = %s\npermission_level = %d\n"
+		 "dam_fallback = %s\ndhchap_secret = %s\n",
+		 host, mode, level, fallback, key);
+	assert_int_equal(hnvmf_harness_write_file(&H, file, text), 0);
+}
+
+static void gen_key(char *out)
+{
+	struct hnvmf_key k = {.len = 32, .hmac = 1};
+	assert_int_equal(RAND_bytes(k.data, 32), 1);
+	assert_int_equal(hnvmf_dhchap_key_format(&k, out, HNVMF_KEY_STR_MAX), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	gen_key(key_a);
+	gen_key(key_b);
+	if (hnvmf_harness_prepare(&H) != 0)
+		return -1;
+	write_tenant("tenants/a.conf", HOST_PQM_FB, key_a, "dam", 1, "pqm");
+	write_tenant("tenants/b.conf", HOST_REFUSE, key_b, "dam", 1, "refuse");
+	return hnvmf_harness_start(&H, conf_template);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return hnvmf_harness_stop(&H) == 0 ? 0 : -1;
+}
+
+static struct hnvmf_ini_ctrl *connect_tenant(const char *host, const char *key)
+{
+	struct hnvmf_ini_ctrl_opts o;
+	hnvmf_ini_ctrl_opts_default(&o);
+	o.nr_io_queues = 2;
+	o.io_depth = 32;
+	o.dhchap_secret = key;
+	struct hnvmf_ini_ctrl *c = NULL;
+	int r = hnvmf_ini_ctrl_connect("127.0.0.1", H.port, SUBNQN, host, &o, &c);
+	if (r)
+		fail_msg("connect %s: %d", host, r);
+	return c;
+}
+
+/* The host's controller line in `state`, or "" when it has none. */
+static void ctrl_line(const char *host, char *line, size_t len)
+{
+	char out[16384];
+	line[0] = '\0';
+	assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
+	char *p = strstr(out, host);
+	if (!p)
+		return;
+	while (p > out && p[-1] != '\n')
+		p--;
+	snprintf(line, len, "%.*s", (int)strcspn(p, "\n"), p);
+}
+
+struct load {
+	struct hnvmf_ini_ctrl *c;
+	atomic_bool stop;
+	int rounds, failures;
+	char why[128];
+};
+
+/* Write-then-verify rounds over the first 8 MiB until told to stop. */
+static void *load_run(void *arg)
+{
+	struct load *l = arg;
+	while (!atomic_load(&l->stop) && !l->failures) {
+		struct hnvmf_ini_verify_opts v = {.nsid = 1, .slba = 0, .nblocks = 16384, .lba_size = 512,
+						  .io_size = 4096, .qd = 16, .seed = (uint64_t)l->rounds + 7,
+						  .write = true, .read = true};
+		struct hnvmf_ini_verify_result res = {0};
+		if (hnvmf_ini_verify(l->c, &v, &res) != 0) {
+			snprintf(l->why, sizeof(l->why), "round %d: %llu bad blocks, status %d", l->rounds,
+				 (unsigned long long)res.bad_blocks, res.status);
+			l->failures++;
+		}
+		l->rounds++;
+	}
+	return NULL;
+}
+
+static void test_revoke_to_pqm_under_load(void **state)
+{
+	(void)state;
+	struct load l = {.c = connect_tenant(HOST_PQM_FB, key_a)};
+	char line[1024], out[256];
+	ctrl_line(HOST_PQM_FB, line, sizeof(line));
+	assert_non_null(strstr(line, "q1:dam+auth q2:dam+auth"));
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, load_run, &l), 0);
+	while (l.rounds < 2 && !l.failures)
+		usleep(5000);
+
+	/* The tenant's file no longer asks for DAM. */
+	write_tenant("tenants/a.conf", HOST_PQM_FB, key_a, "pqm", 1, "pqm");
+	assert_int_equal(hnvmf_harness_ctl(&H, "reload", out, sizeof(out)), 0);
+	assert_string_equal(out, "ok\n");
+	for (int i = 0; i < 200 && !strstr(line, "q1:pqm+auth q2:pqm+auth"); i++) {
+		usleep(10000);
+		ctrl_line(HOST_PQM_FB, line, sizeof(line));
+	}
+	assert_non_null(strstr(line, "q1:pqm+auth q2:pqm+auth"));
+	int at_change = l.rounds;
+	while (l.rounds < at_change + 2 && !l.failures)
+		usleep(5000);
+	atomic_store(&l.stop, true);
+	pthread_join(t, NULL);
+	if (l.failures)
+		fail_msg("%s", l.why);
+	assert_true(hnvmf_harness_log_wait(&H, "DAM grant revoked by reload: draining", 1000));
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(l.c), 0);
+}
+
+static void test_revoke_with_refuse_disconnects(void **state)
+{
+	(void)state;
+	struct hnvmf_ini_ctrl *c = connect_tenant(HOST_REFUSE, key_b);
+	char line[1024], out[256];
+	ctrl_line(HOST_REFUSE, line, sizeof(line));
+	assert_non_null(strstr(line, "q1:dam+auth"));
+	uint8_t buf[4096];
+	assert_int_equal(hnvmf_ini_write(c, 0, 1, 0, 8, buf, sizeof(buf)), 0);
+
+	/* Its permission level leaves the whitelist; its policy refuses anything but DAM. */
+	write_tenant("tenants/b.conf", HOST_REFUSE, key_b, "dam", 5, "refuse");
+	assert_int_equal(hnvmf_harness_ctl(&H, "reload", out, sizeof(out)), 0);
+	assert_string_equal(out, "ok\n");
+	assert_true(hnvmf_harness_log_wait(&H, "dam_fallback = refuse: disconnecting", 2000));
+	for (int i = 0; i < 200 && strstr(line, "q1:"); i++) {
+		usleep(10000);
+		ctrl_line(HOST_REFUSE, line, sizeof(line));
+	}
+	assert_null(strstr(line, "q1:"));
+	assert_true(hnvmf_ini_read(c, 0, 1, 0, 8, buf, sizeof(buf)) != 0);
+	hnvmf_ini_ctrl_disconnect(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_revoke_to_pqm_under_load),
+		cmocka_unit_test(test_revoke_with_refuse_disconnects),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
