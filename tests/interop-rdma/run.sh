@@ -18,4 +18,4 @@ mkdir -p "$BUILD/tests/interop-rdma"
 gcc -O2 -Wall -Werror -o "$BUILD/tests/interop-rdma/rdma-cm-probe" "$HERE/rdma-cm-probe.c" -lrdmacm -libverbs
 export KDIR MEM=${MEM:-2G} SMP=${SMP:-4} TIMEOUT=${TIMEOUT:-600}
 export GUEST_ENV="BUILD=$BUILD NVME=$NVME CASES=$(echo "${CASES:-}" | tr " " ,) MIB=${MIB:-64} LOG_LEVEL=${LOG_LEVEL:-debug}"
-exec "$KIT/run-guest.sh" "$HERE/guest-rdma.sh"
+exec "$KIT/run-guest.sh" "$HERE/${SCRIPT:-guest-rdma.sh}"
