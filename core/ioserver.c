@@ -162,6 +162,10 @@ static void *server_thread(void *arg)
 					      memory_order_relaxed);
 			last_work = now;
 			prev = now;
+			/* Only waiting for the device: let a thread sharing this core (a reactor,
+			 * another server) run rather than spin through our time slice. */
+			if (!work)
+				sched_yield();
 			continue;
 		}
 		prev = now;
