@@ -1,8 +1,8 @@
 /* TLS 1.3 with an external PSK on an initiator queue (see tls.h). One SSL_CTX per queue: the
  * queue's identity, key and cipher suite are all its own, and opening a queue is rare. The
  * socket is reached through a small BIO of our own rather than OpenSSL's socket BIO, so writes
- * use send(MSG_NOSIGNAL) (a library must not raise SIGPIPE in its caller) and the queue's
- * counters see every system call. */
+ * use send(MSG_NOSIGNAL) (a library must not raise SIGPIPE in its caller), the records of one
+ * flush are corked together with MSG_MORE, and the queue's counters see every system call. */
 #include <errno.h>
 #include <stdbool.h>
 #include <poll.h>
@@ -259,6 +259,7 @@ void ini_tls_close(struct ini_tls *t)
 	if (!t)
 		return;
 	if (t->ssl && SSL_is_init_finished(t->ssl)) {
+		t->more = false; /* close_notify must not wait corked behind MSG_MORE */
 		ERR_clear_error();
 		SSL_shutdown(t->ssl); /* close_notify if the socket takes it; no wait for the reply */
 	}
