@@ -4,7 +4,8 @@
  * (hnvmf_tls_match_identity) and logs what it received: the identity, the cipher suite, the
  * HkdfLabel encoding it could prove, and the plaintext size of every record after the
  * handshake, so the tests check the identity formats, both hashes and encodings, the refusal
- * of a wrong key, and that commands and data travel in full 16 KiB records. */
+ * of a wrong key, that commands and data travel in full 16 KiB records, and a controller that
+ * drops the connection; plus hnvmf-perf's TLS options. */
 #include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,6 +25,7 @@
 
 #include "target/tls-psk.h"
 #include "tools/initiator/initiator.h"
+#include "tools/perf/perf.h"
 
 #define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:0c6e7a80-3b43-4d0b-9b9a-2bd0a1a7e2f1"
 #define SUBNQN "nqn.2026-01.io.hnvmf:tls-unit"
@@ -42,6 +44,7 @@ struct fake {
 	bool handshake_ok, proven;
 	enum hnvmf_tls_hkdf_label used;
 	bool counting;                    /* after the handshake */
+	unsigned close_after;             /* > 0: drop the connection when that command arrives */
 	unsigned records[MAX_RECORDS];    /* plaintext bytes of each record received */
 	unsigned nrec;
 	uint8_t disk[DISK_SIZE];
@@ -168,9 +171,9 @@ static void serve(SSL *ssl)
 						 .plen = htole32(128) },
 					.maxdata = htole32(128 * 1024) };
 	wr(ssl, &rsp, sizeof(rsp));
-	for (;;) {
+	for (unsigned n = 1;; n++) {
 		struct hnvmf_tcp_cmd c;
-		if (!rd(ssl, &c, sizeof(c)) || c.hdr.type != HNVMF_TCP_CMD)
+		if (!rd(ssl, &c, sizeof(c)) || c.hdr.type != HNVMF_TCP_CMD || n == F->close_after)
 			return;
 		if (!serve_cmd(ssl, &c, le32toh(c.hdr.plen) - 72))
 			return;
@@ -416,6 +419,50 @@ static void full_records(void **state)
 	assert_memory_equal(F->disk + 512 * 512, (uint8_t[512]){ [0 ... 511] = 0x5a }, 512);
 }
 
+/* The controller goes away (no close_notify) with a command in flight: the command completes
+ * with the connection's error and the queue stays failed. */
+static void controller_closes(void **state)
+{
+	(void)state;
+	F->close_after = 2;
+	struct hnvmf_ini_queue *q = NULL;
+	assert_int_equal(open_tls(1, 32, 0x11, 0, false, &q), 0);
+	uint8_t buf[4096];
+	assert_int_equal(io(q, false, 0, buf, sizeof(buf)), 0);
+	assert_int_equal(io(q, false, 0, buf, sizeof(buf)), -ECONNRESET);
+	assert_int_equal(hnvmf_ini_queue_error(q), -ECONNRESET);
+	assert_int_equal(io(q, false, 0, buf, sizeof(buf)), -ECONNRESET);
+	close_and_join(q);
+}
+
+/* hnvmf-perf's TLS options. */
+static void perf_options(void **state)
+{
+	(void)state;
+	struct perf_opts o;
+	char err[256], key[HNVMF_KEY_STR_MAX];
+	struct hnvmf_key k;
+	make_key(&k, 1, 32, 0x44);
+	assert_int_equal(hnvmf_tls_key_format(&k, key, sizeof(key)), 0);
+	char *a1[] = { "hnvmf-perf", "identify", "--tls", NULL };
+	assert_int_equal(perf_parse_args(3, a1, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "--tls-key"));
+	char *a2[] = { "hnvmf-perf", "discover", "--tls-key", "NVMeTLSkey-1:01:eA==:", NULL };
+	assert_int_equal(perf_parse_args(4, a2, &o, err, sizeof(err)), -1);
+	char *a3[] = { "hnvmf-perf", "discover", "--tls-key", key, NULL };
+	assert_int_equal(perf_parse_args(4, a3, &o, err, sizeof(err)), 0);
+	assert_true(o.tls);
+	assert_string_equal(o.tls_key, key);
+	assert_int_equal(o.tls_identity, 0);
+	char *a4[] = { "hnvmf-perf", "perf", "--tls", "--tls-key", key, "--tls-identity-v1", NULL };
+	assert_int_equal(perf_parse_args(6, a4, &o, err, sizeof(err)), 0);
+	assert_true(o.tls);
+	assert_int_equal(o.tls_identity, 1);
+	char *a5[] = { "hnvmf-perf", "perf", NULL };
+	assert_int_equal(perf_parse_args(2, a5, &o, err, sizeof(err)), 0);
+	assert_false(o.tls);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +474,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(wrong_encoding_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_key_string, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(controller_closes, setup, teardown),
+		cmocka_unit_test(perf_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
