@@ -404,7 +404,8 @@ static void execute_abort(struct hnvmf_req *req)
 	hnvmf_req_complete(req, 0);
 }
 
-bool hnvmf_admin_parse_common(struct hnvmf_req *req, uint16_t *status)
+bool hnvmf_admin_parse_common(struct hnvmf_req *req, const struct hnvmf_admin_handlers *h,
+			      uint16_t *status)
 {
 	*status = 0;
 	hnvmf_ctrl_keepalive(req->sq->ctrl); /* any admin traffic proves the host is alive */
@@ -413,6 +414,18 @@ bool hnvmf_admin_parse_common(struct hnvmf_req *req, uint16_t *status)
 		return true;
 	}
 	switch (req->cmd->common.opcode) {
+	case nvme_admin_identify:
+		req->dir = HNVMF_DIR_C2H;
+		req->data_len = 4096;
+		req->execute = h->identify;
+		return true;
+	case nvme_admin_get_log_page:
+		req->dir = HNVMF_DIR_C2H;
+		req->data_len = hnvmf_log_len(req);
+		req->execute = h->get_log;
+		if (!req->data_len)
+			*status = HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
+		return true;
 	case nvme_admin_set_features:
 		hnvmf_admin_set_features_data(req);
 		return true;
@@ -432,24 +445,13 @@ bool hnvmf_admin_parse_common(struct hnvmf_req *req, uint16_t *status)
 
 uint16_t hnvmf_parse_admin_cmd(struct hnvmf_req *req)
 {
+	static const struct hnvmf_admin_handlers nvm = {.identify = execute_identify, .get_log = execute_get_log};
 	uint16_t st;
-	if (hnvmf_admin_parse_common(req, &st))
+	if (hnvmf_admin_parse_common(req, &nvm, &st))
 		return st;
-	switch (req->cmd->common.opcode) {
-	case nvme_admin_identify:
-		req->dir = HNVMF_DIR_C2H;
-		req->data_len = 4096;
-		req->execute = execute_identify;
-		return 0;
-	case nvme_admin_get_log_page:
-		req->dir = HNVMF_DIR_C2H;
-		req->data_len = hnvmf_log_len(req);
-		req->execute = execute_get_log;
-		return req->data_len ? 0 : HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
-	case nvme_admin_abort_cmd:
+	if (req->cmd->common.opcode == nvme_admin_abort_cmd) {
 		req->execute = execute_abort;
 		return 0;
-	default:
-		return HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE);
 	}
+	return HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE);
 }

@@ -14,9 +14,15 @@ void hnvmf_admin_aer(struct hnvmf_req *req);
 void hnvmf_admin_set_features_data(struct hnvmf_req *req);
 
 /* What the NVM and discovery controllers parse alike: the keep-alive refresh that any admin
- * command is, the CSTS.RDY gate, and Set/Get Features, Keep Alive and Asynchronous Event
- * Request. Returns true when it decided (with *status, 0 when a handler was chosen). */
-bool hnvmf_admin_parse_common(struct hnvmf_req *req, uint16_t *status);
+ * command is, the CSTS.RDY gate, Identify and Get Log Page (with each controller's own handlers),
+ * Set/Get Features, Keep Alive and Asynchronous Event Request. Returns true when it decided
+ * (with *status, 0 when a handler was chosen). */
+struct hnvmf_admin_handlers {
+	void (*identify)(struct hnvmf_req *req);
+	void (*get_log)(struct hnvmf_req *req);
+};
+bool hnvmf_admin_parse_common(struct hnvmf_req *req, const struct hnvmf_admin_handlers *h,
+			      uint16_t *status);
 
 /* Get Log Page: offset and length requested, and the copy of a log's window into the request. */
 uint64_t hnvmf_log_offset(const struct hnvmf_req *req);

@@ -112,21 +112,10 @@ static void execute_disc_identify(struct hnvmf_req *req)
 
 uint16_t hnvmf_parse_discovery_cmd(struct hnvmf_req *req)
 {
+	static const struct hnvmf_admin_handlers disc = {.identify = execute_disc_identify,
+							 .get_log = execute_disc_get_log};
 	uint16_t st;
-	if (hnvmf_admin_parse_common(req, &st))
+	if (hnvmf_admin_parse_common(req, &disc, &st))
 		return st;
-	switch (req->cmd->common.opcode) {
-	case nvme_admin_identify:
-		req->dir = HNVMF_DIR_C2H;
-		req->data_len = 4096;
-		req->execute = execute_disc_identify;
-		return 0;
-	case nvme_admin_get_log_page:
-		req->dir = HNVMF_DIR_C2H;
-		req->data_len = hnvmf_log_len(req);
-		req->execute = execute_disc_get_log;
-		return req->data_len ? 0 : HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
-	default:
-		return HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE);
-	}
+	return HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE);
 }
