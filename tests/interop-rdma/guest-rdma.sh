@@ -249,6 +249,8 @@ if has drain; then
     wait $DD; ts "reader ended rc=$?"; run $NVME disconnect -n $NQN
     grep -qE 'closing qid [0-9]+: drained' $W/hnvmfd.log && pass "drain: queues closed as drained" || fail "drain: no drained queue"
 fi
+echo "----- hnvmfd errors and warnings (the CM probe's bad key causes one failed RDMA READ)"
+grep -E '^<[34]>' $W/hnvmfd.log | sort | uniq -c | sort -rn | head -20
 echo "----- hnvmfd log (tail)"; tail -40 $W/hnvmfd.log
 echo "----- dmesg"; dmesg | grep -iE 'nvme|rdma|rxe' | tail -25
 ts "RESULT: $PASSES passed, $FAILS failed"
