@@ -81,8 +81,9 @@ done
 kernel_dir() { case $1 in 6.1) echo "$CACHE/k61";; 6.12) echo "$CACHE/trixie/k612";; *) return 1;; esac; }
 kernel_nvme() { case $1 in 6.1) echo /usr/sbin/nvme;; 6.12) echo "$CACHE/trixie/bin/nvme";; *) return 1;; esac; }
 
-NS= AGENT_PID= HNVMFD_PID=
+NS= AGENT_PID= HNVMFD_PID= VM_PID=
 cleanup() {
+    [ -n "$VM_PID" ] && { kill "$VM_PID" 2>/dev/null; wait "$VM_PID" 2>/dev/null; VM_PID=; }
     [ -n "$AGENT_PID" ] && { touch "$SHARE/rpc/stop"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=; }
     [ -n "$HNVMFD_PID" ] && { kill -KILL "$HNVMFD_PID" 2>/dev/null; wait "$HNVMFD_PID" 2>/dev/null; HNVMFD_PID=; }
     [ -n "$NS" ] && { ip netns del "$NS" 2>/dev/null; NS=; }
@@ -146,10 +147,10 @@ run_kernel() {  # KERNEL
         ip netns exec "$NS" env KDIR="$KDIR" TAP=hnvmftap0 NIC_OPTS=host_mtu=65520 RW_DIRS="$SHARE" \
             TIMEOUT="${HNVMF_INTEROP_VM_TIMEOUT:-420}" \
             "$HERE/lib/vm.sh" "$SHARE/suite/guest/main.sh" "$SHARE" > "$W/console.log" 2>&1 &
-        local vm=$!
+        VM_PID=$!
         # show the guest's verdicts as they come
-        tail -n +1 -F --pid=$vm "$W/console.log" 2>/dev/null | grep --line-buffered '^interop\['
-        wait $vm; rc=$?
+        tail -n +1 -F --pid=$VM_PID "$W/console.log" 2>/dev/null | grep --line-buffered '^interop\['
+        wait $VM_PID; rc=$?; VM_PID=
         # a guest that died before its first case (an emulation hiccup at boot) gets one more try
         if [ $rc -eq 200 ] && [ ! -s "$SHARE/results" ] && [ $attempt = 1 ]; then
             echo "interop[$K]: the guest died while booting ($(grep -m1 -E 'Oops|panic|BUG' "$W/console.log")); booting again"
@@ -188,7 +189,7 @@ sed 's/^\([^ ]*\) /  [\1] /' "$ALL_RESULTS.raw" | tee "$ALL_RESULTS"
 while read -r k v rest; do
     [ "$v" = FAIL ] || continue
     n=${rest%%:*}; lf=$(ls "$WORK/$k"/share/logs/[0-9][0-9]-"$n".log 2>/dev/null | head -1)
-    [ -n "$lf" ] && { echo "---- [$k] $n: last lines of $lf"; tail -n 12 "$lf" | sed 's/^/    /'; }
+    [ -n "$lf" ] && { echo "---- [$k] $n: failed checks in $lf"; grep -E 'FAILED:' "$lf" | head -n 8 | sed 's/^/    /'; }
 done < "$ALL_RESULTS.raw"
 P=$(grep -c '^[^ ]* PASS' "$ALL_RESULTS.raw"); F=$(grep -c '^[^ ]* FAIL' "$ALL_RESULTS.raw"); S=$(grep -c '^[^ ]* SKIP' "$ALL_RESULTS.raw")
 echo "$S skipped, $(( $(date +%s) - T_START )) s"

@@ -58,7 +58,7 @@ for f in $CASES; do
     if ! grep -q '^# kernel-errors: allowed' "$f"; then
         kerr=$(kernel_errors_since "$kstart")
         if [ -n "$kerr" ]; then
-            echo "$kerr" >> "$SHARE/logs/$base.log"
+            { echo "[kernel] FAILED: the host kernel logged errors while the case ran:"; echo "$kerr"; } >> "$SHARE/logs/$base.log"
             echo "the host kernel logged errors: $(head -1 <<< "$kerr") ($(wc -l <<< "$kerr") lines)" >> "$CASE_STATE/bad"
         fi
     fi
