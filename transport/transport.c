@@ -2,9 +2,6 @@
 
 #include <stddef.h>
 
-/* Weak: a transport that is not linked in (RDMA, until it exists) reads as NULL here. */
-extern const struct hnvmf_transport_ops hnvmf_rdma_transport __attribute__((weak));
-
 const struct hnvmf_transport_ops *hnvmf_transport_get(enum hnvmf_trtype t)
 {
 	switch (t) {
