@@ -4,6 +4,7 @@
  * key, an unknown host, and a Connect that names another host than the PSK identity. */
 #include "test_tcp_fakes.h"
 
+#include <inttypes.h>
 #include <signal.h>
 
 #include <openssl/err.h>
@@ -50,7 +51,7 @@ static int setup(void **state)
 	memset(evs, 0, sizeof(evs));
 	memset(pollers, 0, sizeof(pollers));
 	pump_thread = pthread_self();
-	signal(SIGPIPE, SIG_IGN); /* as hnvmfd blocks it: OpenSSL writes with write(2) */
+	signal(SIGPIPE, SIG_IGN); /* as hnvmfd blocks it (the target sends with MSG_NOSIGNAL) */
 	conf.queue_depth = 64;
 	conf.inline_data_size = 8192;
 	conf.mdts_kib = 1024;
@@ -275,6 +276,174 @@ static void terminate_over_tls_many(void **state)
 	host_tls[h.fd] = NULL;
 }
 
+/* What the host's SSL saw arrive: data records (plaintext sizes) and KeyUpdate messages. */
+static struct {
+	unsigned records, full_records, key_updates;
+} seen;
+
+static void host_msg_cb(int write_p, int version, int type, const void *buf, size_t len, SSL *ssl,
+			void *arg)
+{
+	(void)version, (void)ssl, (void)arg;
+	const uint8_t *b = buf;
+	if (write_p)
+		return;
+	if (type == SSL3_RT_HEADER && len == 5 && b[0] == SSL3_RT_APPLICATION_DATA) {
+		/* TLS 1.3 record: plaintext + content type (1) + AES-GCM tag (16) */
+		unsigned clen = (unsigned)b[3] << 8 | b[4];
+		seen.records++;
+		if (clen == 16384 + 17)
+			seen.full_records++;
+	}
+	if (type == SSL3_RT_HANDSHAKE && len > 0 && b[0] == SSL3_MT_KEY_UPDATE)
+		seen.key_updates++;
+}
+
+static struct host tls_live(void)
+{
+	host_derives(1, tenant_key.data, 32, HOSTNQN, HNVMF_TLS_LABEL_RFC8446);
+	struct host h;
+	assert_true(tls_open(&h));
+	icreq(&h);
+	send_connect(&h, 1, HOSTNQN, SUBNQN);
+	expect_rsp(&h, 1, 0);
+	SSL_set_msg_callback(host_tls[h.fd], host_msg_cb);
+	memset(&seen, 0, sizeof(seen));
+	return h;
+}
+
+/* Read commands without data, many in one host record (what a queue-depth burst looks like). */
+static void send_reads(struct host *h, uint16_t cid0, unsigned n, uint32_t len)
+{
+	static struct hnvmf_tcp_cmd p[64];
+	assert_true(n <= 64);
+	memset(p, 0, sizeof(p));
+	for (unsigned i = 0; i < n; i++) {
+		p[i].hdr.type = HNVMF_TCP_CMD;
+		p[i].hdr.hlen = sizeof(p[i]);
+		p[i].hdr.plen = htole32(sizeof(p[i]));
+		p[i].sqe.common.opcode = OPC_READ;
+		p[i].sqe.common.flags = 0x40;
+		p[i].sqe.common.cid = htole16((uint16_t)(cid0 + i));
+		p[i].sqe.common.dptr.type = HNVMF_SGL_TRANSPORT_DATA;
+		p[i].sqe.common.dptr.length = htole32(len);
+	}
+	send_all(h->fd, p, n * sizeof(p[0]));
+}
+
+/* Sealed records leave in one send per flush, read-ahead takes many records per recv, and the
+ * records are full: a 128 KiB read is 8 full records sealed from the data buffer, a burst of
+ * 32 x 4 KiB reads is packed into full records. (One write(2) per record and two read(2) per
+ * record cost 10+ calls here.) */
+static void records_full_and_batched(void **state)
+{
+	(void)state;
+	struct host h = tls_live();
+	uint64_t before = h.c->stats.syscalls;
+	send_reads(&h, 10, 1, 128 * 1024);
+	pump();
+	uint64_t calls = h.c->stats.syscalls - before;
+	expect_read(&h, 10, 128 * 1024);
+	print_message("128 KiB read: %" PRIu64 " target calls, %u records (%u full)\n", calls,
+		      seen.records, seen.full_records);
+	assert_true(calls <= 3);
+	assert_int_equal(seen.full_records, 8);
+	assert_true(seen.records <= 10);
+
+	memset(&seen, 0, sizeof(seen));
+	before = h.c->stats.syscalls;
+	send_reads(&h, 100, 32, 4096);
+	pump();
+	calls = h.c->stats.syscalls - before;
+	for (uint16_t cid = 100; cid < 132; cid++)
+		expect_read(&h, cid, 4096);
+	print_message("32 x 4 KiB reads: %" PRIu64 " target calls, %u records (%u full)\n", calls,
+		      seen.records, seen.full_records);
+	/* 32 x (24 + 4096 + 24) bytes = 8 full records and a part */
+	assert_true(calls <= 3);
+	assert_int_equal(seen.full_records, 8);
+	assert_int_equal(seen.records, 9);
+
+	/* 256 KiB of H2CData (16+ host records) read with read-ahead, decrypted in place. */
+	static uint8_t data[256 * 1024];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 3 + 7);
+	send_cmd(&h, OPC_WRITE, 200, HNVMF_SGL_TRANSPORT_DATA, sizeof(data), NULL, 0, false);
+	uint8_t pdu[64] __attribute__((aligned(8)));
+	recv_pdu(&h, pdu, NULL, 0);
+	uint16_t ttag = le16toh(((struct hnvmf_tcp_r2t *)pdu)->ttag);
+	int big = 1 << 20; /* the whole write fits the socket: the target reads it at once */
+	setsockopt(h.fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	setsockopt(h.c->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	before = h.c->stats.syscalls;
+	send_h2c(&h, 200, ttag, 0, data, sizeof(data) / 2, false); /* MAXH2CDATA each */
+	send_h2c(&h, 200, ttag, sizeof(data) / 2, data + sizeof(data) / 2, sizeof(data) / 2, true);
+	expect_rsp(&h, 200, 0);
+	calls = h.c->stats.syscalls - before;
+	print_message("256 KiB write: %" PRIu64 " target calls\n", calls);
+	assert_memory_equal(ft.last_write, data, sizeof(data));
+	assert_true(calls <= 8);
+	tls_close(&h);
+}
+
+/* TLS 1.3 KeyUpdate (RFC 8446 4.6.3), the renegotiation-free rekey: the host updates its keys
+ * and asks the target to update too. The target's KeyUpdate must precede its next data (OpenSSL
+ * sends it with the next record), and I/O goes on in both directions under the new keys. */
+static void key_update_both_ways(void **state)
+{
+	(void)state;
+	struct host h = tls_live();
+	SSL *ssl = host_tls[h.fd];
+	for (int round = 0; round < 3; round++) {
+		unsigned updates = seen.key_updates;
+		assert_int_equal(SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+		assert_int_equal(SSL_do_handshake(ssl), 1); /* sends the KeyUpdate alone */
+		pump();
+		uint16_t cid = (uint16_t)(20 + round * 2);
+		send_cmd(&h, OPC_READ, cid, HNVMF_SGL_TRANSPORT_DATA, 64 * 1024, NULL, 0, false);
+		expect_read(&h, cid, 64 * 1024);
+		assert_int_equal(seen.key_updates, updates + 1);
+		static uint8_t data[40000];
+		for (size_t i = 0; i < sizeof(data); i++)
+			data[i] = (uint8_t)(i ^ (size_t)round);
+		send_cmd(&h, OPC_WRITE, cid + 1, HNVMF_SGL_TRANSPORT_DATA, sizeof(data), NULL, 0, false);
+		uint8_t pdu[64] __attribute__((aligned(8)));
+		recv_pdu(&h, pdu, NULL, 0);
+		send_h2c(&h, cid + 1, le16toh(((struct hnvmf_tcp_r2t *)pdu)->ttag), 0, data,
+			 sizeof(data), true);
+		expect_rsp(&h, cid + 1, 0);
+		assert_memory_equal(ft.last_write, data, sizeof(data));
+	}
+	tls_close(&h);
+}
+
+/* A 1 MiB read into a socket that takes 16 KiB at a time while the host reads slowly: sealed
+ * records wait for EPOLLOUT, partial sends resume where they stopped, the data arrives intact,
+ * and the slot is released only once its last record left. */
+static void partial_sends(void **state)
+{
+	(void)state;
+	struct host h = tls_live();
+	int small = 16384;
+	setsockopt(h.c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(h.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	send_cmd(&h, OPC_READ, 30, HNVMF_SGL_TRANSPORT_DATA, 1024 * 1024, NULL, 0, false);
+	send_cmd(&h, OPC_READ, 31, HNVMF_SGL_TRANSPORT_DATA, 4096, NULL, 0, false);
+	pump();
+	assert_true(h.c->want_out);
+	assert_true(tcp_tls_unsent(h.c));
+	assert_true(h.c->nbusy >= 1);
+	expect_read(&h, 30, 1024 * 1024);
+	expect_read(&h, 31, 4096);
+	pump();
+	assert_false(h.c->want_out);
+	assert_false(tcp_tls_unsent(h.c));
+	assert_int_equal(tcp_tls_held(h.c), 0);
+	assert_int_equal(h.c->nbusy, 0);
+	assert_true(seen.full_records >= 64);
+	tls_close(&h);
+}
+
 /* A plain-text ICReq on the TLS listener is not a ClientHello: the connection is closed. */
 static void plaintext_on_tls_listener(void **state)
 {
@@ -303,6 +472,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(plaintext_on_tls_listener, setup, teardown),
 		cmocka_unit_test_setup_teardown(terminate_over_tls, setup, teardown),
 		cmocka_unit_test_setup_teardown(terminate_over_tls_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(records_full_and_batched, setup, teardown),
+		cmocka_unit_test_setup_teardown(key_update_both_ways, setup, teardown),
+		cmocka_unit_test_setup_teardown(partial_sends, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,6 +116,7 @@ struct tcp_conn_stats {
 };
 
 struct tcp_reactor;
+struct tcp_tls_tx;
 
 struct tcp_conn {
 	struct hnvmf_sq sq; /* what target/ sees */
@@ -172,9 +173,7 @@ struct tcp_conn {
 
 	/* TLS (tcp-tls.c); ssl is NULL on a plain connection. */
 	struct ssl_st *ssl;
-	uint8_t *tls_stage;       /* plaintext copied from the send queue for SSL_write */
-	uint32_t tls_staged;      /* bytes in tls_stage: the send queue's next bytes */
-	uint32_t tls_write_len;   /* an SSL_write of this many bytes must be repeated */
+	struct tcp_tls_tx *tls_tx; /* records sealed from the send queue, waiting for the socket */
 	char tls_hostnqn[HNVMF_NQN_MAX]; /* from the PSK identity */
 	char tls_subnqn[HNVMF_NQN_MAX];
 };
@@ -266,7 +265,12 @@ void tcp_tls_handshake(struct tcp_conn *c);
 void tcp_tls_free(struct tcp_conn *c);
 ssize_t tcp_tls_recv(struct tcp_conn *c, void *buf, size_t len);
 bool tcp_tls_pending(const struct tcp_conn *c);
+/* Seals the send queue's bytes (v: from its first unsent byte) into records and sends what
+ * is sealed with one system call; returns how many queue bytes are now wholly on the socket. */
 ssize_t tcp_tls_send(struct tcp_conn *c, const struct iovec *v, int n);
+size_t tcp_tls_held(const struct tcp_conn *c);   /* queue-head bytes sealed, not yet sent */
+bool tcp_tls_unsent(const struct tcp_conn *c);   /* sealed bytes wait for the socket */
+void tcp_tls_drop_unsent(struct tcp_conn *c);    /* the send queue was dropped whole */
 uint16_t tcp_tls_check_connect(struct tcp_req *t);
 
 /* tcp-bufcache.c */

@@ -409,21 +409,28 @@ static ssize_t rx_read(struct tcp_conn *c, size_t *asked)
 		c->rx_end -= c->rx_start;
 		c->rx_start = 0;
 	}
+	bool in_place = c->rx_state == TCP_RX_DATA && c->rx_dst && c->rx_left &&
+			c->rx_start == c->rx_end;
 	if (c->ssl) {
-		/* TLS: records are decrypted into rxbuf; no reading in place. */
-		*asked = TCP_RX_BUF_SIZE - c->rx_end;
-		ssize_t r = tcp_tls_recv(c, c->rxbuf + c->rx_end, *asked);
-		c->stats.syscalls++;
+		/* TLS: records are decrypted straight into the request's buffer while its data is
+		 * pending and rxbuf is empty (the next PDU's headers then come in the next call),
+		 * else into rxbuf. The TLS layer counts its own system calls. */
+		uint8_t *dst = in_place ? c->rx_dst : c->rxbuf + c->rx_end;
+		*asked = in_place ? c->rx_left : TCP_RX_BUF_SIZE - c->rx_end;
+		ssize_t r = tcp_tls_recv(c, dst, *asked);
 		if (r > 0) {
 			c->stats.rx_bytes += (uint64_t)r;
-			c->rx_end += (uint32_t)r;
+			if (in_place)
+				rx_data_consumed(c, dst, (uint32_t)r);
+			else
+				c->rx_end += (uint32_t)r;
 		}
 		return r;
 	}
 	struct iovec v[2];
 	int n = 0;
 	uint32_t direct = 0;
-	if (c->rx_state == TCP_RX_DATA && c->rx_dst && c->rx_left && c->rx_start == c->rx_end) {
+	if (in_place) {
 		direct = c->rx_left;
 		v[n].iov_base = c->rx_dst;
 		v[n++].iov_len = direct;

@@ -47,12 +47,14 @@ static size_t send_remaining(const struct tcp_send *s)
 	return n - s->cur_off;
 }
 
-/* Drops what is queued. keep_started keeps the PDUs already partly on the wire, or (TLS) in
- * the staging buffer that OpenSSL must be given again: the peer's framing needs them whole
- * before anything else (a C2HTermReq) can follow. */
+/* Drops what is queued. keep_started keeps the PDUs already partly on the wire, or (TLS)
+ * sealed into records not yet wholly sent: the peer's framing needs them whole before anything
+ * else (a C2HTermReq) can follow. */
 void tcp_send_drop_all(struct tcp_conn *c, bool keep_started)
 {
-	size_t held = c->ssl ? c->tls_staged : 0; /* queue-head bytes TLS already holds */
+	size_t held = c->ssl ? tcp_tls_held(c) : 0; /* queue-head bytes TLS already sealed */
+	if (c->ssl && !keep_started)
+		tcp_tls_drop_unsent(c);
 	bool head = true;
 	struct hnvmf_list *pos, *tmp;
 	hnvmf_list_for_each_safe(pos, tmp, &c->sendq) {
@@ -113,7 +115,9 @@ static void advance(struct tcp_conn *c, size_t n)
 void tcp_send_flush(struct tcp_conn *c)
 {
 	struct iovec v[TCP_SEND_BATCH_IOV];
-	while (c->state != TCP_CONN_CLOSED && !hnvmf_list_empty(&c->sendq)) {
+	/* TLS: records may wait with the queue empty (a KeyUpdate answer, the queue's last). */
+	while (c->state != TCP_CONN_CLOSED &&
+	       (!hnvmf_list_empty(&c->sendq) || (c->ssl && tcp_tls_unsent(c)))) {
 		int n = 0;
 		size_t total = 0;
 		struct hnvmf_list *pos;
@@ -132,9 +136,13 @@ void tcp_send_flush(struct tcp_conn *c)
 			}
 		}
 		struct msghdr msg = { .msg_iov = v, .msg_iovlen = (size_t)n };
-		ssize_t w = c->ssl ? tcp_tls_send(c, v, n)
-				   : sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-		c->stats.syscalls++;
+		ssize_t w;
+		if (c->ssl) {
+			w = tcp_tls_send(c, v, n); /* counts its own system calls */
+		} else {
+			w = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+			c->stats.syscalls++;
+		}
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -148,8 +156,8 @@ void tcp_send_flush(struct tcp_conn *c)
 		}
 		c->stats.tx_bytes += (uint64_t)w;
 		advance(c, (size_t)w);
-		/* TLS takes at most its staging buffer per call: only EAGAIN means "full". */
-		if ((size_t)w < total && !c->ssl) {
+		/* TLS seals what fits its record buffer per call: sealed bytes left over mean full. */
+		if (c->ssl ? tcp_tls_unsent(c) : (size_t)w < total) {
 			if (c->state != TCP_CONN_CLOSED)
 				set_want_out(c, true);
 			return;
