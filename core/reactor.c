@@ -83,10 +83,15 @@ int hnvmf_reactor_create(const char *name, struct hnvmf_reactor **out)
 	return 0;
 }
 
+static int drain_inbox(struct hnvmf_reactor *r);
+
 void hnvmf_reactor_destroy(struct hnvmf_reactor *r)
 {
 	if (!r)
 		return;
+	/* A message can land after the loop's last drain (hnvmf_reactor_stop's own wake-up when
+	 * the loop saw stop first): run what is left so nothing is leaked. */
+	drain_inbox(r);
 	close(r->epfd);
 	close(r->wakefd);
 	free(r);
