@@ -440,10 +440,17 @@ ssize_t tcp_tls_send(struct tcp_conn *c, const struct iovec *v, int n)
 		return -1;
 	}
 	/* Stopped for room with bytes left: the flush calls again at once, so cork this send. */
-	bool more = rc == 1 && cursor_piece(&k, &p, &len);
-	if (push(c, more) < 0)
+	bool left = cursor_piece(&k, &p, &len);
+	if (push(c, rc == 1 && left) < 0)
 		return -1;
-	return (ssize_t)records_sent(tx);
+	size_t done = records_sent(tx);
+	if (!done && left && !tcp_tls_unsent(c)) {
+		/* Nothing sealed, sent or waiting for the socket: the caller would spin. */
+		log_warn("tcp %s: TLS send made no progress", c->sq.peer);
+		errno = EIO;
+		return -1;
+	}
+	return (ssize_t)done;
 }
 
 size_t tcp_tls_held(const struct tcp_conn *c)
