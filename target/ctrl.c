@@ -177,15 +177,35 @@ void hnvmf_ctrl_fatal(struct hnvmf_ctrl *c, const char *why)
 
 /* ---- keep-alive: the timer lives on the admin queue's reactor ---- */
 
+/* Commands on any of the controller's queues since the last check count as a sign of life, as a
+ * Keep Alive would: a busy host is not torn down for a late Keep Alive. */
+static void ka_note_traffic(struct hnvmf_ctrl *c, uint64_t now)
+{
+	uint64_t sum = 0;
+	pthread_mutex_lock(&c->lock);
+	for (unsigned q = 0; q <= HNVMF_MAX_IO_QUEUES; q++)
+		if (c->sqs[q])
+			sum += atomic_load_explicit(&c->sqs[q]->ncmds, memory_order_relaxed);
+	pthread_mutex_unlock(&c->lock);
+	if (sum != c->ka_cmds_seen) {
+		c->ka_cmds_seen = sum;
+		atomic_store(&c->last_keepalive_ns, now);
+	}
+}
+
 static void ka_expired(struct hnvmf_timer *t)
 {
 	struct hnvmf_ctrl *c = container_of(t, struct hnvmf_ctrl, ka_timer);
 	uint64_t now = hnvmf_now_ns();
+	ka_note_traffic(c, now);
 	uint64_t last = atomic_load(&c->last_keepalive_ns);
-	uint64_t kato_ns = (uint64_t)c->kato_ms * 1000000ull;
-	if (now - last < kato_ns) {
+	/* Half a KATO of slack past the timeout: hosts send Keep Alive every KATO/2 or (older
+	 * kernels) every KATO, and a slow path (an emulated guest) must not lose its controller
+	 * for a Keep Alive that is a few milliseconds late. A silent host still goes. */
+	uint64_t limit_ns = (uint64_t)c->kato_ms * 1000000ull * 3 / 2;
+	if (now - last < limit_ns) {
 		hnvmf_timer_arm(c->sqs[0] ? c->sqs[0]->reactor : hnvmf_reactor_self(), t,
-				(kato_ns - (now - last)) / 1000000ull + 1);
+				(limit_ns - (now - last)) / 1000000ull + 1);
 		return;
 	}
 	hnvmf_ctrl_fatal(c, "keep-alive timeout");

@@ -193,7 +193,7 @@ static void execute_dsm(struct hnvmf_req *req)
 	struct multi *m = multi_new(req);
 	if (!m)
 		return;
-	m->n = req->data_len / sizeof(struct nvme_dsm_range);
+	m->n = (le32toh(req->cmd->common.cdw10) & 0xff) + 1; /* NR, 0's based */
 	m->ranges = malloc(req->data_len);
 	if (!m->ranges) {
 		m->status = HNVMF_SC_GENERIC(NVME_SC_INTERNAL);
@@ -350,13 +350,19 @@ uint16_t hnvmf_parse_io_cmd(struct hnvmf_req *req)
 		req->execute = execute_write_zeroes;
 		return 0;
 	}
-	case nvme_cmd_dsm:
+	case nvme_cmd_dsm: {
 		if (req->ns->readonly)
 			return HNVMF_SC_GENERIC(NVME_SC_NS_WRITE_PROTECTED);
+		uint32_t need = ((le32toh(cmd->common.cdw10) & 0xff) + 1) * (uint32_t)sizeof(struct nvme_dsm_range);
+		/* The Linux host sends its whole range page (4 KiB) whatever NR says: take all of it
+		 * and use the first NR ranges. */
+		if (req->sgl_len < need || req->sgl_len > 4096)
+			return HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_DATA);
 		req->dir = HNVMF_DIR_H2C;
-		req->data_len = ((le32toh(cmd->common.cdw10) & 0xff) + 1) * (uint32_t)sizeof(struct nvme_dsm_range);
+		req->data_len = req->sgl_len;
 		req->execute = execute_dsm;
 		return 0;
+	}
 	default:
 		return HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE);
 	}

@@ -105,6 +105,7 @@ struct hnvmf_sq {
 	bool authenticated;      /* DH-HMAC-CHAP done on this queue, or TLS on its connection */
 	bool tls;                /* the transport secured the connection with TLS (set by transport) */
 	atomic_uint inflight;    /* requests between req_init and queue_response */
+	_Atomic uint64_t ncmds;  /* commands received; the keep-alive timer reads it as traffic */
 	enum hnvmf_path_mode mode; /* engine path for this queue's I/O, chosen at Connect */
 	struct hnvmf_chan *chans[HNVMF_MAX_NSID + 1]; /* per namespace, opened on first use */
 	char peer[64];           /* "addr:port", for logs */
@@ -163,6 +164,7 @@ struct hnvmf_ctrl {
 	uint32_t csts;
 	uint32_t kato_ms;
 	atomic_uint_fast64_t last_keepalive_ns;
+	uint64_t ka_cmds_seen;   /* sum of the queues' ncmds at the last keep-alive check */
 	struct hnvmf_timer ka_timer;   /* on the admin queue's reactor */
 	struct hnvmf_sq *sqs[HNVMF_MAX_IO_QUEUES + 1]; /* [0] admin */
 	uint16_t max_io_queues;  /* granted (Set Features Number of Queues / conf) */

@@ -21,6 +21,7 @@ void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port
 	sq->sqfc_disabled = false;
 	sq->authenticated = false;
 	atomic_init(&sq->inflight, 0);
+	atomic_init(&sq->ncmds, 0);
 	sq->mode = HNVMF_PATH_DIRECT;
 	memset(sq->chans, 0, sizeof(sq->chans));
 	sq->auth = NULL;
@@ -105,6 +106,9 @@ bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe 
 	memset(&req->cqe, 0, sizeof(req->cqe));
 	req->cqe.cid = cmd->common.cid;
 	atomic_fetch_add_explicit(&sq->inflight, 1, memory_order_relaxed);
+	/* Single writer (this reactor): a plain increment, no locked instruction. */
+	atomic_store_explicit(&sq->ncmds, atomic_load_explicit(&sq->ncmds, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	if (sq->size)
 		sq->head = (uint16_t)((sq->head + 1) % sq->size);
 

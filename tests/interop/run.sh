@@ -62,7 +62,7 @@ DENIED_HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:$DENIED_HOSTID
 if [ "$TARGET_KIND" = nvmet ]; then
     TRADDR=127.0.0.1 IO_PORTS="$IO_PORT $DISC_PORT" EXPECT_TREQ="not specified"
 else
-    TRADDR=10.200.0.1 IO_PORTS="$IO_PORT" EXPECT_TREQ="not required"
+    TRADDR=10.200.0.1 IO_PORTS="$IO_PORT" EXPECT_TREQ="not specified"  # as nvmet: plain-TCP ports advertise "not specified" + SQ flow control disable
 fi
 
 # ---- which cases
