@@ -330,6 +330,46 @@ static void test_data_digest_error_is_not_fatal(void **state)
 	healthy_still_works();
 }
 
+/* A peer that vanishes halfway through a command header, and one that vanishes in the middle of
+ * a write's data after the R2T: there is nobody to send a C2HTermReq to; the target frees that
+ * connection and what it held (a leak would fail the ASan build's exit check at teardown) and
+ * serves the others. */
+static void test_truncated_header_then_close(void **state)
+{
+	(void)state;
+	struct hnvmf_ini_ctrl *c;
+	int fd = raw_io_queue(false, false, &c);
+	union hnvmf_sqe s;
+	hnvmf_sqe_rw(&s, false, 1, 0, 8);
+	s.common.cid = htole16(1);
+	s.common.flags = 0x40;
+	s.common.dptr.length = htole32(4096);
+	s.common.dptr.type = HNVMF_SGL_TRANSPORT_DATA;
+	uint8_t pdu[128];
+	uint32_t pad;
+	size_t hl = hnvmf_pdu_cmd(pdu, &s, 0, false, false, 0, &pad);
+	assert_int_equal(hnvmf_raw_send(fd, pdu, hl / 2, TMO), 0);
+	close(fd);
+	hnvmf_ini_ctrl_disconnect(c);
+	healthy_still_works();
+}
+
+static void test_cut_mid_data(void **state)
+{
+	(void)state;
+	struct hnvmf_ini_ctrl *c;
+	int fd = raw_io_queue(false, false, &c);
+	uint32_t rlen;
+	uint16_t ttag = start_r2t_write(fd, 16384, &rlen);
+	uint8_t hdr[28], data[5000] = {0};
+	size_t hl = hnvmf_pdu_h2c_data(hdr, htole16(1), ttag, 0, rlen, true, false, false, 0, NULL);
+	assert_int_equal(hnvmf_raw_send(fd, hdr, hl, TMO), 0);
+	assert_int_equal(hnvmf_raw_send(fd, data, sizeof(data), TMO), 0); /* of rlen bytes announced */
+	close(fd);
+	hnvmf_ini_ctrl_disconnect(c);
+	healthy_still_works();
+}
+
 static void test_daemon_logged_the_faults(void **state)
 {
 	(void)state;
@@ -352,6 +392,8 @@ int main(void)
 		cmocka_unit_test(test_h2c_out_of_order),
 		cmocka_unit_test(test_h2c_over_maxh2cdata),
 		cmocka_unit_test(test_data_digest_error_is_not_fatal),
+		cmocka_unit_test(test_truncated_header_then_close),
+		cmocka_unit_test(test_cut_mid_data),
 		cmocka_unit_test(test_daemon_logged_the_faults),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
