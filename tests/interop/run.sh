@@ -59,6 +59,12 @@ ALLOWED_HOSTID=6c1e6c1e-0000-4000-8000-00000000a110
 ALLOWED_HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:$ALLOWED_HOSTID
 DENIED_HOSTID=6c1e6c1e-0000-4000-8000-0000000de41e
 DENIED_HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:$DENIED_HOSTID
+# DH-HMAC-CHAP and TLS (6.12 only): subsystems reached only through tenant files, whose secrets
+# lib/target-hnvmfd.sh makes per run with trixie's nvme-cli and hands the guest in SHARE/auth.env
+TLS_PORT=4430 AUTH_DAM_LEVEL=7
+AUTH_NQN=nqn.2026-01.io.hnvmf:interop-auth  AUTH_BYTES=$((64 << 20))
+TLS_NQN=nqn.2026-01.io.hnvmf:interop-tls    TLS_BYTES=$((64 << 20))
+AUTH_KEYGEN=$CACHE/trixie/bin/nvme
 if [ "$TARGET_KIND" = nvmet ]; then
     TRADDR=127.0.0.1 IO_PORTS="$IO_PORT $DISC_PORT" EXPECT_TREQ="not specified"
 else
@@ -117,7 +123,7 @@ run_kernel() {  # KERNEL
         for v in KERNEL=$K NVME=$NVME_BIN TARGET_KIND TRADDR GUEST_ADDR IO_PORT DISC_PORT IO_PORTS \
                  EXPECT_TREQ BLOCK_SIZE OPEN_NQN OPEN_SERIAL OPEN_MODEL OPEN_BYTES RESTR_NQN \
                  RESTR_SERIAL RESTR_MODEL RESTR_BYTES ALLOWED_HOSTNQN ALLOWED_HOSTID DENIED_HOSTNQN \
-                 DENIED_HOSTID SHARE SUITE=$SHARE/suite CASES="$cases_in_guest" \
+                 DENIED_HOSTID TLS_PORT AUTH_NQN AUTH_BYTES TLS_NQN TLS_BYTES TRIXIE_BIN=$CACHE/trixie/bin SHARE SUITE=$SHARE/suite CASES="$cases_in_guest" \
                  NVME_LD="$NVME_LD" NVME_LIBPATH="$NVME_LIBPATH" NVME_REAL="$NVME_REAL"; do
             case $v in *=*) printf '%s=%q\n' "${v%%=*}" "${v#*=}";; *) printf '%s=%q\n' "$v" "${!v}";; esac
         done

@@ -80,15 +80,16 @@ ctrl_state() { [ -e "/sys/class/nvme/$1/state" ] && echo "$(< "/sys/class/nvme/$
 # host_ctrl_count: every fabrics controller the host still has towards the target
 host_ctrl_count() { grep -l "traddr=$TRADDR," /sys/class/nvme/nvme*/address 2>/dev/null | wc -l; }
 
-# connect NQN [nvme connect options]: connect over TCP to TRADDR:IO_PORT, wait until the new
+# connect NQN [nvme connect options]: connect over TCP to TRADDR:IO_PORT (CONNECT_PORT when
+# set: the TLS listener), wait until the new
 # controller is live and print its name (nvmeN). Returns 1 (with nvme-cli's message logged)
 # when the connection fails.
 connect() {
     local nqn=$1; shift
     local before c out rc i
     before=" $(ctrls_for "$nqn" | tr '\n' ' ') "
-    out=$(nvme connect -t tcp -a "$TRADDR" -s "$IO_PORT" -n "$nqn" "$@" 2>&1); rc=$?
-    log "+ nvme connect -t tcp -a $TRADDR -s $IO_PORT -n $nqn $* -> status $rc${out:+: $out}"
+    out=$(nvme connect -t tcp -a "$TRADDR" -s "${CONNECT_PORT:-$IO_PORT}" -n "$nqn" "$@" 2>&1); rc=$?
+    log "+ nvme connect -t tcp -a $TRADDR -s ${CONNECT_PORT:-$IO_PORT} -n $nqn $* -> status $rc${out:+: $out}"
     [ $rc -eq 0 ] || return 1
     for i in $(seq 50); do
         for c in $(ctrls_for "$nqn"); do
@@ -215,4 +216,52 @@ net_restore() {
 net_is_cut() {
     if [ "$TARGET_KIND" = nvmet ]; then nft list table inet hnvmf_fault >/dev/null 2>&1
     else [[ $(< /sys/class/net/eth0/operstate) != up ]]; fi
+}
+
+# ------------------------------------------------------------------ DH-HMAC-CHAP and TLS (6.12)
+# auth_case_prereqs: skip unless this run can do in-band authentication and TLS with hnvmfd, then
+# load the tenants' secrets (AUTH_<TENANT>_{HOSTNQN,HOSTID,KEY,CKEY,MODE}, TLS_{HOSTNQN,HOSTID,PSK})
+# that the host side made for this run (lib/target-hnvmfd.sh).
+auth_case_prereqs() {
+    kernel_at_least 6.12 || skip "needs kernel 6.12: Debian's $KERNEL has no NVMe in-band authentication or TLS, and its nvme-cli 2.3 no --tls"
+    [ "$TARGET_KIND" = hnvmfd ] || skip "the tenants (secrets, TLS PSK) are hnvmfd's configuration; the nvmet stand-in has none"
+    [ -r "$SHARE/auth.env" ] || skip "no tenant secrets in $SHARE/auth.env (trixie's nvme-cli was not there to make them)"
+    . "$SHARE/auth.env"
+}
+# target_ctrl_line HOSTNQN SUBNQN: hnvmfd's `state` line of that host's controller on SUBNQN
+target_ctrl_line() {
+    local st l; st=$(tgt state) || return 1
+    while IFS= read -r l; do
+        [[ $l == "ctrl "*" subsys $2 host $1 "* ]] && { echo "$l"; return 0; }
+    done <<< "$st"
+    return 1
+}
+# data_roundtrip DEV SEEK_MIB WHAT: 2 MiB of random data written with O_DIRECT at SEEK_MIB, read
+# back and compared
+data_roundtrip() {
+    local dev=$1 at=$2 what=$3
+    dd if=/dev/urandom of=/tmp/rt-pat bs=1M count=2 status=none &&
+        dd if=/tmp/rt-pat of="$dev" bs=1M seek="$at" oflag=direct status=none &&
+        dd if="$dev" of=/tmp/rt-back bs=1M skip="$at" count=2 iflag=direct status=none &&
+        cmp /tmp/rt-pat /tmp/rt-back && ok "$what: 2 MiB written and read back identical" ||
+        bad "$what: data not identical or I/O failed"
+    rm -f /tmp/rt-pat /tmp/rt-back
+}
+# auth_warm_up: the first DH-HMAC-CHAP exchange of a boot makes the guest kernel load and
+# self-test its DH and HMAC code (dh_generic, ffdhe8192, hmac(sha512)), which under TCG takes
+# longer than the KATO (5 s) that bounds each authentication step on the target, so the
+# target rightly drops the queue and the host waits out its 60 s admin timeout. One exchange
+# with a long KATO first, once per boot, so the measured connections and the 5 s refusal limits
+# are about the protocol, not about module loading in an emulated CPU.
+auth_warm_up() {
+    [ -e /tmp/hnvmf-auth-warm ] && return 0
+    local t0 ms c
+    t0=${EPOCHREALTIME/./}
+    c=$(connect "$AUTH_NQN" --hostnqn="$AUTH_DAM256_HOSTNQN" --hostid="$AUTH_DAM256_HOSTID" \
+        --nr-io-queues=1 --keep-alive-tmo=60 --dhchap-secret="$AUTH_DAM256_KEY") || { bad "warm-up: the first DH-HMAC-CHAP connection failed"; return 1; }
+    ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+    log "warm-up: first DH-HMAC-CHAP connection of this boot took $ms ms; kernel modules: $(grep -oE '^(dh_generic|ffdhe_helper|nvme_auth|hkdf)' /proc/modules | tr '\n' ' ')"
+    nvme disconnect -d "/dev/$c" >/dev/null 2>&1
+    wait_for 10 no_host_ctrls
+    : > /tmp/hnvmf-auth-warm
 }
