@@ -34,7 +34,8 @@ static const struct conf_key tenant_keys[] = {
 	{ "hostnqn", false },	      { "subsystems", false },	       { "mode", false },
 	{ "permission_level", false }, { "reserved_iops", false },     { "max_queues", false },
 	{ "dam_fallback", false },     { "dhchap_secret", false },      { "dhchap_ctrl_secret", false },
-	{ "tls_psk", false },	      { NULL, false },
+	{ "tls_psk", false },	      { "dhchap_hashes", false },      { "dhchap_dhgroups", false },
+	{ NULL, false },
 };
 
 /* "file:PATH": the secret is the content of PATH (relative to the tenant file), which must be a
@@ -138,6 +139,26 @@ out:
 	return r;
 }
 
+/* "a, b, c" of names[] into a bit mask: bit (index + first_id) per name. */
+static int id_list_key(struct tenant_ctx *x, const char *k, const char *v, int line,
+		       const char *const *names, int first_id, uint8_t *mask)
+{
+	char buf[256], *items[8];
+	if (conf_copy(buf, sizeof(buf), v, x->why) < 0)
+		return BADV(x, line, k);
+	int n = conf_split_list(buf, items, 8);
+	if (n <= 0)
+		return BAD(x, line, "%s: expected a comma-separated list", k);
+	*mask = 0;
+	for (int j = 0; j < n; j++) {
+		int i;
+		if (conf_parse_enum(items[j], names, &i, x->why) < 0)
+			return BADV(x, line, k);
+		*mask |= (uint8_t)(1u << (i + first_id));
+	}
+	return 0;
+}
+
 static int tenant_key(void *user, const char *k, const char *v, int line)
 {
 	struct tenant_ctx *x = user;
@@ -189,6 +210,15 @@ static int tenant_key(void *user, const char *k, const char *v, int line)
 			return BADV(x, line, k);
 		t->dam_fallback = i == 0 ? HNVMF_DAM_FALLBACK_PQM : HNVMF_DAM_FALLBACK_REFUSE;
 		return 0;
+	}
+	if (strcmp(k, "dhchap_hashes") == 0) {
+		static const char *const names[] = { "sha256", "sha384", "sha512", NULL };
+		return id_list_key(x, k, v, line, names, 1, &t->dhchap_hashes);
+	}
+	if (strcmp(k, "dhchap_dhgroups") == 0) {
+		static const char *const names[] = { "null", "ffdhe2048", "ffdhe3072", "ffdhe4096",
+						     "ffdhe6144", "ffdhe8192", NULL };
+		return id_list_key(x, k, v, line, names, 0, &t->dhchap_dhgroups);
 	}
 	if (strcmp(k, "dhchap_secret") == 0)
 		return secret_key(x, k, v, line, t->dhchap_secret, sizeof(t->dhchap_secret));

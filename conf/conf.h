@@ -85,6 +85,11 @@ struct hnvmf_conf_tenant {
 	char dhchap_secret[256];      /* DHHC-1:hh:...:   host's secret */
 	char dhchap_ctrl_secret[256]; /* DHHC-1:hh:...:   controller's, for bidirectional auth */
 	char tls_psk[256];            /* NVMeTLSkey-1:hh:...: */
+	/* DH-HMAC-CHAP choices the controller may make for this host (nvmet: dhchap_hash and
+	 * dhchap_dhgroup per host). Bit n = hash id n (1 sha256, 2 sha384, 3 sha512) / DH group id n
+	 * (0 null, 1..5 ffdhe2048..8192); 0 = any. Among those the host offers, the strongest wins. */
+	uint8_t dhchap_hashes;
+	uint8_t dhchap_dhgroups;
 };
 
 struct hnvmf_conf_pqm {

@@ -57,19 +57,22 @@ struct hnvmf_auth {
 
 /* ---- policy ---- */
 
-/* Preference, strongest first. Tenant files do not restrict the choice yet, so every hash and
- * group is allowed; a per-tenant allow list would filter these two tables. */
+/* Preference, strongest first; a tenant's dhchap_hashes / dhchap_dhgroups (bit masks, 0 = any)
+ * narrow the choice, as nvmet's per-host dhchap_hash and dhchap_dhgroup do. */
 static const uint8_t hash_pref[] = {HNVMF_AUTH_HASH_SHA512, HNVMF_AUTH_HASH_SHA384, HNVMF_AUTH_HASH_SHA256};
 static const uint8_t dhgroup_pref[] = {HNVMF_DHGROUP_FFDHE8192, HNVMF_DHGROUP_FFDHE6144,
 				       HNVMF_DHGROUP_FFDHE4096, HNVMF_DHGROUP_FFDHE3072,
 				       HNVMF_DHGROUP_FFDHE2048, HNVMF_DHGROUP_NULL};
 
-static int pick(const uint8_t *pref, size_t npref, const uint8_t *offered, size_t noffered)
+static int pick(const uint8_t *pref, size_t npref, uint8_t allowed, const uint8_t *offered, size_t noffered)
 {
-	for (size_t i = 0; i < npref; i++)
+	for (size_t i = 0; i < npref; i++) {
+		if (allowed && !(allowed & (1u << pref[i])))
+			continue;
 		for (size_t j = 0; j < noffered; j++)
 			if (offered[j] == pref[i])
 				return pref[i];
+	}
 	return -1;
 }
 
@@ -283,11 +286,18 @@ static bool on_negotiate(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 			    "the host offers no DH-HMAC-CHAP protocol descriptor");
 	if (d->halen > HNVMF_AUTH_IDLIST_MAX || d->dhlen > HNVMF_AUTH_IDLIST_MAX)
 		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "hash or DH group list too long");
-	int hash = pick(hash_pref, sizeof(hash_pref), d->idlist, d->halen);
+	uint8_t hashes = 0, groups = 0;
+	pthread_mutex_lock(&st->sq->tgt->lock);
+	if (st->sq->ctrl->tenant) {
+		hashes = st->sq->ctrl->tenant->dhchap_hashes;
+		groups = st->sq->ctrl->tenant->dhchap_dhgroups;
+	}
+	pthread_mutex_unlock(&st->sq->tgt->lock);
+	int hash = pick(hash_pref, sizeof(hash_pref), hashes, d->idlist, d->halen);
 	if (hash < 0)
 		return fail(st, HNVMF_AUTH_FAIL_HASH_UNUSABLE, "no hash function in common with the host");
 	int group =
-		pick(dhgroup_pref, sizeof(dhgroup_pref), d->idlist + HNVMF_AUTH_IDLIST_DH_OFFSET, d->dhlen);
+		pick(dhgroup_pref, sizeof(dhgroup_pref), groups, d->idlist + HNVMF_AUTH_IDLIST_DH_OFFSET, d->dhlen);
 	if (group < 0)
 		return fail(st, HNVMF_AUTH_FAIL_DHGROUP_UNUSABLE, "no DH group in common with the host");
 	int rc = load_keys(st);

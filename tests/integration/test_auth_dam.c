@@ -27,6 +27,7 @@
 #define HOST_ONEWAY "nqn.2026-01.io.hnvmf.test:dam-oneway"
 #define HOST_BIDI "nqn.2026-01.io.hnvmf.test:dam-bidi"
 #define HOST_PQM "nqn.2026-01.io.hnvmf.test:pqm"
+#define HOST_NARROW "nqn.2026-01.io.hnvmf.test:narrow"
 #define PERF HNVMF_BINARY_DIR "/tools/hnvmf-perf"
 
 static const char conf_template[] =
@@ -99,6 +100,11 @@ static int setup(void **state)
 		 "[tenant]\nhostnqn = " HOST_BIDI "\nsubsystems = " SUBNQN "\nmode = dam\n"
 		 "permission_level = 2\ndhchap_secret = %s\ndhchap_ctrl_secret = %s\n", key_bidi, key_ctrl);
 	if (hnvmf_harness_write_file(&H, "tenants/bidi.conf", file) != 0)
+		return -1;
+	snprintf(file, sizeof(file),
+		 "[tenant]\nhostnqn = " HOST_NARROW "\nsubsystems = " SUBNQN "\nmode = pqm\n"
+		 "dhchap_secret = %s\ndhchap_hashes = sha256\ndhchap_dhgroups = ffdhe2048, null\n", key_oneway);
+	if (hnvmf_harness_write_file(&H, "tenants/narrow.conf", file) != 0)
 		return -1;
 	if (hnvmf_harness_write_file(&H, "tenants/pqm.conf",
 				     "[tenant]\nhostnqn = " HOST_PQM "\nsubsystems = " SUBNQN "\nmode = pqm\n") != 0)
@@ -305,6 +311,35 @@ static void test_every_hash_and_group(void **state)
 	}
 }
 
+/* A tenant whose file narrows the controller's choice (dhchap_hashes = sha256, dhchap_dhgroups =
+ * ffdhe2048, null) gets exactly the strongest allowed pair though the host offers everything, as
+ * the Linux host does; a host that offers only what the tenant does not allow is refused. */
+static void test_tenant_narrows_the_choice(void **state)
+{
+	(void)state;
+	struct hnvmf_ini_ctrl *c = NULL;
+	char err[256], needle[256];
+	int r = connect_host(HOST_NARROW, key_oneway, NULL, 1, &c, err, sizeof(err));
+	if (r)
+		fail_msg("connect: %d %s", r, err);
+	snprintf(needle, sizeof(needle), "host %s (ctrl %u): authenticated (sha256, ffdhe2048)", HOST_NARROW,
+		 c->cntlid);
+	if (!hnvmf_harness_log_wait(&H, needle, 2000))
+		fail_msg("not in the log: %s", needle);
+	verify_range(c, 12288, 64, 77);
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
+
+	struct hnvmf_ini_ctrl_opts o;
+	hnvmf_ini_ctrl_opts_default(&o);
+	o.nr_io_queues = 1;
+	o.dhchap_secret = key_oneway;
+	o.dhchap_hashes[0] = (uint8_t)hnvmf_ini_auth_hash_id("sha512");
+	o.nr_dhchap_hashes = 1;
+	c = NULL;
+	assert_int_equal(hnvmf_ini_ctrl_connect("127.0.0.1", H.port, SUBNQN, HOST_NARROW, &o, &c), -EKEYREJECTED);
+	assert_null(c);
+}
+
 /* Re-authentication on a live I/O queue, as Linux does when told to (sysfs): a new Negotiate
  * on an authenticated queue succeeds and I/O goes on; a failed one takes the authentication
  * away (I/O refused with Authentication Required) until a good one gives it back. */
@@ -468,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_or_no_secret_is_refused),
 		cmocka_unit_test(test_bidirectional),
 		cmocka_unit_test(test_every_hash_and_group),
+		cmocka_unit_test(test_tenant_narrows_the_choice),
 		cmocka_unit_test(test_reauthentication),
 		cmocka_unit_test(test_pqm_and_dam_side_by_side),
 		cmocka_unit_test(test_perf_cli_with_secrets),
