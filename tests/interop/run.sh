@@ -199,7 +199,14 @@ while read -r k v rest; do
     n=${rest%%:*}; lf=$(ls "$WORK/$k"/share/logs/[0-9][0-9]-"$n".log 2>/dev/null | head -1)
     [ -n "$lf" ] && { echo "---- [$k] $n: failed checks in $lf"; grep -E 'FAILED:' "$lf" | head -n 8 | sed 's/^/    /'; }
 done < "$ALL_RESULTS.raw"
+# NVMe/RDMA: hnvmfd inside the guest over soft-RoCE (run-rdma.sh, docs/interop.md); its counts join ours
+RP=0 RF=0
+if [ "${HNVMF_INTEROP_RDMA:-1}" = 1 ] && [ "$TARGET_KIND" = hnvmfd ]; then
+    echo; HNVMF_INTEROP_SKIP_SETUP=1 HNVMF_INTEROP_WORKDIR=$WORK "$HERE/run-rdma.sh" "$BUILD" | tee "$WORK/rdma.out" | grep -vE '^[0-9]+ passed, [0-9]+ failed$'
+    read -r RP RF < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/rdma.out"); RP=${RP:-0} RF=${RF:-1}
+fi
 P=$(grep -c '^[^ ]* PASS' "$ALL_RESULTS.raw"); F=$(grep -c '^[^ ]* FAIL' "$ALL_RESULTS.raw"); S=$(grep -c '^[^ ]* SKIP' "$ALL_RESULTS.raw")
+P=$((P + RP)) F=$((F + RF))
 echo "$S skipped, $(( $(date +%s) - T_START )) s"
 echo "$P passed, $F failed"
 [ "$F" -eq 0 ] && [ "$P" -gt 0 ]

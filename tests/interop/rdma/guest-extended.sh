@@ -1,6 +1,6 @@
-# guest-rdma.sh - runs INSIDE the test guest (run.sh boots it): soft-RoCE on a dummy interface,
+# guest-extended.sh - runs INSIDE the test guest (run-extended.sh boots it): soft-RoCE on a dummy interface,
 # hnvmfd with RDMA and TCP listeners, the kernel's nvme-rdma host against it.
-# Needs: BUILD (a build dir with target/hnvmfd and tools/hnvmfctl). Optional: CASES (words from
+# Needs: BUILD (a build dir with target/hnvmfd and tools/hnvmfctl). Optional: PROBE (rdma-cm-probe), CASES (words from
 # "disc io tcp mixed multipath ipv6 badpd pressure abort drain", plus "linkdown", not run by
 # default: soft-RoCE on 6.1 does not recover from a link flap even with the kernel's own target,
 # see guest-linkdown-nvmet.sh), NVME (nvme binary), MIB (data size, default 64), LOG_LEVEL.
@@ -170,8 +170,8 @@ if has ipv6; then
 fi
 if has badpd; then
     # a userspace client with bad private data must be rejected with the right status
-    if [ -x $BUILD/tests/interop-rdma/rdma-cm-probe ]; then
-        run $BUILD/tests/interop-rdma/rdma-cm-probe $A4 4420 && pass "CM private data checks" || fail "CM private data checks"
+    if [ -x "${PROBE:-}" ]; then
+        run $PROBE $A4 4420 && pass "CM private data checks" || fail "CM private data checks"
     fi
 fi
 if has pressure; then

@@ -1,5 +1,5 @@
 # guest-linkdown-nvmet.sh - the link-down case against the kernel's own nvmet-rdma target, to
-# tell soft-RoCE/host behaviour from hnvmfd behaviour. Runs in the guest (run.sh SCRIPT=...).
+# tell soft-RoCE/host behaviour from hnvmfd behaviour. Runs in the guest (run-extended.sh with SCRIPT=guest-linkdown-nvmet.sh).
 set -u
 T0=$(date +%s.%N)
 ts() { printf '[%6.2f] %s\n' "$(echo "$(date +%s.%N) - $T0" | bc)" "$*"; }
