@@ -103,12 +103,16 @@ EOC
 #   dam512: DAM, host and controller secrets hh 03 (SHA-512), bidirectional
 #   tls:    DAM, TLS PSK hh 01 (SHA-256), no DH-HMAC-CHAP
 hnvmfd_write_tenants() {
-    local gen=${AUTH_KEYGEN:-} t hmac mode ctrl id nqn key ckey psk
+    local gen=${AUTH_KEYGEN:-} t hmac mode ctrl id hash group nqn key ckey psk
     [ -n "$gen" ] && [ -x "$gen" ] || { rm -f "$SHARE/auth.env"; return 1; }
     rm -rf "$W/tenants"; mkdir -p "$W/tenants"
     : > "$SHARE/auth.env"
-    for t in dam256:1:dam:no:d256 pqm384:2:pqm:yes:d384 dam512:3:dam:yes:d512; do
-        IFS=: read -r t hmac mode ctrl id <<< "$t"
+    # Each tenant pins the controller's choice (dhchap_hashes / dhchap_dhgroups): the Linux host
+    # offers every hash and group, so this is how the real host covers sha256/384/512 and
+    # null/ffdhe2048/ffdhe4096.
+    for t in dam256:1:dam:no:d256:sha256:null pqm384:2:pqm:yes:d384:sha384:ffdhe2048 \
+             dam512:3:dam:yes:d512:sha512:ffdhe4096; do
+        IFS=: read -r t hmac mode ctrl id hash group <<< "$t"
         nqn=nqn.2014-08.org.nvmexpress:uuid:6c1e6c1e-0000-4000-8000-00000000$id
         key=$("$gen" gen-dhchap-key --nqn="$nqn" --hmac="$hmac") || return 1
         ckey=; [ "$ctrl" = yes ] && { ckey=$("$gen" gen-dhchap-key --nqn="$AUTH_NQN" --hmac="$hmac") || return 1; }
@@ -116,9 +120,11 @@ hnvmfd_write_tenants() {
             echo "[tenant]"; echo "hostnqn = $nqn"; echo "subsystems = $AUTH_NQN"; echo "mode = $mode"
             echo "permission_level = $AUTH_DAM_LEVEL"; echo "dhchap_secret = $key"
             [ -n "$ckey" ] && echo "dhchap_ctrl_secret = $ckey"
+            echo "dhchap_hashes = $hash"; echo "dhchap_dhgroups = $group"
         } > "$W/tenants/$t.conf"
-        printf 'AUTH_%s_HOSTNQN=%q AUTH_%s_HOSTID=%q AUTH_%s_KEY=%q AUTH_%s_CKEY=%q AUTH_%s_MODE=%q\n' \
-            "${t^^}" "$nqn" "${t^^}" "${nqn##*uuid:}" "${t^^}" "$key" "${t^^}" "$ckey" "${t^^}" "$mode" >> "$SHARE/auth.env"
+        printf 'AUTH_%s_HOSTNQN=%q AUTH_%s_HOSTID=%q AUTH_%s_KEY=%q AUTH_%s_CKEY=%q AUTH_%s_MODE=%q AUTH_%s_HASH=%q AUTH_%s_GROUP=%q\n' \
+            "${t^^}" "$nqn" "${t^^}" "${nqn##*uuid:}" "${t^^}" "$key" "${t^^}" "$ckey" "${t^^}" "$mode" \
+            "${t^^}" "$hash" "${t^^}" "$group" >> "$SHARE/auth.env"
     done
     nqn=nqn.2014-08.org.nvmexpress:uuid:6c1e6c1e-0000-4000-8000-000000007150
     psk=$("$gen" gen-tls-key --hostnqn="$nqn" --subsysnqn="$TLS_NQN" --hmac=1) || return 1
