@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,36 +66,11 @@ static void gen_key(int hh, size_t len, char *out)
 	hnvmf_key_wipe(&k);
 }
 
-static int ctl(const char *cmd, char *out, size_t len)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl.sock", H.dir);
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	char line[256];
-	int n = snprintf(line, sizeof(line), "%s\n", cmd);
-	if (write(fd, line, (size_t)n) != n) {
-		close(fd);
-		return -1;
-	}
-	size_t off = 0;
-	ssize_t r;
-	while (off + 1 < len && (r = read(fd, out + off, len - off - 1)) > 0)
-		off += (size_t)r;
-	out[off] = '\0';
-	close(fd);
-	return 0;
-}
-
 /* The `state` line of host's controller, false when there is none. */
 static bool ctrl_line(const char *host, char *line, size_t len)
 {
 	char out[16384], needle[256];
-	if (ctl("state", out, sizeof(out)) != 0)
+	if (hnvmf_harness_ctl(&H, "state", out, sizeof(out)) != 0)
 		return false;
 	snprintf(needle, sizeof(needle), " host %s ", host);
 	char *p = strstr(out, needle);
