@@ -399,3 +399,19 @@ int hnvmf_harness_ctl(const struct hnvmf_harness *h, const char *cmd, char *out,
 	close(fd);
 	return 0;
 }
+
+bool hnvmf_harness_ctrl_line(const struct hnvmf_harness *h, const char *hostnqn, char *line, size_t len)
+{
+	char out[16384], needle[256];
+	line[0] = '\0';
+	if (hnvmf_harness_ctl(h, "state", out, sizeof(out)) != 0)
+		return false;
+	snprintf(needle, sizeof(needle), " host %s ", hostnqn);
+	char *p = strstr(out, needle);
+	if (!p)
+		return false;
+	while (p > out && p[-1] != '\n')
+		p--;
+	snprintf(line, len, "%.*s", (int)strcspn(p, "\n"), p);
+	return true;
+}

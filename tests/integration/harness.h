@@ -57,6 +57,9 @@ int hnvmf_harness_check(const char *conf_template, char **out);
 /* Sends one command line to the daemon's control socket @DIR@/ctl.sock (configure
  * "control_socket = @DIR@/ctl.sock") and reads the whole answer into out. Returns 0 or -1. */
 int hnvmf_harness_ctl(const struct hnvmf_harness *h, const char *cmd, char *out, size_t len);
+/* The `state` line of host's controller (one line, without the newline) into line; false when the
+ * daemon has no controller for that host (line is then ""). */
+bool hnvmf_harness_ctrl_line(const struct hnvmf_harness *h, const char *hostnqn, char *line, size_t len);
 /* A TCP port nobody listens on at the moment of the call. */
 uint16_t hnvmf_harness_free_port(void);
 

@@ -63,23 +63,6 @@ static void gen_key(int hh, size_t len, char *out)
 	hnvmf_key_wipe(&k);
 }
 
-/* The `state` line of host's controller (copied into line), false when there is none. */
-static bool ctrl_line(const char *host, char *line, size_t len)
-{
-	char out[16384], needle[256];
-	if (hnvmf_harness_ctl(&H, "state", out, sizeof(out)) != 0)
-		return false;
-	snprintf(needle, sizeof(needle), " host %s ", host);
-	char *p = strstr(out, needle);
-	if (!p)
-		return false;
-	while (p > out && p[-1] != '\n')
-		p--;
-	size_t n = strcspn(p, "\n");
-	snprintf(line, len, "%.*s", (int)n, p);
-	return true;
-}
-
 static int setup(void **state)
 {
 	(void)state;
@@ -159,7 +142,7 @@ static void test_dam_tenant_authenticates_and_gets_dam(void **state)
 	if (r)
 		fail_msg("connect: %d %s", r, err);
 	/* Every queue authenticated on its own and the I/O queues were admitted to DAM. */
-	assert_true(ctrl_line(HOST_ONEWAY, line, sizeof(line)));
+	assert_true(hnvmf_harness_ctrl_line(&H, HOST_ONEWAY, line, sizeof(line)));
 	if (!strstr(line, "q1:dam+auth") || !strstr(line, "q2:dam+auth"))
 		fail_msg("state: %s", line);
 	char needle[256];
@@ -239,7 +222,7 @@ static void test_bidirectional(void **state)
 	int r = connect_host(HOST_BIDI, key_bidi, key_ctrl, 2, &c, err, sizeof(err));
 	if (r)
 		fail_msg("connect: %d %s", r, err);
-	assert_true(ctrl_line(HOST_BIDI, line, sizeof(line)));
+	assert_true(hnvmf_harness_ctrl_line(&H, HOST_BIDI, line, sizeof(line)));
 	if (!strstr(line, "q1:dam+auth") || !strstr(line, "q2:dam+auth"))
 		fail_msg("state: %s", line);
 	char needle[256];
@@ -264,7 +247,7 @@ static void test_bidirectional(void **state)
 	r = connect_host(HOST_PQM, key_other, key_other_ctrl, 1, &c, err, sizeof(err));
 	if (r)
 		fail_msg("connect: %d %s", r, err);
-	assert_true(ctrl_line(HOST_PQM, line, sizeof(line)));
+	assert_true(hnvmf_harness_ctrl_line(&H, HOST_PQM, line, sizeof(line)));
 	assert_non_null(strstr(line, "q1:pqm"));
 	assert_null(strstr(line, "+auth"));
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
@@ -303,7 +286,7 @@ static void test_every_hash_and_group(void **state)
 			if (!hnvmf_harness_log_wait(&H, needle, 2000))
 				fail_msg("not in the log: %s", needle);
 			char line[1024];
-			assert_true(ctrl_line(HOST_BIDI, line, sizeof(line)));
+			assert_true(hnvmf_harness_ctrl_line(&H, HOST_BIDI, line, sizeof(line)));
 			assert_non_null(strstr(line, "q1:dam+auth"));
 			verify_range(c, 8192 + (h * 3 + g) * 64, 64, 100 + h * 3 + g);
 			assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
@@ -368,7 +351,7 @@ static void test_reauthentication(void **state)
 		else
 			assert_int_equal(r, hnvmf_status(NVME_SCT_CMD_SPECIFIC, NVME_SC_AUTH_REQUIRED, 1));
 		/* The path chosen at the first authentication stays; only "+auth" follows. */
-		assert_true(ctrl_line(HOST_ONEWAY, line, sizeof(line)));
+		assert_true(hnvmf_harness_ctrl_line(&H, HOST_ONEWAY, line, sizeof(line)));
 		assert_non_null(strstr(line, want[i] == 0 ? "q1:dam+auth" : "q1:dam"));
 		if (want[i] != 0)
 			assert_null(strstr(line, "q1:dam+auth"));
@@ -438,8 +421,8 @@ static void test_pqm_and_dam_side_by_side(void **state)
 	}
 	pthread_barrier_wait(&connected);
 	char pqm_line[1024] = "", dam_line[1024] = "";
-	bool seen_pqm = ctrl_line(HOST_PQM, pqm_line, sizeof(pqm_line));
-	bool seen_dam = ctrl_line(HOST_ONEWAY, dam_line, sizeof(dam_line));
+	bool seen_pqm = hnvmf_harness_ctrl_line(&H, HOST_PQM, pqm_line, sizeof(pqm_line));
+	bool seen_dam = hnvmf_harness_ctrl_line(&H, HOST_ONEWAY, dam_line, sizeof(dam_line));
 	pthread_barrier_wait(&checked);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);

@@ -95,20 +95,6 @@ static struct hnvmf_ini_ctrl *connect_tenant(const char *host, const char *key)
 	return c;
 }
 
-/* The host's controller line in `state`, or "" when it has none. */
-static void ctrl_line(const char *host, char *line, size_t len)
-{
-	char out[16384];
-	line[0] = '\0';
-	assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
-	char *p = strstr(out, host);
-	if (!p)
-		return;
-	while (p > out && p[-1] != '\n')
-		p--;
-	snprintf(line, len, "%.*s", (int)strcspn(p, "\n"), p);
-}
-
 struct load {
 	struct hnvmf_ini_ctrl *c;
 	atomic_bool stop;
@@ -140,7 +126,7 @@ static void test_revoke_to_pqm_under_load(void **state)
 	(void)state;
 	struct load l = {.c = connect_tenant(HOST_PQM_FB, key_a)};
 	char line[1024], out[256];
-	ctrl_line(HOST_PQM_FB, line, sizeof(line));
+	hnvmf_harness_ctrl_line(&H, HOST_PQM_FB, line, sizeof(line));
 	assert_non_null(strstr(line, "q1:dam+auth q2:dam+auth"));
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, load_run, &l), 0);
@@ -153,7 +139,7 @@ static void test_revoke_to_pqm_under_load(void **state)
 	assert_string_equal(out, "ok\n");
 	for (int i = 0; i < 200 && !strstr(line, "q1:pqm+auth q2:pqm+auth"); i++) {
 		usleep(10000);
-		ctrl_line(HOST_PQM_FB, line, sizeof(line));
+		hnvmf_harness_ctrl_line(&H, HOST_PQM_FB, line, sizeof(line));
 	}
 	assert_non_null(strstr(line, "q1:pqm+auth q2:pqm+auth"));
 	int at_change = l.rounds;
@@ -172,7 +158,7 @@ static void test_revoke_with_refuse_disconnects(void **state)
 	(void)state;
 	struct hnvmf_ini_ctrl *c = connect_tenant(HOST_REFUSE, key_b);
 	char line[1024], out[256];
-	ctrl_line(HOST_REFUSE, line, sizeof(line));
+	hnvmf_harness_ctrl_line(&H, HOST_REFUSE, line, sizeof(line));
 	assert_non_null(strstr(line, "q1:dam+auth"));
 	uint8_t buf[4096];
 	assert_int_equal(hnvmf_ini_write(c, 0, 1, 0, 8, buf, sizeof(buf)), 0);
@@ -184,7 +170,7 @@ static void test_revoke_with_refuse_disconnects(void **state)
 	assert_true(hnvmf_harness_log_wait(&H, "dam_fallback = refuse: disconnecting", 2000));
 	for (int i = 0; i < 200 && strstr(line, "q1:"); i++) {
 		usleep(10000);
-		ctrl_line(HOST_REFUSE, line, sizeof(line));
+		hnvmf_harness_ctrl_line(&H, HOST_REFUSE, line, sizeof(line));
 	}
 	assert_null(strstr(line, "q1:"));
 	assert_true(hnvmf_ini_read(c, 0, 1, 0, 8, buf, sizeof(buf)) != 0);

@@ -66,22 +66,6 @@ static void gen_key(int hh, size_t len, char *out)
 	hnvmf_key_wipe(&k);
 }
 
-/* The `state` line of host's controller, false when there is none. */
-static bool ctrl_line(const char *host, char *line, size_t len)
-{
-	char out[16384], needle[256];
-	if (hnvmf_harness_ctl(&H, "state", out, sizeof(out)) != 0)
-		return false;
-	snprintf(needle, sizeof(needle), " host %s ", host);
-	char *p = strstr(out, needle);
-	if (!p)
-		return false;
-	while (p > out && p[-1] != '\n')
-		p--;
-	snprintf(line, len, "%.*s", (int)strcspn(p, "\n"), p);
-	return true;
-}
-
 static int write_tenant(const char *file, const char *host, const char *mode, const char *key)
 {
 	char text[1024];
@@ -277,7 +261,7 @@ static void test_dam_over_tls(void **state)
 	struct hnvmf_ini_ctrl *c = NULL;
 	assert_int_equal(connect_tls(HOST_DAM, SUBNQN, H.port, key_dam, 1, 2, &c), 0);
 	char line[1024];
-	assert_true(ctrl_line(HOST_DAM, line, sizeof(line)));
+	assert_true(hnvmf_harness_ctrl_line(&H, HOST_DAM, line, sizeof(line)));
 	if (!strstr(line, "q1:dam") || !strstr(line, "q2:dam"))
 		fail_msg("DAM tenant over TLS not in DAM: %s", line);
 	verify_range(c, 40000, 4096, 64 * 1024, 24);
