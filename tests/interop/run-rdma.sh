@@ -1,7 +1,7 @@
 #!/bin/bash
 # run-rdma.sh - the NVMe/RDMA part of the interop suite: the Linux kernel's nvme-rdma host against
 # hnvmfd over soft-RoCE. This machine's kernel has no RDMA, so hnvmfd runs INSIDE the QEMU guest
-# (the host's root filesystem, read-only, so BUILD_DIR's binaries are there at the same path) with
+# (the host's root filesystem, read-only; the binaries and guest script are copied into the shared folder, since the guest's /tmp is its own) with
 # rdma_rxe on a dummy interface; the guest has no NIC at all, so no traffic leaves it.
 # One boot per kernel runs every case (rdma/guest.sh). See docs/interop.md.
 #
@@ -51,10 +51,17 @@ run_kernel() {  # KERNEL
     if ! KDIR=$(kernel_dir "$K") || [ ! -d "$KDIR" ]; then
         for c in $CASES; do verdict "FAIL $c: unknown kernel '$K' (known: 6.1 6.12)"; done; return
     fi
-    printf '%s=%q\n' KERNEL "$K" BUILD "$BUILD" NVME "$(kernel_nvme "$K")" PROBE "$PROBE" \
+    # The guest sees the host's root filesystem, but its /tmp is its own: a checkout or build
+    # under /tmp would be invisible there. So what the guest runs travels in SHARE.
+    mkdir -p "$SHARE/suite" "$SHARE/build/target" "$SHARE/build/tools"
+    cp "${GUEST_SCRIPT:-$HERE/rdma/guest.sh}" "$SHARE/suite/guest.sh"
+    cp "$BUILD/target/hnvmfd" "$SHARE/build/target/" && cp "$BUILD/tools/hnvmfctl" "$SHARE/build/tools/"
+    local probe=
+    [ -n "$PROBE" ] && cp "$PROBE" "$SHARE/build/rdma-cm-probe" && probe=$SHARE/build/rdma-cm-probe
+    printf '%s=%q\n' KERNEL "$K" BUILD "$SHARE/build" NVME "$(kernel_nvme "$K")" PROBE "$probe" \
         RDMA_CASES "${HNVMF_INTEROP_RDMA_CASES:-}" > "$SHARE/env.sh"
     KDIR=$KDIR RW_DIRS=$SHARE SMP=4 MEM=2G TIMEOUT=${HNVMF_INTEROP_VM_TIMEOUT:-300} \
-        "$HERE/lib/vm.sh" "${GUEST_SCRIPT:-$HERE/rdma/guest.sh}" "$SHARE" > "$W/console.log" 2>&1 &
+        "$HERE/lib/vm.sh" "$SHARE/suite/guest.sh" "$SHARE" > "$W/console.log" 2>&1 &
     VM_PID=$!; wait $VM_PID; rc=$?; VM_PID=
     [ $rc -eq 0 ] || echo "interop-rdma[$K]: guest ended with status $rc (124 = timeout, 200 = no status); console: $W/console.log"
     grep -E '^FAIL setup' "$SHARE/results" 2>/dev/null | while read -r line; do verdict "$line"; done
