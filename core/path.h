@@ -26,9 +26,8 @@ struct hnvmf_path_ops {
 /* The engine: shared state of the non-direct paths (PQM pool, baseline adapter queue). */
 struct hnvmf_engine {
 	struct hnvmf_engine_opts opts;
-	void *pqm;      /* core/pqm.c */
-	void *baseline; /* core/baseline.c */
-	void *dam;      /* core/dam.c */
+	void *pqm;      /* core/path-pqm.c */
+	void *baseline; /* core/path-baseline.c */
 };
 
 extern const struct hnvmf_path_ops hnvmf_path_direct;

@@ -61,8 +61,7 @@ struct hnvmf_sq_ops {
 	/* Tear the queue's connection down (keep-alive expiry, controller reset or deletion,
 	 * shutdown). In-flight requests still complete; then the transport calls hnvmf_sq_destroy. */
 	void (*disconnect)(struct hnvmf_sq *sq);
-	/* Fill transport-specific parts of a discovery log entry for this queue's port family. */
-	const char *name; /* "tcp", "rdma" */
+	const char *name; /* "tcp", "rdma", for logs */
 };
 
 enum hnvmf_dir {
@@ -87,7 +86,6 @@ struct hnvmf_req {
 	void (*execute)(struct hnvmf_req *req);
 	struct hnvmf_io io;      /* the I/O handed to core/ (read, write, flush ...) */
 	void *priv;              /* transport's back pointer, if it wants one */
-	uint64_t t_start_ns;
 };
 
 /* One NVMe queue. The transport embeds it in its connection and initialises it with
@@ -148,10 +146,6 @@ struct hnvmf_subsys {
 	struct hnvmf_list link;
 };
 
-struct hnvmf_aen_slot {
-	struct hnvmf_req *req;
-};
-
 struct hnvmf_ctrl {
 	uint16_t cntlid;
 	struct hnvmf_tgt *tgt;
@@ -174,7 +168,6 @@ struct hnvmf_ctrl {
 	uint32_t changed_ns[1024];
 	unsigned nchanged_ns;    /* 0xFFFFFFFF in [0] when the list overflowed */
 	uint32_t aen_config;     /* Set Features Async Event Configuration */
-	uint32_t disc_genctr_seen;
 	const struct hnvmf_conf_tenant *tenant; /* NULL: no tenant file for this host */
 	bool dead;               /* being torn down: refuse new I/O queues */
 	struct hnvmf_list link;
