@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "hnvmf-version.h"
 #include "target/control.h"
+#include "target/crash-report.h"
 #include "target/nvmf.h"
 #include "target/tenant.h"
 #include "transport/transport.h"
@@ -211,6 +212,7 @@ int main(int argc, char **argv)
 	}
 	hnvmf_log_set_level(verbose ? HNVMF_LOG_DEBUG : (enum hnvmf_log_level)d.conf->log_level);
 
+	hnvmf_crash_report_install();
 	/* Signals are taken synchronously by the main thread; every other thread inherits the mask. */
 	sigset_t sigs;
 	sigemptyset(&sigs);
