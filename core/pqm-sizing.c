@@ -32,6 +32,7 @@ struct hnvmf_pqm_sizing {
 	uint64_t epoch;        /* epochs filed so far */
 	unsigned since_change; /* epochs completed since c last changed */
 	unsigned home;         /* while probing a neighbour: the c we came from; else 0 */
+	unsigned idle;         /* epochs in a row with no arrivals and no completions */
 	struct rate_bin bins[HNVMF_PQM_CMAX_LIMIT + 1]; /* indexed by c; [0] unused */
 };
 
@@ -51,6 +52,7 @@ void hnvmf_pqm_sizing_opts_default(struct hnvmf_pqm_sizing_opts *o, unsigned cma
 		.min_completions = 8,
 		.margin = 0.05,
 		.explore_down_rho = 0.8,
+		.idle_epochs = 3,
 	};
 }
 
@@ -75,7 +77,7 @@ int hnvmf_pqm_sizing_create(const struct hnvmf_pqm_sizing_opts *o, struct hnvmf_
 	if (o->cmax < 1 || o->cmax > HNVMF_PQM_CMAX_LIMIT || o->c_initial < 1 ||
 	    o->c_initial > o->cmax || o->hold_epochs < 1 || o->explore_epochs < 1 ||
 	    o->stale_epochs < 1 || !(o->margin >= 0.0 && o->margin < 1.0) ||
-	    !(o->explore_down_rho > 0.0 && o->explore_down_rho < 1.0))
+	    !(o->explore_down_rho > 0.0 && o->explore_down_rho < 1.0) || o->idle_epochs < 1)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -247,8 +249,23 @@ static unsigned want_c(struct hnvmf_pqm_sizing *s, const struct hnvmf_pqm_epoch 
 	unsigned cmax = s->o.cmax, c = s->c, best, probe, anchor;
 
 	if (e->arrivals == 0) {
+		/* Nothing arrived: the load went away, or the reactors that hand the jobs over did
+		 * not get the CPU this epoch. Servers still completing a backlog say the latter;
+		 * so does a quiet spell shorter than idle_epochs. Only a pool that stayed idle
+		 * shrinks to one server. */
 		d->reason = HNVMF_PQM_NO_ARRIVALS;
-		snprintf(d->why, sizeof(d->why), "no arrivals -> 1");
+		if (e->completions > 0) {
+			snprintf(d->why, sizeof(d->why),
+				 "no arrivals, %llu completions (a backlog drains) -> keep %u",
+				 (unsigned long long)e->completions, c);
+			return c;
+		}
+		if (s->idle < s->o.idle_epochs) {
+			snprintf(d->why, sizeof(d->why), "no arrivals for %u of %u epochs -> keep %u",
+				 s->idle, s->o.idle_epochs, c);
+			return c;
+		}
+		snprintf(d->why, sizeof(d->why), "no arrivals for %u epochs -> 1", s->idle);
 		return 1;
 	}
 	if (m->points == 0) {
@@ -312,6 +329,7 @@ int hnvmf_pqm_sizing_epoch(struct hnvmf_pqm_sizing *s, const struct hnvmf_pqm_ep
 	if (s->since_change < UINT_MAX)
 		s->since_change++;
 	file_service_rate(s, e);
+	s->idle = e->arrivals == 0 && e->completions == 0 ? s->idle + (s->idle < UINT_MAX) : 0;
 	m = build_model(s);
 	lambda = (double)e->arrivals / ((double)e->length_ns * 1e-9);
 

@@ -35,14 +35,17 @@ struct hnvmf_pqm_sizing_opts {
 	uint64_t min_completions; /* an epoch with fewer completions says nothing about μ */
 	double margin;            /* leave a stable c only for W(new) < (1 - margin)·W(c) */
 	double explore_down_rho;  /* try c-1 only if the model predicts utilisation <= this */
+	unsigned idle_epochs;     /* epochs in a row with neither arrivals nor completions before c
+				   * drops to 1 (>= 1): one empty epoch is more often a starved
+				   * reactor than a load that went away */
 };
 
 /* Fills o with the defaults for cmax servers (c_initial 1, hold 4, explore 16, stale 1024,
- * min_completions 8, margin 0.05, explore_down_rho 0.8). */
+ * min_completions 8, margin 0.05, explore_down_rho 0.8, idle_epochs 3). */
 void hnvmf_pqm_sizing_opts_default(struct hnvmf_pqm_sizing_opts *o, unsigned cmax);
 
 enum hnvmf_pqm_reason {
-	HNVMF_PQM_NO_ARRIVALS,  /* λ = 0: one server is enough */
+	HNVMF_PQM_NO_ARRIVALS,  /* λ = 0: one server is enough once the pool stayed idle */
 	HNVMF_PQM_NO_MODEL,     /* no service-rate data yet: keep c */
 	HNVMF_PQM_OPTIMAL,      /* the argmin of W (changed to it, or already there) */
 	HNVMF_PQM_MARGIN,       /* a better c exists, but by less than the margin: keep c */

@@ -259,10 +259,44 @@ static void test_no_arrivals_goes_to_one(void **state)
 
 	assert_int_equal(d.c, 5);
 	assert_int_equal(d.reason, HNVMF_PQM_OPTIMAL);
+	/* one or two empty epochs may be starved reactors: c stays */
+	d = step(s, 0, mu_flat);
+	assert_int_equal(d.c, 5);
+	assert_int_equal(d.reason, HNVMF_PQM_NO_ARRIVALS);
+	assert_string_equal(d.why, "no arrivals for 1 of 3 epochs -> keep 5");
+	d = step(s, 0, mu_flat);
+	assert_int_equal(d.c, 5);
+	assert_string_equal(d.why, "no arrivals for 2 of 3 epochs -> keep 5");
 	d = step(s, 0, mu_flat);
 	assert_int_equal(d.c, 1);
 	assert_int_equal(d.reason, HNVMF_PQM_NO_ARRIVALS);
-	assert_string_equal(d.why, "no arrivals -> 1");
+	assert_string_equal(d.why, "no arrivals for 3 epochs -> 1");
+	hnvmf_pqm_sizing_destroy(s);
+}
+
+/* No arrivals while the servers still complete work: the intake was starved (or a backlog
+ * drains), the load did not go away. c stays, and the idle count starts over. */
+static void test_no_arrivals_with_backlog_keeps_c(void **state)
+{
+	(void)state;
+	struct hnvmf_pqm_sizing *s = make(5, 5, 1, 1000);
+	struct hnvmf_pqm_decision d = step(s, 300000, mu_flat);
+	struct hnvmf_pqm_epoch e = sim_epoch(5, 300000, mu_flat(5));
+
+	assert_int_equal(d.c, 5);
+	d = step(s, 0, mu_flat);
+	d = step(s, 0, mu_flat); /* two idle epochs */
+	assert_int_equal(d.c, 5);
+	e.arrivals = 0; /* a third epoch without arrivals, but with completions */
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(hnvmf_pqm_sizing_epoch(s, &e, &d), 0);
+		assert_int_equal(d.reason, HNVMF_PQM_NO_ARRIVALS);
+		assert_int_equal(d.c, 5);
+		assert_non_null(strstr(d.why, "a backlog drains) -> keep 5"));
+	}
+	d = step(s, 0, mu_flat); /* idle again: counted from 1 */
+	assert_int_equal(d.c, 5);
+	assert_string_equal(d.why, "no arrivals for 1 of 3 epochs -> keep 5");
 	hnvmf_pqm_sizing_destroy(s);
 }
 
@@ -311,12 +345,14 @@ static void test_hold_after_change(void **state)
 
 	d = step(s, 100000, mu_contended); /* flat one-point model: W(8) beats overloaded... */
 	assert_int_equal(d.c, 8);
-	/* λ drops to nothing: one server wanted, but the change is 1..4 epochs old. */
+	/* λ drops to nothing: after idle_epochs (3) one server is wanted, but the change is
+	 * only 3..4 epochs old. */
 	for (unsigned i = 1; i <= 4; i++) {
 		d = step(s, 0, mu_contended);
-		assert_int_equal(d.reason, HNVMF_PQM_HOLD);
+		assert_int_equal(d.reason, i < 3 ? HNVMF_PQM_NO_ARRIVALS : HNVMF_PQM_HOLD);
 		assert_int_equal(d.c, 8);
-		assert_non_null(strstr(d.why, "wanted 1"));
+		if (i >= 3)
+			assert_non_null(strstr(d.why, "wanted 1"));
 	}
 	d = step(s, 0, mu_contended);
 	assert_int_equal(d.reason, HNVMF_PQM_NO_ARRIVALS);
@@ -440,6 +476,9 @@ static void test_bad_options_refused(void **state)
 	hnvmf_pqm_sizing_opts_default(&o, 4);
 	o.hold_epochs = 0;
 	assert_int_equal(hnvmf_pqm_sizing_create(&o, &s), -EINVAL);
+	hnvmf_pqm_sizing_opts_default(&o, 4);
+	o.idle_epochs = 0;
+	assert_int_equal(hnvmf_pqm_sizing_create(&o, &s), -EINVAL);
 	assert_null(s);
 	assert_string_equal(hnvmf_pqm_reason_name(HNVMF_PQM_EXPLORE), "explore");
 }
@@ -454,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_single_point_model),
 		cmocka_unit_test(test_converges_under_contention),
 		cmocka_unit_test(test_no_arrivals_goes_to_one),
+		cmocka_unit_test(test_no_arrivals_with_backlog_keeps_c),
 		cmocka_unit_test(test_all_unstable_goes_to_cmax),
 		cmocka_unit_test(test_no_service_data_keeps_c),
 		cmocka_unit_test(test_hold_after_change),
