@@ -95,11 +95,13 @@ static void epoch(struct pqm_pool *p, uint64_t length_ns)
 		return;
 	}
 	unsigned next = forced ? forced : d.c;
-	if (forced)
+	if (forced) {
 		snprintf(d.why, sizeof(d.why), "forced to %u", forced);
+		d.reason = HNVMF_PQM_FORCED;
+	}
 	if (next != e.servers)
 		log_debug("pqm: c %u -> %u (%s: %s) lambda %.0f/s", e.servers, next,
-			  forced ? "forced" : hnvmf_pqm_reason_name(d.reason), d.why, d.lambda);
+			  hnvmf_pqm_reason_name(d.reason), d.why, d.lambda);
 	atomic_store(&p->c, next);
 	d.c = next;
 	p->last = d;
@@ -108,7 +110,7 @@ static void epoch(struct pqm_pool *p, uint64_t length_ns)
 	t->epoch = p->epochs;
 	t->c = next;
 	t->lambda = d.lambda;
-	t->reason = forced ? HNVMF_PQM_OPTIMAL : d.reason;
+	t->reason = d.reason;
 	pthread_mutex_unlock(&p->lock);
 }
 

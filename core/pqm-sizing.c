@@ -66,6 +66,7 @@ const char *hnvmf_pqm_reason_name(enum hnvmf_pqm_reason r)
 	case HNVMF_PQM_HOLD: return "hold";
 	case HNVMF_PQM_ALL_UNSTABLE: return "all-unstable";
 	case HNVMF_PQM_EXPLORE: return "explore";
+	case HNVMF_PQM_FORCED: return "forced";
 	}
 	return "?";
 }

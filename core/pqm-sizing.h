@@ -52,6 +52,7 @@ enum hnvmf_pqm_reason {
 	HNVMF_PQM_HOLD,         /* a change is wanted but the previous one is too recent */
 	HNVMF_PQM_ALL_UNSTABLE, /* no c in [1, cmax] keeps up with λ: run cmax */
 	HNVMF_PQM_EXPLORE,      /* trying a neighbouring c to measure it */
+	HNVMF_PQM_FORCED,       /* set by the operator (hnvmfctl pqm-c N), not by the sizing */
 };
 const char *hnvmf_pqm_reason_name(enum hnvmf_pqm_reason r);
 

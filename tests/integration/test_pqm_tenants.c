@@ -140,7 +140,11 @@ static void test_tenants_with_churning_pool(void **state)
 	}
 	assert_true(changes >= 4);
 	assert_true(modes_seen);
+	usleep(3 * 20 * 1000); /* a few 20 ms epochs under the last forced c */
 	assert_int_equal(hnvmf_harness_ctl(&H, "pqm", out, sizeof(out)), 0);
+	/* the last decision says who made it */
+	assert_non_null(strstr(out, "\"forced to "));
+	assert_non_null(strstr(out, "(forced)"));
 	atomic_store(&stats_taken, 1);
 	for (int i = 0; i < NTENANTS; i++) {
 		pthread_join(tenants[i].thread, NULL);
