@@ -649,7 +649,7 @@ static int run_trace(void)
 		if (i && tp[i].c == tp[i - 1].c && tp[i].reason == tp[i - 1].reason)
 			continue;
 		fprintf(out, "%6" PRIu64 " %7.2f %3u %10.0f  %s\n", tp[i].epoch,
-			(double)tp[i].epoch * O.epoch_ms / 1000.0, tp[i].c, tp[i].lambda,
+			(double)(int64_t)(tp[i].t_ns - start) / 1e9, tp[i].c, tp[i].lambda,
 			hnvmf_pqm_reason_name(tp[i].reason));
 	}
 	fprintf(out, "\n# hnvmf_pqm_describe, first line, whenever c or the decision text changed\n");

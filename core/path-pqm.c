@@ -73,7 +73,7 @@ static void server_totals(struct pqm_pool *p, uint64_t *completed, uint64_t *bus
 	}
 }
 
-static void epoch(struct pqm_pool *p, uint64_t length_ns)
+static void epoch(struct pqm_pool *p, uint64_t now_ns, uint64_t length_ns)
 {
 	pthread_mutex_lock(&p->lock);
 	uint64_t arrivals = sum_arrivals_locked(p), completed, busy;
@@ -108,6 +108,7 @@ static void epoch(struct pqm_pool *p, uint64_t length_ns)
 	p->epochs++;
 	struct hnvmf_pqm_trace_point *t = &p->trace[p->ntrace++ % TRACE_LEN];
 	t->epoch = p->epochs;
+	t->t_ns = now_ns;
 	t->c = next;
 	t->lambda = d.lambda;
 	t->reason = d.reason;
@@ -131,7 +132,7 @@ static void *epoch_thread(void *arg)
 			break;
 		pthread_mutex_unlock(&p->lock);
 		uint64_t now = hnvmf_now_ns();
-		epoch(p, now - prev);
+		epoch(p, now, now - prev);
 		prev = now;
 		pthread_mutex_lock(&p->lock);
 	}

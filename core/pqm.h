@@ -10,6 +10,7 @@
 
 struct hnvmf_pqm_trace_point {
 	uint64_t epoch;
+	uint64_t t_ns; /* hnvmf_now_ns() when the epoch ended: epochs run late on a starved CPU */
 	unsigned c;
 	double lambda;
 	enum hnvmf_pqm_reason reason;

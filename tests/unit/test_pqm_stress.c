@@ -124,6 +124,7 @@ static void test_pqm_churn(void **state)
 		assert_int_equal(hnvmf_reactor_create("stress", &rs[i]), 0);
 		assert_int_equal(hnvmf_reactor_start(rs[i], -1), 0);
 	}
+	uint64_t t_begin = hnvmf_now_ns(); /* before the pool exists */
 	struct hnvmf_engine_opts eo = {.pqm_cmax = CMAX, .pqm_epoch_ms = 5, .subqueue_depth = 64, .backend_depth = 64};
 	assert_int_equal(hnvmf_engine_create(&eo, &eng), 0);
 	struct hnvmf_backend_params p = {.type = HNVMF_BACKEND_RAM, .size = (uint64_t)NCHANS * NIO * BS, .block_size = 512};
@@ -166,6 +167,19 @@ static void test_pqm_churn(void **state)
 	char desc[4096];
 	assert_true(hnvmf_pqm_describe(eng, desc, sizeof(desc)) > 0);
 	assert_non_null(strstr(desc, "pqm tenant nqn.2026-01.io.hnvmf:tenant7 arrivals"));
+	/* The trace: consecutive epochs, stamped in order, within the test's time. */
+	struct hnvmf_pqm_trace_point tp[64];
+	size_t nt = hnvmf_pqm_trace(eng, tp, 64);
+	uint64_t t_end = hnvmf_now_ns();
+	assert_true(nt >= 2);
+	for (size_t i = 0; i < nt; i++) {
+		assert_true(tp[i].t_ns >= t_begin && tp[i].t_ns <= t_end);
+		assert_true(tp[i].c >= 1 && tp[i].c <= CMAX);
+		if (i) {
+			assert_int_equal(tp[i].epoch, tp[i - 1].epoch + 1);
+			assert_true(tp[i].t_ns >= tp[i - 1].t_ns);
+		}
+	}
 
 	for (int i = 0; i < NCHANS; i++) {
 		hnvmf_reactor_call_sync(chans[i].r, close_chan, &chans[i]);
