@@ -6,6 +6,7 @@
 #   bench/tcp-bench.sh [BUILD_DIR] [SECONDS]          (defaults: build, 5)
 #   TARGET_CPU=0 INIT_CPU=1 MODE=direct|pqm|baseline  environment knobs (defaults 0, 1, direct)
 #   HDGST=1 DDGST=1                                    digests on
+#   BUSY_POLL=1                                        hnvmf-perf spins instead of poll()ing
 set -euo pipefail
 BUILD=${1:-build}
 SECS=${2:-5}
@@ -54,14 +55,15 @@ for _ in $(seq 100); do
 done
 grep -q ready "$dir/hnvmfd.log" || { cat "$dir/hnvmfd.log" >&2; exit 1; }
 
-digests=()
-[ "${HDGST:-0}" = 1 ] && digests+=(--hdgst)
-[ "${DDGST:-0}" = 1 ] && digests+=(--ddgst)
+popts=()
+[ "${HDGST:-0}" = 1 ] && popts+=(--hdgst)
+[ "${DDGST:-0}" = 1 ] && popts+=(--ddgst)
+[ "${BUSY_POLL:-0}" = 1 ] && popts+=(--busy-poll)
 
 run() { # backend nsid workload size qd
     local out
     out=$("$PERF" perf -a 127.0.0.1 -p "$PORT" -s nqn.2026-01.io.hnvmf:bench -n "$2" -w "$3" -o "$4" \
-          -q "$5" -t "$SECS" --cpu "$INIT_CPU" --json "${digests[@]}" 2>&1 | tail -1)
+          -q "$5" -t "$SECS" --cpu "$INIT_CPU" --json "${popts[@]}" 2>&1 | tail -1)
     python3 - "$1" "$3" "$4" "$5" "$out" <<'PY'
 import json, sys
 be, wl, size, qd, out = sys.argv[1:]
@@ -74,7 +76,7 @@ except Exception:
 PY
 }
 
-echo "hnvmfd $MODE path on cpu $TARGET_CPU, hnvmf-perf on cpu $INIT_CPU, ${SECS}s per row${HDGST:+, hdgst}${DDGST:+, ddgst}"
+echo "hnvmfd $MODE path on cpu $TARGET_CPU, hnvmf-perf on cpu $INIT_CPU, ${SECS}s per row${HDGST:+, hdgst}${DDGST:+, ddgst}${BUSY_POLL:+, initiator busy-polls}"
 printf "%-5s %-10s %6s %4s %10s %9s %9s %9s %6s\n" backend workload size qd IOPS MB/s "p50(us)" "p99(us)" errors
 for be in ram null; do
     ns=1; [ $be = null ] && ns=2

@@ -36,7 +36,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.read_pct, 50);
 	assert_int_equal(o.seconds, 10);
 	assert_int_equal(o.nsid, 1);
-	assert_false(o.hdgst || o.ddgst || o.json);
+	assert_false(o.hdgst || o.ddgst || o.json || o.busy_poll);
 
 	assert_int_equal(PARSE("discover"), 0);
 	assert_int_equal(o.port, 8009);
@@ -54,7 +54,7 @@ static void test_all_options(void **state)
 	assert_int_equal(PARSE("perf", "-a", "10.0.0.1", "-p", "4421", "-s", "nqn.x", "-H", "nqn.h1",
 			       "--hostnqn", "nqn.h2", "--hdgst", "--ddgst", "-n", "3", "-q", "128",
 			       "-o", "128k", "-w", "randrw", "-M", "70", "-t", "5", "--queues", "4",
-			       "--connections", "8", "-T", "2", "--cpu", "2,3", "--range", "1m",
+			       "--connections", "8", "-T", "2", "--cpu", "2,3", "--busy-poll", "--range", "1m",
 			       "--json", "--kato", "0", "--timeout", "3000", "--slba", "0x100", "-v"),
 			 0);
 	assert_string_equal(o.addr, "10.0.0.1");
@@ -76,6 +76,7 @@ static void test_all_options(void **state)
 	assert_int_equal(o.ncpus, 2);
 	assert_int_equal(o.cpus[0], 2);
 	assert_int_equal(o.cpus[1], 3);
+	assert_true(o.busy_poll);
 	assert_int_equal(o.range, 1u << 20);
 	assert_int_equal(o.kato_ms, 0);
 	assert_int_equal(o.timeout_ms, 3000);

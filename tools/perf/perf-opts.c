@@ -73,6 +73,7 @@ void perf_usage(FILE *f)
 	      "      --connections N    connections (controllers), spread over the host NQNs (1)\n"
 	      "  -T, --threads N        event-loop threads (1)\n"
 	      "      --cpu LIST         pin thread i to the i-th CPU of the list (e.g. 2,3)\n"
+	      "      --busy-poll        never sleep waiting for the target (one CPU per thread)\n"
 	      "      --range BLOCKS     blocks addressed from --slba (the whole namespace)\n"
 	      "      --json             print the result as JSON\n"
 	      "  -v, --verbose          more detail\n",
@@ -81,7 +82,7 @@ void perf_usage(FILE *f)
 
 enum {
 	OPT_HDGST = 256, OPT_DDGST, OPT_KATO, OPT_TIMEOUT, OPT_SLBA, OPT_PATTERN, OPT_SEED,
-	OPT_QUEUES, OPT_CONNECTIONS, OPT_CPU, OPT_RANGE, OPT_JSON,
+	OPT_QUEUES, OPT_CONNECTIONS, OPT_CPU, OPT_BUSY_POLL, OPT_RANGE, OPT_JSON,
 	OPT_TLS = 512, OPT_TLS_KEY, OPT_TLS_IDENTITY_V1,
 	OPT_DHCHAP_SECRET = 768, OPT_DHCHAP_CTRL_SECRET, OPT_DHCHAP_HASH, OPT_DHCHAP_GROUP,
 };
@@ -110,6 +111,7 @@ static const struct option longopts[] = {
 	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
 	{ "threads", required_argument, NULL, 'T' },
 	{ "cpu", required_argument, NULL, OPT_CPU },
+	{ "busy-poll", no_argument, NULL, OPT_BUSY_POLL },
 	{ "range", required_argument, NULL, OPT_RANGE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "tls", no_argument, NULL, OPT_TLS },
@@ -373,6 +375,9 @@ int perf_parse_args(int argc, char **argv, struct perf_opts *o, char *err, size_
 		case OPT_CPU:
 			if (parse_cpus(optarg, o))
 				return opt_error(err, errlen, "--cpu: '%s' is not a list of CPU numbers", optarg);
+			break;
+		case OPT_BUSY_POLL:
+			o->busy_poll = true;
 			break;
 		case OPT_RANGE:
 			if (parse_u64(optarg, UINT64_MAX, &o->range) || !o->range)

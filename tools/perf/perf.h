@@ -55,6 +55,7 @@ struct perf_opts {
 	unsigned threads;
 	int cpus[PERF_MAX_CPUS];
 	unsigned ncpus;
+	bool busy_poll;       /* spin on the sockets instead of poll()ing when idle */
 	uint64_t range;       /* blocks addressed from slba; 0 = the whole namespace */
 	bool json;
 	bool verbose;
