@@ -124,6 +124,17 @@ static void test_perf_json_two_tenants(void **state)
 	assert_true(strtoull(p + 9, NULL, 10) > 0);
 }
 
+/* --busy-poll: the same load with a spinning event loop; it must still see every completion. */
+static void test_perf_busy_poll(void **state)
+{
+	(void)state;
+	assert_int_equal(run("perf -p %u -t 1 -q 1 -o 4k -w randread --busy-poll --json", H.port), 0);
+	expect_out("\"errors\":0");
+	const char *p = strstr(out, "\"iops\":");
+	assert_non_null(p);
+	assert_true(strtod(p + 7, NULL) > 100.0);
+}
+
 static void test_usage_errors(void **state)
 {
 	(void)state;
@@ -142,6 +153,7 @@ int main(void)
 		cmocka_unit_test(test_write_read_file),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_perf_json_two_tenants),
+		cmocka_unit_test(test_perf_busy_poll),
 		cmocka_unit_test(test_usage_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
