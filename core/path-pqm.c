@@ -365,7 +365,8 @@ size_t hnvmf_pqm_describe(struct hnvmf_engine *e, char *buf, size_t len)
 	}
 	pthread_mutex_lock(&p->lock);
 	PUT("pqm c %u cmax %u epochs %" PRIu64 " lambda %.0f/s last \"%s\" (%s)\n", atomic_load(&p->c), p->cmax,
-	    p->epochs, p->last.lambda, p->last.why, hnvmf_pqm_reason_name(p->last.reason));
+	    p->epochs, p->last.lambda, p->epochs ? p->last.why : "no epoch measured yet",
+	    p->epochs ? hnvmf_pqm_reason_name(p->last.reason) : "none");
 	for (unsigned i = 0; i < p->cmax; i++) {
 		const struct hnvmf_ioserver_stats *st = hnvmf_ioserver_stats(p->servers[i]);
 		uint64_t done = atomic_load(&st->completed);
