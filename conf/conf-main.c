@@ -5,12 +5,15 @@
 #include "conf/conf-internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -177,8 +180,36 @@ static int global_key(struct main_ctx *x, const char *k, const char *v, int line
 /* ---------------------------------------------------------------- [pqm] */
 
 static const struct conf_key pqm_keys[] = {
-	{ "cmax", false }, { "epoch_ms", false }, { "subqueue_depth", false }, { NULL, false },
+	{ "cmax", false },	 { "epoch_ms", false },		{ "subqueue_depth", false },
+	{ "server_cpus", false }, { "baseline_servers", false }, { NULL, false },
 };
+
+/* "1,3" or "" (unpinned): CPU numbers this machine has, each at most once. */
+static int set_server_cpus(struct main_ctx *x, const char *v, int line)
+{
+	struct hnvmf_conf_pqm *p = &x->c->pqm;
+	char buf[1024];
+	char *items[HNVMF_CONF_MAX_SERVER_CPUS];
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	if (conf_copy(buf, sizeof(buf), v, x->why) < 0)
+		return BADV(x, line, "server_cpus");
+	int n = conf_split_list(buf, items, HNVMF_CONF_MAX_SERVER_CPUS);
+	if (n < 0)
+		return BAD(x, line, "server_cpus: empty item or more than %d CPUs", HNVMF_CONF_MAX_SERVER_CPUS);
+	p->nserver_cpus = 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t cpu;
+		if (conf_parse_uint(items[i], 0, CPU_SETSIZE - 1, &cpu, x->why) < 0)
+			return BADV(x, line, "server_cpus");
+		if (ncpu > 0 && cpu >= (uint64_t)ncpu)
+			return BAD(x, line, "server_cpus: CPU %" PRIu64 " does not exist (this machine has %ld)", cpu, ncpu);
+		for (unsigned k = 0; k < p->nserver_cpus; k++)
+			if (p->server_cpus[k] == (int)cpu)
+				return BAD(x, line, "server_cpus: CPU %" PRIu64 " listed twice", cpu);
+		p->server_cpus[p->nserver_cpus++] = (int)cpu;
+	}
+	return 0;
+}
 
 static int pqm_key(struct main_ctx *x, const char *k, const char *v, int line)
 {
@@ -187,6 +218,10 @@ static int pqm_key(struct main_ctx *x, const char *k, const char *v, int line)
 		return uint_key(x, k, v, line, 1, 256, &p->cmax);
 	if (strcmp(k, "epoch_ms") == 0)
 		return uint_key(x, k, v, line, 1, 60000, &p->epoch_ms);
+	if (strcmp(k, "server_cpus") == 0)
+		return set_server_cpus(x, v, line);
+	if (strcmp(k, "baseline_servers") == 0)
+		return uint_key(x, k, v, line, 0, 64, &p->baseline_servers);
 	if (uint_key(x, k, v, line, 2, 65536, &p->subqueue_depth) < 0)
 		return -1;
 	if (!is_pow2(p->subqueue_depth))
@@ -613,7 +648,7 @@ static int on_key(void *user, const char *key, const char *value, int line)
 		return -1;
 	/* Only these may be empty: they mean "none". */
 	if (!*value && strcmp(key, "tenants_dir") != 0 && strcmp(key, "control_socket") != 0 &&
-	    strcmp(key, "dam_whitelist") != 0)
+	    strcmp(key, "dam_whitelist") != 0 && strcmp(key, "server_cpus") != 0)
 		return BAD(x, line, "%s: empty value", key);
 	return handlers[x->sect](x, key, value, line);
 }

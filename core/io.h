@@ -42,6 +42,9 @@ struct hnvmf_engine_opts {
 	unsigned pqm_epoch_ms;    /* re-sizing epoch */
 	unsigned subqueue_depth;  /* entries per device subqueue */
 	unsigned backend_depth;   /* per backend queue pair */
+	int server_cpus[64];      /* CPUs for the I/O server threads of every path, round robin */
+	unsigned nserver_cpus;    /* 0: unpinned */
+	unsigned baseline_servers; /* baseline adapter-queue threads; 0 = pqm_cmax */
 };
 
 int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine **out);

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/path.h"
 #include "core/ring.h"
+#include "core/thread.h"
 
 #define POP_BATCH 32
 #define REAP_BATCH 64
@@ -217,12 +218,7 @@ int hnvmf_ioserver_start(const struct hnvmf_ioserver_opts *o, struct hnvmf_ioser
 		free(s);
 		return -rc;
 	}
-	if (o->cpu >= 0) {
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(o->cpu, &set);
-		pthread_setaffinity_np(s->thread, sizeof(set), &set);
-	}
+	hnvmf_thread_pin(s->thread, o->cpu, o->name);
 	*out = s;
 	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/path.h"
+#include "core/thread.h"
 
 #define BASELINE_SERVERS_MAX 64
 
@@ -103,12 +104,14 @@ static int engine_baseline(struct hnvmf_engine *e, struct baseline **out)
 		}
 		pthread_mutex_init(&b->lock, NULL);
 		pthread_cond_init(&b->work, NULL);
-		unsigned n = e->opts.pqm_cmax ? e->opts.pqm_cmax : 1;
+		unsigned n = e->opts.baseline_servers ? e->opts.baseline_servers
+						      : e->opts.pqm_cmax ? e->opts.pqm_cmax : 1;
 		if (n > BASELINE_SERVERS_MAX)
 			n = BASELINE_SERVERS_MAX;
 		for (unsigned i = 0; i < n; i++) {
 			if (pthread_create(&b->servers[i], NULL, baseline_server, b) != 0)
 				break;
+			hnvmf_thread_pin(b->servers[i], hnvmf_engine_server_cpu(e), "baseline server");
 			b->nservers++;
 		}
 		if (!b->nservers) {

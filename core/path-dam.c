@@ -46,7 +46,7 @@ static int dam_open(struct hnvmf_chan *ch)
 	snprintf(name, sizeof(name), "hnvmf-dam");
 	struct hnvmf_ioserver_opts o = {.name = name, .subqueue_depth = ch->eng->opts.subqueue_depth,
 					.backend_depth = ch->eng->opts.backend_depth, .spin_us = DAM_SPIN_US,
-					.cpu = -1};
+					.cpu = hnvmf_engine_server_cpu(ch->eng)};
 	int rc = hnvmf_ioserver_start(&o, &d->server);
 	if (rc) {
 		free(d);

@@ -3,6 +3,8 @@
 #ifndef HNVMF_PATH_H
 #define HNVMF_PATH_H
 
+#include <stdatomic.h>
+
 #include "core/io.h"
 
 struct hnvmf_chan {
@@ -26,6 +28,7 @@ struct hnvmf_path_ops {
 /* The engine: shared state of the non-direct paths (PQM pool, baseline adapter queue). */
 struct hnvmf_engine {
 	struct hnvmf_engine_opts opts;
+	atomic_uint next_cpu; /* round robin over opts.server_cpus for servers made on demand */
 	void *pqm;      /* core/path-pqm.c */
 	void *baseline; /* core/path-baseline.c */
 };
@@ -35,6 +38,9 @@ extern const struct hnvmf_path_ops hnvmf_path_direct;
 /* Engine-wide teardown of the shared paths (each tolerates never having been started). */
 void hnvmf_baseline_engine_stop(struct hnvmf_engine *e);
 void hnvmf_pqm_engine_stop(struct hnvmf_engine *e);
+
+/* The CPU the next I/O server thread is pinned to (opts.server_cpus round robin), or -1. */
+int hnvmf_engine_server_cpu(struct hnvmf_engine *e);
 
 /* Hands a completed io back to its channel's reactor from any thread: io->done runs there. */
 void hnvmf_io_complete_remote(struct hnvmf_io *io);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/thread.h"
 
 #define MAX_EVENTS 64
 
@@ -343,14 +344,7 @@ int hnvmf_reactor_start(struct hnvmf_reactor *r, int cpu)
 	if (rc)
 		return -rc;
 	r->threaded = true;
-	if (cpu >= 0) {
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(cpu, &set);
-		rc = pthread_setaffinity_np(r->thread, sizeof(set), &set);
-		if (rc)
-			log_warn("reactor %s: cannot pin to cpu %d: %s", r->name, cpu, strerror(rc));
-	}
+	hnvmf_thread_pin(r->thread, cpu, r->name);
 	return 0;
 }
 

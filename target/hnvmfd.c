@@ -224,7 +224,11 @@ int main(int argc, char **argv)
 
 	struct hnvmf_engine_opts eo = {.pqm_cmax = d.conf->pqm.cmax, .pqm_epoch_ms = d.conf->pqm.epoch_ms,
 				       .subqueue_depth = d.conf->pqm.subqueue_depth,
-				       .backend_depth = d.conf->queue_depth * 2};
+				       .backend_depth = d.conf->queue_depth * 2,
+				       .nserver_cpus = d.conf->pqm.nserver_cpus,
+				       .baseline_servers = d.conf->pqm.baseline_servers};
+	_Static_assert(sizeof(eo.server_cpus) >= sizeof(d.conf->pqm.server_cpus), "server_cpus sizes");
+	memcpy(eo.server_cpus, d.conf->pqm.server_cpus, sizeof(int) * d.conf->pqm.nserver_cpus);
 	char err[1024] = "";
 	if (hnvmf_engine_create(&eo, &d.engine) != 0 ||
 	    hnvmf_tgt_create(d.conf, d.engine, &d.tgt, err, sizeof(err)) != 0) {

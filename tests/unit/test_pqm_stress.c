@@ -1,6 +1,9 @@
 /* PQM under churn: several reactors, many channels (tenants), every io written then read back
  * and compared, while the pool size is forced up and down during the run. No completion may be
  * lost or duplicated, none may arrive on a foreign thread, and no data may differ. */
+#include <ctype.h>
+#include <dirent.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -116,6 +119,35 @@ static void open_and_start(void *arg)
 
 static void close_chan(void *arg) { hnvmf_chan_close(((struct chan_ctx *)arg)->ch); }
 
+/* How many of this process's PQM server threads ("hnvmf-pqmN") may run on CPU cpu only. */
+static int pinned_servers(int cpu)
+{
+	DIR *d = opendir("/proc/self/task");
+	assert_non_null(d);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char path[300], comm[32] = "";
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		if (strncmp(comm, "hnvmf-pqm", 9) || !isdigit((unsigned char)comm[9]))
+			continue;
+		cpu_set_t set;
+		assert_int_equal(sched_getaffinity((pid_t)atoi(de->d_name), sizeof(set), &set), 0);
+		if (CPU_COUNT(&set) == 1 && CPU_ISSET(cpu, &set))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 static void test_pqm_churn(void **state)
 {
 	(void)state;
@@ -125,7 +157,9 @@ static void test_pqm_churn(void **state)
 		assert_int_equal(hnvmf_reactor_start(rs[i], -1), 0);
 	}
 	uint64_t t_begin = hnvmf_now_ns(); /* before the pool exists */
-	struct hnvmf_engine_opts eo = {.pqm_cmax = CMAX, .pqm_epoch_ms = 5, .subqueue_depth = 64, .backend_depth = 64};
+	/* servers pinned to CPU 0 (every machine has it): checked below */
+	struct hnvmf_engine_opts eo = {.pqm_cmax = CMAX, .pqm_epoch_ms = 5, .subqueue_depth = 64, .backend_depth = 64,
+				       .server_cpus = {0}, .nserver_cpus = 1};
 	assert_int_equal(hnvmf_engine_create(&eo, &eng), 0);
 	struct hnvmf_backend_params p = {.type = HNVMF_BACKEND_RAM, .size = (uint64_t)NCHANS * NIO * BS, .block_size = 512};
 	char msg[128];
@@ -167,6 +201,7 @@ static void test_pqm_churn(void **state)
 	char desc[4096];
 	assert_true(hnvmf_pqm_describe(eng, desc, sizeof(desc)) > 0);
 	assert_non_null(strstr(desc, "pqm tenant nqn.2026-01.io.hnvmf:tenant7 arrivals"));
+	assert_int_equal(pinned_servers(0), CMAX);
 	/* The trace: consecutive epochs, stamped in order, within the test's time. */
 	struct hnvmf_pqm_trace_point tp[64];
 	size_t nt = hnvmf_pqm_trace(eng, tp, 64);
