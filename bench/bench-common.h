@@ -3,11 +3,12 @@
  * of reactors and I/O servers, and the backend set-up. Header-only (static inline) because
  * bench/CMakeLists.txt builds each .c file of bench/ as a program of its own.
  *
- * Pinning. The engine starts its I/O server threads (PQM pool, DAM servers, baseline adapter
- * servers) without an affinity of their own (hnvmf_ioserver_opts.cpu = -1 in core/), and a new
- * thread inherits its creator's CPU mask. Channels are opened on the reactor's thread, so
- * bench_queue_open moves that thread onto the server CPUs for the duration of hnvmf_chan_open
- * and back afterwards: every server thread the open creates lands on the server CPUs. */
+ * Pinning. The engine can pin each I/O server thread to one CPU (hnvmf_engine_opts.server_cpus,
+ * the daemon's [pqm] server_cpus); the benchmarks leave that unset and give the servers a *set*
+ * of CPUs to share instead, through inheritance: a new thread inherits its creator's CPU mask,
+ * and channels are opened on the reactor's thread, so bench_queue_open moves that thread onto
+ * the server CPUs for the duration of hnvmf_chan_open and back afterwards: every server thread
+ * the open creates lands on the server CPUs. */
 #ifndef HNVMF_BENCH_COMMON_H
 #define HNVMF_BENCH_COMMON_H
 

@@ -33,6 +33,7 @@ struct hnvmf_ioserver {
 	int wakefd;
 	unsigned spin_us;
 	unsigned backend_depth;
+	int cpu; /* pinned to, or -1 */
 	struct server_qp qps[MAX_QPS];
 	unsigned nqps;
 	struct hnvmf_io *retry_head, *retry_tail; /* backend queue pair full: resubmitted later */
@@ -152,6 +153,9 @@ static void *server_thread(void *arg)
 {
 	struct hnvmf_ioserver *s = arg;
 	pthread_setname_np(pthread_self(), s->name);
+	/* Pinned from inside, before any backend queue pair exists: io_uring's worker threads
+	 * inherit the mask of the thread that made the ring. */
+	hnvmf_thread_pin(pthread_self(), s->cpu, s->name);
 	uint64_t last_work = hnvmf_now_ns(), prev = last_work;
 	for (;;) {
 		int work = serve_once(s);
@@ -200,6 +204,7 @@ int hnvmf_ioserver_start(const struct hnvmf_ioserver_opts *o, struct hnvmf_ioser
 		return -ENOMEM;
 	snprintf(s->name, sizeof(s->name), "%s", o->name ? o->name : "hnvmf-io");
 	s->spin_us = o->spin_us;
+	s->cpu = o->cpu;
 	s->backend_depth = o->backend_depth ? o->backend_depth : 128;
 	s->subq = hnvmf_mpsc_create(pow2_at_least(o->subqueue_depth ? o->subqueue_depth : 1024));
 	s->wakefd = eventfd(0, EFD_CLOEXEC);
@@ -218,7 +223,6 @@ int hnvmf_ioserver_start(const struct hnvmf_ioserver_opts *o, struct hnvmf_ioser
 		free(s);
 		return -rc;
 	}
-	hnvmf_thread_pin(s->thread, o->cpu, o->name);
 	*out = s;
 	return 0;
 }
