@@ -236,9 +236,14 @@ explain_failures() {
 RP=0 RF=0
 if [ "${HNVMF_INTEROP_RDMA:-1}" = 1 ] && [ "$TARGET_KIND" = hnvmfd ]; then
     echo; HNVMF_INTEROP_SKIP_SETUP=1 HNVMF_INTEROP_WORKDIR=$WORK "$HERE/run-rdma.sh" "$BUILD" | tee "$WORK/rdma.out" | grep -vE '^[0-9]+ passed, [0-9]+ failed$'
+    RDMA_RAN=1
     read -r RP RF < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/rdma.out"); RP=${RP:-0} RF=${RF:-1}
 fi
 explain_failures
+if [ "${RDMA_RAN:-0}" = 1 ] && grep -qE '^interop-rdma\[[^]]*\] FAIL' "$WORK/rdma.out"; then
+    echo "---- NVMe/RDMA failures (repeated from above)"
+    grep -E '^interop-rdma\[[^]]*\] FAIL|^    \[|guest ended with status' "$WORK/rdma.out" | head -n 30
+fi
 P=$(grep -c '^[^ ]* PASS' "$ALL_RESULTS.raw"); F=$(grep -c '^[^ ]* FAIL' "$ALL_RESULTS.raw"); S=$(grep -c '^[^ ]* SKIP' "$ALL_RESULTS.raw")
 P=$((P + RP)) F=$((F + RF))
 R=$(grep -c '^[^ ]* PASS [^:]*: passed on retry' "$ALL_RESULTS.raw")
