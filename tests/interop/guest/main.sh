@@ -33,6 +33,13 @@ reset_host() {
     [[ $(< /proc/mounts) == *" /mnt/hnvmf"* ]] && umount -l /mnt/hnvmf* 2>/dev/null
     net_is_cut && net_restore >/dev/null 2>&1
     [ "$(host_ctrl_count)" = 0 ] || disconnect_all
+    # and the target has let go of them too, so that a teardown still in progress is not
+    # charged to the next case (reset.log says when this had to wait)
+    if [ "$TARGET_KIND" = hnvmfd ]; then
+        local t0=$EPOCHSECONDS rc
+        wait_target_ctrls 0 20 2>> "$SHARE/logs/reset.log"; rc=$?
+        echo "$(date +%T) after ${CASE:-setup}: target controllers 0: $([ $rc = 0 ] && echo yes || echo "NO (rc $rc)") after $((EPOCHSECONDS - t0)) s" >> "$SHARE/logs/reset.log"
+    fi
 }
 
 # Errors the host's kernel logged while a case ran (I/O errors, file system errors) fail the case
