@@ -375,9 +375,24 @@ size_t hnvmf_pqm_describe(struct hnvmf_engine *e, char *buf, size_t len)
 		    i < atomic_load(&p->c) ? "active" : "parked", done, hnvmf_ioserver_load(p->servers[i]),
 		    done ? (double)svc / (double)done / 1000.0 : 0.0, atomic_load(&st->busy_ns) / 1000000);
 	}
-	for (struct pqm_chan *pc = p->chans; pc; pc = pc->next)
-		PUT("pqm tenant %s arrivals %" PRIu64 "\n", pc->ch->tenant[0] ? pc->ch->tenant : "-",
-		    atomic_load(&pc->arrivals));
+	/* One line per tenant, summed over its queues (channels): the first channel of each
+	 * tenant in the list speaks for all of them. */
+	for (struct pqm_chan *pc = p->chans; pc; pc = pc->next) {
+		bool first = true;
+		for (struct pqm_chan *q = p->chans; q != pc && first; q = q->next)
+			first = strcmp(q->ch->tenant, pc->ch->tenant) != 0;
+		if (!first)
+			continue;
+		uint64_t arrivals = 0;
+		unsigned queues = 0;
+		for (struct pqm_chan *q = pc; q; q = q->next)
+			if (strcmp(q->ch->tenant, pc->ch->tenant) == 0) {
+				arrivals += atomic_load(&q->arrivals);
+				queues++;
+			}
+		PUT("pqm tenant %s arrivals %" PRIu64 " queues %u\n", pc->ch->tenant[0] ? pc->ch->tenant : "-",
+		    arrivals, queues);
+	}
 	pthread_mutex_unlock(&p->lock);
 #undef PUT
 	return sb.len;

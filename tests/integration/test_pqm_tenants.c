@@ -153,8 +153,17 @@ static void test_tenants_with_churning_pool(void **state)
 		assert_true(tenants[i].ios > 0);
 	}
 	/* The pool served the PQM tenants: its statistics name them. */
-	for (int i = 0; i < NTENANTS - 1; i++)
-		assert_non_null(strstr(out, tenants[i].hostnqn));
+	for (int i = 0; i < NTENANTS - 1; i++) {
+		/* one line per tenant, with both of its I/O queues counted */
+		char line[256];
+		snprintf(line, sizeof(line), "pqm tenant %s arrivals ", tenants[i].hostnqn);
+		const char *l = strstr(out, line);
+		assert_non_null(l);
+		assert_null(strstr(l + 1, line));
+		const char *nl = strchr(l, '\n');
+		assert_non_null(nl);
+		assert_true(nl - l > 9 && strncmp(nl - 9, " queues 2", 9) == 0);
+	}
 	assert_null(strstr(out, tenants[NTENANTS - 1].hostnqn)); /* baseline is not in the pool */
 	assert_non_null(strstr(out, "pqm server 3"));
 
