@@ -100,6 +100,8 @@ int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvm
 void hnvmf_chan_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
 	io->chan = ch;
+	if (ch->ops != &hnvmf_path_direct)
+		hnvmf_reactor_remote_pending(ch->reactor, 1); /* back through io_done_msg */
 	ch->ops->submit(ch, io);
 }
 
@@ -116,6 +118,9 @@ enum hnvmf_path_mode hnvmf_chan_mode(const struct hnvmf_chan *ch) { return ch->m
 static void io_done_msg(struct hnvmf_msg *m)
 {
 	struct hnvmf_io *io = container_of(m, struct hnvmf_io, msg);
+	/* Not io->chan: a channel may be closed (a DAM grant revoked) while completions of its
+	 * ios still wait in this inbox; they run here, on the reactor that submitted them. */
+	hnvmf_reactor_remote_pending(hnvmf_reactor_self(), -1);
 	io->done(io);
 }
 

@@ -29,6 +29,7 @@ struct hnvmf_reactor {
 	struct hnvmf_list timers; /* sorted by deadline */
 	pthread_t thread;
 	bool threaded;
+	long remote_pending; /* ios handed to other threads, completion not back yet (loop thread only) */
 };
 
 static __thread struct hnvmf_reactor *current;
@@ -39,6 +40,8 @@ uint64_t hnvmf_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+void hnvmf_reactor_remote_pending(struct hnvmf_reactor *r, int delta) { r->remote_pending += delta; }
 
 struct hnvmf_reactor *hnvmf_reactor_self(void) { return current; }
 const char *hnvmf_reactor_name(const struct hnvmf_reactor *r) { return r->name; }
@@ -307,8 +310,15 @@ void hnvmf_reactor_run(struct hnvmf_reactor *r)
 		busy += run_timers(r, now);
 		if (busy)
 			last_work = now;
-		else if (now - last_work < IDLE_SPIN_NS)
+		else if (now - last_work < IDLE_SPIN_NS) {
 			busy = 1; /* not yet: poll on (epoll_wait with a zero timeout below) */
+			/* ...but while I/O servers hold ios of ours, let one that shares this CPU
+			 * run: it may be holding the very completion this spin waits for. (Measured
+			 * on 2 cores: 2-3.4x the PQM IOPS over TCP with the server on the reactor's
+			 * CPU; the direct path, with nothing remote, does not yield.) */
+			if (r->remote_pending > 0)
+				sched_yield();
+		}
 		int timeout = 0;
 		if (!busy) {
 			timeout = next_timeout_ms(r, now);

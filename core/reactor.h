@@ -51,6 +51,9 @@ void hnvmf_reactor_run(struct hnvmf_reactor *r);
 void hnvmf_reactor_stop(struct hnvmf_reactor *r);
 /* The reactor whose loop runs on the calling thread, or NULL. */
 struct hnvmf_reactor *hnvmf_reactor_self(void);
+/* Loop thread only: delta ios handed to / come back from another thread (the engine counts
+ * them so the idle spin knows to yield the CPU to the thread that holds them). */
+void hnvmf_reactor_remote_pending(struct hnvmf_reactor *r, int delta);
 
 /* fd events, edge-triggered off (level-triggered): callbacks run on the reactor's thread.
  * Must be called on the reactor's thread, or before it starts. */
