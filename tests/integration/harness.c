@@ -6,6 +6,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,4 +415,25 @@ bool hnvmf_harness_ctrl_line(const struct hnvmf_harness *h, const char *hostnqn,
 		p--;
 	snprintf(line, len, "%.*s", (int)strcspn(p, "\n"), p);
 	return true;
+}
+
+int hnvmf_harness_perf(char *out, size_t len, const char *fmt, ...)
+{
+	static const char perf[] = HNVMF_BINARY_DIR "/tools/hnvmf-perf";
+	char args[1024], cmd[1200];
+	out[0] = '\0';
+	if (access(perf, X_OK))
+		return -2;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", perf, args);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	size_t n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -60,6 +60,10 @@ int hnvmf_harness_ctl(const struct hnvmf_harness *h, const char *cmd, char *out,
 /* The `state` line of host's controller (one line, without the newline) into line; false when the
  * daemon has no controller for that host (line is then ""). */
 bool hnvmf_harness_ctrl_line(const struct hnvmf_harness *h, const char *hostnqn, char *line, size_t len);
+/* Runs build/tools/hnvmf-perf with args (printf-style, shell-quoted by the caller), its stdout
+ * and stderr into out (NUL terminated). Returns its exit code, -1 when it did not exit normally,
+ * -2 when the binary was not built (out is then ""). */
+int hnvmf_harness_perf(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A TCP port nobody listens on at the moment of the call. */
 uint16_t hnvmf_harness_free_port(void);
 

@@ -28,7 +28,6 @@
 #define HOST_BIDI "nqn.2026-01.io.hnvmf.test:dam-bidi"
 #define HOST_PQM "nqn.2026-01.io.hnvmf.test:pqm"
 #define HOST_NARROW "nqn.2026-01.io.hnvmf.test:narrow"
-#define PERF HNVMF_BINARY_DIR "/tools/hnvmf-perf"
 
 static const char conf_template[] =
 	"[global]\n"
@@ -438,29 +437,11 @@ static void test_pqm_and_dam_side_by_side(void **state)
 		fail_msg("DAM tenant: %s", dam_line);
 }
 
-/* Runs hnvmf-perf with args (printf-style), stdout and stderr into out; returns the exit code. */
-static int run_perf(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int run_perf(char *out, size_t len, const char *fmt, ...)
-{
-	char args[1024], cmd[1200];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", PERF, args);
-	FILE *p = popen(cmd, "r");
-	assert_non_null(p);
-	size_t n = fread(out, 1, len - 1, p);
-	out[n] = 0;
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_perf_cli_with_secrets(void **state)
 {
 	(void)state;
 	static char out[65536];
-	int r = run_perf(out, sizeof(out),
+	int r = hnvmf_harness_perf(out, sizeof(out),
 			 "verify -p %u -s " SUBNQN " -H " HOST_BIDI " --dhchap-secret %s --dhchap-ctrl-secret %s"
 			 " --dhchap-hash sha256 --dhchap-group ffdhe2048 --slba 16384 -c 2048 --queues 2",
 			 H.port, key_bidi, key_ctrl);
@@ -468,11 +449,11 @@ static void test_perf_cli_with_secrets(void **state)
 		fail_msg("hnvmf-perf verify: exit %d\n%s", r, out);
 	assert_true(hnvmf_harness_log_wait(&H, "(sha256, ffdhe2048, controller authenticated too)", 2000));
 	/* Without the secret, and with a wrong one: a failed connect that says why. */
-	r = run_perf(out, sizeof(out), "identify -p %u -s " SUBNQN " -H " HOST_BIDI, H.port);
+	r = hnvmf_harness_perf(out, sizeof(out), "identify -p %u -s " SUBNQN " -H " HOST_BIDI, H.port);
 	assert_int_not_equal(r, 0);
 	if (!strstr(out, "requires authentication"))
 		fail_msg("no reason given:\n%s", out);
-	r = run_perf(out, sizeof(out), "identify -p %u -s " SUBNQN " -H " HOST_BIDI " --dhchap-secret %s",
+	r = hnvmf_harness_perf(out, sizeof(out), "identify -p %u -s " SUBNQN " -H " HOST_BIDI " --dhchap-secret %s",
 		     H.port, key_other);
 	assert_int_not_equal(r, 0);
 	if (!strstr(out, "Failure1"))

@@ -26,7 +26,6 @@
 #define HOST_A "nqn.2026-01.io.hnvmf.test:tls-a"
 #define HOST_B "nqn.2026-01.io.hnvmf.test:tls-b"
 #define HOST_DAM "nqn.2026-01.io.hnvmf.test:tls-dam"
-#define PERF HNVMF_BINARY_DIR "/tools/hnvmf-perf"
 
 static const char conf_template[] =
 	"[global]\n"
@@ -179,16 +178,9 @@ static void test_discovery_log_says_tls(void **state)
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 
 	/* The same over TLS on the secure port, from the command line. */
-	char cmd[1024], out[8192] = "";
-	snprintf(cmd, sizeof(cmd), "%s discover -p %u -H %s --tls-key '%s' 2>&1", PERF, H.port,
-		 HOST_A, key_a);
-	FILE *p = popen(cmd, "r");
-	assert_non_null(p);
-	size_t n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail_msg("%s: %s", cmd, out);
+	char out[8192];
+	if (hnvmf_harness_perf(out, sizeof(out), "discover -p %u -H %s --tls-key '%s'", H.port, HOST_A, key_a))
+		fail_msg("hnvmf-perf discover -p %u -H %s --tls-key: %s", H.port, HOST_A, out);
 	char want[128];
 	snprintf(want, sizeof(want), "treq:    0x1\nportid:  1\ntrsvcid: %u\nsubnqn:  " SUBNQN, H.port);
 	if (!strstr(out, want) || !strstr(out, "sectype: 2"))
