@@ -189,13 +189,13 @@ static int set_server_cpus(struct main_ctx *x, const char *v, int line)
 {
 	struct hnvmf_conf_pqm *p = &x->c->pqm;
 	char buf[1024];
-	char *items[HNVMF_CONF_MAX_SERVER_CPUS];
+	char *items[HNVMF_MAX_SERVER_CPUS];
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	if (conf_copy(buf, sizeof(buf), v, x->why) < 0)
 		return BADV(x, line, "server_cpus");
-	int n = conf_split_list(buf, items, HNVMF_CONF_MAX_SERVER_CPUS);
+	int n = conf_split_list(buf, items, HNVMF_MAX_SERVER_CPUS);
 	if (n < 0)
-		return BAD(x, line, "server_cpus: empty item or more than %d CPUs", HNVMF_CONF_MAX_SERVER_CPUS);
+		return BAD(x, line, "server_cpus: empty item or more than %d CPUs", HNVMF_MAX_SERVER_CPUS);
 	p->nserver_cpus = 0;
 	for (int i = 0; i < n; i++) {
 		uint64_t cpu;

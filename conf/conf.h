@@ -92,13 +92,11 @@ struct hnvmf_conf_tenant {
 	uint8_t dhchap_dhgroups;
 };
 
-#define HNVMF_CONF_MAX_SERVER_CPUS 64
-
 struct hnvmf_conf_pqm {
 	unsigned cmax;           /* most I/O servers */
 	unsigned epoch_ms;       /* re-sizing epoch */
 	unsigned subqueue_depth; /* entries per subqueue (power of two) */
-	int server_cpus[HNVMF_CONF_MAX_SERVER_CPUS]; /* CPUs for every I/O server thread (PQM pool,
+	int server_cpus[HNVMF_MAX_SERVER_CPUS]; /* CPUs for every I/O server thread (PQM pool,
 						      * DAM, baseline), round robin; none: unpinned */
 	unsigned nserver_cpus;
 	unsigned baseline_servers; /* threads of the baseline adapter queue; 0 = cmax */

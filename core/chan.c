@@ -37,14 +37,15 @@ int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine *
 	return 0;
 }
 
+int hnvmf_engine_server_cpu_at(const struct hnvmf_engine *e, unsigned i)
+{
+	unsigned n = e->opts.nserver_cpus < HNVMF_MAX_SERVER_CPUS ? e->opts.nserver_cpus : HNVMF_MAX_SERVER_CPUS;
+	return n ? e->opts.server_cpus[i % n] : -1;
+}
+
 int hnvmf_engine_server_cpu(struct hnvmf_engine *e)
 {
-	unsigned n = e->opts.nserver_cpus;
-	if (!n)
-		return -1;
-	if (n > sizeof(e->opts.server_cpus) / sizeof(e->opts.server_cpus[0]))
-		n = sizeof(e->opts.server_cpus) / sizeof(e->opts.server_cpus[0]);
-	return e->opts.server_cpus[atomic_fetch_add(&e->next_cpu, 1) % n];
+	return hnvmf_engine_server_cpu_at(e, atomic_fetch_add(&e->next_cpu, 1));
 }
 
 void hnvmf_engine_destroy(struct hnvmf_engine *e)

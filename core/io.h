@@ -37,12 +37,14 @@ struct hnvmf_io {
 
 struct hnvmf_engine;
 
+#define HNVMF_MAX_SERVER_CPUS 64
+
 struct hnvmf_engine_opts {
 	unsigned pqm_cmax;        /* most I/O servers in the PQM pool */
 	unsigned pqm_epoch_ms;    /* re-sizing epoch */
 	unsigned subqueue_depth;  /* entries per device subqueue */
 	unsigned backend_depth;   /* per backend queue pair */
-	int server_cpus[64];      /* CPUs for the I/O server threads of every path, round robin */
+	int server_cpus[HNVMF_MAX_SERVER_CPUS]; /* CPUs for the I/O server threads of every path */
 	unsigned nserver_cpus;    /* 0: unpinned */
 	unsigned baseline_servers; /* baseline adapter-queue threads; 0 = pqm_cmax */
 };

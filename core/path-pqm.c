@@ -172,7 +172,7 @@ static int pool_get(struct hnvmf_engine *e, struct pqm_pool **out)
 		snprintf(name, sizeof(name), "hnvmf-pqm%u", i);
 		struct hnvmf_ioserver_opts o = {.name = name, .subqueue_depth = e->opts.subqueue_depth,
 						.backend_depth = e->opts.backend_depth, .spin_us = PQM_SPIN_US,
-						.cpu = hnvmf_engine_server_cpu(e)};
+						.cpu = hnvmf_engine_server_cpu_at(e, i)};
 		rc = hnvmf_ioserver_start(&o, &p->servers[i]);
 		if (rc)
 			goto fail;

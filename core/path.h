@@ -39,8 +39,11 @@ extern const struct hnvmf_path_ops hnvmf_path_direct;
 void hnvmf_baseline_engine_stop(struct hnvmf_engine *e);
 void hnvmf_pqm_engine_stop(struct hnvmf_engine *e);
 
-/* The CPU the next I/O server thread is pinned to (opts.server_cpus round robin), or -1. */
+/* The CPU the next I/O server made on demand (DAM, baseline) is pinned to: opts.server_cpus
+ * round robin, or -1. */
 int hnvmf_engine_server_cpu(struct hnvmf_engine *e);
+/* The CPU of the i-th server of a fixed set (the PQM pool: server i on the i-th CPU), or -1. */
+int hnvmf_engine_server_cpu_at(const struct hnvmf_engine *e, unsigned i);
 
 /* Hands a completed io back to its channel's reactor from any thread: io->done runs there. */
 void hnvmf_io_complete_remote(struct hnvmf_io *io);

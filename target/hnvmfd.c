@@ -227,7 +227,6 @@ int main(int argc, char **argv)
 				       .backend_depth = d.conf->queue_depth * 2,
 				       .nserver_cpus = d.conf->pqm.nserver_cpus,
 				       .baseline_servers = d.conf->pqm.baseline_servers};
-	_Static_assert(sizeof(eo.server_cpus) >= sizeof(d.conf->pqm.server_cpus), "server_cpus sizes");
 	memcpy(eo.server_cpus, d.conf->pqm.server_cpus, sizeof(int) * d.conf->pqm.nserver_cpus);
 	char err[1024] = "";
 	if (hnvmf_engine_create(&eo, &d.engine) != 0 ||
