@@ -116,7 +116,8 @@ struct multi {
 	struct hnvmf_io io;
 	struct nvme_dsm_range *ranges;
 	unsigned n, next;
-	uint8_t *buf; /* Compare: the data read back */
+	uint8_t *buf;     /* Compare: the data read back */
+	struct iovec iov; /* Compare: the read's iovec (it completes after execute_compare returns) */
 	uint16_t status;
 };
 
@@ -235,18 +236,9 @@ static void execute_compare(struct hnvmf_req *req)
 	}
 	union hnvmf_sqe *cmd = req->cmd;
 	uint64_t slba = (uint64_t)le32toh(cmd->common.cdw11) << 32 | le32toh(cmd->common.cdw10);
-	/* The iovec lives in the context, not on this stack frame: the read completes later. */
-	m->ranges = malloc(sizeof(struct iovec));
-	if (!m->ranges) {
-		m->status = HNVMF_SC_GENERIC(NVME_SC_INTERNAL);
-		multi_finish(m);
-		return;
-	}
-	struct iovec *iov = (struct iovec *)m->ranges;
-	iov->iov_base = m->buf;
-	iov->iov_len = req->data_len;
+	m->iov = (struct iovec){.iov_base = m->buf, .iov_len = req->data_len};
 	m->io.bio = (struct hnvmf_bio){.op = HNVMF_BIO_READ, .offset = slba << req->ns->lba_shift,
-				       .len = req->data_len, .iov = iov, .iovcnt = 1};
+				       .len = req->data_len, .iov = &m->iov, .iovcnt = 1};
 	m->io.done = compare_done;
 	submit(req, req->ns, &m->io);
 }

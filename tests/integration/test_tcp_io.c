@@ -174,6 +174,7 @@ static void test_flush_write_zeroes(void **state)
 	(void)state;
 	struct hnvmf_ini_ctrl *c = connect_io(HOST_B, false, false, 1, 8);
 	uint8_t *buf = malloc(8 * 512), zero[512] = { 0 };
+	int st;
 	memset(buf, 0x5c, 8 * 512);
 	assert_int_equal(hnvmf_ini_write(c, 0, 1, 1000, 8, buf, 8 * 512), 0);
 	assert_int_equal(hnvmf_ini_flush(c, 0, 1), 0);
@@ -186,8 +187,20 @@ static void test_flush_write_zeroes(void **state)
 		else
 			assert_int_equal(buf[b * 512 + 17], 0x5c);
 	}
+	/* Compare: block 1000 holds 0x5c everywhere; the same data matches, other data does not */
+	uint8_t want[512];
+	memset(want, 0x5c, sizeof(want));
+	struct hnvmf_ini_io cmp = { .data = want, .len = sizeof(want), .dir = HNVMF_INI_TO_CTRL };
+	hnvmf_sqe_rw(&cmp.sqe, true, 1, 1000, 1);
+	cmp.sqe.common.opcode = nvme_cmd_compare;
+	assert_int_equal(hnvmf_ini_exec(c->io[0], &cmp, 5000), 0);
+	want[300] ^= 1;
+	cmp.sqe.common.opcode = nvme_cmd_compare;
+	st = hnvmf_ini_exec(c->io[0], &cmp, 5000);
+	assert_true(st > 0);
+	assert_int_equal(hnvmf_status_sc((uint16_t)st), NVME_SC_COMPARE_FAILED);
 	/* beyond the namespace: an NVMe status, the queue keeps working */
-	int st = hnvmf_ini_read(c, 0, 1, (64u << 20) / 512 - 1, 2, buf, 1024);
+	st = hnvmf_ini_read(c, 0, 1, (64u << 20) / 512 - 1, 2, buf, 1024);
 	assert_true(st > 0);
 	assert_int_equal(hnvmf_status_sc((uint16_t)st), NVME_SC_LBA_RANGE);
 	/* a namespace that does not exist */
