@@ -1,6 +1,7 @@
 # A thin wrapper over CMake: `make run` and `make test` are the README's two commands.
 #   make run      install dependencies, build, run hnvmfd on its embedded default
-#   make test     install dependencies, build (normal + ASan/UBSan), run every test,
+#   make test     install dependencies, build (normal + ASan/UBSan), run every test (and the
+#                 lock-free ring tests again under ThreadSanitizer, tests/tsan/run.sh),
 #                 then the interop suite (real Linux host in a QEMU guest; HNVMF_SKIP_INTEROP=1 skips it)
 JOBS    ?= $(shell nproc)
 BUILD   ?= build
@@ -28,6 +29,7 @@ unit: build build-asan
 	cd $(BUILD) && ctest --output-on-failure
 	cd $(SANBUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    ctest --output-on-failure
+	sh tests/tsan/run.sh
 
 interop: build
 	@if [ "$${HNVMF_SKIP_INTEROP:-0}" = 1 ]; then echo "interop: skipped (HNVMF_SKIP_INTEROP=1)"; \
