@@ -1,4 +1,4 @@
-/* The main configuration file: [global], [pqm], [listener NAME], [backend NAME],
+/* The main configuration file: [global], [pqm], [limits], [listener NAME], [backend NAME],
  * [subsystem NQN]. Keys are checked as they come; a section is checked as a whole when it ends;
  * references between sections (namespace -> backend, subsystem -> listener) and identifier
  * uniqueness are checked at the end of the file, reporting the line of the referencing key. */
@@ -17,8 +17,8 @@
 
 #include "core/log.h"
 
-enum sect { S_GLOBAL, S_PQM, S_LISTENER, S_BACKEND, S_SUBSYS };
-static const char *const sect_names[] = { "global", "pqm", "listener", "backend", "subsystem", NULL };
+enum sect { S_GLOBAL, S_PQM, S_LIMITS, S_LISTENER, S_BACKEND, S_SUBSYS };
+static const char *const sect_names[] = { "global", "pqm", "limits", "listener", "backend", "subsystem", NULL };
 
 /* A reference checked at the end of the file. */
 struct ref {
@@ -35,7 +35,7 @@ struct main_ctx {
 	enum sect sect;
 	int sect_line;
 	struct conf_seen seen;
-	int global_line, pqm_line;
+	int global_line, pqm_line, limits_line;
 	/* header lines, parallel to c->listeners / backends / subsystems */
 	int *listener_line, *backend_line, *subsys_line;
 	size_t nll, nbl, nsl;
@@ -226,6 +226,70 @@ static int pqm_key(struct main_ctx *x, const char *k, const char *v, int line)
 		return -1;
 	if (!is_pow2(p->subqueue_depth))
 		return BAD(x, line, "subqueue_depth: %u is not a power of two", p->subqueue_depth);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- [limits] */
+
+/* Each key with its bounds: a limit of 0 would lock every host out, a timeout of 0 would never
+ * fire or fire at once, so neither is accepted. One list makes both tables below. */
+#define LIMIT_KEYS(X)                              \
+	X(max_connections, 1, 1048576)             \
+	X(max_connections_per_address, 1, 1048576) \
+	X(icreq_timeout_ms, 100, 600000)           \
+	X(connect_timeout_ms, 100, 600000)         \
+	X(auth_timeout_ms, 100, 600000)            \
+	X(pdu_timeout_ms, 100, 600000)             \
+	X(conn_buffer_mib, 1, 65536)               \
+	X(buffer_mib, 1, 1048576)                  \
+	X(max_controllers_per_host, 1, 65535)      \
+	X(max_queues_per_host, 2, 1048576)         \
+	X(auth_workers, 1, 64)                     \
+	X(auth_max_failures, 1, 1000000)           \
+	X(auth_backoff_ms, 1, 3600000)             \
+	X(control_timeout_ms, 100, 600000)
+
+static const struct limit_key {
+	const char *key;
+	size_t off;
+	unsigned min, max;
+} limit_table[] = {
+#define LIMIT_ROW(k, lo, hi) { #k, offsetof(struct hnvmf_conf_limits, k), lo, hi },
+	LIMIT_KEYS(LIMIT_ROW)
+#undef LIMIT_ROW
+};
+
+static const struct conf_key limits_keys[] = {
+#define LIMIT_NAME(k, lo, hi) { #k, false },
+	LIMIT_KEYS(LIMIT_NAME)
+#undef LIMIT_NAME
+	{ NULL, false },
+};
+
+static int limits_key(struct main_ctx *x, const char *k, const char *v, int line)
+{
+	for (size_t i = 0; i < sizeof(limit_table) / sizeof(limit_table[0]); i++) {
+		const struct limit_key *lk = &limit_table[i];
+		if (strcmp(k, lk->key) == 0)
+			return uint_key(x, k, v, line, lk->min, lk->max,
+					(unsigned *)((char *)&x->c->limits + lk->off));
+	}
+	return BAD(x, line, "%s: unknown key", k); /* conf_key_accept refuses it first */
+}
+
+/* Limits that only make sense together, checked when the section ends. */
+static int limits_end(struct main_ctx *x)
+{
+	const struct hnvmf_conf_limits *l = &x->c->limits;
+	if (l->max_connections_per_address > l->max_connections)
+		return BAD(x, x->sect_line, "[limits]: max_connections_per_address (%u) exceeds max_connections (%u)",
+			   l->max_connections_per_address, l->max_connections);
+	if (l->conn_buffer_mib > l->buffer_mib)
+		return BAD(x, x->sect_line, "[limits]: conn_buffer_mib (%u) exceeds buffer_mib (%u)",
+			   l->conn_buffer_mib, l->buffer_mib);
+	if (l->max_queues_per_host < l->max_controllers_per_host)
+		return BAD(x, x->sect_line, "[limits]: max_queues_per_host (%u) is below max_controllers_per_host (%u): every controller has an admin queue",
+			   l->max_queues_per_host, l->max_controllers_per_host);
 	return 0;
 }
 
@@ -566,12 +630,12 @@ static int section_begin(void *user, const char *kind, const char *name, int lin
 	struct hnvmf_conf *c = x->c;
 	int s;
 	if (conf_parse_enum(kind, sect_names, &s, x->why) < 0)
-		return BAD(x, line, "unknown section [%s] (expected global, pqm, listener NAME, backend NAME or subsystem NQN)", kind);
+		return BAD(x, line, "unknown section [%s] (expected global, pqm, limits, listener NAME, backend NAME or subsystem NQN)", kind);
 	x->sect = s;
 	x->sect_line = line;
 	memset(&x->seen, 0, sizeof(x->seen));
-	if (s == S_GLOBAL || s == S_PQM) {
-		int *first = s == S_GLOBAL ? &x->global_line : &x->pqm_line;
+	if (s == S_GLOBAL || s == S_PQM || s == S_LIMITS) {
+		int *first = s == S_GLOBAL ? &x->global_line : s == S_PQM ? &x->pqm_line : &x->limits_line;
 		if (*name)
 			return BAD(x, line, "[%s] takes no name", kind);
 		if (*first)
@@ -628,6 +692,8 @@ static int section_end(void *user)
 		return backend_end(x);
 	case S_SUBSYS:
 		return subsys_end(x);
+	case S_LIMITS:
+		return limits_end(x);
 	default:
 		return 0;
 	}
@@ -636,11 +702,13 @@ static int section_end(void *user)
 static int on_key(void *user, const char *key, const char *value, int line)
 {
 	static const struct conf_key *const tables[] = {
-		[S_GLOBAL] = global_keys,     [S_PQM] = pqm_keys,	[S_LISTENER] = listener_keys,
+		[S_GLOBAL] = global_keys,     [S_PQM] = pqm_keys,	[S_LIMITS] = limits_keys,
+		[S_LISTENER] = listener_keys,
 		[S_BACKEND] = backend_keys, [S_SUBSYS] = subsys_keys,
 	};
 	static int (*const handlers[])(struct main_ctx *, const char *, const char *, int) = {
-		[S_GLOBAL] = global_key,     [S_PQM] = pqm_key,	      [S_LISTENER] = listener_key,
+		[S_GLOBAL] = global_key,     [S_PQM] = pqm_key,	      [S_LIMITS] = limits_key,
+		[S_LISTENER] = listener_key,
 		[S_BACKEND] = backend_key, [S_SUBSYS] = subsys_key,
 	};
 	struct main_ctx *x = user;

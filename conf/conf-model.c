@@ -32,6 +32,22 @@ void conf_set_global_defaults(struct hnvmf_conf *c)
 	c->pqm.cmax = 4;
 	c->pqm.epoch_ms = 100;
 	c->pqm.subqueue_depth = 1024;
+	c->limits = (struct hnvmf_conf_limits){
+		.max_connections = 4096,
+		.max_connections_per_address = 256,
+		.icreq_timeout_ms = 10000,
+		.connect_timeout_ms = 10000,
+		.auth_timeout_ms = 10000,
+		.pdu_timeout_ms = 30000,
+		.conn_buffer_mib = 64,
+		.buffer_mib = 1024,
+		.max_controllers_per_host = 128,
+		.max_queues_per_host = 1024,
+		.auth_workers = 2,
+		.auth_max_failures = 5,
+		.auth_backoff_ms = 1000,
+		.control_timeout_ms = 5000,
+	};
 }
 
 static void sha256_of(const char *a, const char *b, uint8_t out[32])

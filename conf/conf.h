@@ -102,6 +102,26 @@ struct hnvmf_conf_pqm {
 	unsigned baseline_servers; /* threads of the baseline adapter queue; 0 = cmax */
 };
 
+/* [limits]: what one peer may hold or take, and how long each stage may last. Every byte from the
+ * network is hostile: these bound descriptors, memory, threads and CPU per connection, per host
+ * and globally (docs/security.md). */
+struct hnvmf_conf_limits {
+	unsigned max_connections;         /* TCP/RDMA connections at once, all listeners */
+	unsigned max_connections_per_address; /* per source IP address */
+	unsigned icreq_timeout_ms;        /* accept -> ICReq received */
+	unsigned connect_timeout_ms;      /* ICResp sent -> Fabrics Connect received */
+	unsigned auth_timeout_ms;         /* Connect answered -> authentication finished */
+	unsigned pdu_timeout_ms;          /* a PDU or an R2T'd transfer started -> finished */
+	unsigned conn_buffer_mib;         /* data buffered per connection (reads and writes) */
+	unsigned buffer_mib;              /* data buffered by all connections together */
+	unsigned max_controllers_per_host; /* live controllers one host NQN may hold */
+	unsigned max_queues_per_host;     /* admin + I/O queues one host NQN may hold */
+	unsigned auth_workers;            /* threads that compute DH-HMAC-CHAP's DH off the reactors */
+	unsigned auth_max_failures;       /* failed authentications per host NQN or address before back-off */
+	unsigned auth_backoff_ms;         /* first back-off; doubles per further failure, at most 64x */
+	unsigned control_timeout_ms;      /* one control-socket request, first byte -> answer sent */
+};
+
 struct hnvmf_conf {
 	char file[4096]; /* main file, "" for the embedded default */
 	/* [global] */
@@ -119,6 +139,7 @@ struct hnvmf_conf {
 	char tenants_dir[4096];     /* "" = none */
 	char control_socket[108];   /* unix socket for hnvmfctl; "" = none */
 	struct hnvmf_conf_pqm pqm;
+	struct hnvmf_conf_limits limits;
 
 	struct hnvmf_conf_listener *listeners;
 	size_t nlisteners;
