@@ -25,6 +25,9 @@ struct tenant_ctx {
 	int sect_line;
 	struct conf_seen seen;
 	char why[CONF_WHY_MAX];
+	struct stat st;            /* the tenant file's */
+	char inline_key[32];       /* the first secret given inline, checked at the section's end */
+	int inline_line;
 };
 
 #define BAD(x, line, ...) conf_err_at((x)->err, (x)->file, (line), __VA_ARGS__)
@@ -38,27 +41,66 @@ static const struct conf_key tenant_keys[] = {
 	{ NULL, false },
 };
 
-/* "file:PATH": the secret is the content of PATH (relative to the tenant file), which must be a
- * regular file that neither group nor others may access: a secret readable by every local user
- * is no secret. One trailing newline (or any trailing blanks) is not part of it. */
+/* A file holding a secret belongs to the daemon's user or root, and only its owner may reach it:
+ * a secret another local user can read, or rewrite, is no secret. NULL, or what is wrong. */
+static const char *secret_holder_problem(const struct stat *st, char *why, size_t len)
+{
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		snprintf(why, len, "owned by uid %u, neither the daemon's user (uid %u) nor root", (unsigned)st->st_uid,
+			 (unsigned)geteuid());
+	else if (st->st_mode & 077)
+		snprintf(why, len, "accessible by group or others (mode %04o); chmod 600 it",
+			 (unsigned)(st->st_mode & 07777));
+	else
+		return NULL;
+	return why;
+}
+
+/* The directory holding the secret file: whoever may write it may replace the file. */
+static bool dir_writable_by_others(const char *path, unsigned *mode)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		slash[slash == dir] = '\0'; /* "/key" lives in "/" */
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return false; /* the open just succeeded: a vanished directory is no writable one */
+	*mode = (unsigned)(st.st_mode & 07777);
+	return (st.st_mode & 022) != 0;
+}
+
+/* "file:PATH": the secret is the content of PATH (relative to the tenant file), a regular file
+ * (not a symbolic link: a FIFO or device would block the loader, a link may point anywhere) that
+ * passes secret_holder_problem, in a directory only its owner may write. One trailing newline
+ * (or any trailing blanks) is not part of it. */
 static int read_secret_file(struct tenant_ctx *x, const char *key, const char *ref, int line, char *out,
 			    size_t outlen)
 {
 	char path[4096];
 	if (conf_resolve_path(x->dir, ref, path, sizeof(path), x->why) < 0)
 		return BADV(x, line, key);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO without a writer must not wait for one. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+	if (fd < 0 && errno == ELOOP)
+		return BAD(x, line, "%s: a symbolic link (name the file itself): %s", key, path);
 	if (fd < 0)
 		return BAD(x, line, "%s: %s: %s", key, path, strerror(errno));
 	struct stat st;
 	int r = 0;
+	unsigned dmode = 0;
 	if (fstat(fd, &st) < 0)
 		r = BAD(x, line, "%s: %s: %s", key, path, strerror(errno));
 	else if (!S_ISREG(st.st_mode))
-		r = BAD(x, line, "%s: %s is not a regular file", key, path);
-	else if (st.st_mode & 077)
-		r = BAD(x, line, "%s: %s is accessible by group or others (mode %04o); chmod 600 it", key, path,
-			(unsigned)(st.st_mode & 07777));
+		r = BAD(x, line, "%s: not a regular file: %s", key, path);
+	else if (secret_holder_problem(&st, x->why, sizeof(x->why)))
+		r = BAD(x, line, "%s: %s: %s", key, x->why, path);
+	else if (dir_writable_by_others(path, &dmode))
+		r = BAD(x, line, "%s: in a directory that group or others may write (mode %04o), where the secret could be replaced: %s",
+			key, dmode, path);
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -82,10 +124,15 @@ static int secret_key(struct tenant_ctx *x, const char *k, const char *v, int li
 {
 	char buf[512];
 	int r = 0;
-	if (strncmp(v, "file:", 5) == 0)
+	if (strncmp(v, "file:", 5) == 0) {
 		r = read_secret_file(x, k, v + 5, line, buf, sizeof(buf));
-	else
+	} else {
 		snprintf(buf, sizeof(buf), "%s", v);
+		if (!x->inline_key[0]) {
+			snprintf(x->inline_key, sizeof(x->inline_key), "%s", k);
+			x->inline_line = line;
+		}
+	}
 	if (r < 0)
 		return r;
 	struct hnvmf_key key;
@@ -261,6 +308,11 @@ static int tenant_end(void *user)
 			   "mode = dam needs dhchap_secret or tls_psk (DAM is only for authenticated hosts)");
 	if (!t->max_queues)
 		t->max_queues = x->base->max_io_queues;
+	/* An inline secret makes the tenant file a secret file (checked last, so that the other
+	 * mistakes of the section are reported as such). */
+	if (x->inline_key[0] && secret_holder_problem(&x->st, x->why, sizeof(x->why)))
+		return BAD(x, x->inline_line, "%s: the tenant file holds a secret and is %s, or use file:", x->inline_key,
+			   x->why);
 	return 0;
 }
 
@@ -332,6 +384,11 @@ int hnvmf_conf_load_tenants(const struct hnvmf_conf *base, struct hnvmf_conf_ten
 		}
 		x.file = path;
 		snprintf(x.dir, sizeof(x.dir), "%s", base->tenants_dir);
+		/* A FIFO named *.conf would block the loader (and with it --check or a reload). */
+		if (stat(path, &x.st) < 0 || !S_ISREG(x.st.st_mode)) {
+			r = conf_err_at(&err, path, 0, "not a regular file");
+			break;
+		}
 		x.t = conf_grow(&arr, &n, sizeof(*arr));
 		if (!x.t) {
 			r = conf_err_at(&err, path, 0, "out of memory");

@@ -44,6 +44,13 @@ uint16_t hnvmf_ctrl_create(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const 
 	atomic_init(&c->refs, 1); /* the table's */
 
 	pthread_mutex_lock(&tgt->lock);
+	uint16_t st = hnvmf_host_add_ctrl(tgt, hostnqn, &c->host);
+	if (st) {
+		pthread_mutex_unlock(&tgt->lock);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return st;
+	}
 	c->tenant = hnvmf_conf_find_tenant(tgt->tenants, tgt->ntenants, hostnqn);
 	if (c->tenant && c->tenant->max_queues && c->tenant->max_queues < c->max_io_queues)
 		c->max_io_queues = (uint16_t)c->tenant->max_queues;
@@ -66,6 +73,7 @@ uint16_t hnvmf_ctrl_create(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const 
 		}
 	}
 	if (!c->cntlid) {
+		hnvmf_host_del_ctrl(c->host);
 		pthread_mutex_unlock(&tgt->lock);
 		pthread_mutex_destroy(&c->lock);
 		free(c);
@@ -156,23 +164,61 @@ void hnvmf_ctrl_call_on_queues(struct hnvmf_ctrl *c, bool (*filter)(const struct
 
 static void queue_disconnect(struct hnvmf_sq *sq) { sq->ops->disconnect(sq); }
 
-void hnvmf_ctrl_fatal(struct hnvmf_ctrl *c, const char *why)
+/* Leaving the table, the controller stops counting against its host's controllers and drops
+ * its tenant: a reload frees tenant sets once no live controller points into them. */
+void hnvmf_ctrl_fatal_locked(struct hnvmf_ctrl *c, const char *why)
 {
-	struct hnvmf_tgt *tgt = c->tgt;
-	bool was_dead;
-	pthread_mutex_lock(&tgt->lock);
-	was_dead = c->dead;
+	bool was_dead = c->dead;
 	if (!was_dead) {
 		c->dead = true;
 		hnvmf_list_del(&c->link);
-	}
-	pthread_mutex_unlock(&tgt->lock);
-	if (!was_dead)
+		c->tenant = NULL;
+		hnvmf_host_del_ctrl(c->host);
 		log_notice("ctrl %u (host %s): %s, tearing down", c->cntlid, c->hostnqn, why);
-
+	}
 	hnvmf_ctrl_call_on_queues(c, NULL, queue_disconnect);
 	if (!was_dead)
-		hnvmf_ctrl_put(c); /* the table's reference */
+		hnvmf_ctrl_put(c); /* the table's reference; the caller holds one of its own */
+}
+
+void hnvmf_ctrl_fatal(struct hnvmf_ctrl *c, const char *why)
+{
+	pthread_mutex_lock(&c->tgt->lock);
+	hnvmf_ctrl_fatal_locked(c, why);
+	pthread_mutex_unlock(&c->tgt->lock);
+}
+
+/* A dead controller takes no queue: its host entry may be gone with its last queue. */
+uint16_t hnvmf_ctrl_attach_sq(struct hnvmf_ctrl *c, struct hnvmf_sq *sq, uint16_t qid)
+{
+	struct hnvmf_tgt *tgt = c->tgt;
+	pthread_mutex_lock(&tgt->lock);
+	uint16_t st = c->dead ? HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY) : hnvmf_host_add_queue(tgt, c->host);
+	if (!st) {
+		pthread_mutex_lock(&c->lock);
+		if (c->sqs[qid]) { /* lost a race with another Connect for the same qid */
+			st = HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY);
+			hnvmf_host_del_queue(c->host);
+		} else {
+			c->sqs[qid] = sq;
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_unlock(&tgt->lock);
+	return st;
+}
+
+void hnvmf_ctrl_detach_sq(struct hnvmf_ctrl *c, struct hnvmf_sq *sq)
+{
+	pthread_mutex_lock(&c->tgt->lock);
+	pthread_mutex_lock(&c->lock);
+	bool ours = c->sqs[sq->qid] == sq;
+	if (ours)
+		c->sqs[sq->qid] = NULL;
+	pthread_mutex_unlock(&c->lock);
+	if (ours)
+		hnvmf_host_del_queue(c->host);
+	pthread_mutex_unlock(&c->tgt->lock);
 }
 
 /* ---- keep-alive: the timer lives on the admin queue's reactor ---- */

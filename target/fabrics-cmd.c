@@ -21,6 +21,38 @@ static uint16_t connect_invalid(struct hnvmf_req *req, bool in_data, uint16_t of
 
 static void nul_terminate(char *s, size_t n) { s[n - 1] = '\0'; }
 
+/* NVMe/TCP secure channel (docs/auth.md), on every queue: a TLS queue proved the PSK identity's
+ * host (and subsystem), so it is admitted for that host and subsystem only; and a host whose
+ * tenant has a tls_psk is admitted only on such a queue: over plain TCP anyone can name it. The
+ * discovery subsystem is exempt from the second rule: hosts discover over plain TCP to learn
+ * that a port requires TLS (TREQ), and discovery hands out no data. */
+static uint16_t tls_admission(struct hnvmf_req *req, const struct hnvmf_subsys *s,
+			      const struct nvmf_connect_data *d, uint16_t qid)
+{
+	struct hnvmf_sq *sq = req->sq;
+	if (sq->tls) {
+		if (strcmp(d->hostnqn, sq->tls_hostnqn) == 0 &&
+		    (!sq->tls_subnqn[0] || strcmp(d->subsysnqn, sq->tls_subnqn) == 0))
+			return 0;
+		log_warn("%s: Connect for %s / %s qid %u does not match the TLS identity (%s / %s)", sq->peer,
+			 d->hostnqn, d->subsysnqn, qid, sq->tls_hostnqn, sq->tls_subnqn);
+	} else {
+		if (s->discovery)
+			return 0;
+		pthread_mutex_lock(&sq->tgt->lock);
+		const struct hnvmf_conf_tenant *t =
+			hnvmf_conf_find_tenant(sq->tgt->tenants, sq->tgt->ntenants, d->hostnqn);
+		bool needs_tls = t && t->tls_psk[0];
+		pthread_mutex_unlock(&sq->tgt->lock);
+		if (!needs_tls)
+			return 0;
+		log_notice("%s: host %s has a TLS PSK: refused on a connection without TLS (subsystem %s, qid %u)",
+			   sq->peer, d->hostnqn, d->subsysnqn, qid);
+	}
+	req->cqe.result = connect_ipo(true, offsetof(struct nvmf_connect_data, hostnqn));
+	return HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_HOST);
+}
+
 /* The queue's engine path, or the status refusing the Connect (rules in target/tenant.h). */
 static uint16_t queue_mode(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode)
 {
@@ -67,6 +99,9 @@ static void execute_connect(struct hnvmf_req *req)
 		st = HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_HOST);
 		goto out;
 	}
+	st = tls_admission(req, s, &d, qid);
+	if (st)
+		goto out;
 	if (sqsize == 0) {
 		st = connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, sqsize));
 		goto out;
@@ -120,15 +155,13 @@ static void execute_connect(struct hnvmf_req *req)
 		}
 	}
 
-	pthread_mutex_lock(&ctrl->lock);
-	if (ctrl->sqs[qid]) { /* lost a race with another Connect for the same qid */
-		pthread_mutex_unlock(&ctrl->lock);
+	st = hnvmf_ctrl_attach_sq(ctrl, sq, qid);
+	if (st) {
+		if (qid == 0) /* the controller this Connect created has no admin queue */
+			hnvmf_ctrl_fatal(ctrl, "admin queue refused");
 		hnvmf_ctrl_put(ctrl);
-		st = HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY);
 		goto out;
 	}
-	ctrl->sqs[qid] = sq;
-	pthread_mutex_unlock(&ctrl->lock);
 	sq->ctrl = ctrl;
 	sq->qid = qid;
 	sq->size = (uint16_t)(sqsize + 1);
@@ -142,9 +175,7 @@ static void execute_connect(struct hnvmf_req *req)
 		/* Admission refused this tenant: the Connect fails as a whole, so the queue is detached
 		 * again (and a controller this admin Connect created goes with it). */
 		hnvmf_auth_sq_free(sq);
-		pthread_mutex_lock(&ctrl->lock);
-		ctrl->sqs[qid] = NULL;
-		pthread_mutex_unlock(&ctrl->lock);
+		hnvmf_ctrl_detach_sq(ctrl, sq);
 		sq->ctrl = NULL;
 		if (qid == 0)
 			hnvmf_ctrl_fatal(ctrl, "admission refused");

@@ -30,13 +30,6 @@ static struct {
 	unsigned nreactors;
 	bool transport_up[2];
 	struct hnvmf_control *control;
-	/* Tenant sets replaced by a reload: controllers may still read the old one for a moment,
-	 * so they are freed at exit rather than at once. */
-	struct retired {
-		struct hnvmf_conf_tenant *t;
-		size_t n;
-	} retired[64];
-	unsigned nretired;
 } d;
 
 static void usage(FILE *f)
@@ -52,36 +45,59 @@ static void usage(FILE *f)
 		HNVMF_DEFAULT_CONF_FILE, HNVMF_DEFAULT_SUBNQN);
 }
 
+/* SIGHUP (main thread) or the control socket's "reload" (its own thread): one at a time. Every
+ * outcome is logged; a refused reload names the file and line at fault. */
 static int reload_tenants(char *msg, size_t len)
 {
+	static pthread_mutex_t reloading = PTHREAD_MUTEX_INITIALIZER;
 	if (!d.conf->tenants_dir[0]) {
 		snprintf(msg, len, "no tenants_dir configured");
+		log_err("reload refused: %s", msg);
 		return -1;
 	}
+	pthread_mutex_lock(&reloading);
 	struct hnvmf_conf_tenant *t;
 	size_t n;
 	if (hnvmf_conf_load_tenants(d.conf, &t, &n, msg, len) != 0) {
+		pthread_mutex_unlock(&reloading);
 		log_err("reload refused, running configuration unchanged: %s", msg);
-		return -1;
-	}
-	if (d.nretired == sizeof(d.retired) / sizeof(d.retired[0])) {
-		hnvmf_conf_free_tenants(t, n);
-		snprintf(msg, len, "too many reloads in one run; restart the daemon");
 		return -1;
 	}
 	struct hnvmf_conf_tenant *old;
 	size_t nold;
+	/* Controllers the new set no longer admits are torn down there; nothing points into the old
+	 * set afterwards (hnvmf_tgt_set_tenants), so it goes at once. */
 	hnvmf_tgt_set_tenants(d.tgt, t, n, &old, &nold);
 	hnvmf_tenant_reload(d.tgt); /* DAM grants the new files no longer give are revoked */
-	if (old == d.conf->tenants) { /* the loaded set now belongs to the retired list */
+	if (old == d.conf->tenants) {
 		d.conf->tenants = NULL;
 		d.conf->ntenants = 0;
 	}
-	d.retired[d.nretired].t = old;
-	d.retired[d.nretired].n = nold;
-	d.nretired++;
+	hnvmf_conf_free_tenants(old, nold);
+	pthread_mutex_unlock(&reloading);
 	log_notice("tenants reloaded: %zu tenant(s)", n);
 	return 0;
+}
+
+/* --check: a tenant with a tls_psk is admitted only over TLS (target/fabrics-cmd.c), so a plain
+ * listener exporting one of its subsystems serves it nothing; most likely the operator meant
+ * "listeners =" on the subsystem. A warning, not an error: other hosts may use that listener. */
+static void warn_tls_tenants_on_plain_listeners(const struct hnvmf_conf *c)
+{
+	for (size_t i = 0; i < c->ntenants; i++) {
+		const struct hnvmf_conf_tenant *t = &c->tenants[i];
+		for (size_t j = 0; t->tls_psk[0] && j < t->nsubsystems; j++) {
+			const struct hnvmf_conf_subsys *s = hnvmf_conf_find_subsys(c, t->subsystems[j]);
+			for (size_t k = 0; s && k < c->nlisteners; k++) {
+				const struct hnvmf_conf_listener *l = &c->listeners[k];
+				if (!l->tls && hnvmf_conf_subsys_on_listener(s, l))
+					fprintf(stderr,
+						"%s: warning: tenant %s has a tls_psk, but subsystem %s is exported on "
+						"listener %s without TLS: the host is refused there (TLS only)\n",
+						t->file, t->hostnqn, s->nqn, l->name);
+			}
+		}
+	}
 }
 
 static int start_listeners(void)
@@ -143,8 +159,6 @@ static void stop_all(void)
 		hnvmf_conf_free_tenants(d.tgt->tenants, d.tgt->ntenants);
 	hnvmf_tgt_destroy(d.tgt);
 	hnvmf_engine_destroy(d.engine);
-	for (unsigned i = 0; i < d.nretired; i++)
-		hnvmf_conf_free_tenants(d.retired[i].t, d.retired[i].n);
 	hnvmf_conf_free(d.conf);
 }
 
@@ -206,6 +220,7 @@ int main(int argc, char **argv)
 	if (load_conf(path, explicit_path) != 0)
 		return 1;
 	if (check) {
+		warn_tls_tenants_on_plain_listeners(d.conf);
 		printf("%s: configuration is valid\n", explicit_path ? path : "embedded default");
 		hnvmf_conf_free(d.conf);
 		return 0;

@@ -48,6 +48,7 @@
 
 struct hnvmf_req;
 struct hnvmf_sq;
+struct hnvmf_host;
 
 /* Asynchronous event results (CQE dword 0): type Notice (2), information, log page. */
 #define HNVMF_AEN_NS_CHANGED 0x00040002u   /* Namespace Attribute Changed, log 04h */
@@ -102,6 +103,9 @@ struct hnvmf_sq {
 	bool sqfc_disabled;      /* Connect CATTR: SQ flow control disabled -> sq_head 0xFFFF */
 	bool authenticated;      /* DH-HMAC-CHAP done on this queue, or TLS on its connection */
 	bool tls;                /* the transport secured the connection with TLS (set by transport) */
+	/* With tls: the host and subsystem NQNs of the PSK identity the host proved (the
+	 * transport's storage, set with tls). Connect admits only that host (target/fabrics-cmd.c). */
+	const char *tls_hostnqn, *tls_subnqn;
 	atomic_uint inflight;    /* requests between req_init and queue_response */
 	_Atomic uint64_t ncmds;  /* commands received; the keep-alive timer reads it as traffic */
 	enum hnvmf_path_mode mode; /* engine path for this queue's I/O, chosen at Connect */
@@ -168,7 +172,8 @@ struct hnvmf_ctrl {
 	uint32_t changed_ns[1024];
 	unsigned nchanged_ns;    /* 0xFFFFFFFF in [0] when the list overflowed */
 	uint32_t aen_config;     /* Set Features Async Event Configuration */
-	const struct hnvmf_conf_tenant *tenant; /* NULL: no tenant file for this host */
+	const struct hnvmf_conf_tenant *tenant; /* NULL: no tenant file for this host (or dead) */
+	struct hnvmf_host *host; /* its host's per-host counts (host-limits.c), under tgt->lock */
 	bool dead;               /* being torn down: refuse new I/O queues */
 	struct hnvmf_list link;
 };
@@ -186,6 +191,7 @@ struct hnvmf_tgt {
 	struct hnvmf_backend **backends; /* parallel to conf->backends */
 	struct hnvmf_conf_tenant *tenants; /* current tenants (replaced on SIGHUP) */
 	size_t ntenants;
+	struct hnvmf_list hosts;  /* struct hnvmf_host: per-host counts (host-limits.c) */
 };
 
 /* ---- target lifecycle (tgt.c) ---- */
@@ -205,7 +211,10 @@ static inline struct hnvmf_ns *hnvmf_subsys_ns(struct hnvmf_subsys *s, uint32_t 
 /* Adds a namespace at run time (control path) and raises the Namespace Attribute Changed AEN. */
 int hnvmf_subsys_add_ns(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, uint32_t nsid,
 			struct hnvmf_backend *be, const char *backend_name);
-/* Replaces the tenant set (SIGHUP); returns the old array for the caller to free. */
+/* Replaces the tenant set (SIGHUP) and returns the old array, which nothing references any more:
+ * the caller frees it. Every reader of a tenant set holds tgt->lock, and each controller's tenant
+ * is re-pointed here under it (dead controllers have none). Controllers the new set no longer
+ * admits (tenant file removed, host no longer allowed, TLS now required) are torn down. */
 void hnvmf_tgt_set_tenants(struct hnvmf_tgt *tgt, struct hnvmf_conf_tenant *t, size_t n,
 			   struct hnvmf_conf_tenant **old, size_t *nold);
 /* Text state for the control socket / tests: controllers, queues, modes. */
@@ -248,6 +257,20 @@ void hnvmf_ctrl_call_on_queues(struct hnvmf_ctrl *c, bool (*filter)(const struct
 			       void (*fn)(struct hnvmf_sq *sq));
 /* Disconnects every queue of the controller (keep-alive expiry, fatal error). */
 void hnvmf_ctrl_fatal(struct hnvmf_ctrl *ctrl, const char *why);
+void hnvmf_ctrl_fatal_locked(struct hnvmf_ctrl *ctrl, const char *why); /* tgt->lock held */
+/* Connect: sq becomes queue qid of the controller, counted against its host's
+ * max_queues_per_host. 0, or the status refusing the Connect. Detach undoes it (queue teardown,
+ * refused Connect); it does nothing for a queue that is not the controller's. */
+uint16_t hnvmf_ctrl_attach_sq(struct hnvmf_ctrl *ctrl, struct hnvmf_sq *sq, uint16_t qid);
+void hnvmf_ctrl_detach_sq(struct hnvmf_ctrl *ctrl, struct hnvmf_sq *sq);
+
+/* ---- per-host caps (host-limits.c), tgt->lock held ---- */
+/* Counts a new controller of hostnqn (*out: its host's entry) or returns Connect Controller Busy
+ * when the host holds max_controllers_per_host already. */
+uint16_t hnvmf_host_add_ctrl(struct hnvmf_tgt *tgt, const char *hostnqn, struct hnvmf_host **out);
+void hnvmf_host_del_ctrl(struct hnvmf_host *h);
+uint16_t hnvmf_host_add_queue(struct hnvmf_tgt *tgt, struct hnvmf_host *h);
+void hnvmf_host_del_queue(struct hnvmf_host *h);
 void hnvmf_ctrl_keepalive(struct hnvmf_ctrl *ctrl);
 void hnvmf_ctrl_start_keepalive(struct hnvmf_ctrl *ctrl);
 /* Queues an Asynchronous Event Request / raises an event (result dword 0). */

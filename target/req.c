@@ -56,10 +56,7 @@ void hnvmf_sq_destroy(struct hnvmf_sq *sq)
 	if (!ctrl)
 		return;
 	sq->ctrl = NULL;
-	pthread_mutex_lock(&ctrl->lock);
-	if (ctrl->sqs[sq->qid] == sq)
-		ctrl->sqs[sq->qid] = NULL;
-	pthread_mutex_unlock(&ctrl->lock);
+	hnvmf_ctrl_detach_sq(ctrl, sq);
 	if (sq->qid == 0) {
 		/* The admin queue is the controller: without it the I/O queues go too (nvmet does
 		 * the same), and the keep-alive timer on this reactor is cancelled here. */

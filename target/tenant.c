@@ -43,8 +43,8 @@ static bool dam_whitelisted(const struct hnvmf_conf *conf, int level)
 /* An exchange was asked for at Connect and has not succeeded yet. */
 static bool auth_pending(const struct hnvmf_sq *sq) { return sq->auth != NULL && !sq->authenticated; }
 
-/* sq->tls: the transport negotiated TLS with the PSK configured for the identity's host and
- * refuses a Connect naming another host (transport/tcp/tcp-tls.c), so TLS proves the identity. */
+/* sq->tls: the transport negotiated TLS with the PSK configured for the identity's host, and
+ * Connect refuses another host on that queue (target/fabrics-cmd.c), so TLS proves the identity. */
 static bool identity_proven(const struct hnvmf_sq *sq) { return sq->authenticated || sq->tls; }
 
 /* The decision. at_connect: rule 3 may still be pending; the fallback notice is given at the

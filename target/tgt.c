@@ -111,6 +111,7 @@ int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struc
 	atomic_init(&tgt->genctr, 1);
 	tgt->tenants = conf->tenants;
 	tgt->ntenants = conf->ntenants;
+	hnvmf_list_init(&tgt->hosts);
 
 	int rc = -ENOMEM;
 	tgt->backends = calloc(conf->nbackends ? conf->nbackends : 1, sizeof(*tgt->backends));
@@ -162,6 +163,11 @@ void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt)
 		struct hnvmf_port *p = container_of(pos, struct hnvmf_port, link);
 		hnvmf_list_del(&p->link);
 		free(p);
+	}
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->hosts) /* none once every queue is gone */
+	{
+		hnvmf_list_del(pos);
+		free(pos);
 	}
 	if (tgt->backends) {
 		for (size_t i = 0; i < tgt->conf->nbackends; i++)
@@ -272,6 +278,33 @@ int hnvmf_subsys_add_ns(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, uint32_t 
 	return 0;
 }
 
+/* Every queue of the controller is on a TLS connection. */
+static bool ctrl_all_tls(struct hnvmf_ctrl *c)
+{
+	bool all = true;
+	pthread_mutex_lock(&c->lock);
+	for (unsigned q = 0; q <= HNVMF_MAX_IO_QUEUES; q++)
+		if (c->sqs[q] && !c->sqs[q]->tls)
+			all = false;
+	pthread_mutex_unlock(&c->lock);
+	return all;
+}
+
+/* Why the tenant set now in force would not admit the controller at Connect, or NULL. The
+ * discovery controller serves any host and no data. */
+static const char *reload_revokes(struct hnvmf_tgt *tgt, struct hnvmf_ctrl *c, bool had_tenant)
+{
+	if (c->subsys->discovery)
+		return NULL;
+	if (had_tenant && !c->tenant)
+		return "its tenant file was removed by reload";
+	if (!hnvmf_host_allowed(tgt, c->subsys, c->hostnqn))
+		return "its host is no longer allowed on the subsystem after reload";
+	if (c->tenant && c->tenant->tls_psk[0] && !ctrl_all_tls(c))
+		return "its tenant has a TLS PSK after reload and a queue is not on TLS";
+	return NULL;
+}
+
 void hnvmf_tgt_set_tenants(struct hnvmf_tgt *tgt, struct hnvmf_conf_tenant *t, size_t n,
 			   struct hnvmf_conf_tenant **old, size_t *nold)
 {
@@ -280,12 +313,15 @@ void hnvmf_tgt_set_tenants(struct hnvmf_tgt *tgt, struct hnvmf_conf_tenant *t, s
 	*nold = tgt->ntenants;
 	tgt->tenants = t;
 	tgt->ntenants = n;
-	/* Controllers keep a pointer to their tenant: re-point them at the new set. */
 	struct hnvmf_list *pos, *tmp;
 	hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
 	{
 		struct hnvmf_ctrl *c = container_of(pos, struct hnvmf_ctrl, link);
+		bool had_tenant = c->tenant != NULL;
 		c->tenant = hnvmf_conf_find_tenant(t, n, c->hostnqn);
+		const char *why = reload_revokes(tgt, c, had_tenant);
+		if (why)
+			hnvmf_ctrl_fatal_locked(c, why);
 	}
 	pthread_mutex_unlock(&tgt->lock);
 }

@@ -15,6 +15,9 @@ bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
+# git keeps no group/other permission bits either way: the example tenant file with inline secrets
+# must be owner-only (the daemon refuses it otherwise), whatever the checkout's umask was.
+chmod 0600 "$SRC"/conf/examples/tenants.d/*.conf
 for f in "$SRC"/conf/examples/*.conf; do
 	if "$HNVMFD" --check -c "$f" >/dev/null 2>"$out"; then
 		ok

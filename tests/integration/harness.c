@@ -159,7 +159,12 @@ int hnvmf_harness_write_file(struct hnvmf_harness *h, const char *relpath, const
 		*slash = '/';
 	}
 	char *body = expand(h, text);
-	FILE *f = fopen(path, "w");
+	/* Owner-only, whatever the umask: tenant files with inline secrets must be (the daemon
+	 * refuses them otherwise). */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (fd >= 0 && !f)
+		close(fd);
 	int r = -1;
 	if (f && body && fputs(body, f) >= 0)
 		r = 0;

@@ -35,7 +35,7 @@ struct hnvmf_harness {
  * environment variable overrides the binary) and waits, at most 10 s, until the I/O port
  * accepts a TCP connection. Returns 0, or -1 after printing why and hnvmfd's log. */
 int hnvmf_harness_start(struct hnvmf_harness *h, const char *conf_template);
-/* Writes a file under the temporary directory (e.g. "tenants/a.conf"), creating one level of
+/* Writes a file (mode 0600) under the temporary directory (e.g. "tenants/a.conf"), creating one level of
  * directory; before or after start. Returns 0 or -1. */
 int hnvmf_harness_write_file(struct hnvmf_harness *h, const char *relpath, const char *text);
 /* Creates the temporary directory and picks the ports without starting anything, so files

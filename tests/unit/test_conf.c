@@ -360,12 +360,19 @@ static void tenant_reload(void **state)
 	assert_int_equal(c->ntenants, 1);
 	assert_int_equal(c->tenants[0].max_queues, 16);
 
-	put("t/b.conf", 0644, "[tenant]\nhostnqn = " HOST2 "\nsubsystems = nqn.2026-01.io.hnvmf:a, nqn.2026-01.io.hnvmf:b\n"
-			      "mode = dam\ndhchap_secret = " KEY "\ndam_fallback = refuse\nmax_queues = 12\n"
-			      "permission_level = 3\nreserved_iops = 123456\n");
+#define TENANT_B "[tenant]\nhostnqn = " HOST2 "\nsubsystems = nqn.2026-01.io.hnvmf:a, nqn.2026-01.io.hnvmf:b\n" \
+		 "mode = dam\ndhchap_secret = " KEY "\ndam_fallback = refuse\nmax_queues = 12\n"              \
+		 "permission_level = 3\nreserved_iops = 123456\n"
 	struct hnvmf_conf_tenant *t = NULL;
 	size_t n = 0;
 	char err[512] = "";
+	/* an inline secret makes the tenant file a secret file: owner-only */
+	put("t/b.conf", 0644, TENANT_B);
+	assert_int_equal(hnvmf_conf_load_tenants(c, &t, &n, err, sizeof(err)), -1);
+	if (!strstr(err, "b.conf:5: dhchap_secret: the tenant file holds a secret and is accessible by group or others (mode 0644)"))
+		fail_msg("%s", err);
+	put("t/b.conf", 0600, TENANT_B);
+#undef TENANT_B
 	if (hnvmf_conf_load_tenants(c, &t, &n, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	assert_int_equal(n, 2);

@@ -271,7 +271,6 @@ ssize_t tcp_tls_send(struct tcp_conn *c, const struct iovec *v, int n);
 size_t tcp_tls_held(const struct tcp_conn *c);   /* queue-head bytes sealed, not yet sent */
 bool tcp_tls_unsent(const struct tcp_conn *c);   /* sealed bytes wait for the socket */
 void tcp_tls_drop_unsent(struct tcp_conn *c);    /* the send queue was dropped whole */
-uint16_t tcp_tls_check_connect(struct tcp_req *t);
 
 /* tcp-bufcache.c */
 void tcp_bufcache_init(struct tcp_bufcache *bc, uint32_t mdts);

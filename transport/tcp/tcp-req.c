@@ -81,17 +81,8 @@ static bool map_buffer(struct tcp_req *t)
 	return true;
 }
 
-/* Last check before the target runs an H2C command: a Connect over TLS must match the PSK
- * identity. */
-static void execute_h2c(struct tcp_req *t)
-{
-	uint16_t st = t->conn->ssl ? tcp_tls_check_connect(t) : 0;
-	if (st) {
-		complete(t, st);
-		return;
-	}
-	hnvmf_req_execute(&t->req);
-}
+/* A Connect over TLS must match the PSK identity: the target checks it (sq->tls_hostnqn). */
+static void execute_h2c(struct tcp_req *t) { hnvmf_req_execute(&t->req); }
 
 static void r2t_sent(struct tcp_send *s, bool dropped)
 {

@@ -494,6 +494,8 @@ void tcp_tls_handshake(struct tcp_conn *c)
 		log_info("tcp %s: TLS secured (%s, host %s)", c->sq.peer,
 			 SSL_get_cipher_name(c->ssl), c->tls_hostnqn);
 		c->sq.tls = true;
+		c->sq.tls_hostnqn = c->tls_hostnqn;
+		c->sq.tls_subnqn = c->tls_subnqn;
 		c->state = TCP_CONN_WAIT_ICREQ;
 		if (!handshake_push(c)) {
 			tcp_conn_close(c, "TLS send failed");
@@ -563,27 +565,4 @@ ssize_t tcp_tls_recv(struct tcp_conn *c, void *buf, size_t len)
 bool tcp_tls_pending(const struct tcp_conn *c)
 {
 	return c->ssl && SSL_has_pending(c->ssl);
-}
-
-/* A Connect on a TLS connection must name the host and subsystem of the PSK identity: the
- * target trusts sq->tls as proof of the host's identity. Returns 0 or the status to fail with. */
-uint16_t tcp_tls_check_connect(struct tcp_req *t)
-{
-	const struct hnvmf_req *req = &t->req;
-	if (!t->conn->ssl || req->cmd->common.opcode != nvme_admin_fabrics ||
-	    req->cmd->fabrics.fctype != nvme_fabrics_type_connect)
-		return 0;
-	struct nvmf_connect_data d;
-	if (req->data_len < sizeof(d) || !t->data)
-		return 0; /* the target refuses a short Connect itself */
-	memcpy(&d, t->data, sizeof(d));
-	if (strncmp(d.hostnqn, t->conn->tls_hostnqn, sizeof(d.hostnqn)) != 0 ||
-	    strncmp(d.subsysnqn, t->conn->tls_subnqn, sizeof(d.subsysnqn)) != 0) {
-		log_warn("tcp %s: Connect for %.*s / %.*s does not match the TLS identity (%s / %s)",
-			 t->conn->sq.peer, (int)strnlen(d.hostnqn, sizeof(d.hostnqn)), d.hostnqn,
-			 (int)strnlen(d.subsysnqn, sizeof(d.subsysnqn)), d.subsysnqn,
-			 t->conn->tls_hostnqn, t->conn->tls_subnqn);
-		return HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_HOST);
-	}
-	return 0;
 }
