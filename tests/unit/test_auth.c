@@ -89,6 +89,8 @@ static void env_start(const struct tenant_spec *t, size_t n)
 	c->default_mode = HNVMF_PATH_PQM;
 	c->max_io_queues = 4;
 	c->queue_depth = 128;
+	c->limits.max_controllers_per_host = 128;
+	c->limits.max_queues_per_host = 1024;
 	c->dam_whitelist = malloc(sizeof(int));
 	c->dam_whitelist[0] = 7;
 	c->ndam_whitelist = 1;
@@ -1113,7 +1115,9 @@ static void test_tls_queue_not_asked(void **state)
 	env_start(t, n);
 	struct fake_q q;
 	q_init(&q);
-	q.sq.tls = true;
+	q.sq.tls = true; /* as the transport sets it: with the PSK identity the host proved */
+	q.sq.tls_hostnqn = HOST_A;
+	q.sq.tls_subnqn = SUBNQN;
 	uint32_t res;
 	assert_int_equal(connect(&q, HOST_A, 0, 0xffff, 0, &res), 0);
 	assert_int_equal(res & HNVMF_CONNECT_RESP_ATR, 0);
