@@ -1,5 +1,5 @@
 /* Secret files and inline secrets, checked by `hnvmfd --check` (the same loader serves SIGHUP): a
- * FIFO, a symbolic link, a file of another owner, a file in a group- or world-writable directory,
+ * FIFO (as a secret file or as a tenant file), a symbolic link, a file of another owner, a file in a group- or world-writable directory,
  * and a tenant file holding an inline secret that group or others may read are each refused at
  * once with file:line; an owner-only regular file (and an owner-only tenant file with an inline
  * secret) is accepted. */
@@ -155,6 +155,23 @@ static void test_fifo_refused_at_once(void **state)
 	expect_refused("fifo", "not a regular file: ");
 }
 
+/* The loader reads every *.conf of tenants_dir: a FIFO among them must not block it either. */
+static void test_fifo_tenant_file_refused_at_once(void **state)
+{
+	(void)state;
+	make_case("fifoconf", SECRET, 0600);
+	char p[600];
+	snprintf(p, sizeof(p), "%s/fifoconf/tenants/u.conf", H.dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	char *out = NULL;
+	int code = check("fifoconf", &out);
+	if (code == -ETIMEDOUT)
+		fail_msg("--check hung on a FIFO tenant file (killed after 5 s)");
+	if (code != 1 || !strstr(out, "tenants/u.conf:0: not a regular file"))
+		fail_msg("exit %d, stderr '%s'", code, out);
+	free(out);
+}
+
 static void test_symlink_refused(void **state)
 {
 	(void)state;
@@ -210,6 +227,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_regular_owner_only_file_accepted),
 		cmocka_unit_test(test_fifo_refused_at_once),
+		cmocka_unit_test(test_fifo_tenant_file_refused_at_once),
 		cmocka_unit_test(test_symlink_refused),
 		cmocka_unit_test(test_other_owner_refused),
 		cmocka_unit_test(test_writable_directory_refused),
