@@ -81,9 +81,6 @@ static bool map_buffer(struct tcp_req *t)
 	return true;
 }
 
-/* A Connect over TLS must match the PSK identity: the target checks it (sq->tls_hostnqn). */
-static void execute_h2c(struct tcp_req *t) { hnvmf_req_execute(&t->req); }
-
 static void r2t_sent(struct tcp_send *s, bool dropped)
 {
 	struct tcp_req *t = container_of(s, struct tcp_req, snd);
@@ -176,7 +173,7 @@ void tcp_req_capsule_ready(struct tcp_req *t)
 		req->iov[0].iov_base = t->icd;
 		req->iov[0].iov_len = req->data_len;
 		req->iovcnt = 1;
-		execute_h2c(t);
+		hnvmf_req_execute(req);
 		return;
 	}
 	if (t->sgl_type != HNVMF_SGL_TRANSPORT_DATA) {
@@ -202,7 +199,7 @@ void tcp_req_h2c_done(struct tcp_req *t)
 		complete(t, hnvmf_status(NVME_SCT_GENERIC, NVME_SC_TRAN_TPORT_ERROR, 0));
 		return;
 	}
-	execute_h2c(t);
+	hnvmf_req_execute(&t->req);
 }
 
 void tcp_req_abort(struct tcp_req *t)
