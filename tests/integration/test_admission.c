@@ -32,7 +32,7 @@ static const char conf_fmt[] =
 	"port = @PORT@\n"
 	"[listener secure]\n"
 	"address = 127.0.0.1\n"
-	"port = %u\n"
+	"port = @DISC_PORT@\n" /* the harness's second port */
 	"tls = yes\n"
 	"[backend ram0]\n"
 	"type = ram\n"
@@ -67,11 +67,24 @@ static int setup(void **state)
 	gen_key(key_b);
 	if (hnvmf_harness_prepare(&H) != 0)
 		return -1;
-	tls_port = hnvmf_harness_free_port();
-	snprintf(conf_text, sizeof(conf_text), conf_fmt, H.dir, tls_port);
-	if (write_tenant("tenants/a.conf", HOST_A, key_a) || write_tenant("tenants/b.conf", HOST_B, key_b))
+	tls_port = H.disc_port;
+	snprintf(conf_text, sizeof(conf_text), conf_fmt, H.dir);
+	if (write_tenant("tenants/a.conf", HOST_A, key_a) || write_tenant("tenants/b.conf", HOST_B, key_b) ||
+	    hnvmf_harness_start(&H, conf_text))
 		return -1;
-	return hnvmf_harness_start(&H, conf_text);
+	/* The harness waits for the first listener only. */
+	for (int i = 0; i < 500; i++) {
+		int fd = hnvmf_raw_connect("127.0.0.1", tls_port, 1000);
+		if (fd >= 0) {
+			close(fd);
+			return 0;
+		}
+		usleep(10000);
+	}
+	char *log = hnvmf_harness_log(&H);
+	fprintf(stderr, "the TLS listener on port %u does not accept; hnvmfd's log:\n%s\n", tls_port, log ? log : "");
+	free(log);
+	return -1;
 }
 
 static int teardown(void **state)
