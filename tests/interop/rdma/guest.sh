@@ -85,6 +85,7 @@ max_queues = 2
 dam_fallback = pqm
 dhchap_secret = $DAM_KEY
 EOT
+        chmod 600 "$W/tenants/dam.conf"   # an inline secret only in an owner-only file
         tenants="dam_whitelist = 3
 tenants_dir = $W/tenants"
     fi
