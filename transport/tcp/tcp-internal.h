@@ -52,7 +52,7 @@ struct tcp_send {
 enum tcp_req_state {
 	TCP_REQ_FREE,
 	TCP_REQ_CAPSULE_DATA, /* command PDU header in, its in-capsule data arriving */
-	TCP_REQ_WAIT_H2C,     /* R2T queued or sent; H2CData PDUs arriving */
+	TCP_REQ_WAIT_H2C,     /* R2T queued, then sent: only then may H2CData PDUs arrive */
 	TCP_REQ_EXECUTING,    /* between hnvmf_req_init and queue_response: target owns it */
 	TCP_REQ_SENDING,      /* response PDUs on the send queue */
 };

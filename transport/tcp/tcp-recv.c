@@ -205,6 +205,13 @@ static void rx_h2c_data(struct tcp_conn *c)
 		fatal_field(c, offsetof(struct hnvmf_tcp_data, ttag));
 		return;
 	}
+	if (t->snd.queued) {
+		/* Its R2T has not left the send queue: the host guessed the tag (they are handed
+		 * out in order). Taking the data would let the response reuse the send entry that
+		 * still holds the R2T. */
+		fatal(c, HNVMF_TCP_FES_PDU_SEQ_ERR, 0, c->rx_pdu, c->rx_hlen);
+		return;
+	}
 	if (d->cid != t->sqe.common.cid) {
 		fatal_field(c, offsetof(struct hnvmf_tcp_data, cid));
 		return;
