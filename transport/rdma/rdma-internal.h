@@ -177,6 +177,7 @@ struct rdma_conn {
 	bool quiesced;
 	bool destroy_queued;
 	bool cq_reserved;
+	bool wrs_abandoned;           /* flush timeout: posted WRs forgotten, late completions ignored */
 	struct hnvmf_list link;       /* rt->conns */
 	struct hnvmf_list grp_link;   /* grp->conns */
 	struct rdma_conn_stats stats;

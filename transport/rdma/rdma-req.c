@@ -337,6 +337,7 @@ void rdma_req_abort_waiting(struct rdma_conn *c)
 
 void rdma_req_abandon_wrs(struct rdma_conn *c)
 {
+	c->wrs_abandoned = true;
 	c->posted_recv = 0;
 	c->posted_send = 0;
 	for (unsigned i = 0; i < c->nreqs; i++) {
