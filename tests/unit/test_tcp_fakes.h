@@ -734,6 +734,51 @@ static void term_after_many_responses(struct host *h)
 	close(h->fd);
 }
 
+/* The request of the Write with command id cid, waiting for its data. */
+static struct tcp_req *waiting_write(struct tcp_conn *c, uint16_t cid)
+{
+	for (unsigned i = 0; i < c->nreqs; i++)
+		if (c->reqs[i].state == TCP_REQ_WAIT_H2C && le16toh(c->reqs[i].sqe.common.cid) == cid)
+			return &c->reqs[i];
+	fail_msg("no Write %u waiting for data", cid);
+	return NULL;
+}
+
+/* A 1 MiB read fills the socket; a Write's R2T queues behind it. */
+static struct tcp_req *r2t_behind_full_socket(struct host *h)
+{
+	int small = 16384;
+	setsockopt(h->c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(h->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	send_cmd(h, OPC_READ, 5, HNVMF_SGL_TRANSPORT_DATA, 1024 * 1024, NULL, 0, false);
+	pump();
+	assert_true(h->c->want_out);
+	send_cmd(h, OPC_WRITE, 6, HNVMF_SGL_TRANSPORT_DATA, 8192, NULL, 0, false);
+	pump();
+	struct tcp_req *t = waiting_write(h->c, 6);
+	assert_true(t->snd.queued);
+	return t;
+}
+
+/* H2CData for the Write of r2t_behind_full_socket, with its transfer tag, before its R2T
+ * left the send queue: a PDU sequence error, after the read's PDUs whole; the Write never runs. */
+static void h2c_before_r2t_sent(struct host *h)
+{
+	struct tcp_req *t = r2t_behind_full_socket(h);
+	uint8_t data[8192];
+	memset(data, 0x5a, sizeof(data));
+	int executed = ft.executed, destroyed = ft.destroyed;
+	send_h2c(h, 6, t->ttag, 0, data, sizeof(data), true);
+	pump();
+	assert_int_equal(h->c->state, TCP_CONN_TERMINATING);
+	assert_int_equal(ft.executed, executed);
+	expect_read(h, 5, 1024 * 1024);
+	expect_term_pdu(h, HNVMF_TCP_FES_PDU_SEQ_ERR, 0, NULL, 0);
+	pump();
+	assert_int_equal(ft.destroyed, destroyed + 1);
+	close(h->fd);
+}
+
 static void close_host(struct host *h)
 {
 	int destroyed = ft.destroyed;

@@ -269,6 +269,20 @@ static void terminate_over_tls(void **state)
 	host_tls[h.fd] = NULL;
 }
 
+/* H2CData before its R2T left the send queue (records sealed but not wholly sent count as
+ * queued): FES 02h, as in plain text. */
+static void early_h2c_over_tls(void **state)
+{
+	(void)state;
+	host_derives(1, tenant_key.data, 32, HOSTNQN, HNVMF_TLS_LABEL_RFC8446);
+	struct host h;
+	assert_true(tls_open(&h));
+	icreq(&h);
+	h2c_before_r2t_sent(&h);
+	SSL_free(host_tls[h.fd]);
+	host_tls[h.fd] = NULL;
+}
+
 /* Staged bytes span several responses not yet taken by OpenSSL: they are sent whole. */
 static void terminate_over_tls_many(void **state)
 {
@@ -478,6 +492,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(plaintext_on_tls_listener, setup, teardown),
 		cmocka_unit_test_setup_teardown(terminate_over_tls, setup, teardown),
 		cmocka_unit_test_setup_teardown(terminate_over_tls_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(early_h2c_over_tls, setup, teardown),
 		cmocka_unit_test_setup_teardown(records_full_and_batched, setup, teardown),
 		cmocka_unit_test_setup_teardown(key_update_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(partial_sends, setup, teardown),

@@ -214,9 +214,11 @@ static int poll_group(struct rdma_group *g)
 		total += n;
 		for (int i = 0; i < n; i++) {
 			/* A QP already destroyed (its flush never came in time) may leave
-			 * completions behind: only live connections' wr_ids are followed. */
+			 * completions behind: only live connections' wr_ids are followed. Nor
+			 * those of WRs already given up on: counted again, they would keep the
+			 * connection from ever looking idle. */
 			struct rdma_conn *c = conn_of_qp(g, wc[i].qp_num);
-			if (!c)
+			if (!c || c->wrs_abandoned)
 				continue;
 			uint8_t kind = *(const uint8_t *)(uintptr_t)wc[i].wr_id;
 			if (kind == RDMA_WR_RECV) {

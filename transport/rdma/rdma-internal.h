@@ -112,7 +112,7 @@ enum rdma_req_state {
 	RDMA_REQ_READING,     /* RDMA READ of the host's data posted */
 	RDMA_REQ_EXECUTING,   /* between hnvmf_req_execute and queue_response: target owns it */
 	RDMA_REQ_WAIT_RSP_WR, /* the send queue is full: WRITE + SEND wait */
-	RDMA_REQ_SENDING,     /* RDMA WRITE and/or SEND posted */
+	RDMA_REQ_SENDING,     /* RDMA WRITE and/or SEND being posted, then posted */
 };
 
 struct rdma_conn;
@@ -177,6 +177,7 @@ struct rdma_conn {
 	bool quiesced;
 	bool destroy_queued;
 	bool cq_reserved;
+	bool wrs_abandoned;           /* flush timeout: posted WRs forgotten, late completions ignored */
 	struct hnvmf_list link;       /* rt->conns */
 	struct hnvmf_list grp_link;   /* grp->conns */
 	struct rdma_conn_stats stats;

@@ -337,6 +337,7 @@ void rdma_req_abort_waiting(struct rdma_conn *c)
 
 void rdma_req_abandon_wrs(struct rdma_conn *c)
 {
+	c->wrs_abandoned = true;
 	c->posted_recv = 0;
 	c->posted_send = 0;
 	for (unsigned i = 0; i < c->nreqs; i++) {
@@ -378,6 +379,9 @@ static void send_response(struct rdma_req *t, bool resumed)
 		hnvmf_list_add_tail(&c->wr_waiters, &t->wait_link);
 		return;
 	}
+	/* No longer waiting (a resumed request is already off wr_waiters): if a post below fails,
+	 * the close must not release it as a waiter too; this function releases it. */
+	t->state = RDMA_REQ_SENDING;
 	/* Repost the receive buffer first: the host may answer the CQE with a new command. */
 	if (t->capsule) {
 		struct rdma_slab_obj *capsule = t->capsule;
@@ -421,7 +425,6 @@ static void send_response(struct rdma_req *t, bool resumed)
 		log_err("rdma %s: posting the response failed: %s", c->sq.peer, strerror(rc));
 		/* A WRITE that went out completes later; only what was posted counts. */
 		if (write && bad == &swr) {
-			t->state = RDMA_REQ_SENDING;
 			t->wr_pending++;
 			c->posted_send++;
 			rdma_conn_close(c, "cannot post a response");
@@ -431,7 +434,6 @@ static void send_response(struct rdma_req *t, bool resumed)
 		req_release(t);
 		return;
 	}
-	t->state = RDMA_REQ_SENDING;
 	t->wr_pending += need;
 	c->posted_send += need;
 	c->stats.writes += len;

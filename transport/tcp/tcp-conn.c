@@ -43,12 +43,6 @@ static void term_sent(struct tcp_send *s, bool dropped)
 		tcp_conn_close(c, "C2HTermReq sent");
 }
 
-static void icresp_sent(struct tcp_send *s, bool dropped)
-{
-	(void)s;
-	(void)dropped;
-}
-
 struct tcp_conn *tcp_conn_create(struct tcp_reactor *rt, struct hnvmf_port *port, int fd,
 				 const char *peer)
 {
@@ -74,8 +68,6 @@ struct tcp_conn *tcp_conn_create(struct tcp_reactor *rt, struct hnvmf_port *port
 	hnvmf_list_init(&c->link);
 	hnvmf_list_init(&c->sendq);
 	hnvmf_list_init(&c->flush_link);
-	c->icresp_snd.sent = icresp_sent;
-	c->term_snd.sent = term_sent;
 	snprintf(c->sq.peer, sizeof(c->sq.peer), "%s", peer);
 	atomic_fetch_add(&tcp_g.nconns, 1);
 	return c;
@@ -188,6 +180,8 @@ void tcp_conn_terminate(struct tcp_conn *c, enum hnvmf_tcp_fes fes, uint32_t fei
 	/* Nothing queued matters to a peer about to be cut off, but a PDU already partly on
 	 * the wire must be finished so that the C2HTermReq is framed. */
 	tcp_send_drop_all(c, true);
+	if (!tcp_send_prepare(c, &c->term_snd, term_sent))
+		return;
 
 	if (hdr_len > HNVMF_TCP_TERM_MAX_DATA)
 		hdr_len = HNVMF_TCP_TERM_MAX_DATA;
@@ -199,7 +193,6 @@ void tcp_conn_terminate(struct tcp_conn *c, enum hnvmf_tcp_fes fes, uint32_t fei
 	t->fes = htole16((uint16_t)fes);
 	t->fei = htole32(fei);
 	memcpy(c->term_pdu + sizeof(*t), hdr, hdr_len);
-	c->term_snd.iovcnt = 0;
 	tcp_send_add(&c->term_snd, c->term_pdu, sizeof(*t) + hdr_len);
 	tcp_send_queue(c, &c->term_snd);
 

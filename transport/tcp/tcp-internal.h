@@ -52,7 +52,7 @@ struct tcp_send {
 enum tcp_req_state {
 	TCP_REQ_FREE,
 	TCP_REQ_CAPSULE_DATA, /* command PDU header in, its in-capsule data arriving */
-	TCP_REQ_WAIT_H2C,     /* R2T queued or sent; H2CData PDUs arriving */
+	TCP_REQ_WAIT_H2C,     /* R2T queued, then sent: only then may H2CData PDUs arrive */
 	TCP_REQ_EXECUTING,    /* between hnvmf_req_init and queue_response: target owns it */
 	TCP_REQ_SENDING,      /* response PDUs on the send queue */
 };
@@ -245,6 +245,10 @@ void tcp_req_abort(struct tcp_req *t);            /* connection closing: end it 
 void tcp_queue_response(struct hnvmf_req *req);
 
 /* tcp-send.c */
+/* Starts building s's PDUs (iovcnt 0, its callback): false when s is still queued, which is a
+ * bug; the connection is then closed. tcp_send_queue then queues it. */
+bool tcp_send_prepare(struct tcp_conn *c, struct tcp_send *s,
+		      void (*sent)(struct tcp_send *s, bool dropped));
 void tcp_send_queue(struct tcp_conn *c, struct tcp_send *s);
 void tcp_send_schedule(struct tcp_conn *c);
 void tcp_send_flush(struct tcp_conn *c);

@@ -102,6 +102,12 @@ static int64_t pdu_data_len(struct tcp_conn *c)
 	return (int64_t)plen - h->pdo - dd;
 }
 
+static void icresp_sent(struct tcp_send *s, bool dropped)
+{
+	(void)s;
+	(void)dropped;
+}
+
 static void rx_icreq(struct tcp_conn *c)
 {
 	const struct hnvmf_tcp_icreq *ic = (const void *)c->rx_pdu;
@@ -132,6 +138,8 @@ static void rx_icreq(struct tcp_conn *c)
 	c->c2h_pdo = (uint8_t)((hdr + align - 1) / align * align);
 	c->maxr2t = le32toh(ic->maxr2t) + 1;
 
+	if (!tcp_send_prepare(c, &c->icresp_snd, icresp_sent))
+		return;
 	struct hnvmf_tcp_icresp *r = &c->icresp;
 	memset(r, 0, sizeof(*r));
 	r->hdr.type = HNVMF_TCP_ICRESP;
@@ -141,7 +149,6 @@ static void rx_icreq(struct tcp_conn *c)
 	r->cpda = 0;
 	r->digest = ic->digest & (HNVMF_TCP_DIGEST_HDR | HNVMF_TCP_DIGEST_DATA);
 	r->maxdata = htole32(TCP_MAXH2CDATA);
-	c->icresp_snd.iovcnt = 0;
 	tcp_send_add(&c->icresp_snd, r, sizeof(*r));
 	tcp_send_queue(c, &c->icresp_snd);
 	c->state = TCP_CONN_LIVE;
@@ -203,6 +210,13 @@ static void rx_h2c_data(struct tcp_conn *c)
 	struct tcp_req *t = ttag < c->nreqs ? &c->reqs[ttag] : NULL;
 	if (!t || t->state != TCP_REQ_WAIT_H2C) {
 		fatal_field(c, offsetof(struct hnvmf_tcp_data, ttag));
+		return;
+	}
+	if (t->snd.queued) {
+		/* Its R2T has not left the send queue: the host guessed the tag (they are handed
+		 * out in order). Taking the data would let the response reuse the send entry that
+		 * still holds the R2T. */
+		fatal(c, HNVMF_TCP_FES_PDU_SEQ_ERR, 0, c->rx_pdu, c->rx_hlen);
 		return;
 	}
 	if (d->cid != t->sqe.common.cid) {

@@ -94,6 +94,9 @@ static void r2t_sent(struct tcp_send *s, bool dropped)
 static void send_r2t(struct tcp_req *t)
 {
 	struct tcp_conn *c = t->conn;
+	t->state = TCP_REQ_WAIT_H2C; /* refused: the close aborts it as a waiting request */
+	if (!tcp_send_prepare(c, &t->snd, r2t_sent))
+		return;
 	struct hnvmf_tcp_r2t *r = (struct hnvmf_tcp_r2t *)t->hdr;
 	memset(r, 0, sizeof(*r));
 	r->hdr.type = HNVMF_TCP_R2T;
@@ -104,12 +107,9 @@ static void send_r2t(struct tcp_req *t)
 	r->ttag = htole16(t->ttag);
 	r->offset = 0;
 	r->length = htole32(t->req.data_len);
-	t->snd.iovcnt = 0;
-	t->snd.sent = r2t_sent;
 	if (c->hdgst)
 		tcp_digest_append(r, sizeof(*r));
 	tcp_send_add(&t->snd, r, sizeof(*r) + (c->hdgst ? HNVMF_TCP_DIGEST_LEN : 0));
-	t->state = TCP_REQ_WAIT_H2C;
 	tcp_send_queue(c, &t->snd);
 }
 
@@ -269,8 +269,11 @@ void tcp_queue_response(struct hnvmf_req *req)
 		return;
 	}
 	struct tcp_send *s = &t->snd;
-	s->iovcnt = 0;
-	s->sent = response_sent;
+	if (!tcp_send_prepare(c, s, response_sent)) {
+		if (t->state != TCP_REQ_FREE)
+			tcp_req_release(t); /* dropping the queue did not free it */
+		return;
+	}
 	t->state = TCP_REQ_SENDING;
 	bool success = false;
 	if (req->dir == HNVMF_DIR_C2H && req->xfer_len > 0 && status_ok(req) && req->iovcnt > 0) {

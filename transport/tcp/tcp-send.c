@@ -2,6 +2,7 @@
  * headers and straight at the request's data (no copy), and the reactor's poller gathers as
  * many as fit into one sendmsg per loop iteration. A partial write leaves the rest queued and
  * arms EPOLLOUT; EPOLLOUT is disarmed as soon as the queue is empty again. */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,8 +19,27 @@ void tcp_send_schedule(struct tcp_conn *c)
 	hnvmf_list_add_tail(&c->rt->flushq, &c->flush_link);
 }
 
+bool tcp_send_prepare(struct tcp_conn *c, struct tcp_send *s,
+		      void (*sent)(struct tcp_send *s, bool dropped))
+{
+	/* Rebuilding an entry that is still queued would rewrite bytes that may be partly on the
+	 * wire and link the queue to itself (the reactor then loops forever). It is our bug, not
+	 * the peer's: stop in a debug build; in a release build fail this connection only. */
+	assert(!s->queued);
+	if (s->queued) {
+		log_err("tcp %s: a PDU was built again while still queued: closing the connection",
+			c->sq.peer);
+		tcp_conn_close(c, "send entry reused while queued");
+		return false;
+	}
+	s->iovcnt = 0;
+	s->sent = sent;
+	return true;
+}
+
 void tcp_send_queue(struct tcp_conn *c, struct tcp_send *s)
 {
+	assert(!s->queued);
 	s->cur = 0;
 	s->cur_off = 0;
 	s->queued = true;
