@@ -235,6 +235,8 @@ uint16_t hnvmf_parse_connect_cmd(struct hnvmf_req *req);   /* fabrics-cmd.c */
 uint16_t hnvmf_parse_admin_cmd(struct hnvmf_req *req);     /* admin-cmd.c */
 uint16_t hnvmf_parse_discovery_cmd(struct hnvmf_req *req); /* discovery.c */
 uint16_t hnvmf_parse_io_cmd(struct hnvmf_req *req);        /* io-cmd.c */
+/* The NVMe status for a backend's result (0 or -errno) of a read (write false) or a write. */
+uint16_t hnvmf_errno_to_status(int err, bool write);       /* io-cmd.c */
 
 /* ---- controllers (ctrl.c) ---- */
 uint16_t hnvmf_ctrl_create(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const char *hostnqn,
