@@ -122,6 +122,11 @@ static void identify_ns(struct hnvmf_req *req)
 static void identify_active_ns(struct hnvmf_req *req)
 {
 	uint32_t start = le32toh(req->cmd->common.nsid);
+	/* IDs greater than FFFFFFFEh or FFFFFFFFh do not exist (and start + 1 would wrap). */
+	if (start >= 0xfffffffeu) {
+		hnvmf_req_complete(req, HNVMF_SC_GENERIC(NVME_SC_INVALID_NS));
+		return;
+	}
 	uint32_t list[1024] = {0};
 	unsigned n = 0;
 	struct hnvmf_subsys *s = req->sq->ctrl->subsys;

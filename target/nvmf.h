@@ -105,6 +105,7 @@ struct hnvmf_sq {
 	atomic_uint inflight;    /* requests between req_init and queue_response */
 	_Atomic uint64_t ncmds;  /* commands received; the keep-alive timer reads it as traffic */
 	enum hnvmf_path_mode mode; /* engine path for this queue's I/O, chosen at Connect */
+	atomic_bool deleted;     /* an I/O queue deleted by a controller reset: commands fail */
 	struct hnvmf_chan *chans[HNVMF_MAX_NSID + 1]; /* per namespace, opened on first use */
 	char peer[64];           /* "addr:port", for logs */
 	void *auth;              /* DH-HMAC-CHAP exchange state (target/auth.c) */
@@ -170,6 +171,7 @@ struct hnvmf_ctrl {
 	uint32_t aen_config;     /* Set Features Async Event Configuration */
 	const struct hnvmf_conf_tenant *tenant; /* NULL: no tenant file for this host */
 	bool dead;               /* being torn down: refuse new I/O queues */
+	bool resetting;          /* CC.EN 1 -> 0 or shutdown: waiting for the I/O queues to go */
 	struct hnvmf_list link;
 };
 
@@ -252,6 +254,8 @@ void hnvmf_ctrl_call_on_queues(struct hnvmf_ctrl *c, bool (*filter)(const struct
 void hnvmf_ctrl_fatal(struct hnvmf_ctrl *ctrl, const char *why);
 void hnvmf_ctrl_keepalive(struct hnvmf_ctrl *ctrl);
 void hnvmf_ctrl_start_keepalive(struct hnvmf_ctrl *ctrl);
+/* An I/O queue of the controller was destroyed (a reset may be complete now). */
+void hnvmf_ctrl_io_queue_gone(struct hnvmf_ctrl *ctrl);
 /* Queues an Asynchronous Event Request / raises an event (result dword 0). */
 void hnvmf_ctrl_queue_aer(struct hnvmf_ctrl *ctrl, struct hnvmf_req *req);
 void hnvmf_ctrl_raise_aen(struct hnvmf_ctrl *ctrl, uint32_t result, uint32_t changed_nsid);
