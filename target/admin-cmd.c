@@ -325,7 +325,9 @@ void hnvmf_admin_set_features(struct hnvmf_req *req)
 		return;
 	}
 	case NVME_FEAT_FID_KATO:
-		c->kato_ms = cdw11;
+		/* As at Connect: a discovery controller is never without keep-alive, or an
+		 * abandoned one would live as long as its connection. */
+		c->kato_ms = cdw11 || !c->subsys->discovery ? cdw11 : req->sq->tgt->conf->kato_default_ms;
 		hnvmf_ctrl_start_keepalive(c);
 		hnvmf_req_complete(req, 0);
 		return;

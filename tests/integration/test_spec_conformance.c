@@ -1,7 +1,8 @@
 /* Spec conformance of hnvmfd seen from a host, one defect of the security issue per test:
  *   - a write on a full file system fails with Generic / Capacity Exceeded (a file backend on a
  *     1 MiB tmpfs mounted in a private mount namespace);
- *   - Set Features Keep Alive Timer 0 disables keep-alive: a silent host keeps its controller;
+ *   - Set Features Keep Alive Timer 0 disables keep-alive: a silent host keeps its controller
+ *     (a discovery controller keeps kato_default_ms instead, as at Connect);
  *   - Identify CNS 02h (active namespace list) refuses NSID FFFFFFFEh and FFFFFFFFh;
  *   - the discovery controller has no I/O queues: their Connect is refused;
  *   - CC.EN 1 -> 0 and a completed shutdown (CC.SHN) delete the I/O queues (commands on them
@@ -154,6 +155,31 @@ static void test_kato_zero_disables_keepalive(void **state)
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 }
 
+static void test_discovery_kato_zero_keeps_default(void **state)
+{
+	(void)state;
+	struct hnvmf_ini_ctrl_opts o;
+	hnvmf_ini_ctrl_opts_default(&o);
+	o.nr_io_queues = 0;
+	o.kato_ms = 1000;
+	struct hnvmf_ini_ctrl *c = NULL;
+	assert_int_equal(hnvmf_ini_ctrl_connect("127.0.0.1", H.disc_port, NVME_DISC_SUBSYS_NAME,
+						"nqn.2026-01.io.hnvmf.test:disckato", &o, &c), 0);
+	union hnvmf_sqe sqe;
+	memset(&sqe, 0, sizeof(sqe));
+	hnvmf_sqe_set_features(&sqe, NVME_FEAT_FID_KATO, 0);
+	struct hnvmf_cqe cqe;
+	assert_int_equal(hnvmf_ini_admin_exec(c, &sqe, NULL, 0, HNVMF_INI_NONE, &cqe), 0);
+	/* KATO 0 would let an abandoned discovery controller live as long as its connection:
+	 * it gets kato_default_ms (120 s), as a Connect with KATO 0 does. */
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.common.opcode = nvme_admin_get_features;
+	sqe.common.cdw10 = htole32(NVME_FEAT_FID_KATO);
+	assert_int_equal(hnvmf_ini_admin_exec(c, &sqe, NULL, 0, HNVMF_INI_NONE, &cqe), 0);
+	assert_int_equal(le32toh((uint32_t)cqe.result), 120000);
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
+}
+
 static void test_identify_active_list_nsid_bounds(void **state)
 {
 	(void)state;
@@ -278,6 +304,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_disk_full_capacity_exceeded),
 		cmocka_unit_test(test_kato_zero_disables_keepalive),
+		cmocka_unit_test(test_discovery_kato_zero_keeps_default),
 		cmocka_unit_test(test_identify_active_list_nsid_bounds),
 		cmocka_unit_test(test_discovery_has_no_io_queues),
 		cmocka_unit_test(test_cc_en_reset_deletes_io_queues),
