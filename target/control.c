@@ -82,7 +82,7 @@ static void cmd_ns_add(struct hnvmf_control *c, char *args, char *out, size_t le
 	snprintf(out, len, "ok\n");
 }
 
-/* Runs one command line; the answer (malloc'ed) into *out. */
+/* Runs one command line; returns its answer (malloc'ed), NULL when out of memory. */
 static char *run_command(struct hnvmf_control *c, char *line)
 {
 	size_t cap = 1 << 16;
@@ -125,22 +125,24 @@ static void client_close(struct control_client *cl)
 	cl->fd = -1;
 }
 
-/* Reads what the client sent; once its line is complete, runs it and starts the answer. */
+/* Reads what the client sent; once its line is complete (a newline, or the client shut its
+ * sending side down), runs it and starts the answer. */
 static void client_read(struct hnvmf_control *c, struct control_client *cl)
 {
 	ssize_t r = read(cl->fd, cl->line + cl->n, sizeof(cl->line) - 1 - cl->n);
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (r <= 0) {
+	if (r < 0 || (r == 0 && cl->n == 0)) {
 		client_close(cl);
 		return;
 	}
 	cl->n += (size_t)r;
 	cl->line[cl->n] = '\0';
 	size_t eol = strcspn(cl->line, "\r\n");
-	if (eol == cl->n && cl->n < sizeof(cl->line) - 1)
-		return; /* not complete yet */
-	if (eol == cl->n) {
+	bool complete = eol < cl->n || r == 0;
+	if (!complete && cl->n < sizeof(cl->line) - 1)
+		return;
+	if (!complete) {
 		cl->out = strdup("error: request too long\n");
 	} else {
 		cl->line[eol] = '\0';

@@ -1,9 +1,11 @@
 /* The control socket against slow clients: every request has control_timeout_ms ([limits]) from
  * its connection to its answer, and a client that drips its line a byte at a time, or sends
  * nothing, neither keeps its connection past that nor holds up another client's request, even
- * when more such clients are connected than the daemon serves at once. */
+ * when more such clients are connected than the daemon serves at once. A line ends with a
+ * newline or when the client shuts its side down; a longer line than the daemon reads is refused. */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -162,11 +164,45 @@ static void test_idle_clients_beyond_the_slots(void **state)
 	}
 }
 
+/* Sends req (len bytes, maybe shutting the sending side down after it) and reads the answer. */
+static void ask(const void *req, size_t len, bool shut, char *out, size_t cap)
+{
+	int fd = ctl_connect();
+	struct timeval tv = {.tv_sec = 5};
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
+	if (shut)
+		assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	size_t off = 0;
+	ssize_t r;
+	while (off + 1 < cap && (r = recv(fd, out + off, cap - 1 - off, 0)) > 0)
+		off += (size_t)r;
+	out[off] = '\0';
+	close(fd);
+}
+
+static void test_line_ends(void **state)
+{
+	(void)state;
+	char out[256], version[256];
+	ask("version\n", 8, false, version, sizeof(version));
+	assert_true(strlen(version) > 1 && version[strlen(version) - 1] == '\n');
+	/* A client that shuts its side down instead of sending a newline is answered too. */
+	ask("version", 7, true, out, sizeof(out));
+	assert_string_equal(out, version);
+	/* A line longer than the daemon reads is refused, not cut and run. */
+	char big[600];
+	memset(big, 'v', sizeof(big));
+	ask(big, sizeof(big), false, out, sizeof(out));
+	assert_string_equal(out, "error: request too long\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dripping_client_is_cut_and_blocks_nobody),
 		cmocka_unit_test(test_idle_clients_beyond_the_slots),
+		cmocka_unit_test(test_line_ends),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
