@@ -122,6 +122,11 @@ static void identify_ns(struct hnvmf_req *req)
 static void identify_active_ns(struct hnvmf_req *req)
 {
 	uint32_t start = le32toh(req->cmd->common.nsid);
+	/* IDs greater than FFFFFFFEh or FFFFFFFFh do not exist (and start + 1 would wrap). */
+	if (start >= 0xfffffffeu) {
+		hnvmf_req_complete(req, HNVMF_SC_GENERIC(NVME_SC_INVALID_NS));
+		return;
+	}
 	uint32_t list[1024] = {0};
 	unsigned n = 0;
 	struct hnvmf_subsys *s = req->sq->ctrl->subsys;
@@ -320,7 +325,9 @@ void hnvmf_admin_set_features(struct hnvmf_req *req)
 		return;
 	}
 	case NVME_FEAT_FID_KATO:
-		c->kato_ms = cdw11;
+		/* As at Connect: a discovery controller is never without keep-alive, or an
+		 * abandoned one would live as long as its connection. */
+		c->kato_ms = cdw11 || !c->subsys->discovery ? cdw11 : req->sq->tgt->conf->kato_default_ms;
 		hnvmf_ctrl_start_keepalive(c);
 		hnvmf_req_complete(req, 0);
 		return;

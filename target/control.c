@@ -1,4 +1,5 @@
-/* The control socket (see control.h). One thread; commands are rare and short. */
+/* The control socket (see control.h). One thread; commands are rare and short, but the
+ * peers are not trusted to be quick: see control_thread. */
 #include "target/control.h"
 
 #include <errno.h>
@@ -16,6 +17,18 @@
 #include "core/pqm.h"
 #include "hnvmf-version.h"
 
+#define CONTROL_MAX_CLIENTS 8 /* requests served at once */
+#define CONTROL_LINE_MAX 512  /* one command line */
+
+struct control_client {
+	int fd;               /* -1: a free slot */
+	uint64_t deadline_ns; /* accepted + control_timeout_ms */
+	char line[CONTROL_LINE_MAX];
+	size_t n;
+	char *out;            /* the answer, once the line is complete */
+	size_t out_len, out_off;
+};
+
 struct hnvmf_control {
 	struct hnvmf_tgt *tgt;
 	int fd;
@@ -25,6 +38,7 @@ struct hnvmf_control {
 	int (*reload)(char *msg, size_t len);
 	struct hnvmf_backend **added; /* backends of namespaces added at run time */
 	size_t nadded;
+	struct control_client clients[CONTROL_MAX_CLIENTS];
 };
 
 static void cmd_ns_add(struct hnvmf_control *c, char *args, char *out, size_t len)
@@ -68,26 +82,13 @@ static void cmd_ns_add(struct hnvmf_control *c, char *args, char *out, size_t le
 	snprintf(out, len, "ok\n");
 }
 
-static void handle(struct hnvmf_control *c, int fd)
+/* Runs one command line; returns its answer (malloc'ed), NULL when out of memory. */
+static char *run_command(struct hnvmf_control *c, char *line)
 {
-	char line[512];
-	ssize_t n = 0;
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	/* A client gets one second to send its line; the daemon never waits longer on it. */
-	while (n < (ssize_t)sizeof(line) - 1 && poll(&pfd, 1, 1000) == 1) {
-		ssize_t r = read(fd, line + n, sizeof(line) - 1 - (size_t)n);
-		if (r <= 0)
-			break;
-		n += r;
-		if (memchr(line, '\n', (size_t)n))
-			break;
-	}
-	line[n] = '\0';
-	line[strcspn(line, "\r\n")] = '\0';
 	size_t cap = 1 << 16;
 	char *out = malloc(cap);
 	if (!out)
-		return;
+		return NULL;
 	out[0] = '\0';
 	if (strcmp(line, "state") == 0) {
 		hnvmf_tgt_describe(c->tgt, out, cap);
@@ -113,37 +114,136 @@ static void handle(struct hnvmf_control *c, int fd)
 	} else {
 		snprintf(out, cap, "error: unknown command '%s' (state, pqm, pqm-c, ns-add, reload, version)\n", line);
 	}
-	size_t len = strlen(out), off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, out + off, len - off);
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	free(out);
+	return out;
 }
 
+static void client_close(struct control_client *cl)
+{
+	close(cl->fd);
+	free(cl->out);
+	memset(cl, 0, sizeof(*cl));
+	cl->fd = -1;
+}
+
+/* Reads what the client sent; once its line is complete (a newline, or the client shut its
+ * sending side down), runs it and starts the answer. */
+static void client_read(struct hnvmf_control *c, struct control_client *cl)
+{
+	ssize_t r = read(cl->fd, cl->line + cl->n, sizeof(cl->line) - 1 - cl->n);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r < 0 || (r == 0 && cl->n == 0)) {
+		client_close(cl);
+		return;
+	}
+	cl->n += (size_t)r;
+	cl->line[cl->n] = '\0';
+	size_t eol = strcspn(cl->line, "\r\n");
+	bool complete = eol < cl->n || r == 0;
+	if (!complete && cl->n < sizeof(cl->line) - 1)
+		return;
+	if (!complete) {
+		cl->out = strdup("error: request too long\n");
+	} else {
+		cl->line[eol] = '\0';
+		cl->out = run_command(c, cl->line);
+	}
+	if (!cl->out) {
+		client_close(cl);
+		return;
+	}
+	cl->out_len = strlen(cl->out);
+}
+
+/* Sends what the socket takes now; the connection closes once the answer is out. */
+static void client_write(struct control_client *cl)
+{
+	while (cl->out_off < cl->out_len) {
+		ssize_t w = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		if (w <= 0)
+			break;
+		cl->out_off += (size_t)w;
+	}
+	client_close(cl);
+}
+
+static void accept_client(struct hnvmf_control *c, uint64_t now)
+{
+	int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		struct control_client *cl = &c->clients[i];
+		if (cl->fd < 0) {
+			cl->fd = fd;
+			cl->deadline_ns = now + (uint64_t)c->tgt->conf->limits.control_timeout_ms * 1000000ull;
+			return;
+		}
+	}
+	close(fd); /* not reached: the listener is only polled while a slot is free */
+}
+
+/* Clients are served side by side, at most CONTROL_MAX_CLIENTS at once (more wait in the
+ * listen backlog), and each request has control_timeout_ms from its connection to its last
+ * answer byte: a client that sends or reads slowly is closed, and holds nobody else up. */
 static void *control_thread(void *arg)
 {
 	struct hnvmf_control *c = arg;
 	pthread_setname_np(pthread_self(), "hnvmf-control");
-	struct pollfd pfd[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = c->stopfd[0], .events = POLLIN}};
+	struct pollfd pfd[2 + CONTROL_MAX_CLIENTS];
+	struct control_client *polled[CONTROL_MAX_CLIENTS];
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		uint64_t now = hnvmf_now_ns();
+		int timeout = -1;
+		nfds_t n = 2;
+		bool slot_free = false;
+		for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+			struct control_client *cl = &c->clients[i];
+			if (cl->fd < 0) {
+				slot_free = true;
+				continue;
+			}
+			if (now >= cl->deadline_ns) {
+				log_notice("control socket: a request took longer than %u ms, closed",
+					   c->tgt->conf->limits.control_timeout_ms);
+				client_close(cl);
+				slot_free = true;
+				continue;
+			}
+			int left = (int)((cl->deadline_ns - now + 999999) / 1000000);
+			if (timeout < 0 || left < timeout)
+				timeout = left;
+			polled[n - 2] = cl;
+			pfd[n++] = (struct pollfd){.fd = cl->fd, .events = cl->out ? POLLOUT : POLLIN};
+		}
+		pfd[0] = (struct pollfd){.fd = slot_free ? c->fd : -1, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = c->stopfd[0], .events = POLLIN};
+		if (poll(pfd, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		if (pfd[1].revents)
 			break;
-		if (pfd[0].revents & POLLIN) {
-			int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd >= 0) {
-				handle(c, fd);
-				close(fd);
-			}
+		for (nfds_t i = 2; i < n; i++) {
+			struct control_client *cl = polled[i - 2];
+			if (!pfd[i].revents)
+				continue;
+			if (!cl->out)
+				client_read(c, cl);
+			if (cl->fd >= 0 && cl->out)
+				client_write(cl);
 		}
+		if (pfd[0].revents & POLLIN)
+			accept_client(c, hnvmf_now_ns());
 	}
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (c->clients[i].fd >= 0)
+			client_close(&c->clients[i]);
 	return NULL;
 }
 
@@ -158,6 +258,8 @@ int hnvmf_control_start(struct hnvmf_tgt *tgt, const char *path,
 		return -ENOMEM;
 	c->tgt = tgt;
 	c->reload = reload;
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		c->clients[i].fd = -1;
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	/* The socket's directory (e.g. /run/hnvmf) may not exist yet. */

@@ -19,6 +19,7 @@
 #define CC_IOCQES_SHIFT 20
 #define CSTS_RDY 0x1u
 #define CSTS_CFS 0x2u
+#define CSTS_SHST_OCCURRING (1u << 2)
 #define CSTS_SHST_CMPLT (2u << 2)
 #define CSTS_SHST_MASK (3u << 2)
 
@@ -188,7 +189,8 @@ void hnvmf_ctrl_fatal(struct hnvmf_ctrl *c, const char *why)
 	pthread_mutex_unlock(&c->tgt->lock);
 }
 
-/* A dead controller takes no queue: its host entry may be gone with its last queue. */
+/* A dead controller takes no queue: its host entry may be gone with its last queue. Nor does a
+ * controller being reset take an I/O queue. */
 uint16_t hnvmf_ctrl_attach_sq(struct hnvmf_ctrl *c, struct hnvmf_sq *sq, uint16_t qid)
 {
 	struct hnvmf_tgt *tgt = c->tgt;
@@ -198,6 +200,11 @@ uint16_t hnvmf_ctrl_attach_sq(struct hnvmf_ctrl *c, struct hnvmf_sq *sq, uint16_
 		pthread_mutex_lock(&c->lock);
 		if (c->sqs[qid]) { /* lost a race with another Connect for the same qid */
 			st = HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY);
+			hnvmf_host_del_queue(c->host);
+		} else if (qid && !(c->csts & 1u)) {
+			/* Connect checked CSTS.RDY before; a reset that began since then must not
+			 * get an I/O queue it will never delete. */
+			st = HNVMF_SC_GENERIC(NVME_SC_CMD_SEQ_ERROR);
 			hnvmf_host_del_queue(c->host);
 		} else {
 			c->sqs[qid] = sq;
@@ -257,10 +264,16 @@ static void ka_expired(struct hnvmf_timer *t)
 	hnvmf_ctrl_fatal(c, "keep-alive timeout");
 }
 
+/* (Re)starts the timer for the current KATO; KATO 0 disables keep-alive, so a timer armed for
+ * an earlier KATO is cancelled rather than left to fire. On the admin queue's reactor. */
 void hnvmf_ctrl_start_keepalive(struct hnvmf_ctrl *c)
 {
-	if (!c->kato_ms || !c->sqs[0])
+	if (!c->sqs[0])
 		return;
+	if (!c->kato_ms) {
+		hnvmf_timer_cancel(c->sqs[0]->reactor, &c->ka_timer);
+		return;
+	}
 	atomic_store(&c->last_keepalive_ns, hnvmf_now_ns());
 	hnvmf_timer_arm(c->sqs[0]->reactor, &c->ka_timer, c->kato_ms);
 }
@@ -356,6 +369,62 @@ uint16_t hnvmf_ctrl_prop_get(struct hnvmf_ctrl *c, uint32_t off, int size8, uint
 	}
 }
 
+/* CC.EN 0 -> 1: I/O queue entry sizes must be the NVMe ones (64-byte SQE, 16-byte CQE). Lock held. */
+static void enable_locked(struct hnvmf_ctrl *c)
+{
+	uint32_t cc = c->cc;
+	if (!c->subsys->discovery &&
+	    (((cc >> CC_IOSQES_SHIFT) & 0xf) != 6 || ((cc >> CC_IOCQES_SHIFT) & 0xf) != 4))
+		c->csts = (c->csts & ~CSTS_RDY) | CSTS_CFS;
+	else
+		c->csts = (c->csts & ~CSTS_CFS) | CSTS_RDY;
+}
+
+static bool has_io_queues_locked(const struct hnvmf_ctrl *c)
+{
+	for (unsigned q = 1; q <= HNVMF_MAX_IO_QUEUES; q++)
+		if (c->sqs[q])
+			return true;
+	return false;
+}
+
+/* The last I/O queue of a reset or shutdown is gone, so every command on it has completed:
+ * only now is a shutdown complete, and an enable the host asked for meanwhile takes effect. */
+static void reset_done_locked(struct hnvmf_ctrl *c)
+{
+	c->resetting = false;
+	if ((c->csts & CSTS_SHST_MASK) == CSTS_SHST_OCCURRING)
+		c->csts = (c->csts & ~CSTS_SHST_MASK) | CSTS_SHST_CMPLT;
+	if (c->cc & CC_EN)
+		enable_locked(c);
+}
+
+/* Controller reset or shutdown over fabrics: the I/O queues are deleted. Commands not yet
+ * executed on them fail at once (sq->deleted); the transport closes their connections, and
+ * what is in flight completes in the backend before a queue is destroyed. The admin queue
+ * stays. Lock held. */
+static void delete_io_queues_locked(struct hnvmf_ctrl *c)
+{
+	c->resetting = false;
+	for (unsigned q = 1; q <= HNVMF_MAX_IO_QUEUES; q++) {
+		if (!c->sqs[q])
+			continue;
+		atomic_store_explicit(&c->sqs[q]->deleted, true, memory_order_relaxed);
+		queue_call_locked(c, (uint16_t)q, queue_disconnect);
+		c->resetting = true;
+	}
+	if (!c->resetting)
+		reset_done_locked(c);
+}
+
+void hnvmf_ctrl_io_queue_gone(struct hnvmf_ctrl *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->resetting && !has_io_queues_locked(c))
+		reset_done_locked(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
 uint16_t hnvmf_ctrl_prop_set(struct hnvmf_ctrl *c, uint32_t off, int size8, uint64_t val)
 {
 	if (off != NVME_REG_CC || size8)
@@ -364,24 +433,22 @@ uint16_t hnvmf_ctrl_prop_set(struct hnvmf_ctrl *c, uint32_t off, int size8, uint
 	pthread_mutex_lock(&c->lock);
 	uint32_t old = c->cc;
 	c->cc = cc;
-	if ((cc & CC_EN) && !(old & CC_EN)) {
-		/* Enable: I/O queue entry sizes must be the NVMe ones (64-byte SQE, 16-byte CQE). */
-		if (!c->subsys->discovery &&
-		    (((cc >> CC_IOSQES_SHIFT) & 0xf) != 6 || ((cc >> CC_IOCQES_SHIFT) & 0xf) != 4))
-			c->csts = CSTS_CFS;
-		else
-			c->csts = CSTS_RDY;
-	} else if (!(cc & CC_EN) && (old & CC_EN)) {
-		c->csts = 0; /* reset: the host tears the I/O queues down itself */
-	}
 	if ((cc & CC_SHN_MASK) && !(old & CC_SHN_MASK)) {
-		/* Shutdown: nothing is cached above the backends; acknowledged writes are already
-		 * in them (FUA/flush semantics live in the backends). */
-		c->csts = (c->csts & ~CSTS_SHST_MASK) | CSTS_SHST_CMPLT;
+		/* Shutdown: complete once the I/O queues' commands are done. Nothing is cached above
+		 * the backends; acknowledged writes are already in them (FUA/flush semantics live
+		 * in the backends). The controller is disabled too: CC.EN = 1 enables it again. */
 		c->cc &= ~CC_EN;
-		c->csts &= ~CSTS_RDY;
-	} else if (!(cc & CC_SHN_MASK)) {
-		c->csts &= ~CSTS_SHST_MASK;
+		c->csts = (c->csts & ~(CSTS_SHST_MASK | CSTS_RDY)) | CSTS_SHST_OCCURRING;
+		delete_io_queues_locked(c);
+	} else {
+		if (!(cc & CC_SHN_MASK))
+			c->csts &= ~CSTS_SHST_MASK;
+		if (!(cc & CC_EN) && (old & CC_EN)) {
+			c->csts &= ~(CSTS_RDY | CSTS_CFS);
+			delete_io_queues_locked(c);
+		} else if ((cc & CC_EN) && !(old & CC_EN) && !c->resetting) {
+			enable_locked(c);
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	return 0;

@@ -127,6 +127,10 @@ static void execute_connect(struct hnvmf_req *req)
 			goto out;
 		atomic_fetch_add(&ctrl->refs, 1); /* the admin queue's */
 	} else {
+		if (s->discovery) { /* a discovery controller has no I/O queues (nvmet refuses too) */
+			st = connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, qid));
+			goto out;
+		}
 		ctrl = hnvmf_ctrl_find_get(sq->tgt, d.subsysnqn, d.hostnqn, cntlid);
 		if (!ctrl) {
 			st = connect_invalid(req, true, offsetof(struct nvmf_connect_data, cntlid));

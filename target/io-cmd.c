@@ -12,21 +12,36 @@
 #define RW_FUA (1u << 30) /* cdw12 */
 #define DSM_AD (1u << 2)  /* cdw11: deallocate */
 
-static uint16_t errno_to_status(int err, bool write)
+/* What a backend's -errno means to the host, by the NVM command set's status codes. Statuses
+ * without DNR tell the host the condition may pass and a retry may succeed. */
+uint16_t hnvmf_errno_to_status(int err, bool write)
 {
 	switch (err) {
 	case 0:
 		return 0;
+	case -ENOSPC: /* the file system under a file backend is full */
+	case -EDQUOT:
+		return HNVMF_SC_GENERIC(NVME_SC_CAP_EXCEEDED);
 	case -EROFS:
 		return HNVMF_SC_GENERIC(NVME_SC_NS_WRITE_PROTECTED);
-	case -ENOSPC:
-		return HNVMF_SC_CMD(NVME_SC_CAP_EXCEEDED);
+	case -EPERM:
+	case -EACCES:
+		return HNVMF_SC_MEDIA(NVME_SC_ACCESS_DENIED);
 	case -EINVAL:
+		return HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
+	case -EFBIG: /* past the largest file the file system allows */
 		return HNVMF_SC_GENERIC(NVME_SC_LBA_RANGE);
+	case -EOPNOTSUPP:
+		return HNVMF_SC_GENERIC(NVME_SC_INVALID_OPCODE);
 	case -EIO:
 	case -ENODATA:
 	case -EBADMSG:
 		return write ? HNVMF_SC_MEDIA(NVME_SC_WRITE_FAULT) : HNVMF_SC_MEDIA(NVME_SC_READ_ERROR);
+	case -ENOMEM:
+	case -EAGAIN:
+	case -EBUSY:
+	case -EINTR:
+		return hnvmf_status(NVME_SCT_GENERIC, NVME_SC_CMD_INTERRUPTED, 0);
 	default:
 		return HNVMF_SC_GENERIC(NVME_SC_INTERNAL);
 	}
@@ -65,7 +80,7 @@ static void rw_done(struct hnvmf_io *io)
 	bool write = io->bio.op != HNVMF_BIO_READ;
 	if (io->bio.op == HNVMF_BIO_READ && io->bio.result == 0)
 		req->xfer_len = req->data_len;
-	hnvmf_req_complete(req, errno_to_status(io->bio.result, write));
+	hnvmf_req_complete(req, hnvmf_errno_to_status(io->bio.result, write));
 }
 
 static void execute_rw(struct hnvmf_req *req)
@@ -137,7 +152,7 @@ static void dsm_done(struct hnvmf_io *io)
 {
 	struct multi *m = container_of(io, struct multi, io);
 	if (io->bio.result) {
-		m->status = errno_to_status(io->bio.result, true);
+		m->status = hnvmf_errno_to_status(io->bio.result, true);
 		multi_finish(m);
 		return;
 	}
@@ -210,7 +225,7 @@ static void compare_done(struct hnvmf_io *io)
 	struct multi *m = container_of(io, struct multi, io);
 	struct hnvmf_req *req = m->req;
 	if (io->bio.result) {
-		m->status = errno_to_status(io->bio.result, false);
+		m->status = hnvmf_errno_to_status(io->bio.result, false);
 	} else {
 		/* Compare the host's data, piece by piece, with what the backend holds. */
 		size_t off = 0;
@@ -249,7 +264,7 @@ static void flush_all_done(struct hnvmf_io *io)
 {
 	struct multi *m = container_of(io, struct multi, io);
 	if (io->bio.result && !m->status)
-		m->status = errno_to_status(io->bio.result, true);
+		m->status = hnvmf_errno_to_status(io->bio.result, true);
 	flush_all_step(m);
 }
 

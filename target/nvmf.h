@@ -109,6 +109,7 @@ struct hnvmf_sq {
 	atomic_uint inflight;    /* requests between req_init and queue_response */
 	_Atomic uint64_t ncmds;  /* commands received; the keep-alive timer reads it as traffic */
 	enum hnvmf_path_mode mode; /* engine path for this queue's I/O, chosen at Connect */
+	atomic_bool deleted;     /* an I/O queue deleted by a controller reset: commands fail */
 	struct hnvmf_chan *chans[HNVMF_MAX_NSID + 1]; /* per namespace, opened on first use */
 	char peer[64];           /* "addr:port", for logs */
 	void *auth;              /* DH-HMAC-CHAP exchange state (target/auth.c) */
@@ -175,6 +176,7 @@ struct hnvmf_ctrl {
 	const struct hnvmf_conf_tenant *tenant; /* NULL: no tenant file for this host (or dead) */
 	struct hnvmf_host *host; /* its host's per-host counts (host-limits.c), under tgt->lock */
 	bool dead;               /* being torn down: refuse new I/O queues */
+	bool resetting;          /* CC.EN 1 -> 0 or shutdown: waiting for the I/O queues to go */
 	struct hnvmf_list link;
 };
 
@@ -244,6 +246,8 @@ uint16_t hnvmf_parse_connect_cmd(struct hnvmf_req *req);   /* fabrics-cmd.c */
 uint16_t hnvmf_parse_admin_cmd(struct hnvmf_req *req);     /* admin-cmd.c */
 uint16_t hnvmf_parse_discovery_cmd(struct hnvmf_req *req); /* discovery.c */
 uint16_t hnvmf_parse_io_cmd(struct hnvmf_req *req);        /* io-cmd.c */
+/* The NVMe status for a backend's result (0 or -errno) of a read (write false) or a write. */
+uint16_t hnvmf_errno_to_status(int err, bool write);       /* io-cmd.c */
 
 /* ---- controllers (ctrl.c) ---- */
 uint16_t hnvmf_ctrl_create(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const char *hostnqn,
@@ -273,6 +277,8 @@ uint16_t hnvmf_host_add_queue(struct hnvmf_tgt *tgt, struct hnvmf_host *h);
 void hnvmf_host_del_queue(struct hnvmf_host *h);
 void hnvmf_ctrl_keepalive(struct hnvmf_ctrl *ctrl);
 void hnvmf_ctrl_start_keepalive(struct hnvmf_ctrl *ctrl);
+/* An I/O queue of the controller was destroyed (a reset may be complete now). */
+void hnvmf_ctrl_io_queue_gone(struct hnvmf_ctrl *ctrl);
 /* Queues an Asynchronous Event Request / raises an event (result dword 0). */
 void hnvmf_ctrl_queue_aer(struct hnvmf_ctrl *ctrl, struct hnvmf_req *req);
 void hnvmf_ctrl_raise_aen(struct hnvmf_ctrl *ctrl, uint32_t result, uint32_t changed_nsid);

@@ -22,6 +22,7 @@ void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port
 	sq->authenticated = false;
 	atomic_init(&sq->inflight, 0);
 	atomic_init(&sq->ncmds, 0);
+	atomic_init(&sq->deleted, false);
 	sq->mode = HNVMF_PATH_DIRECT;
 	memset(sq->chans, 0, sizeof(sq->chans));
 	sq->auth = NULL;
@@ -57,6 +58,8 @@ void hnvmf_sq_destroy(struct hnvmf_sq *sq)
 		return;
 	sq->ctrl = NULL;
 	hnvmf_ctrl_detach_sq(ctrl, sq);
+	if (sq->qid != 0)
+		hnvmf_ctrl_io_queue_gone(ctrl);
 	if (sq->qid == 0) {
 		/* The admin queue is the controller: without it the I/O queues go too (nvmet does
 		 * the same), and the keep-alive timer on this reactor is cancelled here. */
@@ -90,6 +93,16 @@ static bool auth_pending(const struct hnvmf_sq *sq)
 	return sq->auth != NULL && !sq->authenticated;
 }
 
+/* Commands of an I/O queue a controller reset deleted (target/ctrl.c) fail, without DNR: not
+ * executed, they may be retried on the queues the host connects after the reset. */
+#define IO_QUEUE_DELETED hnvmf_status(NVME_SCT_GENERIC, NVME_SC_ABORT_QUEUE, 0)
+
+static bool io_queue_deleted(const struct hnvmf_req *req)
+{
+	return req->sq->qid != 0 && req->cmd->common.opcode != nvme_admin_fabrics &&
+	       atomic_load_explicit(&req->sq->deleted, memory_order_relaxed);
+}
+
 bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe *cmd)
 {
 	req->cmd = cmd;
@@ -118,6 +131,8 @@ bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe 
 		st = HNVMF_SC_CMD(NVME_SC_AUTH_REQUIRED);
 	else if (sq->qid == 0)
 		st = sq->ctrl->subsys->discovery ? hnvmf_parse_discovery_cmd(req) : hnvmf_parse_admin_cmd(req);
+	else if (io_queue_deleted(req))
+		st = IO_QUEUE_DELETED;
 	else
 		st = hnvmf_parse_io_cmd(req);
 	if (!st)
@@ -133,6 +148,11 @@ bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe 
 
 void hnvmf_req_execute(struct hnvmf_req *req)
 {
+	/* A reset may have deleted the queue while the command's data was on its way. */
+	if (io_queue_deleted(req)) {
+		hnvmf_req_complete(req, IO_QUEUE_DELETED);
+		return;
+	}
 	req->execute(req);
 }
 

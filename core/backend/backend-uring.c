@@ -13,9 +13,10 @@
  *   FUA            writes carry RWF_DSYNC; a FUA write-zeroes done by fallocate is followed by
  *                  an fdatasync (fallocate alone is not durable).
  *   flush          fsync with IORING_FSYNC_DATASYNC.
- * A short read or write is reported as -EIO rather than retried: with the range checked against
- * the size, files and block devices transfer short only when the file shrank underneath us or
- * the device failed, where -EIO is the honest answer. */
+ * A short read or write goes on with the rest (buffered): the kernel moves what it can and reports
+ * the error only when asked for the part it could not do, e.g. ENOSPC from a file system that
+ * filled up during the write, which the host must hear as such and not as a media error. A step
+ * that moves nothing is -EIO (the file shrank underneath us). */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -36,6 +37,8 @@ enum slot_stage {
 struct uring_slot {
 	struct hnvmf_bio *bio;
 	enum slot_stage stage;
+	uint64_t rw_done;             /* read/write: bytes already moved (a short step goes on) */
+	struct iovec rw_part;         /* read/write: the rest of the iovec a short step ended in */
 	uint64_t zero_off, zero_left; /* progress of the zero-writing fallback */
 	struct iovec zero_tail;       /* its last, partial chunk */
 	struct uring_slot *next_free;
@@ -120,6 +123,24 @@ static void zero_step(struct uring_qp *q, struct uring_slot *s, struct io_uring_
 			      (s->bio->flags & HNVMF_BIO_FUA) ? RWF_DSYNC : 0);
 }
 
+/* The iovecs a read or write still has to move, after s->rw_done bytes. */
+static const struct iovec *rw_rest(struct uring_slot *s, int *cnt)
+{
+	const struct hnvmf_bio *bio = s->bio;
+	uint64_t skip = s->rw_done;
+	int i = 0;
+
+	while (i < bio->iovcnt && skip >= bio->iov[i].iov_len)
+		skip -= bio->iov[i++].iov_len;
+	if (skip == 0) {
+		*cnt = bio->iovcnt - i;
+		return bio->iov + i;
+	}
+	s->rw_part = (struct iovec){ (uint8_t *)bio->iov[i].iov_base + skip, bio->iov[i].iov_len - skip };
+	*cnt = 1;
+	return &s->rw_part;
+}
+
 /* Prepares the SQE for the slot's current stage. -EAGAIN: the SQ is full. */
 static int slot_prep(struct uring_qp *q, struct uring_slot *s)
 {
@@ -132,12 +153,16 @@ static int slot_prep(struct uring_qp *q, struct uring_slot *s)
 		return -EAGAIN;
 	switch (s->stage) {
 	case STAGE_RW_DIRECT:
-	case STAGE_RW_BUFFERED:
+	case STAGE_RW_BUFFERED: {
+		int cnt;
+		const struct iovec *iov = rw_rest(s, &cnt);
+
 		if (bio->op == HNVMF_BIO_READ)
-			io_uring_prep_readv2(sqe, fd, bio->iov, bio->iovcnt, bio->offset, 0);
+			io_uring_prep_readv2(sqe, fd, iov, cnt, bio->offset + s->rw_done, 0);
 		else
-			io_uring_prep_writev2(sqe, fd, bio->iov, bio->iovcnt, bio->offset, rwf);
+			io_uring_prep_writev2(sqe, fd, iov, cnt, bio->offset + s->rw_done, rwf);
 		break;
+	}
 	case STAGE_FSYNC:
 	case STAGE_FUA_SYNC:
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
@@ -187,6 +212,7 @@ static void slot_start(struct uring_qp *q, struct uring_slot *s, struct hnvmf_bi
 	case HNVMF_BIO_READ:
 	case HNVMF_BIO_WRITE:
 		s->stage = file_bio_direct_ok(q->fb, bio) ? STAGE_RW_DIRECT : STAGE_RW_BUFFERED;
+		s->rw_done = 0;
 		break;
 	case HNVMF_BIO_FLUSH:
 		s->stage = STAGE_FSYNC;
@@ -268,8 +294,17 @@ static bool slot_cqe(struct hnvmf_bqp *qp, struct uring_slot *s, int res)
 			return true;
 		/* fall through */
 	case STAGE_RW_BUFFERED:
-		if (res >= 0 && (uint64_t)res != bio->len)
-			res = -EIO;
+		if (res < 0)
+			break;
+		if (res == 0 && bio->len) {
+			res = -EIO; /* no progress: do not loop */
+			break;
+		}
+		s->rw_done += (unsigned)res;
+		/* The rest goes buffered: it starts wherever the short step ended. */
+		if (s->rw_done < bio->len && slot_continue(q, s, STAGE_RW_BUFFERED))
+			return true;
+		res = s->rw_done < bio->len ? -EIO : 0;
 		break;
 	case STAGE_ZERO_RANGE:
 	case STAGE_PUNCH_HOLE:

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -607,6 +609,44 @@ static void test_close_waits_for_in_flight(void **state)
 	free(chk);
 }
 
+/* A write the file system can take only part of: the kernel writes what fits and returns the
+ * short count; asked for the rest, it says why not. The host must hear ENOSPC (Capacity
+ * Exceeded), not a media error. The file system is a 64 KiB tmpfs in a mount namespace of this
+ * process only (root, or a kernel that lets us have one). */
+static void test_short_write_on_full_fs_reports_enospc(void **state)
+{
+	char dir[128];
+	struct hnvmf_backend *be;
+	struct hnvmf_bqp *qp;
+	uint8_t *src = aligned(192 * KIB), *dst = aligned(64 * KIB);
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/small", tmp_dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("tmpfs", dir, "tmpfs", 0, "size=64k")) {
+		free(src);
+		free(dst);
+		skip();
+	}
+	be = must_open(make_file(dir, "full.img", MIB), 0, false);
+	assert_int_equal(hnvmf_bqp_open(be, 4, &qp), 0);
+	fill(src, 192 * KIB, 5);
+	struct iovec wio[3] = { { src, 48 * KIB }, { src + 48 * KIB, 100 * KIB }, { src + 148 * KIB, 44 * KIB } };
+	struct hnvmf_bio w = { .op = HNVMF_BIO_WRITE, .offset = 0, .len = 192 * KIB, .iov = wio, .iovcnt = 3 };
+	assert_int_equal(run(qp, &w), -ENOSPC);
+	/* What did fit is there, nothing else was disturbed. */
+	assert_int_equal(rw(qp, HNVMF_BIO_READ, 0, 0, dst, 32 * KIB), 0);
+	assert_memory_equal(dst, src, 32 * KIB);
+	/* A whole write that cannot start at all fails with ENOSPC as well. */
+	assert_int_equal(rw(qp, HNVMF_BIO_WRITE, 0, 512 * KIB, src, 4 * KIB), -ENOSPC);
+	hnvmf_bqp_close(qp);
+	hnvmf_backend_close(be);
+	umount2(dir, MNT_DETACH);
+	free(src);
+	free(dst);
+}
+
 /* A loop device over a file in tmp_dir, detached automatically on last close. Returns the
  * loop device's fd (kept open so it stays attached) or -1 when loop devices are unavailable. */
 static int attach_loop(const char *backing, char *dev, size_t devlen)
@@ -705,6 +745,7 @@ int main(void)
 		cmocka_unit_test(test_eagain_when_full_then_progress),
 		cmocka_unit_test(test_close_waits_for_in_flight),
 		cmocka_unit_test(test_block_device),
+		cmocka_unit_test(test_short_write_on_full_fs_reports_enospc),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

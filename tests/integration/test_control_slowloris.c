@@ -1,0 +1,208 @@
+/* The control socket against slow clients: every request has control_timeout_ms ([limits]) from
+ * its connection to its answer, and a client that drips its line a byte at a time, or sends
+ * nothing, neither keeps its connection past that nor holds up another client's request, even
+ * when more such clients are connected than the daemon serves at once. A line ends with a
+ * newline or when the client shuts its side down; a longer line than the daemon reads is refused. */
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/integration/harness.h"
+
+#define DEADLINE_MS 1000
+
+static const char conf_template[] =
+	"[global]\n"
+	"control_socket = @DIR@/ctl.sock\n"
+	"[limits]\n"
+	"control_timeout_ms = 1000\n"
+	"[listener io]\n"
+	"transport = tcp\n"
+	"address = 127.0.0.1\n"
+	"port = @PORT@\n"
+	"[backend ram0]\n"
+	"type = ram\n"
+	"size = 16M\n"
+	"[subsystem " HNVMF_HARNESS_SUBNQN "]\n"
+	"allow_any_host = yes\n"
+	"namespace = 1:ram0\n";
+
+static struct hnvmf_harness H;
+
+static int setup(void **state)
+{
+	(void)state;
+	return hnvmf_harness_start(&H, conf_template);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return hnvmf_harness_stop(&H) == 0 ? 0 : -1;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int ctl_connect(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl.sock", H.dir);
+	/* The daemon binds the control socket just after its listeners: allow it a moment. */
+	for (int t = 0; t < 200; t++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(fd >= 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		close(fd);
+		usleep(10000);
+	}
+	fail_msg("cannot connect to %s", sa.sun_path);
+	return -1;
+}
+
+/* "version" on a new connection; returns the milliseconds until the whole answer was read, or
+ * -1 when none came within 5 s. */
+static int timed_version(void)
+{
+	uint64_t t0 = now_ms();
+	int fd = ctl_connect();
+	struct timeval tv = {.tv_sec = 5};
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(send(fd, "version\n", 8, MSG_NOSIGNAL), 8);
+	char out[256];
+	size_t off = 0;
+	ssize_t r;
+	while (off + 1 < sizeof(out) && (r = recv(fd, out + off, sizeof(out) - 1 - off, 0)) > 0)
+		off += (size_t)r;
+	out[off] = '\0';
+	close(fd);
+	if (off == 0 || out[off - 1] != '\n' || strncmp(out, "error", 5) == 0)
+		return -1;
+	return (int)(now_ms() - t0);
+}
+
+/* A client that sends one byte every 900 ms (never a whole line) until the daemon closes it. */
+struct dripper {
+	int fd;
+	uint64_t t0, closed_after_ms; /* 0: still open when it gave up (12 s) */
+};
+
+static void *drip(void *arg)
+{
+	struct dripper *d = arg;
+	while (now_ms() - d->t0 < 12000) {
+		struct pollfd p = {.fd = d->fd, .events = POLLIN};
+		int rc = poll(&p, 1, 900);
+		char c;
+		if ((rc > 0 && recv(d->fd, &c, 1, MSG_DONTWAIT) <= 0) || send(d->fd, "x", 1, MSG_NOSIGNAL) != 1) {
+			d->closed_after_ms = now_ms() - d->t0;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void test_dripping_client_is_cut_and_blocks_nobody(void **state)
+{
+	(void)state;
+	struct dripper d = {.t0 = now_ms()};
+	d.fd = ctl_connect();
+	assert_int_equal(send(d.fd, "s", 1, MSG_NOSIGNAL), 1);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, drip, &d), 0);
+	usleep(200000);
+	int ms = timed_version();
+	print_message("another client's answer after %d ms\n", ms);
+	pthread_join(th, NULL);
+	close(d.fd);
+	print_message("the dripping client was closed after %llu ms\n", (unsigned long long)d.closed_after_ms);
+	assert_true(ms >= 0 && ms < DEADLINE_MS / 2);
+	assert_true(d.closed_after_ms > 0 && d.closed_after_ms < DEADLINE_MS + 500);
+	assert_true(hnvmf_harness_log_wait(&H, "control socket: a request took longer than 1000 ms", 2000));
+}
+
+static void test_idle_clients_beyond_the_slots(void **state)
+{
+	(void)state;
+	/* More silent clients than are served at once: the last wait in the backlog, and a real
+	 * request behind them is answered once the first ones ran out of time. */
+	enum { IDLE = 12 };
+	int fds[IDLE];
+	uint64_t t0 = now_ms();
+	for (int i = 0; i < IDLE; i++)
+		fds[i] = ctl_connect();
+	int ms = timed_version();
+	print_message("answer behind %d idle clients after %d ms\n", IDLE, ms);
+	assert_true(ms >= 0 && ms < 2 * DEADLINE_MS + 500);
+	/* And every idle one is closed by the daemon, none kept past its time. */
+	for (int i = 0; i < IDLE; i++) {
+		struct pollfd p = {.fd = fds[i], .events = POLLIN};
+		int left = (int)(3 * DEADLINE_MS + 500 - (int)(now_ms() - t0));
+		assert_int_equal(poll(&p, 1, left > 0 ? left : 0), 1);
+		char c;
+		assert_int_equal(recv(fds[i], &c, 1, 0), 0);
+		close(fds[i]);
+	}
+}
+
+/* Sends req (len bytes, maybe shutting the sending side down after it) and reads the answer. */
+static void ask(const void *req, size_t len, bool shut, char *out, size_t cap)
+{
+	int fd = ctl_connect();
+	struct timeval tv = {.tv_sec = 5};
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
+	if (shut)
+		assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	size_t off = 0;
+	ssize_t r;
+	while (off + 1 < cap && (r = recv(fd, out + off, cap - 1 - off, 0)) > 0)
+		off += (size_t)r;
+	out[off] = '\0';
+	close(fd);
+}
+
+static void test_line_ends(void **state)
+{
+	(void)state;
+	char out[256], version[256];
+	ask("version\n", 8, false, version, sizeof(version));
+	assert_true(strlen(version) > 1 && version[strlen(version) - 1] == '\n');
+	/* A client that shuts its side down instead of sending a newline is answered too. */
+	ask("version", 7, true, out, sizeof(out));
+	assert_string_equal(out, version);
+	/* A line longer than the daemon reads is refused, not cut and run. */
+	char big[600];
+	memset(big, 'v', sizeof(big));
+	ask(big, sizeof(big), false, out, sizeof(out));
+	assert_string_equal(out, "error: request too long\n");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dripping_client_is_cut_and_blocks_nobody),
+		cmocka_unit_test(test_idle_clients_beyond_the_slots),
+		cmocka_unit_test(test_line_ends),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
