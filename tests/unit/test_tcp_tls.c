@@ -55,6 +55,7 @@ static int setup(void **state)
 	conf.queue_depth = 64;
 	conf.inline_data_size = 8192;
 	conf.mdts_kib = 1024;
+	default_limits();
 	tgt.conf = &conf;
 	pthread_mutex_init(&tgt.lock, NULL);
 	/* The tenant's configured PSK: hh 01 (SHA-256), 32 bytes. */
