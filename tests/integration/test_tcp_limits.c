@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -387,6 +388,38 @@ static void test_unread_responses_bounded(void **state)
 	stop(&h);
 }
 
+/* hnvmfd started with a low soft RLIMIT_NOFILE runs with its hard limit (each connection is a
+ * descriptor: 1024, a common default, would cap the daemon far below max_connections). */
+static void test_open_files_raised(void **state)
+{
+	(void)state;
+	struct rlimit saved, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	if (saved.rlim_max <= 256)
+		skip();
+	low = saved;
+	low.rlim_cur = 256;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0); /* inherited by hnvmfd */
+	struct hnvmf_harness h;
+	memset(&h, 0, sizeof(h));
+	int started = hnvmf_harness_start(&h, timeout_conf);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	assert_int_equal(started, 0);
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)h.pid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	unsigned long long soft = 0, hard = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Max open files %llu %llu", &soft, &hard) == 2)
+			break;
+	fclose(f);
+	if (soft != hard)
+		fail_msg("hnvmfd runs with %llu open files (hard limit %llu)", soft, hard);
+	assert_true(hnvmf_harness_log_wait(&h, "open files limit", TMO));
+	stop(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_stalled_pdu_and_transfer),
 		cmocka_unit_test(test_connection_limits),
 		cmocka_unit_test(test_unread_responses_bounded),
+		cmocka_unit_test(test_open_files_raised),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
