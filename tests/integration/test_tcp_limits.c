@@ -26,16 +26,14 @@
 #include "tools/initiator/initiator.h"
 
 #define TMO 5000
-#define STAGE_MS 300  /* icreq / connect timeouts of the timeout daemon */
-#define PDU_MS 500    /* its pdu_timeout_ms */
-#define REAP_MS 3000  /* what the tests wait for a stalled connection to be closed */
+#define REAP_MS 4000  /* what the tests wait for a stalled connection to be closed */
 #define NIDLE 40
 
 static const char *HOST = "nqn.2026-01.io.hnvmf.test:limits";
 
 static const char timeout_conf[] =
 	"[global]\nlog_level = info\ncontrol_socket =\n\n"
-	"[limits]\nicreq_timeout_ms = 300\nconnect_timeout_ms = 300\npdu_timeout_ms = 500\n\n"
+	"[limits]\nicreq_timeout_ms = 1000\nconnect_timeout_ms = 1000\npdu_timeout_ms = 500\n\n"
 	"[listener tcp]\naddress = 127.0.0.1\nport = @PORT@\n\n"
 	"[listener discovery]\naddress = 127.0.0.1\nport = @DISC_PORT@\ndiscovery = yes\n\n"
 	"[backend ram0]\ntype = ram\nsize = 64M\n\n"
@@ -172,8 +170,8 @@ static void test_idle_connections_reaped(void **state)
 		}
 		fds_back_to(&h, base, 2000);
 	}
-	assert_true(hnvmf_harness_log_wait(&h, "no ICReq within 300 ms", TMO));
-	assert_true(hnvmf_harness_log_wait(&h, "no Fabrics Connect within 300 ms", TMO));
+	assert_true(hnvmf_harness_log_wait(&h, "no ICReq within 1000 ms", TMO));
+	assert_true(hnvmf_harness_log_wait(&h, "no Fabrics Connect within 1000 ms", TMO));
 	stop(&h);
 }
 
@@ -388,6 +386,28 @@ static void test_unread_responses_bounded(void **state)
 	stop(&h);
 }
 
+/* Writes and reads of 1 MiB at depth 16 on two queues need 32 MiB buffered against 4 MiB per
+ * queue and 6 MiB in all: commands wait for room (R2Ts go out as it comes, from the queue's own
+ * releases and from the other queue's), none fails, and the data reads back. */
+static void test_pipelined_io_waits_for_room(void **state)
+{
+	(void)state;
+	struct hnvmf_harness h;
+	start(&h, buffer_conf);
+	struct hnvmf_ini_ctrl *c = connect_ctrl("127.0.0.1", h.port, 2);
+	struct hnvmf_ini_verify_opts vo = { .nsid = 1, .slba = 0, .nblocks = 32 * READ_BLOCKS,
+					    .lba_size = 512, .io_size = READ_LEN, .qd = 16,
+					    .seed = 5, .write = true, .read = true,
+					    .timeout_ms = 10000 };
+	struct hnvmf_ini_verify_result res;
+	int r = hnvmf_ini_verify(c, &vo, &res);
+	if (r != 0)
+		fail_msg("verify: %d (status %d, %llu bad blocks)", r, res.status,
+			 (unsigned long long)res.bad_blocks);
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
+	stop(&h);
+}
+
 /* hnvmfd started with a low soft RLIMIT_NOFILE runs with its hard limit (each connection is a
  * descriptor: 1024, a common default, would cap the daemon far below max_connections). */
 static void test_open_files_raised(void **state)
@@ -427,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_stalled_pdu_and_transfer),
 		cmocka_unit_test(test_connection_limits),
 		cmocka_unit_test(test_unread_responses_bounded),
+		cmocka_unit_test(test_pipelined_io_waits_for_room),
 		cmocka_unit_test(test_open_files_raised),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -126,7 +126,16 @@ bool tcp_rx_should_pause(struct tcp_conn *c)
 	return true;
 }
 
-/* After a release, outside the send and receive paths that released: grant, then read on. */
+/* Grants what fits, then reads on if the connection may: a write just granted needs its
+ * H2CData read. */
+static void grant_and_resume(struct tcp_conn *c)
+{
+	grant(c);
+	if (c->rx_paused && conn_running(c) && !tcp_rx_should_pause(c))
+		resume(c);
+}
+
+/* After a release, outside the send and receive paths that released. */
 void tcp_conn_kick(struct hnvmf_msg *m)
 {
 	struct tcp_conn *c = container_of(m, struct tcp_conn, kick_msg);
@@ -135,9 +144,7 @@ void tcp_conn_kick(struct hnvmf_msg *m)
 		tcp_conn_check_idle(c); /* a closed connection waited for this message to go */
 		return;
 	}
-	grant(c);
-	if (c->rx_paused && conn_running(c) && !tcp_rx_should_pause(c))
-		resume(c);
+	grant_and_resume(c);
 }
 
 void tcp_req_unbuffer(struct tcp_req *t)
@@ -240,7 +247,8 @@ static void conn_tick(struct tcp_conn *c, uint64_t now)
 		check_rx(c, now);
 		if (conn_running(c))
 			check_h2c(c, now);
-		grant(c); /* room other connections gave back */
+		if (conn_running(c))
+			grant_and_resume(c); /* room other connections gave back */
 		return;
 	default:
 		return;
