@@ -139,10 +139,11 @@ bool hnvmf_conn_admit(const struct sockaddr *peer, struct hnvmf_conn_ticket *t)
 		log_err("connection from %s refused: out of memory", who);
 	else if (by_addr)
 		log_warn("connection from %s refused: max_connections_per_address reached (%u from "
-			 "that address; %u more refused in the last second)", who, limit, suppressed);
+			 "that address; %u more refused for it since the last such line)", who, limit,
+			 suppressed);
 	else
 		log_warn("connection from %s refused: max_connections reached (%u; %u more refused "
-			 "in the last second)", who, limit, suppressed);
+			 "for it since the last such line)", who, limit, suppressed);
 	return false;
 }
 
