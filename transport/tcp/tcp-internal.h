@@ -292,6 +292,7 @@ void tcp_tls_handshake(struct tcp_conn *c);
 void tcp_tls_free(struct tcp_conn *c);
 ssize_t tcp_tls_recv(struct tcp_conn *c, void *buf, size_t len);
 bool tcp_tls_pending(const struct tcp_conn *c);
+bool tcp_tls_partial_record(const struct tcp_conn *c); /* received bytes of a record not complete */
 /* Seals the send queue's bytes (v: from its first unsent byte) into records and sends what
  * is sealed with one system call; returns how many queue bytes are now wholly on the socket. */
 ssize_t tcp_tls_send(struct tcp_conn *c, const struct iovec *v, int n);

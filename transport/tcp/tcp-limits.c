@@ -188,13 +188,14 @@ static void stage_expired(struct tcp_conn *c)
 	tcp_conn_close(c, "ICReq timeout");
 }
 
-/* Bytes of a PDU are in and the rest is not (a paused connection's next PDU is ours to wait). */
+/* Bytes of a PDU are in and the rest is not (a paused connection's next PDU is ours to wait).
+ * Under TLS they may still sit in OpenSSL, in a record not complete yet. */
 static bool rx_unfinished(const struct tcp_conn *c)
 {
 	if (c->rx_paused)
 		return false;
 	if (c->rx_state == TCP_RX_HDR)
-		return c->rx_end > c->rx_start;
+		return c->rx_end > c->rx_start || tcp_tls_partial_record(c);
 	return c->rx_state != TCP_RX_STOPPED;
 }
 

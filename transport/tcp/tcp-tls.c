@@ -565,6 +565,13 @@ bool tcp_tls_pending(const struct tcp_conn *c)
 	return c->ssl && SSL_has_pending(c->ssl);
 }
 
+bool tcp_tls_partial_record(const struct tcp_conn *c)
+{
+	/* A record whose header is in waits for its body ("RB"); an unfinished header is
+	 * read-ahead bytes not parsed yet (pending). */
+	return c->ssl && (SSL_has_pending(c->ssl) || strcmp(SSL_rstate_string(c->ssl), "RB") == 0);
+}
+
 /* A Connect on a TLS connection must name the host and subsystem of the PSK identity: the
  * target trusts sq->tls as proof of the host's identity. Returns 0 or the status to fail with. */
 uint16_t tcp_tls_check_connect(struct tcp_req *t)
