@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -174,6 +175,32 @@ static int load_conf(const char *path, bool explicit_path)
 	return 0;
 }
 
+/* Every connection is a descriptor: run with the hard limit, not the soft one (often 1024),
+ * and say when even that is below what [limits] max_connections lets in. */
+#define OWN_FDS 64ull /* reactors' epoll and eventfds, listeners, backends, control socket */
+static void raise_open_files(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_warn("open files limit unknown: %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			log_warn("cannot raise the open files limit from %llu to %llu: %s",
+				 (unsigned long long)was, (unsigned long long)rl.rlim_max, strerror(errno));
+			getrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	log_notice("open files limit %llu (max_connections %u)", (unsigned long long)rl.rlim_cur,
+		   d.conf->limits.max_connections);
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < d.conf->limits.max_connections + OWN_FDS)
+		log_warn("the open files limit is below max_connections plus the daemon's own "
+			 "descriptors: accepts will fail (and pause) before max_connections is reached");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -227,6 +254,7 @@ int main(int argc, char **argv)
 	}
 	hnvmf_log_set_level(verbose ? HNVMF_LOG_DEBUG : (enum hnvmf_log_level)d.conf->log_level);
 
+	raise_open_files();
 	hnvmf_crash_report_install();
 	/* Signals are taken synchronously by the main thread; every other thread inherits the mask. */
 	sigset_t sigs;

@@ -20,6 +20,7 @@ static int setup(void **state)
 	conf.queue_depth = 128;
 	conf.inline_data_size = 4096;
 	conf.mdts_kib = 1024;
+	default_limits();
 	tgt.conf = &conf;
 	memset(&port, 0, sizeof(port));
 	snprintf(port.conf.name, sizeof(port.conf.name), "t");

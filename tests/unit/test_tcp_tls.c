@@ -56,6 +56,7 @@ static int setup(void **state)
 	conf.queue_depth = 64;
 	conf.inline_data_size = 8192;
 	conf.mdts_kib = 1024;
+	default_limits();
 	tgt.conf = &conf;
 	pthread_mutex_init(&tgt.lock, NULL);
 	/* The tenant's configured PSK: hh 01 (SHA-256), 32 bytes. */
@@ -296,6 +297,27 @@ static void terminate_over_tls_many(void **state)
 	host_tls[h.fd] = NULL;
 }
 
+/* A TLS record cut short after ICReq: its bytes wait inside OpenSSL, not in the receive buffer,
+ * and the PDU timeout must still end the connection. */
+static void partial_record_times_out(void **state)
+{
+	(void)state;
+	host_derives(1, tenant_key.data, 32, HOSTNQN, HNVMF_TLS_LABEL_RFC8446);
+	struct host h;
+	assert_true(tls_open(&h));
+	icreq(&h);
+	static const uint8_t record_hdr[5] = { 0x17, 0x03, 0x03, 0x00, 0x40 }; /* 64 bytes to come */
+	assert_int_equal(send(h.fd, record_hdr, sizeof(record_hdr), 0), 5);
+	pump();
+	tcp_g.pdu_timeout_ns = 0; /* any tick after the one that saw it stalled */
+	struct hnvmf_timer *tick = &tcp_g.rts[0].tick;
+	tick->cb(tick);
+	tick->cb(tick);
+	expect_term(&h, HNVMF_TCP_FES_PDU_SEQ_ERR, 0, NULL, 0);
+	SSL_free(host_tls[h.fd]);
+	host_tls[h.fd] = NULL;
+}
+
 /* What the host's SSL saw arrive: data records (plaintext sizes) and KeyUpdate messages. */
 static struct {
 	unsigned records, full_records, key_updates;
@@ -496,6 +518,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(records_full_and_batched, setup, teardown),
 		cmocka_unit_test_setup_teardown(key_update_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(partial_sends, setup, teardown),
+		cmocka_unit_test_setup_teardown(partial_record_times_out, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,6 +68,13 @@ void rdma_conn_request(struct rdma_listener *l, struct rdma_cm_event *ev)
 	char peer[64];
 	format_peer(id, peer, sizeof(peer));
 	struct rdma_cm_params p;
+	struct hnvmf_conn_ticket ticket;
+	if (!hnvmf_conn_admit(rdma_get_peer_addr(id), &ticket)) {
+		reject(id, RDMA_CM_NO_RSC); /* the refusal itself was logged, rate-limited */
+		rdma_ack_cm_event(ev);
+		rdma_destroy_id(id);
+		return;
+	}
 	enum rdma_cm_sts sts = rdma_cm_parse_req(ev->param.conn.private_data,
 						 ev->param.conn.private_data_len, rdma_g.io_depth,
 						 rdma_g.max_qid, &p);
@@ -78,12 +85,14 @@ void rdma_conn_request(struct rdma_listener *l, struct rdma_cm_event *ev)
 		sts = RDMA_CM_NO_RSC;
 	if (sts != RDMA_CM_OK) {
 		log_info("rdma %s: connection request rejected: %s", peer, rdma_cm_sts_str(sts));
+		hnvmf_conn_release(&ticket);
 		reject(id, sts);
 		rdma_ack_cm_event(ev);
 		rdma_destroy_id(id);
 		return;
 	}
 	c->ctx_kind = RDMA_CTX_CONN;
+	c->ticket = ticket;
 	c->id = id;
 	c->port = l->port;
 	c->cm = p;
@@ -133,6 +142,7 @@ static void setup_failed(struct rdma_conn *c, const char *why)
 		hnvmf_list_del(&c->grp_link);
 	rdma_destroy_id(c->id);
 	free(c->reqs);
+	hnvmf_conn_release(&c->ticket);
 	free(c);
 	atomic_fetch_sub(&rdma_g.nconns, 1);
 }
@@ -404,6 +414,7 @@ static void conn_destroy_msg(struct hnvmf_msg *m)
 	}
 	rdma_destroy_id(c->id);
 	free(c->reqs);
+	hnvmf_conn_release(&c->ticket);
 	free(c);
 	atomic_fetch_sub(&rdma_g.nconns, 1);
 }

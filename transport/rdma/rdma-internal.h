@@ -27,6 +27,7 @@
 #include "core/list.h"
 #include "core/reactor.h"
 #include "target/nvmf.h"
+#include "transport/conn-limits.h"
 #include "transport/rdma/rdma-proto.h"
 #include "transport/rdma/rdma-slab.h"
 #include "transport/transport.h"
@@ -156,6 +157,7 @@ struct rdma_conn {
 	struct rdma_cm_params cm;     /* validated connection request */
 	uint8_t ord;                  /* RDMA READs we may have outstanding (initiator depth) */
 	uint32_t icd_limit;           /* in-capsule data accepted on this queue */
+	struct hnvmf_conn_ticket ticket; /* max_connections(_per_address); released when freed */
 
 	/* Receive buffers: all posted, except those holding a command until its response. */
 	struct rdma_slab_obj *capsules; /* every buffer this connection owns (linked by next) */

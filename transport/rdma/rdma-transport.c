@@ -85,6 +85,7 @@ static int rdma_init(const struct hnvmf_transport_env *env)
 	memset(&rdma_g, 0, sizeof(rdma_g));
 	rdma_g.env = *env;
 	hnvmf_list_init(&rdma_g.listeners);
+	hnvmf_conn_limits_init(&conf->limits);
 	pthread_mutex_init(&rdma_g.dev_lock, NULL);
 	rdma_g.io_depth = conf->queue_depth;
 	rdma_g.max_qid = conf->max_io_queues;

@@ -39,6 +39,14 @@ static void *alloc_aligned(size_t len)
 	return aligned_alloc(TCP_BUF_ALIGN, rounded);
 }
 
+uint64_t tcp_buf_footprint(const struct tcp_bufcache *bc, uint32_t len)
+{
+	for (int i = 0; i < 2; i++)
+		if (bc->size[i] != 0 && len <= bc->size[i])
+			return bc->size[i];
+	return ((uint64_t)len + TCP_BUF_ALIGN - 1) / TCP_BUF_ALIGN * TCP_BUF_ALIGN;
+}
+
 void *tcp_buf_get(struct tcp_bufcache *bc, uint32_t len, enum tcp_buf_class *cls)
 {
 	for (int i = 0; i < 2; i++) {

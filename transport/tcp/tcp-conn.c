@@ -1,8 +1,8 @@
 /* A connection's life, on its reactor's thread:
  *
  *   WAIT_ICREQ --ICReq--> LIVE --shutdown--> DRAINING --idle--> CLOSED --no request--> destroyed
- *        |                  |-- fatal PDU error --> TERMINATING --C2HTermReq sent--> CLOSED
- *        '-- 10 s, EOF, error, disconnect op (any state) ---------------------------> CLOSED
+ *        |                  |-- fatal PDU error, PDU timeout --> TERMINATING --sent--> CLOSED
+ *        '-- stage timeout (tcp-limits.c), EOF, error, disconnect op (any state) ----> CLOSED
  *
  * CLOSED: the socket is shut down and closed, queued PDUs are dropped, requests waiting for
  * H2CData are completed (their responses dropped); requests the target still executes come
@@ -65,6 +65,9 @@ struct tcp_conn *tcp_conn_create(struct tcp_reactor *rt, struct hnvmf_port *port
 	hnvmf_list_init(&c->timer.link);
 	c->start_msg.fn = conn_start_msg;
 	c->destroy_msg.fn = conn_destroy_msg;
+	c->kick_msg.fn = tcp_conn_kick;
+	hnvmf_list_init(&c->buf_wait);
+	hnvmf_list_init(&c->h2c_wait);
 	hnvmf_list_init(&c->link);
 	hnvmf_list_init(&c->sendq);
 	hnvmf_list_init(&c->flush_link);
@@ -92,6 +95,8 @@ void tcp_conn_start(struct tcp_conn *c)
 		hnvmf_reactor_add_poller(rt->r, &rt->poller);
 		rt->poller_on = true;
 	}
+	tcp_tick_start(rt);
+	c->stage_deadline_ns = hnvmf_now_ns() + tcp_g.icreq_timeout_ns;
 	if (c->port && c->port->conf.tls && tcp_tls_conn_start(c) < 0) {
 		log_err("tcp %s: cannot set up TLS", c->sq.peer);
 		tcp_conn_close(c, "TLS setup failed");
@@ -104,7 +109,6 @@ void tcp_conn_start(struct tcp_conn *c)
 		tcp_conn_close(c, "epoll failed");
 		return;
 	}
-	hnvmf_timer_arm(rt->r, &c->timer, TCP_ICREQ_TIMEOUT_MS);
 	log_debug("tcp %s: connected on %s", c->sq.peer, hnvmf_reactor_name(rt->r));
 	if (atomic_load(&tcp_g.shutting_down))
 		tcp_conn_drain(c);
@@ -145,8 +149,8 @@ void tcp_conn_set_events(struct tcp_conn *c)
 	if (c->fd < 0)
 		return;
 	uint32_t mask = 0;
-	if (c->state == TCP_CONN_TLS_HANDSHAKE || c->state == TCP_CONN_WAIT_ICREQ ||
-	    c->state == TCP_CONN_LIVE || c->state == TCP_CONN_DRAINING)
+	if ((c->state == TCP_CONN_TLS_HANDSHAKE || c->state == TCP_CONN_WAIT_ICREQ ||
+	     c->state == TCP_CONN_LIVE || c->state == TCP_CONN_DRAINING) && !c->rx_paused)
 		mask |= EPOLLIN;
 	if (c->want_out)
 		mask |= EPOLLOUT;
@@ -163,7 +167,7 @@ static void end_waiting_requests(struct tcp_conn *c)
 		tcp_req_release(c->rx_req);
 	c->rx_req = NULL;
 	for (unsigned i = 0; i < c->nreqs; i++)
-		if (c->reqs[i].state == TCP_REQ_WAIT_H2C)
+		if (c->reqs[i].state == TCP_REQ_WAIT_H2C || c->reqs[i].state == TCP_REQ_WAIT_BUF)
 			tcp_req_abort(&c->reqs[i]);
 }
 
@@ -211,7 +215,7 @@ static void quiesce(struct tcp_conn *c)
 
 static void conn_maybe_destroy(struct tcp_conn *c)
 {
-	if (c->state != TCP_CONN_CLOSED || c->nbusy > 0 || c->destroy_queued)
+	if (c->state != TCP_CONN_CLOSED || c->nbusy > 0 || c->destroy_queued || c->kick_queued)
 		return;
 	c->destroy_queued = true;
 	hnvmf_reactor_send(c->rt->r, &c->destroy_msg);
@@ -271,14 +275,8 @@ void tcp_conn_check_idle(struct tcp_conn *c)
 static void conn_timer_fired(struct hnvmf_timer *t)
 {
 	struct tcp_conn *c = container_of(t, struct tcp_conn, timer);
-	if (c->state == TCP_CONN_WAIT_ICREQ || c->state == TCP_CONN_TLS_HANDSHAKE) {
-		log_info("tcp %s: no %s within %u ms", c->sq.peer,
-			 c->state == TCP_CONN_WAIT_ICREQ ? "ICReq" : "TLS handshake",
-			 TCP_ICREQ_TIMEOUT_MS);
-		tcp_conn_close(c, "ICReq timeout");
-	} else if (c->state == TCP_CONN_TERMINATING) {
+	if (c->state == TCP_CONN_TERMINATING)
 		tcp_conn_close(c, "C2HTermReq not sent in time");
-	}
 }
 
 static void conn_event(struct hnvmf_event *ev, uint32_t revents)
@@ -317,6 +315,7 @@ static void conn_destroy_msg(struct hnvmf_msg *m)
 	free(c->reqs);
 	free(c->icd_mem);
 	free(c->rxbuf);
+	hnvmf_conn_release(&c->ticket);
 	free(c);
 	atomic_fetch_sub(&tcp_g.nconns, 1);
 }

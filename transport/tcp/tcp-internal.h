@@ -8,6 +8,8 @@
  *   tcp-req.c        a request's life: SGL, data buffer, R2T, execute, response PDUs
  *   tcp-send.c       the send queue: many PDUs per sendmsg, partial writes, EPOLLOUT
  *   tcp-bufcache.c   per-reactor cache of large data buffers
+ *   tcp-limits.c     [limits]: the reactor's tick (stage and PDU timeouts), buffered-data
+ *                    accounting and back-pressure
  * docs/tcp-transport.md describes the state machines and the values chosen below. */
 #ifndef HNVMF_TCP_INTERNAL_H
 #define HNVMF_TCP_INTERNAL_H
@@ -21,13 +23,13 @@
 #include "core/list.h"
 #include "core/reactor.h"
 #include "target/nvmf.h"
+#include "transport/conn-limits.h"
 #include "transport/tcp/tcp-pdu.h"
 #include "transport/transport.h"
 
 #define TCP_MAXH2CDATA (128u * 1024)    /* ICResp MAXH2CDATA: largest H2CData PDU we accept */
 #define TCP_ADMIN_ICD_SIZE 8192u        /* in-capsule data: admin queue and fabrics commands */
 #define TCP_RX_BUF_SIZE (64u * 1024)    /* one recv() fills this with many PDUs */
-#define TCP_ICREQ_TIMEOUT_MS 10000      /* a connection that sends no ICReq is closed */
 #define TCP_TERM_LINGER_MS 2000         /* how long a C2HTermReq may wait for the socket */
 #define TCP_SHUTDOWN_TIMEOUT_MS 10000   /* graceful drain bound at daemon stop */
 #define TCP_SEND_MAX_IOV 9              /* C2HData hdr, pad, 4 data pieces, ddgst, CapsuleResp */
@@ -52,6 +54,7 @@ struct tcp_send {
 enum tcp_req_state {
 	TCP_REQ_FREE,
 	TCP_REQ_CAPSULE_DATA, /* command PDU header in, its in-capsule data arriving */
+	TCP_REQ_WAIT_BUF,     /* initialised; its data buffer waits for [limits] room */
 	TCP_REQ_WAIT_H2C,     /* R2T queued, then sent: only then may H2CData PDUs arrive */
 	TCP_REQ_EXECUTING,    /* between hnvmf_req_init and queue_response: target owns it */
 	TCP_REQ_SENDING,      /* response PDUs on the send queue */
@@ -82,6 +85,9 @@ struct tcp_req {
 	enum tcp_buf_class buf_class;
 	uint32_t icd_len;     /* in-capsule data bytes received */
 	uint32_t h2c_done;    /* bytes received through H2CData */
+	uint64_t buffered;    /* bytes of data buffer counted against [limits] */
+	struct hnvmf_list wait_link; /* conn->buf_wait (WAIT_BUF) or conn->h2c_wait (WAIT_H2C) */
+	uint64_t r2t_ns;      /* WAIT_H2C since (the reactor's tick clock) */
 	struct tcp_send snd;  /* R2T, then the response */
 	uint8_t hdr[sizeof(struct hnvmf_tcp_data) + HNVMF_TCP_DIGEST_LEN] TCP_PDU_ALIGNED; /* C2HData/R2T */
 	uint8_t rsp[sizeof(struct hnvmf_tcp_rsp) + HNVMF_TCP_DIGEST_LEN] TCP_PDU_ALIGNED;
@@ -126,7 +132,9 @@ struct tcp_conn {
 	struct hnvmf_event ev;
 	uint32_t ev_mask;
 	enum tcp_conn_state state;
-	struct hnvmf_timer timer; /* ICReq wait, then the C2HTermReq linger */
+	struct hnvmf_timer timer; /* the C2HTermReq linger */
+	struct hnvmf_conn_ticket ticket; /* max_connections(_per_address); released at destroy */
+	uint64_t stage_deadline_ns; /* TLS handshake + ICReq, then Connect; 0: none (tick-checked) */
 	struct hnvmf_msg start_msg;
 	struct hnvmf_msg destroy_msg;
 	bool destroy_queued;
@@ -150,6 +158,13 @@ struct tcp_conn {
 	uint32_t rx_left;         /* of those, still to come */
 	uint32_t rx_pad;
 	uint32_t rx_crc;
+	uint32_t rx_pdus;         /* PDU headers taken: the tick tells a stalled PDU by it */
+	uint32_t rx_pdus_seen;    /* rx_pdus when the tick first saw the current PDU unfinished */
+	bool rx_stalled;          /* ... and it had seen it so (since rx_stall_ns) */
+	uint64_t rx_stall_ns;
+	bool rx_paused;           /* back-pressure: EPOLLIN off, next PDU left unparsed in rxbuf */
+	bool kick_queued;
+	struct hnvmf_msg kick_msg;  /* grants buffers and resumes reading after a release */
 
 	/* Requests. */
 	struct tcp_req *reqs;
@@ -158,6 +173,9 @@ struct tcp_conn {
 	struct tcp_req *free_reqs;
 	uint8_t *icd_mem;
 	uint32_t icd_size;
+	uint64_t buffered;            /* data buffer bytes counted against conn_buffer_mib */
+	struct hnvmf_list buf_wait;   /* WAIT_BUF requests, in arrival order */
+	struct hnvmf_list h2c_wait;   /* WAIT_H2C requests, in R2T order (oldest first) */
 
 	/* Send. */
 	struct hnvmf_list sendq;
@@ -194,6 +212,9 @@ struct tcp_reactor {
 	unsigned nconns;
 	struct hnvmf_list flushq;
 	struct tcp_bufcache cache;
+	struct hnvmf_timer tick;    /* coarse clock for the [limits] deadlines */
+	bool tick_on;
+	uint64_t now_ns;            /* at the last tick: stamps without a clock read per I/O */
 };
 
 struct tcp_listener {
@@ -215,6 +236,12 @@ struct tcp_transport {
 	uint32_t icd_size;         /* per-slot buffer: max(admin 8 KiB, inline_data_size) */
 	uint32_t io_icd_limit;     /* in-capsule data accepted on I/O queues */
 	uint32_t mdts;             /* bytes; 0: no limit */
+	/* [limits], in the units used here. */
+	uint64_t icreq_timeout_ns, connect_timeout_ns, pdu_timeout_ns;
+	unsigned icreq_timeout_ms, connect_timeout_ms, pdu_timeout_ms; /* for the logs */
+	unsigned tick_ms;
+	uint64_t conn_buf_limit, buf_limit;  /* bytes */
+	atomic_uint_fast64_t buffered;      /* data buffer bytes counted, all connections */
 };
 
 extern struct tcp_transport tcp_g;
@@ -269,6 +296,7 @@ void tcp_tls_handshake(struct tcp_conn *c);
 void tcp_tls_free(struct tcp_conn *c);
 ssize_t tcp_tls_recv(struct tcp_conn *c, void *buf, size_t len);
 bool tcp_tls_pending(const struct tcp_conn *c);
+bool tcp_tls_partial_record(const struct tcp_conn *c); /* received bytes of a record not complete */
 /* Seals the send queue's bytes (v: from its first unsent byte) into records and sends what
  * is sealed with one system call; returns how many queue bytes are now wholly on the socket. */
 ssize_t tcp_tls_send(struct tcp_conn *c, const struct iovec *v, int n);
@@ -276,11 +304,28 @@ size_t tcp_tls_held(const struct tcp_conn *c);   /* queue-head bytes sealed, not
 bool tcp_tls_unsent(const struct tcp_conn *c);   /* sealed bytes wait for the socket */
 void tcp_tls_drop_unsent(struct tcp_conn *c);    /* the send queue was dropped whole */
 
+/* tcp-limits.c */
+void tcp_limits_init(const struct hnvmf_conf_limits *l);
+void tcp_tick_start(struct tcp_reactor *rt);  /* on rt's thread; idempotent */
+void tcp_tick_stop(struct tcp_reactor *rt);
+/* A data buffer of the request's data_len in t->data (and req->iov): 1 when it has one, 0 when
+ * it waits (WAIT_BUF; tcp_req_buffer_ready runs it later), -1 when it never can ([limits]). */
+int tcp_req_buffer(struct tcp_req *t);
+void tcp_req_buffer_ready(struct tcp_req *t);   /* tcp-req.c: the buffer came, go on */
+void tcp_req_unbuffer(struct tcp_req *t);       /* on release: returns the buffer */
+/* Before the next PDU header: true, with reading paused, while the connection is at its
+ * buffered-data limit and owes no H2CData. */
+bool tcp_rx_should_pause(struct tcp_conn *c);
+void tcp_conn_kick(struct hnvmf_msg *m);        /* kick_msg: grant buffers, resume reading */
+void tcp_h2c_wait_add(struct tcp_req *t);       /* R2T queued */
+void tcp_h2c_wait_del(struct tcp_req *t);
+
 /* tcp-bufcache.c */
 void tcp_bufcache_init(struct tcp_bufcache *bc, uint32_t mdts);
 void tcp_bufcache_fini(struct tcp_bufcache *bc);
 /* A buffer of at least len bytes (len > the slot size); class tells how to give it back. */
 void *tcp_buf_get(struct tcp_bufcache *bc, uint32_t len, enum tcp_buf_class *cls);
+uint64_t tcp_buf_footprint(const struct tcp_bufcache *bc, uint32_t len); /* bytes tcp_buf_get takes */
 void tcp_buf_put(struct tcp_bufcache *bc, void *buf, enum tcp_buf_class cls);
 
 #endif

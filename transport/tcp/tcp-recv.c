@@ -152,7 +152,7 @@ static void rx_icreq(struct tcp_conn *c)
 	tcp_send_add(&c->icresp_snd, r, sizeof(*r));
 	tcp_send_queue(c, &c->icresp_snd);
 	c->state = TCP_CONN_LIVE;
-	hnvmf_timer_cancel(c->rt->r, &c->timer);
+	c->stage_deadline_ns = hnvmf_now_ns() + tcp_g.connect_timeout_ns;
 	log_debug("tcp %s: ICReq: hdgst %d ddgst %d hpda %u maxr2t %u", c->sq.peer, c->hdgst,
 		  c->ddgst, ic->hpda, c->maxr2t);
 	c->rx_state = TCP_RX_HDR;
@@ -346,6 +346,7 @@ static bool rx_common_header(struct tcp_conn *c, const uint8_t *p, uint32_t avai
 	memcpy(c->rx_pdu, p, hlen);
 	c->rx_hlen = hlen;
 	c->rx_start += hlen;
+	c->rx_pdus++;
 	if (hdgst)
 		c->rx_state = TCP_RX_HDGST;
 	else
@@ -360,7 +361,7 @@ void tcp_rx_process(struct tcp_conn *c)
 		uint8_t *p = c->rxbuf + c->rx_start;
 		switch (c->rx_state) {
 		case TCP_RX_HDR:
-			if (!rx_common_header(c, p, avail))
+			if (tcp_rx_should_pause(c) || !rx_common_header(c, p, avail))
 				return;
 			break;
 		case TCP_RX_HDGST:
@@ -472,7 +473,8 @@ void tcp_conn_readable(struct tcp_conn *c)
 {
 	for (int round = 0;; round++) {
 		/* Bytes TLS already decrypted get no readiness event: read them whatever. */
-		if (c->rx_state == TCP_RX_STOPPED || (round >= TCP_READ_ROUNDS && !tcp_tls_pending(c)))
+		if (c->rx_state == TCP_RX_STOPPED || c->rx_paused ||
+		    (round >= TCP_READ_ROUNDS && !tcp_tls_pending(c)))
 			return;
 		size_t asked;
 		ssize_t r = rx_read(c, &asked);

@@ -4,8 +4,9 @@
  *        -> queue_response -> SENDING (C2HData + CapsuleResp on the send queue) -> FREE
  *
  * Data buffers: a transfer that fits the slot's in-capsule buffer uses it; a larger one takes
- * a buffer from the reactor's cache until its response is sent. Read data is sent straight
- * from that buffer (the iovecs point into it), never copied. */
+ * a buffer from the reactor's cache until its response is sent, counted against [limits]
+ * (tcp-limits.c), and may wait for room in WAIT_BUF first. Read data is sent straight from that
+ * buffer (the iovecs point into it), never copied. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@ void tcp_req_release(struct tcp_req *t)
 	}
 	if (t->buf_class != TCP_BUF_NONE && t->buf_class != TCP_BUF_SLOT)
 		tcp_buf_put(&c->rt->cache, t->data, t->buf_class);
+	tcp_req_unbuffer(t);
 	t->data = NULL;
 	t->buf_class = TCP_BUF_NONE;
 	t->state = TCP_REQ_FREE;
@@ -110,6 +112,7 @@ static void send_r2t(struct tcp_req *t)
 	if (c->hdgst)
 		tcp_digest_append(r, sizeof(*r));
 	tcp_send_add(&t->snd, r, sizeof(*r) + (c->hdgst ? HNVMF_TCP_DIGEST_LEN : 0));
+	tcp_h2c_wait_add(t); /* pdu_timeout_ms runs from here */
 	tcp_send_queue(c, &t->snd);
 }
 
@@ -180,8 +183,22 @@ void tcp_req_capsule_ready(struct tcp_req *t)
 		complete(t, HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_TYPE));
 		return;
 	}
+	int room = tcp_req_buffer(t);
+	if (room < 0) {
+		/* More than a connection may ever buffer: like a transfer beyond MDTS. */
+		complete(t, HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD));
+		return;
+	}
+	if (room > 0)
+		tcp_req_buffer_ready(t);
+}
+
+void tcp_req_buffer_ready(struct tcp_req *t)
+{
+	struct hnvmf_req *req = &t->req;
+	t->state = TCP_REQ_EXECUTING;
 	if (!map_buffer(t)) {
-		log_err("tcp %s: no memory for a %u-byte transfer", c->sq.peer, req->data_len);
+		log_err("tcp %s: no memory for a %u-byte transfer", t->conn->sq.peer, req->data_len);
 		complete(t, HNVMF_SC_GENERIC(NVME_SC_INTERNAL));
 		return;
 	}
@@ -194,6 +211,7 @@ void tcp_req_capsule_ready(struct tcp_req *t)
 
 void tcp_req_h2c_done(struct tcp_req *t)
 {
+	tcp_h2c_wait_del(t);
 	t->state = TCP_REQ_EXECUTING;
 	if (t->ddgst_error) {
 		complete(t, hnvmf_status(NVME_SCT_GENERIC, NVME_SC_TRAN_TPORT_ERROR, 0));
@@ -204,6 +222,7 @@ void tcp_req_h2c_done(struct tcp_req *t)
 
 void tcp_req_abort(struct tcp_req *t)
 {
+	hnvmf_list_del(&t->wait_link); /* from h2c_wait or buf_wait */
 	t->state = TCP_REQ_EXECUTING;
 	complete(t, HNVMF_SC_GENERIC(NVME_SC_ABORT_QUEUE));
 }
@@ -264,6 +283,9 @@ void tcp_queue_response(struct hnvmf_req *req)
 	struct tcp_conn *c = t->conn;
 	if (!status_ok(req))
 		c->stats.errors++;
+	else if (c->stage_deadline_ns && t->sqe.common.opcode == nvme_admin_fabrics &&
+		 t->sqe.fabrics.fctype == nvme_fabrics_type_connect)
+		c->stage_deadline_ns = 0; /* Connected: the connect_timeout_ms stage is over */
 	if (c->state == TCP_CONN_CLOSED || c->state == TCP_CONN_TERMINATING) {
 		tcp_req_release(t); /* nobody to send it to */
 		return;

@@ -566,3 +566,10 @@ bool tcp_tls_pending(const struct tcp_conn *c)
 {
 	return c->ssl && SSL_has_pending(c->ssl);
 }
+
+bool tcp_tls_partial_record(const struct tcp_conn *c)
+{
+	/* A record whose header is in waits for its body ("RB"); an unfinished header is
+	 * read-ahead bytes not parsed yet (pending). */
+	return c->ssl && (SSL_has_pending(c->ssl) || strcmp(SSL_rstate_string(c->ssl), "RB") == 0);
+}

@@ -29,6 +29,7 @@ static int tcp_init(const struct hnvmf_transport_env *env)
 	memset(&tcp_g, 0, sizeof(tcp_g));
 	tcp_g.env = *env;
 	hnvmf_list_init(&tcp_g.listeners);
+	tcp_limits_init(&conf->limits);
 	unsigned depth = conf->queue_depth;
 	tcp_g.queue_slots = depth > HNVMF_ADMIN_QUEUE_DEPTH ? depth : HNVMF_ADMIN_QUEUE_DEPTH;
 	tcp_g.io_icd_limit = conf->inline_data_size;
@@ -96,15 +97,22 @@ static void accept_one(struct tcp_listener *l, int fd, const struct sockaddr_sto
 {
 	int one = 1;
 	char peer[64];
+	struct hnvmf_conn_ticket ticket;
+	if (!hnvmf_conn_admit((const struct sockaddr *)ss, &ticket)) {
+		close(fd); /* before anything is spent on it */
+		return;
+	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	format_peer(ss, peer, sizeof(peer));
 	struct tcp_reactor *rt = &tcp_g.rts[tcp_g.next_rt++ % tcp_g.env.nreactors];
 	struct tcp_conn *c = tcp_conn_create(rt, l->port, fd, peer);
 	if (!c) {
 		log_err("tcp: out of memory accepting %s", peer);
+		hnvmf_conn_release(&ticket);
 		close(fd);
 		return;
 	}
+	c->ticket = ticket; /* released when the connection is destroyed */
 	hnvmf_reactor_send(rt->r, &c->start_msg);
 }
 
@@ -301,6 +309,7 @@ static void reactor_stop_poller(void *arg)
 	if (rt->poller_on)
 		hnvmf_reactor_del_poller(rt->r, &rt->poller);
 	rt->poller_on = false;
+	tcp_tick_stop(rt);
 }
 
 static void sleep_a_little(void)
