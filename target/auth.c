@@ -177,6 +177,20 @@ static bool fail(struct hnvmf_auth *st, uint8_t exp, const char *why)
 	return false;
 }
 
+/* An exchange ends without an answer to a Challenge the controller computed a key pair for (a
+ * new Negotiate, Failure2, expiry, the connection closed), or with the host's Failure2 after
+ * Success1: a failure too, else taking Challenges and walking away would cost the host nothing
+ * and the workers a key pair each. Counted, not logged: each of those paths logs already or is
+ * the host's own doing. */
+static void count_abandoned(struct hnvmf_auth *st)
+{
+	if (st->step != STEP_REPLY && st->step != STEP_SUCCESS2)
+		return;
+	char addr[sizeof(st->sq->peer)];
+	peer_address(st, addr, sizeof(addr));
+	hnvmf_auth_limit_failed(st->sq->tgt->auth_limit, hostnqn(st), addr, hnvmf_now_ns());
+}
+
 /* Whether the host NQN or the address is backing off; if so the exchange ends with Failure1 at
  * once, nothing computed, nothing counted and nothing logged (the back-off's start was). */
 static bool backing_off(struct hnvmf_auth *st)
@@ -217,6 +231,7 @@ static void auth_expired(struct hnvmf_timer *t)
 {
 	struct hnvmf_auth *st = container_of(t, struct hnvmf_auth, timer);
 	struct hnvmf_sq *sq = st->sq;
+	count_abandoned(st);
 	reset_exchange(st);
 	st->step = STEP_NEGOTIATE;
 	if (sq->authenticated) {
@@ -255,6 +270,7 @@ void hnvmf_auth_sq_free(struct hnvmf_sq *sq)
 		return;
 	/* No DH job can be under way: its command keeps the queue alive until it is back. */
 	hnvmf_timer_cancel(sq->reactor, &st->timer);
+	count_abandoned(st);
 	reset_exchange(st);
 	hnvmf_auth_wipe(st, sizeof(*st));
 	free(st);
@@ -328,6 +344,7 @@ static uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8)
 static bool on_negotiate(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 {
 	const struct hnvmf_auth_negotiate *n = (const void *)m;
+	count_abandoned(st);
 	reset_exchange(st); /* a new Negotiate restarts whatever was under way */
 	st->step = STEP_NEGOTIATE;
 	st->t_id = le16toh(n->t_id);
@@ -406,8 +423,8 @@ static int submit_dh(struct hnvmf_auth *st, struct hnvmf_req *req, void (*work)(
 			 st->sq->qid);
 		return rc;
 	}
-	/* The reactor's idle loop yields the CPU while work of its own runs elsewhere. */
-	hnvmf_reactor_remote_pending(st->sq->reactor, 1);
+	/* Not counted in hnvmf_reactor_remote_pending: a DH step takes milliseconds, and an idle
+	 * loop that yielded to the workers meanwhile would leave I/O waiting for a scheduler tick. */
 	return 0;
 }
 
@@ -416,7 +433,6 @@ static struct hnvmf_req *dh_job_back(struct auth_dh_job *job)
 {
 	struct hnvmf_req *req = job->req;
 	job->req = NULL;
-	hnvmf_reactor_remote_pending(job->st->sq->reactor, -1);
 	return req;
 }
 
@@ -576,6 +592,7 @@ static bool on_failure2(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 		"host %s qid %u: the host abandoned DH-HMAC-CHAP transaction %u (reason %u, explanation %u)",
 		hostnqn(st), st->sq->qid, le16toh(f->t_id), len >= sizeof(*f) ? f->rescode : 0,
 		len >= sizeof(*f) ? f->rescode_exp : 0);
+	count_abandoned(st);
 	reset_exchange(st);
 	st->step = STEP_NEGOTIATE;
 	st->sq->authenticated = false;
