@@ -173,7 +173,7 @@ static int bogus_attempt(struct hnvmf_ini_queue *q, const char *host, uint16_t t
 
 struct attacker {
 	const struct hnvmf_harness *h;
-	atomic_bool *stop;
+	atomic_bool *stop, *pause;
 	unsigned attempts;
 	int error;
 };
@@ -183,6 +183,10 @@ static void *attack(void *arg)
 	struct attacker *a = arg;
 	struct hnvmf_ini_queue *q = connect_unauthenticated(a->h, HOST_ATTACKED);
 	for (uint16_t t_id = 1; !atomic_load(a->stop); t_id++) {
+		if (atomic_load(a->pause)) {
+			usleep(1000);
+			continue;
+		}
 		int r = bogus_attempt(q, HOST_ATTACKED, t_id);
 		if (r) {
 			a->error = r;
@@ -221,16 +225,24 @@ static void test_dh_off_the_reactor(void **state)
 	struct hnvmf_ini_ctrl *c = NULL;
 	assert_int_equal(hnvmf_ini_ctrl_connect("127.0.0.1", h.port, SUBNQN, HOST_HONEST, &o, &c), 0);
 
-	double unloaded = qd1_iops(c, 1000);
-	atomic_bool stop_flag = false;
+	/* Windows with and without the attack alternate, so that the load other programs put on
+	 * the machine weighs on both alike. */
+	atomic_bool stop_flag = false, pause_flag = true;
 	struct attacker a[2];
 	pthread_t t[2];
 	for (int i = 0; i < 2; i++) {
-		a[i] = (struct attacker){ .h = &h, .stop = &stop_flag };
+		a[i] = (struct attacker){ .h = &h, .stop = &stop_flag, .pause = &pause_flag };
 		assert_int_equal(pthread_create(&t[i], NULL, attack, &a[i]), 0);
 	}
-	usleep(200000); /* the attackers are at work */
-	double loaded = qd1_iops(c, 2000);
+	double unloaded = 0, loaded = 0;
+	for (int w = 0; w < 5; w++) {
+		atomic_store(&pause_flag, true);
+		usleep(50000); /* the attempts under way end (a DH step takes milliseconds) */
+		unloaded += qd1_iops(c, 300) / 5;
+		atomic_store(&pause_flag, false);
+		usleep(50000); /* the attackers are at work */
+		loaded += qd1_iops(c, 300) / 5;
+	}
 	atomic_store(&stop_flag, true);
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
