@@ -9,6 +9,8 @@
  *   - after auth_max_failures failures from a host NQN, or from an address, further attempts are
  *     refused at once with Failure1 and no DH computed; the back-off expires and the right
  *     secret then authenticates; a Challenge left unanswered counts as a failure;
+ *   - while a queue's DH step is out, its next authentication command fails with Command
+ *     Sequence Error and changes nothing;
  *   - a queue that must authenticate and does not is disconnected after auth_timeout_ms;
  *   - before it authenticated, a queue executes nothing but Authentication Send/Receive. */
 #include <errno.h>
@@ -140,14 +142,10 @@ static int negotiate(struct hnvmf_ini_queue *q, const char *host, uint16_t t_id,
 	return r ? (r > 0 ? -r : r) : buf[1];
 }
 
-/* One attempt with a random response and a random DH value (below p: the top byte is < 0xff).
- * Returns 0 when the controller answered the Reply with Failure1, else what went wrong. */
-static int bogus_attempt(struct hnvmf_ini_queue *q, const char *host, uint16_t t_id)
+/* A Reply (SHA-512, ffdhe8192) with a random response and a random DH value (below p: the top
+ * byte is < 0xff) into buf; its length, or 0. */
+static uint32_t bogus_reply(uint8_t *buf, uint16_t t_id)
 {
-	_Alignas(8) uint8_t buf[HNVMF_INI_AUTH_RECV_AL];
-	int id = negotiate(q, host, t_id, buf);
-	if (id != HNVMF_AUTH_CHALLENGE)
-		return id < 0 ? id : -1000 - id;
 	const size_t hl = 64, dhlen = 1024;
 	struct hnvmf_auth_reply *r = (void *)buf;
 	memset(r, 0, sizeof(*r));
@@ -158,9 +156,23 @@ static int bogus_attempt(struct hnvmf_ini_queue *q, const char *host, uint16_t t
 	r->dhvlen = htole16((uint16_t)dhlen);
 	uint8_t *v = buf + sizeof(*r);
 	if (RAND_bytes(v, (int)(2 * hl + dhlen)) != 1)
-		return -EIO;
+		return 0;
 	v[2 * hl] = 0x7f;
-	int st = hnvmf_ini_auth_send(q, buf, (uint32_t)(sizeof(*r) + 2 * hl + dhlen), 10000);
+	return (uint32_t)(sizeof(*r) + 2 * hl + dhlen);
+}
+
+/* One attempt with a bogus Reply. Returns 0 when the controller answered it with Failure1, else
+ * what went wrong. */
+static int bogus_attempt(struct hnvmf_ini_queue *q, const char *host, uint16_t t_id)
+{
+	_Alignas(8) uint8_t buf[HNVMF_INI_AUTH_RECV_AL];
+	int id = negotiate(q, host, t_id, buf);
+	if (id != HNVMF_AUTH_CHALLENGE)
+		return id < 0 ? id : -1000 - id;
+	uint32_t len = bogus_reply(buf, t_id);
+	if (!len)
+		return -EIO;
+	int st = hnvmf_ini_auth_send(q, buf, len, 10000);
 	if (st)
 		return st > 0 ? -st : st;
 	st = hnvmf_ini_auth_recv(q, buf, HNVMF_INI_AUTH_RECV_AL, 10000);
@@ -358,6 +370,52 @@ static void test_abandoned_exchanges_count(void **state)
 	stop(&h);
 }
 
+/* While a DH step is out, the queue's next authentication command fails with Command Sequence
+ * Error and changes nothing: the Reply's answer is still its Failure1. */
+static void count_done(struct hnvmf_ini_io *io) { (*(int *)io->arg)++; }
+
+static void test_one_dh_step_per_queue(void **state)
+{
+	(void)state;
+	struct hnvmf_harness h;
+	start(&h, "");
+	struct hnvmf_ini_queue *q = connect_unauthenticated(&h, HOST_ATTACKED);
+	_Alignas(8) static uint8_t reply[HNVMF_INI_AUTH_RECV_AL], recv[HNVMF_INI_AUTH_RECV_AL];
+	assert_int_equal(negotiate(q, HOST_ATTACKED, 5, reply), HNVMF_AUTH_CHALLENGE);
+	uint32_t len = bogus_reply(reply, 5);
+	assert_true(len > 0);
+	int done = 0;
+	struct hnvmf_ini_io io[2] = {
+		{ .data = reply, .len = len, .dir = HNVMF_INI_TO_CTRL, .done = count_done, .arg = &done },
+		{ .data = recv, .len = HNVMF_INI_AUTH_RECV_AL, .dir = HNVMF_INI_FROM_CTRL, .done = count_done,
+		  .arg = &done },
+	};
+	const uint8_t fctype[2] = { nvme_fabrics_type_auth_send, nvme_fabrics_type_auth_receive };
+	for (int i = 0; i < 2; i++) {
+		struct hnvmf_sqe_auth *a = &io[i].sqe.auth;
+		a->opcode = nvme_admin_fabrics;
+		a->fctype = fctype[i];
+		a->secp = HNVMF_AUTH_SECP_DHCHAP;
+		a->spsp0 = a->spsp1 = HNVMF_AUTH_SPSP_DHCHAP;
+		a->len = htole32(io[i].len);
+		assert_int_equal(hnvmf_ini_submit(q, &io[i]), 0);
+	}
+	uint64_t end = hnvmf_now_ns() + 10000 * 1000000ull;
+	while (done < 2 && hnvmf_now_ns() < end) {
+		assert_true(hnvmf_ini_queue_process(q) >= 0);
+		if (done < 2)
+			hnvmf_ini_queue_wait(q, 100);
+	}
+	assert_int_equal(done, 2);
+	assert_int_equal(io[0].status, 0);
+	assert_int_equal(io[1].status, hnvmf_status(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR, 1));
+	assert_int_equal(hnvmf_ini_auth_recv(q, recv, HNVMF_INI_AUTH_RECV_AL, 5000), 0);
+	assert_int_equal(recv[1], HNVMF_AUTH_FAILURE1);
+	assert_int_equal(recv[7], HNVMF_AUTH_FAIL_FAILED);
+	hnvmf_ini_queue_close(q);
+	stop(&h);
+}
+
 /* ---- authentication timeout and the gate ------------------------------------------------- */
 
 static void test_auth_timeout_and_gate(void **state)
@@ -418,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_auth_timeout_and_gate),
 		cmocka_unit_test(test_failures_back_off),
 		cmocka_unit_test(test_abandoned_exchanges_count),
+		cmocka_unit_test(test_one_dh_step_per_queue),
 		cmocka_unit_test(test_dh_off_the_reactor),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
