@@ -1,8 +1,13 @@
 /* DH-HMAC-CHAP on the target: the per-queue exchange driven by Authentication Send/Receive (the
  * protocol and its message layouts are in target/auth.h; the computations in
  * target/dhchap-crypto.h). Behaviour follows what the Linux host expects of nvmet: protocol errors
- * travel as Failure1 messages on the next AuthRecv, never as command errors; Failure2 is answered;
- * a stalled exchange expires after KATO (120 s when KATO is 0). */
+ * travel as Failure1 messages on the next AuthRecv, never as command errors; Failure2 is answered.
+ *
+ * Defences (security issue #10): the two Diffie-Hellman steps (the controller's key pair for the
+ * Challenge, the shared secret for the Reply) run on the worker pool (auth-worker.h), the command
+ * completing when the result is back on the queue's reactor; failures back off per host NQN and
+ * per address (auth-limit.h), checked before any DH; a queue that has not authenticated within
+ * [limits] auth_timeout_ms of its Connect is disconnected. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +16,8 @@
 
 #include "conf/keyfmt.h"
 #include "core/log.h"
+#include "target/auth-limit.h"
+#include "target/auth-worker.h"
 #include "target/auth.h"
 #include "target/dhchap-crypto.h"
 #include "target/tenant.h"
@@ -36,9 +43,27 @@ struct auth_tkey {
 	size_t len;
 };
 
+/* One DH step handed to the workers. While req is set the step is under way: the queue takes no
+ * other authentication command, and nothing but the worker touches the fields below req. */
+struct auth_dh_job {
+	struct hnvmf_auth_job base;
+	struct hnvmf_auth *st;
+	struct hnvmf_req *req; /* the command that waits for the result; NULL: no job */
+	unsigned gen;	       /* st->gen when submitted: a result for an exchange since reset is dropped */
+	size_t msg_len;	       /* Reply: its length in st->msg, which stays until the result is in */
+	int gid;
+	struct hnvmf_dh *dh;   /* keygen: the key pair made; shared secret: the controller's, lent */
+	uint8_t peer[HNVMF_DH_MAX_SIZE]; /* shared secret: the host's g^x */
+	uint8_t skey[HNVMF_DH_MAX_SIZE]; /* shared secret: g^xy */
+	int rc;
+};
+
 struct hnvmf_auth {
 	struct hnvmf_sq *sq;
 	struct hnvmf_timer timer; /* on sq->reactor: stalled exchange / never-authenticated queue */
+	uint64_t deadline_ns;	  /* unauthenticated: disconnected at this time (0: authenticated) */
+	unsigned gen;		  /* bumped whenever an exchange is reset */
+	struct auth_dh_job job;
 	enum auth_step step;
 	uint16_t t_id;
 	uint8_t hash_id;
@@ -100,15 +125,18 @@ static bool tls_psk_accepted(const struct hnvmf_sq *sq) { return sq->tls; }
 
 static const char *hostnqn(const struct hnvmf_auth *st) { return st->sq->ctrl->hostnqn; }
 
-static uint64_t timeout_ms(const struct hnvmf_auth *st)
+static uint64_t timeout_ms(const struct hnvmf_auth *st) { return st->sq->tgt->conf->limits.auth_timeout_ms; }
+
+/* The failure limits are kept per host NQN and per source address. */
+static void peer_address(const struct hnvmf_auth *st, char *out, size_t len)
 {
-	uint32_t kato = st->sq->ctrl->kato_ms;
-	return kato ? kato : HNVMF_AUTH_DEFAULT_TIMEOUT_MS;
+	hnvmf_auth_peer_address(st->sq->peer, out, len);
 }
 
 /* Drops what one exchange computed (the DH key pair, challenges, R2); keeps the keys. */
 static void reset_exchange(struct hnvmf_auth *st)
 {
+	st->gen++;
 	hnvmf_dh_free(st->dh);
 	st->dh = NULL;
 	hnvmf_auth_wipe(st->c1, sizeof(st->c1));
@@ -123,37 +151,87 @@ static void wipe_keys(struct hnvmf_auth *st)
 	hnvmf_auth_wipe(&st->ctrl_key, sizeof(st->ctrl_key));
 }
 
-/* The exchange failed: Failure1 with this explanation is due, and the queue is not (or no longer)
- * authenticated. Logged with the host NQN, never with secrets. Only the first failure of an
- * exchange counts. Returns false, for the message handlers' "return fail(...)". */
+/* Ends the exchange: Failure1 with this explanation is due, and the queue is not (or no longer)
+ * authenticated. */
+static void end_failed(struct hnvmf_auth *st, uint8_t exp)
+{
+	reset_exchange(st);
+	st->step = STEP_FAILURE1;
+	st->fail_exp = exp;
+	st->sq->authenticated = false;
+}
+
+/* The exchange failed: logged with the host NQN, never with secrets, and counted against the
+ * host NQN and the address. Only the first failure of an exchange counts. Returns false, for
+ * the message handlers' "return fail(...)". */
 static bool fail(struct hnvmf_auth *st, uint8_t exp, const char *why)
 {
 	if (st->step == STEP_FAILURE1)
 		return false;
 	log_notice("host %s qid %u: DH-HMAC-CHAP transaction %u failed: %s", hostnqn(st), st->sq->qid,
 		   st->t_id, why);
-	reset_exchange(st);
-	st->step = STEP_FAILURE1;
-	st->fail_exp = exp;
-	st->sq->authenticated = false;
+	char addr[sizeof(st->sq->peer)];
+	peer_address(st, addr, sizeof(addr));
+	hnvmf_auth_limit_failed(st->sq->tgt->auth_limit, hostnqn(st), addr, hnvmf_now_ns());
+	end_failed(st, exp);
 	return false;
 }
 
-/* The timer runs while an exchange is under way and while the queue is unauthenticated: a stalled
- * exchange expires, and a queue that never authenticates is let go. */
+/* An exchange ends without an answer to a Challenge the controller computed a key pair for (a
+ * new Negotiate, Failure2, expiry, the connection closed), or with the host's Failure2 after
+ * Success1: a failure too, else taking Challenges and walking away would cost the host nothing
+ * and the workers a key pair each. Counted, not logged: each of those paths logs already or is
+ * the host's own doing. */
+static void count_abandoned(struct hnvmf_auth *st)
+{
+	if (st->step != STEP_REPLY && st->step != STEP_SUCCESS2)
+		return;
+	char addr[sizeof(st->sq->peer)];
+	peer_address(st, addr, sizeof(addr));
+	hnvmf_auth_limit_failed(st->sq->tgt->auth_limit, hostnqn(st), addr, hnvmf_now_ns());
+}
+
+/* Whether the host NQN or the address is backing off; if so the exchange ends with Failure1 at
+ * once, nothing computed, nothing counted and nothing logged (the back-off's start was). */
+static bool backing_off(struct hnvmf_auth *st)
+{
+	char addr[sizeof(st->sq->peer)];
+	peer_address(st, addr, sizeof(addr));
+	uint64_t ms = hnvmf_auth_limit_check(st->sq->tgt->auth_limit, hostnqn(st), addr, hnvmf_now_ns());
+	if (!ms)
+		return false;
+	log_debug("host %s qid %u from %s: refused, backing off for %llu ms more", hostnqn(st), st->sq->qid,
+		  addr, (unsigned long long)ms);
+	end_failed(st, HNVMF_AUTH_FAIL_FAILED);
+	return true;
+}
+
+/* An unauthenticated queue has auth_timeout_ms from its Connect (or from losing its
+ * authentication) to authenticate, however the exchanges go: progress buys no time. An
+ * authenticated queue's re-authentication that stalls that long is dropped (the queue stays). */
 static void update_timer(struct hnvmf_auth *st)
 {
 	struct hnvmf_sq *sq = st->sq;
-	if (st->step == STEP_NEGOTIATE && sq->authenticated)
-		hnvmf_timer_cancel(sq->reactor, &st->timer);
-	else
-		hnvmf_timer_arm(sq->reactor, &st->timer, timeout_ms(st));
+	if (sq->authenticated) {
+		st->deadline_ns = 0;
+		if (st->step == STEP_NEGOTIATE)
+			hnvmf_timer_cancel(sq->reactor, &st->timer);
+		else
+			hnvmf_timer_arm(sq->reactor, &st->timer, timeout_ms(st));
+		return;
+	}
+	uint64_t now = hnvmf_now_ns();
+	if (!st->deadline_ns)
+		st->deadline_ns = now + timeout_ms(st) * 1000000ull;
+	uint64_t left = st->deadline_ns > now ? st->deadline_ns - now : 0;
+	hnvmf_timer_arm(sq->reactor, &st->timer, (left + 999999) / 1000000);
 }
 
 static void auth_expired(struct hnvmf_timer *t)
 {
 	struct hnvmf_auth *st = container_of(t, struct hnvmf_auth, timer);
 	struct hnvmf_sq *sq = st->sq;
+	count_abandoned(st);
 	reset_exchange(st);
 	st->step = STEP_NEGOTIATE;
 	if (sq->authenticated) {
@@ -190,7 +268,9 @@ void hnvmf_auth_sq_free(struct hnvmf_sq *sq)
 		sq->auth = NULL;
 	if (!sq->auth)
 		return;
+	/* No DH job can be under way: its command keeps the queue alive until it is back. */
 	hnvmf_timer_cancel(sq->reactor, &st->timer);
+	count_abandoned(st);
 	reset_exchange(st);
 	hnvmf_auth_wipe(st, sizeof(*st));
 	free(st);
@@ -264,9 +344,12 @@ static uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8)
 static bool on_negotiate(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 {
 	const struct hnvmf_auth_negotiate *n = (const void *)m;
+	count_abandoned(st);
 	reset_exchange(st); /* a new Negotiate restarts whatever was under way */
 	st->step = STEP_NEGOTIATE;
 	st->t_id = le16toh(n->t_id);
+	if (backing_off(st))
+		return false;
 	if (len < sizeof(*n) + sizeof(struct hnvmf_auth_protocol_desc))
 		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "Negotiate too short");
 	if (n->sc_c != 0)
@@ -314,23 +397,54 @@ static bool on_negotiate(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 	return true;
 }
 
-static bool on_reply(struct hnvmf_auth *st, const uint8_t *m, size_t len)
+/* What an AuthSend handler did with its command. */
+enum send_result {
+	SEND_DONE,    /* complete the command now */
+	SEND_PENDING, /* a DH job has it: its completion completes it */
+	SEND_BUSY,    /* the workers' queue is full: nothing changed, the host may retry */
+};
+
+/* Hands the DH step of job to the workers: *job->req waits for it. */
+static int submit_dh(struct hnvmf_auth *st, struct hnvmf_req *req, void (*work)(struct hnvmf_auth_job *),
+		     void (*done)(struct hnvmf_msg *))
+{
+	struct auth_dh_job *job = &st->job;
+	job->base.work = work;
+	job->base.msg.fn = done;
+	job->base.reactor = st->sq->reactor;
+	job->st = st;
+	job->req = req;
+	job->gen = st->gen;
+	job->rc = -EIO;
+	int rc = hnvmf_auth_pool_submit(st->sq->tgt->auth_pool, &job->base);
+	if (rc) {
+		job->req = NULL;
+		log_warn("host %s qid %u: DH-HMAC-CHAP workers busy, command to be retried", hostnqn(st),
+			 st->sq->qid);
+		return rc;
+	}
+	/* Not counted in hnvmf_reactor_remote_pending: a DH step takes milliseconds, and an idle
+	 * loop that yielded to the workers meanwhile would leave I/O waiting for a scheduler tick. */
+	return 0;
+}
+
+/* Back on the reactor: the job's command is ours again. */
+static struct hnvmf_req *dh_job_back(struct auth_dh_job *job)
+{
+	struct hnvmf_req *req = job->req;
+	job->req = NULL;
+	return req;
+}
+
+/* Checks the Reply's R1 (and computes R2 when the host asked for it); skey is g^xy, NULL for the
+ * null group. */
+static bool verify_reply(struct hnvmf_auth *st, const uint8_t *m, const uint8_t *skey)
 {
 	const struct hnvmf_auth_reply *r = (const void *)m;
 	struct hnvmf_sq *sq = st->sq;
 	size_t hl = hnvmf_auth_hash_len(st->hash_id);
 	size_t gsize = hnvmf_dhchap_dhgroup_size(st->dhgid);
-	if (len < sizeof(*r) || r->hl != hl)
-		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD,
-			    "Reply too short or with the wrong hash length");
-	size_t dhvlen = le16toh(r->dhvlen);
-	if (sizeof(*r) + 2 * hl + dhvlen > len || dhvlen != gsize)
-		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "Reply with a DH value of the wrong size");
-	const uint8_t *r1 = m + sizeof(*r), *c2 = r1 + hl, *gx = c2 + hl;
-
-	uint8_t skey[HNVMF_DH_MAX_SIZE];
-	if (gsize && hnvmf_dh_shared_secret(st->dh, gx, dhvlen, skey, gsize) != 0)
-		return fail(st, HNVMF_AUTH_FAIL_DHGROUP_UNUSABLE, "the host's DH value is not acceptable");
+	const uint8_t *r1 = m + sizeof(*r), *c2 = r1 + hl;
 	struct hnvmf_dhchap_response_args a = {
 		.hash_id = st->hash_id,
 		.tkey = st->host_key.key,
@@ -341,7 +455,7 @@ static bool on_reply(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 		.sc = 0,
 		.hostnqn = sq->ctrl->hostnqn,
 		.subnqn = sq->ctrl->subsys->nqn,
-		.skey = gsize ? skey : NULL,
+		.skey = skey,
 		.skey_len = gsize,
 	};
 	uint8_t expect[HNVMF_AUTH_MAX_DIGEST];
@@ -368,7 +482,6 @@ static bool on_reply(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 				why = "cannot compute the controller response";
 		}
 	}
-	hnvmf_auth_wipe(skey, sizeof(skey));
 	hnvmf_auth_wipe(expect, sizeof(expect));
 	if (why)
 		return fail(st, HNVMF_AUTH_FAIL_FAILED, why);
@@ -379,6 +492,73 @@ static bool on_reply(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 	return true;
 }
 
+/* Worker: g^xy from the controller's key pair and the host's value. */
+static void work_shared_secret(struct hnvmf_auth_job *base)
+{
+	struct auth_dh_job *job = container_of(base, struct auth_dh_job, base);
+	size_t gsize = hnvmf_dhchap_dhgroup_size(hnvmf_dh_group(job->dh));
+	job->rc = hnvmf_dh_shared_secret(job->dh, job->peer, gsize, job->skey, gsize);
+}
+
+static void finish_auth_send(struct hnvmf_auth *st, struct hnvmf_req *req, size_t len);
+
+/* Reactor: the Reply's shared secret is in. */
+static void reply_dh_done(struct hnvmf_msg *m)
+{
+	struct auth_dh_job *job = container_of(m, struct auth_dh_job, base.msg);
+	struct hnvmf_auth *st = job->st;
+	struct hnvmf_req *req = dh_job_back(job);
+	if (job->gen != st->gen) {
+		/* The exchange expired meanwhile: the next AuthRecv says it is over. */
+		hnvmf_dh_free(job->dh);
+	} else {
+		st->dh = job->dh;
+		if (job->rc)
+			fail(st, HNVMF_AUTH_FAIL_DHGROUP_UNUSABLE, "the host's DH value is not acceptable");
+		else
+			verify_reply(st, st->msg, job->skey);
+	}
+	job->dh = NULL;
+	hnvmf_auth_wipe(job->peer, sizeof(job->peer));
+	hnvmf_auth_wipe(job->skey, sizeof(job->skey));
+	finish_auth_send(st, req, job->msg_len);
+}
+
+static enum send_result on_reply(struct hnvmf_auth *st, struct hnvmf_req *req, const uint8_t *m, size_t len)
+{
+	const struct hnvmf_auth_reply *r = (const void *)m;
+	size_t hl = hnvmf_auth_hash_len(st->hash_id);
+	size_t gsize = hnvmf_dhchap_dhgroup_size(st->dhgid);
+	if (len < sizeof(*r) || r->hl != hl) {
+		fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "Reply too short or with the wrong hash length");
+		return SEND_DONE;
+	}
+	size_t dhvlen = le16toh(r->dhvlen);
+	if (sizeof(*r) + 2 * hl + dhvlen > len || dhvlen != gsize) {
+		fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "Reply with a DH value of the wrong size");
+		return SEND_DONE;
+	}
+	if (!gsize) {
+		verify_reply(st, m, NULL);
+		return SEND_DONE;
+	}
+	/* Another connection may have started a back-off since this exchange's Negotiate. */
+	if (backing_off(st))
+		return SEND_DONE;
+	struct auth_dh_job *job = &st->job;
+	memcpy(job->peer, m + sizeof(*r) + 2 * hl, dhvlen);
+	job->dh = st->dh;
+	job->msg_len = len;
+	st->dh = NULL; /* lent to the job: a reset meanwhile must not free it */
+	if (submit_dh(st, req, work_shared_secret, reply_dh_done) != 0) {
+		st->dh = job->dh;
+		job->dh = NULL;
+		hnvmf_auth_wipe(job->peer, sizeof(job->peer));
+		return SEND_BUSY;
+	}
+	return SEND_PENDING;
+}
+
 /* The exchange succeeded (Success1 without R2 went out, or the host's Success2 came in). */
 static void succeeded(struct hnvmf_auth *st)
 {
@@ -387,6 +567,9 @@ static void succeeded(struct hnvmf_auth *st)
 	reset_exchange(st);
 	st->step = STEP_NEGOTIATE;
 	sq->authenticated = true;
+	char addr[sizeof(sq->peer)];
+	peer_address(st, addr, sizeof(addr));
+	hnvmf_auth_limit_succeeded(sq->tgt->auth_limit, hostnqn(st), addr, hnvmf_now_ns());
 	if (sq->qid == 0)
 		log_info("host %s (ctrl %u): authenticated (%s, %s%s)", hostnqn(st), sq->ctrl->cntlid,
 			 hnvmf_auth_hash_name(st->hash_id), hnvmf_dhchap_dhgroup_name(st->dhgid),
@@ -409,47 +592,69 @@ static bool on_failure2(struct hnvmf_auth *st, const uint8_t *m, size_t len)
 		"host %s qid %u: the host abandoned DH-HMAC-CHAP transaction %u (reason %u, explanation %u)",
 		hostnqn(st), st->sq->qid, le16toh(f->t_id), len >= sizeof(*f) ? f->rescode : 0,
 		len >= sizeof(*f) ? f->rescode_exp : 0);
+	count_abandoned(st);
 	reset_exchange(st);
 	st->step = STEP_NEGOTIATE;
 	st->sq->authenticated = false;
 	return true; /* answered like any AuthSend: the host waits for the completion */
 }
 
-static bool on_auth_send(struct hnvmf_auth *st, const uint8_t *m, size_t len)
+static enum send_result on_auth_send(struct hnvmf_auth *st, struct hnvmf_req *req, const uint8_t *m,
+					size_t len)
 {
-	if (len < 6) /* AUTH_Type, AUTH_Id, reserved, T_ID */
-		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "message too short");
+	if (len < 6) { /* AUTH_Type, AUTH_Id, reserved, T_ID */
+		fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "message too short");
+		return SEND_DONE;
+	}
 	uint8_t type = m[0], id = m[1];
 	uint16_t t_id = get_le16(m + 4);
 	bool common = id == HNVMF_AUTH_NEGOTIATE || id == HNVMF_AUTH_FAILURE2;
 	if (type != (common ? HNVMF_AUTH_TYPE_COMMON : HNVMF_AUTH_TYPE_DHCHAP))
-		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_MESSAGE, "message of the wrong AUTH_Type");
-	if (id == HNVMF_AUTH_NEGOTIATE)
-		return on_negotiate(st, m, len);
-	if (id == HNVMF_AUTH_FAILURE2)
-		return on_failure2(st, m, len);
-	bool in_order = (id == HNVMF_AUTH_REPLY && st->step == STEP_REPLY) ||
-			(id == HNVMF_AUTH_SUCCESS2 && st->step == STEP_SUCCESS2);
-	if (!in_order)
-		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_MESSAGE, "message out of order");
-	if (t_id != st->t_id)
-		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "wrong transaction id");
-	if (id == HNVMF_AUTH_REPLY)
-		return on_reply(st, m, len);
-	if (len < sizeof(struct hnvmf_auth_success2))
-		return fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "Success2 too short");
-	succeeded(st);
-	return true;
+		fail(st, HNVMF_AUTH_FAIL_INCORRECT_MESSAGE, "message of the wrong AUTH_Type");
+	else if (id == HNVMF_AUTH_NEGOTIATE)
+		on_negotiate(st, m, len);
+	else if (id == HNVMF_AUTH_FAILURE2)
+		on_failure2(st, m, len);
+	else if (!((id == HNVMF_AUTH_REPLY && st->step == STEP_REPLY) ||
+		   (id == HNVMF_AUTH_SUCCESS2 && st->step == STEP_SUCCESS2)))
+		fail(st, HNVMF_AUTH_FAIL_INCORRECT_MESSAGE, "message out of order");
+	else if (t_id != st->t_id)
+		fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "wrong transaction id");
+	else if (id == HNVMF_AUTH_REPLY)
+		return on_reply(st, req, m, len);
+	else if (len < sizeof(struct hnvmf_auth_success2))
+		fail(st, HNVMF_AUTH_FAIL_INCORRECT_PAYLOAD, "Success2 too short");
+	else
+		succeeded(st);
+	return SEND_DONE;
 }
+
+/* A failure is reported by the next AuthRecv: the command itself succeeds. */
+static void finish_auth_send(struct hnvmf_auth *st, struct hnvmf_req *req, size_t len)
+{
+	hnvmf_auth_wipe(st->msg, len);
+	update_timer(st);
+	hnvmf_req_complete(req, 0);
+}
+
+/* Command Interrupted without DNR: the command may be retried as it was, nothing changed. */
+static const uint16_t status_busy = (NVME_SCT_GENERIC << NVME_SCT_SHIFT) | NVME_SC_CMD_INTERRUPTED;
 
 static void execute_auth_send(struct hnvmf_req *req)
 {
 	struct hnvmf_auth *st = req->sq->auth;
 	size_t len = hnvmf_req_copy_from(req, st->msg, sizeof(st->msg));
-	(void)on_auth_send(st, st->msg, len); /* a failure is reported by the next AuthRecv */
-	hnvmf_auth_wipe(st->msg, len);
-	update_timer(st);
-	hnvmf_req_complete(req, 0);
+	switch (on_auth_send(st, req, st->msg, len)) {
+	case SEND_DONE:
+		finish_auth_send(st, req, len);
+		break;
+	case SEND_PENDING:
+		break;
+	case SEND_BUSY:
+		hnvmf_auth_wipe(st->msg, len);
+		hnvmf_req_complete(req, status_busy);
+		break;
+	}
 }
 
 /* ---- controller messages (AuthRecv) ---- */
@@ -466,7 +671,8 @@ static size_t build_failure1(struct hnvmf_auth *st, uint8_t exp)
 	return sizeof(*f);
 }
 
-/* Challenge: hash, group, S1, C1 and the controller's DH value. 0 when it cannot be built. */
+/* Challenge: hash, group, S1, C1 and the controller's DH value (its key pair st->dh made by a
+ * worker already). 0 when it cannot be built. */
 static size_t build_challenge(struct hnvmf_auth *st)
 {
 	size_t hl = hnvmf_auth_hash_len(st->hash_id);
@@ -477,11 +683,8 @@ static size_t build_challenge(struct hnvmf_auth *st)
 		return 0;
 	if (st->s1 == 0) /* S1 0 is not a sequence number */
 		st->s1 = 1;
-	if (gsize) {
-		st->dh = hnvmf_dh_generate(st->dhgid);
-		if (!st->dh || hnvmf_dh_public_key(st->dh, st->msg + sizeof(*c) + hl, gsize) != 0)
-			return 0;
-	}
+	if (gsize && (!st->dh || hnvmf_dh_public_key(st->dh, st->msg + sizeof(*c) + hl, gsize) != 0))
+		return 0;
 	c->auth_type = HNVMF_AUTH_TYPE_DHCHAP;
 	c->auth_id = HNVMF_AUTH_CHALLENGE;
 	c->t_id = htole16(st->t_id);
@@ -512,9 +715,9 @@ static size_t build_success1(struct hnvmf_auth *st)
 	return sizeof(*s) + hl;
 }
 
-static void execute_auth_recv(struct hnvmf_req *req)
+/* Answers the AuthRecv from the exchange's state. */
+static void auth_recv_reply(struct hnvmf_auth *st, struct hnvmf_req *req)
 {
-	struct hnvmf_auth *st = req->sq->auth;
 	size_t len = 0;
 	uint16_t status = 0;
 	switch (st->step) {
@@ -559,6 +762,41 @@ static void execute_auth_recv(struct hnvmf_req *req)
 	hnvmf_req_complete(req, status);
 }
 
+/* Worker: the controller's ephemeral key pair for the Challenge. */
+static void work_keygen(struct hnvmf_auth_job *base)
+{
+	struct auth_dh_job *job = container_of(base, struct auth_dh_job, base);
+	job->dh = hnvmf_dh_generate(job->gid);
+}
+
+/* Reactor: the key pair is in (NULL when it could not be made: the Challenge then fails). */
+static void keygen_done(struct hnvmf_msg *m)
+{
+	struct auth_dh_job *job = container_of(m, struct auth_dh_job, base.msg);
+	struct hnvmf_auth *st = job->st;
+	struct hnvmf_req *req = dh_job_back(job);
+	if (job->gen == st->gen) {
+		st->dh = job->dh;
+	} else {
+		/* The exchange expired meanwhile: answered as an AuthRecv out of order. */
+		hnvmf_dh_free(job->dh);
+	}
+	job->dh = NULL;
+	auth_recv_reply(st, req);
+}
+
+static void execute_auth_recv(struct hnvmf_req *req)
+{
+	struct hnvmf_auth *st = req->sq->auth;
+	if (st->step == STEP_CHALLENGE && hnvmf_dhchap_dhgroup_size(st->dhgid) && !st->dh) {
+		st->job.gid = st->dhgid;
+		if (submit_dh(st, req, work_keygen, keygen_done) != 0)
+			hnvmf_req_complete(req, status_busy);
+		return;
+	}
+	auth_recv_reply(st, req);
+}
+
 /* ---- parse ---- */
 
 uint16_t hnvmf_parse_auth_cmd(struct hnvmf_req *req)
@@ -587,6 +825,9 @@ uint16_t hnvmf_parse_auth_cmd(struct hnvmf_req *req)
 		sq->authenticated = false;
 		update_timer(st);
 	}
+	struct hnvmf_auth *st = sq->auth;
+	if (st->job.req) /* one command at a time per exchange; the host awaits each one */
+		return HNVMF_SC_GENERIC(NVME_SC_CMD_SEQ_ERROR);
 	if (req->cmd->fabrics.fctype == nvme_fabrics_type_auth_send) {
 		if (len > HNVMF_AUTH_MAX_TL)
 			return HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);

@@ -15,8 +15,10 @@
  * gives up sends Failure2, which is answered like any other AuthSend (completed with success).
  * AuthSend always completes with success when its command fields are valid: protocol errors
  * travel in messages, never in the CQE, as the host expects. A new Negotiate restarts the
- * exchange at any time (re-authentication). Each queue, admin and I/O, authenticates on its own;
- * everything runs on the queue's reactor.
+ * exchange at any time (re-authentication). Each queue, admin and I/O, authenticates on its own,
+ * on the queue's reactor, except the Diffie-Hellman steps: those run on the worker pool
+ * (target/auth-worker.h) and the command waits for them. A queue must authenticate within
+ * [limits] auth_timeout_ms of its Connect; failures back off (target/auth-limit.h).
  *
  * Wire layouts below are the specification's; all multi-byte fields little endian. */
 #ifndef HNVMF_AUTH_H
@@ -152,14 +154,10 @@ _Static_assert(sizeof(struct hnvmf_auth_failure) == 8, "Failure1/2 is 8 bytes");
  * value is 1168 bytes; fabrics commands travel in-capsule, at most 8 KiB. */
 #define HNVMF_AUTH_MAX_TL 8192u
 
-/* An exchange that does not progress for this long (when the controller's KATO is 0; otherwise
- * KATO) is reset, and an unauthenticated queue is disconnected (nvmet does the same). */
-#define HNVMF_AUTH_DEFAULT_TIMEOUT_MS 120000u
-
 /* Called by Connect once sq->ctrl and sq->qid are set, on the queue's reactor: true when the
  * queue must authenticate before it carries anything but fabrics commands (the Connect response
  * then has ATR set). Allocates the queue's exchange state in sq->auth then and starts the timer
- * that disconnects a queue which never authenticates. */
+ * that disconnects a queue which has not authenticated within auth_timeout_ms. */
 bool hnvmf_auth_required(struct hnvmf_sq *sq);
 
 /* AuthSend / AuthRecv (fctype 5 / 6): checks the command fields and picks the handler, or

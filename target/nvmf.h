@@ -194,6 +194,8 @@ struct hnvmf_tgt {
 	struct hnvmf_conf_tenant *tenants; /* current tenants (replaced on SIGHUP) */
 	size_t ntenants;
 	struct hnvmf_list hosts;  /* struct hnvmf_host: per-host counts (host-limits.c) */
+	struct hnvmf_auth_pool *auth_pool;   /* DH-HMAC-CHAP's DH off the reactors (auth-worker.h) */
+	struct hnvmf_auth_limit *auth_limit; /* DH-HMAC-CHAP failure back-off (auth-limit.h) */
 };
 
 /* ---- target lifecycle (tgt.c) ---- */

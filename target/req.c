@@ -86,11 +86,17 @@ static uint16_t check_data_len(struct hnvmf_req *req)
 	return HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_DATA);
 }
 
-static bool auth_pending(const struct hnvmf_sq *sq)
+/* DH-HMAC-CHAP: a queue whose Connect answered "authentication required" executes nothing but
+ * Authentication Send/Receive until the exchange succeeded: not even the fabrics Property Get/Set,
+ * with which an unauthenticated host would enable or shut down the controller (the Linux host
+ * authenticates before it reads a property). */
+static bool auth_pending(const struct hnvmf_sq *sq, const union hnvmf_sqe *cmd)
 {
-	/* DH-HMAC-CHAP: a queue whose Connect answered "authentication required" accepts only
-	 * fabrics commands (AuthSend/AuthRecv) until the exchange succeeded. */
-	return sq->auth != NULL && !sq->authenticated;
+	if (sq->auth == NULL || sq->authenticated)
+		return false;
+	return cmd->common.opcode != nvme_admin_fabrics ||
+	       (cmd->fabrics.fctype != nvme_fabrics_type_auth_send &&
+		cmd->fabrics.fctype != nvme_fabrics_type_auth_receive);
 }
 
 /* Commands of an I/O queue a controller reset deleted (target/ctrl.c) fail, without DNR: not
@@ -123,12 +129,14 @@ bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe 
 		sq->head = (uint16_t)((sq->head + 1) % sq->size);
 
 	uint16_t st;
-	if (cmd->common.opcode == nvme_admin_fabrics)
-		st = sq->ctrl ? hnvmf_parse_fabrics_cmd(req) : hnvmf_parse_connect_cmd(req);
+	if (cmd->common.opcode == nvme_admin_fabrics && !sq->ctrl)
+		st = hnvmf_parse_connect_cmd(req);
 	else if (!sq->ctrl)
 		st = HNVMF_SC_GENERIC(NVME_SC_CMD_SEQ_ERROR);
-	else if (auth_pending(sq))
+	else if (auth_pending(sq, cmd))
 		st = HNVMF_SC_CMD(NVME_SC_AUTH_REQUIRED);
+	else if (cmd->common.opcode == nvme_admin_fabrics)
+		st = hnvmf_parse_fabrics_cmd(req);
 	else if (sq->qid == 0)
 		st = sq->ctrl->subsys->discovery ? hnvmf_parse_discovery_cmd(req) : hnvmf_parse_admin_cmd(req);
 	else if (io_queue_deleted(req))

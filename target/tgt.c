@@ -7,6 +7,8 @@
 
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "target/auth-limit.h"
+#include "target/auth-worker.h"
 #include "target/nvmf.h"
 
 static struct hnvmf_subsys *subsys_new(const char *nqn)
@@ -126,6 +128,15 @@ int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struc
 			goto fail;
 		}
 	}
+	rc = hnvmf_auth_pool_create(conf->limits.auth_workers, &tgt->auth_pool);
+	if (!rc)
+		rc = hnvmf_auth_limit_create(conf->limits.auth_max_failures, conf->limits.auth_backoff_ms,
+					     &tgt->auth_limit);
+	if (rc) {
+		snprintf(err, errlen, "DH-HMAC-CHAP workers and limits: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = -ENOMEM;
 	tgt->discovery = subsys_new(HNVMF_DISCOVERY_NQN);
 	if (!tgt->discovery)
 		goto fail;
@@ -174,6 +185,8 @@ void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt)
 			hnvmf_backend_close(tgt->backends[i]);
 		free(tgt->backends);
 	}
+	hnvmf_auth_pool_destroy(tgt->auth_pool);
+	hnvmf_auth_limit_destroy(tgt->auth_limit);
 	pthread_mutex_destroy(&tgt->lock);
 	free(tgt);
 }
@@ -358,6 +371,12 @@ size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len)
 		pthread_mutex_unlock(&c->lock);
 	}
 	PUT("controllers %u\n", nctrl);
+	/* dh_jobs: DH steps the workers computed; refused: attempts refused during a back-off;
+	 * busy: DH steps refused because the workers' queue was full. */
+	PUT("auth workers %u dh_jobs %llu refused %llu busy %llu\n", hnvmf_auth_pool_workers(tgt->auth_pool),
+	    (unsigned long long)hnvmf_auth_pool_jobs_done(tgt->auth_pool),
+	    (unsigned long long)hnvmf_auth_limit_refused(tgt->auth_limit),
+	    (unsigned long long)hnvmf_auth_pool_jobs_refused(tgt->auth_pool));
 	pthread_mutex_unlock(&tgt->lock);
 #undef PUT
 	return sb.len;

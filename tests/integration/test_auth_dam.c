@@ -169,8 +169,8 @@ static void test_wrong_or_no_secret_is_refused(void **state)
 	assert_int_equal(r, -EACCES);
 	assert_non_null(strstr(err, "requires authentication"));
 
-	/* A host that ignores ATR gets nothing but fabrics commands until it authenticates
-	 * (Property Get/Set are fabrics commands and pass, as with nvmet). */
+	/* A host that ignores ATR gets nothing but Authentication Send/Receive until it
+	 * authenticates: not even Property Get/Set (tests/integration/test_auth_dos.c). */
 	struct hnvmf_ini_queue_opts qo = { .depth = 4 };
 	struct hnvmf_ini_queue *q = NULL;
 	assert_int_equal(hnvmf_ini_queue_open("127.0.0.1", H.port, &qo, &q), 0);
@@ -179,14 +179,6 @@ static void test_wrong_or_no_secret_is_refused(void **state)
 	uint16_t cntlid = 0;
 	assert_int_equal(hnvmf_ini_fabrics_connect(q, 0, 31, 10000, 0xFFFF, SUBNQN, HOST_ONEWAY,
 						   hostid, &cntlid, 5000), -EACCES);
-	assert_int_equal(hnvmf_ini_prop_set(q, NVME_REG_CC, 4, (6u << 16) | (4u << 20) | 1u, 5000), 0);
-	for (int i = 0; i < 100; i++) {
-		uint64_t csts = 0;
-		assert_int_equal(hnvmf_ini_prop_get(q, NVME_REG_CSTS, 4, &csts, 5000), 0);
-		if (csts & 1)
-			break;
-		usleep(10000);
-	}
 	static struct nvme_id_ctrl id;
 	struct hnvmf_ini_io io = { .data = &id, .len = sizeof(id), .dir = HNVMF_INI_FROM_CTRL };
 	hnvmf_sqe_identify(&io.sqe, NVME_IDENTIFY_CNS_CTRL, 0, 0);
@@ -201,6 +193,14 @@ static void test_wrong_or_no_secret_is_refused(void **state)
 	if (r) {
 		hnvmf_ini_queue_close(q);
 		fail_msg("auth: %d %s", r, a.why);
+	}
+	assert_int_equal(hnvmf_ini_prop_set(q, NVME_REG_CC, 4, (6u << 16) | (4u << 20) | 1u, 5000), 0);
+	for (int i = 0; i < 100; i++) {
+		uint64_t csts = 0;
+		assert_int_equal(hnvmf_ini_prop_get(q, NVME_REG_CSTS, 4, &csts, 5000), 0);
+		if (csts & 1)
+			break;
+		usleep(10000);
 	}
 	memset(&io, 0, sizeof(io));
 	io.data = &id;

@@ -39,6 +39,7 @@ struct fake_q {
 	int responses;
 	struct hnvmf_cqe cqe;
 	uint32_t xfer_len;
+	bool enable_after_auth; /* CC.EN is refused until the queue authenticated: set it then */
 };
 
 static void fake_queue_response(struct hnvmf_req *req)
@@ -94,6 +95,11 @@ static void env_start(const struct tenant_spec *t, size_t n)
 	c->dam_whitelist = malloc(sizeof(int));
 	c->dam_whitelist[0] = 7;
 	c->ndam_whitelist = 1;
+	/* Stalled exchanges expire within a test's patience; no test fails often enough to back off. */
+	c->limits.auth_timeout_ms = 1000;
+	c->limits.auth_workers = 1;
+	c->limits.auth_max_failures = 1000;
+	c->limits.auth_backoff_ms = 1000;
 	c->subsystems = calloc(1, sizeof(*c->subsystems));
 	c->nsubsystems = 1;
 	snprintf(c->subsystems[0].nqn, sizeof(c->subsystems[0].nqn), "%s", SUBNQN);
@@ -173,6 +179,8 @@ static void run_on_reactor(void *arg)
 	hnvmf_req_execute(&c->req);
 }
 
+static void nop(void *arg) { (void)arg; }
+
 /* Runs one command to completion; returns its status field (without the phase bit). */
 static uint16_t run(struct fake_q *q, union hnvmf_sqe *sqe, void *data, uint32_t len)
 {
@@ -181,6 +189,12 @@ static uint16_t run(struct fake_q *q, union hnvmf_sqe *sqe, void *data, uint32_t
 	c.sqe.common.cid = ++cid;
 	int before = q->responses;
 	assert_int_equal(hnvmf_reactor_call_sync(env.r, run_on_reactor, &c), 0);
+	/* A command waiting for a DH worker completes later, on the reactor: a round trip through
+	 * the reactor reads q->responses safely. */
+	for (int i = 0; i < 10000 && q->responses == before; i++) {
+		usleep(1000);
+		assert_int_equal(hnvmf_reactor_call_sync(env.r, nop, NULL), 0);
+	}
 	assert_int_equal(q->responses, before + 1); /* exactly one completion */
 	assert_int_equal(q->cqe.cid, cid);
 	return (uint16_t)(q->cqe.status >> 1);
@@ -212,11 +226,16 @@ static uint16_t prop_set_cc(struct fake_q *q, uint32_t cc)
 	sqe.prop.fctype = nvme_fabrics_type_property_set;
 	sqe.prop.offset = htole32(NVME_REG_CC);
 	sqe.prop.value = htole64(cc);
-	return run(q, &sqe, NULL, 0);
+	uint16_t st = run(q, &sqe, NULL, 0);
+	if (!st)
+		q->enable_after_auth = false;
+	return st;
 }
 
 static uint16_t keep_alive(struct fake_q *q)
 {
+	if (q->enable_after_auth && q->sq.authenticated) /* read after run()'s round trip */
+		assert_int_equal(prop_set_cc(q, CC_ENABLE), 0);
 	union hnvmf_sqe sqe = {0};
 	sqe.common.opcode = nvme_admin_keep_alive;
 	return run(q, &sqe, NULL, 0);
@@ -521,9 +540,14 @@ static void connect_admin(struct fake_q *q, const char *hostnqn, bool expect_atr
 	uint32_t res;
 	assert_int_equal(connect(q, hostnqn, 0, 0xffff, kato, &res), 0);
 	assert_int_equal((res & HNVMF_CONNECT_RESP_ATR) != 0, expect_atr);
-	/* Property Set is a fabrics command: allowed before authentication. Admin commands need
-	 * CC.EN. */
-	assert_int_equal(prop_set_cc(q, CC_ENABLE), 0);
+	/* Admin commands need CC.EN; Property Set, like every command but AuthSend/AuthRecv, waits
+	 * for the authentication (keep_alive sets CC.EN then). */
+	if (expect_atr) {
+		assert_true(is_auth_required(prop_set_cc(q, CC_ENABLE)));
+		q->enable_after_auth = true;
+	} else {
+		assert_int_equal(prop_set_cc(q, CC_ENABLE), 0);
+	}
 }
 
 static char secret_a[HNVMF_KEY_STR_MAX], ctrl_secret_a[HNVMF_KEY_STR_MAX], other_secret[HNVMF_KEY_STR_MAX];
