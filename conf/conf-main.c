@@ -36,6 +36,7 @@ struct main_ctx {
 	int sect_line;
 	struct conf_seen seen;
 	int global_line, pqm_line, limits_line;
+	int mdts_line; /* where mdts_kib was set, for the check against conn_buffer_mib */
 	/* header lines, parallel to c->listeners / backends / subsystems */
 	int *listener_line, *backend_line, *subsys_line;
 	size_t nll, nbl, nsl;
@@ -156,6 +157,7 @@ static int global_key(struct main_ctx *x, const char *k, const char *v, int line
 		return 0;
 	}
 	if (strcmp(k, "mdts_kib") == 0) {
+		x->mdts_line = line;
 		/* MDTS is a power of two in units of the 4 KiB minimum page size */
 		if (uint_key(x, k, v, line, 0, 65536, &c->mdts_kib) < 0)
 			return -1;
@@ -768,6 +770,12 @@ static int check_whole(struct main_ctx *x, int nlines)
 		return BAD(x, last, "no I/O listener: add a [listener NAME] with an address (and discovery = no)");
 	if (c->nsubsystems == 0)
 		return BAD(x, last, "no subsystem: add a [subsystem NQN] with a namespace");
+	/* A transfer larger than a connection's buffer could never run: it would fail with Invalid
+	 * Field although MDTS allowed it. */
+	if ((uint64_t)c->mdts_kib > (uint64_t)c->limits.conn_buffer_mib * 1024)
+		return BAD(x, x->mdts_line ? x->mdts_line : x->limits_line,
+			   "mdts_kib (%u) exceeds [limits] conn_buffer_mib (%u MiB): the largest transfer must fit one connection's buffer",
+			   c->mdts_kib, c->limits.conn_buffer_mib);
 	return check_refs(x);
 }
 
