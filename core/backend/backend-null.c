@@ -1,7 +1,10 @@
-/* Null backend: a sink for benchmarks. Every bio finishes inside submit with success and no data
- * moves (reads leave the caller's buffers as they were), so a benchmark measures the target and
- * the network, not storage. The size comes from the parameters. */
+/* Null backend: a sink for benchmarks. Every bio finishes inside submit with success; writes move
+ * no data, so a benchmark measures the target and the network, not storage. Reads return zeroes:
+ * the transports reuse data buffers across requests and connections, so a read that left its
+ * buffer as it was would send the host whatever the last user of that buffer had there, possibly
+ * another host's data. The size comes from the parameters. */
 #include <errno.h>
+#include <string.h>
 
 #include "core/backend/backend-impl.h"
 
@@ -20,6 +23,9 @@ static void null_close(struct hnvmf_backend *be) { (void)be; }
 
 static int null_submit(struct hnvmf_bqp *qp, struct hnvmf_bio *bio)
 {
+	if (bio->op == HNVMF_BIO_READ)
+		for (int i = 0; i < bio->iovcnt; i++)
+			memset(bio->iov[i].iov_base, 0, bio->iov[i].iov_len);
 	hnvmf_bqp_complete(qp, bio, 0);
 	return 0;
 }
