@@ -121,6 +121,8 @@ void fuzz_env_init(void)
 	atexit(env_fini);
 }
 
+struct hnvmf_tgt *fuzz_env_tgt(void) { return env.tgt; }
+
 int fuzz_host_open(void)
 {
 	int sv[2];

@@ -20,6 +20,9 @@
 /* Loads the fuzz configuration and starts the target; once per process (first call). */
 void fuzz_env_init(void);
 
+/* The running target (after fuzz_env_init). */
+struct hnvmf_tgt *fuzz_env_tgt(void);
+
 /* A new connection to the target (before ICReq); returns the host's socket. */
 int fuzz_host_open(void);
 /* Writes all of buf to the target, running its loop while the socket is full. */

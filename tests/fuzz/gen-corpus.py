@@ -311,6 +311,20 @@ def keyfmt_seeds():
     return seeds
 
 
+def control_seeds():
+    return {
+        "state": b"state\n",
+        "version": b"version\n",
+        "pqm": b"pqm\n",
+        "pqm-c": b"pqm-c 0\n",
+        "ns-add": b"ns-add " + SUBNQN + b" 7 1\n",
+        "ns-add-discovery": b"ns-add " + DISC_NQN + b" 2 1\n",
+        "reload": b"reload\n",
+        "crlf": b"state\r\n",
+        "no-newline": b"version",
+    }
+
+
 def write(target, seeds, top=OUT):
     d = os.path.join(top, target)
     if os.path.isdir(d):
@@ -334,6 +348,7 @@ def main():
     write("fuzz_tcp_pdu", pending, os.path.join(HERE, "pending"))
     write("fuzz_nvme_cmd", cmd_seeds())
     write("fuzz_dhchap", dhchap_seeds())
+    write("fuzz_control", control_seeds())
     write("fuzz_conf", conf_seeds())
     write("fuzz_keyfmt", keyfmt_seeds())
     return 0
