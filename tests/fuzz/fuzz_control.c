@@ -4,6 +4,8 @@
  * to the end. The control thread starts once per process (it is how the parser is reached:
  * there is no daemon, only the target library). */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!mkdtemp(sock_dir))
 			abort();
 		snprintf(sock_path, sizeof(sock_path), "%s/ctl.sock", sock_dir);
+		/* As in hnvmfd: SIGPIPE is blocked in every thread, so the control thread's write to a
+		 * client that left fails with EPIPE instead of killing the process. */
+		sigset_t pipe;
+		sigemptyset(&pipe);
+		sigaddset(&pipe, SIGPIPE);
+		pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 		if (hnvmf_control_start(fuzz_env_tgt(), sock_path, reload, &ctl) != 0)
 			abort();
 		atexit(stop);
@@ -57,14 +65,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	/* The request, then end of stream: the server never waits for more than was sent. */
 	for (size_t off = 0; off < size;) {
-		ssize_t n = write(fd, data + off, size - off);
+		ssize_t n = send(fd, data + off, size - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR) /* libFuzzer's timeout timer (SIGALRM) */
+			continue;
 		if (n <= 0)
-			break; /* the server answered and closed before reading it all */
+			break; /* the server read its line, answered and closed: the rest is unread */
 		off += (size_t)n;
 	}
 	shutdown(fd, SHUT_WR);
 	char buf[4096];
-	while (read(fd, buf, sizeof(buf)) > 0)
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
 		;
 	close(fd);
 	return 0;

@@ -7,6 +7,7 @@
 # sanitizer report or an input slower than 10 s fails the target and its input is kept in
 # BUILD/fuzz-artifacts/ (add it to the corpus as regress-<what> once the defect is fixed).
 set -u
+export LC_ALL=C # libFuzzer's status lines may quote any byte: sed must not choke on them
 build=${1:?usage: run.sh BUILD SECONDS [TARGET...]}
 seconds=${2:?usage: run.sh BUILD SECONDS [TARGET...]}
 shift 2
@@ -40,6 +41,11 @@ for t in $targets; do
     ft=$(echo "$stat" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
     eps=$(echo "$stat" | sed -n 's/.* exec\/s: \([0-9]*\).*/\1/p')
     runs=$(echo "$stat" | sed -n 's/^#\([0-9]*\).*/\1/p')
+    # -print_final_stats: the run's own totals, when it ended normally
+    total=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\)/\1/p' "$log")
+    avg=$(sed -n 's/^stat::average_exec_per_sec: *\([0-9]*\)/\1/p' "$log")
+    runs=${total:-$runs}
+    eps=${avg:-$eps}
     if [ $rc -eq 0 ]; then
         res=passed
         pass=$((pass + 1))
