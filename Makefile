@@ -3,12 +3,17 @@
 #   make test     install dependencies, build (normal + ASan/UBSan), run every test (and the
 #                 lock-free ring tests again under ThreadSanitizer, tests/tsan/run.sh),
 #                 then the interop suite (real Linux host in a QEMU guest; HNVMF_SKIP_INTEROP=1 skips it)
+#   make fuzz     build the libFuzzer targets (clang, build-fuzz) and run each FUZZ_SECONDS
+#                 (docs/testing.md); `make unit` runs them FUZZ_SHORT_SECONDS each
 JOBS    ?= $(shell nproc)
 BUILD   ?= build
 SANBUILD ?= build-asan
+FUZZBUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_SHORT_SECONDS ?= 15
 HNVMFD_ARGS ?=
 
-.PHONY: all deps build build-asan run test unit interop clean
+.PHONY: all deps build build-asan build-fuzz run test unit fuzz interop clean
 all: build
 
 deps:
@@ -22,14 +27,23 @@ build-asan: deps
 	cmake -S . -B $(SANBUILD) -DCMAKE_BUILD_TYPE=Debug -DHNVMF_SANITIZE=ON >/dev/null
 	cmake --build $(SANBUILD) -j $(JOBS)
 
+# libFuzzer needs clang; the libraries are built with ASan, UBSan and coverage (HNVMF_FUZZ).
+build-fuzz: deps
+	CC=clang cmake -S . -B $(FUZZBUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHNVMF_FUZZ=ON >/dev/null
+	cmake --build $(FUZZBUILD) -j $(JOBS) --target hnvmf_fuzz
+
+fuzz: build-fuzz
+	sh tests/fuzz/run.sh $(FUZZBUILD) $(FUZZ_SECONDS)
+
 run: build
 	exec ./$(BUILD)/target/hnvmfd $(HNVMFD_ARGS)
 
-unit: build build-asan
+unit: build build-asan build-fuzz
 	cd $(BUILD) && ctest --output-on-failure
 	cd $(SANBUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    ctest --output-on-failure
 	sh tests/tsan/run.sh
+	sh tests/fuzz/run.sh $(FUZZBUILD) $(FUZZ_SHORT_SECONDS)
 
 interop: build
 	@if [ "$${HNVMF_SKIP_INTEROP:-0}" = 1 ]; then echo "interop: skipped (HNVMF_SKIP_INTEROP=1)"; \
@@ -39,4 +53,4 @@ interop: build
 test: unit interop
 
 clean:
-	rm -rf $(BUILD) $(SANBUILD)
+	rm -rf $(BUILD) $(SANBUILD) $(FUZZBUILD)

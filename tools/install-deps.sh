@@ -1,9 +1,11 @@
 #!/bin/sh
 # Install every Debian package hnvmf's build and tests need. Does nothing when all are present.
+# clang and libclang-rt-14-dev (libFuzzer, the sanitizer runtimes) build the fuzz targets.
 # The interop suite's own packages (QEMU, guest kernels, nvme-cli) are set up by tests/interop/setup.sh.
 set -eu
 PKGS="build-essential cmake pkg-config libssl-dev openssl libnvme-dev liburing-dev libisal-dev
-      libibverbs-dev librdmacm-dev libinih-dev libcmocka-dev iproute2 python3"
+      libibverbs-dev librdmacm-dev libinih-dev libcmocka-dev iproute2 python3
+      clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"
