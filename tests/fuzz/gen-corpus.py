@@ -340,12 +340,9 @@ def write(target, seeds, top=OUT):
 
 def main():
     tcp = tcp_seeds()
-    # H2CData in the same segment as its command: the transport queues the response while the
-    # R2T is still on its send queue (the send-queue double-queue defect, fixed on another
-    # branch). Kept apart until that fix is merged, then moved into the corpus.
-    pending = {k: tcp.pop(k) for k in list(tcp) if k.startswith("connect-r2t")}
+    # connect-r2t*: H2CData in the same segment as its command, which once made the transport
+    # queue the response while the R2T was still on its send queue (docs/security.md).
     write("fuzz_tcp_pdu", tcp)
-    write("fuzz_tcp_pdu", pending, os.path.join(HERE, "pending"))
     write("fuzz_nvme_cmd", cmd_seeds())
     write("fuzz_dhchap", dhchap_seeds())
     write("fuzz_control", control_seeds())
