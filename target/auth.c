@@ -50,6 +50,7 @@ struct auth_dh_job {
 	struct hnvmf_auth *st;
 	struct hnvmf_req *req; /* the command that waits for the result; NULL: no job */
 	unsigned gen;	       /* st->gen when submitted: a result for an exchange since reset is dropped */
+	uint64_t submitted_ns; /* the workers' time is ours, not the host's (dh_job_back) */
 	size_t msg_len;	       /* Reply: its length in st->msg, which stays until the result is in */
 	int gid;
 	struct hnvmf_dh *dh;   /* keygen: the key pair made; shared secret: the controller's, lent */
@@ -231,6 +232,8 @@ static void auth_expired(struct hnvmf_timer *t)
 {
 	struct hnvmf_auth *st = container_of(t, struct hnvmf_auth, timer);
 	struct hnvmf_sq *sq = st->sq;
+	if (st->job.req)
+		return; /* our own DH step is under way: its completion moves the deadline and re-arms */
 	count_abandoned(st);
 	reset_exchange(st);
 	st->step = STEP_NEGOTIATE;
@@ -415,6 +418,7 @@ static int submit_dh(struct hnvmf_auth *st, struct hnvmf_req *req, void (*work)(
 	job->st = st;
 	job->req = req;
 	job->gen = st->gen;
+	job->submitted_ns = hnvmf_now_ns();
 	job->rc = -EIO;
 	int rc = hnvmf_auth_pool_submit(st->sq->tgt->auth_pool, &job->base);
 	if (rc) {
@@ -433,6 +437,12 @@ static struct hnvmf_req *dh_job_back(struct auth_dh_job *job)
 {
 	struct hnvmf_req *req = job->req;
 	job->req = NULL;
+	/* The deadline bounds the host's slowness, not ours: the time the step waited for and ran on
+	 * a worker (at a lower priority than the reactors, on a busy or slow machine seconds for
+	 * ffdhe8192) moves it. One step at a time per queue and the back-off bound what a host gains
+	 * from this. The caller re-arms the timer (update_timer). */
+	if (job->st->deadline_ns)
+		job->st->deadline_ns += hnvmf_now_ns() - job->submitted_ns;
 	return req;
 }
 
