@@ -1,4 +1,4 @@
-/* Unit tests for target/dhchap-crypto.h (and the HMAC primitive of target/auth-crypto.h).
+/* Unit tests for proto/dhchap-crypto.h (and the HMAC primitive of proto/auth-crypto.h).
  *
  * Known answers: RFC 4231 (HMAC) and values computed independently of this C code by
  * tests/vectors/gen_dhchap_vectors.py (python hashlib/hmac and pow() over the RFC 7919 primes,
@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "conf/keyfmt.h"
-#include "target/dhchap-crypto.h"
+#include "proto/keyfmt.h"
+#include "proto/dhchap-crypto.h"
 
 struct transform_vec {
 	int hh;

@@ -28,7 +28,7 @@
 #include "core/reactor.h"
 #include "target/nvmf.h"
 #include "transport/conn-limits.h"
-#include "transport/rdma/rdma-proto.h"
+#include "proto/rdma-proto.h"
 #include "transport/rdma/rdma-slab.h"
 #include "transport/transport.h"
 
