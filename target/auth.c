@@ -14,12 +14,12 @@
 
 #include <openssl/rand.h>
 
-#include "proto/keyfmt.h"
 #include "core/log.h"
+#include "proto/dhchap-crypto.h"
+#include "proto/keyfmt.h"
 #include "target/auth-limit.h"
 #include "target/auth-worker.h"
 #include "target/auth.h"
-#include "proto/dhchap-crypto.h"
 #include "target/tenant.h"
 
 /* Where the exchange stands, i.e. which message comes next. */

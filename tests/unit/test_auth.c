@@ -18,10 +18,10 @@
 #include <cmocka.h>
 #include <openssl/rand.h>
 
-#include "proto/keyfmt.h"
 #include "core/log.h"
-#include "target/auth.h"
 #include "proto/dhchap-crypto.h"
+#include "proto/keyfmt.h"
+#include "target/auth.h"
 #include "target/nvmf.h"
 
 #define SUBNQN "nqn.2026-01.io.hnvmf:auth-test"

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "proto/keyfmt.h"
 #include "proto/dhchap-crypto.h"
+#include "proto/keyfmt.h"
 
 struct transform_vec {
 	int hh;
@@ -447,7 +447,7 @@ static void test_response_rejects(void **state)
 	assert_int_equal(hnvmf_dhchap_host_response(NULL, out), -EINVAL);
 }
 
-/* The secret string nvme-cli prints, parsed by conf/keyfmt, gives the same R1. */
+/* The secret string nvme-cli prints, parsed by proto/keyfmt, gives the same R1. */
 static void test_response_from_dhhc_string(void **state)
 {
 	(void)state;

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "target/nvmf.h"
 #include "proto/rdma-proto.h"
+#include "target/nvmf.h"
 
 static struct rdma_cm_req_pd pd(uint16_t recfmt, uint16_t qid, uint16_t hrq, uint16_t hsq)
 {

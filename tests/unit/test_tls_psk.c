@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "proto/keyfmt.h"
 #include "proto/dhchap-crypto.h"
+#include "proto/keyfmt.h"
 #include "proto/tls-psk.h"
 
 struct tls_vec {
@@ -303,7 +303,7 @@ static void test_configured_chain(void **state)
 
 /* libnvme test/psk.c: nvme_generate_tls_key_identity (RFC 8446 labels) and
  * nvme_generate_tls_key_identity_compat (the old encoding), configured keys imported from the
- * interchange strings libnvme's same test exports, parsed here by conf/keyfmt. */
+ * interchange strings libnvme's same test exports, parsed here by proto/keyfmt. */
 static void test_libnvme_published_identities(void **state)
 {
 	(void)state;

@@ -26,9 +26,9 @@
 
 #include <nvme/types.h>
 
-#include "proto/keyfmt.h"
 #include "proto/crc32c.h"
 #include "proto/dhchap-crypto.h"
+#include "proto/keyfmt.h"
 #include "proto/nvme-cmd.h"
 #include "proto/tcp-pdu.h"
 
@@ -182,7 +182,7 @@ void hnvmf_sqe_dsm(union hnvmf_sqe *s, uint32_t nsid, unsigned nr, bool dealloca
  *   AuthRecv Success1  ([R2], checked when bidirectional)       or Failure1
  *   AuthSend Success2  (bidirectional only)
  * A failure the host detects is reported to the controller with Failure2. Wire layouts and
- * identifiers are target/auth.h's; computations proto/dhchap-crypto.h's. The message builders
+ * identifiers are proto/auth-msg.h's; computations proto/dhchap-crypto.h's. The message builders
  * and parsers below are pure, so tests can play the controller. */
 
 #define HNVMF_INI_AUTH_MAX_HASHES 3

@@ -28,8 +28,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "proto/keyfmt.h"
 #include "core/log.h"
+#include "proto/keyfmt.h"
 #include "proto/tls-psk.h"
 #include "transport/tcp/tcp-internal.h"
 
