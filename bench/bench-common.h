@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/backend/backend-file.h"
+#include "core/backend/backend.h"
 #include "core/io.h"
 #include "core/list.h"
 
@@ -457,7 +457,7 @@ static inline int bench_backend_open(struct bench_backend *b, enum hnvmf_backend
 		return rc;
 	}
 	if (type == HNVMF_BACKEND_FILE)
-		b->direct = hnvmf_file_backend_is_direct(b->be);
+		b->direct = hnvmf_backend_direct(b->be);
 	return 0;
 }
 

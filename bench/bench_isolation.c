@@ -11,7 +11,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 
-#include "bench/bench-common.h"
+#include "bench-common.h"
 #include "core/log.h"
 #include "core/pqm.h"
 

@@ -12,7 +12,7 @@
 #include <inttypes.h>
 #include <math.h>
 
-#include "bench/bench-common.h"
+#include "bench-common.h"
 #include "core/log.h"
 #include "core/pqm.h"
 

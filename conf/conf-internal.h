@@ -92,10 +92,8 @@ void conf_derive_ns_ids(const char *subnqn, struct hnvmf_conf_ns *ns);
 void conf_derive_serial(const char *subnqn, char serial[21]);
 /* The [global] and [pqm] defaults (shared by the embedded default and a loaded file). */
 void conf_set_global_defaults(struct hnvmf_conf *c);
-/* params.path points into path[]; (re)set it after the backends array stopped moving. */
-void conf_fix_backend_paths(struct hnvmf_conf *c);
 
-/* Mode names for messages and parsing, indexed by enum hnvmf_path_mode. */
+/* Mode names for messages and parsing, indexed by enum hnvmf_conf_mode. */
 extern const char *const conf_mode_names[];
 
 #endif

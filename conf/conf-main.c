@@ -134,8 +134,9 @@ static int global_key(struct main_ctx *x, const char *k, const char *v, int line
 		return uint_key(x, k, v, line, 1, 128, &c->reactors);
 	if (strcmp(k, "default_mode") == 0) {
 		static const char *const names[] = { "pqm", "baseline", "direct", NULL };
-		static const enum hnvmf_path_mode modes[] = { HNVMF_PATH_PQM, HNVMF_PATH_BASELINE,
-							       HNVMF_PATH_DIRECT };
+		static const enum hnvmf_conf_mode modes[] = { HNVMF_CONF_MODE_PQM,
+							       HNVMF_CONF_MODE_BASELINE,
+							       HNVMF_CONF_MODE_DIRECT };
 		int i;
 		if (strcmp(v, "dam") == 0)
 			return BAD(x, line, "default_mode: dam is granted per tenant (mode = dam in a tenant file)");
@@ -191,13 +192,13 @@ static int set_server_cpus(struct main_ctx *x, const char *v, int line)
 {
 	struct hnvmf_conf_pqm *p = &x->c->pqm;
 	char buf[1024];
-	char *items[HNVMF_MAX_SERVER_CPUS];
+	char *items[HNVMF_CONF_MAX_SERVER_CPUS];
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	if (conf_copy(buf, sizeof(buf), v, x->why) < 0)
 		return BADV(x, line, "server_cpus");
-	int n = conf_split_list(buf, items, HNVMF_MAX_SERVER_CPUS);
+	int n = conf_split_list(buf, items, HNVMF_CONF_MAX_SERVER_CPUS);
 	if (n < 0)
-		return BAD(x, line, "server_cpus: empty item or more than %d CPUs", HNVMF_MAX_SERVER_CPUS);
+		return BAD(x, line, "server_cpus: empty item or more than %d CPUs", HNVMF_CONF_MAX_SERVER_CPUS);
 	p->nserver_cpus = 0;
 	for (int i = 0; i < n; i++) {
 		uint64_t cpu;
@@ -386,12 +387,13 @@ static int backend_key(struct main_ctx *x, const char *k, const char *v, int lin
 	struct hnvmf_conf_backend *b = cur_backend(x);
 	if (strcmp(k, "type") == 0) {
 		static const char *const names[] = { "ram", "null", "file", NULL };
-		static const enum hnvmf_backend_type types[] = { HNVMF_BACKEND_RAM, HNVMF_BACKEND_NULL,
-								  HNVMF_BACKEND_FILE };
+		static const enum hnvmf_conf_backend_type types[] = { HNVMF_CONF_BACKEND_RAM,
+								       HNVMF_CONF_BACKEND_NULL,
+								       HNVMF_CONF_BACKEND_FILE };
 		int i;
 		if (conf_parse_enum(v, names, &i, x->why) < 0)
 			return BADV(x, line, k);
-		b->params.type = types[i];
+		b->type = types[i];
 		return 0;
 	}
 	if (strcmp(k, "path") == 0) {
@@ -400,7 +402,7 @@ static int backend_key(struct main_ctx *x, const char *k, const char *v, int lin
 		return 0;
 	}
 	if (strcmp(k, "size") == 0) {
-		if (conf_parse_size(v, &b->params.size, x->why) < 0)
+		if (conf_parse_size(v, &b->size, x->why) < 0)
 			return BADV(x, line, k);
 		return 0;
 	}
@@ -410,16 +412,16 @@ static int backend_key(struct main_ctx *x, const char *k, const char *v, int lin
 			return -1;
 		if (bs != 512 && bs != 4096)
 			return BAD(x, line, "block_size: %u is not 512 or 4096", bs);
-		b->params.block_size = bs;
+		b->block_size = bs;
 		return 0;
 	}
 	bool on;
 	if (conf_parse_bool(v, &on, x->why) < 0)
 		return BADV(x, line, k);
 	if (strcmp(k, "readonly") == 0)
-		b->params.readonly = on;
+		b->readonly = on;
 	else
-		b->params.direct = on;
+		b->direct = on;
 	return 0;
 }
 
@@ -430,17 +432,17 @@ static int backend_end(struct main_ctx *x)
 	    size_line = conf_seen_line(&x->seen, "size");
 	if (!type_line)
 		return BAD(x, x->sect_line, "[backend %s] needs 'type' (ram, null or file)", b->name);
-	if (!b->params.block_size)
-		b->params.block_size = 512;
-	if (b->params.type != HNVMF_BACKEND_FILE) {
-		const char *t = b->params.type == HNVMF_BACKEND_RAM ? "ram" : "null";
+	if (!b->block_size)
+		b->block_size = 512;
+	if (b->type != HNVMF_CONF_BACKEND_FILE) {
+		const char *t = b->type == HNVMF_CONF_BACKEND_RAM ? "ram" : "null";
 		if (path_line)
 			return BAD(x, path_line, "path: a %s backend has no path", t);
 		if (conf_seen_line(&x->seen, "direct"))
 			return BAD(x, conf_seen_line(&x->seen, "direct"), "direct: only for type = file");
 		if (!size_line)
 			return BAD(x, x->sect_line, "[backend %s] needs 'size' (type = %s)", b->name, t);
-		if (b->params.size == 0)
+		if (b->size == 0)
 			return BAD(x, size_line, "size: must not be 0");
 	} else {
 		if (!path_line)
@@ -451,9 +453,9 @@ static int backend_end(struct main_ctx *x)
 		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 			return BAD(x, path_line, "path: %s is neither a regular file nor a block device", b->path);
 	}
-	if (b->params.size % b->params.block_size)
+	if (b->size % b->block_size)
 		return BAD(x, size_line, "size: %llu is not a multiple of block_size %u",
-			   (unsigned long long)b->params.size, b->params.block_size);
+			   (unsigned long long)b->size, b->block_size);
 	return 0;
 }
 
@@ -807,7 +809,6 @@ int hnvmf_conf_load(const char *path, struct hnvmf_conf **out, char *errbuf, siz
 		hnvmf_conf_free(x.c);
 		return -1;
 	}
-	conf_fix_backend_paths(x.c);
 	*out = x.c;
 	return 0;
 }

@@ -10,10 +10,10 @@
 #include "core/log.h"
 
 const char *const conf_mode_names[] = {
-	[HNVMF_PATH_DIRECT] = "direct",
-	[HNVMF_PATH_PQM] = "pqm",
-	[HNVMF_PATH_DAM] = "dam",
-	[HNVMF_PATH_BASELINE] = "baseline",
+	[HNVMF_CONF_MODE_DIRECT] = "direct",
+	[HNVMF_CONF_MODE_PQM] = "pqm",
+	[HNVMF_CONF_MODE_DAM] = "dam",
+	[HNVMF_CONF_MODE_BASELINE] = "baseline",
 };
 
 void conf_set_global_defaults(struct hnvmf_conf *c)
@@ -22,7 +22,7 @@ void conf_set_global_defaults(struct hnvmf_conf *c)
 	c->reactors = 1;
 	/* PQM is the design's default path; until core provides it the daemon may serve it as
 	 * direct (see docs/configuration.md). */
-	c->default_mode = HNVMF_PATH_PQM;
+	c->default_mode = HNVMF_CONF_MODE_PQM;
 	c->kato_default_ms = 120000;
 	c->max_io_queues = 8;
 	c->queue_depth = 128;
@@ -101,13 +101,6 @@ void conf_derive_serial(const char *subnqn, char serial[21])
 		 d[6], d[7] >> 4);
 }
 
-void conf_fix_backend_paths(struct hnvmf_conf *c)
-{
-	for (size_t i = 0; i < c->nbackends; i++)
-		c->backends[i].params.path =
-			c->backends[i].params.type == HNVMF_BACKEND_FILE ? c->backends[i].path : NULL;
-}
-
 int hnvmf_conf_default(struct hnvmf_conf **out)
 {
 	struct hnvmf_conf *c = calloc(1, sizeof(*c));
@@ -135,9 +128,9 @@ int hnvmf_conf_default(struct hnvmf_conf **out)
 	if (!b)
 		goto oom;
 	snprintf(b->name, sizeof(b->name), "ram0");
-	b->params.type = HNVMF_BACKEND_RAM;
-	b->params.size = 1ull << 30;
-	b->params.block_size = 512;
+	b->type = HNVMF_CONF_BACKEND_RAM;
+	b->size = 1ull << 30;
+	b->block_size = 512;
 
 	struct hnvmf_conf_subsys *s = conf_grow(&c->subsystems, &c->nsubsystems, sizeof(*s));
 	if (!s)
@@ -153,7 +146,6 @@ int hnvmf_conf_default(struct hnvmf_conf **out)
 	snprintf(ns->backend, sizeof(ns->backend), "ram0");
 	conf_derive_ns_ids(s->nqn, ns);
 
-	conf_fix_backend_paths(c);
 	*out = c;
 	return 0;
 oom:
@@ -252,7 +244,7 @@ bool hnvmf_conf_host_allowed(const struct hnvmf_conf_subsys *s, const struct hnv
 	return false;
 }
 
-const char *hnvmf_conf_mode_name(enum hnvmf_path_mode m)
+const char *hnvmf_conf_mode_name(enum hnvmf_conf_mode m)
 {
 	if ((unsigned)m < sizeof(conf_mode_names) / sizeof(conf_mode_names[0]) && conf_mode_names[m])
 		return conf_mode_names[m];

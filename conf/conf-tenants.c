@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf/keyfmt.h"
+#include "proto/keyfmt.h"
 
 struct tenant_ctx {
 	const struct hnvmf_conf *base;
@@ -227,7 +227,8 @@ static int tenant_key(void *user, const char *k, const char *v, int line)
 		return subsystems_key(x, v, line);
 	if (strcmp(k, "mode") == 0) {
 		static const char *const names[] = { "pqm", "dam", "baseline", NULL };
-		static const enum hnvmf_path_mode modes[] = { HNVMF_PATH_PQM, HNVMF_PATH_DAM, HNVMF_PATH_BASELINE };
+		static const enum hnvmf_conf_mode modes[] = { HNVMF_CONF_MODE_PQM, HNVMF_CONF_MODE_DAM,
+							      HNVMF_CONF_MODE_BASELINE };
 		if (conf_parse_enum(v, names, &i, x->why) < 0)
 			return BADV(x, line, k);
 		t->mode = modes[i];
@@ -303,7 +304,7 @@ static int tenant_end(void *user)
 		return BAD(x, conf_seen_line(&x->seen, "dhchap_ctrl_secret"),
 			   "dhchap_ctrl_secret: bidirectional authentication needs dhchap_secret too");
 	/* DAM hands a tenant a queue pair of its own: only an authenticated host may have one. */
-	if (t->mode == HNVMF_PATH_DAM && !t->dhchap_secret[0] && !t->tls_psk[0])
+	if (t->mode == HNVMF_CONF_MODE_DAM && !t->dhchap_secret[0] && !t->tls_psk[0])
 		return BAD(x, conf_seen_line(&x->seen, "mode"),
 			   "mode = dam needs dhchap_secret or tls_psk (DAM is only for authenticated hosts)");
 	if (!t->max_queues)
@@ -395,7 +396,7 @@ int hnvmf_conf_load_tenants(const struct hnvmf_conf *base, struct hnvmf_conf_ten
 			break;
 		}
 		memcpy(x.t->file, path, sizeof(path));
-		x.t->mode = HNVMF_PATH_PQM;
+		x.t->mode = HNVMF_CONF_MODE_PQM;
 		x.t->dam_fallback = HNVMF_DAM_FALLBACK_PQM;
 		int nlines = 0;
 		r = conf_ini_parse(path, &tenant_ops, &x, &err, &nlines);

@@ -11,8 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/backend/backend.h"
-#include "core/io.h"
 
 #define HNVMF_NQN_MAX 224 /* NVMe: an NQN is at most 223 bytes */
 #define HNVMF_NAME_MAX 64
@@ -20,10 +18,28 @@
 #define HNVMF_DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
 #define HNVMF_DEFAULT_CONF_FILE "/etc/hnvmf/hnvmf.conf"
 #define HNVMF_DEFAULT_CONTROL_SOCKET "/run/hnvmf/hnvmf.sock"
-/* Upper bounds the loader enforces; they match target/nvmf.h (HNVMF_MAX_NSID,
- * HNVMF_MAX_IO_QUEUES), which conf/ cannot include. */
+/* Upper bounds the loader enforces. conf/ is plain data and includes neither core/ nor target/:
+ * target/conf-map.h asserts at compile time that these equal HNVMF_MAX_NSID,
+ * HNVMF_MAX_IO_QUEUES (target/nvmf.h) and HNVMF_MAX_SERVER_CPUS (core/io.h). */
 #define HNVMF_CONF_MAX_NSID 1024
 #define HNVMF_CONF_MAX_IO_QUEUES 128
+#define HNVMF_CONF_MAX_SERVER_CPUS 64
+
+/* The engine path of a queue's I/O, as the configuration names it (default_mode, a tenant's
+ * mode); target/conf-map.c maps it to core's enum hnvmf_path_mode. */
+enum hnvmf_conf_mode {
+	HNVMF_CONF_MODE_DIRECT,
+	HNVMF_CONF_MODE_PQM,
+	HNVMF_CONF_MODE_DAM,
+	HNVMF_CONF_MODE_BASELINE,
+};
+
+/* [backend] type; target/conf-map.c maps it to core's enum hnvmf_backend_type. */
+enum hnvmf_conf_backend_type {
+	HNVMF_CONF_BACKEND_RAM,
+	HNVMF_CONF_BACKEND_NULL,
+	HNVMF_CONF_BACKEND_FILE,
+};
 
 enum hnvmf_trtype {
 	HNVMF_TRTYPE_TCP,
@@ -41,8 +57,12 @@ struct hnvmf_conf_listener {
 
 struct hnvmf_conf_backend {
 	char name[HNVMF_NAME_MAX];
-	struct hnvmf_backend_params params; /* params.path points into path[] */
-	char path[4096];
+	enum hnvmf_conf_backend_type type;
+	uint64_t size;       /* bytes; for a file 0 = the file's size; a block device's own size wins */
+	uint32_t block_size; /* logical block size: 512 or 4096 */
+	bool readonly;
+	bool direct;         /* try O_DIRECT (falls back to buffered where the file system refuses it) */
+	char path[4096];     /* type file: the file or block device; empty otherwise */
 };
 
 struct hnvmf_conf_ns {
@@ -75,7 +95,7 @@ struct hnvmf_conf_tenant {
 	char hostnqn[HNVMF_NQN_MAX];
 	char (*subsystems)[HNVMF_NQN_MAX]; /* subsystems it may use */
 	size_t nsubsystems;
-	enum hnvmf_path_mode mode;  /* PQM (default), DAM or BASELINE */
+	enum hnvmf_conf_mode mode;  /* PQM (default), DAM or BASELINE */
 	int permission_level;       /* compared against the global DAM whitelist */
 	uint64_t reserved_iops;     /* SLA: IOPS reserved for this tenant (0 = none) */
 	unsigned max_queues;        /* SLA: most I/O queues (and DAM queue pairs) it gets */
@@ -96,7 +116,7 @@ struct hnvmf_conf_pqm {
 	unsigned cmax;           /* most I/O servers */
 	unsigned epoch_ms;       /* re-sizing epoch */
 	unsigned subqueue_depth; /* entries per subqueue (power of two) */
-	int server_cpus[HNVMF_MAX_SERVER_CPUS]; /* CPUs for every I/O server thread (PQM pool,
+	int server_cpus[HNVMF_CONF_MAX_SERVER_CPUS]; /* CPUs for every I/O server thread (PQM pool,
 						      * DAM, baseline), round robin; none: unpinned */
 	unsigned nserver_cpus;
 	unsigned baseline_servers; /* threads of the baseline adapter queue; 0 = cmax */
@@ -127,7 +147,7 @@ struct hnvmf_conf {
 	/* [global] */
 	int log_level;              /* enum hnvmf_log_level */
 	unsigned reactors;          /* network reactor threads */
-	enum hnvmf_path_mode default_mode; /* for hosts with no tenant file: PQM, BASELINE or DIRECT */
+	enum hnvmf_conf_mode default_mode; /* for hosts with no tenant file: PQM, BASELINE or DIRECT */
 	unsigned kato_default_ms;   /* keep-alive timeout a discovery controller uses when the host's
 				     * Connect gives KATO 0 (I/O controllers: 0 = no keep-alive) */
 	unsigned max_io_queues;     /* per controller */
@@ -179,6 +199,6 @@ bool hnvmf_conf_subsys_on_listener(const struct hnvmf_conf_subsys *s, const stru
 bool hnvmf_conf_host_allowed(const struct hnvmf_conf_subsys *s, const struct hnvmf_conf_tenant *t,
 			     size_t n, const char *hostnqn);
 /* "direct", "pqm", "dam", "baseline": the names the configuration uses. */
-const char *hnvmf_conf_mode_name(enum hnvmf_path_mode m);
+const char *hnvmf_conf_mode_name(enum hnvmf_conf_mode m);
 
 #endif

@@ -1,6 +1,6 @@
 /* DH-HMAC-CHAP on the target: the per-queue exchange driven by Authentication Send/Receive (the
  * protocol and its message layouts are in target/auth.h; the computations in
- * target/dhchap-crypto.h). Behaviour follows what the Linux host expects of nvmet: protocol errors
+ * proto/dhchap-crypto.h). Behaviour follows what the Linux host expects of nvmet: protocol errors
  * travel as Failure1 messages on the next AuthRecv, never as command errors; Failure2 is answered.
  *
  * Defences (security issue #10): the two Diffie-Hellman steps (the controller's key pair for the
@@ -14,12 +14,12 @@
 
 #include <openssl/rand.h>
 
-#include "conf/keyfmt.h"
 #include "core/log.h"
+#include "proto/dhchap-crypto.h"
+#include "proto/keyfmt.h"
 #include "target/auth-limit.h"
 #include "target/auth-worker.h"
 #include "target/auth.h"
-#include "target/dhchap-crypto.h"
 #include "target/tenant.h"
 
 /* Where the exchange stands, i.e. which message comes next. */

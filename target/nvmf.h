@@ -38,7 +38,7 @@
 #include "core/io.h"
 #include "core/list.h"
 #include "core/reactor.h"
-#include "target/nvme-cmd.h"
+#include "proto/nvme-cmd.h"
 
 #define HNVMF_MAX_NSID 1024       /* namespaces per subsystem */
 #define HNVMF_MAX_IO_QUEUES 128   /* per controller, upper bound of conf.max_io_queues */
@@ -221,6 +221,11 @@ int hnvmf_subsys_add_ns(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, uint32_t 
  * admits (tenant file removed, host no longer allowed, TLS now required) are torn down. */
 void hnvmf_tgt_set_tenants(struct hnvmf_tgt *tgt, struct hnvmf_conf_tenant *t, size_t n,
 			   struct hnvmf_conf_tenant **old, size_t *nold);
+/* The TLS PSK configured for hostnqn in its tenant file, parsed (tenant-psk.c): the transport's one
+ * question to the target during a TLS handshake. Returns 0 with *key filled (the caller wipes
+ * it), -ENOKEY when the host has no PSK, -EINVAL when the configured one does not parse. */
+struct hnvmf_key;
+int hnvmf_tgt_tls_psk(struct hnvmf_tgt *tgt, const char *hostnqn, struct hnvmf_key *key);
 /* Text state for the control socket / tests: controllers, queues, modes. */
 size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len);
 

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "core/log.h"
+#include "target/conf-map.h"
 #include "target/tenant.h"
 
 /* What admission reads of the tenant, copied under tgt->lock: a SIGHUP re-points ctrl->tenant at
@@ -23,7 +24,7 @@ static struct tenant_view tenant_snapshot(struct hnvmf_sq *sq)
 	const struct hnvmf_conf_tenant *t = sq->ctrl->tenant;
 	if (t) {
 		v.has_tenant = true;
-		v.mode = t->mode;
+		v.mode = hnvmf_conf_map_mode(t->mode);
 		v.permission_level = t->permission_level;
 		v.max_queues = t->max_queues;
 		v.fallback = t->dam_fallback;
@@ -60,7 +61,7 @@ static uint16_t admit(struct hnvmf_sq *sq, bool at_connect, enum hnvmf_path_mode
 	struct tenant_view t = tenant_snapshot(sq);
 	if (!t.has_tenant) {
 		/* DAM is for tenants only: a host without a file has no permission level. */
-		enum hnvmf_path_mode m = sq->tgt->conf->default_mode;
+		enum hnvmf_path_mode m = hnvmf_conf_map_mode(sq->tgt->conf->default_mode);
 		*mode = m == HNVMF_PATH_DAM ? HNVMF_PATH_PQM : m;
 		return 0;
 	}

@@ -9,6 +9,7 @@
 #include "core/strbuf.h"
 #include "target/auth-limit.h"
 #include "target/auth-worker.h"
+#include "target/conf-map.h"
 #include "target/nvmf.h"
 
 static struct hnvmf_subsys *subsys_new(const char *nqn)
@@ -121,7 +122,8 @@ int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struc
 		goto fail;
 	for (size_t i = 0; i < conf->nbackends; i++) {
 		char msg[256] = "";
-		rc = hnvmf_backend_open(&conf->backends[i].params, &tgt->backends[i], msg, sizeof(msg));
+		struct hnvmf_backend_params bp = hnvmf_conf_map_backend(&conf->backends[i]);
+		rc = hnvmf_backend_open(&bp, &tgt->backends[i], msg, sizeof(msg));
 		if (rc) {
 			snprintf(err, errlen, "backend %s: %s", conf->backends[i].name,
 				 msg[0] ? msg : strerror(-rc));

@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/reactor.h"
+#include "target/nvmf.h"
 
 #define ADDR_BUCKETS 1024 /* power of two */
 #define REFUSAL_LOG_NS 1000000000ull

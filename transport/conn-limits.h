@@ -8,7 +8,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "conf/conf.h"
+/* [limits] of the configuration, which reaches transports through the target (target/nvmf.h). */
+struct hnvmf_conf_limits;
 
 /* What a connection holds: released exactly once by hnvmf_conn_release. */
 struct hnvmf_conn_ticket {

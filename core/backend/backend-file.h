@@ -59,7 +59,7 @@ void hnvmf_file_backend_forget_fallocate(struct hnvmf_backend *be);
 /* For tests: pretend O_DIRECT takes any buffer and range, so misaligned bios reach the
  * kernel's -EINVAL and must be retried on the buffered descriptor. */
 void hnvmf_file_backend_trust_any_alignment(struct hnvmf_backend *be);
-/* For tests: whether the backend uses an O_DIRECT descriptor. */
+/* Whether the backend uses an O_DIRECT descriptor (hnvmf_backend_direct for everyone else). */
 bool hnvmf_file_backend_is_direct(const struct hnvmf_backend *be);
 
 #endif

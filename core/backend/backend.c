@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/backend/backend-file.h"
 #include "core/backend/backend-impl.h"
 
 static const struct hnvmf_backend_ops *const ops_by_type[] = {
@@ -104,6 +105,10 @@ void hnvmf_backend_close(struct hnvmf_backend *be)
 uint64_t hnvmf_backend_size(const struct hnvmf_backend *be) { return be->size; }
 uint32_t hnvmf_backend_block_size(const struct hnvmf_backend *be) { return be->block_size; }
 bool hnvmf_backend_readonly(const struct hnvmf_backend *be) { return be->readonly; }
+bool hnvmf_backend_direct(const struct hnvmf_backend *be)
+{
+	return be->type == HNVMF_BACKEND_FILE && hnvmf_file_backend_is_direct(be);
+}
 
 int hnvmf_bqp_open(struct hnvmf_backend *be, unsigned depth, struct hnvmf_bqp **out)
 {

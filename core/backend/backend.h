@@ -61,6 +61,8 @@ void hnvmf_backend_close(struct hnvmf_backend *be);
 uint64_t hnvmf_backend_size(const struct hnvmf_backend *be);
 uint32_t hnvmf_backend_block_size(const struct hnvmf_backend *be);
 bool hnvmf_backend_readonly(const struct hnvmf_backend *be);
+/* Whether reads and writes may go through O_DIRECT (a file backend that could open it). */
+bool hnvmf_backend_direct(const struct hnvmf_backend *be);
 const char *hnvmf_backend_type_name(enum hnvmf_backend_type t);
 
 /* depth: the most bios in flight on this queue pair. */

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "target/nvme-cmd.h"
+#include "proto/nvme-cmd.h"
 
 #define FUZZ_SUBNQN "nqn.2026-01.io.hnvmf:fuzz"
 #define FUZZ_HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000001"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "tests/fuzz/fuzz-env.h"
-#include "transport/tcp/tcp-pdu.h"
+#include "proto/tcp-pdu.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

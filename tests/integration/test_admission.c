@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <openssl/rand.h>
 
-#include "conf/keyfmt.h"
+#include "proto/keyfmt.h"
 #include "tests/integration/harness.h"
 #include "tools/initiator/initiator.h"
 

@@ -5,7 +5,7 @@
  * the side that detects it; every hash with the null / ffdhe2048 / ffdhe4096 groups, and the
  * larger groups with SHA-512, work; re-authentication of a live queue; a PQM tenant and a DAM
  * tenant verify data side by side; hnvmf-perf with secrets. Secrets are random for each run, written in
- * the DHHC-1 interchange format by conf/keyfmt's formatter. */
+ * the DHHC-1 interchange format by proto/keyfmt's formatter. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>

@@ -28,7 +28,7 @@
 #include <openssl/rand.h>
 
 #include "core/reactor.h"
-#include "target/auth.h"
+#include "proto/auth-msg.h"
 #include "tests/integration/harness.h"
 #include "tools/initiator/initiator.h"
 

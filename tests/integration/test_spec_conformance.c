@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "target/nvme-cmd.h"
+#include "proto/nvme-cmd.h"
 #include "tests/integration/harness.h"
 #include "tools/initiator/initiator.h"
 

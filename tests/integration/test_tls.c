@@ -4,7 +4,7 @@
  * in plain text from the discovery listener, and over TLS with hnvmf-perf discover); a wrong
  * key, plain text on the TLS port and a Connect naming another host than the TLS identity are
  * each refused; a DAM tenant proven by TLS alone gets dedicated queues. Keys are random for
- * each run, formatted by conf/keyfmt. */
+ * each run, formatted by proto/keyfmt. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

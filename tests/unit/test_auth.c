@@ -2,7 +2,7 @@
  * (hnvmf_req_init / hnvmf_req_execute on the queue's reactor) by a fake transport that captures
  * responses. The test plays the host the way the Linux host does (drivers/nvme/host/auth.c):
  * Negotiate, AuthRecv Challenge, Reply, AuthRecv Success1, Success2 or Failure2, computing its
- * side with the crypto functions of target/dhchap-crypto.h (known-answer tested on their own).
+ * side with the crypto functions of proto/dhchap-crypto.h (known-answer tested on their own).
  * Also: the Connect's ATR bit, commands refused until authenticated, admission to DAM decided
  * when an I/O queue authenticates, refusal at Connect, and expiry of stalled exchanges. */
 #include <endian.h>
@@ -18,10 +18,10 @@
 #include <cmocka.h>
 #include <openssl/rand.h>
 
-#include "conf/keyfmt.h"
 #include "core/log.h"
+#include "proto/dhchap-crypto.h"
+#include "proto/keyfmt.h"
 #include "target/auth.h"
-#include "target/dhchap-crypto.h"
 #include "target/nvmf.h"
 
 #define SUBNQN "nqn.2026-01.io.hnvmf:auth-test"
@@ -68,7 +68,7 @@ struct tenant_spec {
 	const char *hostnqn;
 	const char *secret;	 /* DHHC-1 string or NULL */
 	const char *ctrl_secret; /* DHHC-1 string or NULL */
-	enum hnvmf_path_mode mode;
+	enum hnvmf_conf_mode mode;
 	int level;
 	unsigned max_queues;
 	enum hnvmf_dam_fallback fallback;
@@ -87,7 +87,7 @@ static void env_start(const struct tenant_spec *t, size_t n)
 	assert_int_equal(hnvmf_reactor_start(env.r, -1), 0);
 	struct hnvmf_conf *c = calloc(1, sizeof(*c));
 	assert_non_null(c);
-	c->default_mode = HNVMF_PATH_PQM;
+	c->default_mode = HNVMF_CONF_MODE_PQM;
 	c->max_io_queues = 4;
 	c->queue_depth = 128;
 	c->limits.max_controllers_per_host = 128;
@@ -559,9 +559,9 @@ static const struct tenant_spec *default_tenants(size_t *n)
 	make_secret(3, 64, ctrl_secret_a);
 	make_secret(1, 32, other_secret);
 	t[0] = (struct tenant_spec){
-		.hostnqn = HOST_A, .secret = secret_a, .ctrl_secret = ctrl_secret_a, .mode = HNVMF_PATH_PQM};
-	t[1] = (struct tenant_spec){.hostnqn = HOST_B, .secret = secret_a, .mode = HNVMF_PATH_PQM};
-	t[2] = (struct tenant_spec){.hostnqn = HOST_NOKEY, .mode = HNVMF_PATH_PQM};
+		.hostnqn = HOST_A, .secret = secret_a, .ctrl_secret = ctrl_secret_a, .mode = HNVMF_CONF_MODE_PQM};
+	t[1] = (struct tenant_spec){.hostnqn = HOST_B, .secret = secret_a, .mode = HNVMF_CONF_MODE_PQM};
+	t[2] = (struct tenant_spec){.hostnqn = HOST_NOKEY, .mode = HNVMF_CONF_MODE_PQM};
 	*n = 3;
 	return t;
 }
@@ -632,7 +632,7 @@ static void test_secret_transforms(void **state)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		char s[HNVMF_KEY_STR_MAX];
 		make_secret(keys[i].hh, keys[i].len, s);
-		struct tenant_spec t = {.hostnqn = HOST_B, .secret = s, .mode = HNVMF_PATH_PQM};
+		struct tenant_spec t = {.hostnqn = HOST_B, .secret = s, .mode = HNVMF_CONF_MODE_PQM};
 		env_start(&t, 1);
 		struct fake_q q;
 		connect_admin(&q, HOST_B, true, 0);
@@ -1188,7 +1188,7 @@ static void test_io_queue_auth_decides_dam(void **state)
 	make_secret(2, 48, s);
 	struct tenant_spec t = {.hostnqn = HOST_A,
 				.secret = s,
-				.mode = HNVMF_PATH_DAM,
+				.mode = HNVMF_CONF_MODE_DAM,
 				.level = 7,
 				.max_queues = 2,
 				.fallback = HNVMF_DAM_FALLBACK_REFUSE};
@@ -1248,17 +1248,17 @@ static void test_refuse_at_connect(void **state)
 		/* not on the whitelist (7) */
 		{.hostnqn = HOST_A,
 		 .secret = s,
-		 .mode = HNVMF_PATH_DAM,
+		 .mode = HNVMF_CONF_MODE_DAM,
 		 .level = 3,
 		 .fallback = HNVMF_DAM_FALLBACK_REFUSE},
 		/* whitelisted, but nothing authenticates it */
 		{.hostnqn = HOST_B,
-		 .mode = HNVMF_PATH_DAM,
+		 .mode = HNVMF_CONF_MODE_DAM,
 		 .level = 7,
 		 .fallback = HNVMF_DAM_FALLBACK_REFUSE},
 		/* the same with fallback pqm: served, through PQM */
 		{.hostnqn = HOST_NOKEY,
-		 .mode = HNVMF_PATH_DAM,
+		 .mode = HNVMF_CONF_MODE_DAM,
 		 .level = 7,
 		 .fallback = HNVMF_DAM_FALLBACK_PQM},
 	};

@@ -121,10 +121,10 @@ static void embedded_default(void **state)
 	assert_int_equal(s->ns[0].nsid, 1);
 	const struct hnvmf_conf_backend *b = hnvmf_conf_find_backend(c, s->ns[0].backend);
 	assert_non_null(b);
-	assert_int_equal(b->params.type, HNVMF_BACKEND_RAM);
-	assert_int_equal(b->params.size, 1ull << 30);
-	assert_int_equal(b->params.block_size, 512);
-	assert_null(b->params.path);
+	assert_int_equal(b->type, HNVMF_CONF_BACKEND_RAM);
+	assert_int_equal(b->size, 1ull << 30);
+	assert_int_equal(b->block_size, 512);
+	assert_string_equal(b->path, "");
 	assert_int_equal(c->nlisteners, 2);
 	assert_int_equal(c->listeners[0].port, 4420);
 	assert_false(c->listeners[0].discovery);
@@ -139,7 +139,7 @@ static void embedded_default(void **state)
 	assert_int_equal(c->pqm.nserver_cpus, 0);
 	assert_int_equal(c->pqm.baseline_servers, 0);
 	assert_int_equal(c->reactors, 1);
-	assert_int_equal(c->default_mode, HNVMF_PATH_PQM);
+	assert_int_equal(c->default_mode, HNVMF_CONF_MODE_PQM);
 	assert_int_equal(c->queue_depth, 128);
 	assert_int_equal(c->max_io_queues, 8);
 	assert_int_equal(c->inline_data_size, 8192);
@@ -191,7 +191,7 @@ static void namespace_ids(void **state)
 	assert_string_equal(again->subsystems[0].serial, a->serial);
 	assert_string_not_equal(a->serial, b->serial);
 	assert_int_equal(strncmp(a->serial, "HNVMF", 5), 0);
-	assert_int_equal(c->backends[0].params.size, 4096);
+	assert_int_equal(c->backends[0].size, 4096);
 	hnvmf_conf_free(c);
 	hnvmf_conf_free(again);
 }
@@ -228,9 +228,9 @@ static void syntax_forms(void **state)
 	assert_int_equal(c->pqm.server_cpus[1], 0);
 	assert_int_equal(c->pqm.baseline_servers, 3);
 	assert_true(c->listeners[0].tls);
-	assert_int_equal(c->backends[0].params.size, 2ull << 40);
-	assert_int_equal(c->backends[1].params.size, 512ull << 20);
-	assert_true(c->backends[1].params.readonly);
+	assert_int_equal(c->backends[0].size, 2ull << 40);
+	assert_int_equal(c->backends[1].size, 512ull << 20);
+	assert_true(c->backends[1].readonly);
 	const struct hnvmf_conf_subsys *s = &c->subsystems[0];
 	assert_int_equal(s->nhosts, 2);
 	assert_false(s->allow_any_host);
@@ -276,16 +276,15 @@ static void relative_paths(void **state)
 	char want[512];
 	snprintf(want, sizeof(want), "%s/etc/disk.img", dir);
 	assert_string_equal(c->backends[0].path, want);
-	assert_ptr_equal(c->backends[0].params.path, c->backends[0].path);
-	assert_true(c->backends[0].params.direct);
-	assert_int_equal(c->backends[0].params.size, 0); /* the file's own size */
+	assert_true(c->backends[0].direct);
+	assert_int_equal(c->backends[0].size, 0); /* the file's own size */
 	char *real = realpath(dir, NULL);
 	snprintf(want, sizeof(want), "%s/etc/tenants.d", real);
 	free(real);
 	assert_string_equal(c->tenants_dir, want); /* absolute: SIGHUP does not depend on the cwd */
 	assert_int_equal(c->ntenants, 1);
 	assert_string_equal(c->tenants[0].dhchap_secret, KEY); /* newline stripped */
-	assert_int_equal(c->tenants[0].mode, HNVMF_PATH_DAM);
+	assert_int_equal(c->tenants[0].mode, HNVMF_CONF_MODE_DAM);
 	const struct hnvmf_conf_subsys *s = hnvmf_conf_find_subsys(c, "nqn.2026-01.io.hnvmf:a");
 	assert_true(hnvmf_conf_host_allowed(s, c->tenants, c->ntenants, HOST1));
 	assert_false(hnvmf_conf_host_allowed(s, c->tenants, c->ntenants, HOST2));
@@ -334,9 +333,9 @@ static void tenant_file_selection(void **state)
 	struct hnvmf_conf *c = load_ok("m.conf");
 	assert_int_equal(c->ntenants, 2);
 	assert_string_equal(c->tenants[0].hostnqn, HOST1);
-	assert_int_equal(c->tenants[0].mode, HNVMF_PATH_BASELINE);
+	assert_int_equal(c->tenants[0].mode, HNVMF_CONF_MODE_BASELINE);
 	assert_string_equal(c->tenants[1].hostnqn, HOST2);
-	assert_int_equal(c->tenants[1].mode, HNVMF_PATH_PQM); /* the default */
+	assert_int_equal(c->tenants[1].mode, HNVMF_CONF_MODE_PQM); /* the default */
 	assert_int_equal(c->tenants[1].dam_fallback, HNVMF_DAM_FALLBACK_PQM);
 	assert_non_null(strstr(c->tenants[1].file, "/t/b.conf"));
 	assert_ptr_equal(hnvmf_conf_find_tenant(c->tenants, c->ntenants, HOST2), &c->tenants[1]);
@@ -377,7 +376,7 @@ static void tenant_reload(void **state)
 		fail_msg("%s", err);
 	assert_int_equal(n, 2);
 	assert_int_equal(c->ntenants, 1); /* base untouched */
-	assert_int_equal(t[1].mode, HNVMF_PATH_DAM);
+	assert_int_equal(t[1].mode, HNVMF_CONF_MODE_DAM);
 	assert_int_equal(t[1].dam_fallback, HNVMF_DAM_FALLBACK_REFUSE);
 	assert_int_equal(t[1].max_queues, 12);
 	assert_int_equal(t[1].permission_level, 3);

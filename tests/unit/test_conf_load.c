@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "conf/conf.h"
-#include "conf/keyfmt.h"
+#include "proto/keyfmt.h"
 
 #define EXAMPLES HNVMF_SOURCE_DIR "/conf/examples"
 #define FIXTURES HNVMF_SOURCE_DIR "/tests/fixtures/conf-bad"
@@ -53,9 +53,9 @@ static void full_example(void **state)
 	assert_int_equal(tls->port, 4421);
 	assert_true(hnvmf_conf_find_listener(c, "discovery")->discovery);
 	assert_int_equal(c->nbackends, 2);
-	assert_int_equal(hnvmf_conf_find_backend(c, "ram0")->params.size, 1ull << 30);
-	assert_int_equal(hnvmf_conf_find_backend(c, "sink")->params.type, HNVMF_BACKEND_NULL);
-	assert_int_equal(hnvmf_conf_find_backend(c, "sink")->params.block_size, 4096);
+	assert_int_equal(hnvmf_conf_find_backend(c, "ram0")->size, 1ull << 30);
+	assert_int_equal(hnvmf_conf_find_backend(c, "sink")->type, HNVMF_CONF_BACKEND_NULL);
+	assert_int_equal(hnvmf_conf_find_backend(c, "sink")->block_size, 4096);
 	assert_int_equal(c->nsubsystems, 2);
 	const struct hnvmf_conf_subsys *t = hnvmf_conf_find_subsys(c, "nqn.2026-01.io.hnvmf:tenants");
 	assert_non_null(t);
@@ -66,13 +66,13 @@ static void full_example(void **state)
 
 	/* tenants.d: read in name order */
 	assert_int_equal(c->ntenants, 3);
-	assert_int_equal(c->tenants[0].mode, HNVMF_PATH_PQM);
+	assert_int_equal(c->tenants[0].mode, HNVMF_CONF_MODE_PQM);
 	assert_int_equal(c->tenants[0].reserved_iops, 50000);
 	assert_int_equal(c->tenants[0].max_queues, 4);
-	assert_int_equal(c->tenants[1].mode, HNVMF_PATH_DAM);
+	assert_int_equal(c->tenants[1].mode, HNVMF_CONF_MODE_DAM);
 	assert_int_equal(c->tenants[1].nsubsystems, 2);
 	assert_int_equal(c->tenants[1].permission_level, 2);
-	assert_int_equal(c->tenants[2].mode, HNVMF_PATH_BASELINE);
+	assert_int_equal(c->tenants[2].mode, HNVMF_CONF_MODE_BASELINE);
 	assert_int_equal(c->tenants[2].max_queues, c->max_io_queues); /* the default */
 	struct hnvmf_key k;
 	assert_int_equal(hnvmf_dhchap_key_parse(c->tenants[1].dhchap_secret, &k, err, sizeof(err)), 0);
@@ -93,7 +93,7 @@ static void minimal_example(void **state)
 	/* what the file does not say is the embedded default */
 	assert_int_equal(c->queue_depth, d->queue_depth);
 	assert_int_equal(c->pqm.cmax, d->pqm.cmax);
-	assert_int_equal(c->default_mode, HNVMF_PATH_PQM);
+	assert_int_equal(c->default_mode, HNVMF_CONF_MODE_PQM);
 	assert_string_equal(c->control_socket, d->control_socket);
 	assert_int_equal(c->listeners[0].port, 4420);
 	assert_int_equal(c->ntenants, 0);

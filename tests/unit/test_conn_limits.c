@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "conf/conf.h"
 #include "transport/conn-limits.h"
 
 static struct sockaddr_in v4(const char *a)

@@ -1,4 +1,4 @@
-/* Unit tests for target/dhchap-crypto.h (and the HMAC primitive of target/auth-crypto.h).
+/* Unit tests for proto/dhchap-crypto.h (and the HMAC primitive of proto/auth-crypto.h).
  *
  * Known answers: RFC 4231 (HMAC) and values computed independently of this C code by
  * tests/vectors/gen_dhchap_vectors.py (python hashlib/hmac and pow() over the RFC 7919 primes,
@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "conf/keyfmt.h"
-#include "target/dhchap-crypto.h"
+#include "proto/dhchap-crypto.h"
+#include "proto/keyfmt.h"
 
 struct transform_vec {
 	int hh;
@@ -447,7 +447,7 @@ static void test_response_rejects(void **state)
 	assert_int_equal(hnvmf_dhchap_host_response(NULL, out), -EINVAL);
 }
 
-/* The secret string nvme-cli prints, parsed by conf/keyfmt, gives the same R1. */
+/* The secret string nvme-cli prints, parsed by proto/keyfmt, gives the same R1. */
 static void test_response_from_dhhc_string(void **state)
 {
 	(void)state;

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 #include <openssl/ssl.h>
 
-#include "target/tls-psk.h"
+#include "proto/tls-psk.h"
 #include "tools/initiator/initiator.h"
 #include "tools/perf/perf.h"
 

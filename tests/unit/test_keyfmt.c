@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "conf/keyfmt.h"
+#include "proto/keyfmt.h"
 
 struct vec {
 	const char *s;

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
+#include "proto/rdma-proto.h"
 #include "target/nvmf.h"
-#include "transport/rdma/rdma-proto.h"
 
 static struct rdma_cm_req_pd pd(uint16_t recfmt, uint16_t qid, uint16_t hrq, uint16_t hsq)
 {
@@ -29,11 +29,11 @@ static void linux_requests_accepted(void **state)
 	(void)state;
 	struct rdma_cm_params p;
 	struct rdma_cm_req_pd r = pd(0, 0, 32, 31);
-	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), 128, 8, &p), RDMA_CM_OK);
+	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), HNVMF_ADMIN_QUEUE_DEPTH, 128, 8, &p), RDMA_CM_OK);
 	assert_int_equal(p.qid, 0);
 	assert_int_equal(p.recv_depth, 32);
 	r = pd(0, 3, 128, 127);
-	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), 128, 8, &p), RDMA_CM_OK);
+	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), HNVMF_ADMIN_QUEUE_DEPTH, 128, 8, &p), RDMA_CM_OK);
 	assert_int_equal(p.qid, 3);
 	assert_int_equal(p.recv_depth, 128);
 	assert_int_equal(p.hrqsize, 128);
@@ -44,22 +44,22 @@ static void bad_requests_rejected(void **state)
 	(void)state;
 	struct rdma_cm_params p;
 	struct rdma_cm_req_pd r = pd(1, 0, 32, 31);
-	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), 128, 8, &p), RDMA_CM_INVALID_RECFMT);
+	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), HNVMF_ADMIN_QUEUE_DEPTH, 128, 8, &p), RDMA_CM_INVALID_RECFMT);
 	r = pd(0, 0, 32, 31);
-	assert_int_equal(rdma_cm_parse_req(&r, 4, 128, 8, &p), RDMA_CM_INVALID_LEN);
-	assert_int_equal(rdma_cm_parse_req(NULL, 0, 128, 8, &p), RDMA_CM_INVALID_LEN);
+	assert_int_equal(rdma_cm_parse_req(&r, 4, HNVMF_ADMIN_QUEUE_DEPTH, 128, 8, &p), RDMA_CM_INVALID_LEN);
+	assert_int_equal(rdma_cm_parse_req(NULL, 0, HNVMF_ADMIN_QUEUE_DEPTH, 128, 8, &p), RDMA_CM_INVALID_LEN);
 	r = pd(0, 9, 128, 127);
-	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), 128, 8, &p), RDMA_CM_INVALID_QID);
+	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), HNVMF_ADMIN_QUEUE_DEPTH, 128, 8, &p), RDMA_CM_INVALID_QID);
 	r = pd(0, 8, 128, 127); /* the last allowed qid */
-	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), 128, 8, &p), RDMA_CM_OK);
+	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), HNVMF_ADMIN_QUEUE_DEPTH, 128, 8, &p), RDMA_CM_OK);
 	r = pd(0, 0, 64, 32); /* admin deeper than 32 */
-	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), 128, 8, &p), RDMA_CM_INVALID_HSQSIZE);
+	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), HNVMF_ADMIN_QUEUE_DEPTH, 128, 8, &p), RDMA_CM_INVALID_HSQSIZE);
 	r = pd(0, 1, 256, 128); /* I/O deeper than queue_depth */
-	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), 128, 8, &p), RDMA_CM_INVALID_HSQSIZE);
+	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), HNVMF_ADMIN_QUEUE_DEPTH, 128, 8, &p), RDMA_CM_INVALID_HSQSIZE);
 	r = pd(0, 1, 2, 0); /* a one-entry queue */
-	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), 128, 8, &p), RDMA_CM_INVALID_HSQSIZE);
+	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), HNVMF_ADMIN_QUEUE_DEPTH, 128, 8, &p), RDMA_CM_INVALID_HSQSIZE);
 	r = pd(0, 1, 0, 31);
-	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), 128, 8, &p), RDMA_CM_INVALID_HRQSIZE);
+	assert_int_equal(rdma_cm_parse_req(&r, sizeof(r), HNVMF_ADMIN_QUEUE_DEPTH, 128, 8, &p), RDMA_CM_INVALID_HRQSIZE);
 }
 
 static union hnvmf_sqe sqe_with(uint8_t type, uint64_t addr, uint32_t len, uint32_t key)

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "transport/tcp/tcp-digest.h"
+#include "proto/tcp-digest.h"
 
 /* The CRC-32C catalogue check value of "123456789". */
 static void check_value(void **state)

@@ -30,7 +30,7 @@
 
 #include <cmocka.h>
 
-#include "transport/tcp/tcp-digest.h"
+#include "proto/tcp-digest.h"
 #include "transport/tcp/tcp-internal.h"
 
 #include <openssl/ssl.h>

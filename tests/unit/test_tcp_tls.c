@@ -1,5 +1,5 @@
 /* NVMe/TCP over TLS 1.3 with a configured PSK: an OpenSSL client derives its identity and TLS
- * PSK as nvme-cli does (target/tls-psk.c), the transport finds the tenant's key, and then
+ * PSK as nvme-cli does (proto/tls-psk.c), the transport finds the tenant's key, and then
  * everything of test_tcp_conn.c's happy path runs through the secure channel. Also: the wrong
  * key, an unknown host, and the PSK identity handed to the target with the queue (the target
  * refuses a Connect naming another host: tests/integration/test_admission.c). */
@@ -10,8 +10,8 @@
 
 #include <openssl/err.h>
 
-#include "conf/keyfmt.h"
-#include "target/tls-psk.h"
+#include "proto/keyfmt.h"
+#include "proto/tls-psk.h"
 
 #define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:0b5e7f0c-1111-4222-8333-944455556666"
 #define SUBNQN "nqn.2026-01.io.hnvmf:default"

@@ -38,12 +38,12 @@ static int setup(void **state)
 	f->whitelist[1] = 7;
 	f->conf.dam_whitelist = f->whitelist;
 	f->conf.ndam_whitelist = 2;
-	f->conf.default_mode = HNVMF_PATH_PQM;
+	f->conf.default_mode = HNVMF_CONF_MODE_PQM;
 	f->tgt.conf = &f->conf;
 	pthread_mutex_init(&f->tgt.lock, NULL);
 	snprintf(f->subsys.nqn, sizeof(f->subsys.nqn), "nqn.2026-01.io.hnvmf:tenant-test");
 	snprintf(f->tenant.hostnqn, sizeof(f->tenant.hostnqn), "%s", HOSTNQN);
-	f->tenant.mode = HNVMF_PATH_DAM;
+	f->tenant.mode = HNVMF_CONF_MODE_DAM;
 	f->tenant.permission_level = 7;
 	f->tenant.dam_fallback = HNVMF_DAM_FALLBACK_PQM;
 	f->ctrl.cntlid = 9;
@@ -97,13 +97,15 @@ static void test_no_tenant_file(void **state)
 	struct fix *f = *state;
 	f->ctrl.tenant = NULL;
 	f->sq.authenticated = true;
-	const enum hnvmf_path_mode modes[] = {HNVMF_PATH_PQM, HNVMF_PATH_BASELINE, HNVMF_PATH_DIRECT};
+	const enum hnvmf_conf_mode modes[] = {HNVMF_CONF_MODE_PQM, HNVMF_CONF_MODE_BASELINE,
+					      HNVMF_CONF_MODE_DIRECT};
+	const enum hnvmf_path_mode paths[] = {HNVMF_PATH_PQM, HNVMF_PATH_BASELINE, HNVMF_PATH_DIRECT};
 	for (size_t i = 0; i < 3; i++) {
 		f->conf.default_mode = modes[i];
-		assert_int_equal(admitted_mode(f), modes[i]);
+		assert_int_equal(admitted_mode(f), paths[i]);
 	}
 	/* DAM needs a tenant (a permission level): never granted by default. */
-	f->conf.default_mode = HNVMF_PATH_DAM;
+	f->conf.default_mode = HNVMF_CONF_MODE_DAM;
 	assert_int_equal(admitted_mode(f), HNVMF_PATH_PQM);
 }
 
@@ -112,9 +114,9 @@ static void test_non_dam_tenants(void **state)
 	struct fix *f = *state;
 	f->tenant.dam_fallback = HNVMF_DAM_FALLBACK_REFUSE; /* only about DAM: never refuses these */
 	f->tenant.permission_level = 1;
-	f->tenant.mode = HNVMF_PATH_BASELINE;
+	f->tenant.mode = HNVMF_CONF_MODE_BASELINE;
 	assert_int_equal(admitted_mode(f), HNVMF_PATH_BASELINE);
-	f->tenant.mode = HNVMF_PATH_PQM;
+	f->tenant.mode = HNVMF_CONF_MODE_PQM;
 	assert_int_equal(admitted_mode(f), HNVMF_PATH_PQM);
 	f->sq.authenticated = true;
 	assert_int_equal(admitted_mode(f), HNVMF_PATH_PQM);
@@ -228,7 +230,7 @@ static void test_reloaded_tenant(void **state)
 	f->sq.authenticated = true;
 	assert_int_equal(admitted_mode(f), HNVMF_PATH_DAM);
 	struct hnvmf_conf_tenant t2 = f->tenant;
-	t2.mode = HNVMF_PATH_BASELINE;
+	t2.mode = HNVMF_CONF_MODE_BASELINE;
 	f->ctrl.tenant = &t2;
 	assert_int_equal(admitted_mode(f), HNVMF_PATH_BASELINE);
 }

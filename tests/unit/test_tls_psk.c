@@ -1,4 +1,4 @@
-/* Unit tests for target/tls-psk.h (and the HKDF primitives of target/auth-crypto.h).
+/* Unit tests for proto/tls-psk.h (and the HKDF primitives of proto/auth-crypto.h).
  *
  * Known answers: RFC 5869 (HKDF), the identities libnvme publishes in its test/psk.c, and values
  * computed independently of this C code by tests/vectors/gen_tls_psk_vectors.py (python
@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "conf/keyfmt.h"
-#include "target/dhchap-crypto.h"
-#include "target/tls-psk.h"
+#include "proto/dhchap-crypto.h"
+#include "proto/keyfmt.h"
+#include "proto/tls-psk.h"
 
 struct tls_vec {
 	int hh;
@@ -303,7 +303,7 @@ static void test_configured_chain(void **state)
 
 /* libnvme test/psk.c: nvme_generate_tls_key_identity (RFC 8446 labels) and
  * nvme_generate_tls_key_identity_compat (the old encoding), configured keys imported from the
- * interchange strings libnvme's same test exports, parsed here by conf/keyfmt. */
+ * interchange strings libnvme's same test exports, parsed here by proto/keyfmt. */
 static void test_libnvme_published_identities(void **state)
 {
 	(void)state;

@@ -1,8 +1,8 @@
 /* DH-HMAC-CHAP, the host side (NVMe TP 8006, NVMe Base 2.0 section 8.13.5): the messages a host
  * sends and takes, and the exchange over Authentication Send / Receive on one queue. It behaves
  * like the Linux host (drivers/nvme/host/auth.c) so that a target which works with one works with
- * the other; the wire layouts come from target/auth.h and every computation from
- * target/dhchap-crypto.h (tested there against independent vectors). */
+ * the other; the wire layouts come from proto/auth-msg.h and every computation from
+ * proto/dhchap-crypto.h (tested there against independent vectors). */
 #include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 
 #include <openssl/rand.h>
 
-#include "target/auth.h"
+#include "proto/auth-msg.h"
 #include "tools/initiator/queue-internal.h"
 
 /* What the Linux host offers, in its order. */

@@ -15,7 +15,7 @@
  *
  * Return conventions: negative values are -errno (transport or local failure); zero or a
  * positive value is the NVMe status field of the completion (0 = success; SCT/SC/DNR as in
- * target/nvme-cmd.h, phase bit removed). */
+ * proto/nvme-cmd.h, phase bit removed). */
 #ifndef HNVMF_INITIATOR_H
 #define HNVMF_INITIATOR_H
 
@@ -26,26 +26,17 @@
 
 #include <nvme/types.h>
 
-#include "conf/keyfmt.h"
-#include "target/dhchap-crypto.h"
-#include "target/nvme-cmd.h"
-#include "transport/tcp/tcp-pdu.h"
+#include "proto/crc32c.h"
+#include "proto/dhchap-crypto.h"
+#include "proto/keyfmt.h"
+#include "proto/nvme-cmd.h"
+#include "proto/tcp-pdu.h"
 
 #define HNVMF_INI_DEFAULT_PORT 4420
 #define HNVMF_INI_DISCOVERY_PORT 8009
 #define HNVMF_INI_TIMEOUT_MS 10000      /* synchronous commands, ICResp, connect() */
 #define HNVMF_INI_MAX_DEPTH 1024        /* per queue; the CID carries a 10-bit slot index */
 #define HNVMF_INI_FABRICS_ICD 8192      /* fabrics commands always travel in-capsule, up to 8 KiB */
-
-/* ---- digests ---------------------------------------------------------------------------- */
-
-/* The NVMe/TCP digest: CRC32C, seed ~0, final inversion (the value for "123456789" is
- * 0xE3069283), stored little endian. The incremental form: crc = hnvmf_crc32c_init();
- * crc = hnvmf_crc32c_update(crc, ...); digest = hnvmf_crc32c_final(crc). */
-uint32_t hnvmf_crc32c(const void *buf, size_t len);
-static inline uint32_t hnvmf_crc32c_init(void) { return 0xffffffffu; }
-uint32_t hnvmf_crc32c_update(uint32_t crc, const void *buf, size_t len);
-static inline uint32_t hnvmf_crc32c_final(uint32_t crc) { return ~crc; }
 
 /* ---- PDU building and checking (pure functions, also used by the raw mode) -------------- */
 
@@ -191,7 +182,7 @@ void hnvmf_sqe_dsm(union hnvmf_sqe *s, uint32_t nsid, unsigned nr, bool dealloca
  *   AuthRecv Success1  ([R2], checked when bidirectional)       or Failure1
  *   AuthSend Success2  (bidirectional only)
  * A failure the host detects is reported to the controller with Failure2. Wire layouts and
- * identifiers are target/auth.h's; computations target/dhchap-crypto.h's. The message builders
+ * identifiers are proto/auth-msg.h's; computations proto/dhchap-crypto.h's. The message builders
  * and parsers below are pure, so tests can play the controller. */
 
 #define HNVMF_INI_AUTH_MAX_HASHES 3

@@ -1,5 +1,5 @@
 /* Building the PDUs a host sends and checking the ICResp: pure functions over the layouts of
- * transport/tcp/tcp-pdu.h, shared by the queue and the raw mode. */
+ * proto/tcp-pdu.h, shared by the queue and the raw mode. */
 #include <endian.h>
 #include <errno.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "target/tls-psk.h"
+#include "proto/tls-psk.h"
 #include "tools/initiator/queue-internal.h"
 #include "tools/initiator/tls.h"
 

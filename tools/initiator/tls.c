@@ -16,8 +16,8 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
-#include "conf/keyfmt.h"
-#include "target/tls-psk.h"
+#include "proto/keyfmt.h"
+#include "proto/tls-psk.h"
 #include "tools/initiator/queue-internal.h"
 #include "tools/initiator/tls.h"
 

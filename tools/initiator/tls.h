@@ -2,9 +2,9 @@
  * external PSK, through OpenSSL 3, on a queue's socket. Private to the initiator: queue.c opens
  * it, queue-send.c and queue-recv.c route their socket I/O through it.
  *
- *   configured PSK "NVMeTLSkey-1:hh:..:" (conf/keyfmt.h)
+ *   configured PSK "NVMeTLSkey-1:hh:..:" (proto/keyfmt.h)
  *     -> identity "NVMe0R0h <hostnqn> <subnqn>" (v0) or "NVMe1R0h <hostnqn> <subnqn> <digest>" (v1)
- *        and the TLS PSK, both from hnvmf_tls_derive_configured (target/tls-psk.h), as
+ *        and the TLS PSK, both from hnvmf_tls_derive_configured (proto/tls-psk.h), as
  *        nvme-cli derives what it inserts into the Linux host's keyring;
  *     -> a TLS 1.3 client offering exactly that identity and the cipher suite of its hash
  *        (TLS_AES_128_GCM_SHA256 for 01, TLS_AES_256_GCM_SHA384 for 02), no certificate.

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "conf/keyfmt.h"
+#include "proto/keyfmt.h"
 #include "tools/initiator/initiator.h"
 
 #define PERF_MAX_HOSTNQN 64

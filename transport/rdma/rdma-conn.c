@@ -76,7 +76,8 @@ void rdma_conn_request(struct rdma_listener *l, struct rdma_cm_event *ev)
 		return;
 	}
 	enum rdma_cm_sts sts = rdma_cm_parse_req(ev->param.conn.private_data,
-						 ev->param.conn.private_data_len, rdma_g.io_depth,
+						 ev->param.conn.private_data_len,
+						 HNVMF_ADMIN_QUEUE_DEPTH, rdma_g.io_depth,
 						 rdma_g.max_qid, &p);
 	if (sts == RDMA_CM_OK && atomic_load(&rdma_g.shutting_down))
 		sts = RDMA_CM_NO_RSC;

@@ -26,9 +26,9 @@
 
 #include "core/list.h"
 #include "core/reactor.h"
+#include "proto/rdma-proto.h"
 #include "target/nvmf.h"
 #include "transport/conn-limits.h"
-#include "transport/rdma/rdma-proto.h"
 #include "transport/rdma/rdma-slab.h"
 #include "transport/transport.h"
 

@@ -22,9 +22,9 @@
 
 #include "core/list.h"
 #include "core/reactor.h"
+#include "proto/tcp-pdu.h"
 #include "target/nvmf.h"
 #include "transport/conn-limits.h"
-#include "transport/tcp/tcp-pdu.h"
 #include "transport/transport.h"
 
 #define TCP_MAXH2CDATA (128u * 1024)    /* ICResp MAXH2CDATA: largest H2CData PDU we accept */

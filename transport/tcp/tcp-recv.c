@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 
 #include "core/log.h"
-#include "transport/tcp/tcp-digest.h"
+#include "proto/tcp-digest.h"
 #include "transport/tcp/tcp-internal.h"
 
 #define TCP_READ_ROUNDS 8 /* reads per readiness event, so that one busy peer yields */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "transport/tcp/tcp-digest.h"
+#include "proto/tcp-digest.h"
 #include "transport/tcp/tcp-internal.h"
 
 static const uint8_t zero_pad[TCP_MAX_PDO_PAD];

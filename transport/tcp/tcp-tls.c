@@ -1,7 +1,7 @@
 /* NVMe/TCP secure channel (NVMe/TCP 3.6.1): TLS 1.3 with an external PSK, on listeners with
  * tls = yes. The handshake runs non-blocking on the connection's reactor before the ICReq; the
  * host's PSK identity ("NVMe1R01 <hostnqn> <subnqn> <digest>") names the tenant whose configured
- * PSK (tls_psk = NVMeTLSkey-1:...) is turned into the TLS PSK by target/tls-psk.c. The identity's
+ * PSK (tls_psk = NVMeTLSkey-1:...) is turned into the TLS PSK by proto/tls-psk.c. The identity's
  * NQNs are then bound to the queue: a Connect naming another host or subsystem is refused.
  *
  * The kernel's TLS offload is not assumed (kTLS may be missing), so records go through OpenSSL,
@@ -28,9 +28,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "conf/keyfmt.h"
 #include "core/log.h"
-#include "target/tls-psk.h"
+#include "proto/keyfmt.h"
+#include "proto/tls-psk.h"
 #include "transport/tcp/tcp-internal.h"
 
 /* The largest plaintext of one record (RFC 8446 5.1), and the most a sealed record can take on
@@ -73,25 +73,6 @@ static BIO_METHOD *tls_bio_method;
  * untransformed PSK): what nvme-cli 2.x / libnvme 1.x inserted into the hosts' keyrings. */
 #define TCP_TLS_LABEL_PREFERRED HNVMF_TLS_LABEL_LIBNVME_COMPAT
 
-/* The configured PSK of the identity's host, or -ENOKEY. */
-static int find_tenant_key(const char *hostnqn, struct hnvmf_key *key)
-{
-	struct hnvmf_tgt *tgt = tcp_g.env.tgt;
-	char psk[sizeof(((struct hnvmf_conf_tenant *)0)->tls_psk)] = "";
-	pthread_mutex_lock(&tgt->lock);
-	const struct hnvmf_conf_tenant *t =
-		hnvmf_conf_find_tenant(tgt->tenants, tgt->ntenants, hostnqn);
-	if (t)
-		memcpy(psk, t->tls_psk, sizeof(psk));
-	pthread_mutex_unlock(&tgt->lock);
-	if (!psk[0])
-		return -ENOKEY;
-	char err[128];
-	int rc = hnvmf_tls_key_parse(psk, key, err, sizeof(err));
-	OPENSSL_cleanse(psk, sizeof(psk));
-	return rc < 0 ? -EINVAL : 0;
-}
-
 /* OpenSSL asks for the PSK of the identity the host offered. Returning 1 with no session
  * refuses the identity (the handshake then fails: there is no certificate). */
 static int psk_find(SSL *ssl, const unsigned char *identity, size_t len, SSL_SESSION **sess)
@@ -112,7 +93,7 @@ static int psk_find(SSL *ssl, const unsigned char *identity, size_t len, SSL_SES
 			 c->sq.peer);
 		return 1;
 	}
-	if (find_tenant_key(id.hostnqn, &key) < 0) {
+	if (hnvmf_tgt_tls_psk(tcp_g.env.tgt, id.hostnqn, &key) < 0) {
 		log_warn("tcp %s: TLS: no PSK configured for host %s", c->sq.peer, id.hostnqn);
 		return 1;
 	}

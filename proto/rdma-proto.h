@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "target/nvme-cmd.h"
+#include "proto/nvme-cmd.h"
 
 /* RDMA_CM_REQUEST private data (host -> controller). All fields little endian. */
 struct rdma_cm_req_pd {
@@ -54,11 +54,12 @@ struct rdma_cm_params {
 	uint16_t hrqsize;
 };
 
-/* Validates a connection request's private data against our limits: io_depth (queue_depth
- * from the configuration) for I/O queues, HNVMF_ADMIN_QUEUE_DEPTH for the admin queue, and
- * max_qid (max_io_queues). Returns RDMA_CM_OK and fills *out, or the reject status. */
-enum rdma_cm_sts rdma_cm_parse_req(const void *pd, unsigned pd_len, unsigned io_depth,
-				   unsigned max_qid, struct rdma_cm_params *out);
+/* Validates a connection request's private data against our limits: admin_depth (the target's
+ * HNVMF_ADMIN_QUEUE_DEPTH) for the admin queue, io_depth (queue_depth from the configuration)
+ * for I/O queues, and max_qid (max_io_queues). Returns RDMA_CM_OK and fills *out, or the
+ * reject status. */
+enum rdma_cm_sts rdma_cm_parse_req(const void *pd, unsigned pd_len, unsigned admin_depth,
+				   unsigned io_depth, unsigned max_qid, struct rdma_cm_params *out);
 const char *rdma_cm_sts_str(enum rdma_cm_sts sts);
 
 /* The data a command's SGL describes, as far as the SGL alone can tell. */

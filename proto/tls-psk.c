@@ -1,5 +1,5 @@
 /* NVMe/TCP TLS PSK derivations (TP 8011 / TP 8018): retained PSK, digest, identity, TLS PSK. */
-#include "target/tls-psk.h"
+#include "proto/tls-psk.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "target/auth-crypto.h"
+#include "proto/auth-crypto.h"
 
 /* How the HkdfLabel info of HKDF-Expand-Label is laid out.
  *

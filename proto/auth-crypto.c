@@ -1,7 +1,7 @@
 /* Hash, HMAC and HKDF primitives for NVMe authentication, over OpenSSL 3 EVP only. */
 #define OPENSSL_API_COMPAT 30000   /* hide everything OpenSSL 3.0 deprecated: EVP APIs only */
 
-#include "target/auth-crypto.h"
+#include "proto/auth-crypto.h"
 
 #include <errno.h>
 #include <string.h>

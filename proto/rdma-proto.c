@@ -1,12 +1,12 @@
 /* NVMe/RDMA private data and SGL checks (see rdma-proto.h). */
 #include <endian.h>
+#include <stddef.h>
 #include <string.h>
 
-#include "target/nvmf.h"
-#include "transport/rdma/rdma-proto.h"
+#include "proto/rdma-proto.h"
 
-enum rdma_cm_sts rdma_cm_parse_req(const void *pd, unsigned pd_len, unsigned io_depth,
-				   unsigned max_qid, struct rdma_cm_params *out)
+enum rdma_cm_sts rdma_cm_parse_req(const void *pd, unsigned pd_len, unsigned admin_depth,
+				   unsigned io_depth, unsigned max_qid, struct rdma_cm_params *out)
 {
 	/* The host sends 32 bytes; the CM may pad private data, so only a short one is wrong. */
 	if (!pd || pd_len < offsetof(struct rdma_cm_req_pd, rsvd))
@@ -20,7 +20,7 @@ enum rdma_cm_sts rdma_cm_parse_req(const void *pd, unsigned pd_len, unsigned io_
 	if (qid > max_qid)
 		return RDMA_CM_INVALID_QID;
 	unsigned depth = le16toh(r.hsqsize) + 1u;
-	unsigned limit = qid == 0 ? HNVMF_ADMIN_QUEUE_DEPTH : io_depth;
+	unsigned limit = qid == 0 ? admin_depth : io_depth;
 	/* hsqsize 0 would be a one-entry queue, which NVMe forbids (a full queue is one short). */
 	if (depth < 2 || depth > limit)
 		return RDMA_CM_INVALID_HSQSIZE;

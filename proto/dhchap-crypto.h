@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "target/auth-crypto.h"
+#include "proto/auth-crypto.h"
 
 /* DH group identifiers of the AUTH_Negotiate DH group list (TP 8006), RFC 7919 groups. */
 enum hnvmf_dhchap_dhgroup {

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "target/nvme-cmd.h"
+#include "proto/nvme-cmd.h"
 
 enum hnvmf_tcp_pdu_type {
 	HNVMF_TCP_ICREQ = 0x00,

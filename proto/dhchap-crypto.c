@@ -2,7 +2,7 @@
  * response layouts and ephemeral FFDHE key pairs, over OpenSSL 3 EVP only. */
 #define OPENSSL_API_COMPAT 30000   /* hide everything OpenSSL 3.0 deprecated: EVP APIs only */
 
-#include "target/dhchap-crypto.h"
+#include "proto/dhchap-crypto.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,5 +1,5 @@
-/* Hash, HMAC and HKDF primitives shared by DH-HMAC-CHAP (target/dhchap-crypto.h) and the
- * NVMe/TCP TLS PSK derivations (target/tls-psk.h). Pure functions over OpenSSL 3 EVP APIs.
+/* Hash, HMAC and HKDF primitives shared by DH-HMAC-CHAP (proto/dhchap-crypto.h) and the
+ * NVMe/TCP TLS PSK derivations (proto/tls-psk.h). Pure functions over OpenSSL 3 EVP APIs.
  *
  * Hash identifiers are the ones the specifications put on the wire and in key strings:
  * TP 8006 HashID (DH-HMAC-CHAP) and the "hh" field of DHHC-1 / NVMeTLSkey-1 secrets and of

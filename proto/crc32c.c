@@ -4,7 +4,7 @@
  * ~crc32c(~0, ...). */
 #include <isa-l/crc.h>
 
-#include "tools/initiator/initiator.h"
+#include "proto/crc32c.h"
 
 uint32_t hnvmf_crc32c_update(uint32_t crc, const void *buf, size_t len)
 {

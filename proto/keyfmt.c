@@ -1,5 +1,5 @@
 /* The DHHC-1 and NVMeTLSkey-1 interchange formats (see keyfmt.h). */
-#include "conf/keyfmt.h"
+#include "proto/keyfmt.h"
 
 #include <isa-l/crc.h>
 #include <openssl/crypto.h>

@@ -1,0 +1,22 @@
+/* The configuration (conf/, plain data) in the engine's terms: conf has its own enums and bounds
+ * so that it includes nothing of core/ or target/; they are mapped here by name, never by a cast,
+ * and the bounds that must agree are checked at compile time. */
+#ifndef HNVMF_CONF_MAP_H
+#define HNVMF_CONF_MAP_H
+
+#include "conf/conf.h"
+#include "core/backend/backend.h"
+#include "core/io.h"
+#include "target/nvmf.h"
+
+_Static_assert(HNVMF_CONF_MAX_NSID == HNVMF_MAX_NSID, "conf's namespace bound is the target's");
+_Static_assert(HNVMF_CONF_MAX_IO_QUEUES == HNVMF_MAX_IO_QUEUES,
+	       "conf's max_io_queues bound is the target's");
+_Static_assert(HNVMF_CONF_MAX_SERVER_CPUS == HNVMF_MAX_SERVER_CPUS,
+	       "[pqm] server_cpus fits the engine's CPU list");
+
+enum hnvmf_path_mode hnvmf_conf_map_mode(enum hnvmf_conf_mode m);
+/* The parameters to open backend b with; they point into b (its path), which must outlive them. */
+struct hnvmf_backend_params hnvmf_conf_map_backend(const struct hnvmf_conf_backend *b);
+
+#endif
