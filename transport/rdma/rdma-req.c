@@ -18,7 +18,7 @@
 
 static bool status_ok(const struct hnvmf_req *req)
 {
-	return (le16toh(req->cqe.status) >> 1) == 0;
+	return req->status == 0;
 }
 
 static struct rdma_req *req_get(struct rdma_conn *c)
@@ -215,13 +215,10 @@ void rdma_req_recv(struct rdma_conn *c, struct rdma_slab_obj *capsule, const str
 	memset(req, 0, sizeof(*req));
 	req->priv = t;
 	req->sgl_len = st ? 0 : t->sgl.len;
+	req->sgl_status = st; /* the target answers with it (hnvmf_req_check_data) */
 	t->state = RDMA_REQ_EXECUTING;
 	if (!hnvmf_req_init(req, &c->sq, sqe))
 		return; /* already completed: its response is on its way */
-	if (st) {
-		complete(t, st);
-		return;
-	}
 	if (req->data_len == 0) {
 		hnvmf_req_execute(req);
 		return;

@@ -54,7 +54,7 @@ void tcp_req_release(struct tcp_req *t)
 
 static bool status_ok(const struct hnvmf_req *req)
 {
-	return (le16toh(req->cqe.status) >> 1) == 0;
+	return req->status == 0;
 }
 
 static void complete(struct tcp_req *t, uint16_t status)
@@ -151,13 +151,10 @@ void tcp_req_capsule_ready(struct tcp_req *t)
 	memset(req, 0, sizeof(*req));
 	req->priv = t;
 	req->sgl_len = st ? 0 : len;
+	req->sgl_status = st; /* the target answers with it (hnvmf_req_check_data) */
 	t->state = TCP_REQ_EXECUTING;
 	if (!hnvmf_req_init(req, &c->sq, &t->sqe))
 		return; /* already completed: its response is queued */
-	if (st) {
-		complete(t, st);
-		return;
-	}
 	if (t->ddgst_error) {
 		complete(t, hnvmf_status(NVME_SCT_GENERIC, NVME_SC_TRAN_TPORT_ERROR, 0));
 		return;
