@@ -101,6 +101,14 @@ static void warn_tls_tenants_on_plain_listeners(const struct hnvmf_conf *c)
 	}
 }
 
+/* "stats" on the control socket: every transport started, its requests per state. */
+static void describe_requests(struct hnvmf_strbuf *sb)
+{
+	for (int t = 0; t < 2; t++)
+		if (d.transport_up[t])
+			hnvmf_transport_get((enum hnvmf_trtype)t)->describe_requests(sb);
+}
+
 static int start_listeners(void)
 {
 	struct hnvmf_transport_env env = {.tgt = d.tgt, .reactors = d.reactors, .nreactors = d.nreactors};
@@ -294,7 +302,8 @@ int main(int argc, char **argv)
 	}
 	int rc = start_listeners();
 	if (rc == 0 && d.conf->control_socket[0]) {
-		int c = hnvmf_control_start(d.tgt, d.conf->control_socket, reload_tenants, &d.control);
+		int c = hnvmf_control_start(d.tgt, d.conf->control_socket, reload_tenants, describe_requests,
+					    &d.control);
 		if (c)
 			log_warn("control socket %s: %s (continuing without it)", d.conf->control_socket,
 				 strerror(-c));

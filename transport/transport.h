@@ -4,6 +4,7 @@
 #ifndef HNVMF_TRANSPORT_H
 #define HNVMF_TRANSPORT_H
 
+#include "core/strbuf.h"
 #include "target/nvmf.h"
 
 /* What every transport gets at start: the target and the reactors it spreads connections over. */
@@ -26,6 +27,9 @@ struct hnvmf_transport_ops {
 	void (*shutdown)(void);
 	/* Frees what init made; after shutdown. */
 	void (*fini)(void);
+	/* From any thread, after init: appends one line "<name> requests: <state> <count> ...
+	 * bad_transitions <count>", the requests in each state but free (hnvmfctl stats). */
+	void (*describe_requests)(struct hnvmf_strbuf *sb);
 };
 
 /* NULL when the transport is unknown or not built. */

@@ -318,6 +318,28 @@ static void rdma_shutdown(void)
 		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_unregister, &rdma_g.rts[i]);
 }
 
+/* The requests in each state (enum rdma_req_state) over all reactors: a snapshot, each
+ * reactor's counts read without stopping it. */
+static void rdma_describe_requests(struct hnvmf_strbuf *sb)
+{
+	static const char *const names[RDMA_REQ_NSTATES] = {
+		[RDMA_REQ_NEW] = "new",		  [RDMA_REQ_WAIT_BUF] = "wait_buf",
+		[RDMA_REQ_WAIT_READ_WR] = "wait_read_wr", [RDMA_REQ_READING] = "reading",
+		[RDMA_REQ_EXECUTING] = "executing", [RDMA_REQ_WAIT_RSP_WR] = "wait_rsp_wr",
+		[RDMA_REQ_SENDING] = "sending",
+	};
+	uint64_t n[RDMA_REQ_NSTATES] = {0}, bad = 0;
+	for (unsigned i = 0; i < rdma_g.env.nreactors; i++) {
+		for (int s = RDMA_REQ_NEW; s < RDMA_REQ_NSTATES; s++)
+			n[s] += atomic_load_explicit(&rdma_g.rts[i].nreqs[s], memory_order_relaxed);
+		bad += atomic_load_explicit(&rdma_g.rts[i].bad_transitions, memory_order_relaxed);
+	}
+	hnvmf_strbuf_printf(sb, "rdma requests:");
+	for (int s = RDMA_REQ_NEW; s < RDMA_REQ_NSTATES; s++)
+		hnvmf_strbuf_printf(sb, " %s %llu", names[s], (unsigned long long)n[s]);
+	hnvmf_strbuf_printf(sb, " bad_transitions %llu\n", (unsigned long long)bad);
+}
+
 const struct hnvmf_transport_ops hnvmf_rdma_transport = {
 	.name = "rdma",
 	.trtype = HNVMF_TRTYPE_RDMA,
@@ -326,4 +348,5 @@ const struct hnvmf_transport_ops hnvmf_rdma_transport = {
 	.stop_listen = rdma_port_stop_listen,
 	.shutdown = rdma_shutdown,
 	.fini = rdma_fini,
+	.describe_requests = rdma_describe_requests,
 };

@@ -357,6 +357,27 @@ static void tcp_shutdown(void)
 		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_stop_poller, &tcp_g.rts[i]);
 }
 
+/* The requests in each state (enum tcp_req_state) over all reactors: a snapshot, each
+ * reactor's counts read without stopping it. */
+static void tcp_describe_requests(struct hnvmf_strbuf *sb)
+{
+	static const char *const names[TCP_REQ_NSTATES] = {
+		[TCP_REQ_NEW] = "new",		 [TCP_REQ_CAPSULE_DATA] = "capsule_data",
+		[TCP_REQ_WAIT_BUF] = "wait_buf", [TCP_REQ_WAIT_H2C] = "wait_h2c",
+		[TCP_REQ_EXECUTING] = "executing", [TCP_REQ_SENDING] = "sending",
+	};
+	uint64_t n[TCP_REQ_NSTATES] = {0}, bad = 0;
+	for (unsigned i = 0; i < tcp_g.env.nreactors; i++) {
+		for (int s = TCP_REQ_NEW; s < TCP_REQ_NSTATES; s++)
+			n[s] += atomic_load_explicit(&tcp_g.rts[i].nreqs[s], memory_order_relaxed);
+		bad += atomic_load_explicit(&tcp_g.rts[i].bad_transitions, memory_order_relaxed);
+	}
+	hnvmf_strbuf_printf(sb, "tcp requests:");
+	for (int s = TCP_REQ_NEW; s < TCP_REQ_NSTATES; s++)
+		hnvmf_strbuf_printf(sb, " %s %llu", names[s], (unsigned long long)n[s]);
+	hnvmf_strbuf_printf(sb, " bad_transitions %llu\n", (unsigned long long)bad);
+}
+
 const struct hnvmf_transport_ops hnvmf_tcp_transport = {
 	.name = "tcp",
 	.trtype = HNVMF_TRTYPE_TCP,
@@ -365,4 +386,5 @@ const struct hnvmf_transport_ops hnvmf_tcp_transport = {
 	.stop_listen = tcp_stop_listen,
 	.shutdown = tcp_shutdown,
 	.fini = tcp_fini,
+	.describe_requests = tcp_describe_requests,
 };
