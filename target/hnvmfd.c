@@ -140,8 +140,12 @@ static int start_listeners(void)
 
 static void stop_all(void)
 {
-	/* Listeners first, then every connection drains (answers what it started), then the
-	 * reactors stop, then backends close (file backends reach stable storage there). */
+	/* Listeners first, then every queue drains (answers what it started; I/O queues before
+	 * admin queues, over all transports at once: target/teardown.h), then the auth workers,
+	 * which send their results to the reactors, are joined, then the reactors stop, then
+	 * backends close (file backends reach stable storage there). */
+	const struct hnvmf_queue_teardown_ops *queues[2];
+	unsigned nq = 0;
 	for (int t = 0; t < 2; t++) {
 		if (!d.transport_up[t])
 			continue;
@@ -153,10 +157,15 @@ static void stop_all(void)
 			if (p->conf.trtype == (enum hnvmf_trtype)t && p->transport_priv)
 				ops->stop_listen(p);
 		}
-		ops->shutdown();
+		queues[nq++] = &ops->queues;
 	}
+	hnvmf_queues_teardown(queues, nq, HNVMF_SHUTDOWN_TIMEOUT_MS);
+	for (int t = 0; t < 2; t++)
+		if (d.transport_up[t])
+			hnvmf_transport_get((enum hnvmf_trtype)t)->shutdown();
 	hnvmf_control_stop(d.control);
 	d.control = NULL;
+	hnvmf_tgt_stop_auth(d.tgt);
 	for (unsigned i = 0; i < d.nreactors; i++)
 		hnvmf_reactor_stop(d.reactors[i]);
 	for (int t = 0; t < 2; t++)

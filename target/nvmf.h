@@ -209,6 +209,9 @@ struct hnvmf_tgt {
 int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struct hnvmf_tgt **out,
 		     char *err, size_t errlen);
 void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt);
+/* Daemon stop, once every queue is gone and before the reactors stop: joins the DH-HMAC-CHAP
+ * workers, whose results travel to the reactors as messages (target/auth-worker.h). */
+void hnvmf_tgt_stop_auth(struct hnvmf_tgt *tgt);
 struct hnvmf_subsys *hnvmf_tgt_find_subsys(struct hnvmf_tgt *tgt, const char *nqn);
 struct hnvmf_port *hnvmf_tgt_add_port(struct hnvmf_tgt *tgt, const struct hnvmf_conf_listener *l);
 bool hnvmf_subsys_on_port(const struct hnvmf_subsys *s, const struct hnvmf_port *p);

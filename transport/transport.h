@@ -6,6 +6,7 @@
 
 #include "core/strbuf.h"
 #include "target/nvmf.h"
+#include "target/teardown.h"
 
 /* What every transport gets at start: the target and the reactors it spreads connections over. */
 struct hnvmf_transport_env {
@@ -22,8 +23,10 @@ struct hnvmf_transport_ops {
 	/* Starts accepting on port (address and port in port->conf). 0 or -errno; logs why. */
 	int (*listen)(struct hnvmf_port *port);
 	void (*stop_listen)(struct hnvmf_port *port);
-	/* Graceful stop of every connection: read no new command, let in-flight requests complete
-	 * and their responses go out, then close. Returns when all connections are closed. */
+	/* Daemon stop: target/teardown.c drains and closes every connection through these, in
+	 * its order (hnvmf_queues_teardown); then shutdown stops what still runs on the reactors
+	 * for this transport (pollers, timers). */
+	struct hnvmf_queue_teardown_ops queues;
 	void (*shutdown)(void);
 	/* Frees what init made; after shutdown. */
 	void (*fini)(void);

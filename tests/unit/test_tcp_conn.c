@@ -546,6 +546,8 @@ static void listen_ipv4_ipv6(void **state)
 static void *run_shutdown(void *arg)
 {
 	atomic_bool *done = arg;
+	const struct hnvmf_queue_teardown_ops *q = &hnvmf_tcp_transport.queues;
+	hnvmf_queues_teardown(&q, 1, HNVMF_SHUTDOWN_TIMEOUT_MS); /* what hnvmfd's stop does */
 	hnvmf_tcp_transport.shutdown();
 	atomic_store(done, true);
 	return NULL;

@@ -38,7 +38,6 @@
 #define RDMA_LISTEN_BACKLOG 128
 #define RDMA_CQ_BURST 32                /* completions taken per ibv_poll_cq */
 #define RDMA_CQ_MAX_ENTRIES 32768       /* per group; bounded by the device's max_cqe */
-#define RDMA_SHUTDOWN_TIMEOUT_MS 10000  /* graceful drain bound at daemon stop */
 #define RDMA_FLUSH_TIMEOUT_MS 3000      /* after a disconnect: wait this long for flushed WRs */
 
 /* Tags at the start of CM id contexts. */

@@ -283,19 +283,39 @@ static void reactor_unregister(void *arg)
 		rdma_group_unregister(g);
 }
 
-static bool wait_for_connections(unsigned ms)
+static bool is_admin_queue(const struct rdma_conn *c)
 {
-	uint64_t deadline = hnvmf_now_ns() + (uint64_t)ms * 1000000u;
-	while (atomic_load(&rdma_g.nconns) > 0) {
-		if (hnvmf_now_ns() >= deadline)
-			return false;
-		struct timespec ts = { 0, 5 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	return true;
+	return c->sq.ctrl && c->sq.qid == 0;
 }
 
-static void rdma_shutdown(void)
+/* Every queue but the controllers' admin queues. */
+static void reactor_drain_io(void *arg)
+{
+	struct rdma_reactor *rt = arg;
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &rt->conns) {
+		struct rdma_conn *c = container_of(pos, struct rdma_conn, link);
+		if (!is_admin_queue(c))
+			rdma_conn_drain(c);
+	}
+}
+
+struct count_arg {
+	struct rdma_reactor *rt;
+	unsigned n;
+};
+
+static void reactor_count_io(void *arg)
+{
+	struct count_arg *a = arg;
+	struct hnvmf_list *pos;
+	for (pos = a->rt->conns.next; pos != &a->rt->conns; pos = pos->next)
+		if (!is_admin_queue(container_of(pos, struct rdma_conn, link)))
+			a->n++;
+}
+
+/* No new connection; then on every reactor the connections of which drain (rdma_conn_drain). */
+static void rdma_drain(enum hnvmf_drain which)
 {
 	atomic_store(&rdma_g.shutting_down, true);
 	while (!hnvmf_list_empty(&rdma_g.listeners)) {
@@ -304,16 +324,33 @@ static void rdma_shutdown(void)
 		rdma_port_stop_listen(l->port);
 	}
 	for (unsigned i = 0; i < rdma_g.env.nreactors; i++)
-		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_drain, &rdma_g.rts[i]);
-	if (!wait_for_connections(RDMA_SHUTDOWN_TIMEOUT_MS)) {
-		log_warn("rdma: %u connections still busy after %u ms: closing them",
-			 atomic_load(&rdma_g.nconns), RDMA_SHUTDOWN_TIMEOUT_MS);
-		for (unsigned i = 0; i < rdma_g.env.nreactors; i++)
-			hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_close_all, &rdma_g.rts[i]);
-		if (!wait_for_connections(RDMA_SHUTDOWN_TIMEOUT_MS))
-			log_err("rdma: %u connections never finished their I/O",
-				atomic_load(&rdma_g.nconns));
+		hnvmf_reactor_call_sync(rdma_g.rts[i].r,
+					which == HNVMF_DRAIN_IO ? reactor_drain_io : reactor_drain,
+					&rdma_g.rts[i]);
+}
+
+static unsigned rdma_count(enum hnvmf_drain which)
+{
+	if (which == HNVMF_DRAIN_ALL)
+		return atomic_load(&rdma_g.nconns);
+	unsigned n = 0;
+	for (unsigned i = 0; i < rdma_g.env.nreactors; i++) {
+		struct count_arg a = { &rdma_g.rts[i], 0 };
+		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_count_io, &a);
+		n += a.n;
 	}
+	return n;
+}
+
+static void rdma_close_all(void)
+{
+	for (unsigned i = 0; i < rdma_g.env.nreactors; i++)
+		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_close_all, &rdma_g.rts[i]);
+}
+
+/* After the queues' teardown. */
+static void rdma_shutdown(void)
+{
 	for (unsigned i = 0; i < rdma_g.env.nreactors; i++)
 		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_unregister, &rdma_g.rts[i]);
 }
@@ -346,6 +383,7 @@ const struct hnvmf_transport_ops hnvmf_rdma_transport = {
 	.init = rdma_init,
 	.listen = rdma_port_listen,
 	.stop_listen = rdma_port_stop_listen,
+	.queues = {.name = "rdma", .drain = rdma_drain, .count = rdma_count, .close_all = rdma_close_all},
 	.shutdown = rdma_shutdown,
 	.fini = rdma_fini,
 	.describe_requests = rdma_describe_requests,

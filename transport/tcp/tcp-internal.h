@@ -31,7 +31,6 @@
 #define TCP_ADMIN_ICD_SIZE 8192u        /* in-capsule data: admin queue and fabrics commands */
 #define TCP_RX_BUF_SIZE (64u * 1024)    /* one recv() fills this with many PDUs */
 #define TCP_TERM_LINGER_MS 2000         /* how long a C2HTermReq may wait for the socket */
-#define TCP_SHUTDOWN_TIMEOUT_MS 10000   /* graceful drain bound at daemon stop */
 #define TCP_SEND_MAX_IOV 9              /* C2HData hdr, pad, 4 data pieces, ddgst, CapsuleResp */
 #define TCP_SEND_BATCH_IOV 512          /* iovecs gathered into one sendmsg */
 #define TCP_MAX_PDO_PAD 128             /* most padding accepted between header and data */

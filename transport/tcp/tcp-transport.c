@@ -312,47 +312,33 @@ static void reactor_stop_poller(void *arg)
 	tcp_tick_stop(rt);
 }
 
-static void sleep_a_little(void)
-{
-	struct timespec ts = { 0, 5 * 1000 * 1000 };
-	nanosleep(&ts, NULL);
-}
-
-static bool wait_for_connections(uint64_t deadline)
-{
-	while (atomic_load(&tcp_g.nconns) > 0) {
-		if (hnvmf_now_ns() >= deadline)
-			return false;
-		sleep_a_little();
-	}
-	return true;
-}
-
-static void tcp_shutdown(void)
+/* No new connection; then on every reactor the connections of which drain (tcp_conn_drain). */
+static void tcp_drain(enum hnvmf_drain which)
 {
 	atomic_store(&tcp_g.shutting_down, true);
 	while (!hnvmf_list_empty(&tcp_g.listeners)) {
 		struct tcp_listener *l = container_of(tcp_g.listeners.next, struct tcp_listener, link);
 		tcp_stop_listen(l->port);
 	}
-	uint64_t deadline = hnvmf_now_ns() + TCP_SHUTDOWN_TIMEOUT_MS * 1000000ull;
-	/* I/O queues first: closing an admin queue ends its controller, which would cut its
-	 * I/O queues off without letting their commands finish. */
 	for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
-		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_drain_io, &tcp_g.rts[i]);
-	while (count_io_conns() > 0 && hnvmf_now_ns() < deadline)
-		sleep_a_little();
+		hnvmf_reactor_call_sync(tcp_g.rts[i].r, which == HNVMF_DRAIN_IO ? reactor_drain_io : reactor_drain,
+					&tcp_g.rts[i]);
+}
+
+static unsigned tcp_count(enum hnvmf_drain which)
+{
+	return which == HNVMF_DRAIN_IO ? count_io_conns() : atomic_load(&tcp_g.nconns);
+}
+
+static void tcp_close_all(void)
+{
 	for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
-		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_drain, &tcp_g.rts[i]);
-	if (!wait_for_connections(deadline)) {
-		log_warn("tcp: %u connections still busy after %u ms: closing them",
-			 atomic_load(&tcp_g.nconns), TCP_SHUTDOWN_TIMEOUT_MS);
-		for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
-			hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_close_all, &tcp_g.rts[i]);
-		if (!wait_for_connections(hnvmf_now_ns() + TCP_SHUTDOWN_TIMEOUT_MS * 1000000ull))
-			log_err("tcp: %u connections never finished their I/O",
-				atomic_load(&tcp_g.nconns));
-	}
+		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_close_all, &tcp_g.rts[i]);
+}
+
+/* After the queues' teardown. */
+static void tcp_shutdown(void)
+{
 	for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
 		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_stop_poller, &tcp_g.rts[i]);
 }
@@ -384,6 +370,7 @@ const struct hnvmf_transport_ops hnvmf_tcp_transport = {
 	.init = tcp_init,
 	.listen = tcp_listen,
 	.stop_listen = tcp_stop_listen,
+	.queues = {.name = "tcp", .drain = tcp_drain, .count = tcp_count, .close_all = tcp_close_all},
 	.shutdown = tcp_shutdown,
 	.fini = tcp_fini,
 	.describe_requests = tcp_describe_requests,
