@@ -6,6 +6,12 @@
 
 #include "core/log.h"
 #include "core/reactor.h"
+#include "target/nvmf.h"
+
+bool hnvmf_sq_in_drain(const struct hnvmf_sq *sq, enum hnvmf_drain which)
+{
+	return which == HNVMF_DRAIN_ALL || !(sq->ctrl && sq->qid == 0);
+}
 
 static unsigned count_all(const struct hnvmf_queue_teardown_ops *const *t, unsigned n,
 			  enum hnvmf_drain which)

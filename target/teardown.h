@@ -10,6 +10,8 @@
 #ifndef HNVMF_TEARDOWN_H
 #define HNVMF_TEARDOWN_H
 
+#include <stdbool.h>
+
 #define HNVMF_SHUTDOWN_TIMEOUT_MS 10000 /* graceful drain bound at daemon stop */
 
 enum hnvmf_drain {
@@ -28,6 +30,12 @@ struct hnvmf_queue_teardown_ops {
 	/* Closes every connection now. */
 	void (*close_all)(void);
 };
+
+struct hnvmf_sq;
+
+/* Whether a transport's drain or count of which takes the connection of sq: an I/O queue is any
+ * queue but a controller's admin queue (one not yet connected drains with the I/O queues). */
+bool hnvmf_sq_in_drain(const struct hnvmf_sq *sq, enum hnvmf_drain which);
 
 /* Steps 1 to 3 over n transports at once; returns when every connection is destroyed or, after
  * a second timeout_ms, gives up logging how many never finished. */

@@ -254,12 +254,30 @@ static void rdma_port_stop_listen(struct hnvmf_port *port)
 	free(l);
 }
 
+/* On one reactor: drains, or counts, the connections whose queue target/teardown.c names. */
+struct reactor_queues {
+	struct rdma_reactor *rt;
+	enum hnvmf_drain which;
+	unsigned n;
+};
+
 static void reactor_drain(void *arg)
 {
-	struct rdma_reactor *rt = arg;
+	struct reactor_queues *q = arg;
 	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &rt->conns)
-		rdma_conn_drain(container_of(pos, struct rdma_conn, link));
+	hnvmf_list_for_each_safe(pos, tmp, &q->rt->conns) {
+		struct rdma_conn *c = container_of(pos, struct rdma_conn, link);
+		if (hnvmf_sq_in_drain(&c->sq, q->which))
+			rdma_conn_drain(c);
+	}
+}
+
+static void reactor_count(void *arg)
+{
+	struct reactor_queues *q = arg;
+	struct hnvmf_list *pos;
+	for (pos = q->rt->conns.next; pos != &q->rt->conns; pos = pos->next)
+		q->n += hnvmf_sq_in_drain(&container_of(pos, struct rdma_conn, link)->sq, q->which);
 }
 
 static void reactor_close_all(void *arg)
@@ -283,37 +301,6 @@ static void reactor_unregister(void *arg)
 		rdma_group_unregister(g);
 }
 
-static bool is_admin_queue(const struct rdma_conn *c)
-{
-	return c->sq.ctrl && c->sq.qid == 0;
-}
-
-/* Every queue but the controllers' admin queues. */
-static void reactor_drain_io(void *arg)
-{
-	struct rdma_reactor *rt = arg;
-	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &rt->conns) {
-		struct rdma_conn *c = container_of(pos, struct rdma_conn, link);
-		if (!is_admin_queue(c))
-			rdma_conn_drain(c);
-	}
-}
-
-struct count_arg {
-	struct rdma_reactor *rt;
-	unsigned n;
-};
-
-static void reactor_count_io(void *arg)
-{
-	struct count_arg *a = arg;
-	struct hnvmf_list *pos;
-	for (pos = a->rt->conns.next; pos != &a->rt->conns; pos = pos->next)
-		if (!is_admin_queue(container_of(pos, struct rdma_conn, link)))
-			a->n++;
-}
-
 /* No new connection; then on every reactor the connections of which drain (rdma_conn_drain). */
 static void rdma_drain(enum hnvmf_drain which)
 {
@@ -323,21 +310,21 @@ static void rdma_drain(enum hnvmf_drain which)
 						       link);
 		rdma_port_stop_listen(l->port);
 	}
-	for (unsigned i = 0; i < rdma_g.env.nreactors; i++)
-		hnvmf_reactor_call_sync(rdma_g.rts[i].r,
-					which == HNVMF_DRAIN_IO ? reactor_drain_io : reactor_drain,
-					&rdma_g.rts[i]);
+	for (unsigned i = 0; i < rdma_g.env.nreactors; i++) {
+		struct reactor_queues q = {&rdma_g.rts[i], which, 0};
+		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_drain, &q);
+	}
 }
 
 static unsigned rdma_count(enum hnvmf_drain which)
 {
 	if (which == HNVMF_DRAIN_ALL)
-		return atomic_load(&rdma_g.nconns);
+		return atomic_load(&rdma_g.nconns); /* also those no reactor lists yet */
 	unsigned n = 0;
 	for (unsigned i = 0; i < rdma_g.env.nreactors; i++) {
-		struct count_arg a = { &rdma_g.rts[i], 0 };
-		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_count_io, &a);
-		n += a.n;
+		struct reactor_queues q = {&rdma_g.rts[i], which, 0};
+		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_count, &q);
+		n += q.n;
 	}
 	return n;
 }

@@ -245,54 +245,30 @@ static void tcp_stop_listen(struct hnvmf_port *port)
 	free(l);
 }
 
-static bool is_admin_queue(const struct tcp_conn *c)
-{
-	return c->sq.ctrl && c->sq.qid == 0;
-}
+/* On one reactor: drains, or counts, the connections whose queue target/teardown.c names. */
+struct reactor_queues {
+	struct tcp_reactor *rt;
+	enum hnvmf_drain which;
+	unsigned n;
+};
 
-/* Phase 1 of the shutdown: every queue but the controllers' admin queues. */
-static void reactor_drain_io(void *arg)
+static void reactor_drain(void *arg)
 {
-	struct tcp_reactor *rt = arg;
+	struct reactor_queues *q = arg;
 	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &rt->conns) {
+	hnvmf_list_for_each_safe(pos, tmp, &q->rt->conns) {
 		struct tcp_conn *c = container_of(pos, struct tcp_conn, link);
-		if (!is_admin_queue(c))
+		if (hnvmf_sq_in_drain(&c->sq, q->which))
 			tcp_conn_drain(c);
 	}
 }
 
-static void reactor_drain(void *arg)
+static void reactor_count(void *arg)
 {
-	struct tcp_reactor *rt = arg;
-	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &rt->conns)
-		tcp_conn_drain(container_of(pos, struct tcp_conn, link));
-}
-
-struct count_arg {
-	struct tcp_reactor *rt;
-	unsigned n;
-};
-
-static void reactor_count_io(void *arg)
-{
-	struct count_arg *a = arg;
+	struct reactor_queues *q = arg;
 	struct hnvmf_list *pos;
-	for (pos = a->rt->conns.next; pos != &a->rt->conns; pos = pos->next)
-		if (!is_admin_queue(container_of(pos, struct tcp_conn, link)))
-			a->n++;
-}
-
-static unsigned count_io_conns(void)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < tcp_g.env.nreactors; i++) {
-		struct count_arg a = { &tcp_g.rts[i], 0 };
-		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_count_io, &a);
-		n += a.n;
-	}
-	return n;
+	for (pos = q->rt->conns.next; pos != &q->rt->conns; pos = pos->next)
+		q->n += hnvmf_sq_in_drain(&container_of(pos, struct tcp_conn, link)->sq, q->which);
 }
 
 static void reactor_close_all(void *arg)
@@ -320,14 +296,23 @@ static void tcp_drain(enum hnvmf_drain which)
 		struct tcp_listener *l = container_of(tcp_g.listeners.next, struct tcp_listener, link);
 		tcp_stop_listen(l->port);
 	}
-	for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
-		hnvmf_reactor_call_sync(tcp_g.rts[i].r, which == HNVMF_DRAIN_IO ? reactor_drain_io : reactor_drain,
-					&tcp_g.rts[i]);
+	for (unsigned i = 0; i < tcp_g.env.nreactors; i++) {
+		struct reactor_queues q = {&tcp_g.rts[i], which, 0};
+		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_drain, &q);
+	}
 }
 
 static unsigned tcp_count(enum hnvmf_drain which)
 {
-	return which == HNVMF_DRAIN_IO ? count_io_conns() : atomic_load(&tcp_g.nconns);
+	if (which == HNVMF_DRAIN_ALL)
+		return atomic_load(&tcp_g.nconns); /* also those no reactor lists yet */
+	unsigned n = 0;
+	for (unsigned i = 0; i < tcp_g.env.nreactors; i++) {
+		struct reactor_queues q = {&tcp_g.rts[i], which, 0};
+		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_count, &q);
+		n += q.n;
+	}
+	return n;
 }
 
 static void tcp_close_all(void)
