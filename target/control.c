@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/strbuf.h"
 #include "core/pqm.h"
 #include "hnvmf-version.h"
 
@@ -36,6 +37,7 @@ struct hnvmf_control {
 	char path[108];
 	pthread_t thread;
 	int (*reload)(char *msg, size_t len);
+	void (*stats)(struct hnvmf_strbuf *sb);
 	struct hnvmf_backend **added; /* backends of namespaces added at run time */
 	size_t nadded;
 	struct control_client clients[CONTROL_MAX_CLIENTS];
@@ -109,10 +111,13 @@ static char *run_command(struct hnvmf_control *c, char *line)
 			snprintf(out, cap, "ok\n");
 		else
 			snprintf(out, cap, "error: %s\n", msg);
+	} else if (strcmp(line, "stats") == 0) {
+		struct hnvmf_strbuf sb = hnvmf_strbuf(out, cap);
+		c->stats(&sb);
 	} else if (strcmp(line, "version") == 0) {
 		snprintf(out, cap, "%s\n", HNVMF_VERSION);
 	} else {
-		snprintf(out, cap, "error: unknown command '%s' (state, pqm, pqm-c, ns-add, reload, version)\n", line);
+		snprintf(out, cap, "error: unknown command '%s' (state, stats, pqm, pqm-c, ns-add, reload, version)\n", line);
 	}
 	return out;
 }
@@ -248,7 +253,8 @@ static void *control_thread(void *arg)
 }
 
 int hnvmf_control_start(struct hnvmf_tgt *tgt, const char *path,
-			int (*reload)(char *msg, size_t len), struct hnvmf_control **out)
+			int (*reload)(char *msg, size_t len), void (*stats)(struct hnvmf_strbuf *sb),
+			struct hnvmf_control **out)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -258,6 +264,7 @@ int hnvmf_control_start(struct hnvmf_tgt *tgt, const char *path,
 		return -ENOMEM;
 	c->tgt = tgt;
 	c->reload = reload;
+	c->stats = stats;
 	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
 	snprintf(c->path, sizeof(c->path), "%s", path);

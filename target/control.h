@@ -5,17 +5,21 @@
  *   pqm                             the PQM pool: c, last sizing decision, servers, tenants
  *   pqm-c N                         force the pool size to N (0: the sizing decides again)
  *   reload                          re-read the tenants directory (as SIGHUP)
+ *   stats                           per transport, the requests in each state
  *   version                         the daemon's version */
 #ifndef HNVMF_CONTROL_H
 #define HNVMF_CONTROL_H
 
+#include "core/strbuf.h"
 #include "target/nvmf.h"
 
 struct hnvmf_control;
 
-/* reload is called for "reload"; it returns 0 or -1 with msg set. */
+/* reload is called for "reload"; it returns 0 or -1 with msg set. stats is called for "stats"
+ * and appends the transports' request counts (they are the daemon's, not the target's). */
 int hnvmf_control_start(struct hnvmf_tgt *tgt, const char *path,
-			int (*reload)(char *msg, size_t len), struct hnvmf_control **out);
+			int (*reload)(char *msg, size_t len), void (*stats)(struct hnvmf_strbuf *sb),
+			struct hnvmf_control **out);
 void hnvmf_control_stop(struct hnvmf_control *c);
 
 #endif

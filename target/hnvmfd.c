@@ -101,6 +101,14 @@ static void warn_tls_tenants_on_plain_listeners(const struct hnvmf_conf *c)
 	}
 }
 
+/* "stats" on the control socket: every transport started, its requests per state. */
+static void describe_requests(struct hnvmf_strbuf *sb)
+{
+	for (int t = 0; t < 2; t++)
+		if (d.transport_up[t])
+			hnvmf_transport_get((enum hnvmf_trtype)t)->describe_requests(sb);
+}
+
 static int start_listeners(void)
 {
 	struct hnvmf_transport_env env = {.tgt = d.tgt, .reactors = d.reactors, .nreactors = d.nreactors};
@@ -132,8 +140,12 @@ static int start_listeners(void)
 
 static void stop_all(void)
 {
-	/* Listeners first, then every connection drains (answers what it started), then the
-	 * reactors stop, then backends close (file backends reach stable storage there). */
+	/* Listeners first, then every queue drains (answers what it started; I/O queues before
+	 * admin queues, over all transports at once: target/teardown.h), then the auth workers,
+	 * which send their results to the reactors, are joined, then the reactors stop, then
+	 * backends close (file backends reach stable storage there). */
+	const struct hnvmf_queue_teardown_ops *queues[2];
+	unsigned nq = 0;
 	for (int t = 0; t < 2; t++) {
 		if (!d.transport_up[t])
 			continue;
@@ -145,10 +157,15 @@ static void stop_all(void)
 			if (p->conf.trtype == (enum hnvmf_trtype)t && p->transport_priv)
 				ops->stop_listen(p);
 		}
-		ops->shutdown();
+		queues[nq++] = &ops->queues;
 	}
+	hnvmf_queues_teardown(queues, nq, HNVMF_SHUTDOWN_TIMEOUT_MS);
+	for (int t = 0; t < 2; t++)
+		if (d.transport_up[t])
+			hnvmf_transport_get((enum hnvmf_trtype)t)->shutdown();
 	hnvmf_control_stop(d.control);
 	d.control = NULL;
+	hnvmf_tgt_stop_auth(d.tgt);
 	for (unsigned i = 0; i < d.nreactors; i++)
 		hnvmf_reactor_stop(d.reactors[i]);
 	for (int t = 0; t < 2; t++)
@@ -294,7 +311,8 @@ int main(int argc, char **argv)
 	}
 	int rc = start_listeners();
 	if (rc == 0 && d.conf->control_socket[0]) {
-		int c = hnvmf_control_start(d.tgt, d.conf->control_socket, reload_tenants, &d.control);
+		int c = hnvmf_control_start(d.tgt, d.conf->control_socket, reload_tenants, describe_requests,
+					    &d.control);
 		if (c)
 			log_warn("control socket %s: %s (continuing without it)", d.conf->control_socket,
 				 strerror(-c));

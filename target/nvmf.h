@@ -10,15 +10,17 @@
  *   hnvmf_req     one command; embedded in the transport's request object
  *
  * A request's life (one owner at a time; the states are the transport's):
- *   1. the transport receives a command capsule, parses its SGL into req->sgl_len, calls
- *      hnvmf_req_init: the command is checked and its handler chosen; when it fails the request is
- *      already completed (queue_response was called) and the transport moves on;
+ *   1. the transport receives a command capsule, parses its SGL into req->sgl_len (or, when it
+ *      refuses the descriptor, its status into req->sgl_status), calls hnvmf_req_init: the
+ *      command is checked and its handler chosen; when it fails the request is already completed
+ *      (queue_response was called) and the transport moves on;
  *   2. for a command with data from the host (req->dir == HNVMF_DIR_H2C) the transport fills
  *      req->iov with req->data_len bytes (in-capsule data or R2T/H2CData, RDMA READ ...); for
  *      C2H it provides a buffer of req->data_len bytes in req->iov;
  *   3. the transport calls hnvmf_req_execute; the handler runs, maybe hands an I/O to core/;
- *   4. exactly once, hnvmf_req_complete fills req->cqe and calls sq->ops->queue_response on the
- *      queue's reactor thread; for C2H the transport sends req->xfer_len bytes of req->iov then
+ *   4. exactly once, hnvmf_req_complete sets req->status (host-endian) and, on the queue's
+ *      reactor thread, builds req->cqe for the wire (hnvmf_req_build_cqe: the only place where
+ *      its fields become little-endian) and calls sq->ops->queue_response; for C2H the transport sends req->xfer_len bytes of req->iov then
  *      the CQE (or C2HData with SUCCESS).
  *
  * Threads: a queue lives on one reactor; everything about a request runs on that reactor. A
@@ -78,6 +80,8 @@ struct hnvmf_req {
 	struct hnvmf_ns *ns;     /* for I/O commands */
 
 	uint32_t sgl_len;        /* set by the transport from the command's SGL before req_init */
+	uint16_t sgl_status;     /* set by the transport before req_init when it refuses the SGL */
+	uint16_t status;         /* set by req_complete: the status field, host-endian, no phase */
 	uint32_t data_len;       /* set by req_init: bytes the command transfers (== sgl_len) */
 	uint32_t xfer_len;       /* set by the handler: bytes of C2H data actually returned */
 	enum hnvmf_dir dir;
@@ -87,6 +91,9 @@ struct hnvmf_req {
 	void (*execute)(struct hnvmf_req *req);
 	struct hnvmf_io io;      /* the I/O handed to core/ (read, write, flush ...) */
 	void *priv;              /* transport's back pointer, if it wants one */
+	/* Carries a completion from another thread to the queue's reactor: part of the request, so
+	 * that completing never allocates and never fails (target/req.c). */
+	struct hnvmf_msg done_msg;
 };
 
 /* One NVMe queue. The transport embeds it in its connection and initialises it with
@@ -202,6 +209,9 @@ struct hnvmf_tgt {
 int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struct hnvmf_tgt **out,
 		     char *err, size_t errlen);
 void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt);
+/* Daemon stop, once every queue is gone and before the reactors stop: joins the DH-HMAC-CHAP
+ * workers, whose results travel to the reactors as messages (target/auth-worker.h). */
+void hnvmf_tgt_stop_auth(struct hnvmf_tgt *tgt);
 struct hnvmf_subsys *hnvmf_tgt_find_subsys(struct hnvmf_tgt *tgt, const char *nqn);
 struct hnvmf_port *hnvmf_tgt_add_port(struct hnvmf_tgt *tgt, const struct hnvmf_conf_listener *l);
 bool hnvmf_subsys_on_port(const struct hnvmf_subsys *s, const struct hnvmf_port *p);
@@ -241,6 +251,9 @@ void hnvmf_sq_destroy(struct hnvmf_sq *sq);
 bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe *cmd);
 void hnvmf_req_execute(struct hnvmf_req *req);
 void hnvmf_req_complete(struct hnvmf_req *req, uint16_t status);
+/* target/req-data.c, shared with the unit tests' fake target so that it cannot drift. */
+uint16_t hnvmf_req_check_data(struct hnvmf_req *req, uint16_t parsed);
+void hnvmf_req_build_cqe(struct hnvmf_req *req, uint16_t sq_head);
 /* Copies len bytes from buf into the request's C2H data iovecs (at most data_len); sets xfer_len. */
 void hnvmf_req_copy_to(struct hnvmf_req *req, const void *buf, size_t len);
 /* Copies up to len bytes of the request's H2C data into buf; returns the count copied. */

@@ -69,23 +69,6 @@ void hnvmf_sq_destroy(struct hnvmf_sq *sq)
 	hnvmf_ctrl_put(ctrl);
 }
 
-/* Sets the data the command moves: dir and need from the command; the host's SGL must describe
- * exactly that much, except that a C2H buffer may be larger than what the target returns. */
-static uint16_t check_data_len(struct hnvmf_req *req)
-{
-	uint32_t need = req->data_len;
-	if (req->dir == HNVMF_DIR_NONE || need == 0) {
-		req->dir = HNVMF_DIR_NONE;
-		req->data_len = 0;
-		return req->sgl_len ? HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_DATA) : 0;
-	}
-	if (req->sgl_len == need)
-		return 0;
-	if (req->dir == HNVMF_DIR_C2H && req->sgl_len > need)
-		return 0;
-	return HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_DATA);
-}
-
 /* DH-HMAC-CHAP: a queue whose Connect answered "authentication required" executes nothing but
  * Authentication Send/Receive until the exchange succeeded: not even the fabrics Property Get/Set,
  * with which an unauthenticated host would enable or shut down the controller (the Linux host
@@ -143,8 +126,7 @@ bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe 
 		st = IO_QUEUE_DELETED;
 	else
 		st = hnvmf_parse_io_cmd(req);
-	if (!st)
-		st = check_data_len(req);
+	st = hnvmf_req_check_data(req, st);
 	if (st) {
 		req->dir = HNVMF_DIR_NONE;
 		req->data_len = 0;
@@ -167,25 +149,30 @@ void hnvmf_req_execute(struct hnvmf_req *req)
 static void complete_here(struct hnvmf_req *req)
 {
 	struct hnvmf_sq *sq = req->sq;
-	req->cqe.sq_id = sq->qid;
-	req->cqe.sq_head = sq->sqfc_disabled ? 0xffff : sq->head;
+	hnvmf_req_build_cqe(req, sq->sqfc_disabled ? 0xffff : sq->head);
 	atomic_fetch_sub_explicit(&sq->inflight, 1, memory_order_relaxed);
 	/* The transport owns the request from here; it may free the queue once inflight is 0. */
 	sq->ops->queue_response(req);
 }
 
-static void complete_msg(void *arg) { complete_here(arg); }
+static void complete_msg(struct hnvmf_msg *m)
+{
+	complete_here(container_of(m, struct hnvmf_req, done_msg));
+}
 
 void hnvmf_req_complete(struct hnvmf_req *req, uint16_t status)
 {
-	req->cqe.status = (uint16_t)(status << 1);
+	req->status = status;
 	if (status && req->dir == HNVMF_DIR_C2H)
 		req->xfer_len = 0; /* a failed command returns no data */
 	/* Completions from the control path (an AEN raised by another thread) travel to the
-	 * queue's reactor: everything about a queue happens on its own thread. */
-	if (hnvmf_reactor_self() != req->sq->reactor &&
-	    hnvmf_reactor_call(req->sq->reactor, complete_msg, req) == 0)
+	 * queue's reactor: everything about a queue happens on its own thread. The message is the
+	 * request's own: no allocation that could fail and leave the completion here. */
+	if (hnvmf_reactor_self() != req->sq->reactor) {
+		req->done_msg.fn = complete_msg;
+		hnvmf_reactor_send(req->sq->reactor, &req->done_msg);
 		return;
+	}
 	complete_here(req);
 }
 

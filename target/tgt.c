@@ -193,6 +193,12 @@ void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt)
 	free(tgt);
 }
 
+void hnvmf_tgt_stop_auth(struct hnvmf_tgt *tgt)
+{
+	hnvmf_auth_pool_destroy(tgt->auth_pool);
+	tgt->auth_pool = NULL;
+}
+
 struct hnvmf_subsys *hnvmf_tgt_find_subsys(struct hnvmf_tgt *tgt, const char *nqn)
 {
 	if (strcmp(nqn, HNVMF_DISCOVERY_NQN) == 0)

@@ -4,7 +4,9 @@
 #ifndef HNVMF_TRANSPORT_H
 #define HNVMF_TRANSPORT_H
 
+#include "core/strbuf.h"
 #include "target/nvmf.h"
+#include "target/teardown.h"
 
 /* What every transport gets at start: the target and the reactors it spreads connections over. */
 struct hnvmf_transport_env {
@@ -21,11 +23,16 @@ struct hnvmf_transport_ops {
 	/* Starts accepting on port (address and port in port->conf). 0 or -errno; logs why. */
 	int (*listen)(struct hnvmf_port *port);
 	void (*stop_listen)(struct hnvmf_port *port);
-	/* Graceful stop of every connection: read no new command, let in-flight requests complete
-	 * and their responses go out, then close. Returns when all connections are closed. */
+	/* Daemon stop: target/teardown.c drains and closes every connection through these, in
+	 * its order (hnvmf_queues_teardown); then shutdown stops what still runs on the reactors
+	 * for this transport (pollers, timers). */
+	struct hnvmf_queue_teardown_ops queues;
 	void (*shutdown)(void);
 	/* Frees what init made; after shutdown. */
 	void (*fini)(void);
+	/* From any thread, after init: appends one line "<name> requests: <state> <count> ...
+	 * bad_transitions <count>", the requests in each state but free (hnvmfctl stats). */
+	void (*describe_requests)(struct hnvmf_strbuf *sb);
 };
 
 /* NULL when the transport is unknown or not built. */

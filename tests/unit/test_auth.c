@@ -197,7 +197,7 @@ static uint16_t run(struct fake_q *q, union hnvmf_sqe *sqe, void *data, uint32_t
 	}
 	assert_int_equal(q->responses, before + 1); /* exactly one completion */
 	assert_int_equal(q->cqe.cid, cid);
-	return (uint16_t)(q->cqe.status >> 1);
+	return (uint16_t)(le16toh(q->cqe.status) >> 1); /* as it goes on the wire */
 }
 
 static uint16_t connect(struct fake_q *q, const char *hostnqn, uint16_t qid, uint16_t cntlid, uint32_t kato,

@@ -207,6 +207,22 @@ static void late_completions_after_abandon(void **state)
 	msg_head = msg_tail = NULL; /* its destroy message: the QP and CM id are stand-ins */
 }
 
+/* The table of rdma-internal.h: a request executes only once its data is in (READ done), and a
+ * response goes out once. */
+static void request_state_table(void **state)
+{
+	(void)state;
+	assert_true(rdma_req_state_allowed(RDMA_REQ_FREE, RDMA_REQ_NEW));
+	assert_false(rdma_req_state_allowed(RDMA_REQ_FREE, RDMA_REQ_EXECUTING));
+	assert_true(rdma_req_state_allowed(RDMA_REQ_READING, RDMA_REQ_EXECUTING));
+	assert_false(rdma_req_state_allowed(RDMA_REQ_WAIT_READ_WR, RDMA_REQ_EXECUTING));
+	assert_false(rdma_req_state_allowed(RDMA_REQ_EXECUTING, RDMA_REQ_READING));
+	assert_true(rdma_req_state_allowed(RDMA_REQ_WAIT_RSP_WR, RDMA_REQ_SENDING));
+	assert_false(rdma_req_state_allowed(RDMA_REQ_SENDING, RDMA_REQ_WAIT_RSP_WR));
+	for (enum rdma_req_state s = RDMA_REQ_NEW; s < RDMA_REQ_NSTATES; s++)
+		assert_true(rdma_req_state_allowed(s, RDMA_REQ_FREE));
+}
+
 int main(void)
 {
 	pump_thread = pthread_self();
@@ -214,6 +230,7 @@ int main(void)
 		cmocka_unit_test(resumed_response_post_send_fails),
 		cmocka_unit_test(resumed_response_post_recv_fails),
 		cmocka_unit_test(late_completions_after_abandon),
+		cmocka_unit_test(request_state_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

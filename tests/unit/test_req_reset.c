@@ -64,7 +64,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static uint16_t status_of(const struct hnvmf_req *req) { return (uint16_t)(req->cqe.status >> 1); }
+static uint16_t status_of(const struct hnvmf_req *req) { return req->status; }
 
 static void test_new_command_aborted(void **state)
 {

@@ -405,6 +405,53 @@ static void peer_close_ends_waiting_write(void **state)
 	assert_int_equal(ft.executed, 0);
 }
 
+/* The reactor's count of requests in state s (what hnvmfctl stats adds up). */
+static unsigned in_state(enum tcp_req_state s) { return atomic_load(&tcp_g.rts[0].nreqs[s]); }
+
+/* Every request is counted in its state (tcp_req_set_state) and nothing is left counted once
+ * it is free again: a Write waiting for its data, a Read the target holds. */
+static void request_states_counted(void **state)
+{
+	(void)state;
+	uint16_t ttag;
+	struct host h = r2t_host(3, 16384, &ttag);
+	assert_int_equal(in_state(TCP_REQ_WAIT_H2C), 1);
+	ft.hold = true;
+	send_cmd(&h, OPC_READ, 4, HNVMF_SGL_TRANSPORT_DATA, 4096, NULL, 0, false);
+	pump();
+	assert_int_equal(ft.nheld, 1);
+	assert_int_equal(in_state(TCP_REQ_EXECUTING), 1);
+	ft.hold = false;
+	fake_finish(ft.held[0]);
+	expect_read(&h, 4, 4096);
+	uint8_t data[16384];
+	memset(data, 0x77, sizeof(data));
+	send_h2c(&h, 3, ttag, 0, data, sizeof(data), true);
+	expect_rsp(&h, 3, 0);
+	pump();
+	for (enum tcp_req_state s = TCP_REQ_NEW; s < TCP_REQ_NSTATES; s++)
+		assert_int_equal(in_state(s), 0);
+	assert_int_equal(atomic_load(&tcp_g.rts[0].bad_transitions), 0);
+	close_host(&h);
+}
+
+/* The table of tcp-internal.h: a request executes only once its data is in, and is free
+ * only after it was answered or abandoned. */
+static void request_state_table(void **state)
+{
+	(void)state;
+	assert_true(tcp_req_state_allowed(TCP_REQ_FREE, TCP_REQ_NEW));
+	assert_false(tcp_req_state_allowed(TCP_REQ_FREE, TCP_REQ_EXECUTING));
+	assert_false(tcp_req_state_allowed(TCP_REQ_FREE, TCP_REQ_FREE));
+	assert_true(tcp_req_state_allowed(TCP_REQ_WAIT_H2C, TCP_REQ_EXECUTING));
+	assert_false(tcp_req_state_allowed(TCP_REQ_EXECUTING, TCP_REQ_WAIT_H2C));
+	assert_false(tcp_req_state_allowed(TCP_REQ_SENDING, TCP_REQ_EXECUTING));
+	assert_false(tcp_req_state_allowed(TCP_REQ_WAIT_H2C, TCP_REQ_WAIT_BUF));
+	assert_true(tcp_req_state_allowed(TCP_REQ_WAIT_BUF, TCP_REQ_WAIT_H2C));
+	for (enum tcp_req_state s = TCP_REQ_NEW; s < TCP_REQ_NSTATES; s++)
+		assert_true(tcp_req_state_allowed(s, TCP_REQ_FREE));
+}
+
 /* The host does not read: sendmsg fills the socket, EPOLLOUT is armed, and the response
  * resumes where it stopped once the host reads. */
 static void partial_writes_resume(void **state)
@@ -499,6 +546,8 @@ static void listen_ipv4_ipv6(void **state)
 static void *run_shutdown(void *arg)
 {
 	atomic_bool *done = arg;
+	const struct hnvmf_queue_teardown_ops *q = &hnvmf_tcp_transport.queues;
+	hnvmf_queues_teardown(&q, 1, HNVMF_SHUTDOWN_TIMEOUT_MS); /* what hnvmfd's stop does */
 	hnvmf_tcp_transport.shutdown();
 	atomic_store(done, true);
 	return NULL;
@@ -574,6 +623,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(h2c_term_from_host_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(disconnect_waits_for_inflight, setup, teardown),
 		cmocka_unit_test_setup_teardown(peer_close_ends_waiting_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(request_states_counted, setup, teardown),
+		cmocka_unit_test(request_state_table),
 		cmocka_unit_test_setup_teardown(partial_writes_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(terminate_finishes_started_pdu, setup, teardown),
 		cmocka_unit_test_setup_teardown(terminate_after_many_responses, setup, teardown),

@@ -299,10 +299,10 @@ void hnvmf_sq_quiesce(struct hnvmf_sq *sq)
 
 void hnvmf_req_complete(struct hnvmf_req *req, uint16_t status)
 {
-	req->cqe.status = htole16((uint16_t)(status << 1));
+	req->status = status;
 	if (status && req->dir == HNVMF_DIR_C2H)
 		req->xfer_len = 0;
-	req->cqe.sq_id = req->sq->qid;
+	hnvmf_req_build_cqe(req, req->sq->head);
 	atomic_fetch_sub(&req->sq->inflight, 1);
 	req->sq->ops->queue_response(req);
 }
@@ -335,6 +335,11 @@ bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe 
 	default:
 		req->dir = HNVMF_DIR_NONE;
 		req->data_len = 0;
+	}
+	uint16_t st = hnvmf_req_check_data(req, 0); /* the real target's check, not a copy */
+	if (st) {
+		hnvmf_req_complete(req, st);
+		return false;
 	}
 	return true;
 }

@@ -161,7 +161,7 @@ static int alloc_reqs(struct rdma_conn *c)
 		struct rdma_req *t = &c->reqs[i];
 		t->wr_kind = RDMA_WR_REQ;
 		t->conn = c;
-		t->state = RDMA_REQ_FREE;
+		t->state = RDMA_REQ_FREE; /* a new slot: not a state change, nothing to count */
 		hnvmf_list_init(&t->wait_link);
 		t->next_free = c->free_reqs;
 		c->free_reqs = t;

@@ -38,7 +38,6 @@
 #define RDMA_LISTEN_BACKLOG 128
 #define RDMA_CQ_BURST 32                /* completions taken per ibv_poll_cq */
 #define RDMA_CQ_MAX_ENTRIES 32768       /* per group; bounded by the device's max_cqe */
-#define RDMA_SHUTDOWN_TIMEOUT_MS 10000  /* graceful drain bound at daemon stop */
 #define RDMA_FLUSH_TIMEOUT_MS 3000      /* after a disconnect: wait this long for flushed WRs */
 
 /* Tags at the start of CM id contexts. */
@@ -76,6 +75,32 @@ struct rdma_group {
 	struct rdma_group *next;
 };
 
+/* A request's state. Only rdma_req_set_state (rdma-req.c) changes it, checking the move
+ * against this table (a bad one asserts in a debug build; in a release build it is logged,
+ * counted and closes the connection), and counting the requests in each state per reactor
+ * (hnvmfctl stats):
+ *
+ *   FREE -> NEW                                   a command capsule was received
+ *   NEW -> WAIT_BUF                               hnvmf_req_init accepted it; no buffer yet
+ *   NEW, WAIT_BUF -> WAIT_READ_WR | READING       its RDMA READ waits for send queue room / is posted
+ *   WAIT_READ_WR -> READING
+ *   NEW, WAIT_BUF, READING -> EXECUTING           data in: hnvmf_req_execute
+ *   any before SENDING -> WAIT_RSP_WR | SENDING   completed (refused, failed, aborted or
+ *                                                 executed): WRITE + SEND wait / are posted
+ *   WAIT_RSP_WR -> SENDING
+ *   any but FREE -> FREE                          every WR completed, or nobody to answer */
+enum rdma_req_state {
+	RDMA_REQ_FREE,
+	RDMA_REQ_NEW,         /* capsule received: SGL parsed, hnvmf_req_init called */
+	RDMA_REQ_WAIT_BUF,    /* no data buffer free in the group's pool: waits for one */
+	RDMA_REQ_WAIT_READ_WR, /* the send queue is full: the RDMA READ waits */
+	RDMA_REQ_READING,     /* RDMA READ of the host's data posted */
+	RDMA_REQ_EXECUTING,   /* between hnvmf_req_execute and queue_response: target owns it */
+	RDMA_REQ_WAIT_RSP_WR, /* the send queue is full: WRITE + SEND wait */
+	RDMA_REQ_SENDING,     /* RDMA WRITE and/or SEND being posted, then posted */
+	RDMA_REQ_NSTATES
+};
+
 struct rdma_reactor {
 	struct hnvmf_reactor *r;
 	struct rdma_event_channel *ch; /* CM events of this reactor's connections (and, on
@@ -87,6 +112,10 @@ struct rdma_reactor {
 	struct rdma_group *groups;
 	struct hnvmf_list conns;
 	unsigned nconns;
+	/* Requests in each state but FREE, and refused state changes: written by this reactor
+	 * only, read by the control thread (rdma_describe_requests). */
+	_Atomic uint32_t nreqs[RDMA_REQ_NSTATES];
+	_Atomic uint64_t bad_transitions;
 };
 
 struct rdma_listener {
@@ -104,16 +133,6 @@ enum rdma_conn_state {
 	RDMA_CONN_LIVE,
 	RDMA_CONN_DRAINING,   /* shutdown: new commands are dropped; closes once idle */
 	RDMA_CONN_CLOSING,    /* disconnected: the QP is in error, posted WRs flush back */
-};
-
-enum rdma_req_state {
-	RDMA_REQ_FREE,
-	RDMA_REQ_WAIT_BUF,    /* no data buffer free in the group's pool: waits for one */
-	RDMA_REQ_WAIT_READ_WR, /* the send queue is full: the RDMA READ waits */
-	RDMA_REQ_READING,     /* RDMA READ of the host's data posted */
-	RDMA_REQ_EXECUTING,   /* between hnvmf_req_execute and queue_response: target owns it */
-	RDMA_REQ_WAIT_RSP_WR, /* the send queue is full: WRITE + SEND wait */
-	RDMA_REQ_SENDING,     /* RDMA WRITE and/or SEND being posted, then posted */
 };
 
 struct rdma_conn;
@@ -233,6 +252,8 @@ void rdma_req_wr_done(struct rdma_req *t, const struct ibv_wc *wc);
 void rdma_req_continue(struct rdma_req *t); /* a waiting request retries (buffer or WR room) */
 void rdma_req_abort_waiting(struct rdma_conn *c); /* connection closing */
 void rdma_req_abandon_wrs(struct rdma_conn *c);   /* flush never came: forget posted WRs */
+void rdma_req_set_state(struct rdma_req *t, enum rdma_req_state to);
+bool rdma_req_state_allowed(enum rdma_req_state from, enum rdma_req_state to);
 void rdma_queue_response(struct hnvmf_req *req);
 void rdma_conn_kick_wr_waiters(struct rdma_conn *c);
 

@@ -1,6 +1,6 @@
-/* A request's life on a connection (the states of enum rdma_req_state):
+/* A request's life on a connection (the states of enum rdma_req_state, rdma-internal.h):
  *
- *   receive completion -> SGL parsed -> hnvmf_req_init
+ *   receive completion -> NEW: SGL parsed -> hnvmf_req_init
  *     no data / in-capsule data ------------------------------------------> EXECUTING
  *     keyed -> [WAIT_BUF] -> buffer -> H2C: [WAIT_READ_WR] -> READING -----> EXECUTING
  *                                   -> C2H: ------------------------------> EXECUTING
@@ -10,6 +10,7 @@
  * The SQE stays in its receive buffer until the response: the buffer is reposted just before
  * the response is sent, so the host, which may send its next command as soon as it has the
  * CQE, always finds a receive posted. In-capsule data is used where it lies. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,55 @@
 
 static bool status_ok(const struct hnvmf_req *req)
 {
-	return (le16toh(req->cqe.status) >> 1) == 0;
+	return req->status == 0;
+}
+
+#define S(x) (1u << RDMA_REQ_##x)
+#define ANSWER (S(WAIT_RSP_WR) | S(SENDING) | S(FREE))
+/* Per state: the states it may move to (see enum rdma_req_state). */
+static const unsigned allowed_next[RDMA_REQ_NSTATES] = {
+	[RDMA_REQ_FREE] = S(NEW),
+	[RDMA_REQ_NEW] = S(WAIT_BUF) | S(WAIT_READ_WR) | S(READING) | S(EXECUTING) | ANSWER,
+	[RDMA_REQ_WAIT_BUF] = S(WAIT_READ_WR) | S(READING) | S(EXECUTING) | ANSWER,
+	[RDMA_REQ_WAIT_READ_WR] = S(READING) | ANSWER,
+	[RDMA_REQ_READING] = S(EXECUTING) | ANSWER,
+	[RDMA_REQ_EXECUTING] = ANSWER,
+	[RDMA_REQ_WAIT_RSP_WR] = S(SENDING) | S(FREE),
+	[RDMA_REQ_SENDING] = S(FREE),
+};
+#undef ANSWER
+#undef S
+
+bool rdma_req_state_allowed(enum rdma_req_state from, enum rdma_req_state to)
+{
+	return from < RDMA_REQ_NSTATES && to < RDMA_REQ_NSTATES && (allowed_next[from] >> to & 1u);
+}
+
+/* The reactor's per-state counts have one writer: plain increments, no locked instruction. */
+static void count(_Atomic uint32_t *n, int delta)
+{
+	atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + (uint32_t)delta,
+			      memory_order_relaxed);
+}
+
+void rdma_req_set_state(struct rdma_req *t, enum rdma_req_state to)
+{
+	struct rdma_conn *c = t->conn;
+	enum rdma_req_state from = t->state;
+	bool ok = rdma_req_state_allowed(from, to);
+	assert(ok && "rdma request: state change not in the table");
+	if (from != RDMA_REQ_FREE)
+		count(&c->rt->nreqs[from], -1);
+	if (to != RDMA_REQ_FREE)
+		count(&c->rt->nreqs[to], 1);
+	t->state = to;
+	if (!ok) {
+		/* A bug, not the host's doing: this connection's requests can no longer be trusted. */
+		atomic_fetch_add_explicit(&c->rt->bad_transitions, 1, memory_order_relaxed);
+		log_err("rdma %s: request cid %u: state %d -> %d is not allowed", c->sq.peer,
+			le16toh(t->req.cqe.cid), (int)from, (int)to);
+		rdma_conn_close(c, "request state");
+	}
 }
 
 static struct rdma_req *req_get(struct rdma_conn *c)
@@ -33,6 +82,7 @@ static struct rdma_req *req_get(struct rdma_conn *c)
 	t->heap_mr = NULL;
 	t->wr_pending = 0;
 	t->capsule = NULL;
+	rdma_req_set_state(t, RDMA_REQ_NEW);
 	return t;
 }
 
@@ -53,7 +103,7 @@ static void req_release(struct rdma_req *t)
 	/* A receive buffer not reposted (the connection is closing) stays on the connection's
 	 * list and goes back to the pool with the others. */
 	t->capsule = NULL;
-	t->state = RDMA_REQ_FREE;
+	rdma_req_set_state(t, RDMA_REQ_FREE);
 	t->next_free = c->free_reqs;
 	c->free_reqs = t;
 	c->nbusy--;
@@ -62,8 +112,13 @@ static void req_release(struct rdma_req *t)
 
 static void complete(struct rdma_req *t, uint16_t status)
 {
-	t->state = RDMA_REQ_EXECUTING;
 	hnvmf_req_complete(&t->req, status);
+}
+
+static void execute(struct rdma_req *t)
+{
+	rdma_req_set_state(t, RDMA_REQ_EXECUTING);
+	hnvmf_req_execute(&t->req);
 }
 
 static bool conn_usable(const struct rdma_conn *c)
@@ -122,7 +177,7 @@ static void post_read(struct rdma_req *t, bool resumed)
 {
 	struct rdma_conn *c = t->conn;
 	if (!sq_room(c, 1) || (!resumed && !hnvmf_list_empty(&c->wr_waiters))) {
-		t->state = RDMA_REQ_WAIT_READ_WR;
+		rdma_req_set_state(t, RDMA_REQ_WAIT_READ_WR);
 		c->stats.wr_waits++;
 		hnvmf_list_add_tail(&c->wr_waiters, &t->wait_link);
 		return;
@@ -146,7 +201,7 @@ static void post_read(struct rdma_req *t, bool resumed)
 		rdma_conn_close(c, "cannot post an RDMA READ");
 		return;
 	}
-	t->state = RDMA_REQ_READING;
+	rdma_req_set_state(t, RDMA_REQ_READING);
 	t->wr_pending++;
 	c->posted_send++;
 	c->stats.reads += t->req.data_len;
@@ -159,8 +214,7 @@ static void start_data(struct rdma_req *t)
 		post_read(t, false);
 		return;
 	}
-	t->state = RDMA_REQ_EXECUTING;
-	hnvmf_req_execute(&t->req);
+	execute(t);
 }
 
 static void need_buffer(struct rdma_req *t)
@@ -172,9 +226,8 @@ static void need_buffer(struct rdma_req *t)
 		return;
 	}
 	if (rc == 0) {
-		if (t->state != RDMA_REQ_WAIT_BUF)
-			c->stats.buf_waits++;
-		t->state = RDMA_REQ_WAIT_BUF;
+		c->stats.buf_waits++;
+		rdma_req_set_state(t, RDMA_REQ_WAIT_BUF);
 		/* A request put back by rdma_group_kick_waiters keeps its place at the head. */
 		hnvmf_list_add_tail(&c->grp->buf_waiters, &t->wait_link);
 		return;
@@ -215,15 +268,11 @@ void rdma_req_recv(struct rdma_conn *c, struct rdma_slab_obj *capsule, const str
 	memset(req, 0, sizeof(*req));
 	req->priv = t;
 	req->sgl_len = st ? 0 : t->sgl.len;
-	t->state = RDMA_REQ_EXECUTING;
+	req->sgl_status = st; /* the target answers with it (hnvmf_req_check_data) */
 	if (!hnvmf_req_init(req, &c->sq, sqe))
 		return; /* already completed: its response is on its way */
-	if (st) {
-		complete(t, st);
-		return;
-	}
 	if (req->data_len == 0) {
-		hnvmf_req_execute(req);
+		execute(t);
 		return;
 	}
 	if (t->sgl.kind == RDMA_SGL_INLINE) {
@@ -236,7 +285,7 @@ void rdma_req_recv(struct rdma_conn *c, struct rdma_slab_obj *capsule, const str
 		req->iov[0].iov_len = req->data_len;
 		req->iovcnt = 1;
 		c->stats.icd += req->data_len;
-		hnvmf_req_execute(req);
+		execute(t);
 		return;
 	}
 	need_buffer(t);
@@ -307,8 +356,7 @@ void rdma_req_wr_done(struct rdma_req *t, const struct ibv_wc *wc)
 			complete(t, HNVMF_SC_GENERIC(NVME_SC_DATA_XFER_ERROR));
 			return;
 		}
-		t->state = RDMA_REQ_EXECUTING;
-		hnvmf_req_execute(&t->req);
+		execute(t);
 		return;
 	}
 	if (t->state == RDMA_REQ_SENDING && t->wr_pending == 0)
@@ -374,14 +422,14 @@ static void send_response(struct rdma_req *t, bool resumed)
 		     t->sgl.kind == RDMA_SGL_KEYED;
 	unsigned need = write ? 2 : 1;
 	if (!sq_room(c, need) || (!resumed && !hnvmf_list_empty(&c->wr_waiters))) {
-		t->state = RDMA_REQ_WAIT_RSP_WR;
+		rdma_req_set_state(t, RDMA_REQ_WAIT_RSP_WR);
 		c->stats.wr_waits++;
 		hnvmf_list_add_tail(&c->wr_waiters, &t->wait_link);
 		return;
 	}
 	/* No longer waiting (a resumed request is already off wr_waiters): if a post below fails,
 	 * the close must not release it as a waiter too; this function releases it. */
-	t->state = RDMA_REQ_SENDING;
+	rdma_req_set_state(t, RDMA_REQ_SENDING);
 	/* Repost the receive buffer first: the host may answer the CQE with a new command. */
 	if (t->capsule) {
 		struct rdma_slab_obj *capsule = t->capsule;

@@ -254,12 +254,30 @@ static void rdma_port_stop_listen(struct hnvmf_port *port)
 	free(l);
 }
 
+/* On one reactor: drains, or counts, the connections whose queue target/teardown.c names. */
+struct reactor_queues {
+	struct rdma_reactor *rt;
+	enum hnvmf_drain which;
+	unsigned n;
+};
+
 static void reactor_drain(void *arg)
 {
-	struct rdma_reactor *rt = arg;
+	struct reactor_queues *q = arg;
 	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &rt->conns)
-		rdma_conn_drain(container_of(pos, struct rdma_conn, link));
+	hnvmf_list_for_each_safe(pos, tmp, &q->rt->conns) {
+		struct rdma_conn *c = container_of(pos, struct rdma_conn, link);
+		if (hnvmf_sq_in_drain(&c->sq, q->which))
+			rdma_conn_drain(c);
+	}
+}
+
+static void reactor_count(void *arg)
+{
+	struct reactor_queues *q = arg;
+	struct hnvmf_list *pos;
+	for (pos = q->rt->conns.next; pos != &q->rt->conns; pos = pos->next)
+		q->n += hnvmf_sq_in_drain(&container_of(pos, struct rdma_conn, link)->sq, q->which);
 }
 
 static void reactor_close_all(void *arg)
@@ -283,19 +301,8 @@ static void reactor_unregister(void *arg)
 		rdma_group_unregister(g);
 }
 
-static bool wait_for_connections(unsigned ms)
-{
-	uint64_t deadline = hnvmf_now_ns() + (uint64_t)ms * 1000000u;
-	while (atomic_load(&rdma_g.nconns) > 0) {
-		if (hnvmf_now_ns() >= deadline)
-			return false;
-		struct timespec ts = { 0, 5 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	return true;
-}
-
-static void rdma_shutdown(void)
+/* No new connection; then on every reactor the connections of which drain (rdma_conn_drain). */
+static void rdma_drain(enum hnvmf_drain which)
 {
 	atomic_store(&rdma_g.shutting_down, true);
 	while (!hnvmf_list_empty(&rdma_g.listeners)) {
@@ -303,19 +310,58 @@ static void rdma_shutdown(void)
 						       link);
 		rdma_port_stop_listen(l->port);
 	}
-	for (unsigned i = 0; i < rdma_g.env.nreactors; i++)
-		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_drain, &rdma_g.rts[i]);
-	if (!wait_for_connections(RDMA_SHUTDOWN_TIMEOUT_MS)) {
-		log_warn("rdma: %u connections still busy after %u ms: closing them",
-			 atomic_load(&rdma_g.nconns), RDMA_SHUTDOWN_TIMEOUT_MS);
-		for (unsigned i = 0; i < rdma_g.env.nreactors; i++)
-			hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_close_all, &rdma_g.rts[i]);
-		if (!wait_for_connections(RDMA_SHUTDOWN_TIMEOUT_MS))
-			log_err("rdma: %u connections never finished their I/O",
-				atomic_load(&rdma_g.nconns));
+	for (unsigned i = 0; i < rdma_g.env.nreactors; i++) {
+		struct reactor_queues q = {&rdma_g.rts[i], which, 0};
+		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_drain, &q);
 	}
+}
+
+static unsigned rdma_count(enum hnvmf_drain which)
+{
+	if (which == HNVMF_DRAIN_ALL)
+		return atomic_load(&rdma_g.nconns); /* also those no reactor lists yet */
+	unsigned n = 0;
+	for (unsigned i = 0; i < rdma_g.env.nreactors; i++) {
+		struct reactor_queues q = {&rdma_g.rts[i], which, 0};
+		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_count, &q);
+		n += q.n;
+	}
+	return n;
+}
+
+static void rdma_close_all(void)
+{
+	for (unsigned i = 0; i < rdma_g.env.nreactors; i++)
+		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_close_all, &rdma_g.rts[i]);
+}
+
+/* After the queues' teardown. */
+static void rdma_shutdown(void)
+{
 	for (unsigned i = 0; i < rdma_g.env.nreactors; i++)
 		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_unregister, &rdma_g.rts[i]);
+}
+
+/* The requests in each state (enum rdma_req_state) over all reactors: a snapshot, each
+ * reactor's counts read without stopping it. */
+static void rdma_describe_requests(struct hnvmf_strbuf *sb)
+{
+	static const char *const names[RDMA_REQ_NSTATES] = {
+		[RDMA_REQ_NEW] = "new",		  [RDMA_REQ_WAIT_BUF] = "wait_buf",
+		[RDMA_REQ_WAIT_READ_WR] = "wait_read_wr", [RDMA_REQ_READING] = "reading",
+		[RDMA_REQ_EXECUTING] = "executing", [RDMA_REQ_WAIT_RSP_WR] = "wait_rsp_wr",
+		[RDMA_REQ_SENDING] = "sending",
+	};
+	uint64_t n[RDMA_REQ_NSTATES] = {0}, bad = 0;
+	for (unsigned i = 0; i < rdma_g.env.nreactors; i++) {
+		for (int s = RDMA_REQ_NEW; s < RDMA_REQ_NSTATES; s++)
+			n[s] += atomic_load_explicit(&rdma_g.rts[i].nreqs[s], memory_order_relaxed);
+		bad += atomic_load_explicit(&rdma_g.rts[i].bad_transitions, memory_order_relaxed);
+	}
+	hnvmf_strbuf_printf(sb, "rdma requests:");
+	for (int s = RDMA_REQ_NEW; s < RDMA_REQ_NSTATES; s++)
+		hnvmf_strbuf_printf(sb, " %s %llu", names[s], (unsigned long long)n[s]);
+	hnvmf_strbuf_printf(sb, " bad_transitions %llu\n", (unsigned long long)bad);
 }
 
 const struct hnvmf_transport_ops hnvmf_rdma_transport = {
@@ -324,6 +370,8 @@ const struct hnvmf_transport_ops hnvmf_rdma_transport = {
 	.init = rdma_init,
 	.listen = rdma_port_listen,
 	.stop_listen = rdma_port_stop_listen,
+	.queues = {.name = "rdma", .drain = rdma_drain, .count = rdma_count, .close_all = rdma_close_all},
 	.shutdown = rdma_shutdown,
 	.fini = rdma_fini,
+	.describe_requests = rdma_describe_requests,
 };

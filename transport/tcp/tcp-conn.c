@@ -135,7 +135,7 @@ int tcp_conn_alloc_reqs(struct tcp_conn *c)
 		t->conn = c;
 		t->ttag = (uint16_t)i;
 		t->icd = c->icd_mem + icd * i;
-		t->state = TCP_REQ_FREE;
+		t->state = TCP_REQ_FREE; /* a new slot: not a state change, nothing to count */
 		hnvmf_list_init(&t->snd.link);
 		t->next_free = c->free_reqs;
 		c->free_reqs = t;

@@ -31,7 +31,6 @@
 #define TCP_ADMIN_ICD_SIZE 8192u        /* in-capsule data: admin queue and fabrics commands */
 #define TCP_RX_BUF_SIZE (64u * 1024)    /* one recv() fills this with many PDUs */
 #define TCP_TERM_LINGER_MS 2000         /* how long a C2HTermReq may wait for the socket */
-#define TCP_SHUTDOWN_TIMEOUT_MS 10000   /* graceful drain bound at daemon stop */
 #define TCP_SEND_MAX_IOV 9              /* C2HData hdr, pad, 4 data pieces, ddgst, CapsuleResp */
 #define TCP_SEND_BATCH_IOV 512          /* iovecs gathered into one sendmsg */
 #define TCP_MAX_PDO_PAD 128             /* most padding accepted between header and data */
@@ -51,13 +50,28 @@ struct tcp_send {
 	void (*sent)(struct tcp_send *s, bool dropped);
 };
 
+/* A request slot's state. Only tcp_req_set_state (tcp-req.c) changes it, checking the move
+ * against this table (a bad one asserts in a debug build; in a release build it is logged,
+ * counted and closes the connection), and counting the requests in each state per reactor
+ * (hnvmfctl stats):
+ *
+ *   FREE         -> NEW                      tcp_req_get: a CapsuleCmd header is in
+ *   NEW          -> CAPSULE_DATA             its in-capsule data is arriving
+ *   NEW, CAPSULE_DATA -> WAIT_BUF            hnvmf_req_init accepted it; no [limits] room yet
+ *   NEW, CAPSULE_DATA, WAIT_BUF -> WAIT_H2C  buffer mapped, R2T queued
+ *   NEW, CAPSULE_DATA, WAIT_BUF, WAIT_H2C -> EXECUTING   data in: hnvmf_req_execute
+ *   any but FREE, SENDING -> SENDING         completed (refused by hnvmf_req_init, failed by
+ *                                            the transport, aborted, or executed): response queued
+ *   any but FREE -> FREE                     response sent, or nobody left to send it to */
 enum tcp_req_state {
 	TCP_REQ_FREE,
+	TCP_REQ_NEW,          /* command PDU header in: SGL parsed, hnvmf_req_init called */
 	TCP_REQ_CAPSULE_DATA, /* command PDU header in, its in-capsule data arriving */
 	TCP_REQ_WAIT_BUF,     /* initialised; its data buffer waits for [limits] room */
 	TCP_REQ_WAIT_H2C,     /* R2T queued, then sent: only then may H2CData PDUs arrive */
-	TCP_REQ_EXECUTING,    /* between hnvmf_req_init and queue_response: target owns it */
+	TCP_REQ_EXECUTING,    /* in hnvmf_req_execute until queue_response: the target owns it */
 	TCP_REQ_SENDING,      /* response PDUs on the send queue */
+	TCP_REQ_NSTATES
 };
 
 enum tcp_buf_class {
@@ -215,6 +229,10 @@ struct tcp_reactor {
 	struct hnvmf_timer tick;    /* coarse clock for the [limits] deadlines */
 	bool tick_on;
 	uint64_t now_ns;            /* at the last tick: stamps without a clock read per I/O */
+	/* Requests in each state but FREE, and refused state changes: written by this reactor
+	 * only, read by the control thread (tcp_describe_requests). */
+	_Atomic uint32_t nreqs[TCP_REQ_NSTATES];
+	_Atomic uint64_t bad_transitions;
 };
 
 struct tcp_listener {
@@ -269,6 +287,8 @@ void tcp_req_release(struct tcp_req *t);
 void tcp_req_capsule_ready(struct tcp_req *t);   /* command and in-capsule data are in */
 void tcp_req_h2c_done(struct tcp_req *t);         /* every H2CData byte is in */
 void tcp_req_abort(struct tcp_req *t);            /* connection closing: end it */
+void tcp_req_set_state(struct tcp_req *t, enum tcp_req_state to);
+bool tcp_req_state_allowed(enum tcp_req_state from, enum tcp_req_state to);
 void tcp_queue_response(struct hnvmf_req *req);
 
 /* tcp-send.c */

@@ -80,7 +80,7 @@ int tcp_req_buffer(struct tcp_req *t)
 	if (size > tcp_g.conn_buf_limit)
 		return -1;
 	if (!hnvmf_list_empty(&c->buf_wait) || !reserve(c, size)) {
-		t->state = TCP_REQ_WAIT_BUF;
+		tcp_req_set_state(t, TCP_REQ_WAIT_BUF);
 		hnvmf_list_add_tail(&c->buf_wait, &t->wait_link);
 		return 0;
 	}

@@ -194,7 +194,7 @@ static void rx_cmd(struct tcp_conn *c)
 		tcp_req_capsule_ready(t);
 		return;
 	}
-	t->state = TCP_REQ_CAPSULE_DATA;
+	tcp_req_set_state(t, TCP_REQ_CAPSULE_DATA);
 	c->rx_req = t;
 	start_data(c, t->icd, (uint32_t)len);
 }

@@ -1,12 +1,13 @@
-/* A request's life on a connection (the states of enum tcp_req_state):
+/* A request's life on a connection (the states of enum tcp_req_state, tcp-internal.h):
  *
- *   FREE -> [CAPSULE_DATA] -> hnvmf_req_init -> [WAIT_H2C: R2T, H2CData] -> EXECUTING
- *        -> queue_response -> SENDING (C2HData + CapsuleResp on the send queue) -> FREE
+ *   FREE -> NEW -> [CAPSULE_DATA] -> hnvmf_req_init -> [WAIT_BUF] -> [WAIT_H2C: R2T, H2CData]
+ *        -> EXECUTING -> queue_response -> SENDING (C2HData + CapsuleResp queued) -> FREE
  *
  * Data buffers: a transfer that fits the slot's in-capsule buffer uses it; a larger one takes
  * a buffer from the reactor's cache until its response is sent, counted against [limits]
  * (tcp-limits.c), and may wait for room in WAIT_BUF first. Read data is sent straight from that
  * buffer (the iovecs point into it), never copied. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,51 @@
 #include "transport/tcp/tcp-internal.h"
 
 static const uint8_t zero_pad[TCP_MAX_PDO_PAD];
+
+#define S(x) (1u << TCP_REQ_##x)
+/* Per state: the states it may move to (see enum tcp_req_state). */
+static const unsigned allowed_next[TCP_REQ_NSTATES] = {
+	[TCP_REQ_FREE] = S(NEW),
+	[TCP_REQ_NEW] = S(CAPSULE_DATA) | S(WAIT_BUF) | S(WAIT_H2C) | S(EXECUTING) | S(SENDING) | S(FREE),
+	[TCP_REQ_CAPSULE_DATA] = S(WAIT_BUF) | S(WAIT_H2C) | S(EXECUTING) | S(SENDING) | S(FREE),
+	[TCP_REQ_WAIT_BUF] = S(WAIT_H2C) | S(EXECUTING) | S(SENDING) | S(FREE),
+	[TCP_REQ_WAIT_H2C] = S(EXECUTING) | S(SENDING) | S(FREE),
+	[TCP_REQ_EXECUTING] = S(SENDING) | S(FREE),
+	[TCP_REQ_SENDING] = S(FREE),
+};
+#undef S
+
+bool tcp_req_state_allowed(enum tcp_req_state from, enum tcp_req_state to)
+{
+	return from < TCP_REQ_NSTATES && to < TCP_REQ_NSTATES && (allowed_next[from] >> to & 1u);
+}
+
+/* The reactor's per-state counts have one writer: plain increments, no locked instruction. */
+static void count(_Atomic uint32_t *n, int delta)
+{
+	atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + (uint32_t)delta,
+			      memory_order_relaxed);
+}
+
+void tcp_req_set_state(struct tcp_req *t, enum tcp_req_state to)
+{
+	struct tcp_conn *c = t->conn;
+	enum tcp_req_state from = t->state;
+	bool ok = tcp_req_state_allowed(from, to);
+	assert(ok && "tcp request: state change not in the table");
+	if (from != TCP_REQ_FREE)
+		count(&c->rt->nreqs[from], -1);
+	if (to != TCP_REQ_FREE)
+		count(&c->rt->nreqs[to], 1);
+	t->state = to;
+	if (!ok) {
+		/* A bug, not the host's doing: this connection's requests can no longer be trusted. */
+		atomic_fetch_add_explicit(&c->rt->bad_transitions, 1, memory_order_relaxed);
+		log_err("tcp %s: request cid %u: state %d -> %d is not allowed", c->sq.peer,
+			le16toh(t->sqe.common.cid), (int)from, (int)to);
+		tcp_conn_close(c, "request state");
+	}
+}
 
 struct tcp_req *tcp_req_get(struct tcp_conn *c)
 {
@@ -29,6 +75,7 @@ struct tcp_req *tcp_req_get(struct tcp_conn *c)
 	t->h2c_done = 0;
 	t->data = NULL;
 	t->buf_class = TCP_BUF_NONE;
+	tcp_req_set_state(t, TCP_REQ_NEW);
 	return t;
 }
 
@@ -45,7 +92,7 @@ void tcp_req_release(struct tcp_req *t)
 	tcp_req_unbuffer(t);
 	t->data = NULL;
 	t->buf_class = TCP_BUF_NONE;
-	t->state = TCP_REQ_FREE;
+	tcp_req_set_state(t, TCP_REQ_FREE);
 	t->next_free = c->free_reqs;
 	c->free_reqs = t;
 	c->nbusy--;
@@ -54,12 +101,18 @@ void tcp_req_release(struct tcp_req *t)
 
 static bool status_ok(const struct hnvmf_req *req)
 {
-	return (le16toh(req->cqe.status) >> 1) == 0;
+	return req->status == 0;
 }
 
 static void complete(struct tcp_req *t, uint16_t status)
 {
 	hnvmf_req_complete(&t->req, status);
+}
+
+static void execute(struct tcp_req *t)
+{
+	tcp_req_set_state(t, TCP_REQ_EXECUTING);
+	hnvmf_req_execute(&t->req);
 }
 
 /* A buffer for data_len bytes, in req->iov. */
@@ -96,7 +149,7 @@ static void r2t_sent(struct tcp_send *s, bool dropped)
 static void send_r2t(struct tcp_req *t)
 {
 	struct tcp_conn *c = t->conn;
-	t->state = TCP_REQ_WAIT_H2C; /* refused: the close aborts it as a waiting request */
+	tcp_req_set_state(t, TCP_REQ_WAIT_H2C); /* refused: the close aborts it as a waiting request */
 	if (!tcp_send_prepare(c, &t->snd, r2t_sent))
 		return;
 	struct hnvmf_tcp_r2t *r = (struct hnvmf_tcp_r2t *)t->hdr;
@@ -151,19 +204,15 @@ void tcp_req_capsule_ready(struct tcp_req *t)
 	memset(req, 0, sizeof(*req));
 	req->priv = t;
 	req->sgl_len = st ? 0 : len;
-	t->state = TCP_REQ_EXECUTING;
+	req->sgl_status = st; /* the target answers with it (hnvmf_req_check_data) */
 	if (!hnvmf_req_init(req, &c->sq, &t->sqe))
 		return; /* already completed: its response is queued */
-	if (st) {
-		complete(t, st);
-		return;
-	}
 	if (t->ddgst_error) {
 		complete(t, hnvmf_status(NVME_SCT_GENERIC, NVME_SC_TRAN_TPORT_ERROR, 0));
 		return;
 	}
 	if (req->data_len == 0) {
-		hnvmf_req_execute(req);
+		execute(t);
 		return;
 	}
 	if (req->dir == HNVMF_DIR_H2C && t->sgl_type == HNVMF_SGL_DATA_BLOCK_OFFSET) {
@@ -176,7 +225,7 @@ void tcp_req_capsule_ready(struct tcp_req *t)
 		req->iov[0].iov_base = t->icd;
 		req->iov[0].iov_len = req->data_len;
 		req->iovcnt = 1;
-		hnvmf_req_execute(req);
+		execute(t);
 		return;
 	}
 	if (t->sgl_type != HNVMF_SGL_TRANSPORT_DATA) {
@@ -196,7 +245,6 @@ void tcp_req_capsule_ready(struct tcp_req *t)
 void tcp_req_buffer_ready(struct tcp_req *t)
 {
 	struct hnvmf_req *req = &t->req;
-	t->state = TCP_REQ_EXECUTING;
 	if (!map_buffer(t)) {
 		log_err("tcp %s: no memory for a %u-byte transfer", t->conn->sq.peer, req->data_len);
 		complete(t, HNVMF_SC_GENERIC(NVME_SC_INTERNAL));
@@ -206,24 +254,22 @@ void tcp_req_buffer_ready(struct tcp_req *t)
 		send_r2t(t);
 		return;
 	}
-	hnvmf_req_execute(req);
+	execute(t);
 }
 
 void tcp_req_h2c_done(struct tcp_req *t)
 {
 	tcp_h2c_wait_del(t);
-	t->state = TCP_REQ_EXECUTING;
 	if (t->ddgst_error) {
 		complete(t, hnvmf_status(NVME_SCT_GENERIC, NVME_SC_TRAN_TPORT_ERROR, 0));
 		return;
 	}
-	hnvmf_req_execute(&t->req);
+	execute(t);
 }
 
 void tcp_req_abort(struct tcp_req *t)
 {
 	hnvmf_list_del(&t->wait_link); /* from h2c_wait or buf_wait */
-	t->state = TCP_REQ_EXECUTING;
 	complete(t, HNVMF_SC_GENERIC(NVME_SC_ABORT_QUEUE));
 }
 
@@ -296,7 +342,7 @@ void tcp_queue_response(struct hnvmf_req *req)
 			tcp_req_release(t); /* dropping the queue did not free it */
 		return;
 	}
-	t->state = TCP_REQ_SENDING;
+	tcp_req_set_state(t, TCP_REQ_SENDING);
 	bool success = false;
 	if (req->dir == HNVMF_DIR_C2H && req->xfer_len > 0 && status_ok(req) && req->iovcnt > 0) {
 		uint32_t len = req->xfer_len < req->data_len ? req->xfer_len : req->data_len;

@@ -245,54 +245,30 @@ static void tcp_stop_listen(struct hnvmf_port *port)
 	free(l);
 }
 
-static bool is_admin_queue(const struct tcp_conn *c)
-{
-	return c->sq.ctrl && c->sq.qid == 0;
-}
+/* On one reactor: drains, or counts, the connections whose queue target/teardown.c names. */
+struct reactor_queues {
+	struct tcp_reactor *rt;
+	enum hnvmf_drain which;
+	unsigned n;
+};
 
-/* Phase 1 of the shutdown: every queue but the controllers' admin queues. */
-static void reactor_drain_io(void *arg)
+static void reactor_drain(void *arg)
 {
-	struct tcp_reactor *rt = arg;
+	struct reactor_queues *q = arg;
 	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &rt->conns) {
+	hnvmf_list_for_each_safe(pos, tmp, &q->rt->conns) {
 		struct tcp_conn *c = container_of(pos, struct tcp_conn, link);
-		if (!is_admin_queue(c))
+		if (hnvmf_sq_in_drain(&c->sq, q->which))
 			tcp_conn_drain(c);
 	}
 }
 
-static void reactor_drain(void *arg)
+static void reactor_count(void *arg)
 {
-	struct tcp_reactor *rt = arg;
-	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &rt->conns)
-		tcp_conn_drain(container_of(pos, struct tcp_conn, link));
-}
-
-struct count_arg {
-	struct tcp_reactor *rt;
-	unsigned n;
-};
-
-static void reactor_count_io(void *arg)
-{
-	struct count_arg *a = arg;
+	struct reactor_queues *q = arg;
 	struct hnvmf_list *pos;
-	for (pos = a->rt->conns.next; pos != &a->rt->conns; pos = pos->next)
-		if (!is_admin_queue(container_of(pos, struct tcp_conn, link)))
-			a->n++;
-}
-
-static unsigned count_io_conns(void)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < tcp_g.env.nreactors; i++) {
-		struct count_arg a = { &tcp_g.rts[i], 0 };
-		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_count_io, &a);
-		n += a.n;
-	}
-	return n;
+	for (pos = q->rt->conns.next; pos != &q->rt->conns; pos = pos->next)
+		q->n += hnvmf_sq_in_drain(&container_of(pos, struct tcp_conn, link)->sq, q->which);
 }
 
 static void reactor_close_all(void *arg)
@@ -312,49 +288,65 @@ static void reactor_stop_poller(void *arg)
 	tcp_tick_stop(rt);
 }
 
-static void sleep_a_little(void)
-{
-	struct timespec ts = { 0, 5 * 1000 * 1000 };
-	nanosleep(&ts, NULL);
-}
-
-static bool wait_for_connections(uint64_t deadline)
-{
-	while (atomic_load(&tcp_g.nconns) > 0) {
-		if (hnvmf_now_ns() >= deadline)
-			return false;
-		sleep_a_little();
-	}
-	return true;
-}
-
-static void tcp_shutdown(void)
+/* No new connection; then on every reactor the connections of which drain (tcp_conn_drain). */
+static void tcp_drain(enum hnvmf_drain which)
 {
 	atomic_store(&tcp_g.shutting_down, true);
 	while (!hnvmf_list_empty(&tcp_g.listeners)) {
 		struct tcp_listener *l = container_of(tcp_g.listeners.next, struct tcp_listener, link);
 		tcp_stop_listen(l->port);
 	}
-	uint64_t deadline = hnvmf_now_ns() + TCP_SHUTDOWN_TIMEOUT_MS * 1000000ull;
-	/* I/O queues first: closing an admin queue ends its controller, which would cut its
-	 * I/O queues off without letting their commands finish. */
-	for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
-		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_drain_io, &tcp_g.rts[i]);
-	while (count_io_conns() > 0 && hnvmf_now_ns() < deadline)
-		sleep_a_little();
-	for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
-		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_drain, &tcp_g.rts[i]);
-	if (!wait_for_connections(deadline)) {
-		log_warn("tcp: %u connections still busy after %u ms: closing them",
-			 atomic_load(&tcp_g.nconns), TCP_SHUTDOWN_TIMEOUT_MS);
-		for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
-			hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_close_all, &tcp_g.rts[i]);
-		if (!wait_for_connections(hnvmf_now_ns() + TCP_SHUTDOWN_TIMEOUT_MS * 1000000ull))
-			log_err("tcp: %u connections never finished their I/O",
-				atomic_load(&tcp_g.nconns));
+	for (unsigned i = 0; i < tcp_g.env.nreactors; i++) {
+		struct reactor_queues q = {&tcp_g.rts[i], which, 0};
+		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_drain, &q);
 	}
+}
+
+static unsigned tcp_count(enum hnvmf_drain which)
+{
+	if (which == HNVMF_DRAIN_ALL)
+		return atomic_load(&tcp_g.nconns); /* also those no reactor lists yet */
+	unsigned n = 0;
+	for (unsigned i = 0; i < tcp_g.env.nreactors; i++) {
+		struct reactor_queues q = {&tcp_g.rts[i], which, 0};
+		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_count, &q);
+		n += q.n;
+	}
+	return n;
+}
+
+static void tcp_close_all(void)
+{
+	for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
+		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_close_all, &tcp_g.rts[i]);
+}
+
+/* After the queues' teardown. */
+static void tcp_shutdown(void)
+{
 	for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
 		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_stop_poller, &tcp_g.rts[i]);
+}
+
+/* The requests in each state (enum tcp_req_state) over all reactors: a snapshot, each
+ * reactor's counts read without stopping it. */
+static void tcp_describe_requests(struct hnvmf_strbuf *sb)
+{
+	static const char *const names[TCP_REQ_NSTATES] = {
+		[TCP_REQ_NEW] = "new",		 [TCP_REQ_CAPSULE_DATA] = "capsule_data",
+		[TCP_REQ_WAIT_BUF] = "wait_buf", [TCP_REQ_WAIT_H2C] = "wait_h2c",
+		[TCP_REQ_EXECUTING] = "executing", [TCP_REQ_SENDING] = "sending",
+	};
+	uint64_t n[TCP_REQ_NSTATES] = {0}, bad = 0;
+	for (unsigned i = 0; i < tcp_g.env.nreactors; i++) {
+		for (int s = TCP_REQ_NEW; s < TCP_REQ_NSTATES; s++)
+			n[s] += atomic_load_explicit(&tcp_g.rts[i].nreqs[s], memory_order_relaxed);
+		bad += atomic_load_explicit(&tcp_g.rts[i].bad_transitions, memory_order_relaxed);
+	}
+	hnvmf_strbuf_printf(sb, "tcp requests:");
+	for (int s = TCP_REQ_NEW; s < TCP_REQ_NSTATES; s++)
+		hnvmf_strbuf_printf(sb, " %s %llu", names[s], (unsigned long long)n[s]);
+	hnvmf_strbuf_printf(sb, " bad_transitions %llu\n", (unsigned long long)bad);
 }
 
 const struct hnvmf_transport_ops hnvmf_tcp_transport = {
@@ -363,6 +355,8 @@ const struct hnvmf_transport_ops hnvmf_tcp_transport = {
 	.init = tcp_init,
 	.listen = tcp_listen,
 	.stop_listen = tcp_stop_listen,
+	.queues = {.name = "tcp", .drain = tcp_drain, .count = tcp_count, .close_all = tcp_close_all},
 	.shutdown = tcp_shutdown,
 	.fini = tcp_fini,
+	.describe_requests = tcp_describe_requests,
 };
