@@ -1,7 +1,7 @@
 /* DAM, Direct Access Mode: each channel of an admitted tenant gets a dedicated I/O server with its
- * own backend queue pair (for io_uring backends: its own ring). Its subqueue has one producer (the
- * queue's reactor) and one consumer (the server); no queue, lock or thread is shared with another
- * tenant, so a noisy neighbour cannot delay it. The server polls for DAM_SPIN_US after its last
+ * own backend queue pair (for io_uring backends: its own ring). Only the queue's reactor pushes
+ * into that server's subqueue (the MPSC ring of core/ring.h, here with a single producer); no
+ * queue, lock or thread is shared with another tenant, so a noisy neighbour cannot delay it. The server polls for DAM_SPIN_US after its last
  * work, then sleeps, so an idle tenant does not burn a core. */
 #include <errno.h>
 #include <sched.h>
@@ -15,26 +15,12 @@
 
 struct dam_chan {
 	struct hnvmf_ioserver *server;
-	struct hnvmf_chan *ch;
-	struct hnvmf_io *wait_head, *wait_tail; /* subqueue full: retried by the poller */
-	struct hnvmf_poller poller;
-	bool poller_on;
+	struct hnvmf_waitq wait; /* subqueue full */
 };
 
-static int dam_poll(struct hnvmf_poller *p)
+static bool dam_push(struct hnvmf_waitq *w, struct hnvmf_io *io)
 {
-	struct dam_chan *d = container_of(p, struct dam_chan, poller);
-	int work = 0;
-	while (d->wait_head && hnvmf_ioserver_push(d->server, d->wait_head)) {
-		d->wait_head = d->wait_head->next;
-		work++;
-	}
-	if (!d->wait_head) {
-		d->wait_tail = NULL;
-		hnvmf_reactor_del_poller(d->ch->reactor, &d->poller);
-		d->poller_on = false;
-	}
-	return work + 1;
+	return hnvmf_ioserver_push(container_of(w, struct dam_chan, wait)->server, io);
 }
 
 static int dam_open(struct hnvmf_chan *ch)
@@ -52,8 +38,7 @@ static int dam_open(struct hnvmf_chan *ch)
 		free(d);
 		return rc;
 	}
-	d->ch = ch;
-	d->poller.fn = dam_poll;
+	hnvmf_waitq_init(&d->wait, dam_push, ch->reactor);
 	ch->priv = d;
 	return 0;
 }
@@ -61,33 +46,18 @@ static int dam_open(struct hnvmf_chan *ch)
 static void dam_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
 	struct dam_chan *d = ch->priv;
-	io->next = NULL;
-	if (!d->wait_head && hnvmf_ioserver_push(d->server, io))
-		return;
-	if (d->wait_tail)
-		d->wait_tail->next = io;
-	else
-		d->wait_head = io;
-	d->wait_tail = io;
-	if (!d->poller_on) {
-		d->poller_on = true;
-		hnvmf_reactor_add_poller(ch->reactor, &d->poller);
-	}
+	hnvmf_waitq_submit(&d->wait, io);
 }
 
 static void dam_close(struct hnvmf_chan *ch)
 {
 	struct dam_chan *d = ch->priv;
-	if (d->poller_on)
-		hnvmf_reactor_del_poller(ch->reactor, &d->poller);
+	hnvmf_waitq_stop(&d->wait);
 	/* A grant revoked under load: what waits for room still goes to the server, which drains
 	 * it before it stops; every io is answered. */
-	while (d->wait_head) {
-		if (hnvmf_ioserver_push(d->server, d->wait_head))
-			d->wait_head = d->wait_head->next;
-		else
+	while (!hnvmf_waitq_empty(&d->wait))
+		if (!hnvmf_waitq_retry(&d->wait))
 			sched_yield();
-	}
 	hnvmf_ioserver_stop(d->server);
 	free(d);
 }

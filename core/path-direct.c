@@ -12,7 +12,7 @@ struct direct {
 	struct hnvmf_chan *ch;
 	struct hnvmf_bqp *qp;
 	struct hnvmf_poller poller;
-	struct hnvmf_io *wait_head, *wait_tail; /* queue pair full: retried from the poller */
+	struct hnvmf_waitq wait; /* queue pair full: retried from the poller */
 	struct hnvmf_io *failed;                /* refused by the backend: completed by the poller */
 	unsigned inflight;
 	bool need_kick;
@@ -20,12 +20,14 @@ struct direct {
 
 static struct hnvmf_io *bio_io(struct hnvmf_bio *b) { return b->priv; }
 
-static int try_submit(struct direct *d, struct hnvmf_io *io)
+/* false: the queue pair is full. An io the backend refuses is taken and answered from the poller. */
+static bool try_submit(struct hnvmf_waitq *w, struct hnvmf_io *io)
 {
+	struct direct *d = container_of(w, struct direct, wait);
 	io->bio.priv = io;
 	int rc = hnvmf_bqp_submit(d->qp, &io->bio);
 	if (rc == -EAGAIN)
-		return rc;
+		return false;
 	if (rc) {
 		io->bio.result = rc;
 		io->next = d->failed;
@@ -34,22 +36,15 @@ static int try_submit(struct direct *d, struct hnvmf_io *io)
 		d->need_kick = true;
 	}
 	d->inflight++;
-	return 0;
+	return true;
 }
 
 static int direct_poll(struct hnvmf_poller *p)
 {
 	struct direct *d = container_of(p, struct direct, poller);
-	if (!d->inflight && !d->wait_head)
+	if (!d->inflight && hnvmf_waitq_empty(&d->wait))
 		return 0;
-	int work = 0;
-	while (d->wait_head) {
-		struct hnvmf_io *io = d->wait_head;
-		if (try_submit(d, io) == -EAGAIN)
-			break;
-		d->wait_head = io->next;
-		work++;
-	}
+	int work = (int)hnvmf_waitq_retry(&d->wait);
 	if (d->need_kick) {
 		d->need_kick = false;
 		hnvmf_bqp_kick(d->qp);
@@ -73,7 +68,7 @@ static int direct_poll(struct hnvmf_poller *p)
 		work += n;
 	} while (n == REAP_BATCH);
 	/* Keep the loop spinning while I/O is outstanding: completions arrive without an fd. */
-	return work + (d->inflight > 0 || d->wait_head);
+	return work + (d->inflight > 0 || !hnvmf_waitq_empty(&d->wait));
 }
 
 static int direct_open(struct hnvmf_chan *ch)
@@ -88,6 +83,7 @@ static int direct_open(struct hnvmf_chan *ch)
 		return rc;
 	}
 	d->poller.fn = direct_poll;
+	hnvmf_waitq_init(&d->wait, try_submit, NULL);
 	hnvmf_reactor_add_poller(ch->reactor, &d->poller);
 	ch->priv = d;
 	return 0;
@@ -96,14 +92,7 @@ static int direct_open(struct hnvmf_chan *ch)
 static void direct_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
 	struct direct *d = ch->priv;
-	io->next = NULL;
-	if (d->wait_head || try_submit(d, io) == -EAGAIN) {
-		if (d->wait_head)
-			d->wait_tail->next = io;
-		else
-			d->wait_head = io;
-		d->wait_tail = io;
-	}
+	hnvmf_waitq_submit(&d->wait, io);
 }
 
 static void direct_close(struct hnvmf_chan *ch)

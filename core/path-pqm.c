@@ -28,9 +28,7 @@ struct pqm_chan {
 	struct pqm_pool *pool;
 	unsigned rr;                    /* this channel's round-robin cursor */
 	_Atomic uint64_t arrivals;      /* written by the channel's reactor only */
-	struct hnvmf_io *wait_head, *wait_tail; /* every subqueue full: retried by the poller */
-	struct hnvmf_poller poller;
-	bool poller_on;
+	struct hnvmf_waitq wait;        /* every subqueue full */
 	struct pqm_chan *next;
 };
 
@@ -220,8 +218,9 @@ void hnvmf_pqm_engine_stop(struct hnvmf_engine *e)
 
 /* callIOServ: an idle server among the c active ones, round-robin; else the next in turn; a full
  * subqueue is skipped. false only when every active subqueue is full. */
-static bool call_io_serv(struct pqm_chan *pc, struct hnvmf_io *io)
+static bool call_io_serv(struct hnvmf_waitq *w, struct hnvmf_io *io)
 {
+	struct pqm_chan *pc = container_of(w, struct pqm_chan, wait);
 	struct pqm_pool *p = pc->pool;
 	unsigned c = atomic_load_explicit(&p->c, memory_order_relaxed);
 	unsigned start = pc->rr++;
@@ -236,40 +235,13 @@ static bool call_io_serv(struct pqm_chan *pc, struct hnvmf_io *io)
 	return false;
 }
 
-static int pqm_poll(struct hnvmf_poller *poller)
-{
-	struct pqm_chan *pc = container_of(poller, struct pqm_chan, poller);
-	int work = 0;
-	while (pc->wait_head && call_io_serv(pc, pc->wait_head)) {
-		pc->wait_head = pc->wait_head->next;
-		work++;
-	}
-	if (!pc->wait_head) {
-		pc->wait_tail = NULL;
-		hnvmf_reactor_del_poller(pc->ch->reactor, &pc->poller);
-		pc->poller_on = false;
-	}
-	return work + 1;
-}
-
 static void pqm_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
 	struct pqm_chan *pc = ch->priv;
 	atomic_store_explicit(&pc->arrivals, atomic_load_explicit(&pc->arrivals, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
-	io->next = NULL;
-	if (!pc->wait_head && call_io_serv(pc, io))
-		return;
-	/* Back-pressure: every subqueue is full. Keep FIFO order and retry from the loop. */
-	if (pc->wait_tail)
-		pc->wait_tail->next = io;
-	else
-		pc->wait_head = io;
-	pc->wait_tail = io;
-	if (!pc->poller_on) {
-		pc->poller_on = true;
-		hnvmf_reactor_add_poller(ch->reactor, &pc->poller);
-	}
+	/* Back-pressure: when every subqueue is full, the io waits in FIFO order. */
+	hnvmf_waitq_submit(&pc->wait, io);
 }
 
 static int pqm_open(struct hnvmf_chan *ch)
@@ -283,7 +255,7 @@ static int pqm_open(struct hnvmf_chan *ch)
 		return -ENOMEM;
 	pc->ch = ch;
 	pc->pool = p;
-	pc->poller.fn = pqm_poll;
+	hnvmf_waitq_init(&pc->wait, call_io_serv, ch->reactor);
 	pthread_mutex_lock(&p->lock);
 	pc->next = p->chans;
 	p->chans = pc;
@@ -296,8 +268,7 @@ static void pqm_close(struct hnvmf_chan *ch)
 {
 	struct pqm_chan *pc = ch->priv;
 	struct pqm_pool *p = pc->pool;
-	if (pc->poller_on)
-		hnvmf_reactor_del_poller(ch->reactor, &pc->poller);
+	hnvmf_waitq_stop(&pc->wait);
 	pthread_mutex_lock(&p->lock);
 	for (struct pqm_chan **pp = &p->chans; *pp; pp = &(*pp)->next) {
 		if (*pp == pc) {
