@@ -86,7 +86,6 @@ struct hnvmf_req {
 
 	void (*execute)(struct hnvmf_req *req);
 	struct hnvmf_io io;      /* the I/O handed to core/ (read, write, flush ...) */
-	void *priv;              /* transport's back pointer, if it wants one */
 };
 
 /* One NVMe queue. The transport embeds it in its connection and initialises it with
@@ -224,7 +223,7 @@ void hnvmf_tgt_set_tenants(struct hnvmf_tgt *tgt, struct hnvmf_conf_tenant *t, s
 /* Text state for the control socket / tests: controllers, queues, modes. */
 size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len);
 
-/* ---- queues and requests (core.c) ---- */
+/* ---- queues and requests (req.c) ---- */
 void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port *port,
 		   struct hnvmf_reactor *r, const struct hnvmf_sq_ops *ops);
 /* The transport starts tearing the queue down (peer gone, disconnect op, shutdown): requests the

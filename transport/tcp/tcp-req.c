@@ -149,7 +149,6 @@ void tcp_req_capsule_ready(struct tcp_req *t)
 
 	c->stats.cmds++;
 	memset(req, 0, sizeof(*req));
-	req->priv = t;
 	req->sgl_len = st ? 0 : len;
 	t->state = TCP_REQ_EXECUTING;
 	if (!hnvmf_req_init(req, &c->sq, &t->sqe))
