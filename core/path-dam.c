@@ -15,15 +15,15 @@
 
 struct dam_chan {
 	struct hnvmf_ioserver *server;
-	struct hnvmf_waitq wait; /* subqueue full */
 };
 
-static bool dam_push(struct hnvmf_waitq *w, struct hnvmf_io *io)
+bool hnvmf_dam_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
-	return hnvmf_ioserver_push(container_of(w, struct dam_chan, wait)->server, io);
+	struct dam_chan *d = ch->priv;
+	return hnvmf_ioserver_push(d->server, io);
 }
 
-static int dam_open(struct hnvmf_chan *ch)
+int hnvmf_dam_open(struct hnvmf_chan *ch)
 {
 	struct dam_chan *d = calloc(1, sizeof(*d));
 	if (!d)
@@ -38,33 +38,18 @@ static int dam_open(struct hnvmf_chan *ch)
 		free(d);
 		return rc;
 	}
-	hnvmf_waitq_init(&d->wait, dam_push, ch->reactor);
 	ch->priv = d;
 	return 0;
 }
 
-static void dam_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
+void hnvmf_dam_close(struct hnvmf_chan *ch)
 {
 	struct dam_chan *d = ch->priv;
-	hnvmf_waitq_submit(&d->wait, io);
-}
-
-static void dam_close(struct hnvmf_chan *ch)
-{
-	struct dam_chan *d = ch->priv;
-	hnvmf_waitq_stop(&d->wait);
 	/* A grant revoked under load: what waits for room still goes to the server, which drains
 	 * it before it stops; every io is answered. */
-	while (!hnvmf_waitq_empty(&d->wait))
-		if (!hnvmf_waitq_retry(&d->wait))
+	while (ch->wait_head)
+		if (!hnvmf_chan_push_waiting(ch))
 			sched_yield();
 	hnvmf_ioserver_stop(d->server);
 	free(d);
 }
-
-const struct hnvmf_path_ops hnvmf_path_dam = {
-	.name = "dam",
-	.open = dam_open,
-	.submit = dam_submit,
-	.close = dam_close,
-};

@@ -12,7 +12,6 @@ struct direct {
 	struct hnvmf_chan *ch;
 	struct hnvmf_bqp *qp;
 	struct hnvmf_poller poller;
-	struct hnvmf_waitq wait; /* queue pair full: retried from the poller */
 	struct hnvmf_io *failed;                /* refused by the backend: completed by the poller */
 	unsigned inflight;
 	bool need_kick;
@@ -21,9 +20,9 @@ struct direct {
 static struct hnvmf_io *bio_io(struct hnvmf_bio *b) { return b->priv; }
 
 /* false: the queue pair is full. An io the backend refuses is taken and answered from the poller. */
-static bool try_submit(struct hnvmf_waitq *w, struct hnvmf_io *io)
+bool hnvmf_direct_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
-	struct direct *d = container_of(w, struct direct, wait);
+	struct direct *d = ch->priv;
 	io->bio.priv = io;
 	int rc = hnvmf_bqp_submit(d->qp, &io->bio);
 	if (rc == -EAGAIN)
@@ -42,9 +41,9 @@ static bool try_submit(struct hnvmf_waitq *w, struct hnvmf_io *io)
 static int direct_poll(struct hnvmf_poller *p)
 {
 	struct direct *d = container_of(p, struct direct, poller);
-	if (!d->inflight && hnvmf_waitq_empty(&d->wait))
+	if (!d->inflight)
 		return 0;
-	int work = (int)hnvmf_waitq_retry(&d->wait);
+	int work = 0;
 	if (d->need_kick) {
 		d->need_kick = false;
 		hnvmf_bqp_kick(d->qp);
@@ -68,10 +67,10 @@ static int direct_poll(struct hnvmf_poller *p)
 		work += n;
 	} while (n == REAP_BATCH);
 	/* Keep the loop spinning while I/O is outstanding: completions arrive without an fd. */
-	return work + (d->inflight > 0 || !hnvmf_waitq_empty(&d->wait));
+	return work + (d->inflight > 0);
 }
 
-static int direct_open(struct hnvmf_chan *ch)
+int hnvmf_direct_open(struct hnvmf_chan *ch)
 {
 	struct direct *d = calloc(1, sizeof(*d));
 	if (!d)
@@ -83,29 +82,15 @@ static int direct_open(struct hnvmf_chan *ch)
 		return rc;
 	}
 	d->poller.fn = direct_poll;
-	hnvmf_waitq_init(&d->wait, try_submit, NULL);
 	hnvmf_reactor_add_poller(ch->reactor, &d->poller);
 	ch->priv = d;
 	return 0;
 }
 
-static void direct_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
-{
-	struct direct *d = ch->priv;
-	hnvmf_waitq_submit(&d->wait, io);
-}
-
-static void direct_close(struct hnvmf_chan *ch)
+void hnvmf_direct_close(struct hnvmf_chan *ch)
 {
 	struct direct *d = ch->priv;
 	hnvmf_reactor_del_poller(ch->reactor, &d->poller);
 	hnvmf_bqp_close(d->qp);
 	free(d);
 }
-
-const struct hnvmf_path_ops hnvmf_path_direct = {
-	.name = "direct",
-	.open = direct_open,
-	.submit = direct_submit,
-	.close = direct_close,
-};

@@ -169,27 +169,12 @@ static uint16_t admin_connect_ctrl(struct hnvmf_req *req, const struct nvmf_conn
 	return st;
 }
 
-static void execute_admin_connect(struct hnvmf_req *req)
-{
-	struct nvmf_connect_data d;
-	struct hnvmf_subsys *s;
-	struct hnvmf_ctrl *ctrl;
-	uint16_t st = connect_check(req, &d, &s);
-	if (!st)
-		st = admin_connect_ctrl(req, &d, s, &ctrl);
-	if (!st)
-		st = connect_attach(req, ctrl, &d, s);
-	if (!st)
-		hnvmf_ctrl_start_keepalive(ctrl);
-	hnvmf_req_complete(req, st);
-}
-
 /* I/O Connect: joins the controller CNTLID names, once it is ready (CSTS.RDY, re-checked by
  * hnvmf_ctrl_attach_sq against a reset begun since), with a free QID within what the
  * controller grants and SQSIZE within the configured queue depth. A discovery controller has
  * no I/O queues (nvmet refuses them too). */
-static uint16_t io_connect_ctrl(struct hnvmf_req *req, const struct nvmf_connect_data *d,
-				const struct hnvmf_subsys *s, struct hnvmf_ctrl **out)
+static uint16_t io_connect_ctrl(struct hnvmf_req *req, const struct nvmf_connect_data *d, struct hnvmf_subsys *s,
+				struct hnvmf_ctrl **out)
 {
 	struct hnvmf_sq *sq = req->sq;
 	struct hnvmf_sqe_connect *c = &req->cmd->connect;
@@ -220,17 +205,35 @@ static uint16_t io_connect_ctrl(struct hnvmf_req *req, const struct nvmf_connect
 	return st;
 }
 
-static void execute_io_connect(struct hnvmf_req *req)
+typedef uint16_t connect_ctrl_fn(struct hnvmf_req *req, const struct nvmf_connect_data *d, struct hnvmf_subsys *s,
+				  struct hnvmf_ctrl **ctrl);
+
+/* Either Connect: the common checks, the controller (created or joined), the attach. */
+static uint16_t connect_queue(struct hnvmf_req *req, connect_ctrl_fn *get_ctrl, struct hnvmf_ctrl **ctrl)
 {
 	struct nvmf_connect_data d;
 	struct hnvmf_subsys *s;
-	struct hnvmf_ctrl *ctrl;
 	uint16_t st = connect_check(req, &d, &s);
 	if (!st)
-		st = io_connect_ctrl(req, &d, s, &ctrl);
+		st = get_ctrl(req, &d, s, ctrl);
 	if (!st)
-		st = connect_attach(req, ctrl, &d, s);
+		st = connect_attach(req, *ctrl, &d, s);
+	return st;
+}
+
+static void execute_admin_connect(struct hnvmf_req *req)
+{
+	struct hnvmf_ctrl *ctrl;
+	uint16_t st = connect_queue(req, admin_connect_ctrl, &ctrl);
+	if (!st)
+		hnvmf_ctrl_start_keepalive(ctrl);
 	hnvmf_req_complete(req, st);
+}
+
+static void execute_io_connect(struct hnvmf_req *req)
+{
+	struct hnvmf_ctrl *ctrl;
+	hnvmf_req_complete(req, connect_queue(req, io_connect_ctrl, &ctrl));
 }
 
 /* As nvmet: the admin Connect creates a controller, an I/O Connect joins one. */

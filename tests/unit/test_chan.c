@@ -93,24 +93,44 @@ static void wait_all(struct ctx *c)
 	}
 }
 
-static void run_mode(enum hnvmf_path_mode mode, bool must_be_exact)
+/* A reactor, an engine, a RAM backend of NIO blocks and a channel in mode on them; NIO buffers. */
+static struct ctx *ctx_open(enum hnvmf_path_mode mode, unsigned backend_depth)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
 	g = c;
 	c->mode = mode;
 	assert_int_equal(hnvmf_reactor_create("test", &c->r), 0);
 	assert_int_equal(hnvmf_reactor_start(c->r, -1), 0);
-	struct hnvmf_engine_opts eo = {.pqm_cmax = 2, .pqm_epoch_ms = 20, .subqueue_depth = 256, .backend_depth = 64};
+	struct hnvmf_engine_opts eo = {.pqm_cmax = 2, .pqm_epoch_ms = 20, .subqueue_depth = 256,
+				       .backend_depth = backend_depth};
 	assert_int_equal(hnvmf_engine_create(&eo, &c->e), 0);
 	struct hnvmf_backend_params p = {.type = HNVMF_BACKEND_RAM, .size = (uint64_t)NIO * BS, .block_size = 512};
 	char msg[128];
 	assert_int_equal(hnvmf_backend_open(&p, &c->be, msg, sizeof(msg)), 0);
 	hnvmf_reactor_call_sync(c->r, open_chan, c);
 	assert_int_equal(c->rc, 0);
+	for (int i = 0; i < NIO; i++)
+		c->jobs[i].buf = calloc(1, BS);
+	return c;
+}
+
+static void ctx_close(struct ctx *c)
+{
+	hnvmf_reactor_call_sync(c->r, close_chan, c);
+	hnvmf_reactor_stop(c->r);
+	hnvmf_reactor_destroy(c->r);
+	hnvmf_engine_destroy(c->e);
+	hnvmf_backend_close(c->be);
+	for (int i = 0; i < NIO; i++)
+		free(c->jobs[i].buf);
+	free(c);
+}
+
+static void run_mode(enum hnvmf_path_mode mode, bool must_be_exact)
+{
+	struct ctx *c = ctx_open(mode, 64);
 	if (must_be_exact)
 		assert_int_equal(hnvmf_chan_mode(c->ch), mode);
-	for (int i = 0; i < NIO; i++)
-		c->jobs[i].buf = malloc(BS);
 
 	phase_op = HNVMF_BIO_WRITE;
 	for (int i = 0; i < NIO; i++)
@@ -126,15 +146,7 @@ static void run_mode(enum hnvmf_path_mode mode, bool must_be_exact)
 	for (int i = 0; i < NIO; i++)
 		for (int k = 0; k < BS; k++)
 			assert_int_equal(c->jobs[i].buf[k], (uint8_t)(i * 7 + k * 13 + mode));
-
-	hnvmf_reactor_call_sync(c->r, close_chan, c);
-	hnvmf_reactor_stop(c->r);
-	hnvmf_reactor_destroy(c->r);
-	hnvmf_engine_destroy(c->e);
-	hnvmf_backend_close(c->be);
-	for (int i = 0; i < NIO; i++)
-		free(c->jobs[i].buf);
-	free(c);
+	ctx_close(c);
 }
 
 static void test_direct(void **state)
@@ -185,21 +197,7 @@ static void submit_wait_jobs(void *arg)
 static void test_direct_refused_while_waiting(void **state)
 {
 	(void)state;
-	struct ctx *c = calloc(1, sizeof(*c));
-	g = c;
-	c->mode = HNVMF_PATH_DIRECT;
-	assert_int_equal(hnvmf_reactor_create("test", &c->r), 0);
-	assert_int_equal(hnvmf_reactor_start(c->r, -1), 0);
-	struct hnvmf_engine_opts eo = {.backend_depth = WAIT_DEPTH};
-	assert_int_equal(hnvmf_engine_create(&eo, &c->e), 0);
-	struct hnvmf_backend_params p = {.type = HNVMF_BACKEND_RAM, .size = (uint64_t)NIO * BS, .block_size = 512};
-	char msg[128];
-	assert_int_equal(hnvmf_backend_open(&p, &c->be, msg, sizeof(msg)), 0);
-	hnvmf_reactor_call_sync(c->r, open_chan, c);
-	assert_int_equal(c->rc, 0);
-	for (int i = 0; i < WAIT_NIO; i++)
-		c->jobs[i].buf = calloc(1, BS);
-
+	struct ctx *c = ctx_open(HNVMF_PATH_DIRECT, WAIT_DEPTH);
 	hnvmf_reactor_call_sync(c->r, submit_wait_jobs, c);
 	for (int t = 0; t < 5000 && atomic_load(&c->completed) < WAIT_NIO; t++)
 		usleep(1000);
@@ -209,15 +207,7 @@ static void test_direct_refused_while_waiting(void **state)
 		assert_true(c->jobs[i].on_reactor);
 		assert_int_equal(c->jobs[i].io.bio.result, i == WAIT_BAD ? -EINVAL : 0);
 	}
-
-	hnvmf_reactor_call_sync(c->r, close_chan, c);
-	hnvmf_reactor_stop(c->r);
-	hnvmf_reactor_destroy(c->r);
-	hnvmf_engine_destroy(c->e);
-	hnvmf_backend_close(c->be);
-	for (int i = 0; i < WAIT_NIO; i++)
-		free(c->jobs[i].buf);
-	free(c);
+	ctx_close(c);
 }
 
 int main(void)
