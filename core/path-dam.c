@@ -1,8 +1,9 @@
 /* DAM, Direct Access Mode: each channel of an admitted tenant gets a dedicated I/O server with its
  * own backend queue pair (for io_uring backends: its own ring). Only the queue's reactor pushes
  * into that server's subqueue (the MPSC ring of core/ring.h, here with a single producer); no
- * queue, lock or thread is shared with another tenant, so a noisy neighbour cannot delay it. The server polls for DAM_SPIN_US after its last
- * work, then sleeps, so an idle tenant does not burn a core. */
+ * queue, lock or thread is shared with another tenant, so a noisy neighbour cannot delay it.
+ * The server polls for DAM_SPIN_US after its last work, then sleeps, so an idle tenant does not
+ * burn a core. */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>

@@ -9,10 +9,9 @@
 #define REAP_BATCH 64
 
 struct direct {
-	struct hnvmf_chan *ch;
 	struct hnvmf_bqp *qp;
 	struct hnvmf_poller poller;
-	struct hnvmf_io *failed;                /* refused by the backend: completed by the poller */
+	struct hnvmf_io *failed; /* refused by the backend: completed by the poller */
 	unsigned inflight;
 	bool need_kick;
 };
@@ -75,7 +74,6 @@ int hnvmf_direct_open(struct hnvmf_chan *ch)
 	struct direct *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->ch = ch;
 	int rc = hnvmf_bqp_open(ch->be, ch->eng->opts.backend_depth, &d->qp);
 	if (rc) {
 		free(d);
