@@ -20,8 +20,7 @@ void conf_set_global_defaults(struct hnvmf_conf *c)
 {
 	c->log_level = HNVMF_LOG_INFO;
 	c->reactors = 1;
-	/* PQM is the design's default path; until core provides it the daemon may serve it as
-	 * direct (see docs/configuration.md). */
+	/* PQM is the design's default path (docs/pqm.md). */
 	c->default_mode = HNVMF_CONF_MODE_PQM;
 	c->kato_default_ms = 120000;
 	c->max_io_queues = 8;

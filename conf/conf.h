@@ -1,6 +1,7 @@
 /* The configuration model: what hnvmfd serves. Loaded from an INI main file (listeners,
  * backends, subsystems, PQM pool, global options) plus a tenants directory with one file per
- * tenant (host NQN). conf-load.c parses; every mistake is reported as "file:line: what is wrong".
+ * tenant (host NQN). conf-main.c parses the main file, conf-tenants.c the tenant files; every
+ * mistake is reported as "file:line: what is wrong".
  *
  * The model is plain data: a loaded struct hnvmf_conf owns all its memory and is freed with
  * hnvmf_conf_free. A reload builds a new one and swaps it in only when it is valid. */

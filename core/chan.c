@@ -6,24 +6,16 @@
 
 #include "core/path.h"
 
-extern const struct hnvmf_path_ops hnvmf_path_pqm;
-extern const struct hnvmf_path_ops hnvmf_path_dam;
-extern const struct hnvmf_path_ops hnvmf_path_baseline;
+static const struct hnvmf_path_ops paths[] = {
+	[HNVMF_PATH_DIRECT] = {"direct", hnvmf_direct_open, hnvmf_direct_push, hnvmf_direct_close},
+	[HNVMF_PATH_PQM] = {"pqm", hnvmf_pqm_open, hnvmf_pqm_push, hnvmf_pqm_close},
+	[HNVMF_PATH_DAM] = {"dam", hnvmf_dam_open, hnvmf_dam_push, hnvmf_dam_close},
+	[HNVMF_PATH_BASELINE] = {"baseline", hnvmf_baseline_open, hnvmf_baseline_push, hnvmf_baseline_close},
+};
 
-const char *hnvmf_path_mode_name(enum hnvmf_path_mode m)
-{
-	switch (m) {
-	case HNVMF_PATH_DIRECT:
-		return "direct";
-	case HNVMF_PATH_PQM:
-		return "pqm";
-	case HNVMF_PATH_DAM:
-		return "dam";
-	case HNVMF_PATH_BASELINE:
-		return "baseline";
-	}
-	return "?";
-}
+static bool mode_known(enum hnvmf_path_mode m) { return (unsigned)m < sizeof(paths) / sizeof(paths[0]); }
+
+const char *hnvmf_path_mode_name(enum hnvmf_path_mode m) { return mode_known(m) ? paths[m].name : "?"; }
 
 int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine **out)
 {
@@ -57,23 +49,33 @@ void hnvmf_engine_destroy(struct hnvmf_engine *e)
 	free(e);
 }
 
-static const struct hnvmf_path_ops *path_for(enum hnvmf_path_mode m)
+/* io->next is read before the push: once pushed, the io belongs to the path (an I/O server
+ * thread may already have linked it into a list of its own, or the direct path into its list
+ * of ios the backend refused). */
+unsigned hnvmf_chan_push_waiting(struct hnvmf_chan *ch)
 {
-	const struct hnvmf_path_ops *ops = &hnvmf_path_direct;
-	switch (m) {
-	case HNVMF_PATH_PQM:
-		ops = &hnvmf_path_pqm;
-		break;
-	case HNVMF_PATH_DAM:
-		ops = &hnvmf_path_dam;
-		break;
-	case HNVMF_PATH_BASELINE:
-		ops = &hnvmf_path_baseline;
-		break;
-	case HNVMF_PATH_DIRECT:
-		break;
+	unsigned n = 0;
+	while (ch->wait_head) {
+		struct hnvmf_io *io = ch->wait_head, *next = io->next;
+		if (!ch->ops->push(ch, io))
+			break;
+		ch->wait_head = next;
+		n++;
 	}
-	return ops;
+	if (!ch->wait_head)
+		ch->wait_tail = NULL;
+	return n;
+}
+
+static int wait_poll(struct hnvmf_poller *p)
+{
+	struct hnvmf_chan *ch = container_of(p, struct hnvmf_chan, wait_poller);
+	int work = (int)hnvmf_chan_push_waiting(ch);
+	if (!ch->wait_head) {
+		hnvmf_reactor_del_poller(ch->reactor, &ch->wait_poller);
+		ch->wait_poller_on = false;
+	}
+	return work + 1;
 }
 
 int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvmf_backend *be,
@@ -82,11 +84,12 @@ int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvm
 	struct hnvmf_chan *ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return -ENOMEM;
-	ch->ops = path_for(o->mode);
+	ch->ops = &paths[mode_known(o->mode) ? o->mode : HNVMF_PATH_DIRECT];
 	ch->mode = o->mode;
 	ch->eng = e;
 	ch->reactor = r;
 	ch->be = be;
+	ch->wait_poller.fn = wait_poll;
 	if (o->tenant)
 		snprintf(ch->tenant, sizeof(ch->tenant), "%s", o->tenant);
 	int rc = ch->ops->open(ch);
@@ -101,15 +104,32 @@ int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvm
 void hnvmf_chan_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
 	io->chan = ch;
-	if (ch->ops != &hnvmf_path_direct)
+	io->next = NULL;
+	atomic_store_explicit(&ch->arrivals, atomic_load_explicit(&ch->arrivals, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	if (ch->ops != &paths[HNVMF_PATH_DIRECT])
 		hnvmf_reactor_remote_pending(ch->reactor, 1); /* back through io_done_msg */
-	ch->ops->submit(ch, io);
+	if (!ch->wait_head && ch->ops->push(ch, io))
+		return;
+	/* Back-pressure: no room. Keep FIFO order and retry from the loop. */
+	if (ch->wait_tail)
+		ch->wait_tail->next = io;
+	else
+		ch->wait_head = io;
+	ch->wait_tail = io;
+	if (!ch->wait_poller_on) {
+		ch->wait_poller_on = true;
+		hnvmf_reactor_add_poller(ch->reactor, &ch->wait_poller);
+	}
 }
 
 void hnvmf_chan_close(struct hnvmf_chan *ch)
 {
 	if (!ch)
 		return;
+	if (ch->wait_poller_on)
+		hnvmf_reactor_del_poller(ch->reactor, &ch->wait_poller);
+	ch->wait_poller_on = false;
 	ch->ops->close(ch);
 	free(ch);
 }

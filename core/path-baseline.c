@@ -131,10 +131,7 @@ void hnvmf_baseline_engine_stop(struct hnvmf_engine *e)
 	struct baseline *b = e->baseline;
 	if (!b)
 		return;
-	pthread_mutex_lock(&b->lock);
-	b->stop = true;
-	pthread_cond_broadcast(&b->work);
-	pthread_mutex_unlock(&b->lock);
+	hnvmf_thread_request_stop(&b->lock, &b->work, &b->stop);
 	for (unsigned i = 0; i < b->nservers; i++)
 		pthread_join(b->servers[i], NULL);
 	while (b->qps) {
@@ -149,7 +146,7 @@ void hnvmf_baseline_engine_stop(struct hnvmf_engine *e)
 	e->baseline = NULL;
 }
 
-static int baseline_open(struct hnvmf_chan *ch)
+int hnvmf_baseline_open(struct hnvmf_chan *ch)
 {
 	struct baseline *b;
 	int rc = engine_baseline(ch->eng, &b);
@@ -159,7 +156,8 @@ static int baseline_open(struct hnvmf_chan *ch)
 	return 0;
 }
 
-static void baseline_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
+/* The adapter queue has no bound: it always takes the io. */
+bool hnvmf_baseline_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
 	struct baseline *b = ch->priv;
 	io->next = NULL;
@@ -171,13 +169,7 @@ static void baseline_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
 	b->tail = io;
 	pthread_cond_signal(&b->work);
 	pthread_mutex_unlock(&b->lock);
+	return true;
 }
 
-static void baseline_close(struct hnvmf_chan *ch) { (void)ch; }
-
-const struct hnvmf_path_ops hnvmf_path_baseline = {
-	.name = "baseline",
-	.open = baseline_open,
-	.submit = baseline_submit,
-	.close = baseline_close,
-};
+void hnvmf_baseline_close(struct hnvmf_chan *ch) { (void)ch; }

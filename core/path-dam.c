@@ -1,8 +1,9 @@
 /* DAM, Direct Access Mode: each channel of an admitted tenant gets a dedicated I/O server with its
- * own backend queue pair (for io_uring backends: its own ring). Its subqueue has one producer (the
- * queue's reactor) and one consumer (the server); no queue, lock or thread is shared with another
- * tenant, so a noisy neighbour cannot delay it. The server polls for DAM_SPIN_US after its last
- * work, then sleeps, so an idle tenant does not burn a core. */
+ * own backend queue pair (for io_uring backends: its own ring). Only the queue's reactor pushes
+ * into that server's subqueue (the MPSC ring of core/ring.h, here with a single producer); no
+ * queue, lock or thread is shared with another tenant, so a noisy neighbour cannot delay it.
+ * The server polls for DAM_SPIN_US after its last work, then sleeps, so an idle tenant does not
+ * burn a core. */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -15,29 +16,15 @@
 
 struct dam_chan {
 	struct hnvmf_ioserver *server;
-	struct hnvmf_chan *ch;
-	struct hnvmf_io *wait_head, *wait_tail; /* subqueue full: retried by the poller */
-	struct hnvmf_poller poller;
-	bool poller_on;
 };
 
-static int dam_poll(struct hnvmf_poller *p)
+bool hnvmf_dam_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
-	struct dam_chan *d = container_of(p, struct dam_chan, poller);
-	int work = 0;
-	while (d->wait_head && hnvmf_ioserver_push(d->server, d->wait_head)) {
-		d->wait_head = d->wait_head->next;
-		work++;
-	}
-	if (!d->wait_head) {
-		d->wait_tail = NULL;
-		hnvmf_reactor_del_poller(d->ch->reactor, &d->poller);
-		d->poller_on = false;
-	}
-	return work + 1;
+	struct dam_chan *d = ch->priv;
+	return hnvmf_ioserver_push(d->server, io);
 }
 
-static int dam_open(struct hnvmf_chan *ch)
+int hnvmf_dam_open(struct hnvmf_chan *ch)
 {
 	struct dam_chan *d = calloc(1, sizeof(*d));
 	if (!d)
@@ -52,49 +39,18 @@ static int dam_open(struct hnvmf_chan *ch)
 		free(d);
 		return rc;
 	}
-	d->ch = ch;
-	d->poller.fn = dam_poll;
 	ch->priv = d;
 	return 0;
 }
 
-static void dam_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
+void hnvmf_dam_close(struct hnvmf_chan *ch)
 {
 	struct dam_chan *d = ch->priv;
-	io->next = NULL;
-	if (!d->wait_head && hnvmf_ioserver_push(d->server, io))
-		return;
-	if (d->wait_tail)
-		d->wait_tail->next = io;
-	else
-		d->wait_head = io;
-	d->wait_tail = io;
-	if (!d->poller_on) {
-		d->poller_on = true;
-		hnvmf_reactor_add_poller(ch->reactor, &d->poller);
-	}
-}
-
-static void dam_close(struct hnvmf_chan *ch)
-{
-	struct dam_chan *d = ch->priv;
-	if (d->poller_on)
-		hnvmf_reactor_del_poller(ch->reactor, &d->poller);
 	/* A grant revoked under load: what waits for room still goes to the server, which drains
 	 * it before it stops; every io is answered. */
-	while (d->wait_head) {
-		if (hnvmf_ioserver_push(d->server, d->wait_head))
-			d->wait_head = d->wait_head->next;
-		else
+	while (ch->wait_head)
+		if (!hnvmf_chan_push_waiting(ch))
 			sched_yield();
-	}
 	hnvmf_ioserver_stop(d->server);
 	free(d);
 }
-
-const struct hnvmf_path_ops hnvmf_path_dam = {
-	.name = "dam",
-	.open = dam_open,
-	.submit = dam_submit,
-	.close = dam_close,
-};

@@ -9,23 +9,23 @@
 #define REAP_BATCH 64
 
 struct direct {
-	struct hnvmf_chan *ch;
 	struct hnvmf_bqp *qp;
 	struct hnvmf_poller poller;
-	struct hnvmf_io *wait_head, *wait_tail; /* queue pair full: retried from the poller */
-	struct hnvmf_io *failed;                /* refused by the backend: completed by the poller */
+	struct hnvmf_io *failed; /* refused by the backend: completed by the poller */
 	unsigned inflight;
 	bool need_kick;
 };
 
 static struct hnvmf_io *bio_io(struct hnvmf_bio *b) { return b->priv; }
 
-static int try_submit(struct direct *d, struct hnvmf_io *io)
+/* false: the queue pair is full. An io the backend refuses is taken and answered from the poller. */
+bool hnvmf_direct_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
+	struct direct *d = ch->priv;
 	io->bio.priv = io;
 	int rc = hnvmf_bqp_submit(d->qp, &io->bio);
 	if (rc == -EAGAIN)
-		return rc;
+		return false;
 	if (rc) {
 		io->bio.result = rc;
 		io->next = d->failed;
@@ -34,22 +34,15 @@ static int try_submit(struct direct *d, struct hnvmf_io *io)
 		d->need_kick = true;
 	}
 	d->inflight++;
-	return 0;
+	return true;
 }
 
 static int direct_poll(struct hnvmf_poller *p)
 {
 	struct direct *d = container_of(p, struct direct, poller);
-	if (!d->inflight && !d->wait_head)
+	if (!d->inflight)
 		return 0;
 	int work = 0;
-	while (d->wait_head) {
-		struct hnvmf_io *io = d->wait_head;
-		if (try_submit(d, io) == -EAGAIN)
-			break;
-		d->wait_head = io->next;
-		work++;
-	}
 	if (d->need_kick) {
 		d->need_kick = false;
 		hnvmf_bqp_kick(d->qp);
@@ -73,15 +66,14 @@ static int direct_poll(struct hnvmf_poller *p)
 		work += n;
 	} while (n == REAP_BATCH);
 	/* Keep the loop spinning while I/O is outstanding: completions arrive without an fd. */
-	return work + (d->inflight > 0 || d->wait_head);
+	return work + (d->inflight > 0);
 }
 
-static int direct_open(struct hnvmf_chan *ch)
+int hnvmf_direct_open(struct hnvmf_chan *ch)
 {
 	struct direct *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->ch = ch;
 	int rc = hnvmf_bqp_open(ch->be, ch->eng->opts.backend_depth, &d->qp);
 	if (rc) {
 		free(d);
@@ -93,30 +85,10 @@ static int direct_open(struct hnvmf_chan *ch)
 	return 0;
 }
 
-static void direct_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
-{
-	struct direct *d = ch->priv;
-	io->next = NULL;
-	if (d->wait_head || try_submit(d, io) == -EAGAIN) {
-		if (d->wait_head)
-			d->wait_tail->next = io;
-		else
-			d->wait_head = io;
-		d->wait_tail = io;
-	}
-}
-
-static void direct_close(struct hnvmf_chan *ch)
+void hnvmf_direct_close(struct hnvmf_chan *ch)
 {
 	struct direct *d = ch->priv;
 	hnvmf_reactor_del_poller(ch->reactor, &d->poller);
 	hnvmf_bqp_close(d->qp);
 	free(d);
 }
-
-const struct hnvmf_path_ops hnvmf_path_direct = {
-	.name = "direct",
-	.open = direct_open,
-	.submit = direct_submit,
-	.close = direct_close,
-};

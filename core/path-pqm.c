@@ -19,6 +19,7 @@
 #include "core/pqm-sizing.h"
 #include "core/pqm.h"
 #include "core/strbuf.h"
+#include "core/thread.h"
 
 #define PQM_SPIN_US 50
 #define TRACE_LEN 256
@@ -27,10 +28,6 @@ struct pqm_chan {
 	struct hnvmf_chan *ch;
 	struct pqm_pool *pool;
 	unsigned rr;                    /* this channel's round-robin cursor */
-	_Atomic uint64_t arrivals;      /* written by the channel's reactor only */
-	struct hnvmf_io *wait_head, *wait_tail; /* every subqueue full: retried by the poller */
-	struct hnvmf_poller poller;
-	bool poller_on;
 	struct pqm_chan *next;
 };
 
@@ -59,7 +56,7 @@ static uint64_t sum_arrivals_locked(struct pqm_pool *p)
 {
 	uint64_t a = p->retired_arrivals;
 	for (struct pqm_chan *pc = p->chans; pc; pc = pc->next)
-		a += atomic_load_explicit(&pc->arrivals, memory_order_relaxed);
+		a += atomic_load_explicit(&pc->ch->arrivals, memory_order_relaxed);
 	return a;
 }
 
@@ -204,10 +201,7 @@ void hnvmf_pqm_engine_stop(struct hnvmf_engine *e)
 	struct pqm_pool *p = e->pqm;
 	if (!p)
 		return;
-	pthread_mutex_lock(&p->lock);
-	p->stop = true;
-	pthread_cond_signal(&p->stop_cond);
-	pthread_mutex_unlock(&p->lock);
+	hnvmf_thread_request_stop(&p->lock, &p->stop_cond, &p->stop);
 	pthread_join(p->epoch_thread, NULL);
 	for (unsigned i = 0; i < p->cmax; i++)
 		hnvmf_ioserver_stop(p->servers[i]);
@@ -219,9 +213,11 @@ void hnvmf_pqm_engine_stop(struct hnvmf_engine *e)
 }
 
 /* callIOServ: an idle server among the c active ones, round-robin; else the next in turn; a full
- * subqueue is skipped. false only when every active subqueue is full. */
-static bool call_io_serv(struct pqm_chan *pc, struct hnvmf_io *io)
+ * subqueue is skipped. false only when every active subqueue is full: then the io waits in the
+ * channel, in FIFO order (back-pressure). */
+bool hnvmf_pqm_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
+	struct pqm_chan *pc = ch->priv;
 	struct pqm_pool *p = pc->pool;
 	unsigned c = atomic_load_explicit(&p->c, memory_order_relaxed);
 	unsigned start = pc->rr++;
@@ -236,43 +232,7 @@ static bool call_io_serv(struct pqm_chan *pc, struct hnvmf_io *io)
 	return false;
 }
 
-static int pqm_poll(struct hnvmf_poller *poller)
-{
-	struct pqm_chan *pc = container_of(poller, struct pqm_chan, poller);
-	int work = 0;
-	while (pc->wait_head && call_io_serv(pc, pc->wait_head)) {
-		pc->wait_head = pc->wait_head->next;
-		work++;
-	}
-	if (!pc->wait_head) {
-		pc->wait_tail = NULL;
-		hnvmf_reactor_del_poller(pc->ch->reactor, &pc->poller);
-		pc->poller_on = false;
-	}
-	return work + 1;
-}
-
-static void pqm_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
-{
-	struct pqm_chan *pc = ch->priv;
-	atomic_store_explicit(&pc->arrivals, atomic_load_explicit(&pc->arrivals, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-	io->next = NULL;
-	if (!pc->wait_head && call_io_serv(pc, io))
-		return;
-	/* Back-pressure: every subqueue is full. Keep FIFO order and retry from the loop. */
-	if (pc->wait_tail)
-		pc->wait_tail->next = io;
-	else
-		pc->wait_head = io;
-	pc->wait_tail = io;
-	if (!pc->poller_on) {
-		pc->poller_on = true;
-		hnvmf_reactor_add_poller(ch->reactor, &pc->poller);
-	}
-}
-
-static int pqm_open(struct hnvmf_chan *ch)
+int hnvmf_pqm_open(struct hnvmf_chan *ch)
 {
 	struct pqm_pool *p;
 	int rc = pool_get(ch->eng, &p);
@@ -283,7 +243,6 @@ static int pqm_open(struct hnvmf_chan *ch)
 		return -ENOMEM;
 	pc->ch = ch;
 	pc->pool = p;
-	pc->poller.fn = pqm_poll;
 	pthread_mutex_lock(&p->lock);
 	pc->next = p->chans;
 	p->chans = pc;
@@ -292,12 +251,10 @@ static int pqm_open(struct hnvmf_chan *ch)
 	return 0;
 }
 
-static void pqm_close(struct hnvmf_chan *ch)
+void hnvmf_pqm_close(struct hnvmf_chan *ch)
 {
 	struct pqm_chan *pc = ch->priv;
 	struct pqm_pool *p = pc->pool;
-	if (pc->poller_on)
-		hnvmf_reactor_del_poller(ch->reactor, &pc->poller);
 	pthread_mutex_lock(&p->lock);
 	for (struct pqm_chan **pp = &p->chans; *pp; pp = &(*pp)->next) {
 		if (*pp == pc) {
@@ -305,17 +262,10 @@ static void pqm_close(struct hnvmf_chan *ch)
 			break;
 		}
 	}
-	p->retired_arrivals += atomic_load(&pc->arrivals);
+	p->retired_arrivals += atomic_load(&ch->arrivals);
 	pthread_mutex_unlock(&p->lock);
 	free(pc);
 }
-
-const struct hnvmf_path_ops hnvmf_path_pqm = {
-	.name = "pqm",
-	.open = pqm_open,
-	.submit = pqm_submit,
-	.close = pqm_close,
-};
 
 /* ---- control and statistics (core/pqm.h) ---- */
 
@@ -387,7 +337,7 @@ size_t hnvmf_pqm_describe(struct hnvmf_engine *e, char *buf, size_t len)
 		unsigned queues = 0;
 		for (struct pqm_chan *q = pc; q; q = q->next)
 			if (strcmp(q->ch->tenant, pc->ch->tenant) == 0) {
-				arrivals += atomic_load(&q->arrivals);
+				arrivals += atomic_load(&q->ch->arrivals);
 				queues++;
 			}
 		PUT("pqm tenant %s arrivals %" PRIu64 " queues %u\n", pc->ch->tenant[0] ? pc->ch->tenant : "-",

@@ -15,13 +15,21 @@ struct hnvmf_chan {
 	struct hnvmf_backend *be;
 	char tenant[224];
 	void *priv; /* the path's own state */
+	_Atomic uint64_t arrivals; /* ios submitted; written by the channel's reactor only */
+	/* ios ops->push had no room for (a full backend queue pair or subqueue), in FIFO order: an
+	 * io never overtakes one that waits. wait_poller, on the reactor only while ios wait,
+	 * pushes them again. */
+	struct hnvmf_io *wait_head, *wait_tail;
+	struct hnvmf_poller wait_poller;
+	bool wait_poller_on;
 };
 
 struct hnvmf_path_ops {
-	const char *name;
+	const char *name; /* hnvmf_path_mode_name */
 	int (*open)(struct hnvmf_chan *ch);
-	/* Must not call io->done before returning. */
-	void (*submit)(struct hnvmf_chan *ch, struct hnvmf_io *io);
+	/* Takes io, or returns false when there is no room now: then io waits in the channel and
+	 * is pushed again later. Must not call io->done before returning. */
+	bool (*push)(struct hnvmf_chan *ch, struct hnvmf_io *io);
 	void (*close)(struct hnvmf_chan *ch);
 };
 
@@ -33,7 +41,15 @@ struct hnvmf_engine {
 	void *baseline; /* core/path-baseline.c */
 };
 
-extern const struct hnvmf_path_ops hnvmf_path_direct;
+/* The paths' operations, one file each (core/path-<name>.c); core/chan.c lists them by mode. */
+#define HNVMF_PATH_OPS_DECLARE(name)                                                                   \
+	int hnvmf_##name##_open(struct hnvmf_chan *ch);                                                \
+	bool hnvmf_##name##_push(struct hnvmf_chan *ch, struct hnvmf_io *io);                          \
+	void hnvmf_##name##_close(struct hnvmf_chan *ch)
+HNVMF_PATH_OPS_DECLARE(direct);
+HNVMF_PATH_OPS_DECLARE(pqm);
+HNVMF_PATH_OPS_DECLARE(dam);
+HNVMF_PATH_OPS_DECLARE(baseline);
 
 /* Engine-wide teardown of the shared paths (each tolerates never having been started). */
 void hnvmf_baseline_engine_stop(struct hnvmf_engine *e);
@@ -44,6 +60,10 @@ void hnvmf_pqm_engine_stop(struct hnvmf_engine *e);
 int hnvmf_engine_server_cpu(struct hnvmf_engine *e);
 /* The CPU of the i-th server of a fixed set (the PQM pool: server i on the i-th CPU), or -1. */
 int hnvmf_engine_server_cpu_at(const struct hnvmf_engine *e, unsigned i);
+
+/* Pushes the channel's waiting ios in order until ops->push refuses one; returns how many it
+ * pushed. The channel's own wait poller calls it; a path's close may too, to drain. */
+unsigned hnvmf_chan_push_waiting(struct hnvmf_chan *ch);
 
 /* Hands a completed io back to its channel's reactor from any thread: io->done runs there. */
 void hnvmf_io_complete_remote(struct hnvmf_io *io);

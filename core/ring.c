@@ -1,4 +1,4 @@
-/* Allocation of the lock-free rings; the push/pop paths are inline in ring.h. */
+/* Allocation of the lock-free ring; the push/pop paths are inline in ring.h. */
 #include "core/ring.h"
 
 #include <stdlib.h>
@@ -18,26 +18,6 @@ static void *alloc_cache_aligned(size_t size)
 	if (p)
 		memset(p, 0, rounded);
 	return p;
-}
-
-struct hnvmf_spsc_ring *hnvmf_spsc_create(size_t capacity)
-{
-	struct hnvmf_spsc_ring *r;
-
-	if (!ring_capacity_ok(capacity))
-		return NULL;
-	r = alloc_cache_aligned(sizeof(*r) + capacity * sizeof(r->slots[0]));
-	if (!r)
-		return NULL;
-	atomic_init(&r->head, 0);
-	atomic_init(&r->tail, 0);
-	r->mask = capacity - 1;
-	return r;
-}
-
-void hnvmf_spsc_destroy(struct hnvmf_spsc_ring *r)
-{
-	free(r);
 }
 
 struct hnvmf_mpsc_ring *hnvmf_mpsc_create(size_t capacity)

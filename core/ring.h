@@ -1,20 +1,16 @@
-/* Lock-free bounded rings of pointers for the I/O path (PQM device subqueues, completion
- * hand-off). No mutex anywhere: a full ring refuses a push and an empty ring returns NULL, and
- * the caller decides whether to retry, spill or sleep.
- *
- *   hnvmf_spsc_ring  one producer thread, one consumer thread (a reactor feeding its own
- *                    subqueue). Two indices, each written by one side only.
- *   hnvmf_mpsc_ring  several producers, one consumer (several reactors feeding one I/O
- *                    server's subqueue). Dmitry Vyukov's bounded queue: a sequence number per
- *                    cell, producers claim cells with one compare-and-swap.
+/* The lock-free bounded ring of pointers of an I/O server's subqueue (core/ioserver.c): several
+ * producers (the reactors that submit to it), one consumer (the server). Dmitry Vyukov's bounded
+ * queue: a sequence number per cell, producers claim cells with one compare-and-swap. No mutex: a
+ * full ring refuses a push and an empty ring returns NULL, and the caller decides whether to
+ * retry, spill or sleep.
  *
  * Items are non-NULL pointers (NULL is the "empty" answer). Capacities are powers of two >= 2,
- * so an index maps to a slot with a mask and the free-running 64-bit indices never wrap in
+ * so an index maps to a cell with a mask and the free-running 64-bit indices never wrap in
  * practice (2^64 I/Os at 10^9 per second is 584 years; unsigned arithmetic is correct across a
  * wrap anyway).
  *
- * The rings are allocated with create() (cache-line aligned, one allocation including the
- * slots) and the hot functions are inline. */
+ * The ring is allocated with create() (cache-line aligned, one allocation including the cells)
+ * and the hot functions are inline. */
 #ifndef HNVMF_RING_H
 #define HNVMF_RING_H
 
@@ -25,103 +21,6 @@
 #include <stdint.h>
 
 #define HNVMF_CACHE_LINE 64
-
-/* ---------------------------------------------------------------------------------------- */
-/* SPSC
- *
- * Memory ordering. The producer writes slots[tail & mask], then stores tail+1 with RELEASE; the
- * consumer loads tail with ACQUIRE, so the slot write happens-before the consumer's read of the
- * slot. Symmetrically the consumer reads the slot, then stores head+1 with RELEASE; the producer
- * loads head with ACQUIRE before it overwrites that slot, so the consumer's read of the old
- * value happens-before the overwrite. Each side loads its OWN index relaxed: only it writes it.
- *
- * False sharing. head (consumer-written) and tail (producer-written) live on separate cache
- * lines, each next to the owner's private cached copy of the other side's index: the producer
- * re-reads head (a cache miss on a line the consumer keeps writing) only when its cached view
- * says the ring is full, and the consumer re-reads tail only when its view says empty. */
-struct hnvmf_spsc_ring {
-	/* Consumer's line. */
-	_Alignas(HNVMF_CACHE_LINE) _Atomic uint64_t head; /* next index to pop */
-	uint64_t tail_cache;                             /* consumer's last view of tail */
-	/* Producer's line. */
-	_Alignas(HNVMF_CACHE_LINE) _Atomic uint64_t tail; /* next index to push */
-	uint64_t head_cache;                             /* producer's last view of head */
-	/* Read-only after create: shared clean by both sides. */
-	_Alignas(HNVMF_CACHE_LINE) uint64_t mask;
-	void *slots[];
-};
-
-/* Returns NULL when capacity is not a power of two >= 2 or on allocation failure. */
-struct hnvmf_spsc_ring *hnvmf_spsc_create(size_t capacity);
-void hnvmf_spsc_destroy(struct hnvmf_spsc_ring *r);
-
-static inline size_t hnvmf_spsc_capacity(const struct hnvmf_spsc_ring *r) { return r->mask + 1; }
-
-/* Producer only. Pushes up to n items in order; returns how many (0 when full). One RELEASE
- * store publishes the whole batch. */
-static inline size_t hnvmf_spsc_push_batch(struct hnvmf_spsc_ring *r, void *const *items, size_t n)
-{
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	uint64_t room = r->mask + 1 - (tail - r->head_cache);
-
-	if (room < n) {
-		r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
-		room = r->mask + 1 - (tail - r->head_cache);
-		if (room < n)
-			n = room;
-	}
-	for (size_t i = 0; i < n; i++) {
-		assert(items[i] != NULL);
-		r->slots[(tail + i) & r->mask] = items[i];
-	}
-	if (n)
-		atomic_store_explicit(&r->tail, tail + n, memory_order_release);
-	return n;
-}
-
-/* Producer only. false when full. */
-static inline bool hnvmf_spsc_push(struct hnvmf_spsc_ring *r, void *item)
-{
-	return hnvmf_spsc_push_batch(r, &item, 1) == 1;
-}
-
-/* Consumer only. Pops up to n items in FIFO order into items[]; returns how many. */
-static inline size_t hnvmf_spsc_pop_batch(struct hnvmf_spsc_ring *r, void **items, size_t n)
-{
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	uint64_t avail = r->tail_cache - head;
-
-	if (avail < n) {
-		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-		avail = r->tail_cache - head;
-		if (avail < n)
-			n = avail;
-	}
-	for (size_t i = 0; i < n; i++)
-		items[i] = r->slots[(head + i) & r->mask];
-	if (n)
-		atomic_store_explicit(&r->head, head + n, memory_order_release);
-	return n;
-}
-
-/* Consumer only. NULL when empty. */
-static inline void *hnvmf_spsc_pop(struct hnvmf_spsc_ring *r)
-{
-	void *item;
-
-	return hnvmf_spsc_pop_batch(r, &item, 1) == 1 ? item : NULL;
-}
-
-/* Any thread: a snapshot that may be stale by the time it is used (statistics, wake-up hints). */
-static inline size_t hnvmf_spsc_count(struct hnvmf_spsc_ring *r)
-{
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-
-	/* head is read first, so tail - head >= 0; it can exceed the capacity when the two loads
-	 * straddle pops and pushes, hence the clamp. */
-	return tail - head > r->mask + 1 ? (size_t)(r->mask + 1) : (size_t)(tail - head);
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* MPSC (Vyukov's bounded queue, single-consumer variant)

@@ -17,3 +17,11 @@ void hnvmf_thread_pin(pthread_t t, int cpu, const char *what)
 	if (rc)
 		log_warn("%s: cannot pin to cpu %d: %s", what, cpu, strerror(rc));
 }
+
+void hnvmf_thread_request_stop(pthread_mutex_t *lock, pthread_cond_t *cond, bool *stop)
+{
+	pthread_mutex_lock(lock);
+	*stop = true;
+	pthread_cond_broadcast(cond);
+	pthread_mutex_unlock(lock);
+}

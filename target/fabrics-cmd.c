@@ -19,6 +19,12 @@ static uint16_t connect_invalid(struct hnvmf_req *req, bool in_data, uint16_t of
 	return HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_PARAM);
 }
 
+static uint16_t connect_invalid_host(struct hnvmf_req *req)
+{
+	req->cqe.result = connect_ipo(true, offsetof(struct nvmf_connect_data, hostnqn));
+	return HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_HOST);
+}
+
 static void nul_terminate(char *s, size_t n) { s[n - 1] = '\0'; }
 
 /* NVMe/TCP secure channel (docs/auth.md), on every queue: a TLS queue proved the PSK identity's
@@ -49,8 +55,7 @@ static uint16_t tls_admission(struct hnvmf_req *req, const struct hnvmf_subsys *
 		log_notice("%s: host %s has a TLS PSK: refused on a connection without TLS (subsystem %s, qid %u)",
 			   sq->peer, d->hostnqn, d->subsysnqn, qid);
 	}
-	req->cqe.result = connect_ipo(true, offsetof(struct nvmf_connect_data, hostnqn));
-	return HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_HOST);
+	return connect_invalid_host(req);
 }
 
 /* The queue's engine path, or the status refusing the Connect (rules in target/tenant.h). */
@@ -59,116 +64,68 @@ static uint16_t queue_mode(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode)
 	return hnvmf_tenant_admit(sq, mode);
 }
 
-static void execute_connect(struct hnvmf_req *req)
+/* What every Connect checks before its queue type matters: the data (its NQNs NUL-terminated
+ * into d), the queue not yet connected, the record format, the subsystem on this port, the host
+ * allowed there and admitted by the secure channel, a non-zero SQSIZE. 0 with *sp set, or the
+ * status refusing the Connect. */
+static uint16_t connect_check(struct hnvmf_req *req, struct nvmf_connect_data *d, struct hnvmf_subsys **sp)
 {
 	struct hnvmf_sq *sq = req->sq;
 	struct hnvmf_sqe_connect *c = &req->cmd->connect;
-	struct nvmf_connect_data d;
-	uint16_t st = 0;
-
-	if (hnvmf_req_copy_from(req, &d, sizeof(d)) != sizeof(d)) {
-		st = HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_DATA);
-		goto out;
-	}
-	nul_terminate(d.subsysnqn, sizeof(d.subsysnqn));
-	nul_terminate(d.hostnqn, sizeof(d.hostnqn));
-	uint16_t qid = le16toh(c->qid);
-	uint16_t sqsize = le16toh(c->sqsize);
-	uint16_t cntlid = le16toh(d.cntlid);
-
-	if (sq->ctrl) { /* a second Connect on a connected queue */
-		st = HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY);
-		goto out;
-	}
-	if (le16toh(c->recfmt) != 0) {
-		st = HNVMF_SC_CMD(NVME_SC_CONNECT_FORMAT);
-		goto out;
-	}
-	struct hnvmf_subsys *s = hnvmf_tgt_find_subsys(sq->tgt, d.subsysnqn);
+	if (hnvmf_req_copy_from(req, d, sizeof(*d)) != sizeof(*d))
+		return HNVMF_SC_GENERIC(NVME_SC_SGL_INVALID_DATA);
+	nul_terminate(d->subsysnqn, sizeof(d->subsysnqn));
+	nul_terminate(d->hostnqn, sizeof(d->hostnqn));
+	if (sq->ctrl) /* a second Connect on a connected queue */
+		return HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY);
+	if (le16toh(c->recfmt) != 0)
+		return HNVMF_SC_CMD(NVME_SC_CONNECT_FORMAT);
+	struct hnvmf_subsys *s = hnvmf_tgt_find_subsys(sq->tgt, d->subsysnqn);
 	if (!s || !hnvmf_subsys_on_port(s, sq->port)) {
-		log_notice("%s: connect to unknown subsystem '%s' from host %s", sq->peer, d.subsysnqn, d.hostnqn);
-		st = connect_invalid(req, true, offsetof(struct nvmf_connect_data, subsysnqn));
-		goto out;
+		log_notice("%s: connect to unknown subsystem '%s' from host %s", sq->peer, d->subsysnqn, d->hostnqn);
+		return connect_invalid(req, true, offsetof(struct nvmf_connect_data, subsysnqn));
 	}
 	pthread_mutex_lock(&sq->tgt->lock);
-	bool allowed = hnvmf_host_allowed(sq->tgt, s, d.hostnqn);
+	bool allowed = hnvmf_host_allowed(sq->tgt, s, d->hostnqn);
 	pthread_mutex_unlock(&sq->tgt->lock);
 	if (!allowed) {
-		log_notice("%s: host %s is not allowed on subsystem %s", sq->peer, d.hostnqn, s->nqn);
-		req->cqe.result = connect_ipo(true, offsetof(struct nvmf_connect_data, hostnqn));
-		st = HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_HOST);
-		goto out;
+		log_notice("%s: host %s is not allowed on subsystem %s", sq->peer, d->hostnqn, s->nqn);
+		return connect_invalid_host(req);
 	}
-	st = tls_admission(req, s, &d, qid);
+	uint16_t st = tls_admission(req, s, d, le16toh(c->qid));
 	if (st)
-		goto out;
-	if (sqsize == 0) {
-		st = connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, sqsize));
-		goto out;
-	}
+		return st;
+	if (le16toh(c->sqsize) == 0)
+		return connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, sqsize));
+	*sp = s;
+	return 0;
+}
 
-	struct hnvmf_ctrl *ctrl;
-	if (qid == 0) {
-		if (cntlid != 0xffff) {
-			st = connect_invalid(req, true, offsetof(struct nvmf_connect_data, cntlid));
-			goto out;
-		}
-		if (sqsize + 1u > HNVMF_ADMIN_QUEUE_DEPTH) {
-			st = connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, sqsize));
-			goto out;
-		}
-		uint32_t kato = le32toh(c->kato);
-		/* A discovery controller without keep-alive would live as long as its connection:
-		 * give it the configured default so an abandoned one is reaped (nvmet: 120 s). */
-		if (s->discovery && kato == 0)
-			kato = sq->tgt->conf->kato_default_ms;
-		st = hnvmf_ctrl_create(sq->tgt, s, d.hostnqn, d.hostid, kato, &ctrl);
-		if (st)
-			goto out;
-		atomic_fetch_add(&ctrl->refs, 1); /* the admin queue's */
-	} else {
-		if (s->discovery) { /* a discovery controller has no I/O queues (nvmet refuses too) */
-			st = connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, qid));
-			goto out;
-		}
-		ctrl = hnvmf_ctrl_find_get(sq->tgt, d.subsysnqn, d.hostnqn, cntlid);
-		if (!ctrl) {
-			st = connect_invalid(req, true, offsetof(struct nvmf_connect_data, cntlid));
-			goto out;
-		}
-		pthread_mutex_lock(&ctrl->lock);
-		bool ready = ctrl->csts & 1u;
-		bool busy = qid <= HNVMF_MAX_IO_QUEUES && ctrl->sqs[qid] != NULL;
-		uint16_t maxq = ctrl->max_io_queues;
-		pthread_mutex_unlock(&ctrl->lock);
-		if (qid > maxq) {
-			hnvmf_ctrl_put(ctrl);
-			st = connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, qid));
-			goto out;
-		}
-		if (busy) {
-			hnvmf_ctrl_put(ctrl);
-			st = HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY);
-			goto out;
-		}
-		if (!ready || sqsize + 1u > sq->tgt->conf->queue_depth) {
-			hnvmf_ctrl_put(ctrl);
-			st = ready ? connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, sqsize))
-				   : HNVMF_SC_GENERIC(NVME_SC_CMD_SEQ_ERROR);
-			goto out;
-		}
-	}
+/* A Connect refused after it took its reference to ctrl: the reference goes, and a controller
+ * the admin Connect created goes with it (it has no admin queue). */
+static void connect_drop_ctrl(struct hnvmf_ctrl *ctrl, uint16_t qid, const char *why)
+{
+	if (qid == 0)
+		hnvmf_ctrl_fatal(ctrl, why);
+	hnvmf_ctrl_put(ctrl);
+}
 
-	st = hnvmf_ctrl_attach_sq(ctrl, sq, qid);
+/* sq becomes queue qid of ctrl on the engine path its tenant is granted; the Connect's reference
+ * to ctrl passes to the queue. On a refusal nothing stays attached (connect_drop_ctrl). */
+static uint16_t connect_attach(struct hnvmf_req *req, struct hnvmf_ctrl *ctrl, const struct nvmf_connect_data *d,
+			       const struct hnvmf_subsys *s)
+{
+	struct hnvmf_sq *sq = req->sq;
+	struct hnvmf_sqe_connect *c = &req->cmd->connect;
+	uint16_t qid = le16toh(c->qid);
+	uint16_t st = hnvmf_ctrl_attach_sq(ctrl, sq, qid);
 	if (st) {
-		if (qid == 0) /* the controller this Connect created has no admin queue */
-			hnvmf_ctrl_fatal(ctrl, "admin queue refused");
-		hnvmf_ctrl_put(ctrl);
-		goto out;
+		connect_drop_ctrl(ctrl, qid, "admin queue refused");
+		return st;
 	}
 	sq->ctrl = ctrl;
 	sq->qid = qid;
-	sq->size = (uint16_t)(sqsize + 1);
+	sq->size = (uint16_t)(le16toh(c->sqsize) + 1);
 	sq->head = 0;
 	sq->sqfc_disabled = (c->cattr & HNVMF_CONNECT_CATTR_SQ_FC_DISABLE) != 0;
 	uint32_t result = ctrl->cntlid;
@@ -176,33 +133,122 @@ static void execute_connect(struct hnvmf_req *req)
 		result |= HNVMF_CONNECT_RESP_ATR;
 	st = queue_mode(sq, &sq->mode);
 	if (st) {
-		/* Admission refused this tenant: the Connect fails as a whole, so the queue is detached
-		 * again (and a controller this admin Connect created goes with it). */
+		/* Admission refused this tenant: the Connect fails as a whole. */
 		hnvmf_auth_sq_free(sq);
 		hnvmf_ctrl_detach_sq(ctrl, sq);
 		sq->ctrl = NULL;
-		if (qid == 0)
-			hnvmf_ctrl_fatal(ctrl, "admission refused");
-		hnvmf_ctrl_put(ctrl);
+		connect_drop_ctrl(ctrl, qid, "admission refused");
 		req->cqe.result = connect_ipo(true, offsetof(struct nvmf_connect_data, hostnqn));
-		goto out;
+		return st;
 	}
-	if (qid == 0)
-		hnvmf_ctrl_start_keepalive(ctrl);
-	log_debug("%s: host %s connected qid %u size %u to %s (ctrl %u, %s)", sq->peer, d.hostnqn, qid,
+	log_debug("%s: host %s connected qid %u size %u to %s (ctrl %u, %s)", sq->peer, d->hostnqn, qid,
 		  sq->size, s->nqn, ctrl->cntlid, hnvmf_path_mode_name(sq->mode));
 	req->cqe.result = result;
-out:
+	return 0;
+}
+
+/* Admin Connect (QID 0): creates the controller; the host asks for a new one (CNTLID FFFFh,
+ * the dynamic controller model). */
+static uint16_t admin_connect_ctrl(struct hnvmf_req *req, const struct nvmf_connect_data *d, struct hnvmf_subsys *s,
+				   struct hnvmf_ctrl **ctrl)
+{
+	struct hnvmf_sq *sq = req->sq;
+	struct hnvmf_sqe_connect *c = &req->cmd->connect;
+	if (le16toh(d->cntlid) != 0xffff)
+		return connect_invalid(req, true, offsetof(struct nvmf_connect_data, cntlid));
+	if (le16toh(c->sqsize) + 1u > HNVMF_ADMIN_QUEUE_DEPTH)
+		return connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, sqsize));
+	uint32_t kato = le32toh(c->kato);
+	/* A discovery controller without keep-alive would live as long as its connection:
+	 * give it the configured default so an abandoned one is reaped (nvmet: 120 s). */
+	if (s->discovery && kato == 0)
+		kato = sq->tgt->conf->kato_default_ms;
+	uint16_t st = hnvmf_ctrl_create(sq->tgt, s, d->hostnqn, d->hostid, kato, ctrl);
+	if (!st)
+		atomic_fetch_add(&(*ctrl)->refs, 1); /* the admin queue's */
+	return st;
+}
+
+/* I/O Connect: joins the controller CNTLID names, once it is ready (CSTS.RDY, re-checked by
+ * hnvmf_ctrl_attach_sq against a reset begun since), with a free QID within what the
+ * controller grants and SQSIZE within the configured queue depth. A discovery controller has
+ * no I/O queues (nvmet refuses them too). */
+static uint16_t io_connect_ctrl(struct hnvmf_req *req, const struct nvmf_connect_data *d, struct hnvmf_subsys *s,
+				struct hnvmf_ctrl **out)
+{
+	struct hnvmf_sq *sq = req->sq;
+	struct hnvmf_sqe_connect *c = &req->cmd->connect;
+	uint16_t qid = le16toh(c->qid);
+	if (s->discovery)
+		return connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, qid));
+	struct hnvmf_ctrl *ctrl = hnvmf_ctrl_find_get(sq->tgt, d->subsysnqn, d->hostnqn, le16toh(d->cntlid));
+	if (!ctrl)
+		return connect_invalid(req, true, offsetof(struct nvmf_connect_data, cntlid));
+	pthread_mutex_lock(&ctrl->lock);
+	bool ready = ctrl->csts & 1u;
+	bool busy = qid <= HNVMF_MAX_IO_QUEUES && ctrl->sqs[qid] != NULL;
+	uint16_t maxq = ctrl->max_io_queues;
+	pthread_mutex_unlock(&ctrl->lock);
+	uint16_t st = 0;
+	if (qid > maxq)
+		st = connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, qid));
+	else if (busy)
+		st = HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY);
+	else if (!ready)
+		st = HNVMF_SC_GENERIC(NVME_SC_CMD_SEQ_ERROR);
+	else if (le16toh(c->sqsize) + 1u > sq->tgt->conf->queue_depth)
+		st = connect_invalid(req, false, offsetof(struct hnvmf_sqe_connect, sqsize));
+	if (st)
+		hnvmf_ctrl_put(ctrl);
+	else
+		*out = ctrl;
+	return st;
+}
+
+typedef uint16_t connect_ctrl_fn(struct hnvmf_req *req, const struct nvmf_connect_data *d, struct hnvmf_subsys *s,
+				  struct hnvmf_ctrl **ctrl);
+
+/* Either Connect: the common checks, the controller (created or joined), the attach. */
+static uint16_t connect_queue(struct hnvmf_req *req, connect_ctrl_fn *get_ctrl, struct hnvmf_ctrl **ctrl)
+{
+	struct nvmf_connect_data d;
+	struct hnvmf_subsys *s;
+	uint16_t st = connect_check(req, &d, &s);
+	if (!st)
+		st = get_ctrl(req, &d, s, ctrl);
+	if (!st)
+		st = connect_attach(req, *ctrl, &d, s);
+	return st;
+}
+
+static void execute_admin_connect(struct hnvmf_req *req)
+{
+	struct hnvmf_ctrl *ctrl;
+	uint16_t st = connect_queue(req, admin_connect_ctrl, &ctrl);
+	if (!st)
+		hnvmf_ctrl_start_keepalive(ctrl);
 	hnvmf_req_complete(req, st);
+}
+
+static void execute_io_connect(struct hnvmf_req *req)
+{
+	struct hnvmf_ctrl *ctrl;
+	hnvmf_req_complete(req, connect_queue(req, io_connect_ctrl, &ctrl));
+}
+
+/* As nvmet: the admin Connect creates a controller, an I/O Connect joins one. */
+static void parse_connect(struct hnvmf_req *req)
+{
+	req->dir = HNVMF_DIR_H2C;
+	req->data_len = sizeof(struct nvmf_connect_data);
+	req->execute = le16toh(req->cmd->connect.qid) == 0 ? execute_admin_connect : execute_io_connect;
 }
 
 uint16_t hnvmf_parse_connect_cmd(struct hnvmf_req *req)
 {
 	if (req->cmd->fabrics.fctype != nvme_fabrics_type_connect)
 		return HNVMF_SC_GENERIC(NVME_SC_CMD_SEQ_ERROR); /* only Connect before Connect */
-	req->dir = HNVMF_DIR_H2C;
-	req->data_len = sizeof(struct nvmf_connect_data);
-	req->execute = execute_connect;
+	parse_connect(req);
 	return 0;
 }
 
@@ -232,9 +278,7 @@ uint16_t hnvmf_parse_fabrics_cmd(struct hnvmf_req *req)
 {
 	switch (req->cmd->fabrics.fctype) {
 	case nvme_fabrics_type_connect:
-		req->dir = HNVMF_DIR_H2C;
-		req->data_len = sizeof(struct nvmf_connect_data);
-		req->execute = execute_connect; /* refused there: the queue is connected */
+		parse_connect(req); /* refused there: the queue is connected */
 		return 0;
 	case nvme_fabrics_type_property_get:
 		if (req->sq->qid != 0)

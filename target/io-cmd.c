@@ -47,6 +47,12 @@ uint16_t hnvmf_errno_to_status(int err, bool write)
 	}
 }
 
+/* The LBA range [slba, slba + nlb) lies in the namespace and does not wrap. */
+static bool lba_range_ok(const struct hnvmf_ns *ns, uint64_t slba, uint64_t nlb)
+{
+	return slba + nlb <= ns->nlba && slba + nlb >= slba;
+}
+
 static struct hnvmf_chan *queue_chan(struct hnvmf_sq *sq, struct hnvmf_ns *ns)
 {
 	struct hnvmf_chan *ch = sq->chans[ns->nsid];
@@ -83,13 +89,11 @@ static void rw_done(struct hnvmf_io *io)
 	hnvmf_req_complete(req, hnvmf_errno_to_status(io->bio.result, write));
 }
 
+/* The byte range, io->bio.offset and len, was set by parse_lba_range. */
 static void execute_rw(struct hnvmf_req *req)
 {
 	union hnvmf_sqe *cmd = req->cmd;
 	struct hnvmf_io *io = &req->io;
-	uint64_t slba = (uint64_t)le32toh(cmd->common.cdw11) << 32 | le32toh(cmd->common.cdw10);
-	io->bio.offset = slba << req->ns->lba_shift;
-	io->bio.len = req->data_len;
 	io->bio.iov = req->iov;
 	io->bio.iovcnt = req->iovcnt;
 	io->bio.flags = (le32toh(cmd->common.cdw12) & RW_FUA) ? HNVMF_BIO_FUA : 0;
@@ -100,14 +104,9 @@ static void execute_rw(struct hnvmf_req *req)
 
 static void execute_write_zeroes(struct hnvmf_req *req)
 {
-	union hnvmf_sqe *cmd = req->cmd;
 	struct hnvmf_io *io = &req->io;
-	uint64_t slba = (uint64_t)le32toh(cmd->common.cdw11) << 32 | le32toh(cmd->common.cdw10);
-	uint64_t nlb = (le32toh(cmd->common.cdw12) & 0xffff) + 1ull;
 	io->bio.op = HNVMF_BIO_WRITE_ZEROES;
-	io->bio.flags = (le32toh(cmd->common.cdw12) & RW_FUA) ? HNVMF_BIO_FUA : 0;
-	io->bio.offset = slba << req->ns->lba_shift;
-	io->bio.len = nlb << req->ns->lba_shift;
+	io->bio.flags = (le32toh(req->cmd->common.cdw12) & RW_FUA) ? HNVMF_BIO_FUA : 0;
 	io->bio.iov = NULL;
 	io->bio.iovcnt = 0;
 	io->done = rw_done;
@@ -168,7 +167,7 @@ static void dsm_step(struct multi *m)
 		uint64_t slba = le64toh(r->slba), nlb = le32toh(r->nlb);
 		if (nlb == 0)
 			continue;
-		if (slba + nlb > ns->nlba || slba + nlb < slba) {
+		if (!lba_range_ok(ns, slba, nlb)) {
 			m->status = HNVMF_SC_GENERIC(NVME_SC_LBA_RANGE);
 			multi_finish(m);
 			return;
@@ -249,10 +248,8 @@ static void execute_compare(struct hnvmf_req *req)
 		multi_finish(m);
 		return;
 	}
-	union hnvmf_sqe *cmd = req->cmd;
-	uint64_t slba = (uint64_t)le32toh(cmd->common.cdw11) << 32 | le32toh(cmd->common.cdw10);
 	m->iov = (struct iovec){.iov_base = m->buf, .iov_len = req->data_len};
-	m->io.bio = (struct hnvmf_bio){.op = HNVMF_BIO_READ, .offset = slba << req->ns->lba_shift,
+	m->io.bio = (struct hnvmf_bio){.op = HNVMF_BIO_READ, .offset = req->io.bio.offset,
 				       .len = req->data_len, .iov = &m->iov, .iovcnt = 1};
 	m->io.done = compare_done;
 	submit(req, req->ns, &m->io);
@@ -296,15 +293,28 @@ static void execute_flush_all(struct hnvmf_req *req)
 
 /* ---- parsing ---- */
 
+/* Read, Write, Compare and Write Zeroes address SLBA (CDW10-11) and NLB (CDW12 bits 15:0, 0's
+ * based): decoded here, once, into the byte range of the command's backend I/O. */
+static uint16_t parse_lba_range(struct hnvmf_req *req)
+{
+	union hnvmf_sqe *cmd = req->cmd;
+	uint64_t slba = (uint64_t)le32toh(cmd->common.cdw11) << 32 | le32toh(cmd->common.cdw10);
+	uint64_t nlb = (le32toh(cmd->common.cdw12) & 0xffff) + 1ull;
+	if (!lba_range_ok(req->ns, slba, nlb))
+		return HNVMF_SC_GENERIC(NVME_SC_LBA_RANGE);
+	req->io.bio.offset = slba << req->ns->lba_shift;
+	req->io.bio.len = nlb << req->ns->lba_shift;
+	return 0;
+}
+
 static uint16_t parse_rw(struct hnvmf_req *req, bool write)
 {
 	union hnvmf_sqe *cmd = req->cmd;
 	struct hnvmf_ns *ns = req->ns;
-	uint64_t slba = (uint64_t)le32toh(cmd->common.cdw11) << 32 | le32toh(cmd->common.cdw10);
-	uint64_t nlb = (le32toh(cmd->common.cdw12) & 0xffff) + 1ull;
-	if (slba + nlb > ns->nlba || slba + nlb < slba)
-		return HNVMF_SC_GENERIC(NVME_SC_LBA_RANGE);
-	uint64_t len = nlb << ns->lba_shift;
+	uint16_t st = parse_lba_range(req);
+	if (st)
+		return st;
+	uint64_t len = req->io.bio.len;
 	uint32_t mdts = req->sq->tgt->conf->mdts_kib;
 	if (mdts && len > (uint64_t)mdts * 1024)
 		return HNVMF_SC_GENERIC(NVME_SC_INVALID_FIELD);
@@ -347,16 +357,14 @@ uint16_t hnvmf_parse_io_cmd(struct hnvmf_req *req)
 	case nvme_cmd_flush:
 		req->execute = execute_flush;
 		return 0;
-	case nvme_cmd_write_zeroes: {
-		uint64_t slba = (uint64_t)le32toh(cmd->common.cdw11) << 32 | le32toh(cmd->common.cdw10);
-		uint64_t nlb = (le32toh(cmd->common.cdw12) & 0xffff) + 1ull;
-		if (slba + nlb > req->ns->nlba || slba + nlb < slba)
-			return HNVMF_SC_GENERIC(NVME_SC_LBA_RANGE);
+	case nvme_cmd_write_zeroes:
+		st = parse_lba_range(req);
+		if (st)
+			return st;
 		if (req->ns->readonly)
 			return HNVMF_SC_GENERIC(NVME_SC_NS_WRITE_PROTECTED);
 		req->execute = execute_write_zeroes;
 		return 0;
-	}
 	case nvme_cmd_dsm: {
 		if (req->ns->readonly)
 			return HNVMF_SC_GENERIC(NVME_SC_NS_WRITE_PROTECTED);

@@ -90,7 +90,6 @@ struct hnvmf_req {
 
 	void (*execute)(struct hnvmf_req *req);
 	struct hnvmf_io io;      /* the I/O handed to core/ (read, write, flush ...) */
-	void *priv;              /* transport's back pointer, if it wants one */
 	/* Carries a completion from another thread to the queue's reactor: part of the request, so
 	 * that completing never allocates and never fails (target/req.c). */
 	struct hnvmf_msg done_msg;
@@ -239,7 +238,7 @@ int hnvmf_tgt_tls_psk(struct hnvmf_tgt *tgt, const char *hostnqn, struct hnvmf_k
 /* Text state for the control socket / tests: controllers, queues, modes. */
 size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len);
 
-/* ---- queues and requests (core.c) ---- */
+/* ---- queues and requests (req.c) ---- */
 void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port *port,
 		   struct hnvmf_reactor *r, const struct hnvmf_sq_ops *ops);
 /* The transport starts tearing the queue down (peer gone, disconnect op, shutdown): requests the

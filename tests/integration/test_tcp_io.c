@@ -203,6 +203,14 @@ static void test_flush_write_zeroes(void **state)
 	st = hnvmf_ini_read(c, 0, 1, (64u << 20) / 512 - 1, 2, buf, 1024);
 	assert_true(st > 0);
 	assert_int_equal(hnvmf_status_sc((uint16_t)st), NVME_SC_LBA_RANGE);
+	/* the same range check for Write Zeroes and for a Dataset Management range */
+	st = hnvmf_ini_write_zeroes(c, 0, 1, (64u << 20) / 512 - 1, 2);
+	assert_true(st > 0);
+	assert_int_equal(hnvmf_status_sc((uint16_t)st), NVME_SC_LBA_RANGE);
+	struct nvme_dsm_range past_end = { .nlb = htole32(2), .slba = htole64((64u << 20) / 512 - 1) };
+	st = hnvmf_ini_deallocate(c, 0, 1, &past_end, 1);
+	assert_true(st > 0);
+	assert_int_equal(hnvmf_status_sc((uint16_t)st), NVME_SC_LBA_RANGE);
 	/* a namespace that does not exist */
 	st = hnvmf_ini_read(c, 0, 9, 0, 1, buf, 512);
 	assert_true(st > 0);

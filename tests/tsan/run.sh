@@ -1,9 +1,9 @@
 #!/bin/sh
-# Builds the lock-free ring tests with ThreadSanitizer and runs them. A data race (for example a
+# Builds the lock-free ring test with ThreadSanitizer and runs it. A data race (for example a
 # ring access made with a too-weak memory order, or a plain access to a shared index) fails the
 # run with TSan's report.
 #   tests/tsan/run.sh [build-dir]        default build dir: <source root>/build-tsan
-# HNVMF_RING_ITEMS sets how many items each threaded test moves (TSan slows atomics ~10x;
+# HNVMF_RING_ITEMS sets how many items each threaded case moves (TSan slows atomics ~10x;
 # the default keeps the run well under a minute on two cores).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)

@@ -1,6 +1,7 @@
 /* Every engine path (direct, baseline, and PQM/DAM when linked) must deliver each io exactly
  * once, on the submitting reactor's thread, after the backend did the work; data written through a
  * channel reads back identical. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -92,24 +93,44 @@ static void wait_all(struct ctx *c)
 	}
 }
 
-static void run_mode(enum hnvmf_path_mode mode, bool must_be_exact)
+/* A reactor, an engine, a RAM backend of NIO blocks and a channel in mode on them; NIO buffers. */
+static struct ctx *ctx_open(enum hnvmf_path_mode mode, unsigned backend_depth)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
 	g = c;
 	c->mode = mode;
 	assert_int_equal(hnvmf_reactor_create("test", &c->r), 0);
 	assert_int_equal(hnvmf_reactor_start(c->r, -1), 0);
-	struct hnvmf_engine_opts eo = {.pqm_cmax = 2, .pqm_epoch_ms = 20, .subqueue_depth = 256, .backend_depth = 64};
+	struct hnvmf_engine_opts eo = {.pqm_cmax = 2, .pqm_epoch_ms = 20, .subqueue_depth = 256,
+				       .backend_depth = backend_depth};
 	assert_int_equal(hnvmf_engine_create(&eo, &c->e), 0);
 	struct hnvmf_backend_params p = {.type = HNVMF_BACKEND_RAM, .size = (uint64_t)NIO * BS, .block_size = 512};
 	char msg[128];
 	assert_int_equal(hnvmf_backend_open(&p, &c->be, msg, sizeof(msg)), 0);
 	hnvmf_reactor_call_sync(c->r, open_chan, c);
 	assert_int_equal(c->rc, 0);
+	for (int i = 0; i < NIO; i++)
+		c->jobs[i].buf = calloc(1, BS);
+	return c;
+}
+
+static void ctx_close(struct ctx *c)
+{
+	hnvmf_reactor_call_sync(c->r, close_chan, c);
+	hnvmf_reactor_stop(c->r);
+	hnvmf_reactor_destroy(c->r);
+	hnvmf_engine_destroy(c->e);
+	hnvmf_backend_close(c->be);
+	for (int i = 0; i < NIO; i++)
+		free(c->jobs[i].buf);
+	free(c);
+}
+
+static void run_mode(enum hnvmf_path_mode mode, bool must_be_exact)
+{
+	struct ctx *c = ctx_open(mode, 64);
 	if (must_be_exact)
 		assert_int_equal(hnvmf_chan_mode(c->ch), mode);
-	for (int i = 0; i < NIO; i++)
-		c->jobs[i].buf = malloc(BS);
 
 	phase_op = HNVMF_BIO_WRITE;
 	for (int i = 0; i < NIO; i++)
@@ -125,15 +146,7 @@ static void run_mode(enum hnvmf_path_mode mode, bool must_be_exact)
 	for (int i = 0; i < NIO; i++)
 		for (int k = 0; k < BS; k++)
 			assert_int_equal(c->jobs[i].buf[k], (uint8_t)(i * 7 + k * 13 + mode));
-
-	hnvmf_reactor_call_sync(c->r, close_chan, c);
-	hnvmf_reactor_stop(c->r);
-	hnvmf_reactor_destroy(c->r);
-	hnvmf_engine_destroy(c->e);
-	hnvmf_backend_close(c->be);
-	for (int i = 0; i < NIO; i++)
-		free(c->jobs[i].buf);
-	free(c);
+	ctx_close(c);
 }
 
 static void test_direct(void **state)
@@ -160,6 +173,43 @@ static void test_dam(void **state)
 	run_mode(HNVMF_PATH_DAM, true);
 }
 
+/* The direct path: ios waiting for room in a full backend queue pair keep their order, and one
+ * of them refused by the backend (here: beyond its end) is answered with its error without
+ * dropping the ios queued behind it. */
+#define WAIT_DEPTH 2
+#define WAIT_NIO 5
+#define WAIT_BAD 3 /* the first two fill the queue pair, the next ones wait */
+
+static void submit_wait_jobs(void *arg)
+{
+	struct ctx *c = arg;
+	for (int i = 0; i < WAIT_NIO; i++) {
+		struct job *j = &c->jobs[i];
+		uint64_t offset = i == WAIT_BAD ? (uint64_t)NIO * BS : (uint64_t)i * BS;
+		j->iov = (struct iovec){j->buf, BS};
+		j->io.bio = (struct hnvmf_bio){.op = HNVMF_BIO_WRITE, .offset = offset, .len = BS,
+					       .iov = &j->iov, .iovcnt = 1};
+		j->io.done = job_done;
+		hnvmf_chan_submit(c->ch, &j->io);
+	}
+}
+
+static void test_direct_refused_while_waiting(void **state)
+{
+	(void)state;
+	struct ctx *c = ctx_open(HNVMF_PATH_DIRECT, WAIT_DEPTH);
+	hnvmf_reactor_call_sync(c->r, submit_wait_jobs, c);
+	for (int t = 0; t < 5000 && atomic_load(&c->completed) < WAIT_NIO; t++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&c->completed), WAIT_NIO);
+	for (int i = 0; i < WAIT_NIO; i++) {
+		assert_int_equal(c->jobs[i].done_count, 1);
+		assert_true(c->jobs[i].on_reactor);
+		assert_int_equal(c->jobs[i].io.bio.result, i == WAIT_BAD ? -EINVAL : 0);
+	}
+	ctx_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +217,7 @@ int main(void)
 		cmocka_unit_test(test_baseline),
 		cmocka_unit_test(test_pqm),
 		cmocka_unit_test(test_dam),
+		cmocka_unit_test(test_direct_refused_while_waiting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

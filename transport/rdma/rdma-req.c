@@ -266,7 +266,6 @@ void rdma_req_recv(struct rdma_conn *c, struct rdma_slab_obj *capsule, const str
 	uint16_t st = rdma_sgl_parse(sqe, icd_len, c->icd_limit, &t->sgl);
 	struct hnvmf_req *req = &t->req;
 	memset(req, 0, sizeof(*req));
-	req->priv = t;
 	req->sgl_len = st ? 0 : t->sgl.len;
 	req->sgl_status = st; /* the target answers with it (hnvmf_req_check_data) */
 	if (!hnvmf_req_init(req, &c->sq, sqe))

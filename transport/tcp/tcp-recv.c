@@ -59,8 +59,8 @@ static uint8_t expected_hlen(const struct tcp_conn *c, uint8_t type, enum hnvmf_
 	}
 }
 
-/* Sets up the data phase of the current PDU: pdo/plen checks, then PAD, DATA, DDGST. */
-static bool start_data(struct tcp_conn *c, uint8_t *dst, uint32_t data_len)
+/* Sets up the data phase of the current PDU (checked by pdu_data_len): PAD, DATA, DDGST. */
+static void start_data(struct tcp_conn *c, uint8_t *dst, uint32_t data_len)
 {
 	const struct hnvmf_tcp_hdr *h = (const void *)c->rx_pdu;
 	uint32_t hd = c->hdgst ? HNVMF_TCP_DIGEST_LEN : 0;
@@ -70,7 +70,6 @@ static bool start_data(struct tcp_conn *c, uint8_t *dst, uint32_t data_len)
 	c->rx_left = data_len;
 	c->rx_crc = TCP_CRC_SEED;
 	c->rx_state = c->rx_pad ? TCP_RX_PAD : TCP_RX_DATA;
-	return true;
 }
 
 /* Common checks of a PDU with data: returns the data length, or -1 after terminating. */

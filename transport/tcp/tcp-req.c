@@ -202,7 +202,6 @@ void tcp_req_capsule_ready(struct tcp_req *t)
 
 	c->stats.cmds++;
 	memset(req, 0, sizeof(*req));
-	req->priv = t;
 	req->sgl_len = st ? 0 : len;
 	req->sgl_status = st; /* the target answers with it (hnvmf_req_check_data) */
 	if (!hnvmf_req_init(req, &c->sq, &t->sqe))
