@@ -1,7 +1,8 @@
 /* rdma-cm-probe: a userspace RDMA CM client that checks hnvmfd's NVMe/RDMA connection
  * handling where the kernel host never goes: bad private data must be rejected with the
  * NVMe/RDMA status (recfmt, qid, hsqsize, length), a good request accepted with crqsize, a
- * command whose in-capsule SGL overruns the capsule answered with an SGL error, and a keyed
+ * command with an SGL descriptor type RDMA does not use answered with SGL Descriptor Type
+ * Invalid, one whose in-capsule SGL overruns the capsule with an SGL error, and a keyed
  * SGL with a key the host never registered must end the connection (the RDMA READ fails)
  * while the daemon keeps serving. Runs in the test guest; exits 0 when every check passed.
  * build: gcc -O2 -Wall -o rdma-cm-probe rdma-cm-probe.c -lrdmacm -libverbs
@@ -200,6 +201,14 @@ int main(int argc, char **argv)
 	struct rdma_cm_id *id; struct ibv_pd *pd; struct ibv_cq *cq;
 	r = req(0, 0, 32, 31);
 	if (try_connect(&r, sizeof(r), &crq, &id, &pd, &cq) == 0) {
+		/* A Transport SGL Data Block descriptor (type 5h, NVMe/TCP's) has no meaning on
+		 * RDMA: SGL Descriptor Type Invalid, decided by the target's one helper for both
+		 * transports (it once became 0x0f Data SGL Length Invalid). */
+		uint8_t tsgl[16] = {0};
+		tsgl[8] = 0x00; tsgl[9] = 0x04; tsgl[15] = 0x5a;
+		int st0 = send_connect(id, pd, cq, tsgl);
+		CHECK(st0 >= 0 && (st0 & 0xff) == 0x11, "transport SGL data block on RDMA: status 0x%x "
+		      "(expect SC 0x11 SGL Descriptor Type Invalid)", st0);
 		/* In-capsule data descriptor claiming 1024 bytes after a bare 64-byte SQE. */
 		uint8_t sgl[16] = {0};
 		sgl[8] = 0x00; sgl[9] = 0x04; sgl[15] = 0x01;
