@@ -159,7 +159,9 @@ static void stop_all(void)
 		}
 		queues[nq++] = &ops->queues;
 	}
-	hnvmf_queues_teardown(queues, nq, HNVMF_SHUTDOWN_TIMEOUT_MS);
+	/* The reactors every transport was given (start_listeners' env): the teardown walks
+	 * each transport's connections on them. */
+	hnvmf_queues_teardown(queues, nq, d.reactors, d.nreactors, HNVMF_SHUTDOWN_TIMEOUT_MS);
 	for (int t = 0; t < 2; t++)
 		if (d.transport_up[t])
 			hnvmf_transport_get((enum hnvmf_trtype)t)->shutdown();

@@ -64,6 +64,10 @@ struct hnvmf_sq_ops {
 	/* Tear the queue's connection down (keep-alive expiry, controller reset or deletion,
 	 * shutdown). In-flight requests still complete; then the transport calls hnvmf_sq_destroy. */
 	void (*disconnect)(struct hnvmf_sq *sq);
+	/* Daemon stop (target/teardown.c), on the queue's reactor: read no new command, and close
+	 * once the ones in flight are answered (then hnvmf_sq_destroy as after disconnect). A
+	 * connection not yet past its transport's handshake closes at once. */
+	void (*drain)(struct hnvmf_sq *sq);
 	const char *name; /* "tcp", "rdma", for logs */
 };
 

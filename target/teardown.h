@@ -1,12 +1,15 @@
 /* Queue teardown at daemon stop, written once for every transport (nvmet's nvmet_sq_destroy
- * plays this part per queue): the order and the waiting are the target's; a transport only
- * stops its queues reading, counts them, and closes its own resources (socket, QP, buffers).
+ * plays this part per queue): the order, the waiting and the walks over the reactors are the
+ * target's; a transport only stops accepting, lists the queues each reactor serves, and says
+ * how many connections it still has. What happens to one queue goes through its own ops
+ * (struct hnvmf_sq_ops: drain, disconnect), as every other per-queue action does.
  *
- *   1. every transport drains its I/O queues: no new command is read, the in-flight ones are
- *      answered, then the connection closes (hnvmf_sq_destroy);
+ *   1. every transport stops accepting and drains its I/O queues: no new command is read, the
+ *      in-flight ones are answered, then the connection closes (hnvmf_sq_destroy);
  *   2. once no I/O queue is left, the admin queues (and queues never connected) drain alike:
  *      closing an admin queue ends its controller, which would cut I/O queues off mid-command;
- *   3. after timeout_ms, whatever is still open is closed: its commands complete, unanswered. */
+ *   3. after timeout_ms, whatever is still open is disconnected: its commands complete,
+ *      unanswered. */
 #ifndef HNVMF_TEARDOWN_H
 #define HNVMF_TEARDOWN_H
 
@@ -19,27 +22,36 @@ enum hnvmf_drain {
 	HNVMF_DRAIN_ALL, /* every queue */
 };
 
-/* What the teardown needs from a transport; each call from the stopping thread. */
+struct hnvmf_sq;
+struct hnvmf_reactor;
+
+/* What only a transport can do for the teardown. */
 struct hnvmf_queue_teardown_ops {
 	const char *name;
-	/* No new connection; on every reactor, the queues of which read no new command and close
-	 * once their in-flight commands are answered. */
-	void (*drain)(enum hnvmf_drain which);
-	/* The connections of which not yet destroyed. */
-	unsigned (*count)(enum hnvmf_drain which);
-	/* Closes every connection now. */
-	void (*close_all)(void);
+	/* From the stopping thread, once, before any walk: closes the listeners and refuses new
+	 * connections; one accepted earlier but not yet on its reactor drains when it gets there
+	 * (so the walks, which see only listed connections, miss nothing). */
+	void (*stop_accepting)(void);
+	/* On the thread of reactors[reactor_index] (the env's array, given to every transport):
+	 * fn on each connection that reactor serves. fn may close or destroy the connection it is
+	 * given, so the walk must survive its removal from the list. */
+	void (*each_queue)(unsigned reactor_index, void (*fn)(struct hnvmf_sq *sq, void *arg),
+			   void *arg);
+	/* From any thread: the connections not yet destroyed, including those accepted and not
+	 * yet listed on a reactor (which no walk can count). */
+	unsigned (*nconns)(void);
 };
 
-struct hnvmf_sq;
-
-/* Whether a transport's drain or count of which takes the connection of sq: an I/O queue is any
- * queue but a controller's admin queue (one not yet connected drains with the I/O queues). */
+/* Whether the drain or count of which takes sq: an I/O queue is any queue but a controller's
+ * admin queue (one not yet connected drains with the I/O queues). */
 bool hnvmf_sq_in_drain(const struct hnvmf_sq *sq, enum hnvmf_drain which);
 
-/* Steps 1 to 3 over n transports at once; returns when every connection is destroyed or, after
- * a second timeout_ms, gives up logging how many never finished. */
+/* Steps 1 to 3 over n transports at once, walking the nreactors reactors the transports were
+ * given (struct hnvmf_transport_env) with hnvmf_reactor_call_sync; returns when every
+ * connection is destroyed or, after a second timeout_ms, gives up logging how many never
+ * finished. */
 void hnvmf_queues_teardown(const struct hnvmf_queue_teardown_ops *const *t, unsigned n,
+			   struct hnvmf_reactor *const *reactors, unsigned nreactors,
 			   unsigned timeout_ms);
 
 #endif

@@ -23,9 +23,10 @@ struct hnvmf_transport_ops {
 	/* Starts accepting on port (address and port in port->conf). 0 or -errno; logs why. */
 	int (*listen)(struct hnvmf_port *port);
 	void (*stop_listen)(struct hnvmf_port *port);
-	/* Daemon stop: target/teardown.c drains and closes every connection through these, in
-	 * its order (hnvmf_queues_teardown); then shutdown stops what still runs on the reactors
-	 * for this transport (pollers, timers). */
+	/* Daemon stop: target/teardown.c stops the accepting through these and walks every
+	 * reactor's connections with them, draining and closing each through its queue's ops,
+	 * in its order (hnvmf_queues_teardown); then shutdown stops what still runs on the
+	 * reactors for this transport (pollers, timers). */
 	struct hnvmf_queue_teardown_ops queues;
 	void (*shutdown)(void);
 	/* Frees what init made; after shutdown. */

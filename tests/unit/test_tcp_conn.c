@@ -547,7 +547,8 @@ static void *run_shutdown(void *arg)
 {
 	atomic_bool *done = arg;
 	const struct hnvmf_queue_teardown_ops *q = &hnvmf_tcp_transport.queues;
-	hnvmf_queues_teardown(&q, 1, HNVMF_SHUTDOWN_TIMEOUT_MS); /* what hnvmfd's stop does */
+	/* What hnvmfd's stop does, over the reactors the transport was given at init. */
+	hnvmf_queues_teardown(&q, 1, reactor_ptrs, 2, HNVMF_SHUTDOWN_TIMEOUT_MS);
 	hnvmf_tcp_transport.shutdown();
 	atomic_store(done, true);
 	return NULL;

@@ -32,9 +32,15 @@ static void rdma_sq_disconnect(struct hnvmf_sq *sq)
 	rdma_conn_close(container_of(sq, struct rdma_conn, sq), "disconnected by the target");
 }
 
+static void rdma_sq_drain(struct hnvmf_sq *sq)
+{
+	rdma_conn_drain(container_of(sq, struct rdma_conn, sq));
+}
+
 const struct hnvmf_sq_ops rdma_sq_ops = {
 	.queue_response = rdma_queue_response,
 	.disconnect = rdma_sq_disconnect,
+	.drain = rdma_sq_drain,
 	.name = "rdma",
 };
 

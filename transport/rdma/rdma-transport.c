@@ -254,38 +254,14 @@ static void rdma_port_stop_listen(struct hnvmf_port *port)
 	free(l);
 }
 
-/* On one reactor: drains, or counts, the connections whose queue target/teardown.c names. */
-struct reactor_queues {
-	struct rdma_reactor *rt;
-	enum hnvmf_drain which;
-	unsigned n;
-};
-
-static void reactor_drain(void *arg)
+/* On reactors[reactor_index]: the connections it lists (target/teardown.c drains, counts and
+ * closes them through their queue's ops, any of which may end the connection). */
+static void rdma_each_queue(unsigned reactor_index, void (*fn)(struct hnvmf_sq *sq, void *arg),
+			    void *arg)
 {
-	struct reactor_queues *q = arg;
 	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &q->rt->conns) {
-		struct rdma_conn *c = container_of(pos, struct rdma_conn, link);
-		if (hnvmf_sq_in_drain(&c->sq, q->which))
-			rdma_conn_drain(c);
-	}
-}
-
-static void reactor_count(void *arg)
-{
-	struct reactor_queues *q = arg;
-	struct hnvmf_list *pos;
-	for (pos = q->rt->conns.next; pos != &q->rt->conns; pos = pos->next)
-		q->n += hnvmf_sq_in_drain(&container_of(pos, struct rdma_conn, link)->sq, q->which);
-}
-
-static void reactor_close_all(void *arg)
-{
-	struct rdma_reactor *rt = arg;
-	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &rt->conns)
-		rdma_conn_close(container_of(pos, struct rdma_conn, link), "shutdown timeout");
+	hnvmf_list_for_each_safe(pos, tmp, &rdma_g.rts[reactor_index].conns)
+		fn(&container_of(pos, struct rdma_conn, link)->sq, arg);
 }
 
 static void reactor_unregister(void *arg)
@@ -301,8 +277,9 @@ static void reactor_unregister(void *arg)
 		rdma_group_unregister(g);
 }
 
-/* No new connection; then on every reactor the connections of which drain (rdma_conn_drain). */
-static void rdma_drain(enum hnvmf_drain which)
+/* No new connection request is accepted (rdma_conn_request reads shutting_down); one accepted
+ * already drains on its reactor once set up there (rdma-conn.c). */
+static void rdma_stop_accepting(void)
 {
 	atomic_store(&rdma_g.shutting_down, true);
 	while (!hnvmf_list_empty(&rdma_g.listeners)) {
@@ -310,29 +287,11 @@ static void rdma_drain(enum hnvmf_drain which)
 						       link);
 		rdma_port_stop_listen(l->port);
 	}
-	for (unsigned i = 0; i < rdma_g.env.nreactors; i++) {
-		struct reactor_queues q = {&rdma_g.rts[i], which, 0};
-		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_drain, &q);
-	}
 }
 
-static unsigned rdma_count(enum hnvmf_drain which)
+static unsigned rdma_nconns(void)
 {
-	if (which == HNVMF_DRAIN_ALL)
-		return atomic_load(&rdma_g.nconns); /* also those no reactor lists yet */
-	unsigned n = 0;
-	for (unsigned i = 0; i < rdma_g.env.nreactors; i++) {
-		struct reactor_queues q = {&rdma_g.rts[i], which, 0};
-		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_count, &q);
-		n += q.n;
-	}
-	return n;
-}
-
-static void rdma_close_all(void)
-{
-	for (unsigned i = 0; i < rdma_g.env.nreactors; i++)
-		hnvmf_reactor_call_sync(rdma_g.rts[i].r, reactor_close_all, &rdma_g.rts[i]);
+	return atomic_load(&rdma_g.nconns);
 }
 
 /* After the queues' teardown. */
@@ -370,7 +329,10 @@ const struct hnvmf_transport_ops hnvmf_rdma_transport = {
 	.init = rdma_init,
 	.listen = rdma_port_listen,
 	.stop_listen = rdma_port_stop_listen,
-	.queues = {.name = "rdma", .drain = rdma_drain, .count = rdma_count, .close_all = rdma_close_all},
+	.queues = {.name = "rdma",
+		   .stop_accepting = rdma_stop_accepting,
+		   .each_queue = rdma_each_queue,
+		   .nconns = rdma_nconns},
 	.shutdown = rdma_shutdown,
 	.fini = rdma_fini,
 	.describe_requests = rdma_describe_requests,

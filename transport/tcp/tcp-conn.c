@@ -30,9 +30,15 @@ static void tcp_sq_disconnect(struct hnvmf_sq *sq)
 	tcp_conn_close(c, "disconnected by the target");
 }
 
+static void tcp_sq_drain(struct hnvmf_sq *sq)
+{
+	tcp_conn_drain(container_of(sq, struct tcp_conn, sq));
+}
+
 const struct hnvmf_sq_ops tcp_sq_ops = {
 	.queue_response = tcp_queue_response,
 	.disconnect = tcp_sq_disconnect,
+	.drain = tcp_sq_drain,
 	.name = "tcp",
 };
 

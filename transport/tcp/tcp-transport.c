@@ -245,38 +245,14 @@ static void tcp_stop_listen(struct hnvmf_port *port)
 	free(l);
 }
 
-/* On one reactor: drains, or counts, the connections whose queue target/teardown.c names. */
-struct reactor_queues {
-	struct tcp_reactor *rt;
-	enum hnvmf_drain which;
-	unsigned n;
-};
-
-static void reactor_drain(void *arg)
+/* On reactors[reactor_index]: the connections it lists (target/teardown.c drains, counts and
+ * closes them through their queue's ops, any of which may end the connection). */
+static void tcp_each_queue(unsigned reactor_index, void (*fn)(struct hnvmf_sq *sq, void *arg),
+			   void *arg)
 {
-	struct reactor_queues *q = arg;
 	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &q->rt->conns) {
-		struct tcp_conn *c = container_of(pos, struct tcp_conn, link);
-		if (hnvmf_sq_in_drain(&c->sq, q->which))
-			tcp_conn_drain(c);
-	}
-}
-
-static void reactor_count(void *arg)
-{
-	struct reactor_queues *q = arg;
-	struct hnvmf_list *pos;
-	for (pos = q->rt->conns.next; pos != &q->rt->conns; pos = pos->next)
-		q->n += hnvmf_sq_in_drain(&container_of(pos, struct tcp_conn, link)->sq, q->which);
-}
-
-static void reactor_close_all(void *arg)
-{
-	struct tcp_reactor *rt = arg;
-	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &rt->conns)
-		tcp_conn_close(container_of(pos, struct tcp_conn, link), "shutdown timeout");
+	hnvmf_list_for_each_safe(pos, tmp, &tcp_g.rts[reactor_index].conns)
+		fn(&container_of(pos, struct tcp_conn, link)->sq, arg);
 }
 
 static void reactor_stop_poller(void *arg)
@@ -288,37 +264,20 @@ static void reactor_stop_poller(void *arg)
 	tcp_tick_stop(rt);
 }
 
-/* No new connection; then on every reactor the connections of which drain (tcp_conn_drain). */
-static void tcp_drain(enum hnvmf_drain which)
+/* No new connection; one accepted already drains on its reactor once started there
+ * (tcp_conn_start reads shutting_down). */
+static void tcp_stop_accepting(void)
 {
 	atomic_store(&tcp_g.shutting_down, true);
 	while (!hnvmf_list_empty(&tcp_g.listeners)) {
 		struct tcp_listener *l = container_of(tcp_g.listeners.next, struct tcp_listener, link);
 		tcp_stop_listen(l->port);
 	}
-	for (unsigned i = 0; i < tcp_g.env.nreactors; i++) {
-		struct reactor_queues q = {&tcp_g.rts[i], which, 0};
-		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_drain, &q);
-	}
 }
 
-static unsigned tcp_count(enum hnvmf_drain which)
+static unsigned tcp_nconns(void)
 {
-	if (which == HNVMF_DRAIN_ALL)
-		return atomic_load(&tcp_g.nconns); /* also those no reactor lists yet */
-	unsigned n = 0;
-	for (unsigned i = 0; i < tcp_g.env.nreactors; i++) {
-		struct reactor_queues q = {&tcp_g.rts[i], which, 0};
-		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_count, &q);
-		n += q.n;
-	}
-	return n;
-}
-
-static void tcp_close_all(void)
-{
-	for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
-		hnvmf_reactor_call_sync(tcp_g.rts[i].r, reactor_close_all, &tcp_g.rts[i]);
+	return atomic_load(&tcp_g.nconns);
 }
 
 /* After the queues' teardown. */
@@ -355,7 +314,10 @@ const struct hnvmf_transport_ops hnvmf_tcp_transport = {
 	.init = tcp_init,
 	.listen = tcp_listen,
 	.stop_listen = tcp_stop_listen,
-	.queues = {.name = "tcp", .drain = tcp_drain, .count = tcp_count, .close_all = tcp_close_all},
+	.queues = {.name = "tcp",
+		   .stop_accepting = tcp_stop_accepting,
+		   .each_queue = tcp_each_queue,
+		   .nconns = tcp_nconns},
 	.shutdown = tcp_shutdown,
 	.fini = tcp_fini,
 	.describe_requests = tcp_describe_requests,
