@@ -36,7 +36,7 @@ void conf_set_global_defaults(struct hnvmf_conf *c)
 		.max_connections_per_address = 256,
 		.icreq_timeout_ms = 10000,
 		.connect_timeout_ms = 10000,
-		.auth_timeout_ms = 10000,
+		.auth_timeout_ms = 30000,
 		.pdu_timeout_ms = 30000,
 		.conn_buffer_mib = 64,
 		.buffer_mib = 1024,
