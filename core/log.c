@@ -1,8 +1,10 @@
 #include "core/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static enum hnvmf_log_level max_level = HNVMF_LOG_INFO;
@@ -46,4 +48,21 @@ void hnvmf_log(enum hnvmf_log_level lvl, const char *fmt, ...)
 	line[len++] = '\n';
 	ssize_t w = write(STDERR_FILENO, line, len);
 	(void)w;
+}
+
+bool hnvmf_ratelimit_pass(struct hnvmf_ratelimit *rl, unsigned *suppressed)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	unsigned long long now = (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+	unsigned long long last = atomic_load_explicit(&rl->last_ns, memory_order_relaxed);
+	/* Of threads racing for the same slot only the one whose exchange succeeds logs. */
+	if ((last && now - last < rl->interval_ns) ||
+	    !atomic_compare_exchange_strong_explicit(&rl->last_ns, &last, now, memory_order_relaxed,
+						     memory_order_relaxed)) {
+		atomic_fetch_add_explicit(&rl->suppressed, 1, memory_order_relaxed);
+		return false;
+	}
+	*suppressed = atomic_exchange_explicit(&rl->suppressed, 0, memory_order_relaxed);
+	return true;
 }

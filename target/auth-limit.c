@@ -15,7 +15,6 @@
 #include "core/log.h"
 
 #define NS_PER_MS 1000000ull
-#define LOG_INTERVAL_NS (1000 * NS_PER_MS) /* at most one back-off notice per second */
 
 struct entry {
 	char key[HNVMF_NQN_MAX]; /* "" = free */
@@ -36,8 +35,7 @@ struct hnvmf_auth_limit {
 	uint64_t forget_ns; /* an entry without a failure for this long is free */
 	uint64_t seed;      /* random: where a key lands cannot be planned from outside */
 	uint64_t refused;
-	uint64_t last_log_ns;
-	unsigned unlogged; /* back-offs started since the last notice */
+	struct hnvmf_ratelimit log_rl; /* back-off notices */
 	struct table hosts, addrs;
 };
 
@@ -58,6 +56,7 @@ int hnvmf_auth_limit_create(unsigned max_failures, unsigned backoff_ms, struct h
 	l->forget_ns = 2 * (l->backoff_ns << HNVMF_AUTH_BACKOFF_MAX_SHIFT);
 	l->hosts.what = "host";
 	l->addrs.what = "address";
+	l->log_rl = (struct hnvmf_ratelimit)HNVMF_RATELIMIT_INIT(1000);
 	*out = l;
 	return 0;
 }
@@ -161,22 +160,11 @@ void hnvmf_auth_limit_failed(struct hnvmf_auth_limit *l, const char *hostnqn, co
 	pthread_mutex_lock(&l->lock);
 	bool started = count(l, &l->hosts, hostnqn, now_ns, &hn, &hms);
 	started |= count(l, &l->addrs, addr, now_ns, &an, &ams);
+	pthread_mutex_unlock(&l->lock);
 	/* A notice when a back-off starts, at most one a second: an attacker with many addresses
 	 * must not flood the log; the next notice says how many went unlogged. */
-	bool log = false;
 	unsigned unlogged = 0;
-	if (started) {
-		if (!l->last_log_ns || now_ns - l->last_log_ns >= LOG_INTERVAL_NS) {
-			log = true;
-			unlogged = l->unlogged;
-			l->unlogged = 0;
-			l->last_log_ns = now_ns;
-		} else {
-			l->unlogged++;
-		}
-	}
-	pthread_mutex_unlock(&l->lock);
-	if (log)
+	if (started && hnvmf_ratelimit_pass(&l->log_rl, &unlogged))
 		log_warn("DH-HMAC-CHAP: host %s (%u failures) from %s (%u failures): backing off, host for "
 			 "%llu ms, address for %llu ms (0: no back-off); %u back-offs started since the last "
 			 "notice",

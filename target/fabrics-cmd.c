@@ -40,8 +40,8 @@ static uint16_t tls_admission(struct hnvmf_req *req, const struct hnvmf_subsys *
 		if (strcmp(d->hostnqn, sq->tls_hostnqn) == 0 &&
 		    (!sq->tls_subnqn[0] || strcmp(d->subsysnqn, sq->tls_subnqn) == 0))
 			return 0;
-		log_warn("%s: Connect for %s / %s qid %u does not match the TLS identity (%s / %s)", sq->peer,
-			 d->hostnqn, d->subsysnqn, qid, sq->tls_hostnqn, sq->tls_subnqn);
+		log_ratelimited(HNVMF_LOG_WARN, "%s: Connect for %s / %s qid %u does not match the TLS identity (%s / %s)",
+				sq->peer, d->hostnqn, d->subsysnqn, qid, sq->tls_hostnqn, sq->tls_subnqn);
 	} else {
 		if (s->discovery)
 			return 0;
@@ -52,8 +52,9 @@ static uint16_t tls_admission(struct hnvmf_req *req, const struct hnvmf_subsys *
 		pthread_mutex_unlock(&sq->tgt->lock);
 		if (!needs_tls)
 			return 0;
-		log_notice("%s: host %s has a TLS PSK: refused on a connection without TLS (subsystem %s, qid %u)",
-			   sq->peer, d->hostnqn, d->subsysnqn, qid);
+		log_ratelimited(HNVMF_LOG_NOTICE,
+				"%s: host %s has a TLS PSK: refused on a connection without TLS (subsystem %s, qid %u)",
+				sq->peer, d->hostnqn, d->subsysnqn, qid);
 	}
 	return connect_invalid_host(req);
 }
@@ -82,14 +83,16 @@ static uint16_t connect_check(struct hnvmf_req *req, struct nvmf_connect_data *d
 		return HNVMF_SC_CMD(NVME_SC_CONNECT_FORMAT);
 	struct hnvmf_subsys *s = hnvmf_tgt_find_subsys(sq->tgt, d->subsysnqn);
 	if (!s || !hnvmf_subsys_on_port(s, sq->port)) {
-		log_notice("%s: connect to unknown subsystem '%s' from host %s", sq->peer, d->subsysnqn, d->hostnqn);
+		log_ratelimited(HNVMF_LOG_NOTICE, "%s: connect to unknown subsystem '%s' from host %s", sq->peer,
+				d->subsysnqn, d->hostnqn);
 		return connect_invalid(req, true, offsetof(struct nvmf_connect_data, subsysnqn));
 	}
 	pthread_mutex_lock(&sq->tgt->lock);
 	bool allowed = hnvmf_host_allowed(sq->tgt, s, d->hostnqn);
 	pthread_mutex_unlock(&sq->tgt->lock);
 	if (!allowed) {
-		log_notice("%s: host %s is not allowed on subsystem %s", sq->peer, d->hostnqn, s->nqn);
+		log_ratelimited(HNVMF_LOG_NOTICE, "%s: host %s is not allowed on subsystem %s", sq->peer, d->hostnqn,
+				s->nqn);
 		return connect_invalid_host(req);
 	}
 	uint16_t st = tls_admission(req, s, d, le16toh(c->qid));

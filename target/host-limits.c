@@ -50,8 +50,8 @@ uint16_t hnvmf_host_add_ctrl(struct hnvmf_tgt *tgt, const char *hostnqn, struct 
 	}
 	unsigned max = tgt->conf->limits.max_controllers_per_host;
 	if (h->nctrls >= max) {
-		log_notice("host %s holds %u controllers (max_controllers_per_host): Connect refused", hostnqn,
-			   h->nctrls);
+		log_ratelimited(HNVMF_LOG_NOTICE, "host %s holds %u controllers (max_controllers_per_host): Connect refused",
+				hostnqn, h->nctrls);
 		host_release_if_unused(h);
 		return host_busy();
 	}
@@ -70,7 +70,8 @@ uint16_t hnvmf_host_add_queue(struct hnvmf_tgt *tgt, struct hnvmf_host *h)
 {
 	unsigned max = tgt->conf->limits.max_queues_per_host;
 	if (h->nqueues >= max) {
-		log_notice("host %s holds %u queues (max_queues_per_host): Connect refused", h->nqn, h->nqueues);
+		log_ratelimited(HNVMF_LOG_NOTICE, "host %s holds %u queues (max_queues_per_host): Connect refused", h->nqn,
+				h->nqueues);
 		return host_busy();
 	}
 	h->nqueues++;

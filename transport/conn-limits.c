@@ -14,7 +14,6 @@
 #include "target/nvmf.h"
 
 #define ADDR_BUCKETS 1024 /* power of two */
-#define REFUSAL_LOG_NS 1000000000ull
 
 struct addr_count {
 	uint8_t addr[16];
@@ -22,18 +21,15 @@ struct addr_count {
 	struct addr_count *next;
 };
 
-struct refusals {
-	uint64_t last_log_ns;
-	unsigned suppressed;
-};
 
 static struct {
 	pthread_mutex_t lock;
 	unsigned max_total, max_per_addr;
 	unsigned total;
 	struct addr_count *buckets[ADDR_BUCKETS];
-	struct refusals by_total, by_addr;
-} cl = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct hnvmf_ratelimit by_total, by_addr; /* refusal lines */
+} cl = { .lock = PTHREAD_MUTEX_INITIALIZER, .by_total = HNVMF_RATELIMIT_INIT(1000),
+	 .by_addr = HNVMF_RATELIMIT_INIT(1000) };
 
 void hnvmf_conn_limits_init(const struct hnvmf_conf_limits *l)
 {
@@ -86,20 +82,6 @@ static void format_key(const uint8_t key[16], char *buf, size_t len)
 		inet_ntop(AF_INET6, key, buf, (socklen_t)len);
 }
 
-/* Under the lock; the line goes out after it is dropped. */
-static bool refusal_due(struct refusals *r, unsigned *suppressed)
-{
-	uint64_t now = hnvmf_now_ns();
-	if (r->last_log_ns && now - r->last_log_ns < REFUSAL_LOG_NS) {
-		r->suppressed++;
-		return false;
-	}
-	r->last_log_ns = now;
-	*suppressed = r->suppressed;
-	r->suppressed = 0;
-	return true;
-}
-
 bool hnvmf_conn_admit(const struct sockaddr *peer, struct hnvmf_conn_ticket *t)
 {
 	uint8_t key[16];
@@ -112,11 +94,11 @@ bool hnvmf_conn_admit(const struct sockaddr *peer, struct hnvmf_conn_ticket *t)
 	struct addr_count **pp = keyed ? find(key) : NULL;
 	if (cl.total >= cl.max_total) {
 		limit = cl.max_total;
-		log_it = refusal_due(&cl.by_total, &suppressed);
+		log_it = hnvmf_ratelimit_pass(&cl.by_total, &suppressed);
 	} else if (pp && *pp && (*pp)->n >= cl.max_per_addr) {
 		by_addr = true;
 		limit = cl.max_per_addr;
-		log_it = refusal_due(&cl.by_addr, &suppressed);
+		log_it = hnvmf_ratelimit_pass(&cl.by_addr, &suppressed);
 	} else if (pp && !*pp && !(*pp = calloc(1, sizeof(**pp)))) {
 		limit = 0; /* no memory to count it: refuse rather than run uncounted */
 		log_it = true;
