@@ -218,7 +218,7 @@ static int pqm_key(struct main_ctx *x, const char *k, const char *v, int line)
 {
 	struct hnvmf_conf_pqm *p = &x->c->pqm;
 	if (strcmp(k, "cmax") == 0)
-		return uint_key(x, k, v, line, 1, 256, &p->cmax);
+		return uint_key(x, k, v, line, 1, HNVMF_CONF_PQM_CMAX_MAX, &p->cmax);
 	if (strcmp(k, "epoch_ms") == 0)
 		return uint_key(x, k, v, line, 1, 60000, &p->epoch_ms);
 	if (strcmp(k, "server_cpus") == 0)

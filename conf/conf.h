@@ -25,6 +25,7 @@
 #define HNVMF_CONF_MAX_NSID 1024
 #define HNVMF_CONF_MAX_IO_QUEUES 128
 #define HNVMF_CONF_MAX_SERVER_CPUS 64
+#define HNVMF_CONF_PQM_CMAX_MAX 64 /* most PQM I/O servers the engine runs */
 
 /* The engine path of a queue's I/O, as the configuration names it (default_mode, a tenant's
  * mode); target/conf-map.c maps it to core's enum hnvmf_path_mode. */

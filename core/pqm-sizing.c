@@ -125,6 +125,15 @@ int hnvmf_pqm_linear_fit(const double *x, const double *y, size_t n, double *alp
 	return 0;
 }
 
+unsigned hnvmf_pqm_argmax_capacity(const double *mu, unsigned cmax)
+{
+	unsigned best = 1;
+	for (unsigned c = 2; c <= cmax; c++)
+		if (c * mu[c - 1] > best * mu[best - 1])
+			best = c;
+	return best;
+}
+
 unsigned hnvmf_pqm_argmin_w(double lambda, const double *mu, unsigned cmax, double *w_best)
 {
 	unsigned best = 0;
@@ -278,10 +287,14 @@ static unsigned want_c(struct hnvmf_pqm_sizing *s, const struct hnvmf_pqm_epoch 
 		mu[k - 1] = model_mu(m, k);
 	best = hnvmf_pqm_argmin_w(lambda, mu, cmax, &w_best);
 	if (best == 0) {
+		/* Overloaded at every size: the most servers are not the most throughput when μ falls
+		 * with c (contention), so take the size that completes the most. */
+		unsigned cap = hnvmf_pqm_argmax_capacity(mu, cmax);
 		d->reason = HNVMF_PQM_ALL_UNSTABLE;
-		snprintf(d->why, sizeof(d->why), "all unstable (lambda=%.0f/s >= c*mu(c)) -> cmax=%u",
-			 lambda, cmax);
-		return cmax;
+		snprintf(d->why, sizeof(d->why),
+			 "all unstable (lambda=%.0f/s >= c*mu(c)) -> %u, the largest c*mu(c) (%.0f/s)", lambda,
+			 cap, cap * mu[cap - 1]);
+		return cap;
 	}
 	/* A probe is measured, not adopted: the margin is judged against the c it came from. */
 	anchor = s->home ? s->home : c;

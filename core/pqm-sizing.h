@@ -50,7 +50,7 @@ enum hnvmf_pqm_reason {
 	HNVMF_PQM_OPTIMAL,      /* the argmin of W (changed to it, or already there) */
 	HNVMF_PQM_MARGIN,       /* a better c exists, but by less than the margin: keep c */
 	HNVMF_PQM_HOLD,         /* a change is wanted but the previous one is too recent */
-	HNVMF_PQM_ALL_UNSTABLE, /* no c in [1, cmax] keeps up with λ: run cmax */
+	HNVMF_PQM_ALL_UNSTABLE, /* no c in [1, cmax] keeps up with λ: the largest c·μ(c) */
 	HNVMF_PQM_EXPLORE,      /* trying a neighbouring c to measure it */
 	HNVMF_PQM_FORCED,       /* set by the operator (hnvmfctl pqm-c N), not by the sizing */
 };
@@ -94,5 +94,8 @@ int hnvmf_pqm_linear_fit(const double *x, const double *y, size_t n, double *alp
 /* The c in [1, cmax] minimising W(c) for arrival rate lambda with per-server rates mu[c - 1];
  * ties go to the smaller c. Returns 0 when every c is unstable. *w_best gets W of the answer. */
 unsigned hnvmf_pqm_argmin_w(double lambda, const double *mu, unsigned cmax, double *w_best);
+/* The c in [1, cmax] with the largest predicted capacity c·μ(c) (mu[c-1] = μ(c)), the smallest
+ * such c on a tie: the pool size when no c keeps up with λ. */
+unsigned hnvmf_pqm_argmax_capacity(const double *mu, unsigned cmax);
 
 #endif

@@ -7,6 +7,7 @@
 #include "conf/conf.h"
 #include "core/backend/backend.h"
 #include "core/io.h"
+#include "core/pqm-sizing.h"
 #include "target/nvmf.h"
 
 _Static_assert(HNVMF_CONF_MAX_NSID == HNVMF_MAX_NSID, "conf's namespace bound is the target's");
@@ -14,6 +15,8 @@ _Static_assert(HNVMF_CONF_MAX_IO_QUEUES == HNVMF_MAX_IO_QUEUES,
 	       "conf's max_io_queues bound is the target's");
 _Static_assert(HNVMF_CONF_MAX_SERVER_CPUS == HNVMF_MAX_SERVER_CPUS,
 	       "[pqm] server_cpus fits the engine's CPU list");
+_Static_assert(HNVMF_CONF_PQM_CMAX_MAX == HNVMF_PQM_CMAX_LIMIT,
+	       "[pqm] cmax accepts exactly the pool sizes the engine runs");
 
 enum hnvmf_path_mode hnvmf_conf_map_mode(enum hnvmf_conf_mode m);
 /* The parameters to open backend b with; they point into b (its path), which must outlive them. */

@@ -300,16 +300,49 @@ static void test_no_arrivals_with_backlog_keeps_c(void **state)
 	hnvmf_pqm_sizing_destroy(s);
 }
 
-static void test_all_unstable_goes_to_cmax(void **state)
+static void test_all_unstable_flat_mu_goes_to_cmax(void **state)
 {
 	(void)state;
 	struct hnvmf_pqm_sizing *s = make(6, 2, 1, 1000);
 	struct hnvmf_pqm_decision d = step(s, 1000000, mu_flat);
 
+	/* μ does not fall with c: cmax has the largest capacity. */
 	assert_int_equal(d.c, 6);
 	assert_int_equal(d.reason, HNVMF_PQM_ALL_UNSTABLE);
-	assert_non_null(strstr(d.why, "-> cmax=6"));
+	assert_non_null(strstr(d.why, "-> 6, the largest c*mu(c)"));
 	assert_true(isinf(d.w));
+	hnvmf_pqm_sizing_destroy(s);
+}
+
+/* The issue's synthetic contention: μ(c) = 100k − 10k·c per server, so capacity c·μ(c) peaks at
+ * c = 5 (250k/s). Below it the M/M/c optimum is taken; at and above it nothing is stable and the
+ * pool takes the largest capacity, not cmax. */
+static double mu_falling(unsigned c) { return 100000.0 - 10000.0 * c; }
+
+static void test_sizing_with_falling_mu(void **state)
+{
+	(void)state;
+	double mu[8], w;
+	for (unsigned c = 1; c <= 8; c++)
+		mu[c - 1] = mu_falling(c);
+	assert_int_equal(hnvmf_pqm_argmax_capacity(mu, 8), 5);
+	assert_int_equal(hnvmf_pqm_argmax_capacity(mu, 3), 3);
+	static const struct { double lambda; unsigned c; } cases[] = {
+		{ 50000, 2 }, { 150000, 4 }, { 250000, 5 }, { 400000, 5 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned best = hnvmf_pqm_argmin_w(cases[i].lambda, mu, 8, &w);
+		unsigned c = best ? best : hnvmf_pqm_argmax_capacity(mu, 8);
+		if (c != cases[i].c)
+			fail_msg("lambda %.0f: c %u, want %u", cases[i].lambda, c, cases[i].c);
+	}
+	/* The same through the sizing loop, with the rates measured epoch by epoch. */
+	struct hnvmf_pqm_sizing *s = make(8, 2, 1, 1000);
+	struct hnvmf_pqm_decision d;
+	for (int i = 0; i < 40; i++)
+		d = step(s, 400000, mu_falling);
+	assert_int_equal(d.reason, HNVMF_PQM_ALL_UNSTABLE);
+	assert_int_equal(d.c, 5);
 	hnvmf_pqm_sizing_destroy(s);
 }
 
@@ -494,7 +527,8 @@ int main(void)
 		cmocka_unit_test(test_converges_under_contention),
 		cmocka_unit_test(test_no_arrivals_goes_to_one),
 		cmocka_unit_test(test_no_arrivals_with_backlog_keeps_c),
-		cmocka_unit_test(test_all_unstable_goes_to_cmax),
+		cmocka_unit_test(test_all_unstable_flat_mu_goes_to_cmax),
+		cmocka_unit_test(test_sizing_with_falling_mu),
 		cmocka_unit_test(test_no_service_data_keeps_c),
 		cmocka_unit_test(test_hold_after_change),
 		cmocka_unit_test(test_margin_keeps_c),
