@@ -5,37 +5,7 @@
 
 /* ------------------------------------------------------------------ fixtures */
 
-static int setup(void **state)
-{
-	(void)state;
-	memset(&ft, 0, sizeof(ft));
-	memset(evs, 0, sizeof(evs));
-	memset(pollers, 0, sizeof(pollers));
-	pump_thread = pthread_self();
-	conf.queue_depth = 128;
-	conf.inline_data_size = 4096;
-	conf.mdts_kib = 1024;
-	default_limits();
-	tgt.conf = &conf;
-	memset(&port, 0, sizeof(port));
-	snprintf(port.conf.name, sizeof(port.conf.name), "t");
-	reactor_ptrs[0] = R(0);
-	reactor_ptrs[1] = R(1);
-	struct hnvmf_transport_env env = { .tgt = &tgt, .reactors = reactor_ptrs, .nreactors = 2 };
-	assert_int_equal(hnvmf_tcp_transport.init(&env), 0);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	pump();
-	assert_int_equal(atomic_load(&tcp_g.nconns), 0);
-	hnvmf_tcp_transport.fini();
-	free(ft.last_write);
-	ft.last_write = NULL;
-	return 0;
-}
+/* setup / teardown: the TCP transport over the fakes (test_tcp_fakes.h). */
 
 /* ------------------------------------------------------------------ tests */
 
@@ -604,33 +574,33 @@ static void shutdown_drains(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(icreq_negotiates_digests, setup, teardown),
-		cmocka_unit_test_setup_teardown(icreq_bad_pfv_terminates, setup, teardown),
-		cmocka_unit_test_setup_teardown(command_before_icreq_is_sequence_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(icreq_timeout_closes, setup, teardown),
-		cmocka_unit_test_setup_teardown(read_4k, setup, teardown),
-		cmocka_unit_test_setup_teardown(command_without_data, setup, teardown),
-		cmocka_unit_test_setup_teardown(write_in_capsule, setup, teardown),
-		cmocka_unit_test_setup_teardown(write_r2t, setup, teardown),
-		cmocka_unit_test_setup_teardown(batching, setup, teardown),
-		cmocka_unit_test_setup_teardown(bad_hlen_terminates, setup, teardown),
-		cmocka_unit_test_setup_teardown(unknown_pdu_type_terminates, setup, teardown),
-		cmocka_unit_test_setup_teardown(header_digest_error_terminates, setup, teardown),
-		cmocka_unit_test_setup_teardown(in_capsule_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(data_digest_error_fails_command_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(h2c_errors_terminate, setup, teardown),
-		cmocka_unit_test_setup_teardown(h2c_data_digest_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(success_flag_without_sq_flow_control, setup, teardown),
-		cmocka_unit_test_setup_teardown(h2c_term_from_host_closes, setup, teardown),
-		cmocka_unit_test_setup_teardown(disconnect_waits_for_inflight, setup, teardown),
-		cmocka_unit_test_setup_teardown(peer_close_ends_waiting_write, setup, teardown),
-		cmocka_unit_test_setup_teardown(request_states_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(icreq_negotiates_digests, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(icreq_bad_pfv_terminates, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(command_before_icreq_is_sequence_error, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(icreq_timeout_closes, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(read_4k, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(command_without_data, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(write_in_capsule, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(write_r2t, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(batching, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(bad_hlen_terminates, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(unknown_pdu_type_terminates, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(header_digest_error_terminates, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(in_capsule_limit, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(data_digest_error_fails_command_only, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(h2c_errors_terminate, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(h2c_data_digest_error, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(success_flag_without_sq_flow_control, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(h2c_term_from_host_closes, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(disconnect_waits_for_inflight, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(peer_close_ends_waiting_write, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(request_states_counted, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test(request_state_table),
-		cmocka_unit_test_setup_teardown(partial_writes_resume, setup, teardown),
-		cmocka_unit_test_setup_teardown(terminate_finishes_started_pdu, setup, teardown),
-		cmocka_unit_test_setup_teardown(terminate_after_many_responses, setup, teardown),
-		cmocka_unit_test_setup_teardown(listen_ipv4_ipv6, setup, teardown),
-		cmocka_unit_test_setup_teardown(shutdown_drains, setup, teardown),
+		cmocka_unit_test_setup_teardown(partial_writes_resume, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(terminate_finishes_started_pdu, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(terminate_after_many_responses, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(listen_ipv4_ipv6, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(shutdown_drains, tcp_fake_setup, tcp_fake_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -801,4 +801,40 @@ static void close_host(struct host *h)
 	assert_int_equal(ft.destroyed, destroyed + 1);
 }
 
+/* ------------------------------------------------------------ setup / teardown */
+
+/* The real TCP transport on two fake reactors with the defaults these tests assume. */
+static int tcp_fake_setup(void **state)
+{
+	(void)state;
+	memset(&ft, 0, sizeof(ft));
+	memset(evs, 0, sizeof(evs));
+	memset(pollers, 0, sizeof(pollers));
+	pump_thread = pthread_self();
+	conf.queue_depth = 128;
+	conf.inline_data_size = 4096;
+	conf.mdts_kib = 1024;
+	default_limits();
+	tgt.conf = &conf;
+	memset(&port, 0, sizeof(port));
+	snprintf(port.conf.name, sizeof(port.conf.name), "t");
+	reactor_ptrs[0] = R(0);
+	reactor_ptrs[1] = R(1);
+	struct hnvmf_transport_env env = { .tgt = &tgt, .reactors = reactor_ptrs, .nreactors = 2 };
+	assert_int_equal(hnvmf_tcp_transport.init(&env), 0);
+	return 0;
+}
+
+/* Every connection gone, then the transport freed. */
+static int tcp_fake_teardown(void **state)
+{
+	(void)state;
+	pump();
+	assert_int_equal(atomic_load(&tcp_g.nconns), 0);
+	hnvmf_tcp_transport.fini();
+	free(ft.last_write);
+	ft.last_write = NULL;
+	return 0;
+}
+
 #endif

@@ -10,37 +10,7 @@
 
 #include "test_tcp_fakes.h"
 
-static int setup(void **state)
-{
-	(void)state;
-	memset(&ft, 0, sizeof(ft));
-	memset(evs, 0, sizeof(evs));
-	memset(pollers, 0, sizeof(pollers));
-	pump_thread = pthread_self();
-	conf.queue_depth = 128;
-	conf.inline_data_size = 4096;
-	conf.mdts_kib = 1024;
-	default_limits();
-	tgt.conf = &conf;
-	memset(&port, 0, sizeof(port));
-	snprintf(port.conf.name, sizeof(port.conf.name), "t");
-	reactor_ptrs[0] = R(0);
-	reactor_ptrs[1] = R(1);
-	struct hnvmf_transport_env env = { .tgt = &tgt, .reactors = reactor_ptrs, .nreactors = 2 };
-	assert_int_equal(hnvmf_tcp_transport.init(&env), 0);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	pump();
-	assert_int_equal(atomic_load(&tcp_g.nconns), 0);
-	hnvmf_tcp_transport.fini();
-	free(ft.last_write);
-	ft.last_write = NULL;
-	return 0;
-}
+/* setup / teardown: the TCP transport over the fakes (test_tcp_fakes.h). */
 
 static void h2c_before_r2t_sent_terminates(void **state)
 {
@@ -89,8 +59,8 @@ int main(void)
 {
 	alarm(120); /* a corrupted send queue loops forever: fail instead */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(h2c_before_r2t_sent_terminates, setup, teardown),
-		cmocka_unit_test_setup_teardown(response_over_queued_r2t, setup, teardown),
+		cmocka_unit_test_setup_teardown(h2c_before_r2t_sent_terminates, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(response_over_queued_r2t, tcp_fake_setup, tcp_fake_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
