@@ -122,6 +122,7 @@ struct hnvmf_conf_pqm {
 						      * DAM, baseline), round robin; none: unpinned */
 	unsigned nserver_cpus;
 	unsigned baseline_servers; /* threads of the baseline adapter queue; 0 = cmax */
+	unsigned baseline_depth;   /* the baseline's shared backend queue pair; 0 = queue_depth */
 };
 
 /* [limits]: what one peer may hold or take, and how long each stage may last. Every byte from the

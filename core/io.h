@@ -6,7 +6,8 @@
  *   DIRECT   the reactor submits to a backend queue pair it owns and polls it (no other thread);
  *   PQM      Parallel Queue Mode: lock-free device subqueues served by the adaptive I/O server pool;
  *   DAM      Direct Access Mode: a dedicated backend queue pair and polling I/O server per queue;
- *   BASELINE the conventional design: one shared locked adapter queue, for comparison only. */
+ *   BASELINE the conventional design: one shared locked adapter queue per backend and one shared
+ *            backend queue pair of the device's depth, for comparison only. */
 #ifndef HNVMF_IO_H
 #define HNVMF_IO_H
 
@@ -47,6 +48,7 @@ struct hnvmf_engine_opts {
 	int server_cpus[HNVMF_MAX_SERVER_CPUS]; /* CPUs for the I/O server threads of every path */
 	unsigned nserver_cpus;    /* 0: unpinned */
 	unsigned baseline_servers; /* baseline adapter-queue threads; 0 = pqm_cmax */
+	unsigned baseline_depth;   /* the baseline's shared backend queue pair; 0 = backend_depth */
 };
 
 int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine **out);

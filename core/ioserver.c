@@ -16,12 +16,17 @@
 
 #define POP_BATCH 32
 #define REAP_BATCH 64
-#define MAX_QPS 16
 
+/* One backend queue pair of this server. A server serves any number of backends: its queue pairs
+ * are found through a hash table keyed by backend (open addressing, grown at half full), and the
+ * reap loop walks only the ones with ios at the device (the active list), so the cost per io
+ * does not grow with the number of namespaces. */
 struct server_qp {
 	struct hnvmf_backend *be;
 	struct hnvmf_bqp *qp;
 	bool kick;
+	unsigned inflight;             /* submitted, not yet reaped */
+	struct server_qp *next_active; /* on the active list while inflight > 0 */
 };
 
 struct hnvmf_ioserver {
@@ -34,8 +39,9 @@ struct hnvmf_ioserver {
 	unsigned spin_us;
 	unsigned backend_depth;
 	int cpu; /* pinned to, or -1 */
-	struct server_qp qps[MAX_QPS];
-	unsigned nqps;
+	struct server_qp **qps; /* hash table of qps_cap slots (a power of two), NULL = empty */
+	unsigned qps_cap, nqps;
+	struct server_qp *active; /* queue pairs with ios in flight */
 	struct hnvmf_io *retry_head, *retry_tail; /* backend queue pair full: resubmitted later */
 	atomic_uint inflight;
 	struct hnvmf_ioserver_stats st;
@@ -49,18 +55,54 @@ static size_t pow2_at_least(size_t n)
 	return p;
 }
 
-static struct server_qp *qp_for(struct hnvmf_ioserver *s, struct hnvmf_backend *be)
+static size_t qp_slot(struct hnvmf_backend *be, unsigned cap)
 {
-	for (unsigned i = 0; i < s->nqps; i++)
-		if (s->qps[i].be == be)
-			return &s->qps[i];
-	if (s->nqps == MAX_QPS)
+	/* Fibonacci hashing of the pointer: allocations differ in their middle bits. */
+	return (size_t)(((uint64_t)(uintptr_t)be * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
+}
+
+static void qp_insert(struct server_qp **slots, unsigned cap, struct server_qp *q)
+{
+	size_t i = qp_slot(q->be, cap);
+	while (slots[i])
+		i = (i + 1) & (cap - 1);
+	slots[i] = q;
+}
+
+/* The server's queue pair for be, opened on first use. NULL with *rc set when it cannot be. */
+static struct server_qp *qp_for(struct hnvmf_ioserver *s, struct hnvmf_backend *be, int *rc)
+{
+	if (s->qps_cap) {
+		for (size_t i = qp_slot(be, s->qps_cap); s->qps[i]; i = (i + 1) & (s->qps_cap - 1))
+			if (s->qps[i]->be == be)
+				return s->qps[i];
+	}
+	if (2 * (s->nqps + 1) > s->qps_cap) {
+		unsigned cap = s->qps_cap ? 2 * s->qps_cap : 8;
+		struct server_qp **slots = calloc(cap, sizeof(*slots));
+		if (!slots) {
+			*rc = -ENOMEM;
+			return NULL;
+		}
+		for (unsigned i = 0; i < s->qps_cap; i++)
+			if (s->qps[i])
+				qp_insert(slots, cap, s->qps[i]);
+		free(s->qps);
+		s->qps = slots;
+		s->qps_cap = cap;
+	}
+	struct server_qp *q = calloc(1, sizeof(*q));
+	if (!q) {
+		*rc = -ENOMEM;
 		return NULL;
-	struct server_qp *q = &s->qps[s->nqps];
-	if (hnvmf_bqp_open(be, s->backend_depth, &q->qp) != 0)
+	}
+	*rc = hnvmf_bqp_open(be, s->backend_depth, &q->qp);
+	if (*rc) {
+		free(q);
 		return NULL;
+	}
 	q->be = be;
-	q->kick = false;
+	qp_insert(s->qps, s->qps_cap, q);
 	s->nqps++;
 	return q;
 }
@@ -79,8 +121,10 @@ static void hand_back(struct hnvmf_ioserver *s, struct hnvmf_io *io)
 /* true: accepted or failed (handed back); false: queue pair full, keep it for later. */
 static bool submit_one(struct hnvmf_ioserver *s, struct hnvmf_io *io)
 {
-	struct server_qp *q = qp_for(s, io->chan->be);
-	int rc = q ? hnvmf_bqp_submit(q->qp, (io->bio.priv = io, &io->bio)) : -ENOMEM;
+	int rc;
+	struct server_qp *q = qp_for(s, io->chan->be, &rc);
+	if (q)
+		rc = hnvmf_bqp_submit(q->qp, (io->bio.priv = io, &io->bio));
 	if (rc == -EAGAIN)
 		return false;
 	if (rc) {
@@ -89,6 +133,10 @@ static bool submit_one(struct hnvmf_ioserver *s, struct hnvmf_io *io)
 		return true;
 	}
 	q->kick = true;
+	if (!q->inflight++) {
+		q->next_active = s->active;
+		s->active = q;
+	}
 	atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
 	return true;
 }
@@ -129,8 +177,8 @@ static int serve_once(struct hnvmf_ioserver *s)
 		}
 		work += (int)n;
 	}
-	for (unsigned i = 0; i < s->nqps; i++) {
-		struct server_qp *q = &s->qps[i];
+	for (struct server_qp **pq = &s->active; *pq;) {
+		struct server_qp *q = *pq;
 		if (q->kick) {
 			q->kick = false;
 			hnvmf_bqp_kick(q->qp);
@@ -139,12 +187,17 @@ static int serve_once(struct hnvmf_ioserver *s)
 		int m;
 		do {
 			m = hnvmf_bqp_poll(q->qp, done, REAP_BATCH);
+			q->inflight -= (unsigned)m;
 			for (int k = 0; k < m; k++) {
 				atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_relaxed);
 				hand_back(s, done[k]->priv);
 			}
 			work += m;
 		} while (m == REAP_BATCH);
+		if (q->inflight)
+			pq = &q->next_active;
+		else
+			*pq = q->next_active; /* nothing at the device: off the list */
 	}
 	return work;
 }
@@ -256,8 +309,12 @@ void hnvmf_ioserver_stop(struct hnvmf_ioserver *s)
 	ssize_t w = write(s->wakefd, &one, sizeof(one));
 	(void)w;
 	pthread_join(s->thread, NULL);
-	for (unsigned i = 0; i < s->nqps; i++)
-		hnvmf_bqp_close(s->qps[i].qp);
+	for (unsigned i = 0; i < s->qps_cap; i++)
+		if (s->qps[i]) {
+			hnvmf_bqp_close(s->qps[i]->qp);
+			free(s->qps[i]);
+		}
+	free(s->qps);
 	hnvmf_mpsc_destroy(s->subq);
 	close(s->wakefd);
 	free(s);

@@ -1,13 +1,19 @@
-/* The baseline path: the conventional design that PQM and DAM are measured against.
+/* The baseline path: the conventional design that PQM and DAM are measured against, built fair.
  *
- * One adapter queue shared by every channel of the engine, guarded by one mutex. Its I/O
- * servers take the lock, take a request, submit it to the backend queue pair the adapter shares,
- * and WAIT for the device to complete it while still holding the lock; then they wake the
- * submitting reactor (eventfd) to deliver the completion. So at most one request is at the
- * device at a time, and every reactor contends for one lock: that is the point of comparison.
- * It must still be correct: every io completes exactly once, on its reactor. */
+ * Each namespace backend gets one adapter (the first baseline channel to it makes it): one
+ * adapter queue that every tenant's io goes into, guarded by one lock held only to enqueue and
+ * dequeue; baseline_servers threads serving it; and ONE backend queue pair of the device's depth
+ * (baseline_depth) that those threads share. Sharing a queue pair between threads needs what a
+ * conventional driver has, a lock on its submission/completion queue: held to submit a batch
+ * and to reap, never across a wait for the device. So up to baseline_depth ios are at the device
+ * at once, completions are reaped by whichever server holds the queue pair's lock, and each io
+ * goes back to its reactor's inbox. What PQM is compared against is then only the design's
+ * difference: one shared locked queue and one shared queue pair against per-server lock-free
+ * subqueues and queue pairs (docs/pqm.md). Every io completes exactly once, on its reactor. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,83 +22,191 @@
 #include "core/thread.h"
 
 #define BASELINE_SERVERS_MAX 64
+#define BATCH 32 /* ios a server dequeues at once, and completions it reaps at once */
 
-struct adapter_qp {
+struct adapter {
+	struct hnvmf_engine *eng;
 	struct hnvmf_backend *be;
-	struct hnvmf_bqp *qp;
-	struct adapter_qp *next;
+	unsigned depth; /* of the shared backend queue pair */
+
+	/* The adapter queue. */
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	struct hnvmf_io *head, *tail;
+	atomic_uint queued; /* ios in the queue: read without the lock by the server that polls */
+	bool poller;        /* one server polls the device while it has ios and the queue is idle */
+	bool stop;
+
+	/* The shared backend queue pair, under the driver's lock. */
+	pthread_mutex_t qp_lock;
+	struct hnvmf_bqp *qp; /* opened by the first server that submits (after it pinned itself) */
+	/* Dequeued and not yet reaped: only a dequeuer adds (under lock, bounded by depth), so the
+	 * queue pair never refuses an io for want of room. */
+	atomic_uint busy;
+
+	pthread_t servers[BASELINE_SERVERS_MAX];
+	unsigned nservers;
+	struct adapter *next;
 };
 
 struct baseline {
-	pthread_mutex_t lock;
-	pthread_cond_t work;
-	struct hnvmf_io *head, *tail; /* the adapter queue */
-	struct adapter_qp *qps;       /* one shared queue pair per backend, used under lock */
-	unsigned nchans;
-	bool stop;
-	pthread_t servers[BASELINE_SERVERS_MAX];
-	unsigned nservers;
+	pthread_mutex_t lock; /* the list of adapters, taken only when a channel opens */
+	struct adapter *adapters;
 };
 
-static struct hnvmf_bqp *adapter_qp_locked(struct baseline *b, struct hnvmf_backend *be, int *err)
+static void hand_back_all(struct hnvmf_io **ios, unsigned n)
 {
-	for (struct adapter_qp *a = b->qps; a; a = a->next)
-		if (a->be == be)
-			return a->qp;
-	struct adapter_qp *a = calloc(1, sizeof(*a));
-	if (!a) {
-		*err = -ENOMEM;
-		return NULL;
+	for (unsigned i = 0; i < n; i++)
+		hnvmf_io_complete_remote(ios[i]);
+}
+
+/* Reaps what the device finished; returns how many. Under the queue pair's lock, no wait. */
+static unsigned reap_locked(struct adapter *a, struct hnvmf_io **done)
+{
+	struct hnvmf_bio *bios[BATCH];
+	int n = a->qp ? hnvmf_bqp_poll(a->qp, bios, BATCH) : 0;
+	for (int i = 0; i < n; i++)
+		done[i] = bios[i]->priv;
+	if (n)
+		atomic_fetch_sub(&a->busy, (unsigned)n);
+	return n > 0 ? (unsigned)n : 0;
+}
+
+static unsigned reap(struct adapter *a)
+{
+	struct hnvmf_io *done[BATCH];
+	pthread_mutex_lock(&a->qp_lock);
+	unsigned n = reap_locked(a, done);
+	pthread_mutex_unlock(&a->qp_lock);
+	hand_back_all(done, n);
+	return n;
+}
+
+/* Submits a batch to the shared queue pair, kicks once, reaps what is already done. An io the
+ * backend refuses (a bad range, read-only) is answered with its error. */
+static void submit_batch(struct adapter *a, struct hnvmf_io **ios, unsigned n)
+{
+	struct hnvmf_io *back[2 * BATCH];
+	unsigned nback = 0;
+	pthread_mutex_lock(&a->qp_lock);
+	int rc = a->qp ? 0 : hnvmf_bqp_open(a->be, a->depth, &a->qp);
+	for (unsigned i = 0; i < n; i++) {
+		struct hnvmf_io *io = ios[i];
+		io->bio.priv = io;
+		int err = rc ? rc : hnvmf_bqp_submit(a->qp, &io->bio);
+		if (err) {
+			io->bio.result = err;
+			back[nback++] = io;
+			atomic_fetch_sub(&a->busy, 1);
+		}
 	}
-	*err = hnvmf_bqp_open(be, 1, &a->qp);
-	if (*err) {
-		free(a);
-		return NULL;
+	if (a->qp) {
+		hnvmf_bqp_kick(a->qp);
+		nback += reap_locked(a, back + nback);
 	}
-	a->be = be;
-	a->next = b->qps;
-	b->qps = a;
-	return a->qp;
+	pthread_mutex_unlock(&a->qp_lock);
+	hand_back_all(back, nback);
+}
+
+/* Polls the device while it holds ios and the adapter queue has nothing this server could take
+ * (empty, or the queue pair full); yields between empty polls to whoever shares the CPU. */
+static void poll_device(struct adapter *a)
+{
+	while (atomic_load(&a->busy)) {
+		if (atomic_load(&a->queued) && atomic_load(&a->busy) < a->depth)
+			break;
+		if (!reap(a))
+			sched_yield();
+	}
 }
 
 static void *baseline_server(void *arg)
 {
-	struct baseline *b = arg;
+	struct adapter *a = arg;
 	pthread_setname_np(pthread_self(), "hnvmf-base");
-	pthread_mutex_lock(&b->lock);
+	/* Pinned from inside, before the queue pair may be opened here: io_uring's worker
+	 * threads inherit the mask of the thread that made the ring. */
+	hnvmf_thread_pin(pthread_self(), hnvmf_engine_server_cpu(a->eng), "baseline server");
+	struct hnvmf_io *batch[BATCH];
+	pthread_mutex_lock(&a->lock);
 	for (;;) {
-		while (!b->head && !b->stop)
-			pthread_cond_wait(&b->work, &b->lock);
-		if (!b->head && b->stop)
-			break;
-		struct hnvmf_io *io = b->head;
-		b->head = io->next;
-		if (!b->head)
-			b->tail = NULL;
-		/* Held across the device I/O, as the conventional driver does. */
-		int err = 0;
-		struct hnvmf_bqp *qp = adapter_qp_locked(b, io->chan->be, &err);
-		if (qp) {
-			io->bio.priv = io;
-			err = hnvmf_bqp_submit(qp, &io->bio);
-			if (!err) {
-				hnvmf_bqp_kick(qp);
-				struct hnvmf_bio *done;
-				while (hnvmf_bqp_wait(qp, &done, 1, -1) != 1)
-					;
+		unsigned room = a->depth - atomic_load(&a->busy), n = 0;
+		if (a->head && room) {
+			while (a->head && n < room && n < BATCH) {
+				batch[n++] = a->head;
+				a->head = a->head->next;
 			}
+			if (!a->head)
+				a->tail = NULL;
+			atomic_fetch_sub(&a->queued, n);
+			atomic_fetch_add(&a->busy, n);
+			pthread_mutex_unlock(&a->lock);
+			submit_batch(a, batch, n);
+		} else if (atomic_load(&a->busy) && !a->poller) {
+			a->poller = true;
+			pthread_mutex_unlock(&a->lock);
+			poll_device(a);
+			pthread_mutex_lock(&a->lock);
+			a->poller = false;
+			/* Servers asleep behind this poller may be waiting for the stop. */
+			if (a->stop)
+				pthread_cond_broadcast(&a->work);
+			continue;
+		} else if (a->stop && !a->head && !atomic_load(&a->busy)) {
+			break;
+		} else {
+			pthread_cond_wait(&a->work, &a->lock);
+			continue;
 		}
-		if (err)
-			io->bio.result = err;
-		hnvmf_io_complete_remote(io); /* wake-up completion on the reactor */
+		pthread_mutex_lock(&a->lock);
 	}
-	pthread_mutex_unlock(&b->lock);
+	pthread_mutex_unlock(&a->lock);
 	return NULL;
 }
 
-static int engine_baseline(struct hnvmf_engine *e, struct baseline **out)
+static void adapter_stop(struct adapter *a)
 {
-	/* Created with the first baseline channel; lives as long as the engine. */
+	hnvmf_thread_request_stop(&a->lock, &a->work, &a->stop);
+	for (unsigned i = 0; i < a->nservers; i++)
+		pthread_join(a->servers[i], NULL);
+	if (a->qp)
+		hnvmf_bqp_close(a->qp);
+	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->work);
+	pthread_mutex_destroy(&a->qp_lock);
+	free(a);
+}
+
+static struct adapter *adapter_create(struct hnvmf_engine *e, struct hnvmf_backend *be)
+{
+	struct adapter *a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->eng = e;
+	a->be = be;
+	a->depth = e->opts.baseline_depth ? e->opts.baseline_depth : e->opts.backend_depth;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->work, NULL);
+	pthread_mutex_init(&a->qp_lock, NULL);
+	unsigned n = e->opts.baseline_servers ? e->opts.baseline_servers
+					      : e->opts.pqm_cmax ? e->opts.pqm_cmax : 1;
+	if (n > BASELINE_SERVERS_MAX)
+		n = BASELINE_SERVERS_MAX;
+	for (unsigned i = 0; i < n; i++) {
+		if (pthread_create(&a->servers[i], NULL, baseline_server, a) != 0)
+			break;
+		a->nservers++;
+	}
+	if (!a->nservers) {
+		adapter_stop(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* The backend's adapter, made with its first baseline channel; it lives as long as the engine. */
+static int adapter_get(struct hnvmf_engine *e, struct hnvmf_backend *be, struct adapter **out)
+{
 	static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_mutex_lock(&create_lock);
 	struct baseline *b = e->baseline;
@@ -102,27 +216,22 @@ static int engine_baseline(struct hnvmf_engine *e, struct baseline **out)
 			pthread_mutex_unlock(&create_lock);
 			return -ENOMEM;
 		}
-		pthread_mutex_init(&b->lock, NULL);
-		pthread_cond_init(&b->work, NULL);
-		unsigned n = e->opts.baseline_servers ? e->opts.baseline_servers
-						      : e->opts.pqm_cmax ? e->opts.pqm_cmax : 1;
-		if (n > BASELINE_SERVERS_MAX)
-			n = BASELINE_SERVERS_MAX;
-		for (unsigned i = 0; i < n; i++) {
-			if (pthread_create(&b->servers[i], NULL, baseline_server, b) != 0)
-				break;
-			hnvmf_thread_pin(b->servers[i], hnvmf_engine_server_cpu(e), "baseline server");
-			b->nservers++;
-		}
-		if (!b->nservers) {
-			free(b);
+		e->baseline = b;
+	}
+	struct adapter *a = b->adapters;
+	while (a && a->be != be)
+		a = a->next;
+	if (!a) {
+		a = adapter_create(e, be);
+		if (!a) {
 			pthread_mutex_unlock(&create_lock);
 			return -EAGAIN;
 		}
-		e->baseline = b;
+		a->next = b->adapters;
+		b->adapters = a;
 	}
 	pthread_mutex_unlock(&create_lock);
-	*out = b;
+	*out = a;
 	return 0;
 }
 
@@ -131,44 +240,39 @@ void hnvmf_baseline_engine_stop(struct hnvmf_engine *e)
 	struct baseline *b = e->baseline;
 	if (!b)
 		return;
-	hnvmf_thread_request_stop(&b->lock, &b->work, &b->stop);
-	for (unsigned i = 0; i < b->nservers; i++)
-		pthread_join(b->servers[i], NULL);
-	while (b->qps) {
-		struct adapter_qp *a = b->qps;
-		b->qps = a->next;
-		hnvmf_bqp_close(a->qp);
-		free(a);
+	while (b->adapters) {
+		struct adapter *a = b->adapters;
+		b->adapters = a->next;
+		adapter_stop(a);
 	}
-	pthread_mutex_destroy(&b->lock);
-	pthread_cond_destroy(&b->work);
 	free(b);
 	e->baseline = NULL;
 }
 
 int hnvmf_baseline_open(struct hnvmf_chan *ch)
 {
-	struct baseline *b;
-	int rc = engine_baseline(ch->eng, &b);
+	struct adapter *a;
+	int rc = adapter_get(ch->eng, ch->be, &a);
 	if (rc)
 		return rc;
-	ch->priv = b;
+	ch->priv = a;
 	return 0;
 }
 
 /* The adapter queue has no bound: it always takes the io. */
 bool hnvmf_baseline_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
-	struct baseline *b = ch->priv;
+	struct adapter *a = ch->priv;
 	io->next = NULL;
-	pthread_mutex_lock(&b->lock);
-	if (b->tail)
-		b->tail->next = io;
+	pthread_mutex_lock(&a->lock);
+	if (a->tail)
+		a->tail->next = io;
 	else
-		b->head = io;
-	b->tail = io;
-	pthread_cond_signal(&b->work);
-	pthread_mutex_unlock(&b->lock);
+		a->head = io;
+	a->tail = io;
+	atomic_fetch_add(&a->queued, 1);
+	pthread_cond_signal(&a->work);
+	pthread_mutex_unlock(&a->lock);
 	return true;
 }
 

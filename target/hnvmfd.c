@@ -288,7 +288,9 @@ int main(int argc, char **argv)
 				       .subqueue_depth = d.conf->pqm.subqueue_depth,
 				       .backend_depth = d.conf->queue_depth * 2,
 				       .nserver_cpus = d.conf->pqm.nserver_cpus,
-				       .baseline_servers = d.conf->pqm.baseline_servers};
+				       .baseline_servers = d.conf->pqm.baseline_servers,
+				       .baseline_depth = d.conf->pqm.baseline_depth ? d.conf->pqm.baseline_depth
+										    : d.conf->queue_depth};
 	memcpy(eo.server_cpus, d.conf->pqm.server_cpus, sizeof(int) * d.conf->pqm.nserver_cpus);
 	char err[1024] = "";
 	if (hnvmf_engine_create(&eo, &d.engine) != 0 ||

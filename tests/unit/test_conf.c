@@ -138,6 +138,7 @@ static void embedded_default(void **state)
 	assert_int_equal(c->pqm.subqueue_depth, 1024);
 	assert_int_equal(c->pqm.nserver_cpus, 0);
 	assert_int_equal(c->pqm.baseline_servers, 0);
+	assert_int_equal(c->pqm.baseline_depth, 0);
 	assert_int_equal(c->reactors, 1);
 	assert_int_equal(c->default_mode, HNVMF_CONF_MODE_PQM);
 	assert_int_equal(c->queue_depth, 128);
@@ -208,7 +209,7 @@ static void syntax_forms(void **state)
 	    "control_socket =\n"
 	    "dam_whitelist = 5 ,7,  9\n"
 	    "mdts_kib = 0\n"
-	    "[pqm]\nserver_cpus = 1, 0\nbaseline_servers = 3\n"
+	    "[pqm]\nserver_cpus = 1, 0\nbaseline_servers = 3\nbaseline_depth = 64\n"
 	    "[listener tcp]\r\n"
 	    "address=127.0.0.1\r\n"
 	    "tls = Yes\n"
@@ -227,6 +228,7 @@ static void syntax_forms(void **state)
 	assert_int_equal(c->pqm.server_cpus[0], 1);
 	assert_int_equal(c->pqm.server_cpus[1], 0);
 	assert_int_equal(c->pqm.baseline_servers, 3);
+	assert_int_equal(c->pqm.baseline_depth, 64);
 	assert_true(c->listeners[0].tls);
 	assert_int_equal(c->backends[0].size, 2ull << 40);
 	assert_int_equal(c->backends[1].size, 512ull << 20);
