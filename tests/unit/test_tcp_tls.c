@@ -211,6 +211,60 @@ static void both_label_encodings(void **state)
 	tls_close(&h);
 }
 
+/* A version 0 identity reads the same under both encodings, yet the TLS PSKs differ (the
+ * reference initiator derives with RFC 8446, nvme-cli 2.x with the compat one): the binder
+ * of the ClientHello tells the target which the host used, so both connect. */
+static void v0_identity_either_encoding(void **state)
+{
+	(void)state;
+	const enum hnvmf_tls_hkdf_label encs[] = { HNVMF_TLS_LABEL_RFC8446,
+						   HNVMF_TLS_LABEL_LIBNVME_COMPAT };
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(hnvmf_tls_derive_configured(1, tenant_key.data, 32, HOSTNQN, SUBNQN,
+							     0, encs[i], &client), 0);
+		assert_memory_equal(client.identity, "NVMe0R01 ", 9);
+		struct host h;
+		assert_true(tls_open(&h));
+		icreq(&h);
+		tls_close(&h);
+	}
+}
+
+/* An untransformed (hh 00) PSK: retained = configured, so even a version 1 identity's digest
+ * is the same under both encodings; the binder decides here too. */
+static void untransformed_key_either_encoding(void **state)
+{
+	(void)state;
+	tenant_key.hmac = 0;
+	assert_int_equal(hnvmf_tls_key_format(&tenant_key, tenant.tls_psk, sizeof(tenant.tls_psk)), 0);
+	const enum hnvmf_tls_hkdf_label encs[] = { HNVMF_TLS_LABEL_RFC8446,
+						   HNVMF_TLS_LABEL_LIBNVME_COMPAT };
+	for (int i = 0; i < 4; i++) { /* identity version i / 2 */
+		assert_int_equal(hnvmf_tls_derive_configured(0, tenant_key.data, 32, HOSTNQN, SUBNQN,
+							     i / 2, encs[i % 2], &client), 0);
+		struct host h;
+		assert_true(tls_open(&h));
+		icreq(&h);
+		tls_close(&h);
+	}
+}
+
+/* With a version 0 identity a wrong key matches the identity; its binder verifies under
+ * neither encoding and the handshake fails. */
+static void v0_wrong_key_fails_handshake(void **state)
+{
+	(void)state;
+	uint8_t other[32];
+	memset(other, 0x77, sizeof(other));
+	assert_int_equal(hnvmf_tls_derive_configured(1, other, 32, HOSTNQN, SUBNQN, 0,
+						     HNVMF_TLS_LABEL_RFC8446, &client), 0);
+	struct host h;
+	assert_false(tls_open(&h));
+	assert_true(peer_closed(h.fd));
+	assert_int_equal(ft.destroyed, 1);
+	close(h.fd);
+}
+
 static void identity_reaches_the_target(void **state)
 {
 	(void)state;
@@ -508,6 +562,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(io_over_tls, setup, teardown),
 		cmocka_unit_test_setup_teardown(both_label_encodings, setup, teardown),
+		cmocka_unit_test_setup_teardown(v0_identity_either_encoding, setup, teardown),
+		cmocka_unit_test_setup_teardown(untransformed_key_either_encoding, setup, teardown),
+		cmocka_unit_test_setup_teardown(v0_wrong_key_fails_handshake, setup, teardown),
 		cmocka_unit_test_setup_teardown(identity_reaches_the_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(wrong_key_fails_handshake, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_host_fails_handshake, setup, teardown),
