@@ -1,7 +1,9 @@
 /* NVMe/TCP secure channel (NVMe/TCP 3.6.1): TLS 1.3 with an external PSK, on listeners with
  * tls = yes. The handshake runs non-blocking on the connection's reactor before the ICReq; the
  * host's PSK identity ("NVMe1R01 <hostnqn> <subnqn> <digest>") names the tenant whose configured
- * PSK (tls_psk = NVMeTLSkey-1:...) is turned into the TLS PSK by proto/tls-psk.c. The identity's
+ * PSK (tls_psk = NVMeTLSkey-1:...) is turned into the TLS PSK by proto/tls-psk.c; where the
+ * identity does not tell which HkdfLabel encoding the host derived with (version 0, hh 00), the
+ * ClientHello's PSK binder does (proto/tls-binder.c). The identity's
  * NQNs are then bound to the queue: a Connect naming another host or subsystem is refused.
  *
  * The kernel's TLS offload is not assumed (kTLS may be missing), so records go through OpenSSL,
