@@ -73,15 +73,19 @@ struct tcp_tls_tx {
 	uint8_t *hello;
 	uint32_t hello_len;
 	unsigned hellos;
-	enum hnvmf_tls_hkdf_label label; /* the host's, for the log */
+	/* The host's encoding; label_proven once an identity or a binder showed it, so that the
+	 * ClientHello after a HelloRetryRequest (offering the same PSK) keeps it. */
+	enum hnvmf_tls_hkdf_label label;
+	bool label_proven;
 };
 
 static SSL_CTX *tls_ctx;
 static BIO_METHOD *tls_bio_method;
 
-/* Which HkdfLabel encoding to assume when neither the identity nor the ClientHello's binder
- * tells (a ClientHello after a HelloRetryRequest, whose binder covers a longer transcript):
- * what nvme-cli 2.x / libnvme 1.x inserted into the hosts' keyrings. */
+/* Which HkdfLabel encoding to assume when neither the identity nor a ClientHello's binder
+ * tells (the second ClientHello's binder covers a longer transcript, not rebuilt here; the
+ * first one's decision carries over): what nvme-cli 2.x / libnvme 1.x inserted into the hosts'
+ * keyrings. */
 #define TCP_TLS_LABEL_PREFERRED HNVMF_TLS_LABEL_LIBNVME_COMPAT
 /* The largest ClientHello kept for the binder check; hosts send a few hundred bytes. */
 #define TCP_TLS_HELLO_MAX 4096u
@@ -139,8 +143,10 @@ static int psk_find(SSL *ssl, const unsigned char *identity, size_t len, SSL_SES
 		log_warn("tcp %s: TLS: no PSK configured for host %s", c->sq.peer, id.hostnqn);
 		return 1;
 	}
-	int rc = hnvmf_tls_match_hello(&id, c->tls_tx->hello, c->tls_tx->hello_len, key.hmac,
-				       key.data, key.len, TCP_TLS_LABEL_PREFERRED, &d, &used, &proven);
+	struct tcp_tls_tx *tx = c->tls_tx;
+	int rc = hnvmf_tls_match_hello(&id, tx->hello, tx->hello_len, key.hmac, key.data, key.len,
+				       tx->label_proven ? tx->label : TCP_TLS_LABEL_PREFERRED, &d,
+				       &used, &proven);
 	hnvmf_key_wipe(&key);
 	if (rc < 0) {
 		log_warn("tcp %s: TLS: identity of host %s does not match its configured PSK",
@@ -158,7 +164,8 @@ static int psk_find(SSL *ssl, const unsigned char *identity, size_t len, SSL_SES
 		return 0;
 	}
 	OPENSSL_cleanse(&d, sizeof(d));
-	c->tls_tx->label = used;
+	tx->label = used;
+	tx->label_proven |= proven;
 	snprintf(c->tls_hostnqn, sizeof(c->tls_hostnqn), "%s", id.hostnqn);
 	snprintf(c->tls_subnqn, sizeof(c->tls_subnqn), "%s", id.subnqn);
 	*sess = s;
