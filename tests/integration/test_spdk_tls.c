@@ -2,7 +2,8 @@
  * named by the environment variable HNVMF_SPDK_DIR (ctest passes it through; cmake
  * -DHNVMF_SPDK_DIR=... sets it for the test), else skipped:
  *  - SPDK's initiator `spdk_nvme_perf -S ssl --psk-path` (version 0 identity, RFC 8446 HkdfLabel)
- *    against hnvmfd with a TLS tenant: it completes I/O, and hnvmfd logs the encoding it found;
+ *    against hnvmfd with two TLS tenants (an hh 01 and an hh 02 key: both cipher suites): it
+ *    completes I/O, and hnvmfd logs the suite and the encoding it found;
  *  - hnvmf-perf against SPDK's `nvmf_tgt` with a secure-channel listener (configured with
  *    scripts/rpc.py as SPDK's test/nvmf/target/tls.sh does): --tls-psk-encoding rfc8446
  *    completes I/O; libnvme-compat is refused, as SPDK derives only the RFC 8446 way.
@@ -29,7 +30,8 @@
 #include "tests/integration/harness.h"
 
 #define SUBNQN "nqn.2026-01.io.hnvmf:spdk-tls"
-#define HOSTNQN "nqn.2026-01.io.hnvmf.test:spdk-host"
+#define HOST_256 "nqn.2026-01.io.hnvmf.test:spdk-sha256"
+#define HOST_384 "nqn.2026-01.io.hnvmf.test:spdk-sha384"
 
 static const char conf_template[] =
 	"[global]\n"
@@ -48,7 +50,14 @@ static const char conf_template[] =
 
 static struct hnvmf_harness H;
 static char spdk[512]; /* the SPDK tree, "" when absent */
-static char key[HNVMF_KEY_STR_MAX];
+/* One host per TLS cipher suite: a configured PSK with hh 01 (32 bytes, TLS_AES_128_GCM_SHA256)
+ * and one with hh 02 (48 bytes, TLS_AES_256_GCM_SHA384). The PSK files are DIR/psk0, DIR/psk1. */
+static struct {
+	const char *host;
+	int hh;
+	size_t len;
+	char key[HNVMF_KEY_STR_MAX];
+} hosts[] = { { HOST_256, 1, 32, "" }, { HOST_384, 2, 48, "" } };
 
 static bool have(const char *bin)
 {
@@ -80,20 +89,27 @@ static int setup(void **state)
 	(void)state;
 	const char *d = getenv("HNVMF_SPDK_DIR");
 	snprintf(spdk, sizeof(spdk), "%s", d ? d : "");
-	/* The configured PSK, hh 01: SPDK and hnvmfd read the same interchange string. */
-	struct hnvmf_key k = { .len = 32, .hmac = 1 };
-	if (RAND_bytes(k.data, 32) != 1 || hnvmf_tls_key_format(&k, key, sizeof(key)) < 0)
-		return -1;
-	hnvmf_key_wipe(&k);
 	if (hnvmf_harness_prepare(&H) != 0)
 		return -1;
-	char tenant[1024];
-	snprintf(tenant, sizeof(tenant),
-		 "[tenant]\nhostnqn = " HOSTNQN "\nsubsystems = " SUBNQN "\n"
-		 "tls_psk = %s\n", key);
-	/* SPDK's keyring takes only a 0600 file; no newline after the key. */
-	return hnvmf_harness_write_file(&H, "tenants/spdk.conf", tenant) ||
-	       hnvmf_harness_write_file(&H, "psk", key);
+	for (int i = 0; i < 2; i++) {
+		/* SPDK and hnvmfd read the same interchange string. */
+		struct hnvmf_key k = { .len = hosts[i].len, .hmac = hosts[i].hh };
+		if (RAND_bytes(k.data, (int)k.len) != 1 ||
+		    hnvmf_tls_key_format(&k, hosts[i].key, sizeof(hosts[i].key)) < 0)
+			return -1;
+		hnvmf_key_wipe(&k);
+		char tenant[1024], name[64];
+		snprintf(tenant, sizeof(tenant), "[tenant]\nhostnqn = %s\nsubsystems = " SUBNQN
+			 "\ntls_psk = %s\n", hosts[i].host, hosts[i].key);
+		snprintf(name, sizeof(name), "tenants/spdk%d.conf", i);
+		if (hnvmf_harness_write_file(&H, name, tenant))
+			return -1;
+		/* SPDK's keyring takes only a 0600 file; no newline after the key. */
+		snprintf(name, sizeof(name), "psk%d", i);
+		if (hnvmf_harness_write_file(&H, name, hosts[i].key))
+			return -1;
+	}
+	return 0;
 }
 
 static int teardown(void **state)
@@ -117,14 +133,20 @@ static void test_spdk_nvme_perf_to_hnvmfd(void **state)
 		skip();
 	assert_int_equal(hnvmf_harness_start(&H, conf_template), 0);
 	static char out[65536];
-	int rc = run(out, sizeof(out),
-		     "%s/build/bin/spdk_nvme_perf --no-huge -s 1024 -c 0x2 -S ssl --psk-path %s/psk "
-		     "-r 'trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:%u subnqn:" SUBNQN
-		     " hostnqn:" HOSTNQN "' -q 1 -o 4096 -w randread -t 2",
-		     spdk, H.dir, H.port);
-	if (rc != 0 || !(total_iops(out) > 0))
-		fail_msg("spdk_nvme_perf: exit %d, total IOPS %.0f:\n%s", rc, total_iops(out), out);
-	assert_true(hnvmf_harness_log_wait(&H, "host " HOSTNQN ", PSK derived rfc8446)", 2000));
+	for (int i = 0; i < 2; i++) {
+		int rc = run(out, sizeof(out),
+			     "%s/build/bin/spdk_nvme_perf --no-huge -s 1024 -c 0x2 -S ssl "
+			     "--psk-path %s/psk%d -r 'trtype:TCP adrfam:IPv4 traddr:127.0.0.1 "
+			     "trsvcid:%u subnqn:" SUBNQN " hostnqn:%s' -q 1 -o 4096 -w randread -t 2",
+			     spdk, H.dir, i, H.port, hosts[i].host);
+		if (rc != 0 || !(total_iops(out) > 0))
+			fail_msg("spdk_nvme_perf as %s: exit %d, total IOPS %.0f:\n%s", hosts[i].host,
+				 rc, total_iops(out), out);
+		char needle[256];
+		snprintf(needle, sizeof(needle), "(%s, host %s, PSK derived rfc8446)",
+			 i ? "TLS_AES_256_GCM_SHA384" : "TLS_AES_128_GCM_SHA256", hosts[i].host);
+		assert_true(hnvmf_harness_log_wait(&H, needle, 2000));
+	}
 }
 
 /* Runs SPDK's scripts/rpc.py on the target's socket. */
@@ -174,10 +196,9 @@ static void test_hnvmf_perf_to_nvmf_tgt(void **state)
 	(void)state;
 	if (!have("nvmf_tgt") || access(HNVMF_BINARY_DIR "/tools/hnvmf-perf", X_OK) != 0)
 		skip();
-	char sock[400], log[400], psk[400];
+	char sock[400], log[400];
 	snprintf(sock, sizeof(sock), "%s/spdk.sock", H.dir);
 	snprintf(log, sizeof(log), "%s/nvmf_tgt.log", H.dir);
-	snprintf(psk, sizeof(psk), "%s/psk", H.dir);
 	uint16_t port = hnvmf_harness_free_port();
 	pid_t pid = start_nvmf_tgt(sock, log);
 	assert_true(pid > 0);
@@ -187,24 +208,29 @@ static void test_hnvmf_perf_to_nvmf_tgt(void **state)
 		      port) ||
 		  rpc(sock, "bdev_malloc_create 32 4096 -b malloc0") ||
 		  rpc(sock, "nvmf_subsystem_add_ns " SUBNQN " malloc0 -n 1") ||
-		  rpc(sock, "keyring_file_add_key key0 %s", psk) ||
-		  rpc(sock, "nvmf_subsystem_add_host " SUBNQN " " HOSTNQN " --psk key0");
+		  rpc(sock, "keyring_file_add_key key0 %s/psk0", H.dir) ||
+		  rpc(sock, "keyring_file_add_key key1 %s/psk1", H.dir) ||
+		  rpc(sock, "nvmf_subsystem_add_host " SUBNQN " " HOST_256 " --psk key0") ||
+		  rpc(sock, "nvmf_subsystem_add_host " SUBNQN " " HOST_384 " --psk key1");
 	static char out[16384];
-	int rc_compat = -1;
-	bool rfc_ok = false;
-	if (!bad) {
+	bool rfc_ok = !bad, compat_refused = !bad;
+	for (int i = 0; !bad && i < 2; i++) {
 		int rc = hnvmf_harness_perf(out, sizeof(out),
-					    "perf -p %u -s " SUBNQN " -H " HOSTNQN " --tls-key '%s' "
+					    "perf -p %u -s " SUBNQN " -H %s --tls-key '%s' "
 					    "--tls-psk-encoding rfc8446 -t 1 -q 4 -o 4k --json",
-					    port, key);
-		rfc_ok = rc == 0 && strstr(out, "\"errors\":0") && strstr(out, "\"reads\":") &&
-			 strtoull(strstr(out, "\"reads\":") + 8, NULL, 10) > 0;
-		if (!rfc_ok)
-			print_message("hnvmf-perf --tls-psk-encoding rfc8446: exit %d: %s\n", rc, out);
-		rc_compat = hnvmf_harness_perf(out, sizeof(out),
-					       "perf -p %u -s " SUBNQN " -H " HOSTNQN
-					       " --tls-key '%s' --tls-psk-encoding libnvme-compat -t 1",
-					       port, key);
+					    port, hosts[i].host, hosts[i].key);
+		const char *reads = strstr(out, "\"reads\":");
+		if (rc || !strstr(out, "\"errors\":0") || !reads ||
+		    strtoull(reads + 8, NULL, 10) == 0) {
+			print_message("hnvmf-perf --tls-psk-encoding rfc8446 as %s: exit %d: %s\n",
+				      hosts[i].host, rc, out);
+			rfc_ok = false;
+		}
+		rc = hnvmf_harness_perf(out, sizeof(out),
+					"perf -p %u -s " SUBNQN " -H %s --tls-key '%s' "
+					"--tls-psk-encoding libnvme-compat -t 1",
+					port, hosts[i].host, hosts[i].key);
+		compat_refused &= rc != 0;
 	}
 	kill(pid, SIGTERM);
 	int st = 0;
@@ -216,7 +242,7 @@ static void test_hnvmf_perf_to_nvmf_tgt(void **state)
 	}
 	assert_false(bad);
 	assert_true(rfc_ok);
-	assert_int_not_equal(rc_compat, 0);
+	assert_true(compat_refused);
 }
 
 int main(void)
