@@ -8,6 +8,24 @@
 /* Longest HkdfLabel we build: 2 + 1 + 255 + 1 + 255. */
 #define HKDF_LABEL_MAX 514
 
+static const char *const label_names[] = {
+	[HNVMF_TLS_LABEL_RFC8446] = "rfc8446",
+	[HNVMF_TLS_LABEL_LIBNVME_COMPAT] = "libnvme-compat",
+};
+
+const char *hnvmf_tls_label_name(enum hnvmf_tls_hkdf_label enc)
+{
+	return (unsigned)enc < 2 ? label_names[enc] : NULL;
+}
+
+int hnvmf_tls_label_parse(const char *name)
+{
+	for (int i = 0; name && i < 2; i++)
+		if (strcmp(name, label_names[i]) == 0)
+			return i;
+	return -EINVAL;
+}
+
 static int cipher_valid(int cipher)
 {
 	return cipher == HNVMF_AUTH_HASH_SHA256 || cipher == HNVMF_AUTH_HASH_SHA384;

@@ -50,6 +50,11 @@ enum hnvmf_tls_hkdf_label {
 	HNVMF_TLS_LABEL_LIBNVME_COMPAT = 1,
 };
 
+/* "rfc8446" / "libnvme-compat": the names hnvmf-perf's --tls-psk-encoding takes and hnvmfd
+ * logs. _parse returns the encoding or -EINVAL; _name NULL for an unknown value. */
+const char *hnvmf_tls_label_name(enum hnvmf_tls_hkdf_label enc);
+int hnvmf_tls_label_parse(const char *name);
+
 #define HNVMF_TLS_PSK_MAX 48           /* SHA-384 */
 #define HNVMF_TLS_DIGEST_MAX 65        /* Base64 of 48 bytes (64 chars) + NUL */
 #define HNVMF_TLS_NQN_MAX 223          /* NVMe NQN length limit, without NUL */

@@ -311,6 +311,15 @@ def keyfmt_seeds():
     return seeds
 
 
+def tls_hello_seeds():
+    """The ClientHellos of test_tls_binder.c: a version 0 identity, binders for each HkdfLabel
+    encoding (made with the openssl command line)."""
+    sys.path.insert(0, os.path.join(HERE, "..", "vectors"))
+    import gen_tls_binder_vectors as v
+    rets = v.retained(v.secret(32, "hnvmf tls configured 32"))
+    return {"hello-" + enc: v.client_hello(v.tls_psk(rets[enc], enc))[0] for enc in rets}
+
+
 def control_seeds():
     return {
         "state": b"state\n",
@@ -348,6 +357,7 @@ def main():
     write("fuzz_control", control_seeds())
     write("fuzz_conf", conf_seeds())
     write("fuzz_keyfmt", keyfmt_seeds())
+    write("fuzz_tls_hello", tls_hello_seeds())
     return 0
 
 

@@ -12,7 +12,7 @@ build=${1:?usage: run.sh BUILD SECONDS [TARGET...]}
 seconds=${2:?usage: run.sh BUILD SECONDS [TARGET...]}
 shift 2
 src=$(cd "$(dirname "$0")" && pwd)
-targets=${*:-"fuzz_tcp_pdu fuzz_nvme_cmd fuzz_dhchap fuzz_control fuzz_conf fuzz_keyfmt"}
+targets=${*:-"fuzz_tcp_pdu fuzz_nvme_cmd fuzz_dhchap fuzz_control fuzz_conf fuzz_keyfmt fuzz_tls_hello"}
 art="$build/fuzz-artifacts"
 mkdir -p "$art"
 pass=0

@@ -245,6 +245,54 @@ static void test_connect_must_match_identity(void **state)
 	hnvmf_ini_queue_close(q);
 }
 
+/* How often needle is in hnvmfd's log so far. */
+static int log_count(const char *needle)
+{
+	char *log = hnvmf_harness_log(&H);
+	int n = 0;
+	for (const char *p = log; p && (p = strstr(p, needle)); p++)
+		n++;
+	free(log);
+	return n;
+}
+
+/* hnvmf-perf with a version 0 identity (what the reference initiator and nvme-cli send), its
+ * TLS PSK derived with either HkdfLabel encoding: hnvmfd tells them apart by the ClientHello's
+ * binder and completes I/O for both, SHA-256 and SHA-384 keys alike. */
+static void test_perf_either_psk_encoding(void **state)
+{
+	(void)state;
+	const char *encs[] = { "rfc8446", "libnvme-compat" };
+	const struct {
+		const char *host, *key;
+	} tenants[] = { { HOST_A, key_a }, { HOST_B, key_b } };
+	for (int t = 0; t < 2; t++) {
+		for (int e = 0; e < 2; e++) {
+			char needle[256], out[8192];
+			snprintf(needle, sizeof(needle), "host %s, PSK derived %s)", tenants[t].host,
+				 encs[e]);
+			int before = log_count(needle);
+			int rc = hnvmf_harness_perf(out, sizeof(out),
+						    "perf -p %u -s " SUBNQN " -H %s --tls-key '%s' "
+						    "--tls-psk-encoding %s -t 1 -q 4 -o 4k --json",
+						    H.port, tenants[t].host, tenants[t].key, encs[e]);
+			if (rc == -2)
+				skip();
+			if (rc || !strstr(out, "\"errors\":0"))
+				fail_msg("hnvmf-perf --tls-psk-encoding %s as %s: rc %d: %s", encs[e],
+					 tenants[t].host, rc, out);
+			const char *p = strstr(out, "\"reads\":");
+			assert_non_null(p);
+			assert_true(strtoull(p + 8, NULL, 10) > 0);
+			/* the daemon logged the encoding it found (the admin and the I/O queue) */
+			for (int ms = 0; ms < 2000 && log_count(needle) < before + 2; ms += 10)
+				usleep(10000);
+			if (log_count(needle) < before + 2)
+				fail_msg("hnvmfd did not log '%s' twice", needle);
+		}
+	}
+}
+
 /* TLS proves the host's identity, so a whitelisted DAM tenant without DH-HMAC-CHAP gets
  * dedicated queues. */
 static void test_dam_over_tls(void **state)
@@ -269,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_plain_text_refused),
 		cmocka_unit_test(test_connect_must_match_identity),
 		cmocka_unit_test(test_dam_over_tls),
+		cmocka_unit_test(test_perf_either_psk_encoding),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -153,6 +153,20 @@ static void test_hostid_from_nqn(void **state)
 	assert_memory_not_equal(id, id2, 16);
 }
 
+/* --tls-psk-encoding picks the HkdfLabel of the host's PSK derivation; the default stays the
+ * encoding nvme-cli 2.x put into hosts' keyrings. */
+static void test_tls_psk_encoding(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("perf"), 0);
+	assert_false(o.tls_rfc8446);
+	assert_int_equal(PARSE("perf", "--tls-psk-encoding", "rfc8446"), 0);
+	assert_true(o.tls_rfc8446);
+	assert_int_equal(PARSE("perf", "--tls-psk-encoding", "libnvme-compat"), 0);
+	assert_false(o.tls_rfc8446);
+	expect_error(PARSE("perf", "--tls-psk-encoding", "rfc"), "--tls-psk-encoding");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_workload_names),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_hostid_from_nqn),
+		cmocka_unit_test(test_tls_psk_encoding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,6 +98,9 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Groups the target's side of the next connection takes (NULL: OpenSSL's default). */
+static const char *server_groups;
+
 /* A connection on the TLS listener and the client's handshake; returns whether it succeeded. */
 static bool tls_open(struct host *h)
 {
@@ -111,6 +114,8 @@ static bool tls_open(struct host *h)
 	hnvmf_reactor_send(R(0), &h->c->start_msg);
 	pump();
 	assert_int_equal(h->c->state, TCP_CONN_TLS_HANDSHAKE);
+	if (server_groups)
+		assert_int_equal(SSL_set1_groups_list(h->c->ssl, server_groups), 1);
 	SSL *ssl = SSL_new(client_ctx);
 	SSL_set_fd(ssl, h->fd);
 	SSL_set_connect_state(ssl);
@@ -209,6 +214,95 @@ static void both_label_encodings(void **state)
 	assert_true(tls_open(&h));
 	icreq(&h);
 	tls_close(&h);
+}
+
+/* A version 0 identity reads the same under both encodings, yet the TLS PSKs differ (the
+ * reference initiator derives with RFC 8446, nvme-cli 2.x with the compat one): the binder
+ * of the ClientHello tells the target which the host used, so both connect. */
+static void v0_identity_either_encoding(void **state)
+{
+	(void)state;
+	const enum hnvmf_tls_hkdf_label encs[] = { HNVMF_TLS_LABEL_RFC8446,
+						   HNVMF_TLS_LABEL_LIBNVME_COMPAT };
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(hnvmf_tls_derive_configured(1, tenant_key.data, 32, HOSTNQN, SUBNQN,
+							     0, encs[i], &client), 0);
+		assert_memory_equal(client.identity, "NVMe0R01 ", 9);
+		struct host h;
+		assert_true(tls_open(&h));
+		icreq(&h);
+		tls_close(&h);
+	}
+}
+
+/* An untransformed (hh 00) PSK: retained = configured, so even a version 1 identity's digest
+ * is the same under both encodings; the binder decides here too. */
+static void untransformed_key_either_encoding(void **state)
+{
+	(void)state;
+	tenant_key.hmac = 0;
+	assert_int_equal(hnvmf_tls_key_format(&tenant_key, tenant.tls_psk, sizeof(tenant.tls_psk)), 0);
+	const enum hnvmf_tls_hkdf_label encs[] = { HNVMF_TLS_LABEL_RFC8446,
+						   HNVMF_TLS_LABEL_LIBNVME_COMPAT };
+	for (int i = 0; i < 4; i++) { /* identity version i / 2 */
+		assert_int_equal(hnvmf_tls_derive_configured(0, tenant_key.data, 32, HOSTNQN, SUBNQN,
+							     i / 2, encs[i % 2], &client), 0);
+		struct host h;
+		assert_true(tls_open(&h));
+		icreq(&h);
+		tls_close(&h);
+	}
+}
+
+/* Counts the ServerHellos a client receives: a HelloRetryRequest is one too. */
+static unsigned server_hellos;
+static void count_server_hellos(int write_p, int version, int type, const void *buf, size_t len,
+				SSL *ssl, void *arg)
+{
+	(void)version, (void)ssl, (void)arg;
+	if (!write_p && type == SSL3_RT_HANDSHAKE && len >= 4 &&
+	    ((const uint8_t *)buf)[0] == SSL3_MT_SERVER_HELLO)
+		server_hellos++;
+}
+
+/* The host's key share is for a group the target does not take: HelloRetryRequest, and a
+ * second ClientHello whose binder covers a longer transcript. The encoding found in the first
+ * ClientHello still holds. */
+static void v0_identity_after_hello_retry(void **state)
+{
+	(void)state;
+	assert_int_equal(SSL_CTX_set1_groups_list(client_ctx, "X25519:P-256"), 1);
+	SSL_CTX_set_msg_callback(client_ctx, count_server_hellos);
+	server_groups = "P-256";
+	for (int i = 0; i < 2; i++) {
+		enum hnvmf_tls_hkdf_label enc = i ? HNVMF_TLS_LABEL_LIBNVME_COMPAT
+						  : HNVMF_TLS_LABEL_RFC8446;
+		assert_int_equal(hnvmf_tls_derive_configured(1, tenant_key.data, 32, HOSTNQN, SUBNQN,
+							     0, enc, &client), 0);
+		server_hellos = 0;
+		struct host h;
+		assert_true(tls_open(&h));
+		assert_int_equal(server_hellos, 2); /* the retry request, then the ServerHello */
+		icreq(&h);
+		tls_close(&h);
+	}
+	server_groups = NULL;
+}
+
+/* With a version 0 identity a wrong key matches the identity; its binder verifies under
+ * neither encoding and the handshake fails. */
+static void v0_wrong_key_fails_handshake(void **state)
+{
+	(void)state;
+	uint8_t other[32];
+	memset(other, 0x77, sizeof(other));
+	assert_int_equal(hnvmf_tls_derive_configured(1, other, 32, HOSTNQN, SUBNQN, 0,
+						     HNVMF_TLS_LABEL_RFC8446, &client), 0);
+	struct host h;
+	assert_false(tls_open(&h));
+	assert_true(peer_closed(h.fd));
+	assert_int_equal(ft.destroyed, 1);
+	close(h.fd);
 }
 
 static void identity_reaches_the_target(void **state)
@@ -508,6 +602,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(io_over_tls, setup, teardown),
 		cmocka_unit_test_setup_teardown(both_label_encodings, setup, teardown),
+		cmocka_unit_test_setup_teardown(v0_identity_either_encoding, setup, teardown),
+		cmocka_unit_test_setup_teardown(untransformed_key_either_encoding, setup, teardown),
+		cmocka_unit_test_setup_teardown(v0_identity_after_hello_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(v0_wrong_key_fails_handshake, setup, teardown),
 		cmocka_unit_test_setup_teardown(identity_reaches_the_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(wrong_key_fails_handshake, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_host_fails_handshake, setup, teardown),

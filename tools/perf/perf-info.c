@@ -20,6 +20,7 @@ int perf_connect(const struct perf_opts *o, unsigned host_idx, const char *subnq
 	co.timeout_ms = o->timeout_ms;
 	co.tls_key = o->tls ? o->tls_key : NULL;
 	co.tls_identity = o->tls_identity;
+	co.tls_hkdf_rfc8446 = o->tls_rfc8446;
 	co.dhchap_secret = o->dhchap_secret[0] ? o->dhchap_secret : NULL;
 	co.dhchap_ctrl_secret = o->dhchap_ctrl_secret[0] ? o->dhchap_ctrl_secret : NULL;
 	memcpy(co.dhchap_hashes, o->dhchap_hashes, sizeof(co.dhchap_hashes));

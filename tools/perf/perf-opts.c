@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/tls-psk.h"
 #include "tools/perf/perf.h"
 
 static const struct {
@@ -50,6 +51,8 @@ void perf_usage(FILE *f)
 	      "      --tls              NVMe/TCP secure channel (TLS 1.3, PSK); needs --tls-key\n"
 	      "      --tls-key KEY      the configured PSK, NVMeTLSkey-1:hh:BASE64: (implies --tls)\n"
 	      "      --tls-identity-v1  PSK identity version 1 (with the PSK digest), not 0\n"
+	      "      --tls-psk-encoding E  HkdfLabel of the PSK derivation: libnvme-compat (nvme-cli\n"
+	      "                         2.x keyrings, the default) or rfc8446 (SPDK, libnvme >= 1.16)\n"
 	      "      --dhchap-secret KEY       DH-HMAC-CHAP host secret, DHHC-1:hh:BASE64: (used when\n"
 	      "                                the target requires authentication)\n"
 	      "      --dhchap-ctrl-secret KEY  controller secret: bidirectional authentication\n"
@@ -83,7 +86,7 @@ void perf_usage(FILE *f)
 enum {
 	OPT_HDGST = 256, OPT_DDGST, OPT_KATO, OPT_TIMEOUT, OPT_SLBA, OPT_PATTERN, OPT_SEED,
 	OPT_QUEUES, OPT_CONNECTIONS, OPT_CPU, OPT_BUSY_POLL, OPT_RANGE, OPT_JSON,
-	OPT_TLS = 512, OPT_TLS_KEY, OPT_TLS_IDENTITY_V1,
+	OPT_TLS = 512, OPT_TLS_KEY, OPT_TLS_IDENTITY_V1, OPT_TLS_PSK_ENCODING,
 	OPT_DHCHAP_SECRET = 768, OPT_DHCHAP_CTRL_SECRET, OPT_DHCHAP_HASH, OPT_DHCHAP_GROUP,
 };
 
@@ -117,6 +120,7 @@ static const struct option longopts[] = {
 	{ "tls", no_argument, NULL, OPT_TLS },
 	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "tls-identity-v1", no_argument, NULL, OPT_TLS_IDENTITY_V1 },
+	{ "tls-psk-encoding", required_argument, NULL, OPT_TLS_PSK_ENCODING },
 	{ "dhchap-secret", required_argument, NULL, OPT_DHCHAP_SECRET },
 	{ "dhchap-ctrl-secret", required_argument, NULL, OPT_DHCHAP_CTRL_SECRET },
 	{ "dhchap-hash", required_argument, NULL, OPT_DHCHAP_HASH },
@@ -402,6 +406,15 @@ int perf_parse_args(int argc, char **argv, struct perf_opts *o, char *err, size_
 		case OPT_TLS_IDENTITY_V1:
 			o->tls_identity = 1;
 			break;
+		case OPT_TLS_PSK_ENCODING: {
+			int enc = hnvmf_tls_label_parse(optarg);
+			if (enc < 0)
+				return opt_error(err, errlen,
+						 "--tls-psk-encoding: '%s' is not rfc8446 or libnvme-compat",
+						 optarg);
+			o->tls_rfc8446 = enc == HNVMF_TLS_LABEL_RFC8446;
+			break;
+		}
 		case OPT_DHCHAP_SECRET:
 			if (parse_secret("--dhchap-secret", optarg, o->dhchap_secret,
 					 sizeof(o->dhchap_secret), err, errlen))

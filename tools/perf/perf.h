@@ -70,6 +70,7 @@ struct perf_opts {
 	bool tls;
 	char tls_key[HNVMF_KEY_STR_MAX];
 	int tls_identity;     /* PSK identity version: 0, or 1 with --tls-identity-v1 */
+	bool tls_rfc8446;     /* --tls-psk-encoding rfc8446 (else libnvme-compat) */
 };
 
 /* Parses argv (argv[0] the program, argv[1] the subcommand). Returns 0, 1 when help was

@@ -1,7 +1,9 @@
 /* NVMe/TCP secure channel (NVMe/TCP 3.6.1): TLS 1.3 with an external PSK, on listeners with
  * tls = yes. The handshake runs non-blocking on the connection's reactor before the ICReq; the
  * host's PSK identity ("NVMe1R01 <hostnqn> <subnqn> <digest>") names the tenant whose configured
- * PSK (tls_psk = NVMeTLSkey-1:...) is turned into the TLS PSK by proto/tls-psk.c. The identity's
+ * PSK (tls_psk = NVMeTLSkey-1:...) is turned into the TLS PSK by proto/tls-psk.c; where the
+ * identity does not tell which HkdfLabel encoding the host derived with (version 0, hh 00), the
+ * ClientHello's PSK binder does (proto/tls-binder.c). The identity's
  * NQNs are then bound to the queue: a Connect naming another host or subsystem is refused.
  *
  * The kernel's TLS offload is not assumed (kTLS may be missing), so records go through OpenSSL,
@@ -30,6 +32,7 @@
 
 #include "core/log.h"
 #include "proto/keyfmt.h"
+#include "proto/tls-binder.h"
 #include "proto/tls-psk.h"
 #include "transport/tcp/tcp-internal.h"
 
@@ -64,14 +67,57 @@ struct tcp_tls_tx {
 	uint32_t retry_len;
 	bool retry_staged;
 	uint8_t stage[TLS_RECORD];
+	/* During the handshake: a copy of the host's ClientHello, whose PSK binder tells which
+	 * HkdfLabel encoding it used (proto/tls-binder.h); hellos counts the ClientHellos (a
+	 * second one follows a HelloRetryRequest). */
+	uint8_t *hello;
+	uint32_t hello_len;
+	unsigned hellos;
+	/* The host's encoding; label_proven once an identity or a binder showed it, so that the
+	 * ClientHello after a HelloRetryRequest (offering the same PSK) keeps it. */
+	enum hnvmf_tls_hkdf_label label;
+	bool label_proven;
 };
 
 static SSL_CTX *tls_ctx;
 static BIO_METHOD *tls_bio_method;
 
-/* Which HkdfLabel encoding to assume when the identity cannot prove it (version 0, or an
- * untransformed PSK): what nvme-cli 2.x / libnvme 1.x inserted into the hosts' keyrings. */
+/* Which HkdfLabel encoding to assume when neither the identity nor a ClientHello's binder
+ * tells (the second ClientHello's binder covers a longer transcript, not rebuilt here; the
+ * first one's decision carries over): what nvme-cli 2.x / libnvme 1.x inserted into the hosts'
+ * keyrings. */
 #define TCP_TLS_LABEL_PREFERRED HNVMF_TLS_LABEL_LIBNVME_COMPAT
+/* The largest ClientHello kept for the binder check; hosts send a few hundred bytes. */
+#define TCP_TLS_HELLO_MAX 4096u
+
+static void hello_forget(struct tcp_tls_tx *tx)
+{
+	free(tx->hello);
+	tx->hello = NULL;
+	tx->hello_len = 0;
+}
+
+/* OpenSSL shows each handshake message before it processes it: keep the ClientHello for
+ * psk_find. Set only while the handshake runs (it would be called for every record). */
+static void hello_keep(int write_p, int version, int type, const void *buf, size_t len, SSL *ssl,
+		       void *arg)
+{
+	(void)version, (void)arg;
+	struct tcp_conn *c = SSL_get_app_data(ssl);
+	struct tcp_tls_tx *tx = c->tls_tx;
+	const uint8_t *m = buf;
+	if (write_p || type != SSL3_RT_HANDSHAKE || len < 4 || m[0] != SSL3_MT_CLIENT_HELLO)
+		return;
+	tx->hellos++;
+	hello_forget(tx);
+	if (tx->hellos > 1 || len > TCP_TLS_HELLO_MAX)
+		return;
+	tx->hello = malloc(len);
+	if (tx->hello) {
+		memcpy(tx->hello, m, len);
+		tx->hello_len = (uint32_t)len;
+	}
+}
 
 /* OpenSSL asks for the PSK of the identity the host offered. Returning 1 with no session
  * refuses the identity (the handshake then fails: there is no certificate). */
@@ -97,8 +143,10 @@ static int psk_find(SSL *ssl, const unsigned char *identity, size_t len, SSL_SES
 		log_warn("tcp %s: TLS: no PSK configured for host %s", c->sq.peer, id.hostnqn);
 		return 1;
 	}
-	int rc = hnvmf_tls_match_identity(&id, key.hmac, key.data, key.len, TCP_TLS_LABEL_PREFERRED,
-					  &d, &used, &proven);
+	struct tcp_tls_tx *tx = c->tls_tx;
+	int rc = hnvmf_tls_match_hello(&id, tx->hello, tx->hello_len, key.hmac, key.data, key.len,
+				       tx->label_proven ? tx->label : TCP_TLS_LABEL_PREFERRED, &d,
+				       &used, &proven);
 	hnvmf_key_wipe(&key);
 	if (rc < 0) {
 		log_warn("tcp %s: TLS: identity of host %s does not match its configured PSK",
@@ -116,6 +164,8 @@ static int psk_find(SSL *ssl, const unsigned char *identity, size_t len, SSL_SES
 		return 0;
 	}
 	OPENSSL_cleanse(&d, sizeof(d));
+	tx->label = used;
+	tx->label_proven |= proven;
 	snprintf(c->tls_hostnqn, sizeof(c->tls_hostnqn), "%s", id.hostnqn);
 	snprintf(c->tls_subnqn, sizeof(c->tls_subnqn), "%s", id.subnqn);
 	*sess = s;
@@ -227,6 +277,7 @@ int tcp_tls_conn_start(struct tcp_conn *c)
 	BIO_set_init(bio, 1);
 	SSL_set_bio(c->ssl, bio, bio);
 	SSL_set_app_data(c->ssl, c);
+	SSL_set_msg_callback(c->ssl, hello_keep);
 	SSL_set_read_ahead(c->ssl, 1);
 	SSL_set_default_read_buffer_len(c->ssl, TCP_TLS_READ_AHEAD);
 	SSL_set_accept_state(c->ssl);
@@ -239,6 +290,7 @@ void tcp_tls_free(struct tcp_conn *c)
 	SSL_free(c->ssl);
 	c->ssl = NULL;
 	if (c->tls_tx) {
+		hello_forget(c->tls_tx);
 		free(c->tls_tx->out);
 		OPENSSL_cleanse(c->tls_tx->stage, sizeof(c->tls_tx->stage));
 		free(c->tls_tx);
@@ -472,8 +524,11 @@ void tcp_tls_handshake(struct tcp_conn *c)
 	ERR_clear_error();
 	int rc = SSL_do_handshake(c->ssl);
 	if (rc == 1) {
-		log_info("tcp %s: TLS secured (%s, host %s)", c->sq.peer,
-			 SSL_get_cipher_name(c->ssl), c->tls_hostnqn);
+		SSL_set_msg_callback(c->ssl, NULL);
+		hello_forget(c->tls_tx);
+		log_info("tcp %s: TLS secured (%s, host %s, PSK derived %s)", c->sq.peer,
+			 SSL_get_cipher_name(c->ssl), c->tls_hostnqn,
+			 hnvmf_tls_label_name(c->tls_tx->label));
 		c->sq.tls = true;
 		c->sq.tls_hostnqn = c->tls_hostnqn;
 		c->sq.tls_subnqn = c->tls_subnqn;
