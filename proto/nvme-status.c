@@ -120,38 +120,32 @@ static const struct status_name path[] = {
 	{ NVME_SC_CMD_ABORTED_BY_HOST, "Command Aborted By Host" },
 };
 
-#define LOOKUP(t, sc)                                                                              \
-	do {                                                                                       \
-		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)                              \
-			if (t[i].sc == (sc))                                                       \
-				return t[i].name;                                                  \
-	} while (0)
+static const char *lookup(const struct status_name *t, size_t n, unsigned sc)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].sc == sc)
+			return t[i].name;
+	return NULL;
+}
+#define LOOKUP(t, sc) lookup(t, sizeof(t) / sizeof(t[0]), sc)
 
 const char *hnvmf_status_name(uint16_t status, bool fabrics)
 {
 	unsigned sc = hnvmf_status_sc(status);
 	switch (hnvmf_status_sct(status)) {
 	case NVME_SCT_GENERIC:
-		LOOKUP(generic, sc);
-		break;
+		return LOOKUP(generic, sc);
 	case NVME_SCT_CMD_SPECIFIC:
 		if (sc < 0x80)
-			LOOKUP(cmd_specific, sc);
-		else if (fabrics)
-			LOOKUP(fabrics_specific, sc);
-		else
-			LOOKUP(io_specific, sc);
-		break;
+			return LOOKUP(cmd_specific, sc);
+		return fabrics ? LOOKUP(fabrics_specific, sc) : LOOKUP(io_specific, sc);
 	case NVME_SCT_MEDIA:
-		LOOKUP(media, sc);
-		break;
+		return LOOKUP(media, sc);
 	case NVME_SCT_PATH:
-		LOOKUP(path, sc);
-		break;
+		return LOOKUP(path, sc);
 	default:
-		break;
+		return NULL;
 	}
-	return NULL;
 }
 
 const char *hnvmf_status_str(uint16_t status, bool fabrics, char *buf, size_t len)

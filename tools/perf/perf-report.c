@@ -78,11 +78,6 @@ static void print_row(FILE *f, const char *name, const struct lat_row *r)
 		r->min, r->avg, r->p50, r->p99, r->p999, r->max);
 }
 
-static const char *err_name(int status, char *buf, size_t len)
-{
-	return hnvmf_ini_status_str(status, buf, len);
-}
-
 void perf_hist_print(FILE *f, const struct perf_hist *h, const char *title)
 {
 	fprintf(f, "latency histogram, %s (%" PRIu64 " I/Os):\n", title, h->count);
@@ -128,7 +123,7 @@ void perf_report_text(FILE *f, const struct perf_opts *o, const struct perf_resu
 		r->errs.total);
 	char sb[128];
 	for (unsigned i = 0; i < r->errs.n; i++)
-		fprintf(f, "  %" PRIu64 " x %s\n", r->errs.count[i], err_name(r->errs.status[i], sb, sizeof(sb)));
+		fprintf(f, "  %" PRIu64 " x %s\n", r->errs.count[i], hnvmf_ini_status_str(r->errs.status[i], sb, sizeof(sb)));
 	if (r->errs.other)
 		fprintf(f, "  %" PRIu64 " x other statuses\n", r->errs.other);
 	if (o->rate && r->rate_backlog)
@@ -232,7 +227,7 @@ char *perf_report_json(const struct perf_opts *o, const struct perf_result *r)
 		int st = r->errs.status[i];
 		if (st < 0) {
 			json_object_object_add(e, "errno", json_object_new_int(-st));
-			json_object_object_add(e, "name", json_object_new_string(err_name(st, sb, sizeof(sb))));
+			json_object_object_add(e, "name", json_object_new_string(hnvmf_ini_status_str(st, sb, sizeof(sb))));
 		} else {
 			const char *name = hnvmf_status_name((uint16_t)st, false);
 			json_object_object_add(e, "status", json_object_new_int(st));
