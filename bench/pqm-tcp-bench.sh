@@ -105,11 +105,11 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 run() { # mode backend nsid workload tenants
 	local mode=$1 be=$2 ns=$3 wl=$4 nt=$5 hosts=() out t0 t1
 	for i in $(seq "$nt"); do hosts+=(-H "$(host "$i")"); done
-	local args=(-w randread)
-	[ "$wl" = mix70/30 ] && args=(-w randrw -M 70)
+	local args=(--workload randread)
+	[ "$wl" = mix70/30 ] && args=(--workload randrw -M 70)
 	t0=$(cpu_ticks)
-	out=$("$PERF" perf -a 127.0.0.1 -p "$PORT" -s "$SUBNQN" -n "$ns" "${args[@]}" -o 4k -q "$QD" \
-		--queues "$QUEUES" --connections "$nt" "${hosts[@]}" -t "$SECS" --cpu "$INIT_CPU" --json 2>&1 | tail -1)
+	out=$("$PERF" perf -a 127.0.0.1 -s "$PORT" -n "$SUBNQN" -N "$ns" "${args[@]}" -z 4k -Q "$QD" \
+		--queues "$QUEUES" --connections "$nt" "${hosts[@]}" --time "$SECS" --cpu "$INIT_CPU" --json 2>&1 | tail -1)
 	t1=$(cpu_ticks)
 	python3 - "$mode" "$be" "$wl" "$nt" "$(( t1 - t0 ))" "$TICKS" "$out" <<'PY'
 import json, sys

@@ -62,8 +62,8 @@ popts=()
 
 run() { # backend nsid workload size qd
     local out
-    out=$("$PERF" perf -a 127.0.0.1 -p "$PORT" -s nqn.2026-01.io.hnvmf:bench -n "$2" -w "$3" -o "$4" \
-          -q "$5" -t "$SECS" --cpu "$INIT_CPU" --json "${popts[@]}" 2>&1 | tail -1)
+    out=$("$PERF" perf -a 127.0.0.1 -s "$PORT" -n nqn.2026-01.io.hnvmf:bench -N "$2" --workload "$3" -z "$4" \
+          -Q "$5" --time "$SECS" --cpu "$INIT_CPU" --json "${popts[@]}" 2>&1 | tail -1)
     python3 - "$1" "$3" "$4" "$5" "$out" <<'PY'
 import json, sys
 be, wl, size, qd, out = sys.argv[1:]

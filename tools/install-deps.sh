@@ -3,7 +3,7 @@
 # clang and libclang-rt-14-dev (libFuzzer, the sanitizer runtimes) build the fuzz targets.
 # The interop suite's own packages (QEMU, guest kernels, nvme-cli) are set up by tests/interop/setup.sh.
 set -eu
-PKGS="build-essential cmake pkg-config libssl-dev openssl libnvme-dev liburing-dev libisal-dev
+PKGS="build-essential cmake pkg-config libssl-dev openssl libnvme-dev liburing-dev libisal-dev libjson-c-dev
       libibverbs-dev librdmacm-dev libinih-dev libcmocka-dev iproute2 python3
       clang libclang-rt-14-dev"
 missing=""

@@ -442,18 +442,18 @@ static void test_perf_cli_with_secrets(void **state)
 	(void)state;
 	static char out[65536];
 	int r = hnvmf_harness_perf(out, sizeof(out),
-			 "verify -p %u -s " SUBNQN " -H " HOST_BIDI " --dhchap-secret %s --dhchap-ctrl-secret %s"
-			 " --dhchap-hash sha256 --dhchap-group ffdhe2048 --slba 16384 -c 2048 --queues 2",
+			 "verify -s %u -n " SUBNQN " -q " HOST_BIDI " --dhchap-secret %s --dhchap-ctrl-secret %s"
+			 " --dhchap-hash sha256 --dhchap-group ffdhe2048 --slba 16384 -c 2048 -i 2",
 			 H.port, key_bidi, key_ctrl);
 	if (r != 0)
 		fail_msg("hnvmf-perf verify: exit %d\n%s", r, out);
 	assert_true(hnvmf_harness_log_wait(&H, "(sha256, ffdhe2048, controller authenticated too)", 2000));
 	/* Without the secret, and with a wrong one: a failed connect that says why. */
-	r = hnvmf_harness_perf(out, sizeof(out), "identify -p %u -s " SUBNQN " -H " HOST_BIDI, H.port);
+	r = hnvmf_harness_perf(out, sizeof(out), "identify -s %u -n " SUBNQN " -q " HOST_BIDI, H.port);
 	assert_int_not_equal(r, 0);
 	if (!strstr(out, "requires authentication"))
 		fail_msg("no reason given:\n%s", out);
-	r = hnvmf_harness_perf(out, sizeof(out), "identify -p %u -s " SUBNQN " -H " HOST_BIDI " --dhchap-secret %s",
+	r = hnvmf_harness_perf(out, sizeof(out), "identify -s %u -n " SUBNQN " -q " HOST_BIDI " --dhchap-secret %s",
 		     H.port, key_other);
 	assert_int_not_equal(r, 0);
 	if (!strstr(out, "Failure1"))

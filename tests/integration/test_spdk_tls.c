@@ -216,8 +216,8 @@ static void test_hnvmf_perf_to_nvmf_tgt(void **state)
 	bool rfc_ok = !bad, compat_refused = !bad;
 	for (int i = 0; !bad && i < 2; i++) {
 		int rc = hnvmf_harness_perf(out, sizeof(out),
-					    "perf -p %u -s " SUBNQN " -H %s --tls-key '%s' "
-					    "--tls-psk-encoding rfc8446 -t 1 -q 4 -o 4k --json",
+					    "perf -s %u -n " SUBNQN " -q %s --tls-key '%s' "
+					    "--tls-psk-encoding rfc8446 --time 1 -Q 4 -z 4k --json",
 					    port, hosts[i].host, hosts[i].key);
 		const char *reads = strstr(out, "\"reads\":");
 		if (rc || !strstr(out, "\"errors\":0") || !reads ||
@@ -227,8 +227,8 @@ static void test_hnvmf_perf_to_nvmf_tgt(void **state)
 			rfc_ok = false;
 		}
 		rc = hnvmf_harness_perf(out, sizeof(out),
-					"perf -p %u -s " SUBNQN " -H %s --tls-key '%s' "
-					"--tls-psk-encoding libnvme-compat -t 1",
+					"perf -s %u -n " SUBNQN " -q %s --tls-key '%s' "
+					"--tls-psk-encoding libnvme-compat --time 1",
 					port, hosts[i].host, hosts[i].key);
 		compat_refused &= rc != 0;
 	}

@@ -179,8 +179,8 @@ static void test_discovery_log_says_tls(void **state)
 
 	/* The same over TLS on the secure port, from the command line. */
 	char out[8192];
-	if (hnvmf_harness_perf(out, sizeof(out), "discover -p %u -H %s --tls-key '%s'", H.port, HOST_A, key_a))
-		fail_msg("hnvmf-perf discover -p %u -H %s --tls-key: %s", H.port, HOST_A, out);
+	if (hnvmf_harness_perf(out, sizeof(out), "discover -s %u -q %s --tls-key '%s'", H.port, HOST_A, key_a))
+		fail_msg("hnvmf-perf discover -s %u -q %s --tls-key: %s", H.port, HOST_A, out);
 	char want[128];
 	snprintf(want, sizeof(want), "treq:    0x1\nportid:  1\ntrsvcid: %u\nsubnqn:  " SUBNQN, H.port);
 	if (!strstr(out, want) || !strstr(out, "sectype: 2"))
@@ -273,8 +273,8 @@ static void test_perf_either_psk_encoding(void **state)
 				 encs[e]);
 			int before = log_count(needle);
 			int rc = hnvmf_harness_perf(out, sizeof(out),
-						    "perf -p %u -s " SUBNQN " -H %s --tls-key '%s' "
-						    "--tls-psk-encoding %s -t 1 -q 4 -o 4k --json",
+						    "perf -s %u -n " SUBNQN " -q %s --tls-key '%s' "
+						    "--tls-psk-encoding %s --time 1 -Q 4 -z 4k --json",
 						    H.port, tenants[t].host, tenants[t].key, encs[e]);
 			if (rc == -2)
 				skip();

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto/nvme-status.h"
 #include "tools/initiator/queue-internal.h"
 
 int hnvmf_ini_fabrics_connect(struct hnvmf_ini_queue *q, uint16_t qid, uint16_t sqsize,
@@ -72,15 +73,21 @@ int hnvmf_ini_fabrics_disconnect(struct hnvmf_ini_queue *q, int timeout_ms)
 	return hnvmf_ini_exec(q, &io, timeout_ms);
 }
 
-const char *hnvmf_ini_status_str(int status, char *buf, size_t len)
+static const char *status_str(int status, bool fabrics, char *buf, size_t len)
 {
 	if (status < 0) {
 		snprintf(buf, len, "%s", strerror(-status));
 		return buf;
 	}
-	uint16_t st = (uint16_t)status;
-	snprintf(buf, len, "NVMe status SCT 0x%x SC 0x%02x%s%s", hnvmf_status_sct(st),
-		 hnvmf_status_sc(st), (st & NVME_SC_DNR) ? " DNR" : "",
-		 st == 0 ? " (success)" : "");
-	return buf;
+	return hnvmf_status_str((uint16_t)status, fabrics, buf, len);
+}
+
+const char *hnvmf_ini_status_str(int status, char *buf, size_t len)
+{
+	return status_str(status, false, buf, len);
+}
+
+const char *hnvmf_ini_fabrics_status_str(int status, char *buf, size_t len)
+{
+	return status_str(status, true, buf, len);
 }

@@ -47,31 +47,34 @@ static int hexval(int c)
 	return isdigit(c) ? c - '0' : tolower(c) - 'a' + 10;
 }
 
+int hnvmf_ini_uuid_parse(const char *s, uint8_t id[16])
+{
+	unsigned n = 0;
+	const char *p = s;
+	for (; *p && n < 32; p++) {
+		if (*p == '-')
+			continue;
+		if (!isxdigit((unsigned char)*p))
+			return -1;
+		n++;
+	}
+	if (n < 32)
+		return -1;
+	unsigned k = 0;
+	for (const char *q = s; k < 16; q++) {
+		if (*q == '-')
+			continue;
+		id[k++] = (uint8_t)(hexval((unsigned char)q[0]) << 4 | hexval((unsigned char)q[1]));
+		q++;
+	}
+	return (int)(p - s);
+}
+
 void hnvmf_ini_hostid_from_nqn(const char *hostnqn, uint8_t hostid[16])
 {
 	const char *u = strstr(hostnqn, "uuid:");
-	if (u) {
-		u += 5;
-		unsigned n = 0;
-		for (const char *p = u; *p && n < 32; p++) {
-			if (*p == '-')
-				continue;
-			if (!isxdigit((unsigned char)*p))
-				break;
-			n++;
-		}
-		if (n == 32) {
-			unsigned k = 0;
-			for (const char *p = u; k < 16; p++) {
-				if (*p == '-')
-					continue;
-				hostid[k++] = (uint8_t)(hexval((unsigned char)p[0]) << 4 |
-							hexval((unsigned char)p[1]));
-				p++;
-			}
-			return;
-		}
-	}
+	if (u && hnvmf_ini_uuid_parse(u + 5, hostid) > 0)
+		return;
 	/* No uuid in the NQN: a stable ID from its hash. */
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;

@@ -352,8 +352,11 @@ int hnvmf_ini_write_zeroes(struct hnvmf_ini_ctrl *c, unsigned qidx, uint32_t nsi
 int hnvmf_ini_deallocate(struct hnvmf_ini_ctrl *c, unsigned qidx, uint32_t nsid,
 			 const struct nvme_dsm_range *ranges, unsigned nr);
 
-/* Human-readable NVMe status ("SCT 0x0 SC 0x2 (Invalid Field) DNR") or strerror for < 0. */
+/* Human-readable NVMe status by its name, "Invalid Field in Command (SCT 0x0 SC 0x02, DNR)"
+ * (proto/nvme-status.h), or strerror for < 0. The fabrics variant names command-specific codes
+ * as a Connect / Property / Authentication command's ("Connect Invalid Host"). */
 const char *hnvmf_ini_status_str(int status, char *buf, size_t len);
+const char *hnvmf_ini_fabrics_status_str(int status, char *buf, size_t len);
 
 /* ---- raw mode (fault tests) ------------------------------------------------------------ */
 
@@ -412,6 +415,9 @@ int hnvmf_ini_verify(struct hnvmf_ini_ctrl *c, const struct hnvmf_ini_verify_opt
 void hnvmf_ini_default_hostnqn(char *buf, size_t len);
 /* A host ID derived from the host NQN (the uuid it contains, else a hash). */
 void hnvmf_ini_hostid_from_nqn(const char *hostnqn, uint8_t hostid[16]);
+/* The first 32 hex digits of s (dashes between them ignored) into id; returns the number of
+ * characters read, or -1 when s does not start with 32 hex digits. */
+int hnvmf_ini_uuid_parse(const char *s, uint8_t id[16]);
 uint64_t hnvmf_ini_now_ns(void);
 
 #endif

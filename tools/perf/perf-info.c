@@ -18,6 +18,7 @@ int perf_connect(const struct perf_opts *o, unsigned host_idx, const char *subnq
 	co.io_depth = io_depth;
 	co.kato_ms = o->kato_ms;
 	co.timeout_ms = o->timeout_ms;
+	memcpy(co.hostid, o->hostid, sizeof(co.hostid));
 	co.tls_key = o->tls ? o->tls_key : NULL;
 	co.tls_identity = o->tls_identity;
 	co.tls_hkdf_rfc8446 = o->tls_rfc8446;
@@ -35,7 +36,7 @@ int perf_connect(const struct perf_opts *o, unsigned host_idx, const char *subnq
 	if (r) {
 		char sb[96];
 		fprintf(stderr, "hnvmf-perf: connect %s:%u %s as %s: %s%s%s\n", o->addr, o->port, subnqn,
-			host, hnvmf_ini_status_str(r, sb, sizeof(sb)), why[0] ? ": " : "", why);
+			host, hnvmf_ini_fabrics_status_str(r, sb, sizeof(sb)), why[0] ? ": " : "", why);
 	}
 	return r;
 }

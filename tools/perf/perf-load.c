@@ -1,20 +1,34 @@
-/* The load generator: every connection is a controller with --queues I/O queues kept at -q
+/* The load generator: every connection is a controller with --nr-io-queues I/O queues of -Q
  * commands each; one event loop per thread (one thread by default) processes all its queues
- * without blocking and resubmits from the completion callback. Nothing is allocated per I/O;
- * read data is discarded by the initiator straight out of its receive buffer. */
+ * without blocking. Closed loop (default): a completion resubmits its slot at once. Open loop
+ * (--rate): I/Os are issued at times fixed by a schedule, whatever the target does, and each
+ * latency runs from the I/O's scheduled time, so time spent waiting for a free slot (the target
+ * fell behind) is counted rather than hidden (coordinated omission). Nothing is allocated per
+ * I/O; read data is discarded by the initiator straight out of its receive buffer. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tools/perf/perf.h"
 
 static volatile sig_atomic_t interrupted;
+
+/* Shared by the threads of one run: the first failure stops them all (unless
+ * --continue-on-error and the failure was a command's status). */
+struct prun {
+	atomic_bool stop;
+	atomic_flag error_taken;
+	char error[320];
+};
 
 struct pjob {
 	struct hnvmf_ini_io io;
@@ -37,6 +51,8 @@ struct pqueue {
 	struct pconn *conn;
 	struct pthr *th;
 	struct pjob *jobs;
+	struct pjob **free; /* --rate: slots not in flight */
+	unsigned nfree;
 	unsigned inflight;
 	uint64_t seq_next; /* sequential workloads: next block offset in the range */
 	bool dead;
@@ -44,6 +60,7 @@ struct pqueue {
 
 struct pthr {
 	const struct perf_opts *o;
+	struct prun *run;
 	unsigned idx;
 	struct pqueue **queues;
 	unsigned nq;
@@ -51,12 +68,21 @@ struct pthr {
 	unsigned nc;
 	uint64_t rng;
 	bool stopping;
-	uint64_t t_start, t_end;
+	uint64_t t_start, t_measure, t_end; /* t_measure: the end of the warm-up */
+	uint64_t quota;       /* I/Os to count (--number-ios share), UINT64_MAX = no limit */
+	/* --rate: I/O k is due at t_start + k * period_ns */
+	double period_ns;
+	uint64_t sched_k;
+	unsigned rr;          /* next queue tried for a scheduled I/O */
 	/* results */
-	struct perf_hist hist;
-	uint64_t reads, writes, bytes, errors;
+	struct perf_hist hist_r, hist_w;
+	uint64_t reads, writes, bytes_r, bytes_w;
+	struct perf_errs errs;
 	uint64_t *tenant_ios;
-	int first_error;
+	/* published for the progress line, relaxed: a glance, not a result */
+	_Atomic uint64_t pub_ios, pub_bytes, pub_errors;
+	uint64_t next_pub;
+	struct progress *prog; /* thread 0 only, when stderr is a terminal */
 	pthread_t tid;
 };
 
@@ -71,7 +97,23 @@ static inline uint64_t xorshift64(uint64_t *s)
 
 static void job_done(struct hnvmf_ini_io *io);
 
-static int job_submit(struct pjob *j)
+/* Records why the run failed (the first reason only; read once the threads are joined) and,
+ * when stop, ends every thread's run. */
+static void run_fail(struct prun *run, bool stop, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void run_fail(struct prun *run, bool stop, const char *fmt, ...)
+{
+	if (!atomic_flag_test_and_set(&run->error_taken)) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(run->error, sizeof(run->error), fmt, ap);
+		va_end(ap);
+	}
+	if (stop)
+		atomic_store_explicit(&run->stop, true, memory_order_relaxed);
+}
+
+/* t_submit is the time the latency runs from: now (closed loop) or the scheduled time. */
+static int job_submit(struct pjob *j, uint64_t t_submit)
 {
 	struct pqueue *pq = j->pq;
 	struct pthr *th = pq->th;
@@ -105,7 +147,7 @@ static int job_submit(struct pjob *j)
 	j->io.dir = write ? HNVMF_INI_TO_CTRL : HNVMF_INI_FROM_CTRL;
 	j->io.done = job_done;
 	j->io.arg = j;
-	j->io.t_submit_ns = hnvmf_ini_now_ns();
+	j->io.t_submit_ns = t_submit;
 	int r = hnvmf_ini_submit(pq->q, &j->io);
 	if (!r)
 		pq->inflight++;
@@ -117,22 +159,36 @@ static void job_done(struct hnvmf_ini_io *io)
 	struct pjob *j = io->arg;
 	struct pqueue *pq = j->pq;
 	struct pthr *th = pq->th;
+	uint64_t now = hnvmf_ini_now_ns();
 	pq->inflight--;
 	if (io->status) {
-		th->errors++;
-		if (!th->first_error)
-			th->first_error = io->status;
-	} else if (!th->stopping) {
-		perf_hist_add(&th->hist, hnvmf_ini_now_ns() - io->t_submit_ns);
-		if (io->dir == HNVMF_INI_TO_CTRL)
+		perf_errs_add(&th->errs, io->status, 1);
+		/* a queue failure is reported by the event loop, with its reason */
+		if (io->status > 0 && !th->o->continue_on_error) {
+			char sb[128];
+			run_fail(th->run, true, "stopped at the first error (--continue-on-error goes on): %s",
+				 hnvmf_ini_status_str(io->status, sb, sizeof(sb)));
+		}
+	} else if (!th->stopping && now >= th->t_measure) {
+		if (io->dir == HNVMF_INI_TO_CTRL) {
+			perf_hist_add(&th->hist_w, now - io->t_submit_ns);
 			th->writes++;
-		else
+			th->bytes_w += io->len;
+		} else {
+			perf_hist_add(&th->hist_r, now - io->t_submit_ns);
 			th->reads++;
-		th->bytes += io->len;
+			th->bytes_r += io->len;
+		}
 		th->tenant_ios[pq->conn->tenant]++;
+		if (th->reads + th->writes >= th->quota) {
+			th->stopping = true;
+			th->t_end = now;
+		}
 	}
-	if (!th->stopping && !pq->dead && !interrupted)
-		job_submit(j);
+	if (th->period_ns > 0)
+		pq->free[pq->nfree++] = j;
+	else if (!th->stopping && !pq->dead && !interrupted)
+		job_submit(j, now);
 }
 
 static void ka_done(struct hnvmf_ini_io *io)
@@ -174,6 +230,73 @@ static unsigned total_inflight(const struct pthr *th)
 	return n;
 }
 
+static uint64_t sched_time(const struct pthr *th, uint64_t k)
+{
+	return th->t_start + (uint64_t)((double)k * th->period_ns);
+}
+
+/* --rate: issues every I/O whose time has come, each on the next live queue with a free slot;
+ * when none has one the I/O stays due (it is late, and its latency will say so). */
+static void issue_scheduled(struct pthr *th, uint64_t now)
+{
+	for (uint64_t due = sched_time(th, th->sched_k); due <= now; due = sched_time(th, th->sched_k)) {
+		struct pqueue *pq = NULL;
+		for (unsigned n = 0; n < th->nq && !pq; n++) {
+			unsigned i = (th->rr + n) % th->nq;
+			if (!th->queues[i]->dead && th->queues[i]->nfree) {
+				pq = th->queues[i];
+				th->rr = i + 1;
+			}
+		}
+		if (!pq)
+			return;
+		struct pjob *j = pq->free[--pq->nfree];
+		if (job_submit(j, due)) {
+			pq->free[pq->nfree++] = j; /* the queue failed: the loop reports it */
+			return;
+		}
+		th->sched_k++;
+	}
+}
+
+static void publish(struct pthr *th)
+{
+	atomic_store_explicit(&th->pub_ios, th->reads + th->writes, memory_order_relaxed);
+	atomic_store_explicit(&th->pub_bytes, th->bytes_r + th->bytes_w, memory_order_relaxed);
+	atomic_store_explicit(&th->pub_errors, th->errs.total, memory_order_relaxed);
+}
+
+/* Thread 0 prints the line for all threads, once a second, on stderr (a terminal). */
+struct progress {
+	bool on;
+	struct pthr *all;
+	unsigned nth;
+	uint64_t next, last_t, last_ios, last_bytes;
+	bool printed;
+};
+
+static void progress_tick(struct progress *p, const struct pthr *th, uint64_t now)
+{
+	uint64_t ios = 0, bytes = 0, errors = 0;
+	for (unsigned t = 0; t < p->nth; t++) {
+		ios += atomic_load_explicit(&p->all[t].pub_ios, memory_order_relaxed);
+		bytes += atomic_load_explicit(&p->all[t].pub_bytes, memory_order_relaxed);
+		errors += atomic_load_explicit(&p->all[t].pub_errors, memory_order_relaxed);
+	}
+	bool warm = now < th->t_measure;
+	double el = (double)(now - (warm ? th->t_start : th->t_measure)) / 1e9;
+	double total = warm ? th->o->warmup : th->o->seconds;
+	char line[160];
+	perf_progress_format(line, sizeof(line), warm, el, total, ios - p->last_ios, bytes - p->last_bytes,
+			     (double)(now - p->last_t) / 1e9, errors);
+	fprintf(stderr, "\r%s\033[K", line);
+	p->printed = true;
+	p->last_t = now;
+	p->last_ios = ios;
+	p->last_bytes = bytes;
+	p->next = now + 1000000000ull;
+}
+
 static void *thread_main(void *arg)
 {
 	struct pthr *th = arg;
@@ -187,41 +310,63 @@ static void *thread_main(void *arg)
 				o->cpus[th->idx % o->ncpus]);
 	}
 	struct pollfd *pf = calloc(th->nq, sizeof(*pf));
-	if (!pf)
+	if (!pf) {
+		run_fail(th->run, true, "out of memory");
 		return NULL;
+	}
 	th->t_start = hnvmf_ini_now_ns();
-	uint64_t end = th->t_start + (uint64_t)o->seconds * 1000000000ull, drain_end = 0;
-	for (unsigned i = 0; i < th->nq; i++)
-		for (unsigned k = 0; k < o->qd; k++)
-			if (job_submit(&th->queues[i]->jobs[k]))
-				break;
-	th->t_end = end;
+	th->t_measure = th->t_start + (uint64_t)o->warmup * 1000000000ull;
+	uint64_t end = o->seconds ? th->t_measure + (uint64_t)o->seconds * 1000000000ull : UINT64_MAX;
+	uint64_t drain_end = 0;
+	if (th->prog) {
+		th->prog->last_t = th->t_start;
+		th->prog->next = th->t_start + 1000000000ull;
+	}
+	if (th->period_ns <= 0)
+		for (unsigned i = 0; i < th->nq; i++)
+			for (unsigned k = 0; k < o->qd; k++)
+				if (job_submit(&th->queues[i]->jobs[k], th->t_start))
+					break;
 	for (;;) {
 		int work = 0;
+		unsigned alive = 0;
 		for (unsigned i = 0; i < th->nq; i++) {
 			struct pqueue *pq = th->queues[i];
 			if (pq->dead)
 				continue;
 			int r = hnvmf_ini_queue_process(pq->q);
 			if (r < 0) {
+				/* the target went away or broke the protocol: the run failed, whatever
+				 * --continue-on-error says; the other queues go on only with it */
 				pq->dead = true;
-				fprintf(stderr, "hnvmf-perf: queue %u of %s failed: %s\n",
-					hnvmf_ini_queue_qid(pq->q), pq->conn->ctrl->hostnqn,
-					hnvmf_ini_queue_error_str(pq->q));
-				if (!th->first_error)
-					th->first_error = r;
+				char msg[256];
+				snprintf(msg, sizeof(msg), "queue %u of %s failed: %s", hnvmf_ini_queue_qid(pq->q),
+					 pq->conn->ctrl->hostnqn, hnvmf_ini_queue_error_str(pq->q));
+				fprintf(stderr, "hnvmf-perf: %s\n", msg);
+				run_fail(th->run, !o->continue_on_error, "%s", msg);
 				continue;
 			}
+			alive++;
 			work += r;
 		}
 		uint64_t now = hnvmf_ini_now_ns();
-		if (!th->stopping && (now >= end || interrupted)) {
+		if (!th->stopping && (now >= end || interrupted || !alive ||
+				      atomic_load_explicit(&th->run->stop, memory_order_relaxed))) {
 			th->stopping = true;
 			th->t_end = now;
-			drain_end = now + 5000000000ull;
 		}
+		if (th->stopping && !drain_end)
+			drain_end = now + 5000000000ull;
 		if (th->stopping && (!total_inflight(th) || now > drain_end))
 			break;
+		if (th->period_ns > 0 && !th->stopping)
+			issue_scheduled(th, now);
+		if (now >= th->next_pub) {
+			publish(th);
+			th->next_pub = now + 250000000ull;
+		}
+		if (th->prog && now >= th->prog->next)
+			progress_tick(th->prog, th, now);
 		keep_alive(th, now);
 		/* Sleeping in poll() costs a wake-up per completion at low queue depth: a
 		 * busy-polling thread trades its CPU for that latency, as SPDK's perf does. */
@@ -234,11 +379,18 @@ static void *thread_main(void *arg)
 				pf[n].events = POLLIN | (hnvmf_ini_queue_send_pending(th->queues[i]->q) ? POLLOUT : 0);
 				n++;
 			}
-			if (!n)
-				break;
-			poll(pf, n, 1);
+			/* at most 1 ms, and no later than the next scheduled I/O */
+			struct timespec ts = { 0, 1000000 };
+			if (th->period_ns > 0 && !th->stopping) {
+				uint64_t due = sched_time(th, th->sched_k);
+				ts.tv_nsec = due <= now ? 0 : due - now < 1000000 ? (long)(due - now) : 1000000;
+			}
+			ppoll(pf, n, &ts, NULL);
 		}
 	}
+	if (th->t_end < th->t_measure)
+		th->t_end = th->t_measure; /* ended during the warm-up: nothing measured */
+	publish(th);
 	free(pf);
 	return NULL;
 }
@@ -249,59 +401,53 @@ static void on_sigint(int sig)
 	interrupted = 1;
 }
 
-static void print_result(const struct perf_opts *o, struct pthr *th, unsigned nth, struct pconn *conns,
-			 unsigned nconn)
+/* Adds up the threads and prints the report; returns the exit status. */
+static int report(const struct perf_opts *o, struct pthr *th, unsigned nth, struct pconn *conns,
+		  unsigned nconn, struct prun *run)
 {
-	struct perf_hist *h = malloc(sizeof(*h));
-	if (!h)
-		return;
-	perf_hist_init(h);
-	uint64_t reads = 0, writes = 0, bytes = 0, errors = 0;
+	struct perf_hist *h = malloc(2 * sizeof(*h));
 	uint64_t *tenant = calloc(o->nhostnqn, sizeof(*tenant));
-	double secs = 0;
-	for (unsigned t = 0; t < nth; t++) {
-		perf_hist_merge(h, &th[t].hist);
-		reads += th[t].reads;
-		writes += th[t].writes;
-		bytes += th[t].bytes;
-		errors += th[t].errors;
-		double s = (double)(th[t].t_end - th[t].t_start) / 1e9;
-		if (s > secs)
-			secs = s;
-		for (unsigned k = 0; tenant && k < o->nhostnqn; k++)
-			tenant[k] += th[t].tenant_ios[k];
+	if (!h || !tenant) {
+		free(h);
+		free(tenant);
+		fprintf(stderr, "hnvmf-perf: out of memory\n");
+		return 1;
 	}
-	if (secs <= 0)
-		secs = 1e-9;
-	double iops = (double)(reads + writes) / secs, mbps = (double)bytes / secs / 1e6;
-	double avg = h->count ? (double)h->sum / (double)h->count / 1e3 : 0;
-	double p50 = (double)perf_hist_percentile(h, 50) / 1e3, p99 = (double)perf_hist_percentile(h, 99) / 1e3;
-	double p999 = (double)perf_hist_percentile(h, 99.9) / 1e3, mx = (double)h->max / 1e3;
-	double mn = h->count ? (double)h->min / 1e3 : 0;
+	struct perf_result r = { .connections = nconn, .threads = nth, .lat_read = &h[0],
+				 .lat_write = &h[1], .tenant_ios = tenant };
+	perf_hist_init(&h[0]);
+	perf_hist_init(&h[1]);
+	for (unsigned t = 0; t < nth; t++) {
+		perf_hist_merge(&h[0], &th[t].hist_r);
+		perf_hist_merge(&h[1], &th[t].hist_w);
+		r.reads += th[t].reads;
+		r.writes += th[t].writes;
+		r.bytes_read += th[t].bytes_r;
+		r.bytes_written += th[t].bytes_w;
+		perf_errs_merge(&r.errs, &th[t].errs);
+		/* the time it actually ran: a target that died ends the run early */
+		double s = (double)(th[t].t_end - th[t].t_measure) / 1e9;
+		if (s > r.seconds)
+			r.seconds = s;
+		for (unsigned k = 0; k < o->nhostnqn; k++)
+			tenant[k] += th[t].tenant_ios[k];
+		if (th[t].period_ns > 0) {
+			uint64_t due = (uint64_t)((double)(th[t].t_end - th[t].t_start) / th[t].period_ns);
+			if (due > th[t].sched_k)
+				r.rate_backlog += due - th[t].sched_k;
+		}
+	}
+	if (run->error[0])
+		r.error = run->error;
 	if (o->json) {
-		printf("{\"workload\":\"%s\",\"io_size\":%u,\"qd\":%u,\"read_pct\":%u,\"connections\":%u,"
-		       "\"queues\":%u,\"threads\":%u,\"hdgst\":%s,\"ddgst\":%s,\"seconds\":%.3f,"
-		       "\"ios\":%" PRIu64 ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64 ",\"errors\":%" PRIu64 ","
-		       "\"iops\":%.1f,\"mbps\":%.2f,\"lat_us\":{\"min\":%.2f,\"avg\":%.2f,\"p50\":%.2f,"
-		       "\"p99\":%.2f,\"p99_9\":%.2f,\"max\":%.2f},\"tenants\":[",
-		       perf_workload_name(o->wl), o->io_size, o->qd, o->read_pct, nconn, o->queues, nth,
-		       o->hdgst ? "true" : "false", o->ddgst ? "true" : "false", secs, reads + writes,
-		       reads, writes, errors, iops, mbps, mn, avg, p50, p99, p999, mx);
-		for (unsigned k = 0; tenant && k < o->nhostnqn; k++)
-			printf("%s{\"hostnqn\":\"%s\",\"iops\":%.1f}", k ? "," : "", o->hostnqn[k],
-			       (double)tenant[k] / secs);
-		printf("]}\n");
+		char *js = perf_report_json(o, &r);
+		if (js)
+			puts(js);
+		else
+			fprintf(stderr, "hnvmf-perf: out of memory\n");
+		free(js);
 	} else {
-		printf("hnvmf-perf: %s %u B, qd %u x %u queue(s) x %u connection(s), %u thread(s), %.2f s%s%s\n",
-		       perf_workload_name(o->wl), o->io_size, o->qd, o->queues, nconn, nth, secs,
-		       o->hdgst ? ", hdgst" : "", o->ddgst ? ", ddgst" : "");
-		printf("%12s %10s %9s %9s %9s %9s %9s\n", "IOPS", "MB/s", "avg(us)", "p50(us)", "p99(us)",
-		       "p99.9(us)", "max(us)");
-		printf("%12.0f %10.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", iops, mbps, avg, p50, p99, p999, mx);
-		printf("reads %" PRIu64 ", writes %" PRIu64 ", errors %" PRIu64 "\n", reads, writes, errors);
-		if (o->nhostnqn > 1 && tenant)
-			for (unsigned k = 0; k < o->nhostnqn; k++)
-				printf("  tenant %s: %.0f IOPS\n", o->hostnqn[k], (double)tenant[k] / secs);
+		perf_report_text(stdout, o, &r);
 		if (o->verbose) {
 			for (unsigned i = 0; i < nconn; i++) {
 				for (unsigned q = 0; q < conns[i].ctrl->nr_io; q++) {
@@ -315,8 +461,15 @@ static void print_result(const struct perf_opts *o, struct pthr *th, unsigned nt
 			}
 		}
 	}
+	fflush(stdout);
+	int ret = 0;
+	if (r.error) {
+		fprintf(stderr, "hnvmf-perf: %s\n", r.error);
+		ret = 1;
+	}
 	free(tenant);
 	free(h);
+	return ret;
 }
 
 int perf_cmd_perf(const struct perf_opts *o)
@@ -324,12 +477,15 @@ int perf_cmd_perf(const struct perf_opts *o)
 	unsigned nconn = o->connections, nth = o->threads;
 	struct pconn *conns = calloc(nconn, sizeof(*conns));
 	struct pthr *th = calloc(nth, sizeof(*th));
+	struct prun *run = calloc(1, sizeof(*run));
+	struct progress prog = { .on = isatty(STDERR_FILENO) == 1, .all = th, .nth = nth };
 	struct pqueue *pqs = NULL;
 	unsigned npq = 0;
 	int ret = 1;
-	char sb[96];
-	if (!conns || !th)
+	char sb[128];
+	if (!conns || !th || !run)
 		goto out;
+	atomic_flag_clear(&run->error_taken);
 	for (unsigned i = 0; i < nconn; i++) {
 		conns[i].tenant = i % o->nhostnqn;
 		if (perf_connect(o, conns[i].tenant, o->subnqn, o->queues, o->qd, &conns[i].ctrl))
@@ -354,7 +510,8 @@ int perf_cmd_perf(const struct perf_opts *o)
 		c->start = o->slba;
 		c->blocks = o->range ? o->range : c->ns.nsze - o->slba;
 		if (c->blocks > c->ns.nsze - o->slba)
-			c->blocks = c->ns.nsze - o->slba;
+			fprintf(stderr, "hnvmf-perf: --range ends %" PRIu64 " blocks beyond namespace %u: "
+				"I/O there fails (LBA Out of Range)\n", c->blocks - (c->ns.nsze - o->slba), o->nsid);
 		if (c->blocks < o->io_size / c->ns.lba_size) {
 			fprintf(stderr, "hnvmf-perf: the range is smaller than one I/O\n");
 			goto out;
@@ -373,15 +530,20 @@ int perf_cmd_perf(const struct perf_opts *o)
 		goto out;
 	for (unsigned t = 0; t < nth; t++) {
 		th[t].o = o;
+		th[t].run = run;
 		th[t].idx = t;
 		th[t].rng = 0x9E3779B97F4A7C15ull * (t + 1) + o->seed;
-		perf_hist_init(&th[t].hist);
+		th[t].quota = o->number_ios ? o->number_ios / nth + (t < o->number_ios % nth) : UINT64_MAX;
+		perf_hist_init(&th[t].hist_r);
+		perf_hist_init(&th[t].hist_w);
 		th[t].tenant_ios = calloc(o->nhostnqn, sizeof(uint64_t));
 		th[t].queues = calloc(npq, sizeof(struct pqueue *));
 		th[t].conns = calloc(nconn, sizeof(struct pconn *));
 		if (!th[t].tenant_ios || !th[t].queues || !th[t].conns)
 			goto out;
 	}
+	if (prog.on)
+		th[0].prog = &prog;
 	bool writes = o->wl != PERF_W_RANDREAD && o->wl != PERF_W_READ;
 	unsigned k = 0;
 	for (unsigned i = 0; i < nconn; i++) {
@@ -395,10 +557,12 @@ int perf_cmd_perf(const struct perf_opts *o)
 			uint64_t slots = conns[i].blocks / (o->io_size / conns[i].ns.lba_size);
 			pq->seq_next = slots * q / conns[i].ctrl->nr_io;
 			pq->jobs = calloc(o->qd, sizeof(struct pjob));
-			if (!pq->jobs)
+			pq->free = calloc(o->qd, sizeof(struct pjob *));
+			if (!pq->jobs || !pq->free)
 				goto out;
 			for (unsigned j = 0; j < o->qd; j++) {
 				pq->jobs[j].pq = pq;
+				pq->free[pq->nfree++] = &pq->jobs[o->qd - 1 - j];
 				if (writes) {
 					pq->jobs[j].buf = aligned_alloc(4096, (o->io_size + 4095) / 4096 * 4096);
 					if (!pq->jobs[j].buf)
@@ -409,6 +573,9 @@ int perf_cmd_perf(const struct perf_opts *o)
 			t->queues[t->nq++] = pq;
 		}
 	}
+	/* --rate: each thread offers its queues' share of the rate */
+	for (unsigned t = 0; o->rate && t < nth; t++)
+		th[t].period_ns = 1e9 * (double)npq / ((double)o->rate * th[t].nq);
 
 	struct sigaction sa = { .sa_handler = on_sigint };
 	sigaction(SIGINT, &sa, NULL);
@@ -420,17 +587,12 @@ int perf_cmd_perf(const struct perf_opts *o)
 		for (unsigned t = 0; t < nth; t++)
 			pthread_join(th[t].tid, NULL);
 	}
-	print_result(o, th, nth, conns, nconn);
-	ret = 0;
-	for (unsigned t = 0; t < nth; t++) {
-		if (th[t].first_error) {
-			fprintf(stderr, "hnvmf-perf: first error: %s\n",
-				hnvmf_ini_status_str(th[t].first_error, sb, sizeof(sb)));
-			ret = 1;
-		}
-	}
+	if (prog.printed)
+		fputc('\n', stderr);
+	ret = report(o, th, nth, conns, nconn, run);
 out:
-	/* Disconnect before the jobs go: closing fails whatever is still in flight. */
+	/* Disconnect before the jobs go: closing fails whatever is still in flight. A controller
+	 * whose target died cannot shut down cleanly: that is already the run's error. */
 	for (unsigned i = 0; conns && i < nconn; i++)
 		if (conns[i].ctrl && perf_disconnect(conns[i].ctrl))
 			ret = 1;
@@ -438,6 +600,7 @@ out:
 		for (unsigned j = 0; pqs[i].jobs && j < o->qd; j++)
 			free(pqs[i].jobs[j].buf);
 		free(pqs[i].jobs);
+		free(pqs[i].free);
 	}
 	for (unsigned t = 0; th && t < nth; t++) {
 		free(th[t].tenant_ios);
@@ -446,6 +609,7 @@ out:
 	}
 	free(pqs);
 	free(th);
+	free(run);
 	free(conns);
 	return ret;
 }

@@ -34,6 +34,7 @@ struct perf_opts {
 	char subnqn[NVME_NQN_LENGTH + 1];
 	char hostnqn[PERF_MAX_HOSTNQN][NVME_NQN_LENGTH + 1];
 	unsigned nhostnqn;
+	uint8_t hostid[16];   /* --hostid; all zero = derived from each host NQN */
 	bool hdgst, ddgst;
 	uint32_t nsid;        /* 0 = every active namespace (verify) / the first one (perf) */
 	unsigned kato_ms;
@@ -50,14 +51,19 @@ struct perf_opts {
 	/* perf */
 	enum perf_workload wl;
 	unsigned read_pct;
-	unsigned seconds;
+	unsigned seconds;     /* measured run time; 0 = none (only with --number-ios) */
+	unsigned warmup;      /* seconds of load before the measurement, not counted */
+	uint64_t number_ios;  /* stop after this many I/Os counted; 0 = no limit */
+	uint64_t rate;        /* offered IOPS over all queues (open loop); 0 = closed loop */
+	bool continue_on_error; /* count failed commands by status and go on */
+	bool histogram;       /* -L: print the latency histograms */
 	unsigned connections;
 	unsigned threads;
 	int cpus[PERF_MAX_CPUS];
 	unsigned ncpus;
 	bool busy_poll;       /* spin on the sockets instead of poll()ing when idle */
 	uint64_t range;       /* blocks addressed from slba; 0 = the whole namespace */
-	bool json;
+	bool json;            /* --json, -o json */
 	bool verbose;
 	/* DH-HMAC-CHAP, used when a Connect answers "authentication required" (every host NQN) */
 	char dhchap_secret[HNVMF_KEY_STR_MAX];      /* "" = none */
@@ -114,6 +120,39 @@ void perf_hist_merge(struct perf_hist *dst, const struct perf_hist *src);
 /* The value at percentile p (0 < p <= 100): the upper bound of the bucket holding it,
  * clamped to [min, max]. 0 when empty. */
 uint64_t perf_hist_percentile(const struct perf_hist *h, double p);
+
+/* Failed commands counted by status (NVMe status field, or -errno when the queue failed): the
+ * first PERF_ERR_KINDS distinct ones by name, the rest together. */
+#define PERF_ERR_KINDS 8
+struct perf_errs {
+	uint64_t total, other;
+	unsigned n;
+	int status[PERF_ERR_KINDS];
+	uint64_t count[PERF_ERR_KINDS];
+};
+void perf_errs_add(struct perf_errs *e, int status, uint64_t n);
+void perf_errs_merge(struct perf_errs *dst, const struct perf_errs *src);
+
+/* What a perf run measured, for the report. */
+struct perf_result {
+	double seconds;        /* measured: from the end of the warm-up to the end of the run */
+	unsigned connections, threads;
+	uint64_t reads, writes, bytes_read, bytes_written;
+	const struct perf_hist *lat_read, *lat_write; /* nanoseconds */
+	struct perf_errs errs;
+	const uint64_t *tenant_ios; /* per host NQN (o->hostnqn), NULL = not shown */
+	uint64_t rate_backlog; /* --rate: scheduled I/Os not yet issued when the run ended */
+	const char *error;     /* why the run failed (it ended early), NULL when it did not */
+};
+
+/* The report (perf-report.c): the table, the JSON document (json-c, malloc'ed string, NULL
+ * when out of memory), a histogram's non-empty buckets with cumulative percentages, and the
+ * progress line shown each second on a terminal. */
+void perf_report_text(FILE *f, const struct perf_opts *o, const struct perf_result *r);
+char *perf_report_json(const struct perf_opts *o, const struct perf_result *r);
+void perf_hist_print(FILE *f, const struct perf_hist *h, const char *title);
+void perf_progress_format(char *buf, size_t len, bool warmup, double elapsed_s, double total_s,
+			  uint64_t ios, uint64_t bytes, double interval_s, uint64_t errors);
 
 /* Subcommands; return the process exit status. */
 int perf_cmd_discover(const struct perf_opts *o);
