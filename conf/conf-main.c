@@ -184,7 +184,8 @@ static int global_key(struct main_ctx *x, const char *k, const char *v, int line
 
 static const struct conf_key pqm_keys[] = {
 	{ "cmax", false },	 { "epoch_ms", false },		{ "subqueue_depth", false },
-	{ "server_cpus", false }, { "baseline_servers", false }, { NULL, false },
+	{ "server_cpus", false }, { "baseline_servers", false }, { "fair", false },
+	{ NULL, false },
 };
 
 /* "1,3" or "" (unpinned): CPU numbers this machine has, each at most once. */
@@ -225,6 +226,8 @@ static int pqm_key(struct main_ctx *x, const char *k, const char *v, int line)
 		return set_server_cpus(x, v, line);
 	if (strcmp(k, "baseline_servers") == 0)
 		return uint_key(x, k, v, line, 0, 64, &p->baseline_servers);
+	if (strcmp(k, "fair") == 0)
+		return conf_parse_bool(v, &p->fair, x->why) < 0 ? BADV(x, line, k) : 0;
 	if (uint_key(x, k, v, line, 2, 65536, &p->subqueue_depth) < 0)
 		return -1;
 	if (!is_pow2(p->subqueue_depth))
