@@ -126,11 +126,12 @@ static int serve_once(struct hnvmf_ioserver *s)
 		work++;
 	}
 	void *items[POP_BATCH];
-	size_t n = s->retry_head ? 0 : hnvmf_mpsc_pop_batch(s->subq, items, POP_BATCH), taken = 0;
+	size_t n = s->retry_head ? 0 : hnvmf_mpsc_pop_batch(s->subq, items, POP_BATCH), taken = 0, notices = 0;
 	uint64_t now = hnvmf_now_ns();
 	for (size_t i = 0; i < n; i++) {
 		if ((uintptr_t)items[i] & TQ_TAG) {
 			hnvmf_sched_activate(&s->sched, (struct hnvmf_tq *)((uintptr_t)items[i] & ~TQ_TAG));
+			notices++;
 			continue;
 		}
 		struct hnvmf_io *io = items[i];
@@ -159,7 +160,7 @@ static int serve_once(struct hnvmf_ioserver *s)
 				      memory_order_relaxed);
 		work += (int)taken;
 	}
-	work += (int)(n - taken); /* activations */
+	work += (int)notices;
 	for (unsigned i = 0; i < s->nqps; i++) {
 		struct server_qp *q = &s->qps[i];
 		if (q->kick) {
