@@ -29,8 +29,10 @@ bool hnvmf_tq_push(struct hnvmf_tq *tq, struct hnvmf_io *io, bool *notify)
 {
 	if (!hnvmf_mpsc_push(tq->ring, io))
 		return false;
-	/* seq_cst against the server's clear-then-look in leave(): either it sees this io, or we
-	 * see active == false and send a notice. */
+	/* Fence against the server's fence in leave() (store false, fence, look at the ring):
+	 * whichever fence comes first, either the server sees this io or we see active == false
+	 * and send a notice. */
+	atomic_thread_fence(memory_order_seq_cst);
 	*notify = !atomic_exchange(&tq->active, true);
 	return true;
 }
