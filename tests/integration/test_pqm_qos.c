@@ -2,7 +2,8 @@
  * depth on two I/O queues for about RUN_S seconds, completes no more than LIMIT × the time it ran
  * plus one bucket (10 ms of tokens) and one io per I/O server (two servers may both let an io
  * through on the same tokens). Then a reload raises the limit and the same connection, without
- * reconnecting, completes more than the old limit allowed. Counts are behaviour: the run's length
+ * reconnecting, completes more than the old limit allowed; a reservation beyond the capacity
+ * measured meanwhile is logged as overcommitted at the next reload. Counts are behaviour: the run's length
  * is measured, never asserted. */
 #include <errno.h>
 #include <setjmp.h>
@@ -46,11 +47,12 @@ static const char conf_template[] =
 
 static struct hnvmf_harness H;
 
-static void write_tenant(unsigned max_iops)
+static void write_tenant(unsigned max_iops, unsigned long long reserved_iops)
 {
 	char file[512];
-	snprintf(file, sizeof(file), "[tenant]\nhostnqn = " HOSTNQN "\nsubsystems = " SUBNQN "\nmax_iops = %u\n",
-		 max_iops);
+	snprintf(file, sizeof(file),
+		 "[tenant]\nhostnqn = " HOSTNQN "\nsubsystems = " SUBNQN "\nmax_iops = %u\nreserved_iops = %llu\n",
+		 max_iops, reserved_iops);
 	assert_int_equal(hnvmf_harness_write_file(&H, "tenants/limited.conf", file), 0);
 }
 
@@ -119,7 +121,7 @@ static void test_limit_then_reload(void **state)
 {
 	(void)state;
 	assert_int_equal(hnvmf_harness_prepare(&H), 0);
-	write_tenant(LIMIT);
+	write_tenant(LIMIT, 0);
 	assert_int_equal(hnvmf_harness_start(&H, conf_template), 0);
 
 	struct hnvmf_ini_ctrl_opts o;
@@ -139,13 +141,22 @@ static void test_limit_then_reload(void **state)
 	assert_true(n <= bound(LIMIT, elapsed));
 
 	/* Raise the limit; the same controller and queues go on. */
-	write_tenant(RAISED);
+	write_tenant(RAISED, 0);
 	char out[1024];
 	assert_int_equal(hnvmf_harness_ctl(&H, "reload", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "ok"));
 	n = drive(c, ns.nsze, &elapsed);
 	print_message("raised to %d IOPS: %llu ios in %.2f s\n", RAISED, (unsigned long long)n, (double)elapsed / 1e9);
 	assert_true(n > bound(LIMIT, elapsed));
+
+	/* The pool has measured its capacity under that load: a reservation beyond it is logged as
+	 * overcommitted at the reload, and the tenant is still served. */
+	write_tenant(RAISED, 1000000000000ull);
+	assert_int_equal(hnvmf_harness_ctl(&H, "reload", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "ok"));
+	assert_true(hnvmf_harness_log_wait(&H, "reservations overcommitted", 5000));
+	char buf[4096];
+	assert_int_equal(hnvmf_ini_read(c, 0, 1, 0, 1, buf, sizeof(buf)), 0);
 
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 	assert_int_equal(hnvmf_harness_stop(&H), 0);
