@@ -603,7 +603,10 @@ static inline void bench_queue_free(struct bench_queue *q)
 static inline void bench_queue_open_on_reactor(void *arg)
 {
 	struct bench_queue *q = arg;
-	struct hnvmf_chan_opts o = {.mode = q->mode, .tenant = q->tenant};
+	/* Each bench tenant is a tenant of its own to the PQM scheduler (weight 1, no limits), as
+	 * a host with a tenant file is to the daemon. */
+	static const struct hnvmf_tenant_qos share = {.weight = 1};
+	struct hnvmf_chan_opts o = {.mode = q->mode, .tenant = q->tenant, .qos = &share};
 	if (q->server_set)
 		pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), q->server_set);
 	q->open_rc = hnvmf_chan_open(q->eng, q->r, q->be, &o, &q->ch);

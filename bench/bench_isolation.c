@@ -32,6 +32,7 @@ struct opts {
 	unsigned nbackends;
 	const char *file;
 	uint64_t size;
+	bool fifo; /* PQM without its per-tenant scheduler ([pqm] fair = no) */
 };
 
 static struct opts O = {
@@ -94,14 +95,15 @@ static void usage(const char *argv0)
 		"                     (default: first cpu : the rest)\n"
 		"  --backends LIST    of null,file (default both)\n"
 		"  --file PATH        default /tmp/hnvmf-bench-isolation.img (created sparse, removed after)\n"
-		"  --size-mib N       file / null size (default 1024; at least 512)\n",
+		"  --size-mib N       file / null size (default 1024; at least 512)\n"
+		"  --pqm-fifo         PQM servers in arrival order, no per-tenant scheduling (fair = no)\n",
 		argv0);
 }
 
 static int parse_args(int argc, char **argv)
 {
 	enum { OPT_SECONDS = 256, OPT_QQD, OPT_NQD, OPT_NQ, OPT_NBS, OPT_CMAX, OPT_CPUS, OPT_BACKENDS, OPT_FILE,
-	       OPT_SIZE };
+	       OPT_SIZE, OPT_FIFO };
 	static const struct option lo[] = {
 		{"seconds", required_argument, NULL, OPT_SECONDS},
 		{"quiet-qd", required_argument, NULL, OPT_QQD},
@@ -113,6 +115,7 @@ static int parse_args(int argc, char **argv)
 		{"backends", required_argument, NULL, OPT_BACKENDS},
 		{"file", required_argument, NULL, OPT_FILE},
 		{"size-mib", required_argument, NULL, OPT_SIZE},
+		{"pqm-fifo", no_argument, NULL, OPT_FIFO},
 		{0, 0, 0, 0},
 	};
 	int c;
@@ -158,6 +161,9 @@ static int parse_args(int argc, char **argv)
 		case OPT_SIZE:
 			O.size = strtoull(optarg, NULL, 10) << 20;
 			break;
+		case OPT_FIFO:
+			O.fifo = true;
+			break;
 		default:
 			return -1;
 		}
@@ -194,7 +200,7 @@ static void run_case(struct hnvmf_backend *be, const struct scenario *sc, struct
 	unsigned n = sc->noise == NONE ? 1 : 1 + O.noise_queues;
 	struct hnvmf_engine *e = NULL;
 	struct hnvmf_engine_opts eo = {.pqm_cmax = O.cmax, .pqm_epoch_ms = 100, .subqueue_depth = 4096,
-				       .backend_depth = 256};
+				       .backend_depth = 256, .pqm_fifo = O.fifo};
 	res->ok = false;
 	if (hnvmf_engine_create(&eo, &e) != 0)
 		return;
@@ -282,8 +288,8 @@ int main(int argc, char **argv)
 	       QUIET_REGION >> 20);
 	printf("# noisy: %u queues x QD %u, %u KiB random writes over [%llu MiB, end)\n", O.noise_queues, O.noise_qd,
 	       O.noise_bs >> 10, NOISE_OFF >> 20);
-	printf("# %.1f s per case after %.1f s warm-up; PQM cmax %u; baseline servers %u\n", O.seconds,
-	       O.warmup_ms / 1000.0, O.cmax, O.cmax);
+	printf("# %.1f s per case after %.1f s warm-up; PQM cmax %u, %s; baseline servers %u\n", O.seconds,
+	       O.warmup_ms / 1000.0, O.cmax, O.fifo ? "fifo" : "per-tenant DRR", O.cmax);
 	for (unsigned b = 0; b < O.nbackends; b++) {
 		struct bench_backend bk;
 		if (bench_backend_open(&bk, O.backends[b], O.file, O.size) != 0)

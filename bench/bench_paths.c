@@ -41,6 +41,7 @@ struct opts {
 	unsigned ntenants;
 	const char *file;
 	uint64_t size;
+	bool fifo; /* PQM without its per-tenant scheduler ([pqm] fair = no) */
 	uint64_t prefill;
 	bool json;
 	bool trace;
@@ -112,7 +113,9 @@ static void usage(const char *argv0)
 		"  --json            JSON on stdout instead of tables\n"
 		"  --trace           PQM with the sizing in control under a stepped load (tenants 1,4,16,4,1,\n"
 		"                    --seconds each, default backend null): print c over time\n"
-		"  --trace-steps L   tenant counts of the --trace steps\n",
+		"  --trace-steps L   tenant counts of the --trace steps\n"
+		"  --pqm-fifo        PQM servers in arrival order, no per-tenant scheduling (fair = no);\n"
+		"                    compare its CPU ns/io with a run without it for the scheduler's cost\n",
 		argv0);
 }
 
@@ -158,7 +161,7 @@ static int parse_args(int argc, char **argv)
 {
 	enum { OPT_SECONDS = 256, OPT_REACTORS, OPT_QD, OPT_QUEUES, OPT_CMAX, OPT_EPOCH, OPT_CPUS, OPT_MODES,
 	       OPT_BACKENDS, OPT_WORKLOADS, OPT_TENANTS, OPT_FILE, OPT_SIZE, OPT_PREFILL, OPT_JSON, OPT_TRACE,
-	       OPT_TRACE_STEPS, OPT_HELP };
+	       OPT_TRACE_STEPS, OPT_HELP, OPT_FIFO };
 	static const struct option lo[] = {
 		{"seconds", required_argument, NULL, OPT_SECONDS},
 		{"reactors", required_argument, NULL, OPT_REACTORS},
@@ -178,6 +181,7 @@ static int parse_args(int argc, char **argv)
 		{"trace", no_argument, NULL, OPT_TRACE},
 		{"trace-steps", required_argument, NULL, OPT_TRACE_STEPS},
 		{"help", no_argument, NULL, OPT_HELP},
+		{"pqm-fifo", no_argument, NULL, OPT_FIFO},
 		{0, 0, 0, 0},
 	};
 	bool backends_given = false;
@@ -227,6 +231,9 @@ static int parse_args(int argc, char **argv)
 		case OPT_SIZE:
 			O.size = strtoull(optarg, NULL, 10) << 20;
 			break;
+		case OPT_FIFO:
+			O.fifo = true;
+			break;
 		case OPT_PREFILL:
 			O.prefill = strtoull(optarg, NULL, 10) << 20;
 			break;
@@ -265,7 +272,7 @@ static struct bench_workload workload_of(enum workload wl)
 static int engine_new(struct hnvmf_engine **e)
 {
 	struct hnvmf_engine_opts eo = {.pqm_cmax = O.cmax, .pqm_epoch_ms = O.epoch_ms, .subqueue_depth = 4096,
-				       .backend_depth = 256};
+				       .backend_depth = 256, .pqm_fifo = O.fifo};
 	return hnvmf_engine_create(&eo, e);
 }
 
@@ -424,6 +431,20 @@ static void print_side_by_side(const struct result *rs, unsigned n)
 			fprintf(out, " | %9.1f", rs[i + m].ok ? rs[i + m].kio_per_cpu_s : 0.0);
 		fprintf(out, "\n");
 	}
+	/* The same, inverted: with and without --pqm-fifo, the PQM column's difference is what the
+	 * per-tenant scheduler costs per io. */
+	fprintf(out, "\n# side by side: cpu ns per io (the process's cpu time / ios)\n");
+	fprintf(out, "%-5s %-9s %3s", "bknd", "workload", "ten");
+	for (unsigned m = 0; m < O.nmodes; m++)
+		fprintf(out, " | %9s", hnvmf_path_mode_name(O.modes[m]));
+	fprintf(out, "\n");
+	for (unsigned i = 0; i < n; i += O.nmodes) {
+		fprintf(out, "%-5s %-9s %3u", hnvmf_backend_type_name(rs[i].backend), wl_names[rs[i].wl], rs[i].tenants);
+		for (unsigned m = 0; m < O.nmodes && i + m < n; m++)
+			fprintf(out, " | %9.0f",
+				rs[i + m].ok && rs[i + m].kio_per_cpu_s > 0 ? 1e6 / rs[i + m].kio_per_cpu_s : 0.0);
+		fprintf(out, "\n");
+	}
 	/* The headline ratios: what each engine mode gains over the baseline. */
 	fprintf(out, "\n# IOPS relative to baseline\n");
 	for (unsigned i = 0; i < n; i += O.nmodes) {
@@ -490,8 +511,9 @@ static int run_table(void)
 	bool shown[4] = {false};
 	unsigned k = 0;
 	fprintf(out, "# %.1f s per cell after %.1f s warm-up; %u reactor(s); %u queues/tenant; QD %u per queue; "
-		"PQM cmax %u, epoch %u ms; baseline servers %u\n",
-		O.seconds, O.warmup_ms / 1000.0, O.reactors, O.queues, O.qd, O.cmax, O.epoch_ms, O.cmax);
+		"PQM cmax %u, epoch %u ms, %s; baseline servers %u\n",
+		O.seconds, O.warmup_ms / 1000.0, O.reactors, O.queues, O.qd, O.cmax, O.epoch_ms,
+		O.fifo ? "fifo" : "per-tenant DRR", O.cmax);
 	for (unsigned b = 0; b < O.nbackends; b++) {
 		if (bench_backend_open(&bks[b], O.backends[b], O.file, O.size) != 0)
 			return 1;

@@ -185,6 +185,7 @@ static int global_key(struct main_ctx *x, const char *k, const char *v, int line
 static const struct conf_key pqm_keys[] = {
 	{ "cmax", false },	 { "epoch_ms", false },		{ "subqueue_depth", false },
 	{ "server_cpus", false }, { "baseline_servers", false }, { "baseline_depth", false },
+	{ "fair", false },
 	{ NULL, false },
 };
 
@@ -228,6 +229,8 @@ static int pqm_key(struct main_ctx *x, const char *k, const char *v, int line)
 		return uint_key(x, k, v, line, 0, 64, &p->baseline_servers);
 	if (strcmp(k, "baseline_depth") == 0) /* io_uring's largest ring */
 		return uint_key(x, k, v, line, 0, 32768, &p->baseline_depth);
+	if (strcmp(k, "fair") == 0)
+		return conf_parse_bool(v, &p->fair, x->why) < 0 ? BADV(x, line, k) : 0;
 	if (uint_key(x, k, v, line, 2, 65536, &p->subqueue_depth) < 0)
 		return -1;
 	if (!is_pow2(p->subqueue_depth))

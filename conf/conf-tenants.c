@@ -38,7 +38,8 @@ static const struct conf_key tenant_keys[] = {
 	{ "permission_level", false }, { "reserved_iops", false },     { "max_queues", false },
 	{ "dam_fallback", false },     { "dhchap_secret", false },      { "dhchap_ctrl_secret", false },
 	{ "tls_psk", false },	      { "dhchap_hashes", false },      { "dhchap_dhgroups", false },
-	{ NULL, false },
+	{ "weight", false },	      { "max_iops", false },	       { "max_read_mbps", false },
+	{ "max_write_mbps", false },   { "max_mbps", false },	       { NULL, false },
 };
 
 /* A file holding a secret belongs to the daemon's user or root, and only its owner may reach it:
@@ -246,6 +247,24 @@ static int tenant_key(void *user, const char *k, const char *v, int line)
 		t->reserved_iops = u;
 		return 0;
 	}
+	if (strcmp(k, "weight") == 0) {
+		if (conf_parse_uint(v, 1, 1000, &u, x->why) < 0)
+			return BADV(x, line, k);
+		t->weight = (unsigned)u;
+		return 0;
+	}
+	/* Limits: 0 = none; bounded so that a rate in bytes per second fits 64 bits. */
+	uint64_t *limit = strcmp(k, "max_iops") == 0	   ? &t->max_iops
+			  : strcmp(k, "max_read_mbps") == 0  ? &t->max_read_mbps
+			  : strcmp(k, "max_write_mbps") == 0 ? &t->max_write_mbps
+			  : strcmp(k, "max_mbps") == 0	   ? &t->max_mbps
+							   : NULL;
+	if (limit) {
+		if (conf_parse_uint(v, 0, limit == &t->max_iops ? 1000000000000ull : 1000000000ull, &u, x->why) < 0)
+			return BADV(x, line, k);
+		*limit = u;
+		return 0;
+	}
 	if (strcmp(k, "max_queues") == 0) {
 		if (conf_parse_uint(v, 1, x->base->max_io_queues, &u, x->why) < 0)
 			return BAD(x, line, "max_queues: %s (max_io_queues is %u)", x->why, x->base->max_io_queues);
@@ -398,6 +417,7 @@ int hnvmf_conf_load_tenants(const struct hnvmf_conf *base, struct hnvmf_conf_ten
 		memcpy(x.t->file, path, sizeof(path));
 		x.t->mode = HNVMF_CONF_MODE_PQM;
 		x.t->dam_fallback = HNVMF_DAM_FALLBACK_PQM;
+		x.t->weight = 1;
 		int nlines = 0;
 		r = conf_ini_parse(path, &tenant_ops, &x, &err, &nlines);
 		if (r == 0 && !x.sect_line)

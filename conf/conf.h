@@ -100,6 +100,10 @@ struct hnvmf_conf_tenant {
 	enum hnvmf_conf_mode mode;  /* PQM (default), DAM or BASELINE */
 	int permission_level;       /* compared against the global DAM whitelist */
 	uint64_t reserved_iops;     /* SLA: IOPS reserved for this tenant (0 = none) */
+	/* PQM scheduling and limits (docs/pqm.md); limits 0 = none */
+	unsigned weight;            /* its share in the servers' round robin, 1..1000 */
+	uint64_t max_iops;
+	uint64_t max_read_mbps, max_write_mbps, max_mbps; /* MiB/s */
 	unsigned max_queues;        /* SLA: most I/O queues (and DAM queue pairs) it gets */
 	enum hnvmf_dam_fallback dam_fallback;
 	/* Credentials, as loaded (inline value or the content of an owner-only file), in the
@@ -123,6 +127,7 @@ struct hnvmf_conf_pqm {
 	unsigned nserver_cpus;
 	unsigned baseline_servers; /* threads of the baseline adapter queue; 0 = cmax */
 	unsigned baseline_depth;   /* the baseline's shared backend queue pair; 0 = queue_depth */
+	bool fair;                 /* per-tenant scheduling, limits, reservations; no: FIFO */
 };
 
 /* [limits]: what one peer may hold or take, and how long each stage may last. Every byte from the

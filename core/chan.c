@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/path.h"
+#include "core/qos.h"
 
 static const struct hnvmf_path_ops paths[] = {
 	[HNVMF_PATH_DIRECT] = {"direct", hnvmf_direct_open, hnvmf_direct_push, hnvmf_direct_close},
@@ -23,6 +24,7 @@ int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine *
 	if (!e)
 		return -ENOMEM;
 	e->opts = *o;
+	pthread_mutex_init(&e->tenants_lock, NULL);
 	if (!e->opts.backend_depth)
 		e->opts.backend_depth = 256;
 	*out = e;
@@ -46,6 +48,8 @@ void hnvmf_engine_destroy(struct hnvmf_engine *e)
 		return;
 	hnvmf_pqm_engine_stop(e);
 	hnvmf_baseline_engine_stop(e);
+	hnvmf_tenants_free(e);
+	pthread_mutex_destroy(&e->tenants_lock);
 	free(e);
 }
 
@@ -92,6 +96,17 @@ int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvm
 	ch->wait_poller.fn = wait_poll;
 	if (o->tenant)
 		snprintf(ch->tenant, sizeof(ch->tenant), "%s", o->tenant);
+	if (o->mode == HNVMF_PATH_PQM) {
+		/* Hosts without a tenant file share one tenant: a host cannot make tenant objects
+		 * at will by picking NQNs. */
+		ch->sched_tenant = hnvmf_tenant_get(e, o->qos && o->tenant ? o->tenant : "");
+		if (!ch->sched_tenant) {
+			free(ch);
+			return -ENOMEM;
+		}
+		if (o->qos)
+			hnvmf_qos_set(ch->sched_tenant, o->qos);
+	}
 	int rc = ch->ops->open(ch);
 	if (rc) {
 		free(ch);

@@ -11,6 +11,7 @@
 #ifndef HNVMF_IO_H
 #define HNVMF_IO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/backend/backend.h"
@@ -49,16 +50,34 @@ struct hnvmf_engine_opts {
 	unsigned nserver_cpus;    /* 0: unpinned */
 	unsigned baseline_servers; /* baseline adapter-queue threads; 0 = pqm_cmax */
 	unsigned baseline_depth;   /* the baseline's shared backend queue pair; 0 = backend_depth */
+	bool pqm_fifo;             /* PQM servers take ios in arrival order: no per-tenant
+				    * scheduling, limits or reservations ([pqm] fair = no) */
 };
 
 int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine **out);
 /* Stops the I/O servers; every channel must be closed. */
 void hnvmf_engine_destroy(struct hnvmf_engine *e);
 
+/* A tenant's share of the PQM servers (docs/pqm.md): its weight in the servers' deficit round
+ * robin, limits (token buckets shared by all of its queues; 0 = none) and the rate reserved for
+ * it. */
+struct hnvmf_tenant_qos {
+	unsigned weight; /* >= 1; 0 is read as 1 */
+	uint64_t max_iops;
+	uint64_t max_read_bps, max_write_bps, max_bps; /* bytes per second */
+	uint64_t reserved_iops;
+};
+
 struct hnvmf_chan_opts {
 	enum hnvmf_path_mode mode;
 	const char *tenant; /* host NQN, for statistics; may be NULL */
+	/* The host's tenant file's share, applied to the engine's tenant of that name. NULL: the
+	 * host has no tenant file and shares the default tenant (weight 1, no limits). */
+	const struct hnvmf_tenant_qos *qos;
 };
+
+/* Sets a tenant's share (a reload): its channels, open or not, use it from their next io. */
+int hnvmf_engine_set_tenant_qos(struct hnvmf_engine *e, const char *tenant, const struct hnvmf_tenant_qos *q);
 
 /* Opens a channel for I/O submitted from reactor r (which must be the caller's reactor when
  * the channel is used). Returns 0 or -errno. */

@@ -1,6 +1,8 @@
 #include "core/ioserver.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include "core/log.h"
 #include "core/path.h"
 #include "core/ring.h"
+#include "core/sched.h"
 #include "core/thread.h"
 
 #define POP_BATCH 32
@@ -44,8 +47,15 @@ struct hnvmf_ioserver {
 	struct server_qp *active; /* queue pairs with ios in flight */
 	struct hnvmf_io *retry_head, *retry_tail; /* backend queue pair full: resubmitted later */
 	atomic_uint inflight;
+	/* PQM's per-tenant queues (core/sched.h): their activation notices come through subq,
+	 * tagged in the pointer's low bit; queued counts the ios waiting in them. */
+	struct hnvmf_sched sched;
+	atomic_uint queued;
+	uint64_t wake_at; /* every tenant with work is held by its limits until then (0: not) */
 	struct hnvmf_ioserver_stats st;
 };
+
+#define TQ_TAG ((uintptr_t)1)
 
 static size_t pow2_at_least(size_t n)
 {
@@ -164,19 +174,41 @@ static int serve_once(struct hnvmf_ioserver *s)
 		work++;
 	}
 	void *items[POP_BATCH];
-	size_t n = s->retry_head ? 0 : hnvmf_mpsc_pop_batch(s->subq, items, POP_BATCH);
-	if (n) {
-		uint64_t now = hnvmf_now_ns();
-		atomic_store_explicit(&s->st.popped, atomic_load_explicit(&s->st.popped, memory_order_relaxed) + n,
-				      memory_order_relaxed);
-		for (size_t i = 0; i < n; i++) {
-			struct hnvmf_io *io = items[i];
-			io->t_submit_ns = now; /* service time starts when a server takes the job */
-			if (!submit_one(s, io))
-				retry_push(s, io);
+	size_t n = s->retry_head ? 0 : hnvmf_mpsc_pop_batch(s->subq, items, POP_BATCH), taken = 0, notices = 0;
+	uint64_t now = hnvmf_now_ns();
+	for (size_t i = 0; i < n; i++) {
+		if ((uintptr_t)items[i] & TQ_TAG) {
+			hnvmf_sched_activate(&s->sched, (struct hnvmf_tq *)((uintptr_t)items[i] & ~TQ_TAG));
+			notices++;
+			continue;
 		}
-		work += (int)n;
+		struct hnvmf_io *io = items[i];
+		io->t_submit_ns = now; /* service time starts when a server takes the job */
+		if (!submit_one(s, io))
+			retry_push(s, io);
+		taken++;
 	}
+	/* Tenant queues: taken in DRR order, and only while the device has less than one queue
+	 * pair's depth of ours, so that what waits is ordered here and not in the device's FIFO. */
+	s->wake_at = 0;
+	while (!s->retry_head && taken < POP_BATCH && hnvmf_sched_pending(&s->sched) &&
+	       atomic_load_explicit(&s->inflight, memory_order_relaxed) < s->backend_depth) {
+		struct hnvmf_io *io = hnvmf_sched_next(&s->sched, now, &s->wake_at);
+		if (!io)
+			break;
+		atomic_fetch_sub_explicit(&s->queued, 1, memory_order_relaxed);
+		io->t_submit_ns = now;
+		if (!submit_one(s, io))
+			retry_push(s, io);
+		taken++;
+	}
+	if (taken) {
+		atomic_store_explicit(&s->st.popped,
+				      atomic_load_explicit(&s->st.popped, memory_order_relaxed) + taken,
+				      memory_order_relaxed);
+		work += (int)taken;
+	}
+	work += (int)notices;
 	for (struct server_qp **pq = &s->active; *pq;) {
 		struct server_qp *q = *pq;
 		if (q->kick) {
@@ -227,9 +259,14 @@ static void *server_thread(void *arg)
 			continue;
 		}
 		prev = now;
-		if (atomic_load(&s->stop) && hnvmf_mpsc_count(s->subq) == 0)
+		bool pending = hnvmf_sched_pending(&s->sched);
+		if (atomic_load(&s->stop) && hnvmf_mpsc_count(s->subq) == 0 && !pending)
 			break;
-		if (now - last_work < (uint64_t)s->spin_us * 1000) {
+		if (pending && !s->wake_at) {
+			sched_yield(); /* a tenant queue's push not yet published: it comes at once */
+			continue;
+		}
+		if (now - last_work < (uint64_t)s->spin_us * 1000 && !pending) {
 			sched_yield(); /* polling, but let a reactor on the same core run */
 			continue;
 		}
@@ -241,8 +278,14 @@ static void *server_thread(void *arg)
 			uint64_t v;
 			atomic_store_explicit(&s->st.sleeps, atomic_load_explicit(&s->st.sleeps, memory_order_relaxed) + 1,
 					      memory_order_relaxed);
-			ssize_t r = read(s->wakefd, &v, sizeof(v));
-			(void)r;
+			/* Tenants held by their limits: sleep until the first may pass (a new
+			 * tenant's notice still wakes us through the eventfd). */
+			struct pollfd pfd = {.fd = s->wakefd, .events = POLLIN};
+			int ms = s->wake_at > now ? (int)((s->wake_at - now + 999999) / 1000000) : 0;
+			if (!pending || poll(&pfd, 1, ms) > 0) {
+				ssize_t r = read(s->wakefd, &v, sizeof(v));
+				(void)r;
+			}
 		}
 		atomic_store(&s->sleeping, false);
 		prev = last_work = hnvmf_now_ns();
@@ -300,6 +343,25 @@ bool hnvmf_ioserver_push(struct hnvmf_ioserver *s, struct hnvmf_io *io)
 	return true;
 }
 
+bool hnvmf_ioserver_push_tenant(struct hnvmf_ioserver *s, struct hnvmf_tq *tq, struct hnvmf_io *io)
+{
+	bool notify;
+	atomic_fetch_add_explicit(&s->queued, 1, memory_order_relaxed);
+	if (!hnvmf_tq_push(tq, io, &notify)) {
+		atomic_fetch_sub_explicit(&s->queued, 1, memory_order_relaxed);
+		return false;
+	}
+	if (!notify)
+		return true; /* the server has the queue on its list, or its notice is on the way */
+	/* One notice per tenant queue at a time, and the subqueue has room for one per tenant
+	 * (hnvmf_ioserver_opts.subqueue_depth > HNVMF_MAX_TENANTS for PQM's servers). */
+	bool ok = hnvmf_mpsc_push(s->subq, (void *)((uintptr_t)tq | TQ_TAG));
+	assert(ok);
+	(void)ok;
+	wake(s);
+	return true;
+}
+
 void hnvmf_ioserver_stop(struct hnvmf_ioserver *s)
 {
 	if (!s)
@@ -324,7 +386,8 @@ const struct hnvmf_ioserver_stats *hnvmf_ioserver_stats(const struct hnvmf_ioser
 
 unsigned hnvmf_ioserver_load(struct hnvmf_ioserver *s)
 {
-	return (unsigned)hnvmf_mpsc_count(s->subq) + atomic_load_explicit(&s->inflight, memory_order_relaxed);
+	return (unsigned)hnvmf_mpsc_count(s->subq) + atomic_load_explicit(&s->queued, memory_order_relaxed) +
+	       atomic_load_explicit(&s->inflight, memory_order_relaxed);
 }
 
 bool hnvmf_ioserver_idle(struct hnvmf_ioserver *s) { return hnvmf_ioserver_load(s) == 0; }

@@ -37,6 +37,10 @@ struct hnvmf_ioserver_stats {
 int hnvmf_ioserver_start(const struct hnvmf_ioserver_opts *o, struct hnvmf_ioserver **out);
 /* Any thread. false when the subqueue is full (the caller retries later). */
 bool hnvmf_ioserver_push(struct hnvmf_ioserver *s, struct hnvmf_io *io);
+struct hnvmf_tq;
+/* Any thread: io into the server's queue of one tenant (core/sched.h), served in DRR order among
+ * the tenants. false when that queue is full. */
+bool hnvmf_ioserver_push_tenant(struct hnvmf_ioserver *s, struct hnvmf_tq *tq, struct hnvmf_io *io);
 /* Finishes everything pushed so far, then joins the thread and frees the server. */
 void hnvmf_ioserver_stop(struct hnvmf_ioserver *s);
 const struct hnvmf_ioserver_stats *hnvmf_ioserver_stats(const struct hnvmf_ioserver *s);

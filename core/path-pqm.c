@@ -18,6 +18,8 @@
 #include "core/path.h"
 #include "core/pqm-sizing.h"
 #include "core/pqm.h"
+#include "core/qos.h"
+#include "core/sched.h"
 #include "core/strbuf.h"
 #include "core/thread.h"
 
@@ -27,13 +29,17 @@
 struct pqm_chan {
 	struct hnvmf_chan *ch;
 	struct pqm_pool *pool;
+	struct hnvmf_tenant *tenant;    /* NULL: fifo, ios go straight to the subqueues */
 	unsigned rr;                    /* this channel's round-robin cursor */
 	struct pqm_chan *next;
 };
 
 struct pqm_pool {
 	struct hnvmf_ioserver *servers[HNVMF_PQM_CMAX_LIMIT];
+	struct hnvmf_engine *eng;
 	unsigned cmax;
+	unsigned tq_depth; /* each tenant's queue at each server */
+	atomic_bool overcommitted; /* the reservations exceed the capacity measured so far */
 	atomic_uint c;
 	atomic_uint forced_c; /* 0: the sizing decides */
 	struct hnvmf_pqm_sizing *sizing;
@@ -68,6 +74,39 @@ static void server_totals(struct pqm_pool *p, uint64_t *completed, uint64_t *bus
 		*completed += atomic_load_explicit(&st->completed, memory_order_relaxed);
 		*busy += atomic_load_explicit(&st->busy_ns, memory_order_relaxed);
 	}
+}
+
+/* The most the pool completes per second by the model: max over c of c·μ(c); 0 before one. */
+static double capacity(struct pqm_pool *p)
+{
+	double best = 0;
+	pthread_mutex_lock(&p->lock);
+	for (unsigned c = 1; c <= p->cmax; c++) {
+		double cap = c * hnvmf_pqm_sizing_mu(p->sizing, c);
+		if (cap > best)
+			best = cap;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return best;
+}
+
+/* Reservations are promised only within the capacity: a set that exceeds what was measured so
+ * far is logged (not refused: capacity is only known under load). always: log the verdict even
+ * when it did not change (a reload). */
+static void reservations_check(struct pqm_pool *p, bool always)
+{
+	uint64_t reserved = hnvmf_tenants_reserved(p->eng);
+	double cap = capacity(p);
+	bool over = cap > 0 && (double)reserved > cap;
+	bool was = atomic_exchange(&p->overcommitted, over);
+	if (over && (always || !was))
+		log_notice("pqm: reservations overcommitted: %" PRIu64 " IOPS reserved, measured capacity %.0f IOPS",
+			   reserved, cap);
+	else if (!over && was)
+		log_notice("pqm: reservations fit again: %" PRIu64 " IOPS reserved, measured capacity %.0f IOPS",
+			   reserved, cap);
+	else if (always && reserved)
+		log_info("pqm: %" PRIu64 " IOPS reserved, capacity %s", reserved, cap > 0 ? "fits" : "not measured yet");
 }
 
 static void epoch(struct pqm_pool *p, uint64_t now_ns, uint64_t length_ns)
@@ -110,6 +149,7 @@ static void epoch(struct pqm_pool *p, uint64_t now_ns, uint64_t length_ns)
 	t->lambda = d.lambda;
 	t->reason = d.reason;
 	pthread_mutex_unlock(&p->lock);
+	reservations_check(p, false);
 }
 
 static void *epoch_thread(void *arg)
@@ -156,6 +196,9 @@ static int pool_get(struct hnvmf_engine *e, struct pqm_pool **out)
 	if (p->cmax > HNVMF_PQM_CMAX_LIMIT)
 		p->cmax = HNVMF_PQM_CMAX_LIMIT;
 	p->epoch_ms = e->opts.pqm_epoch_ms ? e->opts.pqm_epoch_ms : 100;
+	p->eng = e;
+	unsigned depth = e->opts.subqueue_depth ? e->opts.subqueue_depth : 1024;
+	p->tq_depth = depth;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->stop_cond, NULL);
 	struct hnvmf_pqm_sizing_opts so;
@@ -167,7 +210,12 @@ static int pool_get(struct hnvmf_engine *e, struct pqm_pool **out)
 	for (unsigned i = 0; i < p->cmax; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "hnvmf-pqm%u", i);
-		struct hnvmf_ioserver_opts o = {.name = name, .subqueue_depth = e->opts.subqueue_depth,
+		/* With the scheduler the subqueue carries activation notices, at most one per
+		 * tenant at a time (core/ioserver.c). */
+		struct hnvmf_ioserver_opts o = {.name = name,
+						.subqueue_depth = e->opts.pqm_fifo || depth > HNVMF_MAX_TENANTS
+									  ? depth
+									  : HNVMF_MAX_TENANTS + 1,
 						.backend_depth = e->opts.backend_depth, .spin_us = PQM_SPIN_US,
 						.cpu = hnvmf_engine_server_cpu_at(e, i)};
 		rc = hnvmf_ioserver_start(&o, &p->servers[i]);
@@ -181,8 +229,8 @@ static int pool_get(struct hnvmf_engine *e, struct pqm_pool **out)
 	}
 	e->pqm = p;
 	pthread_mutex_unlock(&create_lock);
-	log_info("pqm: pool of %u I/O servers, epoch %u ms, c starts at %u", p->cmax, p->epoch_ms,
-		 atomic_load(&p->c));
+	log_info("pqm: pool of %u I/O servers, epoch %u ms, c starts at %u, %s", p->cmax, p->epoch_ms,
+		 atomic_load(&p->c), e->opts.pqm_fifo ? "fifo (no per-tenant scheduling)" : "per-tenant DRR");
 	*out = p;
 	return 0;
 fail:
@@ -212,6 +260,31 @@ void hnvmf_pqm_engine_stop(struct hnvmf_engine *e)
 	e->pqm = NULL;
 }
 
+/* The tenant's queue at server k, made on first use (two reactors may race: one keeps its). */
+static struct hnvmf_tq *tenant_queue(struct pqm_chan *pc, unsigned k)
+{
+	_Atomic(struct hnvmf_tq *) *slot = &pc->tenant->tq[k];
+	struct hnvmf_tq *tq = atomic_load_explicit(slot, memory_order_acquire);
+	if (tq)
+		return tq;
+	struct hnvmf_tq *mine = hnvmf_tq_create(pc->tenant, pc->pool->tq_depth);
+	if (!mine)
+		return NULL;
+	if (atomic_compare_exchange_strong(slot, &tq, mine))
+		return mine;
+	hnvmf_tq_destroy(mine);
+	return tq;
+}
+
+static bool push_to(struct pqm_chan *pc, unsigned k, struct hnvmf_io *io)
+{
+	struct hnvmf_ioserver *s = pc->pool->servers[k];
+	if (!pc->tenant)
+		return hnvmf_ioserver_push(s, io);
+	struct hnvmf_tq *tq = tenant_queue(pc, k);
+	return tq && hnvmf_ioserver_push_tenant(s, tq, io);
+}
+
 /* callIOServ: an idle server among the c active ones, round-robin; else the next in turn; a full
  * subqueue is skipped. false only when every active subqueue is full: then the io waits in the
  * channel, in FIFO order (back-pressure). */
@@ -222,12 +295,12 @@ bool hnvmf_pqm_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 	unsigned c = atomic_load_explicit(&p->c, memory_order_relaxed);
 	unsigned start = pc->rr++;
 	for (unsigned i = 0; i < c; i++) {
-		struct hnvmf_ioserver *s = p->servers[(start + i) % c];
-		if (hnvmf_ioserver_idle(s) && hnvmf_ioserver_push(s, io))
+		unsigned k = (start + i) % c;
+		if (hnvmf_ioserver_idle(p->servers[k]) && push_to(pc, k, io))
 			return true;
 	}
 	for (unsigned i = 0; i < c; i++)
-		if (hnvmf_ioserver_push(p->servers[(start + i) % c], io))
+		if (push_to(pc, (start + i) % c, io))
 			return true;
 	return false;
 }
@@ -243,6 +316,7 @@ int hnvmf_pqm_open(struct hnvmf_chan *ch)
 		return -ENOMEM;
 	pc->ch = ch;
 	pc->pool = p;
+	pc->tenant = ch->eng->opts.pqm_fifo ? NULL : ch->sched_tenant;
 	pthread_mutex_lock(&p->lock);
 	pc->next = p->chans;
 	p->chans = pc;
@@ -281,6 +355,16 @@ int hnvmf_pqm_force_c(struct hnvmf_engine *e, unsigned c)
 	if (c)
 		atomic_store(&p->c, c);
 	return 0;
+}
+
+void hnvmf_pqm_check_reservations(struct hnvmf_engine *e)
+{
+	struct pqm_pool *p = e->pqm;
+	uint64_t reserved = hnvmf_tenants_reserved(e);
+	if (p)
+		reservations_check(p, true);
+	else if (reserved)
+		log_info("pqm: %" PRIu64 " IOPS reserved, capacity not measured yet", reserved);
 }
 
 unsigned hnvmf_pqm_current_c(struct hnvmf_engine *e)

@@ -3,6 +3,7 @@
 #ifndef HNVMF_PATH_H
 #define HNVMF_PATH_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "core/io.h"
@@ -14,6 +15,7 @@ struct hnvmf_chan {
 	struct hnvmf_reactor *reactor; /* where io->done runs */
 	struct hnvmf_backend *be;
 	char tenant[224];
+	struct hnvmf_tenant *sched_tenant; /* whose share it draws on (core/qos.c) */
 	void *priv; /* the path's own state */
 	_Atomic uint64_t arrivals; /* ios submitted; written by the channel's reactor only */
 	/* ios ops->push had no room for (a full backend queue pair or subqueue), in FIFO order: an
@@ -39,6 +41,9 @@ struct hnvmf_engine {
 	atomic_uint next_cpu; /* round robin over opts.server_cpus for servers made on demand */
 	void *pqm;      /* core/path-pqm.c */
 	void *baseline; /* core/path-baseline.c */
+	pthread_mutex_t tenants_lock; /* the list below, not the tenants' own state (core/qos.c) */
+	struct hnvmf_tenant *tenants;
+	unsigned ntenants;
 };
 
 /* The paths' operations, one file each (core/path-<name>.c); core/chan.c lists them by mode. */

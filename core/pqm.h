@@ -19,6 +19,9 @@ struct hnvmf_pqm_trace_point {
 /* Pins the pool size to c (1..cmax) regardless of the sizing; 0 hands control back to it.
  * Starts the pool if needed. Returns 0 or -errno. */
 int hnvmf_pqm_force_c(struct hnvmf_engine *e, unsigned c);
+/* After the tenants' shares changed (a reload): logs, at notice level, when the sum of the
+ * reservations exceeds the capacity the pool measured so far (c·μ(c) at its best c). */
+void hnvmf_pqm_check_reservations(struct hnvmf_engine *e);
 /* Servers currently receiving work; 0 when the pool has not started. */
 unsigned hnvmf_pqm_current_c(struct hnvmf_engine *e);
 /* The last decisions, oldest first; returns how many were copied. */

@@ -13,6 +13,18 @@ enum hnvmf_path_mode hnvmf_conf_map_mode(enum hnvmf_conf_mode m)
 	return HNVMF_PATH_PQM;
 }
 
+struct hnvmf_tenant_qos hnvmf_conf_map_qos(const struct hnvmf_conf_tenant *t)
+{
+	return (struct hnvmf_tenant_qos){
+		.weight = t->weight,
+		.max_iops = t->max_iops,
+		.max_read_bps = t->max_read_mbps << 20,
+		.max_write_bps = t->max_write_mbps << 20,
+		.max_bps = t->max_mbps << 20,
+		.reserved_iops = t->reserved_iops,
+	};
+}
+
 static enum hnvmf_backend_type map_backend_type(enum hnvmf_conf_backend_type t)
 {
 	switch (t) {

@@ -19,6 +19,8 @@ _Static_assert(HNVMF_CONF_PQM_CMAX_MAX == HNVMF_PQM_CMAX_LIMIT,
 	       "[pqm] cmax accepts exactly the pool sizes the engine runs");
 
 enum hnvmf_path_mode hnvmf_conf_map_mode(enum hnvmf_conf_mode m);
+/* A tenant file's PQM share: weight, limits (MiB/s to bytes per second), reservation. */
+struct hnvmf_tenant_qos hnvmf_conf_map_qos(const struct hnvmf_conf_tenant *t);
 /* The parameters to open backend b with; they point into b (its path), which must outlive them. */
 struct hnvmf_backend_params hnvmf_conf_map_backend(const struct hnvmf_conf_backend *b);
 

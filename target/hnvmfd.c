@@ -70,6 +70,7 @@ static int reload_tenants(char *msg, size_t len)
 	 * set afterwards (hnvmf_tgt_set_tenants), so it goes at once. */
 	hnvmf_tgt_set_tenants(d.tgt, t, n, &old, &nold);
 	hnvmf_tenant_reload(d.tgt); /* DAM grants the new files no longer give are revoked */
+	hnvmf_tenant_apply_qos(d.tgt, old, nold); /* new limits, without reconnecting */
 	if (old == d.conf->tenants) {
 		d.conf->tenants = NULL;
 		d.conf->ntenants = 0;
@@ -290,7 +291,8 @@ int main(int argc, char **argv)
 				       .nserver_cpus = d.conf->pqm.nserver_cpus,
 				       .baseline_servers = d.conf->pqm.baseline_servers,
 				       .baseline_depth = d.conf->pqm.baseline_depth ? d.conf->pqm.baseline_depth
-										    : d.conf->queue_depth};
+										    : d.conf->queue_depth,
+				       .pqm_fifo = !d.conf->pqm.fair};
 	memcpy(eo.server_cpus, d.conf->pqm.server_cpus, sizeof(int) * d.conf->pqm.nserver_cpus);
 	char err[1024] = "";
 	if (hnvmf_engine_create(&eo, &d.engine) != 0 ||
@@ -301,6 +303,7 @@ int main(int argc, char **argv)
 		hnvmf_conf_free(d.conf);
 		return 1;
 	}
+	hnvmf_tenant_apply_qos(d.tgt, NULL, 0);
 	d.nreactors = d.conf->reactors ? d.conf->reactors : 1;
 	if (d.nreactors > MAX_REACTORS)
 		d.nreactors = MAX_REACTORS;

@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "target/nvmf.h"
+#include "target/tenant.h"
 
 #define NSID_ALL 0xffffffffu
 #define RW_FUA (1u << 30) /* cdw12 */
@@ -58,7 +59,9 @@ static struct hnvmf_chan *queue_chan(struct hnvmf_sq *sq, struct hnvmf_ns *ns)
 	struct hnvmf_chan *ch = sq->chans[ns->nsid];
 	if (ch)
 		return ch;
-	struct hnvmf_chan_opts o = {.mode = sq->mode, .tenant = sq->ctrl->hostnqn};
+	struct hnvmf_tenant_qos q;
+	struct hnvmf_chan_opts o = {.mode = sq->mode, .tenant = sq->ctrl->hostnqn,
+				    .qos = hnvmf_tenant_qos(sq, &q) ? &q : NULL};
 	int rc = hnvmf_chan_open(sq->tgt->engine, sq->reactor, ns->be, &o, &ch);
 	if (rc) {
 		log_err("%s: cannot open an I/O channel to namespace %u: %s", sq->peer, ns->nsid, strerror(-rc));

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "core/log.h"
+#include "core/pqm.h"
 #include "target/conf-map.h"
 #include "target/tenant.h"
 
@@ -151,6 +152,34 @@ static void revalidate_dam(struct hnvmf_sq *sq)
 }
 
 static bool holds_dam(const struct hnvmf_sq *sq) { return sq->mode == HNVMF_PATH_DAM; }
+
+bool hnvmf_tenant_qos(struct hnvmf_sq *sq, struct hnvmf_tenant_qos *q)
+{
+	pthread_mutex_lock(&sq->tgt->lock);
+	const struct hnvmf_conf_tenant *t = sq->ctrl->tenant;
+	if (t)
+		*q = hnvmf_conf_map_qos(t);
+	pthread_mutex_unlock(&sq->tgt->lock);
+	return t != NULL;
+}
+
+void hnvmf_tenant_apply_qos(struct hnvmf_tgt *tgt, const struct hnvmf_conf_tenant *old, size_t nold)
+{
+	static const struct hnvmf_tenant_qos none = {.weight = 1};
+	pthread_mutex_lock(&tgt->lock);
+	for (size_t i = 0; i < nold; i++)
+		if (!hnvmf_conf_find_tenant(tgt->tenants, tgt->ntenants, old[i].hostnqn) &&
+		    hnvmf_engine_set_tenant_qos(tgt->engine, old[i].hostnqn, &none) != 0)
+			log_err("tenant %s: cannot reset its PQM share: out of memory", old[i].hostnqn);
+	for (size_t i = 0; i < tgt->ntenants; i++) {
+		struct hnvmf_tenant_qos q = hnvmf_conf_map_qos(&tgt->tenants[i]);
+		if (hnvmf_engine_set_tenant_qos(tgt->engine, tgt->tenants[i].hostnqn, &q) != 0)
+			log_err("tenant %s: cannot apply its PQM share: out of memory or too many tenants",
+				tgt->tenants[i].hostnqn);
+	}
+	pthread_mutex_unlock(&tgt->lock);
+	hnvmf_pqm_check_reservations(tgt->engine);
+}
 
 void hnvmf_tenant_reload(struct hnvmf_tgt *tgt)
 {

@@ -24,6 +24,8 @@
 #ifndef HNVMF_TENANT_H
 #define HNVMF_TENANT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "target/nvmf.h"
@@ -43,5 +45,15 @@ uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq);
  * path admission now gives (PQM), or disconnects it when the tenant's dam_fallback is refuse.
  * No acknowledged or in-flight I/O is lost either way. */
 void hnvmf_tenant_reload(struct hnvmf_tgt *tgt);
+
+/* The PQM share (weight, limits, reservation) of the queue's tenant into *q; false when its host
+ * has no tenant file (it then shares the engine's default tenant). */
+bool hnvmf_tenant_qos(struct hnvmf_sq *sq, struct hnvmf_tenant_qos *q);
+
+/* Hands the tenant set now in force to the engine: each tenant's share, applied to its live
+ * channels from their next io (no reconnection); tenants of the previous set (old, nold) that
+ * are gone get the default share. Then the reservations are checked against the capacity
+ * measured so far (logged, not refused). At start old is NULL. */
+void hnvmf_tenant_apply_qos(struct hnvmf_tgt *tgt, const struct hnvmf_conf_tenant *old, size_t nold);
 
 #endif

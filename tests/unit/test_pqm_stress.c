@@ -112,7 +112,12 @@ static void open_and_start(void *arg)
 	struct chan_ctx *cc = arg;
 	char tenant[64];
 	snprintf(tenant, sizeof(tenant), "nqn.2026-01.io.hnvmf:tenant%d", (int)(cc - chans));
-	struct hnvmf_chan_opts o = {.mode = HNVMF_PATH_PQM, .tenant = tenant};
+	/* Every fourth channel is a host without a tenant file (the shared default tenant); the
+	 * others are tenants of their own with weights 1..3, and channel 1 is held by a limit, so
+	 * the per-tenant queues, their activation and the limits' sleeps all run under the churn. */
+	int idx = (int)(cc - chans);
+	struct hnvmf_tenant_qos share = {.weight = 1 + (unsigned)idx % 3, .max_iops = idx == 1 ? 20000 : 0};
+	struct hnvmf_chan_opts o = {.mode = HNVMF_PATH_PQM, .tenant = tenant, .qos = idx % 4 ? &share : NULL};
 	assert_int_equal(hnvmf_chan_open(eng, cc->r, be, &o, &cc->ch), 0);
 	start_round(cc);
 }
