@@ -282,9 +282,13 @@ for line in open(sys.argv[1]):
     runs = cells[key].setdefault(f[2], [])
     if f[3] != "fail":
         iops, mbps, util = map(float, f[3:6])
-        runs.append((iops, mbps, util, iops / util if util > 0 else 0.0))
+        # No CPU tick in the window (a 10 ms clock): the run's cost is unknown, not zero.
+        runs.append((iops, mbps, util, iops / util if util > 0 else None))
 def med(runs, i):
-    return statistics.median(r[i] for r in runs)
+    v = [r[i] for r in runs if r[i] is not None]
+    return statistics.median(v) if v else None
+def ratio(a, b, width):
+    return f"{a / b:{width}.2f}" if a and b else f"{'-':>{width}}"
 print(f"{'row':16} {'client':6} {'target':16} {'IOPS':>10} {'MB/s':>8} {'util':>5} "
       f"{'IOPS/cpu-s':>10} {'x ref':>6} {'x ref/cpu':>9} {'runs':>4}")
 for key in order:
@@ -294,8 +298,7 @@ for key in order:
             print(f"{key[0]:16} {key[1]:6} {target:16} {'failed':>10}")
             continue
         iops, mbps, util, per = (med(runs, i) for i in range(4))
-        rx = f"{iops / med(ref, 0):6.2f}" if ref else f"{'-':>6}"
-        rc = f"{per / med(ref, 3):9.2f}" if ref else f"{'-':>9}"
+        pers = f"{per:10.0f}" if per else f"{'-':>10}"
         print(f"{key[0]:16} {key[1]:6} {target:16} {iops:10.0f} {mbps:8.1f} {util * 100:4.0f}% "
-              f"{per:10.0f} {rx} {rc} {len(runs):4}")
+              f"{pers} {ratio(iops, med(ref, 0), 6)} {ratio(per, med(ref, 3), 9)} {len(runs):4}")
 PY
