@@ -30,7 +30,7 @@
 #   PORT=14430                          hnvmfd's port; nvmf_tgt listens on PORT + 1
 #
 # The whole matrix (11 rows x 2 clients x 5 targets x REPS runs of SECS + ~2 s) takes about
-# 11 * 2 * 5 * 3 * 12 s = 66 min with the defaults. Never fails on timing.
+# 11 * 2 * 5 * 3 * 12-14 s = 66-77 min with the defaults. Never fails on timing.
 set -euo pipefail
 BUILD=${1:-build}
 SPDK_BIN=${SPDK_BIN:-}
