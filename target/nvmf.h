@@ -91,6 +91,10 @@ struct hnvmf_req {
 	enum hnvmf_dir dir;
 	struct iovec iov[HNVMF_REQ_MAX_IOV]; /* the data, provided by the transport */
 	int iovcnt;
+	/* Set by the transport after req_init: it sends C2H data only from iov, so a backend may
+	 * point iov at memory of its own (HNVMF_BIO_IOV_REPLACEABLE); it frees its buffer by its
+	 * own pointer. Not for data a NIC reads from registered memory. */
+	bool iov_replaceable;
 
 	void (*execute)(struct hnvmf_req *req);
 	struct hnvmf_io io;      /* the I/O handed to core/ (read, write, flush ...) */
