@@ -50,6 +50,8 @@
 
 struct hnvmf_req;
 struct hnvmf_sq;
+struct hnvmf_stats;
+struct hnvmf_stats_rec;
 struct hnvmf_host;
 
 /* Asynchronous event results (CQE dword 0): type Notice (2), information, log page. */
@@ -97,6 +99,11 @@ struct hnvmf_req {
 	/* Carries a completion from another thread to the queue's reactor: part of the request, so
 	 * that completing never allocates and never fails (target/req.c). */
 	struct hnvmf_msg done_msg;
+	/* Statistics (target/stats.c): the queue's record for the command's namespace (NULL: not
+	 * counted), the command's class and when hnvmf_req_init took it. */
+	struct hnvmf_stats_rec *stats_rec;
+	uint64_t t0_ns;
+	uint8_t stats_op;
 };
 
 /* One NVMe queue. The transport embeds it in its connection and initialises it with
@@ -121,6 +128,8 @@ struct hnvmf_sq {
 	enum hnvmf_path_mode mode; /* engine path for this queue's I/O, chosen at Connect */
 	atomic_bool deleted;     /* an I/O queue deleted by a controller reset: commands fail */
 	struct hnvmf_chan *chans[HNVMF_MAX_NSID + 1]; /* per namespace, opened on first use */
+	/* Per namespace this queue used: its statistics record, written by this reactor only. */
+	struct hnvmf_stats_rec *stats[HNVMF_MAX_NSID + 1];
 	char peer[64];           /* "addr:port", for logs */
 	void *auth;              /* DH-HMAC-CHAP exchange state (target/auth.c) */
 };
@@ -206,6 +215,8 @@ struct hnvmf_tgt {
 	struct hnvmf_list hosts;  /* struct hnvmf_host: per-host counts (host-limits.c) */
 	struct hnvmf_auth_pool *auth_pool;   /* DH-HMAC-CHAP's DH off the reactors (auth-worker.h) */
 	struct hnvmf_auth_limit *auth_limit; /* DH-HMAC-CHAP failure back-off (auth-limit.h) */
+	struct hnvmf_stats *stats; /* I/O and control-path statistics (target/stats.h) */
+	uint64_t start_ns;         /* hnvmf_now_ns() at creation: the SMART log's power-on time */
 };
 
 /* ---- target lifecycle (tgt.c) ---- */

@@ -11,6 +11,7 @@
 #include "target/auth-worker.h"
 #include "target/conf-map.h"
 #include "target/nvmf.h"
+#include "target/stats.h"
 
 static struct hnvmf_subsys *subsys_new(const char *nqn)
 {
@@ -130,6 +131,10 @@ int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struc
 			goto fail;
 		}
 	}
+	tgt->start_ns = hnvmf_now_ns();
+	rc = hnvmf_stats_create(&tgt->stats);
+	if (rc)
+		goto fail;
 	rc = hnvmf_auth_pool_create(conf->limits.auth_workers, &tgt->auth_pool);
 	if (!rc)
 		rc = hnvmf_auth_limit_create(conf->limits.auth_max_failures, conf->limits.auth_backoff_ms,
@@ -189,6 +194,7 @@ void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt)
 	}
 	hnvmf_auth_pool_destroy(tgt->auth_pool);
 	hnvmf_auth_limit_destroy(tgt->auth_limit);
+	hnvmf_stats_destroy(tgt->stats);
 	pthread_mutex_destroy(&tgt->lock);
 	free(tgt);
 }
