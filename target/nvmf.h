@@ -39,6 +39,7 @@
 #include "conf/conf.h"
 #include "core/io.h"
 #include "core/list.h"
+#include "core/log.h"
 #include "core/reactor.h"
 #include "proto/nvme-cmd.h"
 
@@ -52,6 +53,7 @@ struct hnvmf_req;
 struct hnvmf_sq;
 struct hnvmf_stats;
 struct hnvmf_stats_rec;
+struct hnvmf_sla;
 struct hnvmf_host;
 
 /* Asynchronous event results (CQE dword 0): type Notice (2), information, log page. */
@@ -216,8 +218,19 @@ struct hnvmf_tgt {
 	struct hnvmf_auth_pool *auth_pool;   /* DH-HMAC-CHAP's DH off the reactors (auth-worker.h) */
 	struct hnvmf_auth_limit *auth_limit; /* DH-HMAC-CHAP failure back-off (auth-limit.h) */
 	struct hnvmf_stats *stats; /* I/O and control-path statistics (target/stats.h) */
+	struct hnvmf_sla *sla;     /* per-tenant SLA epochs (target/sla.h) */
 	uint64_t start_ns;         /* hnvmf_now_ns() at creation: the SMART log's power-on time */
 };
+
+/* The journal's structured fields of a queue (core/log.h): host, subsystem, cntlid once
+ * connected, qid. For log lines about a queue: hnvmf_log_f(lvl, sq_log_fields(sq), ...). */
+static inline struct hnvmf_log_fields hnvmf_sq_log_fields(const struct hnvmf_sq *sq)
+{
+	const struct hnvmf_ctrl *c = sq->ctrl;
+	return (struct hnvmf_log_fields){.hostnqn = c ? c->hostnqn : NULL, .subnqn = c ? c->subsys->nqn : NULL,
+					 .cntlid = c ? c->cntlid : -1, .qid = c ? sq->qid : -1};
+}
+#define sq_log_fields(sq) ((struct hnvmf_log_fields[1]){hnvmf_sq_log_fields(sq)})
 
 /* ---- target lifecycle (tgt.c) ---- */
 int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struct hnvmf_tgt **out,
