@@ -20,7 +20,11 @@ struct sla_tenant {
 	struct hnvmf_sla_result r;
 	/* totals at the end of the previous epoch */
 	uint64_t cmds, arrivals, bytes[2], hist[HNVMF_LAT_BUCKETS + 1];
-	struct hnvmf_ratelimit rl; /* its violation start/end lines */
+	/* Violation start/end lines: the state last logged per goal, and a limiter per goal. A
+	 * change held back by the limiter is logged at a later epoch, so the log always catches
+	 * up with the state and a flapping goal costs at most a line a second. */
+	bool logged_missed[HNVMF_SLA_NKINDS];
+	struct hnvmf_ratelimit rl[HNVMF_SLA_NKINDS];
 };
 
 struct hnvmf_sla {
@@ -74,7 +78,8 @@ static struct sla_tenant *tenant_get(struct hnvmf_sla *s, const char *hostnqn)
 	struct sla_tenant *t = &s->t[s->n++];
 	memset(t, 0, sizeof(*t));
 	snprintf(t->r.hostnqn, sizeof(t->r.hostnqn), "%s", hostnqn);
-	t->rl = (struct hnvmf_ratelimit)HNVMF_RATELIMIT_INIT(1000);
+	for (unsigned k = 0; k < HNVMF_SLA_NKINDS; k++)
+		t->rl[k] = (struct hnvmf_ratelimit)HNVMF_RATELIMIT_INIT(1000);
 	return t;
 }
 
@@ -103,21 +108,22 @@ static void measure(struct sla_tenant *t, const struct hnvmf_stats_snap *sum, do
 	t->bytes[1] = sum->v[HNVMF_ST_BYTES + HNVMF_STATS_WRITE];
 }
 
-static void log_change(struct sla_tenant *t, unsigned kind, enum hnvmf_sla_verdict was)
+static void log_change(struct sla_tenant *t, unsigned kind)
 {
 	const struct hnvmf_sla_result *r = &t->r;
 	bool start = r->verdict[kind] == HNVMF_SLA_MISSED;
-	if (start == (was == HNVMF_SLA_MISSED))
+	if (start == t->logged_missed[kind])
 		return;
 	unsigned held;
-	if (!hnvmf_ratelimit_pass(&t->rl, &held))
+	if (!hnvmf_ratelimit_pass(&t->rl[kind], &held))
 		return;
+	t->logged_missed[kind] = start;
 	if (kind == HNVMF_SLA_RESERVATION)
 		log_notice("sla: host %s: reservation violation %s: %.0f IOPS of %" PRIu64 " reserved (asked %.0f/s)"
-			   " (%u like it not logged)", r->hostnqn, start ? "started" : "ended", r->iops,
+			   " (%u changes not logged)", r->hostnqn, start ? "started" : "ended", r->iops,
 			   r->reserved_iops, r->arrivals_per_s, held);
 	else
-		log_notice("sla: host %s: latency violation %s: p99 %.0f us, target %" PRIu64 " us (%u like it not logged)",
+		log_notice("sla: host %s: latency violation %s: p99 %.0f us, target %" PRIu64 " us (%u changes not logged)",
 			   r->hostnqn, start ? "started" : "ended", r->p99_us, r->latency_target_us, held);
 }
 
@@ -158,13 +164,11 @@ static void epoch(struct hnvmf_sla *s, double secs)
 	pthread_mutex_unlock(&s->tgt->lock);
 	for (size_t i = 0; i < s->n; i++) {
 		struct sla_tenant *t = &s->t[i];
-		enum hnvmf_sla_verdict was[HNVMF_SLA_NKINDS];
-		memcpy(was, t->r.verdict, sizeof(was));
 		t->r.epoch = s->epochs;
 		hnvmf_sla_judge(&t->r);
 		for (unsigned k = 0; k < HNVMF_SLA_NKINDS; k++) {
 			t->r.missed_epochs[k] += t->r.verdict[k] == HNVMF_SLA_MISSED;
-			log_change(t, k, was[k]);
+			log_change(t, k);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
