@@ -202,28 +202,29 @@ static void control_path(struct out *o, struct hnvmf_tgt *tgt)
 	/* QoS (r12-sched's token buckets): hnvmf_qos_throttled_total{host,limit} goes here. */
 }
 
+/* Always present, so that a dashboard finds them: before the first sizing epoch λ and μ are 0
+ * and W is NaN (not known); W is +Inf when no pool size keeps up. */
 static void pqm(struct out *o, struct hnvmf_tgt *tgt)
 {
-	struct hnvmf_pqm_trace_point t[1];
-	size_t n = 0;
+	struct hnvmf_pqm_trace_point all[256], last = {.w = NAN};
 	unsigned c = hnvmf_pqm_current_c(tgt->engine);
-	if (c) { /* the pool runs: its last decision */
-		struct hnvmf_pqm_trace_point all[256];
-		n = hnvmf_pqm_trace(tgt->engine, all, 256);
-		if (n)
-			t[0] = all[n - 1];
-	}
+	size_t n = c ? hnvmf_pqm_trace(tgt->engine, all, 256) : 0;
+	if (n)
+		last = all[n - 1];
 	family(o, "hnvmf_pqm_servers", "gauge", "PQM I/O servers receiving work (c); 0 before the pool starts.");
 	put(o, "hnvmf_pqm_servers %u\n", c);
-	if (!n)
-		return;
 	family(o, "hnvmf_pqm_arrivals_per_second", "gauge", "PQM arrival rate λ measured over the last sizing epoch.");
-	put(o, "hnvmf_pqm_arrivals_per_second %.3f\n", t[0].lambda);
+	put(o, "hnvmf_pqm_arrivals_per_second %.3f\n", last.lambda);
 	family(o, "hnvmf_pqm_service_rate_per_second", "gauge", "Modelled per-server service rate μ(c) at the current c (0: no model yet).");
-	put(o, "hnvmf_pqm_service_rate_per_second %.3f\n", t[0].mu);
+	put(o, "hnvmf_pqm_service_rate_per_second %.3f\n", last.mu);
 	family(o, "hnvmf_pqm_predicted_response_seconds", "gauge",
 	       "Predicted M/M/c response time W(c) at the device subqueues; compare with hnvmf_command_latency_seconds{mode=\"pqm\"} sum/count.");
-	put(o, isfinite(t[0].w) ? "hnvmf_pqm_predicted_response_seconds %.9f\n" : "hnvmf_pqm_predicted_response_seconds +Inf\n", t[0].w);
+	if (isnan(last.w))
+		put(o, "hnvmf_pqm_predicted_response_seconds NaN\n");
+	else if (isinf(last.w))
+		put(o, "hnvmf_pqm_predicted_response_seconds +Inf\n");
+	else
+		put(o, "hnvmf_pqm_predicted_response_seconds %.9f\n", last.w);
 }
 
 static void sla(struct out *o, struct hnvmf_tgt *tgt)

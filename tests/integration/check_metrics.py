@@ -2,8 +2,11 @@
 """Checks a scrape of hnvmfd's /metrics with Prometheus' own exposition parser
 (python3-prometheus-client) and compares the I/O counters of one host with what the test did.
 
-usage: check_metrics.py FILE HOSTNQN READS WRITES READ_BYTES WRITE_BYTES ERRORS_SCT ERRORS_SC ERRORS
-Exits 0 when the text parses, follows the naming conventions, and the host's counters match."""
+usage: check_metrics.py FILE HOSTNQN READS WRITES READ_BYTES WRITE_BYTES ERRORS_SCT ERRORS_SC ERRORS [DASHBOARD]
+Exits 0 when the text parses, follows the naming conventions, and the host's counters match;
+with DASHBOARD (contrib/grafana/hnvmf-dashboard.json), every metric its queries use exists."""
+import json
+import re
 import sys
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -65,6 +68,15 @@ def main():
                 "hnvmf_dam_grants"):
         if fam not in fams:
             fail(f"{fam} missing")
+    if len(sys.argv) > 10:
+        names = set()
+        for f in fams.values():
+            names.update(s.name for s in f.samples)
+        for panel in json.load(open(sys.argv[10], encoding="utf-8"))["panels"]:
+            for t in panel["targets"]:
+                for m in re.findall(r"hnvmf_[a-z0-9_]+", t["expr"]):
+                    if m not in names:
+                        fail(f"dashboard panel '{panel['title']}': {m} is not exported")
     print("check_metrics: ok")
 
 

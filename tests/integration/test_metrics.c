@@ -1,10 +1,11 @@
 /* Statistics, metrics, SLA and logs against a running hnvmfd: I/O through the initiator, then
  * the Prometheus endpoint scraped with curl and parsed by the Prometheus client's own parser
  * (tests/integration/check_metrics.py) whose counters must match the I/O done, before and
- * after the controller disconnects; the SMART / Health log's counters; `hnvmfctl sla` and the
+ * after the controller disconnects, and which has every metric the Grafana dashboard uses; the SMART / Health log's counters; `hnvmfctl sla` and the
  * violation's start and end in the log; the log level changed through the control socket; the
  * log's timestamped lines. */
 #include <endian.h>
+#include <stdbool.h>
 #include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -51,7 +52,7 @@ static int setup(void **state)
 	if (hnvmf_harness_prepare(&H) ||
 	    hnvmf_harness_write_file(&H, "tenants/m.conf",
 				     "[tenant]\nhostnqn = " HOST "\nsubsystems = " HNVMF_HARNESS_SUBNQN "\n"
-				     "latency_target_us = 1\n"))
+				     "latency_target_us = 1\nreserved_iops = 1\n"))
 		return -1;
 	return hnvmf_harness_start(&H, conf) ? -1 : 0;
 }
@@ -62,16 +63,19 @@ static int teardown(void **state)
 	return hnvmf_harness_stop(&H) == 0 ? 0 : -1;
 }
 
-/* Scrapes /metrics and checks it with the parser; the expected counts of HOST. The system
+/* Scrapes /metrics and checks it with the parser; the expected counts of HOST; with dashboard,
+ * that the Grafana dashboard's metrics are all there (once an SLA epoch measured HOST). The system
  * python: python3-prometheus-client is a Debian package (tools/install-deps.sh). */
-static int check(unsigned reads, unsigned writes, unsigned lba_errors)
+static int check(unsigned reads, unsigned writes, unsigned lba_errors, bool dashboard)
 {
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd),
 		 "curl -sf --max-time 5 -o %s/metrics.txt http://127.0.0.1:%u/metrics && "
-		 "/usr/bin/python3 %s/tests/integration/check_metrics.py %s/metrics.txt %s %u %u %u %u 0 0x80 %u",
+		 "/usr/bin/python3 %s/tests/integration/check_metrics.py %s/metrics.txt %s %u %u %u %u 0 0x80 %u "
+		 "%s%s",
 		 H.dir, metrics_port, HNVMF_SOURCE_DIR, H.dir, HOST, reads, writes, (reads - lba_errors) * 4096,
-		 writes * 4096, lba_errors);
+		 writes * 4096, lba_errors, dashboard ? HNVMF_SOURCE_DIR : "",
+		 dashboard ? "/contrib/grafana/hnvmf-dashboard.json" : "");
 	return system(cmd);
 }
 
@@ -99,7 +103,7 @@ static void test_counts_match_io(void **state)
 		assert_int_equal(hnvmf_ini_read(c, 0, 1, i * 8, 8, buf, sizeof(buf)), 0);
 	/* One read past the end: LBA Out of Range (generic, 80h), counted as an error. */
 	assert_int_not_equal(hnvmf_ini_read(c, 0, 1, (16u << 20) / 512, 8, buf, sizeof(buf)), 0);
-	assert_int_equal(check(READS, WRITES, 1), 0);
+	assert_int_equal(check(READS, WRITES, 1, false), 0);
 
 	/* SMART / Health: thousands of 512-byte units rounded up, and the commands. */
 	struct nvme_smart_log smart;
@@ -120,7 +124,7 @@ static void test_counts_match_io(void **state)
 
 	/* The controller goes: its counts stay in the totals. */
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
-	assert_int_equal(check(READS, WRITES, 1), 0);
+	assert_int_equal(check(READS, WRITES, 1, true), 0);
 }
 
 static void test_log_level_at_runtime(void **state)
