@@ -307,9 +307,9 @@ int hnvmf_stats_collect(struct hnvmf_stats *s, struct hnvmf_stats_snap **out)
 		pthread_mutex_unlock(&s->lock);
 		return -ENOMEM;
 	}
-	size_t k = 0;
-	memcpy(a, s->retired, s->nretired * sizeof(*a));
-	k = s->nretired;
+	if (s->nretired)
+		memcpy(a, s->retired, s->nretired * sizeof(*a));
+	size_t k = s->nretired;
 	hnvmf_list_for_each_safe(pos, tmp, &s->live)
 		snap_rec(container_of(pos, struct hnvmf_stats_rec, link), &a[k++]);
 	pthread_mutex_unlock(&s->lock);
