@@ -231,6 +231,9 @@ static inline struct hnvmf_log_fields hnvmf_sq_log_fields(const struct hnvmf_sq 
 					 .cntlid = c ? c->cntlid : -1, .qid = c ? sq->qid : -1};
 }
 #define sq_log_fields(sq) ((struct hnvmf_log_fields[1]){hnvmf_sq_log_fields(sq)})
+/* A controller's: host, subsystem, cntlid (no queue). */
+#define ctrl_log_fields(c)                                                                         \
+	(&(struct hnvmf_log_fields){.hostnqn = (c)->hostnqn, .subnqn = (c)->subsys->nqn, .cntlid = (c)->cntlid, .qid = -1})
 
 /* ---- target lifecycle (tgt.c) ---- */
 int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struct hnvmf_tgt **out,
