@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "target/auth.h"
 #include "target/nvmf.h"
+#include "target/stats.h"
 
 void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port *port,
 		   struct hnvmf_reactor *r, const struct hnvmf_sq_ops *ops)
@@ -25,6 +26,7 @@ void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port
 	atomic_init(&sq->deleted, false);
 	sq->mode = HNVMF_PATH_DIRECT;
 	memset(sq->chans, 0, sizeof(sq->chans));
+	memset(sq->stats, 0, sizeof(sq->stats));
 	sq->auth = NULL;
 }
 
@@ -47,6 +49,7 @@ void hnvmf_sq_quiesce(struct hnvmf_sq *sq)
 void hnvmf_sq_destroy(struct hnvmf_sq *sq)
 {
 	hnvmf_auth_sq_free(sq); /* its timer lives on this reactor: cancelled here */
+	hnvmf_stats_sq_release(sq);
 	for (unsigned i = 0; i <= HNVMF_MAX_NSID; i++) {
 		if (sq->chans[i]) {
 			hnvmf_chan_close(sq->chans[i]);
@@ -104,6 +107,7 @@ bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe 
 	req->execute = NULL;
 	memset(&req->cqe, 0, sizeof(req->cqe));
 	req->cqe.cid = cmd->common.cid;
+	hnvmf_stats_start(req);
 	atomic_fetch_add_explicit(&sq->inflight, 1, memory_order_relaxed);
 	/* Single writer (this reactor): a plain increment, no locked instruction. */
 	atomic_store_explicit(&sq->ncmds, atomic_load_explicit(&sq->ncmds, memory_order_relaxed) + 1,
@@ -150,6 +154,7 @@ static void complete_here(struct hnvmf_req *req)
 {
 	struct hnvmf_sq *sq = req->sq;
 	hnvmf_req_build_cqe(req, sq->sqfc_disabled ? 0xffff : sq->head);
+	hnvmf_stats_complete(req);
 	atomic_fetch_sub_explicit(&sq->inflight, 1, memory_order_relaxed);
 	/* The transport owns the request from here; it may free the queue once inflight is 0. */
 	sq->ops->queue_response(req);

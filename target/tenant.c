@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/pqm.h"
 #include "target/conf-map.h"
+#include "target/stats.h"
 #include "target/tenant.h"
 
 /* What admission reads of the tenant, copied under tgt->lock: a SIGHUP re-points ctrl->tenant at
@@ -106,7 +107,20 @@ static uint16_t admit(struct hnvmf_sq *sq, bool at_connect, enum hnvmf_path_mode
 	return 0;
 }
 
-uint16_t hnvmf_tenant_admit(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode) { return admit(sq, true, mode); }
+/* A queue gets DAM: counted, and logged at info level (rate-limited: a host may reconnect at will). */
+static void dam_granted(struct hnvmf_sq *sq)
+{
+	hnvmf_stats_count_dam(sq->tgt->stats, true);
+	log_ratelimited_f(HNVMF_LOG_INFO, sq_log_fields(sq), "host %s qid %u: DAM granted", sq->ctrl->hostnqn, sq->qid);
+}
+
+uint16_t hnvmf_tenant_admit(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode)
+{
+	uint16_t st = admit(sq, true, mode);
+	if (!st && *mode == HNVMF_PATH_DAM)
+		dam_granted(sq);
+	return st;
+}
 
 uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq)
 {
@@ -116,6 +130,8 @@ uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq)
 		if (m != sq->mode)
 			log_debug("host %s qid %u: authenticated, path %s", sq->ctrl->hostnqn, sq->qid,
 				  hnvmf_path_mode_name(m));
+		if (m == HNVMF_PATH_DAM && sq->mode != HNVMF_PATH_DAM)
+			dam_granted(sq);
 		sq->mode = m;
 	}
 	return st;
@@ -131,17 +147,21 @@ static void revalidate_dam(struct hnvmf_sq *sq)
 		return;
 	enum hnvmf_path_mode m;
 	uint16_t st = admit(sq, false, &m);
+	if (st || m != HNVMF_PATH_DAM)
+		hnvmf_stats_count_dam(sq->tgt->stats, false);
 	if (st) {
-		log_notice("host %s qid %u: DAM grant revoked by reload; dam_fallback = refuse: disconnecting",
-			   sq->ctrl->hostnqn, sq->qid);
+		log_ratelimited_f(HNVMF_LOG_NOTICE, sq_log_fields(sq),
+				  "host %s qid %u: DAM grant revoked by reload; dam_fallback = refuse: disconnecting",
+				  sq->ctrl->hostnqn, sq->qid);
 		sq->ops->disconnect(sq);
 		return;
 	}
 	if (m == HNVMF_PATH_DAM)
 		return;
-	log_notice("host %s qid %u: DAM grant revoked by reload: draining its dedicated queue pairs, "
-		   "continuing through %s",
-		   sq->ctrl->hostnqn, sq->qid, hnvmf_path_mode_name(m));
+	log_ratelimited_f(HNVMF_LOG_INFO, sq_log_fields(sq),
+			  "host %s qid %u: DAM grant revoked by reload: draining its dedicated queue pairs, "
+			  "continuing through %s",
+			  sq->ctrl->hostnqn, sq->qid, hnvmf_path_mode_name(m));
 	for (size_t i = 0; i < sizeof(sq->chans) / sizeof(sq->chans[0]); i++) {
 		if (sq->chans[i]) {
 			hnvmf_chan_close(sq->chans[i]);
