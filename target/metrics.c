@@ -78,6 +78,14 @@ static void family(struct out *o, const char *name, const char *type, const char
 	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One tenant's throttle count (hnvmf_engine_each_tenant): host="" is the default tenant, the
+ * hosts without a tenant file. */
+static void put_throttled(void *arg, const char *tenant, uint64_t throttled)
+{
+	char buf[3 * 224];
+	put(arg, "hnvmf_qos_throttled_total{host=\"%s\"} %" PRIu64 "\n", esc(tenant, buf, sizeof(buf)), throttled);
+}
+
 /* The labels of a statistics key, without braces. */
 static void key_labels(const struct hnvmf_stats_key *k, char *buf, size_t len)
 {
@@ -199,7 +207,9 @@ static void control_path(struct out *o, struct hnvmf_tgt *tgt)
 	put(o, "hnvmf_dam_grants_total %" PRIu64 "\n", hnvmf_stats_dam(tgt->stats, true));
 	family(o, "hnvmf_dam_revocations_total", "counter", "DAM grants revoked by a reload.");
 	put(o, "hnvmf_dam_revocations_total %" PRIu64 "\n", hnvmf_stats_dam(tgt->stats, false));
-	/* QoS (r12-sched's token buckets): hnvmf_qos_throttled_total{host,limit} goes here. */
+	family(o, "hnvmf_qos_throttled_total", "counter",
+	       "I/O commands of a tenant that its limits (max_iops, max_*_mbps) held back at least once.");
+	hnvmf_engine_each_tenant(tgt->engine, put_throttled, o);
 }
 
 /* Always present, so that a dashboard finds them: before the first sizing epoch λ and μ are 0
