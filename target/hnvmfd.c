@@ -344,17 +344,23 @@ int main(int argc, char **argv)
 		hnvmf_notify_ready(d.tgt);
 	}
 
-	/* Housekeeping between signals: the watchdog (a quarter of its interval, so a late reactor
-	 * answer costs one ping, not the service) and the status line. */
+	/* Housekeeping between signals, once per tick however many signals come: the watchdog round
+	 * (a quarter of its interval, so a late reactor answer costs one ping, not the service) and
+	 * the status line. */
 	uint64_t watchdog_us = hnvmf_notify_watchdog_usec();
-	uint64_t tick_us = watchdog_us ? watchdog_us / 4 : STATUS_TICK_US;
-	const struct timespec tick = {.tv_sec = (time_t)(tick_us / 1000000), .tv_nsec = (long)(tick_us % 1000000) * 1000};
+	uint64_t tick_ns = (watchdog_us ? watchdog_us / 4 : STATUS_TICK_US) * 1000, next = 0;
 	while (rc == 0) {
-		if (watchdog_us)
-			hnvmf_notify_watchdog(d.reactors, d.nreactors);
-		hnvmf_notify_status(d.tgt);
+		uint64_t now = hnvmf_now_ns();
+		if (now >= next) {
+			if (watchdog_us)
+				hnvmf_notify_watchdog(d.reactors, d.nreactors);
+			hnvmf_notify_status(d.tgt);
+			next = now + tick_ns;
+		}
+		const struct timespec left = {.tv_sec = (time_t)((next - now) / 1000000000),
+					      .tv_nsec = (long)((next - now) % 1000000000)};
 		siginfo_t si;
-		int s = sigtimedwait(&sigs, &si, &tick);
+		int s = sigtimedwait(&sigs, &si, &left);
 		if (s < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

@@ -36,9 +36,14 @@ for f in "$root"/etc/hnvmf/tenants.d/*; do
 done
 grep -q '^ExecStart=/usr/sbin/hnvmfd -c /etc/hnvmf/hnvmf.conf$' "$root/lib/systemd/system/hnvmfd.service" ||
 	bad "the unit does not start /usr/sbin/hnvmfd -c /etc/hnvmf/hnvmf.conf"
-# Nothing outside the usual places (a path from the build machine, /usr/local, /usr/etc).
-dpkg-deb -c "$deb" | awk '{print $6}' | grep -vE '^\./(usr/(sbin|bin|share/man|share/doc)|etc/hnvmf|lib/systemd/system)?(/|$)' |
-	while read -r p; do bad "unexpected path $p in the package"; done
+# Nothing outside the usual places (a path from the build machine, /usr/local, /usr/etc): each
+# path is one of these directories, inside one, or a parent of one.
+unexpected=$(dpkg-deb -c "$deb" | awk '{ sub(/^\./, "", $6); sub(/\/$/, "", $6); print $6 }' | awk '
+	BEGIN { n = split("/usr/sbin /usr/bin /usr/share/man /usr/share/doc /etc/hnvmf /lib/systemd/system", root, " ") }
+	{ ok = $0 == ""; for (i = 1; i <= n; i++)
+		ok = ok || $0 == root[i] || index($0, root[i] "/") == 1 || index(root[i], $0 "/") == 1
+	  if (!ok) print }')
+[[ -z $unexpected ]] || bad "unexpected paths in the package: $unexpected"
 
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
