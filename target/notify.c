@@ -6,7 +6,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <systemd/sd-daemon.h>
 
 #include "core/list.h"
@@ -54,10 +53,7 @@ void hnvmf_notify_ready(struct hnvmf_tgt *tgt)
 void hnvmf_notify_reloading(void)
 {
 	/* MONOTONIC_USEC lets systemd (253 and later) tell this reload from an earlier one. */
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-		   (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)(hnvmf_now_ns() / 1000));
 }
 
 void hnvmf_notify_stopping(void) { sd_notify(0, "STOPPING=1\nSTATUS=stopping"); }

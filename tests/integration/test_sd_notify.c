@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "tests/integration/harness.h"
+#include "tools/initiator/initiator.h"
 
 static struct hnvmf_harness H;
 static int sock = -1;
@@ -134,6 +135,21 @@ static void test_status_line(void **state)
 	assert_true(wait_for("STATUS=2 listeners, 0 controllers, 0 tenants", 1) >= 1);
 }
 
+/* The status follows the daemon: a host's controller appears in it, and leaves it. */
+static void test_status_follows_controllers(void **state)
+{
+	(void)state;
+	struct hnvmf_ini_ctrl_opts o;
+	hnvmf_ini_ctrl_opts_default(&o);
+	o.nr_io_queues = 1;
+	struct hnvmf_ini_ctrl *c = NULL;
+	assert_int_equal(hnvmf_ini_ctrl_connect("127.0.0.1", H.port, HNVMF_HARNESS_SUBNQN,
+						"nqn.2026-01.io.hnvmf.test:notify", &o, &c), 0);
+	assert_int_equal(wait_for("STATUS=2 listeners, 1 controller, 0 tenants", 1), 1);
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
+	assert_true(wait_for("STATUS=2 listeners, 0 controllers, 0 tenants", 2) >= 2);
+}
+
 static void test_watchdog(void **state)
 {
 	(void)state;
@@ -161,6 +177,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ready_once_listening),
 		cmocka_unit_test(test_status_line),
+		cmocka_unit_test(test_status_follows_controllers),
 		cmocka_unit_test(test_watchdog),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_stopping_on_sigterm),
