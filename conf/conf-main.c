@@ -731,7 +731,7 @@ static int on_key(void *user, const char *key, const char *value, int line)
 void hnvmf_conf_list_keys(FILE *f)
 {
 	for (size_t s = 0; s < sizeof(sect_keys) / sizeof(sect_keys[0]); s++)
-		for (const struct conf_key *k = sect_keys[s]; k->name; k++)
+		for (const struct conf_key *k = sect_keys[s]; k && k->name; k++)
 			fprintf(f, "%s %s\n", sect_names[s], k->name);
 	conf_list_tenant_keys(f);
 }
