@@ -136,6 +136,24 @@ stop_bg() {
 	bg_pids=()
 }
 
+# beside_start FILE ARGS...: a second hnvmf-perf run (perf_json ARGS) in the background, for
+# SECS + 2 s, its last line into FILE; returns 1 s after starting it, so that a run of SECS started
+# then is beside it all along (it ends about 1 s after that run). wait_bg waits for it.
+beside_start() {
+	local out=$1
+	shift
+	perf_json "$@" --time $((SECS + 2)) > "$out" &
+	bg_pids+=($!)
+	sleep 1
+}
+
+# Waits for the background jobs to end by themselves.
+wait_bg() {
+	local p
+	for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	bg_pids=()
+}
+
 # The daemon's CPU time so far, in clock ticks (utime + stime of all its threads).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 

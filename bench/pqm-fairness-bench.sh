@@ -32,13 +32,10 @@ run() {
 	if [ "$noise" != none ]; then
 		nargs=(--workload randread -z 4k)
 		[ "$noise" = write ] && nargs=(--workload randwrite -z 128k)
-		perf_json -N "$ns" "${nargs[@]}" -Q "$NOISE_QD" --queues "$NOISE_QUEUES" -H "$(host noisy)" \
-			--time $((SECS + 2)) > "$dir/noise.json" &
-		bg_pids+=($!)
-		sleep 1
+		beside_start "$dir/noise.json" -N "$ns" "${nargs[@]}" -Q "$NOISE_QD" --queues "$NOISE_QUEUES" -H "$(host noisy)"
 	fi
 	out=$(perf_json -N "$ns" --workload randread -z 4k -Q "$qd" --queues 1 -H "$(host quiet)" --time "$SECS")
-	stop_bg_wait
+	wait_bg
 	nf="-         -      -"
 	if [ "$noise" != none ]; then
 		nout=$(tail -1 "$dir/noise.json")
@@ -59,13 +56,6 @@ run() {
 	else
 		printf "%-5s %-9s %3s %-9s   quiet %s | %s\n" "$be" "$mode" "$qd" "$noise" "$f" "$nf"
 	fi
-}
-
-# Waits for the noise to end by itself (it outlasts the quiet run by about 1 s).
-stop_bg_wait() {
-	local p
-	for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	bg_pids=()
 }
 
 tcp_header
