@@ -197,15 +197,18 @@ pqm_state() {
 		END { if (!found) print "- -" }'
 }
 
+# since T0: seconds from the time T0 ($EPOCHREALTIME) to now.
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
 # pqm_sampler FILE INTERVAL_S: in the background (in bg_pids), appends "t c lambda" to FILE every
-# INTERVAL_S, t in seconds since it started.
+# INTERVAL_S, t in seconds since sampler_t0 (set here, to the time it started).
 pqm_sampler() {
 	local out=$1 every=$2
+	sampler_t0=$EPOCHREALTIME
 	(
-		t0=$EPOCHREALTIME
 		while :; do
 			s=$(pqm_state)
-			awk -v a="$t0" -v b="$EPOCHREALTIME" -v s="$s" 'BEGIN { printf "%.2f %s\n", b - a, s }' >> "$out"
+			echo "$(since "$sampler_t0") $s" >> "$out"
 			sleep "$every"
 		done
 	) &
