@@ -35,8 +35,10 @@ tcp_init() {
 	HNVMFD=$BUILD/target/hnvmfd
 	PERF=$BUILD/tools/hnvmf-perf
 	CTL=$BUILD/tools/hnvmfctl
-	[ -x "$HNVMFD" ] && [ -x "$PERF" ] && [ -x "$CTL" ] ||
-		{ echo "$BENCH: build first (make build)" >&2; exit 2; }
+	if ! [ -x "$HNVMFD" ] || ! [ -x "$PERF" ] || ! [ -x "$CTL" ]; then
+		echo "$BENCH: build first (make build)" >&2
+		exit 2
+	fi
 	TICKS=$(getconf CLK_TCK)
 	dir=$(mktemp -d)
 	pid=

@@ -15,6 +15,7 @@
 #   MODES="pqm-fair pqm-fifo baseline direct" BACKENDS="null file" QUIET_QD="1 8"
 #   NOISE_QUEUES=8 NOISE_QD=128
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib-tcp.sh
 . "$(dirname "$0")/lib-tcp.sh"
 tcp_init pqm-fairness-bench "${1:-build}" 14441 2
 MODES=${MODES:-pqm-fair pqm-fifo baseline direct}

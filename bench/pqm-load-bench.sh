@@ -15,6 +15,7 @@
 #   BACKENDS="null file" LOADS="10 50 90" MODES="pqm pqm-cmax direct"
 #   TENANTS=4 QUEUES=2 QD=32
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib-tcp.sh
 . "$(dirname "$0")/lib-tcp.sh"
 tcp_init pqm-load-bench "${1:-build}" 14443 4
 BACKENDS=${BACKENDS:-null file}

@@ -13,6 +13,7 @@
 #   SECS=10 SHORT=1 TARGET_CPU=0 INIT_CPU=1 FILE FILE_MIB PORT=14442 CMAX=2   bench/lib-tcp.sh
 #   LIMIT_IOPS=20000 LIMIT_MBPS=50 BACKENDS="null file" QUEUES=2 QD=32
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib-tcp.sh
 . "$(dirname "$0")/lib-tcp.sh"
 tcp_init pqm-qos-bench "${1:-build}" 14442 2
 LIMIT_IOPS=${LIMIT_IOPS:-20000}

@@ -14,6 +14,7 @@
 #   QUEUES=2 QD=16          I/O queues per tenant and depth per queue
 #   CMAX=2                  [pqm] cmax, also the baseline's servers per namespace
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib-tcp.sh
 . "$(dirname "$0")/lib-tcp.sh"
 tcp_init pqm-tcp-bench "${1:-build}" 14440 2
 MODES=${MODES:-direct baseline pqm}

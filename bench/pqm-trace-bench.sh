@@ -12,6 +12,7 @@
 #   SECS=10 SHORT=1 TARGET_CPU=0 INIT_CPU=1 FILE FILE_MIB PORT=14444 CMAX=4   bench/lib-tcp.sh
 #   STEPS="1 4 16 4 1" BACKEND=file QUEUES=2 QD=16 RATE=0 SAMPLE=0.25 EPOCH_MS=100
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib-tcp.sh
 . "$(dirname "$0")/lib-tcp.sh"
 tcp_init pqm-trace-bench "${1:-build}" 14444 4
 STEPS=${STEPS:-1 4 16 4 1}
