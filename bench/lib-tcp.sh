@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell functions shared by the NVMe/TCP benchmarks of the PQM path (bench/pqm-*.sh), sourced,
 # never run: hnvmfd pinned to TARGET_CPU with a generated configuration and tenant files, hnvmf-perf
 # pinned to INIT_CPU with --json, the daemon's CPU time from /proc/PID/stat, the control socket.
@@ -56,6 +57,17 @@ prefill_file() {
 
 # The namespace of a backend: 1 null (1 TiB, no storage), 2 the file.
 nsid() { if [ "$1" = file ]; then echo 2; else echo 1; fi; }
+
+# check_backends LIST: refuses (exit 2) a backend name other than null and file.
+check_backends() {
+	local be
+	for be in $1; do
+		case $be in
+		null | file) ;;
+		*) echo "$BENCH: unknown backend '$be' (null, file)" >&2; exit 2 ;;
+		esac
+	done
+}
 
 host() { echo "nqn.2026-01.io.hnvmf.bench:tenant-$1"; }
 

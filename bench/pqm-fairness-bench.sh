@@ -20,6 +20,7 @@ set -euo pipefail
 tcp_init pqm-fairness-bench "${1:-build}" 14441 2
 MODES=${MODES:-pqm-fair pqm-fifo baseline direct}
 BACKENDS=${BACKENDS:-null file}
+check_backends "$BACKENDS"
 QUIET_QD=${QUIET_QD:-1 8}
 NOISE_QUEUES=${NOISE_QUEUES:-8}
 NOISE_QD=${NOISE_QD:-128}

@@ -20,6 +20,7 @@ tcp_init pqm-tcp-bench "${1:-build}" 14440 2
 MODES=${MODES:-direct baseline pqm}
 TENANTS=${TENANTS:-1 4 16}
 BACKENDS=${BACKENDS:-null file}
+check_backends "$BACKENDS"
 QUEUES=${QUEUES:-2}
 QD=${QD:-16}
 prefill_file
