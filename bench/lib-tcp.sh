@@ -58,14 +58,15 @@ prefill_file() {
 # The namespace of a backend: 1 null (1 TiB, no storage), 2 the file.
 nsid() { if [ "$1" = file ]; then echo 2; else echo 1; fi; }
 
-# check_backends LIST: refuses (exit 2) a backend name other than null and file.
-check_backends() {
-	local be
-	for be in $1; do
-		case $be in
-		null | file) ;;
-		*) echo "$BENCH: unknown backend '$be' (null, file)" >&2; exit 2 ;;
-		esac
+# check_names WHAT LIST NAME...: refuses (exit 2) a word of LIST that is none of the NAMEs, before
+# anything runs (BACKENDS: check_names backend "$BACKENDS" null file).
+check_names() {
+	local what=$1 list=$2 w n
+	shift 2
+	for w in $list; do
+		for n in "$@"; do [ "$w" = "$n" ] && continue 2; done
+		echo "$BENCH: unknown $what '$w' ($*)" >&2
+		exit 2
 	done
 }
 

@@ -20,7 +20,8 @@ set -euo pipefail
 tcp_init pqm-fairness-bench "${1:-build}" 14441 2
 MODES=${MODES:-pqm-fair pqm-fifo baseline direct}
 BACKENDS=${BACKENDS:-null file}
-check_backends "$BACKENDS"
+check_names backend "$BACKENDS" null file
+check_names mode "$MODES" pqm-fair pqm-fifo baseline direct
 QUIET_QD=${QUIET_QD:-1 8}
 NOISE_QUEUES=${NOISE_QUEUES:-8}
 NOISE_QD=${NOISE_QD:-128}
@@ -84,7 +85,6 @@ for mode in $MODES; do
 		[ "$mode" = pqm-fifo ] && fair=no
 		start_daemon pqm "fair=$fair"
 		;;
-	*) echo "$BENCH: unknown mode $mode" >&2; exit 2 ;;
 	esac
 	for be in $BACKENDS; do
 		for qd in $QUIET_QD; do

@@ -19,15 +19,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib-tcp.sh"
 tcp_init pqm-load-bench "${1:-build}" 14443 4
 BACKENDS=${BACKENDS:-null file}
-check_backends "$BACKENDS"
+check_names backend "$BACKENDS" null file
 LOADS=${LOADS:-10 50 90}
 MODES=${MODES:-pqm pqm-cmax direct}
-for mode in $MODES; do
-	case $mode in
-	pqm | pqm-cmax | direct) ;;
-	*) echo "$BENCH: unknown mode $mode (pqm, pqm-cmax, direct)" >&2; exit 2 ;;
-	esac
-done
+check_names mode "$MODES" pqm pqm-cmax direct
 TENANTS=${TENANTS:-4}
 QUEUES=${QUEUES:-2}
 QD=${QD:-32}

@@ -19,7 +19,7 @@ tcp_init pqm-qos-bench "${1:-build}" 14442 2
 LIMIT_IOPS=${LIMIT_IOPS:-20000}
 LIMIT_MBPS=${LIMIT_MBPS:-50}
 BACKENDS=${BACKENDS:-null file}
-check_backends "$BACKENDS"
+check_names backend "$BACKENDS" null file
 QUEUES=${QUEUES:-2}
 QD=${QD:-32}
 prefill_file

@@ -18,9 +18,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib-tcp.sh"
 tcp_init pqm-tcp-bench "${1:-build}" 14440 2
 MODES=${MODES:-direct baseline pqm}
+check_names mode "$MODES" direct baseline pqm
 TENANTS=${TENANTS:-1 4 16}
 BACKENDS=${BACKENDS:-null file}
-check_backends "$BACKENDS"
+check_names backend "$BACKENDS" null file
 QUEUES=${QUEUES:-2}
 QD=${QD:-16}
 prefill_file

@@ -17,7 +17,7 @@ set -euo pipefail
 tcp_init pqm-trace-bench "${1:-build}" 14444 4
 STEPS=${STEPS:-1 4 16 4 1}
 BACKEND=${BACKEND:-file}
-check_backends "$BACKEND"
+check_names backend "$BACKEND" null file
 QUEUES=${QUEUES:-2}
 QD=${QD:-16}
 RATE=${RATE:-0}
