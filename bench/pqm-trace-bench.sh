@@ -72,7 +72,8 @@ for n in $STEPS; do
 	fi
 done
 echo
-echo "# trace: samples of pqm where c changed, and at least one a second (offered: tenants x queues x QD in flight$([ "$RATE" != 0 ] && echo ", IOPS"))"
+echo "# trace: samples of pqm where c changed, and at least one a second; offered: $([ "$RATE" = 0 ] &&
+	echo "ios in flight (tenants x queues x QD)" || echo "IOPS (tenants x $RATE)")"
 printf "%7s %4s %7s %10s %4s %10s\n" "t(s)" step tenants offered c "lambda/s"
 awk -v q=$((QUEUES * QD)) -v rate="$RATE" '
 	$1 == "step" { step = $2; n = $3; next }
