@@ -39,7 +39,8 @@ static void usage(FILE *f)
 		"usage: hnvmfd [-c FILE] [--check] [--cpu N] [-v] [--version] [--help]\n"
 		"  -c, --config FILE  configuration (default %s if it exists, else the embedded\n"
 		"                     default: %s, 1 GiB RAM namespace, NVMe/TCP 127.0.0.1:4420)\n"
-		"      --check        validate the configuration and exit (0 valid, 1 not)\n"
+		"      --check        validate the configuration and exit (0 valid, 1 not): opens\n"
+		"                     the backends as the start does, binds no listener\n"
 		"      --cpu N        pin reactor i to CPU N+i\n"
 		"  -v, --verbose      debug logging\n"
 		"  -f, --foreground   accepted for compatibility: hnvmfd always stays in the foreground\n",
@@ -267,6 +268,12 @@ int main(int argc, char **argv)
 	if (load_conf(path, explicit_path) != 0)
 		return 1;
 	if (check) {
+		char err[1024] = "";
+		if (hnvmf_tgt_check(d.conf, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s\n", err);
+			hnvmf_conf_free(d.conf);
+			return 1;
+		}
 		warn_tls_tenants_on_plain_listeners(d.conf);
 		printf("%s: configuration is valid\n", explicit_path ? path : "embedded default");
 		hnvmf_conf_free(d.conf);

@@ -38,6 +38,8 @@ for f in "$SRC"/tests/fixtures/conf-bad/*.conf "$SRC"/tests/fixtures/conf-bad/*/
 	# mode group-readable whatever the checkout's umask was.
 	secrets=$(dirname "$f")/tenants.d/secrets
 	[[ -d $secrets ]] && chmod 0640 "$secrets"/*
+	# likewise a tenant file with an inline secret that must be refused for being world-readable
+	[[ $name == tenant-inline-readable/* ]] && chmod 0644 "$(dirname "$f")"/tenants.d/t.conf
 	"$HNVMFD" --check -c "$f" >/dev/null 2>"$out"
 	rc=$?
 	if [[ $rc -eq 0 ]]; then
