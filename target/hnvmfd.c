@@ -1,19 +1,23 @@
 /* hnvmfd: the NVMe-oF target gateway daemon. Composition root: it loads the configuration, builds
  * the target, starts reactors and transports, and handles signals:
  *   SIGTERM, SIGINT  graceful stop: listeners close, in-flight I/O completes and is answered
- *   SIGHUP           re-read the tenants directory; a bad file leaves the running set as it was */
+ *   SIGHUP           re-read the tenants directory; a bad file leaves the running set as it was
+ * A listener that cannot listen at start is retried from the main loop while the others serve. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
 #include "core/log.h"
+#include "core/reactor.h"
 #include "hnvmf-version.h"
 #include "target/control.h"
 #include "target/crash-report.h"
@@ -22,6 +26,17 @@
 #include "transport/transport.h"
 
 #define MAX_REACTORS 64
+/* A listener that cannot listen yet is retried after 1 s, then 2, 4, ... at most 30 s apart. */
+#define LISTEN_RETRY_FIRST_MS 1000u
+#define LISTEN_RETRY_MAX_MS 30000u
+
+/* A listener not listening yet (its address not configured yet, its port in use, no RDMA
+ * device with its address): the main loop retries it while the others serve. */
+struct listen_retry {
+	struct hnvmf_port *port;
+	unsigned delay_ms; /* until the next attempt after this one fails */
+	uint64_t due_ns;   /* hnvmf_now_ns() of the next attempt */
+};
 
 static struct {
 	struct hnvmf_conf *conf;
@@ -31,6 +46,8 @@ static struct {
 	unsigned nreactors;
 	bool transport_up[2];
 	struct hnvmf_control *control;
+	struct listen_retry *retry; /* one per listener at most; nretry of them are waiting */
+	size_t nretry;
 } d;
 
 static void usage(FILE *f)
@@ -111,9 +128,54 @@ static void describe_requests(struct hnvmf_strbuf *sb)
 			hnvmf_transport_get((enum hnvmf_trtype)t)->describe_requests(sb);
 }
 
+/* One attempt at p's listen: 0 when it listens, else the failure is logged with when the next
+ * attempt comes (the transport's own message says why the bind failed). */
+static int try_listen(struct hnvmf_port *p, unsigned next_ms)
+{
+	const struct hnvmf_conf_listener *l = &p->conf;
+	const struct hnvmf_transport_ops *ops = hnvmf_transport_get(l->trtype);
+	int rc = ops->listen(p);
+	if (rc == 0)
+		log_info("listening: %s %s %s:%u%s", l->name, ops->name, l->addr, l->port,
+			 l->discovery ? " (discovery)" : "");
+	else
+		log_warn("listener %s (%s %s:%u) cannot listen yet: %s; retrying in %u ms", l->name, ops->name,
+			 l->addr, l->port, strerror(-rc), next_ms);
+	return rc;
+}
+
+/* Retries the listeners that are due; returns the milliseconds until the next one is, or -1
+ * when none waits. On the main thread, as start_listeners and stop_all: ports are its own. */
+static int retry_listeners(void)
+{
+	uint64_t now = hnvmf_now_ns(), next = UINT64_MAX;
+	for (size_t i = 0; i < d.nretry;) {
+		struct listen_retry *r = &d.retry[i];
+		if (r->due_ns <= now) {
+			unsigned after = r->delay_ms * 2 < LISTEN_RETRY_MAX_MS ? r->delay_ms * 2 : LISTEN_RETRY_MAX_MS;
+			if (try_listen(r->port, r->delay_ms) == 0) {
+				d.retry[i] = d.retry[--d.nretry];
+				continue;
+			}
+			r->due_ns = now + r->delay_ms * 1000000ull;
+			r->delay_ms = after;
+		}
+		if (r->due_ns < next)
+			next = r->due_ns;
+		i++;
+	}
+	return next == UINT64_MAX ? -1 : (int)((next - now + 999999) / 1000000);
+}
+
+/* A listener that cannot listen is no reason to stop: it is retried (retry_listeners) while
+ * the others serve. A transport missing or failing to start is: the configuration asks for
+ * something this build or machine cannot do at all. */
 static int start_listeners(void)
 {
 	struct hnvmf_transport_env env = {.tgt = d.tgt, .reactors = d.reactors, .nreactors = d.nreactors};
+	d.retry = calloc(d.conf->nlisteners ? d.conf->nlisteners : 1, sizeof(*d.retry));
+	if (!d.retry)
+		return -1;
 	for (size_t i = 0; i < d.conf->nlisteners; i++) {
 		const struct hnvmf_conf_listener *l = &d.conf->listeners[i];
 		const struct hnvmf_transport_ops *ops = hnvmf_transport_get(l->trtype);
@@ -130,12 +192,16 @@ static int start_listeners(void)
 			d.transport_up[l->trtype] = true;
 		}
 		struct hnvmf_port *p = hnvmf_tgt_add_port(d.tgt, l);
-		if (!p || ops->listen(p) != 0) {
-			log_err("listener %s (%s %s:%u) failed to start", l->name, ops->name, l->addr, l->port);
+		if (!p) {
+			log_err("listener %s: out of memory", l->name);
 			return -1;
 		}
-		log_info("listening: %s %s %s:%u%s", l->name, ops->name, l->addr, l->port,
-			 l->discovery ? " (discovery)" : "");
+		if (try_listen(p, LISTEN_RETRY_FIRST_MS) != 0)
+			d.retry[d.nretry++] = (struct listen_retry){
+				.port = p,
+				.delay_ms = LISTEN_RETRY_FIRST_MS * 2,
+				.due_ns = hnvmf_now_ns() + LISTEN_RETRY_FIRST_MS * 1000000ull,
+			};
 	}
 	return 0;
 }
@@ -182,6 +248,7 @@ static void stop_all(void)
 	hnvmf_tgt_destroy(d.tgt);
 	hnvmf_engine_destroy(d.engine);
 	hnvmf_conf_free(d.conf);
+	free(d.retry);
 }
 
 static int load_conf(const char *path, bool explicit_path)
@@ -336,9 +403,11 @@ int main(int argc, char **argv)
 
 	while (rc == 0) {
 		siginfo_t si;
-		int s = sigwaitinfo(&sigs, &si);
+		int wait_ms = retry_listeners();
+		struct timespec ts = {.tv_sec = wait_ms / 1000, .tv_nsec = (long)(wait_ms % 1000) * 1000000};
+		int s = wait_ms < 0 ? sigwaitinfo(&sigs, &si) : sigtimedwait(&sigs, &si, &ts);
 		if (s < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN) /* EAGAIN: a listener's retry is due */
 				continue;
 			break;
 		}
