@@ -65,10 +65,14 @@ static void usage(FILE *f)
 }
 
 /* SIGHUP (main thread) or the control socket's "reload" (its own thread): one at a time. Every
- * outcome is logged; a refused reload names the file and line at fault. */
+ * outcome is logged; a refused reload names the file and line at fault, an applied one its
+ * number, so that whoever sent the signal can tell when it was applied. A SIGHUP that arrives
+ * while a reload runs stays pending (blocked, taken by sigwaitinfo) and so brings one more
+ * reload: however many arrive meanwhile, the files are read again after the last of them. */
 static int reload_tenants(char *msg, size_t len)
 {
 	static pthread_mutex_t reloading = PTHREAD_MUTEX_INITIALIZER;
+	static unsigned long applied; /* under reloading */
 	if (!d.conf->tenants_dir[0]) {
 		snprintf(msg, len, "no tenants_dir configured");
 		log_err("reload refused: %s", msg);
@@ -94,8 +98,8 @@ static int reload_tenants(char *msg, size_t len)
 		d.conf->ntenants = 0;
 	}
 	hnvmf_conf_free_tenants(old, nold);
+	log_notice("tenants reloaded: %zu tenant(s) (reload %lu)", n, ++applied);
 	pthread_mutex_unlock(&reloading);
-	log_notice("tenants reloaded: %zu tenant(s)", n);
 	return 0;
 }
 
