@@ -732,6 +732,7 @@ static int section_begin(void *user, const char *kind, const char *name, int lin
 	if (!b)
 		return BAD(x, line, "out of memory");
 	snprintf(b->name, sizeof(b->name), "%s", name);
+	b->line = (unsigned)line;
 	return remember_line(x, &x->backend_line, &x->nbl, line);
 }
 

@@ -61,11 +61,13 @@ struct hnvmf_conf_listener {
 struct hnvmf_conf_backend {
 	char name[HNVMF_NAME_MAX];
 	enum hnvmf_conf_backend_type type;
-	uint64_t size;       /* bytes; for a file 0 = the file's size; a block device's own size wins */
+	uint64_t size;       /* bytes; for a file 0 = its own size; a file or block device smaller is
+			      * refused; a block device's own size wins */
 	uint32_t block_size; /* logical block size: 512 or 4096 */
 	bool readonly;
 	bool direct;         /* try O_DIRECT (falls back to buffered where the file system refuses it) */
 	char path[4096];     /* type file: the file or block device; empty otherwise */
+	unsigned line;       /* of its [backend] header: refusals at open name it */
 };
 
 struct hnvmf_conf_ns {

@@ -3,10 +3,12 @@
  *   SIGTERM, SIGINT  graceful stop: listeners close, in-flight I/O completes and is answered
  *   SIGHUP           re-read the tenants directory; a bad file leaves the running set as it was
  * Under systemd (hnvmfd.service, Type=notify) it reports readiness, status, reloads and stops,
- * and pings the watchdog while its reactors run (target/notify.c). */
+ * and pings the watchdog while its reactors run (target/notify.c).
+ * A listener that cannot listen at start is retried from the main loop while the others serve. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 
 #include "conf/conf.h"
 #include "core/log.h"
+#include "core/reactor.h"
 #include "hnvmf-version.h"
 #include "target/control.h"
 #include "target/crash-report.h"
@@ -28,6 +31,17 @@
 
 #define MAX_REACTORS 64
 #define STATUS_TICK_US 5000000ull /* how often the systemd status line is refreshed */
+/* A listener that cannot listen yet is retried after 1 s, then 2, 4, ... at most 30 s apart. */
+#define LISTEN_RETRY_FIRST_MS 1000u
+#define LISTEN_RETRY_MAX_MS 30000u
+
+/* A listener not listening yet (its address not configured yet, its port in use, no RDMA
+ * device with its address): the main loop retries it while the others serve. */
+struct listen_retry {
+	struct hnvmf_port *port;
+	unsigned delay_ms; /* until the next attempt after this one fails */
+	uint64_t due_ns;   /* hnvmf_now_ns() of the next attempt */
+};
 
 static struct {
 	struct hnvmf_conf *conf;
@@ -38,6 +52,8 @@ static struct {
 	bool transport_up[2];
 	struct hnvmf_control *control;
 	struct hnvmf_metrics *metrics; /* [metrics] listen: the Prometheus endpoint */
+	struct listen_retry *retry; /* one per listener at most; nretry of them are waiting */
+	size_t nretry;
 } d;
 
 static void usage(FILE *f)
@@ -46,7 +62,8 @@ static void usage(FILE *f)
 		"usage: hnvmfd [-c FILE] [--check] [--cpu N] [-v] [--list-keys] [--version] [--help]\n"
 		"  -c, --config FILE  configuration (default %s if it exists, else the embedded\n"
 		"                     default: %s, 1 GiB RAM namespace, NVMe/TCP 127.0.0.1:4420)\n"
-		"      --check        validate the configuration and exit (0 valid, 1 not)\n"
+		"      --check        validate the configuration and exit (0 valid, 1 not): opens\n"
+		"                     the backends as the start does, binds no listener\n"
 		"      --cpu N        pin reactor i to CPU N+i\n"
 		"  -v, --verbose      debug logging\n"
 		"  -f, --foreground   accepted for compatibility: hnvmfd always stays in the foreground\n"
@@ -55,10 +72,14 @@ static void usage(FILE *f)
 }
 
 /* SIGHUP (main thread) or the control socket's "reload" (its own thread): one at a time. Every
- * outcome is logged; a refused reload names the file and line at fault. */
+ * outcome is logged; a refused reload names the file and line at fault, an applied one its
+ * number, so that whoever sent the signal can tell when it was applied. A SIGHUP that arrives
+ * while a reload runs stays pending (blocked, taken by sigwaitinfo) and so brings one more
+ * reload: however many arrive meanwhile, the files are read again after the last of them. */
 static int reload_tenants(char *msg, size_t len)
 {
 	static pthread_mutex_t reloading = PTHREAD_MUTEX_INITIALIZER;
+	static unsigned long applied; /* under reloading */
 	if (!d.conf->tenants_dir[0]) {
 		snprintf(msg, len, "no tenants_dir configured");
 		log_err("reload refused: %s", msg);
@@ -84,8 +105,8 @@ static int reload_tenants(char *msg, size_t len)
 		d.conf->ntenants = 0;
 	}
 	hnvmf_conf_free_tenants(old, nold);
+	log_notice("tenants reloaded: %zu tenant(s) (reload %lu)", n, ++applied);
 	pthread_mutex_unlock(&reloading);
-	log_notice("tenants reloaded: %zu tenant(s)", n);
 	return 0;
 }
 
@@ -128,9 +149,54 @@ static void describe_requests(struct hnvmf_strbuf *sb)
 			hnvmf_transport_get((enum hnvmf_trtype)t)->describe_requests(sb);
 }
 
+/* One attempt at p's listen: 0 when it listens, else the failure is logged with when the next
+ * attempt comes (the transport's own message says why the bind failed). */
+static int try_listen(struct hnvmf_port *p, unsigned next_ms)
+{
+	const struct hnvmf_conf_listener *l = &p->conf;
+	const struct hnvmf_transport_ops *ops = hnvmf_transport_get(l->trtype);
+	int rc = ops->listen(p);
+	if (rc == 0)
+		log_info("listening: %s %s %s:%u%s", l->name, ops->name, l->addr, l->port,
+			 l->discovery ? " (discovery)" : "");
+	else
+		log_warn("listener %s (%s %s:%u) cannot listen yet: %s; retrying in %u ms", l->name, ops->name,
+			 l->addr, l->port, strerror(-rc), next_ms);
+	return rc;
+}
+
+/* Retries the listeners that are due; returns the milliseconds until the next one is, or -1
+ * when none waits. On the main thread, as start_listeners and stop_all: ports are its own. */
+static int retry_listeners(void)
+{
+	uint64_t now = hnvmf_now_ns(), next = UINT64_MAX;
+	for (size_t i = 0; i < d.nretry;) {
+		struct listen_retry *r = &d.retry[i];
+		if (r->due_ns <= now) {
+			unsigned after = r->delay_ms * 2 < LISTEN_RETRY_MAX_MS ? r->delay_ms * 2 : LISTEN_RETRY_MAX_MS;
+			if (try_listen(r->port, r->delay_ms) == 0) {
+				d.retry[i] = d.retry[--d.nretry];
+				continue;
+			}
+			r->due_ns = now + r->delay_ms * 1000000ull;
+			r->delay_ms = after;
+		}
+		if (r->due_ns < next)
+			next = r->due_ns;
+		i++;
+	}
+	return next == UINT64_MAX ? -1 : (int)((next - now + 999999) / 1000000);
+}
+
+/* A listener that cannot listen is no reason to stop: it is retried (retry_listeners) while
+ * the others serve. A transport missing or failing to start is: the configuration asks for
+ * something this build or machine cannot do at all. */
 static int start_listeners(void)
 {
 	struct hnvmf_transport_env env = {.tgt = d.tgt, .reactors = d.reactors, .nreactors = d.nreactors};
+	d.retry = calloc(d.conf->nlisteners ? d.conf->nlisteners : 1, sizeof(*d.retry));
+	if (!d.retry)
+		return -1;
 	for (size_t i = 0; i < d.conf->nlisteners; i++) {
 		const struct hnvmf_conf_listener *l = &d.conf->listeners[i];
 		const struct hnvmf_transport_ops *ops = hnvmf_transport_get(l->trtype);
@@ -147,12 +213,16 @@ static int start_listeners(void)
 			d.transport_up[l->trtype] = true;
 		}
 		struct hnvmf_port *p = hnvmf_tgt_add_port(d.tgt, l);
-		if (!p || ops->listen(p) != 0) {
-			log_err("listener %s (%s %s:%u) failed to start", l->name, ops->name, l->addr, l->port);
+		if (!p) {
+			log_err("listener %s: out of memory", l->name);
 			return -1;
 		}
-		log_info("listening: %s %s %s:%u%s", l->name, ops->name, l->addr, l->port,
-			 l->discovery ? " (discovery)" : "");
+		if (try_listen(p, LISTEN_RETRY_FIRST_MS) != 0)
+			d.retry[d.nretry++] = (struct listen_retry){
+				.port = p,
+				.delay_ms = LISTEN_RETRY_FIRST_MS * 2,
+				.due_ns = hnvmf_now_ns() + LISTEN_RETRY_FIRST_MS * 1000000ull,
+			};
 	}
 	return 0;
 }
@@ -201,6 +271,7 @@ static void stop_all(void)
 	hnvmf_tgt_destroy(d.tgt);
 	hnvmf_engine_destroy(d.engine);
 	hnvmf_conf_free(d.conf);
+	free(d.retry);
 }
 
 static int load_conf(const char *path, bool explicit_path)
@@ -291,6 +362,12 @@ int main(int argc, char **argv)
 	if (load_conf(path, explicit_path) != 0)
 		return 1;
 	if (check) {
+		char err[1024] = "";
+		if (hnvmf_tgt_check(d.conf, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s\n", err);
+			hnvmf_conf_free(d.conf);
+			return 1;
+		}
 		warn_tls_tenants_on_plain_listeners(d.conf);
 		printf("%s: configuration is valid\n", explicit_path ? path : "embedded default");
 		hnvmf_conf_free(d.conf);
@@ -375,12 +452,16 @@ int main(int argc, char **argv)
 			hnvmf_notify_status(d.tgt);
 			next = now + tick_ns;
 		}
-		const struct timespec left = {.tv_sec = (time_t)((next - now) / 1000000000),
-					      .tv_nsec = (long)((next - now) % 1000000000)};
 		siginfo_t si;
+		int retry_ms = retry_listeners(); /* -1: none waiting */
+		uint64_t wait_ns = next - now;
+		if (retry_ms >= 0 && (uint64_t)retry_ms * 1000000 < wait_ns)
+			wait_ns = (uint64_t)retry_ms * 1000000;
+		const struct timespec left = {.tv_sec = (time_t)(wait_ns / 1000000000),
+					      .tv_nsec = (long)(wait_ns % 1000000000)};
 		int s = sigtimedwait(&sigs, &si, &left);
 		if (s < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR || errno == EAGAIN) /* EAGAIN: a tick or a listener's retry is due */
 				continue;
 			break;
 		}

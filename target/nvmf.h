@@ -243,6 +243,11 @@ static inline struct hnvmf_log_fields hnvmf_sq_log_fields(const struct hnvmf_sq 
 int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struct hnvmf_tgt **out,
 		     char *err, size_t errlen);
 void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt);
+/* hnvmfd --check: what the start refuses beyond the configuration's own checks, through the
+ * same code (hnvmf_tgt_create opens its backends through it): every backend is opened, its
+ * size checked against the file's or device's, and closed. Binds nothing. 0, or -errno with
+ * "file:line: backend NAME: why" in err. */
+int hnvmf_tgt_check(const struct hnvmf_conf *conf, char *err, size_t errlen);
 /* Daemon stop, once every queue is gone and before the reactors stop: joins the DH-HMAC-CHAP
  * workers, whose results travel to the reactors as messages (target/auth-worker.h). */
 void hnvmf_tgt_stop_auth(struct hnvmf_tgt *tgt);

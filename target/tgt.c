@@ -100,6 +100,43 @@ nomem:
 	return -ENOMEM;
 }
 
+/* Opens every backend into be[] (parallel to conf->backends), or none: on a failure the ones
+ * opened are closed and err says "file:line: backend NAME: why". */
+static int open_backends(const struct hnvmf_conf *conf, struct hnvmf_backend **be, char *err,
+			 size_t errlen)
+{
+	for (size_t i = 0; i < conf->nbackends; i++) {
+		char msg[256] = "";
+		struct hnvmf_backend_params bp = hnvmf_conf_map_backend(&conf->backends[i]);
+		int rc = hnvmf_backend_open(&bp, &be[i], msg, sizeof(msg));
+		if (rc) {
+			snprintf(err, errlen, "%s:%u: backend %s: %s",
+				 conf->file[0] ? conf->file : "embedded default", conf->backends[i].line,
+				 conf->backends[i].name, msg[0] ? msg : strerror(-rc));
+			while (i--) {
+				hnvmf_backend_close(be[i]);
+				be[i] = NULL;
+			}
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int hnvmf_tgt_check(const struct hnvmf_conf *conf, char *err, size_t errlen)
+{
+	struct hnvmf_backend **be = calloc(conf->nbackends ? conf->nbackends : 1, sizeof(*be));
+	if (!be) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	int rc = open_backends(conf, be, err, errlen);
+	for (size_t i = 0; !rc && i < conf->nbackends; i++)
+		hnvmf_backend_close(be[i]);
+	free(be);
+	return rc;
+}
+
 int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struct hnvmf_tgt **out,
 		     char *err, size_t errlen)
 {
@@ -122,16 +159,9 @@ int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struc
 	tgt->backends = calloc(conf->nbackends ? conf->nbackends : 1, sizeof(*tgt->backends));
 	if (!tgt->backends)
 		goto fail;
-	for (size_t i = 0; i < conf->nbackends; i++) {
-		char msg[256] = "";
-		struct hnvmf_backend_params bp = hnvmf_conf_map_backend(&conf->backends[i]);
-		rc = hnvmf_backend_open(&bp, &tgt->backends[i], msg, sizeof(msg));
-		if (rc) {
-			snprintf(err, errlen, "backend %s: %s", conf->backends[i].name,
-				 msg[0] ? msg : strerror(-rc));
-			goto fail;
-		}
-	}
+	rc = open_backends(conf, tgt->backends, err, errlen);
+	if (rc)
+		goto fail;
 	tgt->start_ns = hnvmf_now_ns();
 	rc = hnvmf_stats_create(&tgt->stats);
 	if (!rc)

@@ -91,8 +91,8 @@ static int map_zero_buf(struct file_backend *fb, char *errmsg, size_t errlen)
 	return 0;
 }
 
-/* Size and logical block size; the block device's own size wins over the configured one, a
- * regular file must be at least as large as configured (0: the file's size). */
+/* Size and logical block size: a regular file or block device must be at least as large as
+ * configured (0: its own size); a block device larger than configured is used whole, as before. */
 static int probe_size(struct hnvmf_backend *be, struct file_backend *fb, const struct stat *st,
 		      uint64_t want, uint32_t *dev_lbs, char *errmsg, size_t errlen)
 {
@@ -106,6 +106,13 @@ static int probe_size(struct hnvmf_backend *be, struct file_backend *fb, const s
 			hnvmf_backend_errmsg(errmsg, errlen, "%s: cannot read the device size: %s",
 					     fb->path, strerror(err));
 			return -err;
+		}
+		if (want > bytes) {
+			hnvmf_backend_errmsg(errmsg, errlen,
+					     "%s is a block device of %llu bytes, smaller than the configured "
+					     "size %llu", fb->path, (unsigned long long)bytes,
+					     (unsigned long long)want);
+			return -EINVAL;
 		}
 		be->size = bytes;
 		*dev_lbs = (uint32_t)lbs;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Config checks through the daemon: `hnvmfd --check -c FILE` must accept every shipped example
 # (exit 0) and refuse every broken fixture (non-zero exit, with the message the fixture's first
-# line announces -- "# expect: file:line: text" -- on stderr).
+# line announces -- "# expect: file:line: text" -- on stderr): those of conf-bad/ (refused by the
+# loader) and of conf-bad-start/ (loaded, but refused by the start: a backend smaller than size).
 #   usage: tests/config/run-config-tests.sh path/to/hnvmfd     (from the source root)
 set -u
 HNVMFD=${1:?usage: $0 path/to/hnvmfd}
@@ -26,8 +27,10 @@ for f in "$SRC"/conf/examples/*.conf; do
 	fi
 done
 
-for f in "$SRC"/tests/fixtures/conf-bad/*.conf "$SRC"/tests/fixtures/conf-bad/*/main.conf; do
+for f in "$SRC"/tests/fixtures/conf-bad/*.conf "$SRC"/tests/fixtures/conf-bad/*/main.conf \
+	"$SRC"/tests/fixtures/conf-bad-start/*.conf; do
 	name=${f#"$SRC"/tests/fixtures/conf-bad/}
+	name=${name#"$SRC"/tests/fixtures/}
 	expect=$(head -n 1 "$f")
 	if [[ $expect != "# expect: "* ]]; then
 		bad "$name: first line is not '# expect: ...'"
@@ -38,6 +41,8 @@ for f in "$SRC"/tests/fixtures/conf-bad/*.conf "$SRC"/tests/fixtures/conf-bad/*/
 	# mode group-readable whatever the checkout's umask was.
 	secrets=$(dirname "$f")/tenants.d/secrets
 	[[ -d $secrets ]] && chmod 0640 "$secrets"/*
+	# likewise a tenant file with an inline secret that must be refused for being world-readable
+	[[ $name == tenant-inline-readable/* ]] && chmod 0644 "$(dirname "$f")"/tenants.d/t.conf
 	"$HNVMFD" --check -c "$f" >/dev/null 2>"$out"
 	rc=$?
 	if [[ $rc -eq 0 ]]; then
