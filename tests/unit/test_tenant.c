@@ -55,6 +55,9 @@ static int setup(void **state)
 	f->sq.ctrl = &f->ctrl;
 	f->sq.qid = 1;
 	f->sq.mode = HNVMF_PATH_DIRECT;
+	f->sq.dam_unit = -1;
+	struct hnvmf_engine_opts eo = {.dam_max_queues = 0}; /* DAM capacity unlimited */
+	assert_int_equal(hnvmf_engine_create(&eo, &f->tgt.engine), 0);
 	*state = f;
 	return 0;
 }
@@ -63,6 +66,7 @@ static int teardown(void **state)
 {
 	struct fix *f = *state;
 	pthread_mutex_destroy(&f->tgt.lock);
+	hnvmf_engine_destroy(f->tgt.engine);
 	free(f);
 	return 0;
 }
