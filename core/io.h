@@ -66,8 +66,8 @@ int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine *
 void hnvmf_engine_destroy(struct hnvmf_engine *e);
 
 /* Removes opts.dam_cpus from the calling thread's CPU mask. Every thread it creates afterwards
- * inherits that mask (reactors, PQM and baseline servers, workers, and threads libraries start:
- * io_uring workers, OpenSSL), so call it in the main thread before any other starts; only DAM's
+ * inherits that mask (reactors, PQM and baseline servers, workers, and any thread a library
+ * starts, such as io_uring workers), so call it in the main thread before any other starts; only DAM's
  * servers pin themselves onto a reserved CPU. Returns 0, or -EINVAL (with why) when no CPU
  * would be left for the rest. Nothing to do without dam_cpus. */
 int hnvmf_engine_reserve_dam_cpus(struct hnvmf_engine *e, char *why, size_t len);
