@@ -8,7 +8,8 @@
  *   - the unit returns on disconnect and on keep-alive expiry (the host stops sending Keep
  *     Alive), after which a DAM queue gets it again;
  *   - under DAM and PQM load, no thread but the DAM servers may run on CPU 1, and the DAM
- *     servers run only there. */
+ *     servers run only there;
+ *   - hnvmfd --cpu that would pin a reactor on CPU 1 does not start. */
 #include <ctype.h>
 #include <dirent.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -297,6 +299,32 @@ static void test_no_shared_thread_on_the_dam_cpu(void **state)
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(pqm), 0);
 }
 
+/* hnvmfd --cpu 0 with two reactors would put reactor 1 on the reserved CPU 1: it must not start. */
+static void test_reactor_on_a_dam_cpu_is_refused(void **state)
+{
+	(void)state;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip();
+	char conf[1024], cmd[2048], out[4096] = "";
+	snprintf(conf, sizeof(conf),
+		 "[global]\nreactors = 2\n[pqm]\ndam_cpus = 1\n[listener io]\naddress = 127.0.0.1\nport = %u\n"
+		 "[backend ram0]\ntype = ram\nsize = 1M\n[subsystem " SUBNQN "]\nnamespace = 1:ram0\n",
+		 (unsigned)hnvmf_harness_free_port());
+	assert_int_equal(hnvmf_harness_write_file(&H, "cpu.conf", conf), 0);
+	const char *bin = getenv("HNVMFD");
+	snprintf(cmd, sizeof(cmd), "timeout 10 %s -c %s/cpu.conf --cpu 0 2>&1", bin && *bin ? bin : HNVMF_BINARY_DIR "/target/hnvmfd",
+		 H.dir);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	if (!strstr(out, "--cpu 0 pins reactor 1 to CPU 1, which [pqm] dam_cpus reserves for DAM"))
+		fail_msg("hnvmfd said: %s", out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_refuse_fails_the_connect),
 		cmocka_unit_test(test_keep_alive_expiry_returns_the_unit),
 		cmocka_unit_test(test_no_shared_thread_on_the_dam_cpu),
+		cmocka_unit_test(test_reactor_on_a_dam_cpu_is_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
