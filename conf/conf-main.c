@@ -1,5 +1,5 @@
 /* The main configuration file: [global], [pqm], [limits], [listener NAME], [backend NAME],
- * [subsystem NQN]. Keys are checked as they come; a section is checked as a whole when it ends;
+ * [subsystem NQN], [metrics]. Keys are checked as they come; a section is checked as a whole when it ends;
  * references between sections (namespace -> backend, subsystem -> listener) and identifier
  * uniqueness are checked at the end of the file, reporting the line of the referencing key. */
 #include "conf/conf-internal.h"
@@ -17,8 +17,8 @@
 
 #include "core/log.h"
 
-enum sect { S_GLOBAL, S_PQM, S_LIMITS, S_LISTENER, S_BACKEND, S_SUBSYS };
-static const char *const sect_names[] = { "global", "pqm", "limits", "listener", "backend", "subsystem", NULL };
+enum sect { S_GLOBAL, S_PQM, S_LIMITS, S_LISTENER, S_BACKEND, S_SUBSYS, S_METRICS };
+static const char *const sect_names[] = { "global", "pqm", "limits", "listener", "backend", "subsystem", "metrics", NULL };
 
 /* A reference checked at the end of the file. */
 struct ref {
@@ -35,7 +35,7 @@ struct main_ctx {
 	enum sect sect;
 	int sect_line;
 	struct conf_seen seen;
-	int global_line, pqm_line, limits_line;
+	int global_line, pqm_line, limits_line, metrics_line;
 	int mdts_line; /* where mdts_kib was set, for the check against conn_buffer_mib */
 	/* header lines, parallel to c->listeners / backends / subsystems */
 	int *listener_line, *backend_line, *subsys_line;
@@ -324,6 +324,48 @@ static int limits_end(struct main_ctx *x)
 		return BAD(x, x->sect_line, "[limits]: max_queues_per_host (%u) is below max_controllers_per_host (%u): every controller has an admin queue",
 			   l->max_queues_per_host, l->max_controllers_per_host);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- [metrics] */
+
+static const struct conf_key metrics_keys[] = { { "listen", false }, { "sla_epoch_ms", false }, { NULL, false } };
+
+/* listen = ADDRESS:PORT, an IPv6 address in brackets ([::1]:9464); empty: no endpoint. */
+static int metrics_listen(struct main_ctx *x, const char *v, int line)
+{
+	struct hnvmf_conf_metrics *m = &x->c->metrics;
+	char buf[80];
+	if (!*v) {
+		m->addr[0] = '\0';
+		return 0;
+	}
+	if (conf_copy(buf, sizeof(buf), v, x->why) < 0)
+		return BADV(x, line, "listen");
+	char *colon = strrchr(buf, ':'), *addr = buf;
+	if (!colon || colon == buf)
+		return BAD(x, line, "listen: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)", v);
+	*colon = '\0';
+	if (*addr == '[') {
+		size_t n = strlen(addr);
+		if (n < 3 || addr[n - 1] != ']')
+			return BAD(x, line, "listen: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)", v);
+		addr[n - 1] = '\0';
+		addr++;
+	}
+	uint64_t port;
+	if (conf_parse_addr(addr, x->why) < 0 || conf_copy(m->addr, sizeof(m->addr), addr, x->why) < 0)
+		return BADV(x, line, "listen");
+	if (conf_parse_uint(colon + 1, 1, 65535, &port, x->why) < 0)
+		return BAD(x, line, "listen: port: %s", x->why);
+	m->port = (uint16_t)port;
+	return 0;
+}
+
+static int metrics_key(struct main_ctx *x, const char *k, const char *v, int line)
+{
+	if (strcmp(k, "listen") == 0)
+		return metrics_listen(x, v, line);
+	return uint_key(x, k, v, line, 100, 3600000, &x->c->metrics.sla_epoch_ms);
 }
 
 /* ---------------------------------------------------------------- [listener NAME] */
@@ -664,12 +706,13 @@ static int section_begin(void *user, const char *kind, const char *name, int lin
 	struct hnvmf_conf *c = x->c;
 	int s;
 	if (conf_parse_enum(kind, sect_names, &s, x->why) < 0)
-		return BAD(x, line, "unknown section [%s] (expected global, pqm, limits, listener NAME, backend NAME or subsystem NQN)", kind);
+		return BAD(x, line, "unknown section [%s] (expected global, pqm, limits, metrics, listener NAME, backend NAME or subsystem NQN)", kind);
 	x->sect = s;
 	x->sect_line = line;
 	memset(&x->seen, 0, sizeof(x->seen));
-	if (s == S_GLOBAL || s == S_PQM || s == S_LIMITS) {
-		int *first = s == S_GLOBAL ? &x->global_line : s == S_PQM ? &x->pqm_line : &x->limits_line;
+	if (s == S_GLOBAL || s == S_PQM || s == S_LIMITS || s == S_METRICS) {
+		int *first = s == S_GLOBAL ? &x->global_line : s == S_PQM ? &x->pqm_line
+				 : s == S_LIMITS  ? &x->limits_line : &x->metrics_line;
 		if (*name)
 			return BAD(x, line, "[%s] takes no name", kind);
 		if (*first)
@@ -740,19 +783,19 @@ static int on_key(void *user, const char *key, const char *value, int line)
 	static const struct conf_key *const tables[] = {
 		[S_GLOBAL] = global_keys,     [S_PQM] = pqm_keys,	[S_LIMITS] = limits_keys,
 		[S_LISTENER] = listener_keys,
-		[S_BACKEND] = backend_keys, [S_SUBSYS] = subsys_keys,
+		[S_BACKEND] = backend_keys, [S_SUBSYS] = subsys_keys, [S_METRICS] = metrics_keys,
 	};
 	static int (*const handlers[])(struct main_ctx *, const char *, const char *, int) = {
 		[S_GLOBAL] = global_key,     [S_PQM] = pqm_key,	      [S_LIMITS] = limits_key,
 		[S_LISTENER] = listener_key,
-		[S_BACKEND] = backend_key, [S_SUBSYS] = subsys_key,
+		[S_BACKEND] = backend_key, [S_SUBSYS] = subsys_key, [S_METRICS] = metrics_key,
 	};
 	struct main_ctx *x = user;
 	if (conf_key_accept(tables[x->sect], &x->seen, sect_names[x->sect], key, x->file, line, x->err) < 0)
 		return -1;
 	/* Only these may be empty: they mean "none". */
 	if (!*value && strcmp(key, "tenants_dir") != 0 && strcmp(key, "control_socket") != 0 &&
-	    strcmp(key, "dam_whitelist") != 0 && strcmp(key, "server_cpus") != 0 &&
+	    strcmp(key, "dam_whitelist") != 0 && strcmp(key, "server_cpus") != 0 && strcmp(key, "listen") != 0 &&
 	    strcmp(key, "dam_cpus") != 0)
 		return BAD(x, line, "%s: empty value", key);
 	return handlers[x->sect](x, key, value, line);

@@ -39,7 +39,8 @@ static const struct conf_key tenant_keys[] = {
 	{ "dam_fallback", false },     { "dhchap_secret", false },      { "dhchap_ctrl_secret", false },
 	{ "tls_psk", false },	      { "dhchap_hashes", false },      { "dhchap_dhgroups", false },
 	{ "weight", false },	      { "max_iops", false },	       { "max_read_mbps", false },
-	{ "max_write_mbps", false },   { "max_mbps", false },	       { NULL, false },
+	{ "max_write_mbps", false },   { "max_mbps", false },
+	{ "latency_target_us", false }, { NULL, false },
 };
 
 /* A file holding a secret belongs to the daemon's user or root, and only its owner may reach it:
@@ -263,6 +264,12 @@ static int tenant_key(void *user, const char *k, const char *v, int line)
 		if (conf_parse_uint(v, 0, limit == &t->max_iops ? 1000000000000ull : 1000000000ull, &u, x->why) < 0)
 			return BADV(x, line, k);
 		*limit = u;
+		return 0;
+	}
+	if (strcmp(k, "latency_target_us") == 0) { /* a p99 goal: 1 µs .. 1 hour */
+		if (conf_parse_uint(v, 1, 3600000000ull, &u, x->why) < 0)
+			return BADV(x, line, k);
+		t->latency_target_us = u;
 		return 0;
 	}
 	if (strcmp(k, "max_queues") == 0) {

@@ -104,6 +104,7 @@ struct hnvmf_conf_tenant {
 	unsigned weight;            /* its share in the servers' round robin, 1..1000 */
 	uint64_t max_iops;
 	uint64_t max_read_mbps, max_write_mbps, max_mbps; /* MiB/s */
+	uint64_t latency_target_us; /* SLA: p99 latency goal, target side, in µs (0 = none) */
 	unsigned max_queues;        /* SLA: most I/O queues (and DAM queue pairs) it gets */
 	enum hnvmf_dam_fallback dam_fallback;
 	/* Credentials, as loaded (inline value or the content of an owner-only file), in the
@@ -157,6 +158,13 @@ struct hnvmf_conf_limits {
 	unsigned control_timeout_ms;      /* one control-socket request, connection -> answer sent */
 };
 
+/* [metrics]: the Prometheus endpoint (off without listen) and the SLA epoch. */
+struct hnvmf_conf_metrics {
+	char addr[64];         /* numeric IPv4 or IPv6 address; "" = no endpoint */
+	uint16_t port;
+	unsigned sla_epoch_ms; /* per-tenant SLA figures are measured over this period */
+};
+
 struct hnvmf_conf {
 	char file[4096]; /* main file, "" for the embedded default */
 	/* [global] */
@@ -175,6 +183,7 @@ struct hnvmf_conf {
 	char control_socket[108];   /* unix socket for hnvmfctl; "" = none */
 	struct hnvmf_conf_pqm pqm;
 	struct hnvmf_conf_limits limits;
+	struct hnvmf_conf_metrics metrics;
 
 	struct hnvmf_conf_listener *listeners;
 	size_t nlisteners;

@@ -106,6 +106,11 @@ struct hnvmf_chan_opts {
 /* Sets a tenant's share (a reload): its channels, open or not, use it from their next io. */
 int hnvmf_engine_set_tenant_qos(struct hnvmf_engine *e, const char *tenant, const struct hnvmf_tenant_qos *q);
 
+/* Calls fn for each of the engine's tenants ("" is the default one) with the number of its ios
+ * that a limit held back at least once (a scheduler decision, counted once per io). */
+void hnvmf_engine_each_tenant(struct hnvmf_engine *e,
+			      void (*fn)(void *arg, const char *tenant, uint64_t throttled), void *arg);
+
 /* Opens a channel for I/O submitted from reactor r (which must be the caller's reactor when
  * the channel is used). Returns 0 or -errno. */
 int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvmf_backend *be,

@@ -136,8 +136,8 @@ static void epoch(struct pqm_pool *p, uint64_t now_ns, uint64_t length_ns)
 		d.reason = HNVMF_PQM_FORCED;
 	}
 	if (next != e.servers)
-		log_debug("pqm: c %u -> %u (%s: %s) lambda %.0f/s", e.servers, next,
-			  hnvmf_pqm_reason_name(d.reason), d.why, d.lambda);
+		log_ratelimited(HNVMF_LOG_INFO, "pqm: c %u -> %u (%s: %s) lambda %.0f/s", e.servers, next,
+				hnvmf_pqm_reason_name(d.reason), d.why, d.lambda);
 	atomic_store(&p->c, next);
 	d.c = next;
 	p->last = d;
@@ -147,6 +147,8 @@ static void epoch(struct pqm_pool *p, uint64_t now_ns, uint64_t length_ns)
 	t->t_ns = now_ns;
 	t->c = next;
 	t->lambda = d.lambda;
+	t->mu = d.mu;
+	t->w = d.w;
 	t->reason = d.reason;
 	pthread_mutex_unlock(&p->lock);
 	reservations_check(p, false);

@@ -13,6 +13,8 @@ struct hnvmf_pqm_trace_point {
 	uint64_t t_ns; /* hnvmf_now_ns() when the epoch ended: epochs run late on a starved CPU */
 	unsigned c;
 	double lambda;
+	double mu; /* the model's μ(c) for this c, 1/s (0: no model yet) */
+	double w;  /* predicted M/M/c response time W(c), seconds (INFINITY: unstable or unknown) */
 	enum hnvmf_pqm_reason reason;
 };
 

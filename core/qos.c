@@ -173,6 +173,15 @@ uint64_t hnvmf_tenants_reserved(struct hnvmf_engine *e)
 	return sum;
 }
 
+void hnvmf_engine_each_tenant(struct hnvmf_engine *e,
+			      void (*fn)(void *arg, const char *tenant, uint64_t throttled), void *arg)
+{
+	pthread_mutex_lock(&e->tenants_lock);
+	for (struct hnvmf_tenant *t = e->tenants; t; t = t->next)
+		fn(arg, t->name, atomic_load_explicit(&t->throttled, memory_order_relaxed));
+	pthread_mutex_unlock(&e->tenants_lock);
+}
+
 void hnvmf_tenants_free(struct hnvmf_engine *e)
 {
 	while (e->tenants) {

@@ -48,6 +48,7 @@ struct hnvmf_tenant {
 	struct hnvmf_bucket iops, read_bytes, write_bytes, bytes;
 	_Atomic uint64_t resv_window; /* index of the current reservation window */
 	_Atomic uint64_t resv_served; /* ios served in it */
+	_Atomic uint64_t throttled;   /* ios a limit held back at least once (for the metrics) */
 	/* Its queue at each PQM server (by pool index), made on first use (core/sched.c). */
 	_Atomic(struct hnvmf_tq *) tq[HNVMF_PQM_CMAX_LIMIT];
 };

@@ -26,6 +26,7 @@ struct hnvmf_reactor {
 	atomic_bool stop;
 	atomic_bool sleeping;     /* in epoll_wait with a timeout: senders must wake it */
 	struct hnvmf_list pollers;
+	struct hnvmf_list flushers; /* pollers run last in an iteration (hnvmf_reactor_add_flusher) */
 	struct hnvmf_list timers; /* sorted by deadline */
 	pthread_t thread;
 	bool threaded;
@@ -72,6 +73,7 @@ int hnvmf_reactor_create(const char *name, struct hnvmf_reactor **out)
 		return e;
 	}
 	hnvmf_list_init(&r->pollers);
+	hnvmf_list_init(&r->flushers);
 	hnvmf_list_init(&r->timers);
 	atomic_init(&r->inbox, NULL);
 	r->wake_ev.fd = r->wakefd;
@@ -121,6 +123,11 @@ void hnvmf_reactor_del_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev)
 void hnvmf_reactor_add_poller(struct hnvmf_reactor *r, struct hnvmf_poller *p)
 {
 	hnvmf_list_add_tail(&r->pollers, &p->link);
+}
+
+void hnvmf_reactor_add_flusher(struct hnvmf_reactor *r, struct hnvmf_poller *p)
+{
+	hnvmf_list_add_tail(&r->flushers, &p->link);
 }
 
 void hnvmf_reactor_del_poller(struct hnvmf_reactor *r, struct hnvmf_poller *p)
@@ -269,11 +276,11 @@ static int run_timers(struct hnvmf_reactor *r, uint64_t now)
 	return n;
 }
 
-static int run_pollers(struct hnvmf_reactor *r)
+static int run_pollers(struct hnvmf_list *pollers)
 {
 	int work = 0;
 	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &r->pollers)
+	hnvmf_list_for_each_safe(pos, tmp, pollers)
 	{
 		struct hnvmf_poller *p = container_of(pos, struct hnvmf_poller, link);
 		work += p->fn(p);
@@ -304,10 +311,11 @@ void hnvmf_reactor_run(struct hnvmf_reactor *r)
 	int busy = 1;
 	uint64_t last_work = hnvmf_now_ns();
 	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
-		busy = run_pollers(r);
+		busy = run_pollers(&r->pollers);
 		busy += drain_inbox(r);
 		uint64_t now = hnvmf_now_ns();
 		busy += run_timers(r, now);
+		busy += run_pollers(&r->flushers);
 		if (busy)
 			last_work = now;
 		else if (now - last_work < IDLE_SPIN_NS) {

@@ -2,8 +2,9 @@
  * to one reactor for its whole life, so its state needs no lock; other threads reach a reactor
  * only through its lock-free inbox (messages and I/O completions) and an eventfd wake-up.
  *
- * A loop iteration: run the pollers, drain the inbox, fire expired timers, then epoll_wait; the
- * wait does not sleep while a poller reported work or the inbox was non-empty. */
+ * A loop iteration: run the pollers, drain the inbox, fire expired timers, run the flushers, then
+ * epoll_wait; the wait does not sleep while a poller or flusher reported work or the inbox was
+ * non-empty. */
 #ifndef HNVMF_REACTOR_H
 #define HNVMF_REACTOR_H
 
@@ -62,6 +63,10 @@ int hnvmf_reactor_mod_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev, uint32
 void hnvmf_reactor_del_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev);
 
 void hnvmf_reactor_add_poller(struct hnvmf_reactor *r, struct hnvmf_poller *p);
+/* A poller that runs after the pollers, the inbox and the timers of every iteration, just before
+ * epoll_wait: a transport sends there what the engine completed in this same iteration, instead
+ * of one iteration (an epoll_wait and a receive batch) later. Removed with _del_poller. */
+void hnvmf_reactor_add_flusher(struct hnvmf_reactor *r, struct hnvmf_poller *p);
 void hnvmf_reactor_del_poller(struct hnvmf_reactor *r, struct hnvmf_poller *p);
 
 /* One-shot timers in milliseconds; re-arming an armed timer moves it. Reactor thread only. */

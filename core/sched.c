@@ -116,6 +116,15 @@ static struct hnvmf_io *take(struct hnvmf_tq *tq, uint64_t now)
 
 /* Reserved tenants behind their reservation go first, outside the round (their DRR credit is
  * not charged): a scan of the reserved tenants' queues, usually few. */
+/* A limit held tq's next io back: counted once per io, however often the server looks again. */
+static void note_throttled(struct hnvmf_tq *tq)
+{
+	if (tq->counted == tq->held)
+		return;
+	tq->counted = tq->held;
+	atomic_fetch_add_explicit(&tq->tenant->throttled, 1, memory_order_relaxed);
+}
+
 static struct hnvmf_io *reserved_next(struct hnvmf_sched *s, uint64_t now, uint64_t *wake_at)
 {
 	for (struct hnvmf_tq *tq = s->resv; tq; tq = tq->resv_next) {
@@ -124,6 +133,7 @@ static struct hnvmf_io *reserved_next(struct hnvmf_sched *s, uint64_t now, uint6
 			continue;
 		if (hnvmf_qos_admit(tq->tenant, tq->held, now, &wait))
 			return take(tq, now);
+		note_throttled(tq);
 		wake_min(wake_at, now + wait);
 	}
 	return NULL;
@@ -161,6 +171,7 @@ struct hnvmf_io *hnvmf_sched_next(struct hnvmf_sched *s, uint64_t now, uint64_t 
 			if (tq->deficit > 0) {
 				/* Held by its limits: it keeps at most one quantum of credit, so
 				 * waiting does not build a burst beyond its share. */
+				note_throttled(tq);
 				wake_min(wake_at, now + wait);
 				if (tq->deficit > quantum)
 					tq->deficit = quantum;

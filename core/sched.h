@@ -32,6 +32,7 @@ struct hnvmf_tq {
 	struct hnvmf_tenant *tenant;
 	/* server-private */
 	struct hnvmf_io *held; /* popped but not yet allowed by the limits */
+	const struct hnvmf_io *counted; /* the held io already counted as throttled */
 	int64_t deficit;
 	bool turn; /* its turn of the round has started (the quantum was added) */
 	bool on_resv;

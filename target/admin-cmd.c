@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "hnvmf-version.h"
 #include "target/admin.h"
+#include "target/stats.h"
 
 #define KAS_100MS 10 /* keep-alive granularity advertised: 1 s */
 
@@ -262,6 +263,41 @@ static void log_changed_ns(struct hnvmf_req *req)
 	hnvmf_log_copy(req, list, sizeof(list));
 }
 
+/* A 128-bit little-endian SMART counter (our counts fit 64 bits). */
+static void put_u128(uint8_t out[16], uint64_t v)
+{
+	memset(out, 0, 16);
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The SMART / Health log's counters, for the controller's NVM subsystem (every controller,
+ * every namespace, since the daemon started; it holds no state across restarts). Data units
+ * are thousands of 512-byte units, rounded up; power-on hours count from the start. */
+static void smart_counters(struct hnvmf_req *req, struct nvme_smart_log *smart)
+{
+	struct hnvmf_tgt *tgt = req->sq->tgt;
+	const char *subnqn = req->sq->ctrl->subsys->nqn;
+	uint64_t rd_bytes = 0, wr_bytes = 0, rd_cmds = 0, wr_cmds = 0;
+	struct hnvmf_stats_snap *s;
+	int n = tgt->stats ? hnvmf_stats_collect(tgt->stats, &s) : -1;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(s[i].key.subnqn, subnqn) != 0)
+			continue;
+		rd_bytes += s[i].v[HNVMF_ST_BYTES + HNVMF_STATS_READ];
+		wr_bytes += s[i].v[HNVMF_ST_BYTES + HNVMF_STATS_WRITE];
+		rd_cmds += s[i].v[HNVMF_ST_CMDS + HNVMF_STATS_READ];
+		wr_cmds += s[i].v[HNVMF_ST_CMDS + HNVMF_STATS_WRITE];
+	}
+	if (n >= 0)
+		free(s);
+	put_u128(smart->data_units_read, (rd_bytes / 512 + 999) / 1000);
+	put_u128(smart->data_units_written, (wr_bytes / 512 + 999) / 1000);
+	put_u128(smart->host_reads, rd_cmds);
+	put_u128(smart->host_writes, wr_cmds);
+	put_u128(smart->power_on_hours, (hnvmf_now_ns() - tgt->start_ns) / 3600000000000ull);
+}
+
 static void execute_get_log(struct hnvmf_req *req)
 {
 	uint8_t lid = le32toh(req->cmd->common.cdw10) & 0xff;
@@ -277,6 +313,7 @@ static void execute_get_log(struct hnvmf_req *req)
 		smart.temperature[1] = 0x01;
 		smart.avail_spare = 100;
 		smart.spare_thresh = 10;
+		smart_counters(req, &smart);
 		hnvmf_log_copy(req, &smart, sizeof(smart));
 		return;
 	}

@@ -21,6 +21,7 @@
 #include "target/auth-worker.h"
 #include "target/auth.h"
 #include "target/tenant.h"
+#include "target/stats.h"
 
 /* Where the exchange stands, i.e. which message comes next. */
 enum auth_step {
@@ -169,8 +170,9 @@ static bool fail(struct hnvmf_auth *st, uint8_t exp, const char *why)
 {
 	if (st->step == STEP_FAILURE1)
 		return false;
-	log_notice("host %s qid %u: DH-HMAC-CHAP transaction %u failed: %s", hostnqn(st), st->sq->qid,
-		   st->t_id, why);
+	hnvmf_log_f(HNVMF_LOG_NOTICE, sq_log_fields(st->sq), "host %s qid %u: DH-HMAC-CHAP transaction %u failed: %s",
+		    hostnqn(st), st->sq->qid, st->t_id, why);
+	hnvmf_stats_count_auth(st->sq->tgt->stats, exp);
 	char addr[sizeof(st->sq->peer)];
 	peer_address(st, addr, sizeof(addr));
 	hnvmf_auth_limit_failed(st->sq->tgt->auth_limit, hostnqn(st), addr, hnvmf_now_ns());
@@ -187,6 +189,7 @@ static void count_abandoned(struct hnvmf_auth *st)
 {
 	if (st->step != STEP_REPLY && st->step != STEP_SUCCESS2)
 		return;
+	hnvmf_stats_count_auth(st->sq->tgt->stats, HNVMF_AUTH_ABANDONED);
 	char addr[sizeof(st->sq->peer)];
 	peer_address(st, addr, sizeof(addr));
 	hnvmf_auth_limit_failed(st->sq->tgt->auth_limit, hostnqn(st), addr, hnvmf_now_ns());
@@ -203,6 +206,7 @@ static bool backing_off(struct hnvmf_auth *st)
 		return false;
 	log_debug("host %s qid %u from %s: refused, backing off for %llu ms more", hostnqn(st), st->sq->qid,
 		  addr, (unsigned long long)ms);
+	hnvmf_stats_count_auth(st->sq->tgt->stats, HNVMF_AUTH_BACKOFF);
 	end_failed(st, HNVMF_AUTH_FAIL_FAILED);
 	return true;
 }
@@ -243,8 +247,9 @@ static void auth_expired(struct hnvmf_timer *t)
 			hostnqn(st), sq->qid, st->t_id);
 		return;
 	}
-	log_notice("host %s qid %u: not authenticated within %llu ms, disconnecting", hostnqn(st), sq->qid,
-		   (unsigned long long)timeout_ms(st));
+	hnvmf_stats_count_auth(sq->tgt->stats, HNVMF_AUTH_TIMEOUT);
+	hnvmf_log_f(HNVMF_LOG_NOTICE, sq_log_fields(sq), "host %s qid %u: not authenticated within %llu ms, disconnecting",
+		    hostnqn(st), sq->qid, (unsigned long long)timeout_ms(st));
 	/* May free st (the transport destroys the queue): nothing after this. */
 	sq->ops->disconnect(sq);
 }
@@ -580,8 +585,9 @@ static void succeeded(struct hnvmf_auth *st)
 	char addr[sizeof(sq->peer)];
 	peer_address(st, addr, sizeof(addr));
 	hnvmf_auth_limit_succeeded(sq->tgt->auth_limit, hostnqn(st), addr, hnvmf_now_ns());
+	hnvmf_stats_count_auth(sq->tgt->stats, HNVMF_AUTH_OK);
 	if (sq->qid == 0)
-		log_info("host %s (ctrl %u): authenticated (%s, %s%s)", hostnqn(st), sq->ctrl->cntlid,
+		hnvmf_log_f(HNVMF_LOG_INFO, sq_log_fields(sq), "host %s (ctrl %u): authenticated (%s, %s%s)", hostnqn(st), sq->ctrl->cntlid,
 			 hnvmf_auth_hash_name(st->hash_id), hnvmf_dhchap_dhgroup_name(st->dhgid),
 			 bidirectional ? ", controller authenticated too" : "");
 	if (!st->admitted) {

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/strbuf.h"
 #include "core/pqm.h"
+#include "target/sla.h"
 #include "hnvmf-version.h"
 
 #define CONTROL_MAX_CLIENTS 8 /* requests served at once */
@@ -114,10 +115,24 @@ static char *run_command(struct hnvmf_control *c, char *line)
 	} else if (strcmp(line, "stats") == 0) {
 		struct hnvmf_strbuf sb = hnvmf_strbuf(out, cap);
 		c->stats(&sb);
+	} else if (strcmp(line, "sla") == 0) {
+		struct hnvmf_strbuf sb = hnvmf_strbuf(out, cap);
+		hnvmf_sla_describe(c->tgt->sla, &sb);
+	} else if (strcmp(line, "log-level") == 0) {
+		snprintf(out, cap, "%s\n", hnvmf_log_level_name(hnvmf_log_get_level()));
+	} else if (strncmp(line, "log-level ", 10) == 0) {
+		int l = hnvmf_log_level_parse(line + 10);
+		if (l < 0) {
+			snprintf(out, cap, "error: log-level err|warn|notice|info|debug\n");
+		} else {
+			hnvmf_log_set_level((enum hnvmf_log_level)l);
+			log_notice("log level set to %s through the control socket", line + 10);
+			snprintf(out, cap, "ok\n");
+		}
 	} else if (strcmp(line, "version") == 0) {
 		snprintf(out, cap, "%s\n", HNVMF_VERSION);
 	} else {
-		snprintf(out, cap, "error: unknown command '%s' (state, stats, pqm, pqm-c, ns-add, reload, version)\n", line);
+		snprintf(out, cap, "error: unknown command '%s' (state, stats, sla, pqm, pqm-c, ns-add, reload, log-level, version)\n", line);
 	}
 	return out;
 }

@@ -6,6 +6,8 @@
  *   pqm-c N                         force the pool size to N (0: the sizing decides again)
  *   reload                          re-read the tenants directory (as SIGHUP)
  *   stats                           per transport, the requests in each state
+ *   sla                             per tenant, the last SLA epoch (target/sla.h)
+ *   log-level [LEVEL]               show or set the log level (err ... debug), no restart
  *   version                         the daemon's version */
 #ifndef HNVMF_CONTROL_H
 #define HNVMF_CONTROL_H

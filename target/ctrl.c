@@ -82,7 +82,8 @@ uint16_t hnvmf_ctrl_create(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const 
 	}
 	hnvmf_list_add_tail(&tgt->ctrls, &c->link);
 	pthread_mutex_unlock(&tgt->lock);
-	log_info("ctrl %u created: subsystem %s host %s kato %u ms", c->cntlid, s->nqn, hostnqn, kato_ms);
+	hnvmf_log_f(HNVMF_LOG_INFO, ctrl_log_fields(c), "ctrl %u created: subsystem %s host %s kato %u ms", c->cntlid,
+		    s->nqn, hostnqn, kato_ms);
 	*out = c;
 	return 0;
 }
@@ -111,7 +112,7 @@ void hnvmf_ctrl_put(struct hnvmf_ctrl *c)
 {
 	if (atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
-	log_info("ctrl %u destroyed", c->cntlid);
+	hnvmf_log_f(HNVMF_LOG_INFO, ctrl_log_fields(c), "ctrl %u destroyed", c->cntlid);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -175,7 +176,8 @@ void hnvmf_ctrl_fatal_locked(struct hnvmf_ctrl *c, const char *why)
 		hnvmf_list_del(&c->link);
 		c->tenant = NULL;
 		hnvmf_host_del_ctrl(c->host);
-		log_notice("ctrl %u (host %s): %s, tearing down", c->cntlid, c->hostnqn, why);
+		hnvmf_log_f(HNVMF_LOG_NOTICE, ctrl_log_fields(c), "ctrl %u (host %s): %s, tearing down", c->cntlid,
+			    c->hostnqn, why);
 	}
 	hnvmf_ctrl_call_on_queues(c, NULL, queue_disconnect);
 	if (!was_dead)

@@ -17,6 +17,7 @@
 #include "hnvmf-version.h"
 #include "target/control.h"
 #include "target/crash-report.h"
+#include "target/metrics.h"
 #include "target/nvmf.h"
 #include "target/tenant.h"
 #include "transport/transport.h"
@@ -31,6 +32,7 @@ static struct {
 	unsigned nreactors;
 	bool transport_up[2];
 	struct hnvmf_control *control;
+	struct hnvmf_metrics *metrics; /* [metrics] listen: the Prometheus endpoint */
 } d;
 
 static void usage(FILE *f)
@@ -168,6 +170,8 @@ static void stop_all(void)
 			hnvmf_transport_get((enum hnvmf_trtype)t)->shutdown();
 	hnvmf_control_stop(d.control);
 	d.control = NULL;
+	hnvmf_metrics_stop(d.metrics);
+	d.metrics = NULL;
 	hnvmf_tgt_stop_auth(d.tgt);
 	for (unsigned i = 0; i < d.nreactors; i++)
 		hnvmf_reactor_stop(d.reactors[i]);
@@ -348,6 +352,15 @@ int main(int argc, char **argv)
 		if (c)
 			log_warn("control socket %s: %s (continuing without it)", d.conf->control_socket,
 				 strerror(-c));
+	}
+	if (rc == 0 && d.conf->metrics.addr[0]) {
+		int m = hnvmf_metrics_start(d.tgt, &d.conf->metrics, &d.metrics);
+		if (m)
+			log_warn("metrics endpoint %s port %u: %s (continuing without it)", d.conf->metrics.addr,
+				 d.conf->metrics.port, strerror(-m));
+		else
+			log_info("metrics: http://%s%s%s:%u/metrics", strchr(d.conf->metrics.addr, ':') ? "[" : "",
+				 d.conf->metrics.addr, strchr(d.conf->metrics.addr, ':') ? "]" : "", d.conf->metrics.port);
 	}
 	if (rc == 0)
 		log_notice("hnvmfd %s ready (%s)", HNVMF_VERSION, d.conf->file[0] ? d.conf->file : "embedded default");

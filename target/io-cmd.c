@@ -100,6 +100,8 @@ static void execute_rw(struct hnvmf_req *req)
 	io->bio.iov = req->iov;
 	io->bio.iovcnt = req->iovcnt;
 	io->bio.flags = (le32toh(cmd->common.cdw12) & RW_FUA) ? HNVMF_BIO_FUA : 0;
+	if (req->iov_replaceable)
+		io->bio.flags |= HNVMF_BIO_IOV_REPLACEABLE;
 	io->bio.op = cmd->common.opcode == nvme_cmd_read ? HNVMF_BIO_READ : HNVMF_BIO_WRITE;
 	io->done = rw_done;
 	submit(req, req->ns, io);

@@ -39,6 +39,7 @@
 #include "conf/conf.h"
 #include "core/io.h"
 #include "core/list.h"
+#include "core/log.h"
 #include "core/reactor.h"
 #include "proto/nvme-cmd.h"
 
@@ -50,6 +51,9 @@
 
 struct hnvmf_req;
 struct hnvmf_sq;
+struct hnvmf_stats;
+struct hnvmf_stats_rec;
+struct hnvmf_sla;
 struct hnvmf_host;
 
 /* Asynchronous event results (CQE dword 0): type Notice (2), information, log page. */
@@ -91,12 +95,21 @@ struct hnvmf_req {
 	enum hnvmf_dir dir;
 	struct iovec iov[HNVMF_REQ_MAX_IOV]; /* the data, provided by the transport */
 	int iovcnt;
+	/* Set by the transport after req_init: it sends C2H data only from iov, so a backend may
+	 * point iov at memory of its own (HNVMF_BIO_IOV_REPLACEABLE); it frees its buffer by its
+	 * own pointer. Not for data a NIC reads from registered memory. */
+	bool iov_replaceable;
 
 	void (*execute)(struct hnvmf_req *req);
 	struct hnvmf_io io;      /* the I/O handed to core/ (read, write, flush ...) */
 	/* Carries a completion from another thread to the queue's reactor: part of the request, so
 	 * that completing never allocates and never fails (target/req.c). */
 	struct hnvmf_msg done_msg;
+	/* Statistics (target/stats.c): the queue's record for the command's namespace (NULL: not
+	 * counted), the command's class and when hnvmf_req_init took it. */
+	struct hnvmf_stats_rec *stats_rec;
+	uint64_t t0_ns;
+	uint8_t stats_op;
 };
 
 /* One NVMe queue. The transport embeds it in its connection and initialises it with
@@ -123,6 +136,8 @@ struct hnvmf_sq {
 	int dam_unit;            /* the DAM unit this I/O queue holds (target/tenant.c), or -1 */
 	atomic_bool deleted;     /* an I/O queue deleted by a controller reset: commands fail */
 	struct hnvmf_chan *chans[HNVMF_MAX_NSID + 1]; /* per namespace, opened on first use */
+	/* Per namespace this queue used: its statistics record, written by this reactor only. */
+	struct hnvmf_stats_rec *stats[HNVMF_MAX_NSID + 1];
 	char peer[64];           /* "addr:port", for logs */
 	void *auth;              /* DH-HMAC-CHAP exchange state (target/auth.c) */
 };
@@ -208,7 +223,23 @@ struct hnvmf_tgt {
 	struct hnvmf_list hosts;  /* struct hnvmf_host: per-host counts (host-limits.c) */
 	struct hnvmf_auth_pool *auth_pool;   /* DH-HMAC-CHAP's DH off the reactors (auth-worker.h) */
 	struct hnvmf_auth_limit *auth_limit; /* DH-HMAC-CHAP failure back-off (auth-limit.h) */
+	struct hnvmf_stats *stats; /* I/O and control-path statistics (target/stats.h) */
+	struct hnvmf_sla *sla;     /* per-tenant SLA epochs (target/sla.h) */
+	uint64_t start_ns;         /* hnvmf_now_ns() at creation: the SMART log's power-on time */
 };
+
+/* The journal's structured fields of a queue (core/log.h): host, subsystem, cntlid once
+ * connected, qid. For log lines about a queue: hnvmf_log_f(lvl, sq_log_fields(sq), ...). */
+static inline struct hnvmf_log_fields hnvmf_sq_log_fields(const struct hnvmf_sq *sq)
+{
+	const struct hnvmf_ctrl *c = sq->ctrl;
+	return (struct hnvmf_log_fields){.hostnqn = c ? c->hostnqn : NULL, .subnqn = c ? c->subsys->nqn : NULL,
+					 .cntlid = c ? c->cntlid : -1, .qid = c ? sq->qid : -1};
+}
+#define sq_log_fields(sq) ((struct hnvmf_log_fields[1]){hnvmf_sq_log_fields(sq)})
+/* A controller's: host, subsystem, cntlid (no queue). */
+#define ctrl_log_fields(c)                                                                         \
+	(&(struct hnvmf_log_fields){.hostnqn = (c)->hostnqn, .subnqn = (c)->subsys->nqn, .cntlid = (c)->cntlid, .qid = -1})
 
 /* ---- target lifecycle (tgt.c) ---- */
 int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struct hnvmf_tgt **out,

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "target/auth.h"
 #include "target/nvmf.h"
+#include "target/stats.h"
 #include "target/tenant.h" /* hnvmf_tenant_release_dam */
 
 void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port *port,
@@ -28,6 +29,7 @@ void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port
 	sq->path_why = NULL;
 	sq->dam_unit = -1;
 	memset(sq->chans, 0, sizeof(sq->chans));
+	memset(sq->stats, 0, sizeof(sq->stats));
 	sq->auth = NULL;
 }
 
@@ -50,6 +52,7 @@ void hnvmf_sq_quiesce(struct hnvmf_sq *sq)
 void hnvmf_sq_destroy(struct hnvmf_sq *sq)
 {
 	hnvmf_auth_sq_free(sq); /* its timer lives on this reactor: cancelled here */
+	hnvmf_stats_sq_release(sq);
 	for (unsigned i = 0; i <= HNVMF_MAX_NSID; i++) {
 		if (sq->chans[i]) {
 			hnvmf_chan_close(sq->chans[i]);
@@ -108,6 +111,7 @@ bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe 
 	req->execute = NULL;
 	memset(&req->cqe, 0, sizeof(req->cqe));
 	req->cqe.cid = cmd->common.cid;
+	hnvmf_stats_start(req);
 	atomic_fetch_add_explicit(&sq->inflight, 1, memory_order_relaxed);
 	/* Single writer (this reactor): a plain increment, no locked instruction. */
 	atomic_store_explicit(&sq->ncmds, atomic_load_explicit(&sq->ncmds, memory_order_relaxed) + 1,
@@ -154,6 +158,7 @@ static void complete_here(struct hnvmf_req *req)
 {
 	struct hnvmf_sq *sq = req->sq;
 	hnvmf_req_build_cqe(req, sq->sqfc_disabled ? 0xffff : sq->head);
+	hnvmf_stats_complete(req);
 	atomic_fetch_sub_explicit(&sq->inflight, 1, memory_order_relaxed);
 	/* The transport owns the request from here; it may free the queue once inflight is 0. */
 	sq->ops->queue_response(req);

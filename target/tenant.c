@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/pqm.h"
 #include "target/conf-map.h"
+#include "target/stats.h"
 #include "target/tenant.h"
 
 /* What admission reads of the tenant, copied under tgt->lock: a SIGHUP re-points ctrl->tenant at
@@ -73,7 +74,7 @@ static bool take_unit(struct hnvmf_sq *sq, const struct tenant_view *t)
 	sq->dam_unit = unit;
 	struct hnvmf_dam_usage u = hnvmf_dam_usage(sq->tgt->engine);
 	if (t->reserved_iops && u.unit_iops && t->reserved_iops > u.unit_iops)
-		log_ratelimited(HNVMF_LOG_NOTICE,
+		log_ratelimited_f(HNVMF_LOG_NOTICE, sq_log_fields(sq),
 				"host %s qid %u: reserved_iops %" PRIu64 " exceeds what one DAM unit was measured "
 				"to sustain (%" PRIu64 " IOPS): this queue alone may not deliver it",
 				sq->ctrl->hostnqn, sq->qid, t->reserved_iops, u.unit_iops);
@@ -131,13 +132,13 @@ static uint16_t admit(struct hnvmf_sq *sq, bool at_connect, enum hnvmf_path_mode
 	}
 	if (!take_unit(sq, &t)) {
 		if (t.fallback == HNVMF_DAM_FALLBACK_REFUSE) {
-			log_ratelimited(HNVMF_LOG_NOTICE,
+			log_ratelimited_f(HNVMF_LOG_NOTICE, sq_log_fields(sq),
 					"host %s qid %u: no DAM capacity left; dam_fallback = refuse, refusing "
 					"the queue's Connect",
 					c->hostnqn, sq->qid);
 			return HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_PARAM);
 		}
-		log_ratelimited(HNVMF_LOG_NOTICE, "host %s qid %u: no DAM capacity left: serving the queue through PQM",
+		log_ratelimited_f(HNVMF_LOG_NOTICE, sq_log_fields(sq), "host %s qid %u: no DAM capacity left: serving the queue through PQM",
 				c->hostnqn, sq->qid);
 		sq->path_why = "dam: no capacity";
 		*mode = HNVMF_PATH_PQM;
@@ -149,7 +150,20 @@ static uint16_t admit(struct hnvmf_sq *sq, bool at_connect, enum hnvmf_path_mode
 	return 0;
 }
 
-uint16_t hnvmf_tenant_admit(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode) { return admit(sq, true, mode); }
+/* A queue gets DAM: counted, and logged at info level (rate-limited: a host may reconnect at will). */
+static void dam_granted(struct hnvmf_sq *sq)
+{
+	hnvmf_stats_count_dam(sq->tgt->stats, true);
+	log_ratelimited_f(HNVMF_LOG_INFO, sq_log_fields(sq), "host %s qid %u: DAM granted", sq->ctrl->hostnqn, sq->qid);
+}
+
+uint16_t hnvmf_tenant_admit(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode)
+{
+	uint16_t st = admit(sq, true, mode);
+	if (!st && *mode == HNVMF_PATH_DAM)
+		dam_granted(sq);
+	return st;
+}
 
 uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq)
 {
@@ -161,6 +175,8 @@ uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq)
 		if (m != sq->mode)
 			log_debug("host %s qid %u: authenticated, path %s", sq->ctrl->hostnqn, sq->qid,
 				  hnvmf_path_mode_name(m));
+		if (m == HNVMF_PATH_DAM && sq->mode != HNVMF_PATH_DAM)
+			dam_granted(sq);
 		sq->mode = m;
 	}
 	return st;
@@ -176,17 +192,21 @@ static void revalidate_dam(struct hnvmf_sq *sq)
 		return;
 	enum hnvmf_path_mode m;
 	uint16_t st = admit(sq, false, &m);
+	if (st || m != HNVMF_PATH_DAM)
+		hnvmf_stats_count_dam(sq->tgt->stats, false);
 	if (st) {
-		log_notice("host %s qid %u: DAM grant revoked by reload; dam_fallback = refuse: disconnecting",
-			   sq->ctrl->hostnqn, sq->qid);
+		log_ratelimited_f(HNVMF_LOG_NOTICE, sq_log_fields(sq),
+				  "host %s qid %u: DAM grant revoked by reload; dam_fallback = refuse: disconnecting",
+				  sq->ctrl->hostnqn, sq->qid);
 		sq->ops->disconnect(sq);
 		return;
 	}
 	if (m == HNVMF_PATH_DAM)
 		return;
-	log_notice("host %s qid %u: DAM grant revoked by reload: draining its dedicated queue pairs, "
-		   "continuing through %s",
-		   sq->ctrl->hostnqn, sq->qid, hnvmf_path_mode_name(m));
+	log_ratelimited_f(HNVMF_LOG_INFO, sq_log_fields(sq),
+			  "host %s qid %u: DAM grant revoked by reload: draining its dedicated queue pairs, "
+			  "continuing through %s",
+			  sq->ctrl->hostnqn, sq->qid, hnvmf_path_mode_name(m));
 	for (size_t i = 0; i < sizeof(sq->chans) / sizeof(sq->chans[0]); i++) {
 		if (sq->chans[i]) {
 			hnvmf_chan_close(sq->chans[i]);

@@ -11,6 +11,8 @@
 #include "target/auth-worker.h"
 #include "target/conf-map.h"
 #include "target/nvmf.h"
+#include "target/sla.h"
+#include "target/stats.h"
 
 static struct hnvmf_subsys *subsys_new(const char *nqn)
 {
@@ -130,6 +132,12 @@ int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struc
 			goto fail;
 		}
 	}
+	tgt->start_ns = hnvmf_now_ns();
+	rc = hnvmf_stats_create(&tgt->stats);
+	if (!rc)
+		rc = hnvmf_sla_start(tgt, conf->metrics.sla_epoch_ms, &tgt->sla);
+	if (rc)
+		goto fail;
 	rc = hnvmf_auth_pool_create(conf->limits.auth_workers, &tgt->auth_pool);
 	if (!rc)
 		rc = hnvmf_auth_limit_create(conf->limits.auth_max_failures, conf->limits.auth_backoff_ms,
@@ -162,6 +170,7 @@ void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt)
 {
 	if (!tgt)
 		return;
+	hnvmf_sla_stop(tgt->sla); /* it reads the statistics and the tenants */
 	struct hnvmf_list *pos, *tmp;
 	hnvmf_list_for_each_safe(pos, tmp, &tgt->subsystems)
 	{
@@ -189,6 +198,7 @@ void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt)
 	}
 	hnvmf_auth_pool_destroy(tgt->auth_pool);
 	hnvmf_auth_limit_destroy(tgt->auth_limit);
+	hnvmf_stats_destroy(tgt->stats);
 	pthread_mutex_destroy(&tgt->lock);
 	free(tgt);
 }

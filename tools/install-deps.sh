@@ -5,6 +5,7 @@
 set -eu
 PKGS="build-essential cmake pkg-config libssl-dev openssl libnvme-dev liburing-dev libisal-dev libjson-c-dev
       libibverbs-dev librdmacm-dev libinih-dev libcmocka-dev iproute2 python3
+      libsystemd-dev libmicrohttpd-dev python3-prometheus-client curl
       clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do

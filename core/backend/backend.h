@@ -36,6 +36,10 @@ enum hnvmf_bio_op {
 };
 
 #define HNVMF_BIO_FUA (1u << 0) /* write is durable when it completes */
+/* Read: the caller only reads the data through bio->iov afterwards, so a backend that has the data
+ * already may point iov[i].iov_base at its own read-only memory instead of filling the buffers
+ * (the null backend's zeroes). Never for memory a device or NIC must reach (RDMA). */
+#define HNVMF_BIO_IOV_REPLACEABLE (1u << 1)
 
 /* One backend I/O. Owned by the caller from submit until it is handed back by poll/wait. */
 struct hnvmf_bio {

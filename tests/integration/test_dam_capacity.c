@@ -45,6 +45,8 @@ static const char conf_template[] =
 	"cmax = 2\n"
 	"epoch_ms = 20\n"
 	"dam_cpus = 1\n"
+	"[metrics]\n"
+	"listen = 127.0.0.1:@DISC_PORT@\n" /* a free port: its thread (libmicrohttpd's) is checked too */
 	"[listener io]\n"
 	"transport = tcp\n"
 	"address = 127.0.0.1\n"
@@ -255,7 +257,7 @@ static void test_no_shared_thread_on_the_dam_cpu(void **state)
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)H.pid);
 	DIR *d = opendir(path);
 	assert_non_null(d);
-	unsigned ndam = 0, npqm = 0, nreactor = 0, nthreads = 0;
+	unsigned ndam = 0, npqm = 0, nreactor = 0, nthreads = 0, nmetrics = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
@@ -287,6 +289,7 @@ static void test_no_shared_thread_on_the_dam_cpu(void **state)
 		}
 		npqm += strncmp(comm, "hnvmf-pqm", 9) == 0 && strcmp(comm, "hnvmf-pqm-epoch") != 0;
 		nreactor += strncmp(comm, "hnvmf-r", 7) == 0;
+		nmetrics += strncmp(comm, "MHD", 3) == 0 || strncmp(comm, "hnvmf-metrics", 13) == 0;
 		if (list_has(allowed, DAM_CPU))
 			fail_msg("thread %s (%s) may run on the reserved CPU %d: %s", e->d_name, comm, DAM_CPU, allowed);
 	}
@@ -294,6 +297,7 @@ static void test_no_shared_thread_on_the_dam_cpu(void **state)
 	assert_true(ndam >= 1);
 	assert_true(npqm >= 1);
 	assert_true(nreactor >= 1);
+	assert_true(nmetrics >= 1);
 	assert_true(nthreads > ndam + npqm + nreactor); /* main, control, auth workers, epoch too */
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(dam), 0);
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(pqm), 0);

@@ -1,5 +1,6 @@
 /* Null backend: the size comes from the parameters, every bio completes at once with success,
- * reads leave the caller's buffers alone, and the common checks still apply. */
+ * reads return zeroes (in the caller's buffers, or, when it allows it, by pointing its iovecs at
+ * shared zeroes without writing its buffers), and the common checks still apply. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -73,6 +74,44 @@ static void test_everything_completes_reads_zeroed(void **state)
 	hnvmf_backend_close(be);
 }
 
+/* HNVMF_BIO_IOV_REPLACEABLE: the iovecs now point at zeroes, the caller's buffer is untouched (no
+ * memset of the transfer); an iovec longer than the shared area is still zeroed in place. */
+static void test_replaceable_read_points_at_zeroes(void **state)
+{
+	struct hnvmf_backend *be = open_null(1ull << 30, 512);
+	struct hnvmf_bqp *qp;
+	static char big[(2u << 20) + 4096];
+	char buf[8192];
+	struct iovec iov[3] = { { buf, 4096 }, { buf + 4096, 4096 }, { big, sizeof(big) } };
+	struct hnvmf_bio bio = { .op = HNVMF_BIO_READ, .flags = HNVMF_BIO_IOV_REPLACEABLE,
+				 .offset = 0, .len = 8192 + sizeof(big), .iov = iov, .iovcnt = 3,
+				 .result = -1 };
+	struct hnvmf_bio *done[1];
+
+	(void)state;
+	assert_int_equal(hnvmf_bqp_open(be, 8, &qp), 0);
+	memset(buf, 0xcd, sizeof(buf));
+	memset(big, 0xcd, sizeof(big));
+	assert_int_equal(hnvmf_bqp_submit(qp, &bio), 0);
+	assert_int_equal(hnvmf_bqp_kick(qp), 0);
+	assert_int_equal(hnvmf_bqp_poll(qp, done, 1), 1);
+	assert_int_equal(bio.result, 0);
+	for (int k = 0; k < 2; k++) {
+		const unsigned char *p = iov[k].iov_base;
+		assert_ptr_not_equal(p, buf + 4096 * k); /* pointed elsewhere ... */
+		assert_int_equal(iov[k].iov_len, 4096);
+		for (size_t i = 0; i < 4096; i++)
+			assert_int_equal(p[i], 0); /* ... at zeroes */
+	}
+	for (size_t i = 0; i < sizeof(buf); i++)
+		assert_int_equal((unsigned char)buf[i], 0xcd); /* not written */
+	assert_ptr_equal(iov[2].iov_base, big); /* too long for the shared area: zeroed in place */
+	for (size_t i = 0; i < sizeof(big); i++)
+		assert_int_equal((unsigned char)big[i], 0);
+	hnvmf_bqp_close(qp);
+	hnvmf_backend_close(be);
+}
+
 static void test_common_checks_apply(void **state)
 {
 	struct hnvmf_backend *be = open_null(1 << 20, 512);
@@ -104,6 +143,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_from_params),
 		cmocka_unit_test(test_everything_completes_reads_zeroed),
+		cmocka_unit_test(test_replaceable_read_points_at_zeroes),
 		cmocka_unit_test(test_common_checks_apply),
 	};
 

@@ -1,7 +1,6 @@
 /* DAM's units and reserved CPUs in the engine (core/path-dam.c): the capacity each
  * configuration gives, units taken and returned, grants spread over the reserved CPUs, and the
  * CPU mask that keeps every other thread off them. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>

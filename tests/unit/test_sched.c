@@ -206,6 +206,10 @@ static void test_limit_does_not_block_others(void **state)
 	run(f, &now, 1000, 5);
 	assert_true(f->served[0] <= 1000 + 1000 * HNVMF_BUCKET_NS / 1000000000ull + 1);
 	assert_true(f->served[0] + f->served[1] == 5000); /* every tick used its whole capacity */
+	/* The metrics' throttle count: once per io held back (not per look), only the limited one. */
+	uint64_t throttled = atomic_load(&f->t[0]->throttled);
+	assert_true(throttled > 0 && throttled <= f->served[0] + 1);
+	assert_int_equal(atomic_load(&f->t[1]->throttled), 0);
 	fake_free(f);
 }
 

@@ -98,7 +98,8 @@ void tcp_conn_start(struct tcp_conn *c)
 	rt->nconns++;
 	if (!rt->poller_on) {
 		rt->poller.fn = tcp_send_poller;
-		hnvmf_reactor_add_poller(rt->r, &rt->poller);
+		/* Last in the iteration: responses the engine completed in it leave at once. */
+		hnvmf_reactor_add_flusher(rt->r, &rt->poller);
 		rt->poller_on = true;
 	}
 	tcp_tick_start(rt);

@@ -133,6 +133,7 @@ static bool map_buffer(struct tcp_req *t)
 	req->iov[0].iov_base = t->data;
 	req->iov[0].iov_len = len;
 	req->iovcnt = 1;
+	req->iov_replaceable = true; /* C2HData is sent from req->iov; t->data is what we free */
 	return true;
 }
 
