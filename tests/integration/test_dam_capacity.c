@@ -9,7 +9,8 @@
  *     Alive), after which a DAM queue gets it again;
  *   - under DAM and PQM load, no thread but the DAM servers may run on CPU 1, and the DAM
  *     servers run only there;
- *   - hnvmfd --cpu that would pin a reactor on CPU 1 does not start. */
+ *   - hnvmfd --cpu that would pin a reactor on CPU 1 does not start;
+ *   - the metrics endpoint's hnvmf_dam_units gauges follow the units. */
 #include <ctype.h>
 #include <dirent.h>
 #include <setjmp.h>
@@ -137,6 +138,21 @@ static int units_used(void)
 	return (int)used;
 }
 
+/* The metrics endpoint's DAM gauges agree with the control socket. */
+static void assert_metrics_units(unsigned used)
+{
+	char cmd[256], out[65536], want[128];
+	snprintf(cmd, sizeof(cmd), "curl -sf --max-time 5 http://127.0.0.1:%u/metrics", (unsigned)H.disc_port);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	assert_int_equal(pclose(p), 0);
+	snprintf(want, sizeof(want), "\nhnvmf_dam_units %u\n", used);
+	if (!strstr(out, want) || !strstr(out, "\nhnvmf_dam_units_capacity 1\n"))
+		fail_msg("metrics without %s", want + 1);
+}
+
 static void state_line(const char *host, char *line, size_t len)
 {
 	if (!hnvmf_harness_ctrl_line(&H, host, line, len))
@@ -154,6 +170,7 @@ static void test_second_queue_falls_back_to_pqm(void **state)
 	if (!strstr(line, "q1:dam+auth") || !strstr(line, "q2:pqm+auth (dam: no capacity)"))
 		fail_msg("state: %s", line);
 	assert_int_equal(units_used(), 1);
+	assert_metrics_units(1);
 	assert_true(hnvmf_harness_log_wait(&H, "qid 2: no DAM capacity left: serving the queue through PQM", 2000));
 	verify_range(c, 0, 5); /* both queues serve, each on its path */
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
@@ -162,6 +179,7 @@ static void test_second_queue_falls_back_to_pqm(void **state)
 	for (int i = 0; i < 100 && units_used() != 0; i++)
 		usleep(20000);
 	assert_int_equal(units_used(), 0);
+	assert_metrics_units(0);
 	assert_int_equal(connect_host(HOST_PQMFB, key_pqmfb, 1, 0, &c), 0);
 	state_line(HOST_PQMFB, line, sizeof(line));
 	if (!strstr(line, "q1:dam+auth"))
