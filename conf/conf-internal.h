@@ -54,6 +54,9 @@ struct conf_key {
 int conf_key_accept(const struct conf_key *tab, struct conf_seen *seen, const char *section,
 		    const char *key, const char *file, int line, struct conf_err *err);
 
+/* "tenant KEY" a line for every key a tenant file accepts (hnvmf_conf_list_keys). */
+void conf_list_tenant_keys(FILE *f);
+
 /* ---- value parsers: return 0, or -1 with a short reason in why (no file:line) ---- */
 #define CONF_WHY_MAX 512
 int conf_parse_uint(const char *v, uint64_t min, uint64_t max, uint64_t *out, char *why);

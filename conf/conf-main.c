@@ -778,20 +778,22 @@ static int section_end(void *user)
 	}
 }
 
+/* The keys each section accepts, parallel to sect_names. */
+static const struct conf_key *const sect_keys[] = {
+	[S_GLOBAL] = global_keys,     [S_PQM] = pqm_keys,	[S_LIMITS] = limits_keys,
+	[S_LISTENER] = listener_keys,
+	[S_BACKEND] = backend_keys, [S_SUBSYS] = subsys_keys, [S_METRICS] = metrics_keys,
+};
+
 static int on_key(void *user, const char *key, const char *value, int line)
 {
-	static const struct conf_key *const tables[] = {
-		[S_GLOBAL] = global_keys,     [S_PQM] = pqm_keys,	[S_LIMITS] = limits_keys,
-		[S_LISTENER] = listener_keys,
-		[S_BACKEND] = backend_keys, [S_SUBSYS] = subsys_keys, [S_METRICS] = metrics_keys,
-	};
 	static int (*const handlers[])(struct main_ctx *, const char *, const char *, int) = {
 		[S_GLOBAL] = global_key,     [S_PQM] = pqm_key,	      [S_LIMITS] = limits_key,
 		[S_LISTENER] = listener_key,
 		[S_BACKEND] = backend_key, [S_SUBSYS] = subsys_key, [S_METRICS] = metrics_key,
 	};
 	struct main_ctx *x = user;
-	if (conf_key_accept(tables[x->sect], &x->seen, sect_names[x->sect], key, x->file, line, x->err) < 0)
+	if (conf_key_accept(sect_keys[x->sect], &x->seen, sect_names[x->sect], key, x->file, line, x->err) < 0)
 		return -1;
 	/* Only these may be empty: they mean "none". */
 	if (!*value && strcmp(key, "tenants_dir") != 0 && strcmp(key, "control_socket") != 0 &&
@@ -799,6 +801,15 @@ static int on_key(void *user, const char *key, const char *value, int line)
 	    strcmp(key, "dam_cpus") != 0)
 		return BAD(x, line, "%s: empty value", key);
 	return handlers[x->sect](x, key, value, line);
+}
+
+/* From the tables the parser checks keys against, so the list cannot miss one it accepts. */
+void hnvmf_conf_list_keys(FILE *f)
+{
+	for (size_t s = 0; s < sizeof(sect_keys) / sizeof(sect_keys[0]); s++)
+		for (const struct conf_key *k = sect_keys[s]; k && k->name; k++)
+			fprintf(f, "%s %s\n", sect_names[s], k->name);
+	conf_list_tenant_keys(f);
 }
 
 /* ---------------------------------------------------------------- end of file */

@@ -43,6 +43,12 @@ static const struct conf_key tenant_keys[] = {
 	{ "latency_target_us", false }, { NULL, false },
 };
 
+void conf_list_tenant_keys(FILE *f)
+{
+	for (const struct conf_key *k = tenant_keys; k->name; k++)
+		fprintf(f, "tenant %s\n", k->name);
+}
+
 /* A file holding a secret belongs to the daemon's user or root, and only its owner may reach it:
  * a secret another local user can read, or rewrite, is no secret. NULL, or what is wrong. */
 static const char *secret_holder_problem(const struct stat *st, char *why, size_t len)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 
 #define HNVMF_NQN_MAX 224 /* NVMe: an NQN is at most 223 bytes */
@@ -209,6 +210,9 @@ int hnvmf_conf_load_tenants(const struct hnvmf_conf *base, struct hnvmf_conf_ten
 			    size_t *ntenants, char *err, size_t errlen);
 void hnvmf_conf_free_tenants(struct hnvmf_conf_tenant *t, size_t n);
 void hnvmf_conf_free(struct hnvmf_conf *c);
+/* Every key the loader accepts, "SECTION KEY" a line ("tenant KEY" for tenant files): hnvmfd
+ * --list-keys, which the man page test checks against hnvmf.conf(5). */
+void hnvmf_conf_list_keys(FILE *f);
 
 const struct hnvmf_conf_subsys *hnvmf_conf_find_subsys(const struct hnvmf_conf *c, const char *nqn);
 const struct hnvmf_conf_backend *hnvmf_conf_find_backend(const struct hnvmf_conf *c, const char *name);

@@ -1,7 +1,9 @@
 /* hnvmfd: the NVMe-oF target gateway daemon. Composition root: it loads the configuration, builds
  * the target, starts reactors and transports, and handles signals:
  *   SIGTERM, SIGINT  graceful stop: listeners close, in-flight I/O completes and is answered
- *   SIGHUP           re-read the tenants directory; a bad file leaves the running set as it was */
+ *   SIGHUP           re-read the tenants directory; a bad file leaves the running set as it was
+ * Under systemd (hnvmfd.service, Type=notify) it reports readiness, status, reloads and stops,
+ * and pings the watchdog while its reactors run (target/notify.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
@@ -18,11 +21,13 @@
 #include "target/control.h"
 #include "target/crash-report.h"
 #include "target/metrics.h"
+#include "target/notify.h"
 #include "target/nvmf.h"
 #include "target/tenant.h"
 #include "transport/transport.h"
 
 #define MAX_REACTORS 64
+#define STATUS_TICK_US 5000000ull /* how often the systemd status line is refreshed */
 
 static struct {
 	struct hnvmf_conf *conf;
@@ -38,13 +43,14 @@ static struct {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: hnvmfd [-c FILE] [--check] [--cpu N] [-v] [--version] [--help]\n"
+		"usage: hnvmfd [-c FILE] [--check] [--cpu N] [-v] [--list-keys] [--version] [--help]\n"
 		"  -c, --config FILE  configuration (default %s if it exists, else the embedded\n"
 		"                     default: %s, 1 GiB RAM namespace, NVMe/TCP 127.0.0.1:4420)\n"
 		"      --check        validate the configuration and exit (0 valid, 1 not)\n"
 		"      --cpu N        pin reactor i to CPU N+i\n"
 		"  -v, --verbose      debug logging\n"
-		"  -f, --foreground   accepted for compatibility: hnvmfd always stays in the foreground\n",
+		"  -f, --foreground   accepted for compatibility: hnvmfd always stays in the foreground\n"
+		"      --list-keys    print every configuration key, \"SECTION KEY\" a line, and exit\n",
 		HNVMF_DEFAULT_CONF_FILE, HNVMF_DEFAULT_SUBNQN);
 }
 
@@ -81,6 +87,16 @@ static int reload_tenants(char *msg, size_t len)
 	pthread_mutex_unlock(&reloading);
 	log_notice("tenants reloaded: %zu tenant(s)", n);
 	return 0;
+}
+
+/* A reload as systemd sees it: RELOADING=1, then READY=1 with the new status whatever the
+ * outcome (a refused reload leaves the daemon serving as before). */
+static int reload(char *msg, size_t len)
+{
+	hnvmf_notify_reloading();
+	int rc = reload_tenants(msg, len);
+	hnvmf_notify_ready(d.tgt);
+	return rc;
 }
 
 /* --check: a tenant with a tls_psk is admitted only over TLS (target/fabrics-cmd.c), so a plain
@@ -245,7 +261,8 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'C'},
 		{"cpu", required_argument, NULL, 'p'},    {"verbose", no_argument, NULL, 'v'},
 		{"foreground", no_argument, NULL, 'f'},   {"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},         {"list-keys", no_argument, NULL, 'K'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *path = HNVMF_DEFAULT_CONF_FILE;
 	bool explicit_path = false, check = false, verbose = false;
@@ -272,6 +289,9 @@ int main(int argc, char **argv)
 			return 0;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'K':
+			hnvmf_conf_list_keys(stdout);
 			return 0;
 		default:
 			usage(stderr);
@@ -347,7 +367,7 @@ int main(int argc, char **argv)
 	}
 	int rc = start_listeners();
 	if (rc == 0 && d.conf->control_socket[0]) {
-		int c = hnvmf_control_start(d.tgt, d.conf->control_socket, reload_tenants, describe_requests,
+		int c = hnvmf_control_start(d.tgt, d.conf->control_socket, reload, describe_requests,
 					    &d.control);
 		if (c)
 			log_warn("control socket %s: %s (continuing without it)", d.conf->control_socket,
@@ -362,25 +382,42 @@ int main(int argc, char **argv)
 			log_info("metrics: http://%s%s%s:%u/metrics", strchr(d.conf->metrics.addr, ':') ? "[" : "",
 				 d.conf->metrics.addr, strchr(d.conf->metrics.addr, ':') ? "]" : "", d.conf->metrics.port);
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		log_notice("hnvmfd %s ready (%s)", HNVMF_VERSION, d.conf->file[0] ? d.conf->file : "embedded default");
+		hnvmf_notify_ready(d.tgt);
+	}
 
+	/* Housekeeping between signals, once per tick however many signals come: the watchdog round
+	 * (a quarter of its interval, so a late reactor answer costs one ping, not the service) and
+	 * the status line. */
+	uint64_t watchdog_us = hnvmf_notify_watchdog_usec();
+	uint64_t tick_ns = (watchdog_us ? watchdog_us / 4 : STATUS_TICK_US) * 1000, next = 0;
 	while (rc == 0) {
+		uint64_t now = hnvmf_now_ns();
+		if (now >= next) {
+			if (watchdog_us)
+				hnvmf_notify_watchdog(d.reactors, d.nreactors);
+			hnvmf_notify_status(d.tgt);
+			next = now + tick_ns;
+		}
+		const struct timespec left = {.tv_sec = (time_t)((next - now) / 1000000000),
+					      .tv_nsec = (long)((next - now) % 1000000000)};
 		siginfo_t si;
-		int s = sigwaitinfo(&sigs, &si);
+		int s = sigtimedwait(&sigs, &si, &left);
 		if (s < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			break;
 		}
 		if (s == SIGHUP) {
 			char msg[1024] = "";
-			reload_tenants(msg, sizeof(msg));
+			reload(msg, sizeof(msg));
 			continue;
 		}
 		if (s == SIGPIPE)
 			continue;
 		log_notice("signal %d: stopping", s);
+		hnvmf_notify_stopping();
 		break;
 	}
 	stop_all();

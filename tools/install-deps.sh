@@ -1,12 +1,14 @@
 #!/bin/sh
 # Install every Debian package hnvmf's build and tests need. Does nothing when all are present.
 # clang and libclang-rt-14-dev (libFuzzer, the sanitizer runtimes) build the fuzz targets.
+# libsystemd-dev (sd_notify), pandoc (man pages), dpkg-dev (the package's shlibdeps) and systemd
+# (systemd-analyze verify on the unit) are for operations (docs/operations.md).
 # The interop suite's own packages (QEMU, guest kernels, nvme-cli) are set up by tests/interop/setup.sh.
 set -eu
 PKGS="build-essential cmake pkg-config libssl-dev openssl libnvme-dev liburing-dev libisal-dev libjson-c-dev
       libibverbs-dev librdmacm-dev libinih-dev libcmocka-dev iproute2 python3
       libsystemd-dev libmicrohttpd-dev python3-prometheus-client curl
-      clang libclang-rt-14-dev"
+      clang libclang-rt-14-dev pandoc dpkg-dev systemd"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"

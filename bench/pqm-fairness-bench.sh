@@ -1,0 +1,97 @@
+#!/bin/bash
+# Fairness between tenants over NVMe/TCP on loopback (issue 13): a quiet tenant (1 I/O queue at
+# QD 1, then QD 8, 4 KiB random read) alone, then beside a noisy tenant (8 I/O queues at QD 128:
+# 4 KiB random reads, then 128 KiB random writes), on the PQM path with the per-tenant scheduler
+# (`[pqm] fair = yes`) and without it (`fair = no`: arrival order), and for reference on the
+# baseline and the direct path; null namespace and a prefilled file read with O_DIRECT.
+# The two tenants are two hnvmf-perf processes (hnvmf-perf's JSON gives per-tenant IOPS, not
+# per-tenant latency), both on INIT_CPU: the noise starts 1 s before the quiet run and ends about
+# 1 s after it, so the quiet tenant's whole measurement is beside the noise. Prints the quiet
+# tenant's IOPS and p50/p99/p99.9, the ratio of its p99 beside the noise to its p99 alone, and
+# what the noise got. Prints a table; never fails on timing.
+#
+#   bench/pqm-fairness-bench.sh [BUILD_DIR]       (default: build)
+#   SECS=10 SHORT=1 TARGET_CPU=0 INIT_CPU=1 FILE FILE_MIB PORT=14441 CMAX=2   bench/lib-tcp.sh
+#   MODES="pqm-fair pqm-fifo baseline direct" BACKENDS="null file" QUIET_QD="1 8"
+#   NOISE_QUEUES=8 NOISE_QD=128
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib-tcp.sh
+. "$(dirname "$0")/lib-tcp.sh"
+tcp_init pqm-fairness-bench "${1:-build}" 14441 2
+MODES=${MODES:-pqm-fair pqm-fifo baseline direct}
+BACKENDS=${BACKENDS:-null file}
+check_names backend "$BACKENDS" null file
+check_names mode "$MODES" pqm-fair pqm-fifo baseline direct
+QUIET_QD=${QUIET_QD:-1 8}
+NOISE_QUEUES=${NOISE_QUEUES:-8}
+NOISE_QD=${NOISE_QD:-128}
+prefill_file
+
+declare -A alone_p99
+# run MODE BACKEND QD NOISE: NOISE is none, randread (4 KiB) or write (128 KiB random writes)
+run() {
+	local mode=$1 be=$2 qd=$3 noise=$4 ns out nout f nf ratio=- nargs
+	ns=$(nsid "$be")
+	if [ "$noise" != none ]; then
+		nargs=(--workload randread -z 4k)
+		[ "$noise" = write ] && nargs=(--workload randwrite -z 128k)
+		beside_start "$dir/noise.json" -N "$ns" "${nargs[@]}" -Q "$NOISE_QD" --queues "$NOISE_QUEUES" -H "$(host noisy)"
+	fi
+	out=$(perf_json -N "$ns" --workload randread -z 4k -Q "$qd" --queues 1 -H "$(host quiet)" --time "$SECS")
+	wait_bg
+	nf="-         -      -"
+	if [ "$noise" != none ]; then
+		nout=$(tail -1 "$dir/noise.json")
+		if nf=$(jfields "$nout" iops mbps errors); then
+			read -r niops nmbps nerr <<< "$nf"
+			nf=$(printf "%9.0f %9.1f %6s" "$niops" "$nmbps" "$nerr")
+		fi
+	fi
+	if f=$(jfields "$out" iops lat_us.p50 lat_us.p99 lat_us.p99_9 errors); then
+		read -r iops p50 p99 p999 errs <<< "$f"
+		if [ "$noise" = none ]; then
+			alone_p99[$mode.$be.$qd]=$p99
+		elif [ -n "${alone_p99[$mode.$be.$qd]:-}" ]; then
+			ratio=$(awk -v a="${alone_p99[$mode.$be.$qd]}" -v b="$p99" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
+		fi
+		printf "%-5s %-9s %3s %-9s %9.0f %9.1f %9.1f %9.1f %6s %6s | %s\n" "$be" "$mode" "$qd" "$noise" \
+			"$iops" "$p50" "$p99" "$p999" "$ratio" "$errs" "$nf"
+	else
+		printf "%-5s %-9s %3s %-9s   quiet %s | %s\n" "$be" "$mode" "$qd" "$noise" "$f" "$nf"
+	fi
+}
+
+tcp_header
+echo "# quiet: 1 I/O queue x QD $QUIET_QD (one at a time), 4 KiB random read, host $(host quiet)"
+echo "# noisy: $NOISE_QUEUES I/O queues x QD $NOISE_QD, 4 KiB random read (randread) or 128 KiB random write (write), host $(host noisy)"
+echo "# pqm-fair: [pqm] fair = yes, both tenants weight 1; pqm-fifo: fair = no; PQM cmax $CMAX;"
+echo "# baseline: $CMAX servers per namespace; direct: no tenant files, default_mode = direct"
+echo "# p99x: the quiet tenant's p99 beside the noise / its p99 alone (same mode, backend, QD)"
+printf "%-5s %-9s %3s %-9s %9s %9s %9s %9s %6s %6s | %9s %9s %6s\n" bknd mode qd noise q-IOPS "q-p50us" "q-p99us" \
+	"q-p99.9us" p99x q-errs n-IOPS n-MB/s n-errs
+for mode in $MODES; do
+	reset_tenants
+	case $mode in
+	direct) start_daemon direct ;;
+	baseline)
+		tenant quiet baseline
+		tenant noisy baseline
+		start_daemon pqm
+		;;
+	pqm-fair | pqm-fifo)
+		tenant quiet pqm
+		tenant noisy pqm
+		fair=yes
+		[ "$mode" = pqm-fifo ] && fair=no
+		start_daemon pqm "fair=$fair"
+		;;
+	esac
+	for be in $BACKENDS; do
+		for qd in $QUIET_QD; do
+			for noise in none randread write; do
+				run "$mode" "$be" "$qd" "$noise"
+			done
+		done
+	done
+	stop_daemon
+done
