@@ -185,34 +185,52 @@ static int global_key(struct main_ctx *x, const char *k, const char *v, int line
 static const struct conf_key pqm_keys[] = {
 	{ "cmax", false },	 { "epoch_ms", false },		{ "subqueue_depth", false },
 	{ "server_cpus", false }, { "baseline_servers", false }, { "baseline_depth", false },
-	{ "fair", false },
+	{ "fair", false },	 { "dam_cpus", false },		{ "dam_queues_per_cpu", false },
+	{ "dam_max_queues", false },
 	{ NULL, false },
 };
 
-/* "1,3" or "" (unpinned): CPU numbers this machine has, each at most once. */
-static int set_server_cpus(struct main_ctx *x, const char *v, int line)
+/* server_cpus, dam_cpus: "1,3" or "" (none): CPU numbers this machine has, each at most once. */
+static int set_cpu_list(struct main_ctx *x, const char *key, const char *v, int line, int *cpus, unsigned *ncpus)
 {
-	struct hnvmf_conf_pqm *p = &x->c->pqm;
 	char buf[1024];
 	char *items[HNVMF_CONF_MAX_SERVER_CPUS];
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	if (conf_copy(buf, sizeof(buf), v, x->why) < 0)
-		return BADV(x, line, "server_cpus");
+		return BADV(x, line, key);
 	int n = conf_split_list(buf, items, HNVMF_CONF_MAX_SERVER_CPUS);
 	if (n < 0)
-		return BAD(x, line, "server_cpus: empty item or more than %d CPUs", HNVMF_CONF_MAX_SERVER_CPUS);
-	p->nserver_cpus = 0;
+		return BAD(x, line, "%s: empty item or more than %d CPUs", key, HNVMF_CONF_MAX_SERVER_CPUS);
+	*ncpus = 0;
 	for (int i = 0; i < n; i++) {
 		uint64_t cpu;
 		if (conf_parse_uint(items[i], 0, CPU_SETSIZE - 1, &cpu, x->why) < 0)
-			return BADV(x, line, "server_cpus");
+			return BADV(x, line, key);
 		if (ncpu > 0 && cpu >= (uint64_t)ncpu)
-			return BAD(x, line, "server_cpus: CPU %" PRIu64 " does not exist (this machine has %ld)", cpu, ncpu);
-		for (unsigned k = 0; k < p->nserver_cpus; k++)
-			if (p->server_cpus[k] == (int)cpu)
-				return BAD(x, line, "server_cpus: CPU %" PRIu64 " listed twice", cpu);
-		p->server_cpus[p->nserver_cpus++] = (int)cpu;
+			return BAD(x, line, "%s: CPU %" PRIu64 " does not exist (this machine has %ld)", key, cpu, ncpu);
+		for (unsigned k = 0; k < *ncpus; k++)
+			if (cpus[k] == (int)cpu)
+				return BAD(x, line, "%s: CPU %" PRIu64 " listed twice", key, cpu);
+		cpus[(*ncpus)++] = (int)cpu;
 	}
+	return 0;
+}
+
+/* dam_cpus are reserved for DAM: no other I/O server may be placed there, and a capacity of
+ * dam_max_queues only stands in for reserved CPUs (docs/dam.md). */
+static int pqm_end(struct main_ctx *x)
+{
+	struct hnvmf_conf_pqm *p = &x->c->pqm;
+	int dam_line = conf_seen_line(&x->seen, "dam_cpus");
+	for (unsigned i = 0; i < p->ndam_cpus; i++)
+		for (unsigned k = 0; k < p->nserver_cpus; k++)
+			if (p->dam_cpus[i] == p->server_cpus[k])
+				return BAD(x, dam_line,
+					   "dam_cpus: CPU %d is also in server_cpus (line %d); a reserved DAM CPU runs nothing else",
+					   p->dam_cpus[i], conf_seen_line(&x->seen, "server_cpus"));
+	if (p->ndam_cpus && conf_seen_line(&x->seen, "dam_max_queues"))
+		return BAD(x, conf_seen_line(&x->seen, "dam_max_queues"),
+			   "dam_max_queues: only with an empty dam_cpus (with reserved CPUs the capacity is dam_cpus x dam_queues_per_cpu)");
 	return 0;
 }
 
@@ -224,7 +242,13 @@ static int pqm_key(struct main_ctx *x, const char *k, const char *v, int line)
 	if (strcmp(k, "epoch_ms") == 0)
 		return uint_key(x, k, v, line, 1, 60000, &p->epoch_ms);
 	if (strcmp(k, "server_cpus") == 0)
-		return set_server_cpus(x, v, line);
+		return set_cpu_list(x, k, v, line, p->server_cpus, &p->nserver_cpus);
+	if (strcmp(k, "dam_cpus") == 0)
+		return set_cpu_list(x, k, v, line, p->dam_cpus, &p->ndam_cpus);
+	if (strcmp(k, "dam_queues_per_cpu") == 0)
+		return uint_key(x, k, v, line, 1, 1024, &p->dam_queues_per_cpu);
+	if (strcmp(k, "dam_max_queues") == 0)
+		return uint_key(x, k, v, line, 0, 65536, &p->dam_max_queues);
 	if (strcmp(k, "baseline_servers") == 0)
 		return uint_key(x, k, v, line, 0, 64, &p->baseline_servers);
 	if (strcmp(k, "baseline_depth") == 0) /* io_uring's largest ring */
@@ -748,6 +772,8 @@ static int section_end(void *user)
 		return subsys_end(x);
 	case S_LIMITS:
 		return limits_end(x);
+	case S_PQM:
+		return pqm_end(x);
 	default:
 		return 0;
 	}
@@ -772,7 +798,8 @@ static int on_key(void *user, const char *key, const char *value, int line)
 		return -1;
 	/* Only these may be empty: they mean "none". */
 	if (!*value && strcmp(key, "tenants_dir") != 0 && strcmp(key, "control_socket") != 0 &&
-	    strcmp(key, "dam_whitelist") != 0 && strcmp(key, "server_cpus") != 0 && strcmp(key, "listen") != 0)
+	    strcmp(key, "dam_whitelist") != 0 && strcmp(key, "server_cpus") != 0 && strcmp(key, "listen") != 0 &&
+	    strcmp(key, "dam_cpus") != 0)
 		return BAD(x, line, "%s: empty value", key);
 	return handlers[x->sect](x, key, value, line);
 }

@@ -129,6 +129,13 @@ struct hnvmf_conf_pqm {
 	int server_cpus[HNVMF_CONF_MAX_SERVER_CPUS]; /* CPUs for every I/O server thread (PQM pool,
 						      * DAM, baseline), round robin; none: unpinned */
 	unsigned nserver_cpus;
+	/* CPUs reserved for DAM: no other thread of the daemon runs there; none: DAM shares the
+	 * machine (not isolated). DAM capacity (queues granted at once) is ndam_cpus x
+	 * dam_queues_per_cpu, or with no dam_cpus dam_max_queues (0 = unlimited). */
+	int dam_cpus[HNVMF_CONF_MAX_SERVER_CPUS];
+	unsigned ndam_cpus;
+	unsigned dam_queues_per_cpu;
+	unsigned dam_max_queues;
 	unsigned baseline_servers; /* threads of the baseline adapter queue; 0 = cmax */
 	unsigned baseline_depth;   /* the baseline's shared backend queue pair; 0 = queue_depth */
 	bool fair;                 /* per-tenant scheduling, limits, reservations; no: FIFO */

@@ -27,6 +27,11 @@ int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine *
 	pthread_mutex_init(&e->tenants_lock, NULL);
 	if (!e->opts.backend_depth)
 		e->opts.backend_depth = 256;
+	if (hnvmf_dam_engine_init(e) != 0) {
+		pthread_mutex_destroy(&e->tenants_lock);
+		free(e);
+		return -ENOMEM;
+	}
 	*out = e;
 	return 0;
 }
@@ -49,6 +54,7 @@ void hnvmf_engine_destroy(struct hnvmf_engine *e)
 	hnvmf_pqm_engine_stop(e);
 	hnvmf_baseline_engine_stop(e);
 	hnvmf_tenants_free(e);
+	hnvmf_dam_engine_fini(e);
 	pthread_mutex_destroy(&e->tenants_lock);
 	free(e);
 }
@@ -94,6 +100,7 @@ int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvm
 	ch->reactor = r;
 	ch->be = be;
 	ch->wait_poller.fn = wait_poll;
+	ch->dam_unit = o->dam_unit;
 	if (o->tenant)
 		snprintf(ch->tenant, sizeof(ch->tenant), "%s", o->tenant);
 	if (o->mode == HNVMF_PATH_PQM) {

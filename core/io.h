@@ -52,11 +52,37 @@ struct hnvmf_engine_opts {
 	unsigned baseline_depth;   /* the baseline's shared backend queue pair; 0 = backend_depth */
 	bool pqm_fifo;             /* PQM servers take ios in arrival order: no per-tenant
 				    * scheduling, limits or reservations ([pqm] fair = no) */
+	/* DAM (docs/dam.md): CPUs reserved for DAM's servers (hnvmf_engine_reserve_dam_cpus keeps
+	 * every other thread off them); capacity = ndam_cpus x dam_queues_per_cpu units, or with
+	 * no dam_cpus dam_max_queues (0 = unlimited). */
+	int dam_cpus[HNVMF_MAX_SERVER_CPUS];
+	unsigned ndam_cpus;
+	unsigned dam_queues_per_cpu; /* 0 is read as 1 */
+	unsigned dam_max_queues;
 };
 
 int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine **out);
 /* Stops the I/O servers; every channel must be closed. */
 void hnvmf_engine_destroy(struct hnvmf_engine *e);
+
+/* Removes opts.dam_cpus from the calling thread's CPU mask. Every thread it creates afterwards
+ * inherits that mask (reactors, PQM and baseline servers, workers, and any thread a library
+ * starts, such as io_uring workers), so call it in the main thread before any other starts; only DAM's
+ * servers pin themselves onto a reserved CPU. Returns 0, or -EINVAL (with why) when no CPU
+ * would be left for the rest. Nothing to do without dam_cpus. */
+int hnvmf_engine_reserve_dam_cpus(struct hnvmf_engine *e, char *why, size_t len);
+
+/* DAM admission by capacity. A unit is a slot on a reserved CPU that one I/O queue holds while
+ * it is granted DAM; the DAM servers of its channels run on that CPU. Any thread. */
+int hnvmf_dam_unit_get(struct hnvmf_engine *e); /* the unit (>= 0), or -ENOSPC: none left */
+void hnvmf_dam_unit_put(struct hnvmf_engine *e, int unit);
+struct hnvmf_dam_usage {
+	unsigned capacity;  /* units; 0 = unlimited */
+	unsigned used;      /* units held now */
+	uint64_t unit_iops; /* most completions/s one DAM server sustained while busy; 0 = not
+			     * measured yet (measured when a DAM channel closes) */
+};
+struct hnvmf_dam_usage hnvmf_dam_usage(struct hnvmf_engine *e);
 
 /* A tenant's share of the PQM servers (docs/pqm.md): its weight in the servers' deficit round
  * robin, limits (token buckets shared by all of its queues; 0 = none) and the rate reserved for
@@ -74,6 +100,7 @@ struct hnvmf_chan_opts {
 	/* The host's tenant file's share, applied to the engine's tenant of that name. NULL: the
 	 * host has no tenant file and shares the default tenant (weight 1, no limits). */
 	const struct hnvmf_tenant_qos *qos;
+	int dam_unit; /* DAM: the queue's unit (hnvmf_dam_unit_get); its CPU runs the server */
 };
 
 /* Sets a tenant's share (a reload): its channels, open or not, use it from their next io. */

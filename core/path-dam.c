@@ -3,20 +3,122 @@
  * into that server's subqueue (the MPSC ring of core/ring.h, here with a single producer); no
  * queue, lock or thread is shared with another tenant, so a noisy neighbour cannot delay it.
  * The server polls for DAM_SPIN_US after its last work, then sleeps, so an idle tenant does not
- * burn a core. */
+ * burn a core.
+ *
+ * Admission by capacity: a granted queue holds one unit, a slot on a CPU reserved for DAM
+ * (opts.dam_cpus), and its servers run there; every other thread of the daemon is kept off
+ * those CPUs (hnvmf_engine_reserve_dam_cpus). A unit is the place a DAM reactor will later run
+ * the queue to completion; today it hosts the queue's servers (docs/dam.md). */
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/ioserver.h"
+#include "core/log.h"
 #include "core/path.h"
 
 #define DAM_SPIN_US 200
+#define DAM_MAX_UNITS 65536 /* with dam_max_queues: what the taken table may hold */
 
 struct dam_chan {
 	struct hnvmf_ioserver *server;
 };
+
+int hnvmf_dam_engine_init(struct hnvmf_engine *e)
+{
+	const struct hnvmf_engine_opts *o = &e->opts;
+	unsigned per_cpu = o->dam_queues_per_cpu ? o->dam_queues_per_cpu : 1;
+	unsigned ncpus = o->ndam_cpus < HNVMF_MAX_SERVER_CPUS ? o->ndam_cpus : HNVMF_MAX_SERVER_CPUS;
+	e->dam_capacity = ncpus ? ncpus * per_cpu : o->dam_max_queues;
+	if (e->dam_capacity > DAM_MAX_UNITS)
+		e->dam_capacity = DAM_MAX_UNITS;
+	if (e->dam_capacity) {
+		e->dam_taken = calloc(e->dam_capacity, sizeof(*e->dam_taken));
+		if (!e->dam_taken)
+			return -ENOMEM;
+	}
+	pthread_mutex_init(&e->dam_lock, NULL);
+	return 0;
+}
+
+void hnvmf_dam_engine_fini(struct hnvmf_engine *e)
+{
+	pthread_mutex_destroy(&e->dam_lock);
+	free(e->dam_taken);
+}
+
+/* Units are numbered so that the lowest free one is on the least loaded CPU: unit u lives on
+ * dam_cpus[u % ndam_cpus]. */
+static int unit_cpu(const struct hnvmf_engine *e, int unit)
+{
+	unsigned n = e->opts.ndam_cpus < HNVMF_MAX_SERVER_CPUS ? e->opts.ndam_cpus : HNVMF_MAX_SERVER_CPUS;
+	return n && unit >= 0 ? e->opts.dam_cpus[(unsigned)unit % n] : -1;
+}
+
+int hnvmf_dam_unit_get(struct hnvmf_engine *e)
+{
+	int unit = -ENOSPC;
+	pthread_mutex_lock(&e->dam_lock);
+	if (!e->dam_capacity) {
+		unit = 0; /* unlimited: counted only */
+		e->dam_used++;
+	}
+	for (unsigned u = 0; unit < 0 && u < e->dam_capacity; u++) {
+		if (!e->dam_taken[u]) {
+			e->dam_taken[u] = true;
+			e->dam_used++;
+			unit = (int)u;
+		}
+	}
+	pthread_mutex_unlock(&e->dam_lock);
+	return unit;
+}
+
+void hnvmf_dam_unit_put(struct hnvmf_engine *e, int unit)
+{
+	pthread_mutex_lock(&e->dam_lock);
+	if (e->dam_capacity && unit >= 0 && (unsigned)unit < e->dam_capacity && e->dam_taken[unit]) {
+		e->dam_taken[unit] = false;
+		e->dam_used--;
+	} else if (!e->dam_capacity && e->dam_used) {
+		e->dam_used--;
+	}
+	pthread_mutex_unlock(&e->dam_lock);
+}
+
+struct hnvmf_dam_usage hnvmf_dam_usage(struct hnvmf_engine *e)
+{
+	pthread_mutex_lock(&e->dam_lock);
+	struct hnvmf_dam_usage u = {.capacity = e->dam_capacity, .used = e->dam_used,
+				    .unit_iops = atomic_load(&e->dam_unit_iops)};
+	pthread_mutex_unlock(&e->dam_lock);
+	return u;
+}
+
+int hnvmf_engine_reserve_dam_cpus(struct hnvmf_engine *e, char *why, size_t len)
+{
+	if (!e->opts.ndam_cpus)
+		return 0;
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+		snprintf(why, len, "cannot read the CPU mask: %s", strerror(errno));
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < e->opts.ndam_cpus && i < HNVMF_MAX_SERVER_CPUS; i++)
+		CPU_CLR(e->opts.dam_cpus[i], &set);
+	if (CPU_COUNT(&set) == 0) {
+		snprintf(why, len, "dam_cpus leaves no CPU of this process's mask for the other threads");
+		return -EINVAL;
+	}
+	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+		snprintf(why, len, "cannot keep the daemon's threads off dam_cpus: %s", strerror(errno));
+		return -EINVAL;
+	}
+	return 0;
+}
 
 bool hnvmf_dam_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
@@ -29,11 +131,11 @@ int hnvmf_dam_open(struct hnvmf_chan *ch)
 	struct dam_chan *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	char name[32];
-	snprintf(name, sizeof(name), "hnvmf-dam");
-	struct hnvmf_ioserver_opts o = {.name = name, .subqueue_depth = ch->eng->opts.subqueue_depth,
+	/* Without reserved CPUs DAM shares the machine: server_cpus, as the other paths. */
+	int cpu = unit_cpu(ch->eng, ch->dam_unit);
+	struct hnvmf_ioserver_opts o = {.name = "hnvmf-dam", .subqueue_depth = ch->eng->opts.subqueue_depth,
 					.backend_depth = ch->eng->opts.backend_depth, .spin_us = DAM_SPIN_US,
-					.cpu = hnvmf_engine_server_cpu(ch->eng)};
+					.cpu = cpu >= 0 ? cpu : hnvmf_engine_server_cpu(ch->eng)};
 	int rc = hnvmf_ioserver_start(&o, &d->server);
 	if (rc) {
 		free(d);
@@ -41,6 +143,19 @@ int hnvmf_dam_open(struct hnvmf_chan *ch)
 	}
 	ch->priv = d;
 	return 0;
+}
+
+/* What one unit sustains: completions per second of busy time, kept as the best seen. */
+static void measure_unit(struct hnvmf_engine *e, const struct hnvmf_ioserver_stats *st)
+{
+	uint64_t busy = atomic_load_explicit(&st->busy_ns, memory_order_relaxed);
+	uint64_t done = atomic_load_explicit(&st->completed, memory_order_relaxed);
+	if (!busy || !done)
+		return;
+	uint64_t iops = (uint64_t)((double)done * 1e9 / (double)busy);
+	uint64_t best = atomic_load(&e->dam_unit_iops);
+	while (iops > best && !atomic_compare_exchange_weak(&e->dam_unit_iops, &best, iops))
+		;
 }
 
 void hnvmf_dam_close(struct hnvmf_chan *ch)
@@ -51,6 +166,7 @@ void hnvmf_dam_close(struct hnvmf_chan *ch)
 	while (ch->wait_head)
 		if (!hnvmf_chan_push_waiting(ch))
 			sched_yield();
+	measure_unit(ch->eng, hnvmf_ioserver_stats(d->server));
 	hnvmf_ioserver_stop(d->server);
 	free(d);
 }

@@ -17,6 +17,7 @@ struct hnvmf_chan {
 	char tenant[224];
 	struct hnvmf_tenant *sched_tenant; /* whose share it draws on (core/qos.c) */
 	void *priv; /* the path's own state */
+	int dam_unit; /* DAM: the unit whose CPU runs the channel's server */
 	_Atomic uint64_t arrivals; /* ios submitted; written by the channel's reactor only */
 	/* ios ops->push had no room for (a full backend queue pair or subqueue), in FIFO order: an
 	 * io never overtakes one that waits. wait_poller, on the reactor only while ios wait,
@@ -41,6 +42,12 @@ struct hnvmf_engine {
 	atomic_uint next_cpu; /* round robin over opts.server_cpus for servers made on demand */
 	void *pqm;      /* core/path-pqm.c */
 	void *baseline; /* core/path-baseline.c */
+	/* DAM units (core/path-dam.c): taken[u] for u < capacity; used counts them (and the
+	 * grants when the capacity is unlimited) */
+	pthread_mutex_t dam_lock;
+	bool *dam_taken;
+	unsigned dam_capacity, dam_used;
+	_Atomic uint64_t dam_unit_iops;
 	pthread_mutex_t tenants_lock; /* the list below, not the tenants' own state (core/qos.c) */
 	struct hnvmf_tenant *tenants;
 	unsigned ntenants;
@@ -59,6 +66,9 @@ HNVMF_PATH_OPS_DECLARE(baseline);
 /* Engine-wide teardown of the shared paths (each tolerates never having been started). */
 void hnvmf_baseline_engine_stop(struct hnvmf_engine *e);
 void hnvmf_pqm_engine_stop(struct hnvmf_engine *e);
+/* DAM's units, at engine create / destroy. */
+int hnvmf_dam_engine_init(struct hnvmf_engine *e);
+void hnvmf_dam_engine_fini(struct hnvmf_engine *e);
 
 /* The CPU the next I/O server made on demand (DAM, baseline) is pinned to: opts.server_cpus
  * round robin, or -1. */

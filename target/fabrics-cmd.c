@@ -141,7 +141,10 @@ static uint16_t connect_attach(struct hnvmf_req *req, struct hnvmf_ctrl *ctrl, c
 		hnvmf_ctrl_detach_sq(ctrl, sq);
 		sq->ctrl = NULL;
 		connect_drop_ctrl(ctrl, qid, "admission refused");
-		req->cqe.result = connect_ipo(true, offsetof(struct nvmf_connect_data, hostnqn));
+		/* Invalid Parameters: no DAM capacity for another queue (target/tenant.h) */
+		req->cqe.result = st == HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_PARAM)
+					  ? connect_ipo(false, offsetof(struct hnvmf_sqe_connect, qid))
+					  : connect_ipo(true, offsetof(struct nvmf_connect_data, hostnqn));
 		return st;
 	}
 	log_debug("%s: host %s connected qid %u size %u to %s (ctrl %u, %s)", sq->peer, d->hostnqn, qid,

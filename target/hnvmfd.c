@@ -312,6 +312,20 @@ static void raise_open_files(void)
 			 "descriptors: accepts will fail (and pause) before max_connections is reached");
 }
 
+/* --cpu N pins reactor i to N + i: none of them may sit on a CPU reserved for DAM. */
+static bool reactor_cpus_overlap_dam(int cpu)
+{
+	for (unsigned i = 0; cpu >= 0 && i < d.nreactors; i++)
+		for (unsigned k = 0; k < d.conf->pqm.ndam_cpus; k++)
+			if (cpu + (int)i == d.conf->pqm.dam_cpus[k]) {
+				log_err("cannot start: --cpu %d pins reactor %u to CPU %d, which [pqm] dam_cpus "
+					"reserves for DAM",
+					cpu, i, cpu + (int)i);
+				return true;
+			}
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -395,8 +409,22 @@ int main(int argc, char **argv)
 										    : d.conf->queue_depth,
 				       .pqm_fifo = !d.conf->pqm.fair};
 	memcpy(eo.server_cpus, d.conf->pqm.server_cpus, sizeof(int) * d.conf->pqm.nserver_cpus);
+	eo.ndam_cpus = d.conf->pqm.ndam_cpus;
+	eo.dam_queues_per_cpu = d.conf->pqm.dam_queues_per_cpu;
+	eo.dam_max_queues = d.conf->pqm.dam_max_queues;
+	memcpy(eo.dam_cpus, d.conf->pqm.dam_cpus, sizeof(int) * d.conf->pqm.ndam_cpus);
+	d.nreactors = d.conf->reactors ? d.conf->reactors : 1;
+	if (d.nreactors > MAX_REACTORS)
+		d.nreactors = MAX_REACTORS;
 	char err[1024] = "";
+	if (reactor_cpus_overlap_dam(cpu)) {
+		hnvmf_conf_free(d.conf);
+		return 1;
+	}
+	/* Before any thread starts (the auth workers start in hnvmf_tgt_create): they all inherit a
+	 * mask without the CPUs reserved for DAM. */
 	if (hnvmf_engine_create(&eo, &d.engine) != 0 ||
+	    hnvmf_engine_reserve_dam_cpus(d.engine, err, sizeof(err)) != 0 ||
 	    hnvmf_tgt_create(d.conf, d.engine, &d.tgt, err, sizeof(err)) != 0) {
 		log_err("cannot start: %s", err[0] ? err : "out of memory");
 		if (d.engine)
@@ -405,9 +433,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hnvmf_tenant_apply_qos(d.tgt, NULL, 0);
-	d.nreactors = d.conf->reactors ? d.conf->reactors : 1;
-	if (d.nreactors > MAX_REACTORS)
-		d.nreactors = MAX_REACTORS;
 	for (unsigned i = 0; i < d.nreactors; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "hnvmf-r%u", i);

@@ -61,7 +61,7 @@ static struct hnvmf_chan *queue_chan(struct hnvmf_sq *sq, struct hnvmf_ns *ns)
 		return ch;
 	struct hnvmf_tenant_qos q;
 	struct hnvmf_chan_opts o = {.mode = sq->mode, .tenant = sq->ctrl->hostnqn,
-				    .qos = hnvmf_tenant_qos(sq, &q) ? &q : NULL};
+				    .qos = hnvmf_tenant_qos(sq, &q) ? &q : NULL, .dam_unit = sq->dam_unit};
 	int rc = hnvmf_chan_open(sq->tgt->engine, sq->reactor, ns->be, &o, &ch);
 	if (rc) {
 		log_err("%s: cannot open an I/O channel to namespace %u: %s", sq->peer, ns->nsid, strerror(-rc));

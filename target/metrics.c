@@ -207,6 +207,11 @@ static void control_path(struct out *o, struct hnvmf_tgt *tgt)
 	put(o, "hnvmf_dam_grants_total %" PRIu64 "\n", hnvmf_stats_dam(tgt->stats, true));
 	family(o, "hnvmf_dam_revocations_total", "counter", "DAM grants revoked by a reload.");
 	put(o, "hnvmf_dam_revocations_total %" PRIu64 "\n", hnvmf_stats_dam(tgt->stats, false));
+	struct hnvmf_dam_usage du = hnvmf_dam_usage(tgt->engine);
+	family(o, "hnvmf_dam_units", "gauge", "DAM units (one per I/O queue granted DAM) held now.");
+	put(o, "hnvmf_dam_units %u\n", du.used);
+	family(o, "hnvmf_dam_units_capacity", "gauge", "DAM units there are (docs/dam.md); 0: unlimited.");
+	put(o, "hnvmf_dam_units_capacity %u\n", du.capacity);
 	family(o, "hnvmf_qos_throttled_total", "counter",
 	       "I/O commands of a tenant that its limits (max_iops, max_*_mbps) held back at least once.");
 	hnvmf_engine_each_tenant(tgt->engine, put_throttled, o);

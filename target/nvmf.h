@@ -132,6 +132,8 @@ struct hnvmf_sq {
 	atomic_uint inflight;    /* requests between req_init and queue_response */
 	_Atomic uint64_t ncmds;  /* commands received; the keep-alive timer reads it as traffic */
 	enum hnvmf_path_mode mode; /* engine path for this queue's I/O, chosen at Connect */
+	const char *path_why;    /* why mode is not what the tenant asked for ("dam: no capacity"), or NULL */
+	int dam_unit;            /* the DAM unit this I/O queue holds (target/tenant.c), or -1 */
 	atomic_bool deleted;     /* an I/O queue deleted by a controller reset: commands fail */
 	struct hnvmf_chan *chans[HNVMF_MAX_NSID + 1]; /* per namespace, opened on first use */
 	/* Per namespace this queue used: its statistics record, written by this reactor only. */

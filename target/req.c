@@ -7,6 +7,7 @@
 #include "target/auth.h"
 #include "target/nvmf.h"
 #include "target/stats.h"
+#include "target/tenant.h" /* hnvmf_tenant_release_dam */
 
 void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port *port,
 		   struct hnvmf_reactor *r, const struct hnvmf_sq_ops *ops)
@@ -25,6 +26,8 @@ void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port
 	atomic_init(&sq->ncmds, 0);
 	atomic_init(&sq->deleted, false);
 	sq->mode = HNVMF_PATH_DIRECT;
+	sq->path_why = NULL;
+	sq->dam_unit = -1;
 	memset(sq->chans, 0, sizeof(sq->chans));
 	memset(sq->stats, 0, sizeof(sq->stats));
 	sq->auth = NULL;
@@ -56,6 +59,7 @@ void hnvmf_sq_destroy(struct hnvmf_sq *sq)
 			sq->chans[i] = NULL;
 		}
 	}
+	hnvmf_tenant_release_dam(sq);
 	struct hnvmf_ctrl *ctrl = sq->ctrl;
 	if (!ctrl)
 		return;

@@ -1,6 +1,7 @@
 /* Tenant admission (the rules are in target/tenant.h): the engine path of each queue, DAM only
  * for proven, whitelisted identities within their SLA. */
 #include <stdbool.h>
+#include <inttypes.h>
 #include <stddef.h>
 
 #include "core/log.h"
@@ -17,6 +18,7 @@ struct tenant_view {
 	int permission_level;
 	unsigned max_queues;
 	enum hnvmf_dam_fallback fallback;
+	uint64_t reserved_iops;
 };
 
 static struct tenant_view tenant_snapshot(struct hnvmf_sq *sq)
@@ -30,6 +32,7 @@ static struct tenant_view tenant_snapshot(struct hnvmf_sq *sq)
 		v.permission_level = t->permission_level;
 		v.max_queues = t->max_queues;
 		v.fallback = t->dam_fallback;
+		v.reserved_iops = t->reserved_iops;
 	}
 	pthread_mutex_unlock(&sq->tgt->lock);
 	return v;
@@ -49,6 +52,34 @@ static bool auth_pending(const struct hnvmf_sq *sq) { return sq->auth != NULL &&
 /* sq->tls: the transport negotiated TLS with the PSK configured for the identity's host, and
  * Connect refuses another host on that queue (target/fabrics-cmd.c), so TLS proves the identity. */
 static bool identity_proven(const struct hnvmf_sq *sq) { return sq->authenticated || sq->tls; }
+
+void hnvmf_tenant_release_dam(struct hnvmf_sq *sq)
+{
+	if (sq->dam_unit < 0)
+		return;
+	hnvmf_dam_unit_put(sq->tgt->engine, sq->dam_unit);
+	sq->dam_unit = -1;
+}
+
+/* An I/O queue granted DAM holds a unit (one per queue, whatever its namespaces) from the
+ * decision until it closes or loses the grant. It is taken at Connect even while DH-HMAC-CHAP is
+ * pending, so that a refusal for capacity is the Connect's status. false: none left. */
+static bool take_unit(struct hnvmf_sq *sq, const struct tenant_view *t)
+{
+	if (sq->qid == 0 || sq->dam_unit >= 0)
+		return true;
+	int unit = hnvmf_dam_unit_get(sq->tgt->engine);
+	if (unit < 0)
+		return false;
+	sq->dam_unit = unit;
+	struct hnvmf_dam_usage u = hnvmf_dam_usage(sq->tgt->engine);
+	if (t->reserved_iops && u.unit_iops && t->reserved_iops > u.unit_iops)
+		log_ratelimited_f(HNVMF_LOG_NOTICE, sq_log_fields(sq),
+				"host %s qid %u: reserved_iops %" PRIu64 " exceeds what one DAM unit was measured "
+				"to sustain (%" PRIu64 " IOPS): this queue alone may not deliver it",
+				sq->ctrl->hostnqn, sq->qid, t->reserved_iops, u.unit_iops);
+	return true;
+}
 
 /* The decision. at_connect: rule 3 may still be pending; the fallback notice is given at the
  * admin queue's Connect only (once per controller: every queue of a controller shares the
@@ -91,19 +122,31 @@ static uint16_t admit(struct hnvmf_sq *sq, bool at_connect, enum hnvmf_path_mode
 		*mode = HNVMF_PATH_PQM;
 		return 0;
 	}
-	if (pending) {
-		*mode = HNVMF_PATH_PQM; /* provisional: decided when the exchange succeeds */
-		return 0;
-	}
 	if (sq->qid > 0 && t.max_queues && sq->qid > t.max_queues) {
-		log_notice(
-			"host %s (ctrl %u): I/O queue %u is beyond the SLA's %u queues: served through PQM, "
-			"not DAM",
-			c->hostnqn, c->cntlid, sq->qid, t.max_queues);
+		if (!pending)
+			log_notice("host %s (ctrl %u): I/O queue %u is beyond the SLA's %u queues: served "
+				   "through PQM, not DAM",
+				   c->hostnqn, c->cntlid, sq->qid, t.max_queues);
 		*mode = HNVMF_PATH_PQM;
 		return 0;
 	}
-	*mode = HNVMF_PATH_DAM;
+	if (!take_unit(sq, &t)) {
+		if (t.fallback == HNVMF_DAM_FALLBACK_REFUSE) {
+			log_ratelimited_f(HNVMF_LOG_NOTICE, sq_log_fields(sq),
+					"host %s qid %u: no DAM capacity left; dam_fallback = refuse, refusing "
+					"the queue's Connect",
+					c->hostnqn, sq->qid);
+			return HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_PARAM);
+		}
+		log_ratelimited_f(HNVMF_LOG_NOTICE, sq_log_fields(sq), "host %s qid %u: no DAM capacity left: serving the queue through PQM",
+				c->hostnqn, sq->qid);
+		sq->path_why = "dam: no capacity";
+		*mode = HNVMF_PATH_PQM;
+		return 0;
+	}
+	sq->path_why = NULL;
+	/* pending: provisional, decided when the exchange succeeds (the unit is held meanwhile) */
+	*mode = pending ? HNVMF_PATH_PQM : HNVMF_PATH_DAM;
 	return 0;
 }
 
@@ -126,6 +169,8 @@ uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq)
 {
 	enum hnvmf_path_mode m;
 	uint16_t st = admit(sq, false, &m);
+	if (st || m != HNVMF_PATH_DAM)
+		hnvmf_tenant_release_dam(sq); /* no channel is open yet: I/O waited for the exchange */
 	if (!st) {
 		if (m != sq->mode)
 			log_debug("host %s qid %u: authenticated, path %s", sq->ctrl->hostnqn, sq->qid,
@@ -168,6 +213,7 @@ static void revalidate_dam(struct hnvmf_sq *sq)
 			sq->chans[i] = NULL;
 		}
 	}
+	hnvmf_tenant_release_dam(sq);
 	sq->mode = m;
 }
 

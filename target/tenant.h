@@ -7,7 +7,11 @@
  *   3. the connection is authenticated: DH-HMAC-CHAP succeeded on this queue, or the transport
  *      secured it with TLS (always a PSK for NVMe/TCP, which proves the identity), and
  *   4. it is an I/O queue within the tenant's SLA (qid <= max_queues, when max_queues is set);
- *      queues beyond it are served through PQM, with a notice (rule 4 never refuses).
+ *      queues beyond it are served through PQM, with a notice (rule 4 never refuses), and
+ *   5. a DAM unit is free (capacity: [pqm] dam_cpus x dam_queues_per_cpu, or dam_max_queues):
+ *      each granted I/O queue holds one until it closes or loses the grant. When none is left the
+ *      tenant's dam_fallback decides: pqm (the queue is served through PQM, sq->path_why says
+ *      so) or refuse (the Connect fails with Connect Invalid Parameters, DNR, pointing at QID).
  * When 1 holds but 2 or 3 fails, the tenant's dam_fallback decides: pqm (serve through PQM and
  * say why, once per controller: at its admin queue's Connect) or refuse (the Connect fails with
  * Connect Invalid Host, DNR). Hosts without a tenant file get conf->default_mode (never DAM);
@@ -39,6 +43,10 @@ uint16_t hnvmf_tenant_admit(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode);
  * mode Connect left provisional and stores it in sq->mode. Returns 0, or a non-zero status when
  * the tenant must now be refused (its file changed since Connect); the caller disconnects. */
 uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq);
+
+/* Returns the DAM unit the queue holds, if any, to the engine; on the queue's reactor, once its
+ * DAM channels are closed (queue teardown, a revoked grant). */
+void hnvmf_tenant_release_dam(struct hnvmf_sq *sq);
 
 /* After the tenant set was replaced (SIGHUP, "reload"): every queue holding DAM is re-admitted on
  * its own reactor; a revoked grant drains its dedicated queue pairs and moves the queue to the

@@ -412,13 +412,18 @@ size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len)
 		PUT("ctrl %u subsys %s host %s kato %u ioqueues %u", c->cntlid, c->subsys->nqn, c->hostnqn,
 		    c->kato_ms, nq);
 		for (unsigned q = 1; q <= HNVMF_MAX_IO_QUEUES; q++)
-			if (c->sqs[q])
+			if (c->sqs[q]) {
 				PUT(" q%u:%s%s", q, hnvmf_path_mode_name(c->sqs[q]->mode),
 				    c->sqs[q]->authenticated ? "+auth" : "");
+				if (c->sqs[q]->path_why)
+					PUT(" (%s)", c->sqs[q]->path_why);
+			}
 		PUT("\n");
 		pthread_mutex_unlock(&c->lock);
 	}
 	PUT("controllers %u\n", nctrl);
+	struct hnvmf_dam_usage du = hnvmf_dam_usage(tgt->engine);
+	PUT("dam units used %u capacity %u%s\n", du.used, du.capacity, du.capacity ? "" : " (unlimited)");
 	/* dh_jobs: DH steps the workers computed; refused: attempts refused during a back-off;
 	 * busy: DH steps refused because the workers' queue was full. */
 	PUT("auth workers %u dh_jobs %llu refused %llu busy %llu\n", hnvmf_auth_pool_workers(tgt->auth_pool),

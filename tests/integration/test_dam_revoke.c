@@ -121,6 +121,18 @@ static void *load_run(void *arg)
 	return NULL;
 }
 
+/* "dam units used U ..." from hnvmfctl state: the DAM units the queues hold. */
+static unsigned dam_units_used(void)
+{
+	char out[16384];
+	unsigned used;
+	assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
+	const char *p = strstr(out, "dam units used ");
+	if (!p || sscanf(p, "dam units used %u", &used) != 1)
+		fail_msg("no dam units in state: %s", out);
+	return used;
+}
+
 static void test_revoke_to_pqm_under_load(void **state)
 {
 	(void)state;
@@ -128,6 +140,7 @@ static void test_revoke_to_pqm_under_load(void **state)
 	char line[1024], out[256];
 	hnvmf_harness_ctrl_line(&H, HOST_PQM_FB, line, sizeof(line));
 	assert_non_null(strstr(line, "q1:dam+auth q2:dam+auth"));
+	assert_int_equal(dam_units_used(), 2); /* one per queue */
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, load_run, &l), 0);
 	while (l.rounds < 2 && !l.failures)
@@ -142,6 +155,7 @@ static void test_revoke_to_pqm_under_load(void **state)
 		hnvmf_harness_ctrl_line(&H, HOST_PQM_FB, line, sizeof(line));
 	}
 	assert_non_null(strstr(line, "q1:pqm+auth q2:pqm+auth"));
+	assert_int_equal(dam_units_used(), 0); /* the revoked grants returned their units */
 	int at_change = l.rounds;
 	while (l.rounds < at_change + 2 && !l.failures)
 		usleep(5000);

@@ -79,6 +79,7 @@ static struct env {
 	struct hnvmf_conf *conf;
 	struct hnvmf_tgt *tgt;
 	struct hnvmf_port *port;
+	struct hnvmf_engine *engine; /* DAM's units (no I/O runs here) */
 } env;
 
 static void env_start(const struct tenant_spec *t, size_t n)
@@ -121,7 +122,9 @@ static void env_start(const struct tenant_spec *t, size_t n)
 	}
 	env.conf = c;
 	char err[256];
-	assert_int_equal(hnvmf_tgt_create(c, NULL, &env.tgt, err, sizeof(err)), 0);
+	struct hnvmf_engine_opts eo = {.dam_max_queues = 0};
+	assert_int_equal(hnvmf_engine_create(&eo, &env.engine), 0);
+	assert_int_equal(hnvmf_tgt_create(c, env.engine, &env.tgt, err, sizeof(err)), 0);
 	struct hnvmf_conf_listener l = {
 		.name = "tcp0", .trtype = HNVMF_TRTYPE_TCP, .addr = "127.0.0.1", .port = 4420};
 	env.port = hnvmf_tgt_add_port(env.tgt, &l);
@@ -152,6 +155,7 @@ static void env_stop(struct fake_q **qs, size_t n)
 	hnvmf_reactor_stop(env.r);
 	hnvmf_reactor_destroy(env.r);
 	hnvmf_tgt_destroy(env.tgt);
+	hnvmf_engine_destroy(env.engine);
 	hnvmf_conf_free(env.conf);
 	memset(&env, 0, sizeof(env));
 }

@@ -55,6 +55,9 @@ static int setup(void **state)
 	f->sq.ctrl = &f->ctrl;
 	f->sq.qid = 1;
 	f->sq.mode = HNVMF_PATH_DIRECT;
+	f->sq.dam_unit = -1;
+	struct hnvmf_engine_opts eo = {.dam_max_queues = 0}; /* DAM capacity unlimited */
+	assert_int_equal(hnvmf_engine_create(&eo, &f->tgt.engine), 0);
 	*state = f;
 	return 0;
 }
@@ -63,6 +66,7 @@ static int teardown(void **state)
 {
 	struct fix *f = *state;
 	pthread_mutex_destroy(&f->tgt.lock);
+	hnvmf_engine_destroy(f->tgt.engine);
 	free(f);
 	return 0;
 }
@@ -235,6 +239,51 @@ static void test_reloaded_tenant(void **state)
 	assert_int_equal(admitted_mode(f), HNVMF_PATH_BASELINE);
 }
 
+/* Capacity 1: the first I/O queue takes the unit (even with its exchange pending, so that a
+ * refusal is the Connect's status); a second falls back to PQM with the reason, or is refused
+ * with Connect Invalid Parameters, DNR; released units are granted again. */
+static void test_capacity(void **state)
+{
+	struct fix *f = *state;
+	hnvmf_engine_destroy(f->tgt.engine);
+	struct hnvmf_engine_opts eo = {.dam_max_queues = 1};
+	assert_int_equal(hnvmf_engine_create(&eo, &f->tgt.engine), 0);
+	f->sq.auth = &pending_marker;
+	assert_int_equal(admitted_mode(f), HNVMF_PATH_PQM); /* provisional, unit held */
+	assert_int_equal(hnvmf_dam_usage(f->tgt.engine).used, 1);
+	f->sq.authenticated = true;
+	assert_int_equal(hnvmf_tenant_admit_authenticated(&f->sq), 0);
+	assert_int_equal(f->sq.mode, HNVMF_PATH_DAM);
+	assert_null(f->sq.path_why);
+
+	struct hnvmf_sq second = f->sq;
+	second.qid = 2;
+	second.dam_unit = -1;
+	enum hnvmf_path_mode m;
+	assert_int_equal(hnvmf_tenant_admit(&second, &m), 0);
+	assert_int_equal(m, HNVMF_PATH_PQM);
+	assert_string_equal(second.path_why, "dam: no capacity");
+	assert_int_equal(second.dam_unit, -1);
+	f->tenant.dam_fallback = HNVMF_DAM_FALLBACK_REFUSE;
+	uint16_t st = hnvmf_tenant_admit(&second, &m);
+	assert_int_equal(hnvmf_status_sct(st), NVME_SCT_CMD_SPECIFIC);
+	assert_int_equal(hnvmf_status_sc(st), NVME_SC_CONNECT_INVALID_PARAM);
+	assert_true(st & NVME_SC_DNR);
+
+	hnvmf_tenant_release_dam(&f->sq);
+	assert_int_equal(f->sq.dam_unit, -1);
+	assert_int_equal(hnvmf_dam_usage(f->tgt.engine).used, 0);
+	assert_int_equal(hnvmf_tenant_admit(&second, &m), 0);
+	assert_int_equal(m, HNVMF_PATH_DAM);
+	assert_null(second.path_why);
+	assert_int_equal(hnvmf_dam_usage(f->tgt.engine).used, 1);
+	hnvmf_tenant_release_dam(&second);
+	/* The admin queue takes no unit. */
+	f->sq.qid = 0;
+	assert_int_equal(admitted_mode(f), HNVMF_PATH_DAM);
+	assert_int_equal(hnvmf_dam_usage(f->tgt.engine).used, 0);
+}
+
 /* Runs fn with stderr captured; returns how many captured lines contain needle. */
 static int count_log_lines(struct fix *f, void (*fn)(struct fix *), const char *needle)
 {
@@ -307,6 +356,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sla_queue_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discovery_direct, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reloaded_tenant, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capacity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fallback_notice_once_per_controller, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_beyond_sla_notice, setup, teardown),
 	};
