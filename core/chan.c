@@ -129,8 +129,10 @@ void hnvmf_chan_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
 	io->next = NULL;
 	atomic_store_explicit(&ch->arrivals, atomic_load_explicit(&ch->arrivals, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
-	if (ch->ops != &paths[HNVMF_PATH_DIRECT])
+	if (ch->ops != &paths[HNVMF_PATH_DIRECT]) {
+		io->t_arrive_ns = hnvmf_now_ns();
 		hnvmf_reactor_remote_pending(ch->reactor, 1); /* back through io_done_msg */
+	}
 	if (!ch->wait_head && ch->ops->push(ch, io))
 		return;
 	/* Back-pressure: no room. Keep FIFO order and retry from the loop. */

@@ -33,6 +33,8 @@ struct hnvmf_io {
 	/* Below: owned by core while the io is in flight. */
 	struct hnvmf_chan *chan;
 	uint64_t t_submit_ns;
+	uint64_t t_arrive_ns; /* hnvmf_chan_submit's time, on the paths through I/O servers: the
+			       * start of the response time W that PQM's model predicts */
 	struct hnvmf_msg msg; /* completion hand-off to the reactor from another thread */
 	struct hnvmf_io *next;
 };

@@ -123,6 +123,9 @@ static void hand_back(struct hnvmf_ioserver *s, struct hnvmf_io *io)
 	atomic_store_explicit(&s->st.service_ns,
 			      atomic_load_explicit(&s->st.service_ns, memory_order_relaxed) + (now - io->t_submit_ns),
 			      memory_order_relaxed);
+	atomic_store_explicit(&s->st.response_ns,
+			      atomic_load_explicit(&s->st.response_ns, memory_order_relaxed) + (now - io->t_arrive_ns),
+			      memory_order_relaxed);
 	atomic_store_explicit(&s->st.completed, atomic_load_explicit(&s->st.completed, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
 	hnvmf_io_complete_remote(io);

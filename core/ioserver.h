@@ -31,6 +31,7 @@ struct hnvmf_ioserver_stats {
 	_Atomic uint64_t completed;   /* ios handed back to their reactors */
 	_Atomic uint64_t busy_ns;     /* time with work in hand (service time, for mu) */
 	_Atomic uint64_t service_ns;  /* sum over ios of completion - pop */
+	_Atomic uint64_t response_ns; /* sum over ios of completion - arrival (the measured W) */
 	_Atomic uint64_t sleeps;      /* times it went to sleep */
 };
 

@@ -7,6 +7,7 @@
  * beyond c are parked, not destroyed: they get no new work, drain their subqueue and sleep. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ struct pqm_pool {
 	struct pqm_chan *chans;
 	uint64_t retired_arrivals;
 	/* previous epoch's totals */
-	uint64_t prev_arrivals, prev_completed, prev_busy;
+	uint64_t prev_arrivals, prev_completed, prev_busy, prev_response;
 	struct hnvmf_pqm_decision last;
 	uint64_t epochs;
 	struct hnvmf_pqm_trace_point trace[TRACE_LEN];
@@ -66,13 +67,14 @@ static uint64_t sum_arrivals_locked(struct pqm_pool *p)
 	return a;
 }
 
-static void server_totals(struct pqm_pool *p, uint64_t *completed, uint64_t *busy)
+static void server_totals(struct pqm_pool *p, uint64_t *completed, uint64_t *busy, uint64_t *response)
 {
-	*completed = *busy = 0;
+	*completed = *busy = *response = 0;
 	for (unsigned i = 0; i < p->cmax; i++) {
 		const struct hnvmf_ioserver_stats *st = hnvmf_ioserver_stats(p->servers[i]);
 		*completed += atomic_load_explicit(&st->completed, memory_order_relaxed);
 		*busy += atomic_load_explicit(&st->busy_ns, memory_order_relaxed);
+		*response += atomic_load_explicit(&st->response_ns, memory_order_relaxed);
 	}
 }
 
@@ -112,8 +114,11 @@ static void reservations_check(struct pqm_pool *p, bool always)
 static void epoch(struct pqm_pool *p, uint64_t now_ns, uint64_t length_ns)
 {
 	pthread_mutex_lock(&p->lock);
-	uint64_t arrivals = sum_arrivals_locked(p), completed, busy;
-	server_totals(p, &completed, &busy);
+	uint64_t arrivals = sum_arrivals_locked(p), completed, busy, response;
+	server_totals(p, &completed, &busy, &response);
+	double w_measured = completed > p->prev_completed
+				    ? (double)(response - p->prev_response) / (double)(completed - p->prev_completed) / 1e9
+				    : NAN;
 	struct hnvmf_pqm_epoch e = {
 		.servers = atomic_load(&p->c),
 		.arrivals = arrivals - p->prev_arrivals,
@@ -124,6 +129,7 @@ static void epoch(struct pqm_pool *p, uint64_t now_ns, uint64_t length_ns)
 	p->prev_arrivals = arrivals;
 	p->prev_completed = completed;
 	p->prev_busy = busy;
+	p->prev_response = response;
 	struct hnvmf_pqm_decision d;
 	unsigned forced = atomic_load(&p->forced_c);
 	if (hnvmf_pqm_sizing_epoch(p->sizing, &e, &d) != 0) {
@@ -149,6 +155,7 @@ static void epoch(struct pqm_pool *p, uint64_t now_ns, uint64_t length_ns)
 	t->lambda = d.lambda;
 	t->mu = d.mu;
 	t->w = d.w;
+	t->w_measured = w_measured;
 	t->reason = d.reason;
 	pthread_mutex_unlock(&p->lock);
 	reservations_check(p, false);

@@ -15,6 +15,8 @@ struct hnvmf_pqm_trace_point {
 	double lambda;
 	double mu; /* the model's μ(c) for this c, 1/s (0: no model yet) */
 	double w;  /* predicted M/M/c response time W(c), seconds (INFINITY: unstable or unknown) */
+	double w_measured; /* the epoch's mean response time, arrival to backend completion, seconds
+			    * (NAN: nothing completed) */
 	enum hnvmf_pqm_reason reason;
 };
 

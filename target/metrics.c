@@ -219,9 +219,20 @@ static void control_path(struct out *o, struct hnvmf_tgt *tgt)
 
 /* Always present, so that a dashboard finds them: before the first sizing epoch λ and μ are 0
  * and W is NaN (not known); W is +Inf when no pool size keeps up. */
+/* A gauge in seconds that may be unknown (NaN) or unbounded (+Inf), as the format spells them. */
+static void put_seconds(struct out *o, const char *name, double v)
+{
+	if (isnan(v))
+		put(o, "%s NaN\n", name);
+	else if (isinf(v))
+		put(o, "%s +Inf\n", name);
+	else
+		put(o, "%s %.9f\n", name, v);
+}
+
 static void pqm(struct out *o, struct hnvmf_tgt *tgt)
 {
-	struct hnvmf_pqm_trace_point all[256], last = {.w = NAN};
+	struct hnvmf_pqm_trace_point all[256], last = {.w = NAN, .w_measured = NAN};
 	unsigned c = hnvmf_pqm_current_c(tgt->engine);
 	size_t n = c ? hnvmf_pqm_trace(tgt->engine, all, 256) : 0;
 	if (n)
@@ -233,13 +244,11 @@ static void pqm(struct out *o, struct hnvmf_tgt *tgt)
 	family(o, "hnvmf_pqm_service_rate_per_second", "gauge", "Modelled per-server service rate μ(c) at the current c (0: no model yet).");
 	put(o, "hnvmf_pqm_service_rate_per_second %.3f\n", last.mu);
 	family(o, "hnvmf_pqm_predicted_response_seconds", "gauge",
-	       "Predicted M/M/c response time W(c) at the device subqueues; compare with hnvmf_command_latency_seconds{mode=\"pqm\"} sum/count.");
-	if (isnan(last.w))
-		put(o, "hnvmf_pqm_predicted_response_seconds NaN\n");
-	else if (isinf(last.w))
-		put(o, "hnvmf_pqm_predicted_response_seconds +Inf\n");
-	else
-		put(o, "hnvmf_pqm_predicted_response_seconds %.9f\n", last.w);
+	       "Predicted M/M/c response time W(c) at the device subqueues, beside hnvmf_pqm_measured_response_seconds.");
+	put_seconds(o, "hnvmf_pqm_predicted_response_seconds", last.w);
+	family(o, "hnvmf_pqm_measured_response_seconds", "gauge",
+	       "Measured mean response time over the last sizing epoch: from the reactor's hand-off to the backend's completion at the I/O server (NaN: nothing completed).");
+	put_seconds(o, "hnvmf_pqm_measured_response_seconds", last.w_measured);
 }
 
 static void sla(struct out *o, struct hnvmf_tgt *tgt)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -215,6 +216,16 @@ static void test_pqm_churn(void **state)
 	size_t nt = hnvmf_pqm_trace(eng, tp, 64);
 	uint64_t t_end = hnvmf_now_ns();
 	assert_true(nt >= 2);
+	/* The measured W beside the predicted one: a mean of real response times where ios
+	 * completed in the epoch (the I/O ended within the last few epochs), NaN where none did. */
+	size_t measured = 0;
+	for (size_t i = 0; i < nt; i++) {
+		if (isnan(tp[i].w_measured))
+			continue;
+		assert_true(tp[i].w_measured > 0 && tp[i].w_measured * 1e9 < (double)(t_end - t_begin));
+		measured++;
+	}
+	assert_true(measured > 0);
 	for (size_t i = 0; i < nt; i++) {
 		assert_true(tp[i].t_ns >= t_begin && tp[i].t_ns <= t_end);
 		assert_true(tp[i].c >= 1 && tp[i].c <= CMAX);
