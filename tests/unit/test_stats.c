@@ -52,33 +52,33 @@ static void quantiles(void **state)
 	assert_true(p999 > 6000 && p999 <= 12288);
 }
 
+/* Judges r and returns its verdict on what. */
+static int verdict(struct hnvmf_sla_result *r, int what)
+{
+	hnvmf_sla_judge(r);
+	return (int)r->verdict[what];
+}
+
 static void judge(void **state)
 {
 	(void)state;
 	struct hnvmf_sla_result r = {.reserved_iops = 1000, .arrivals_per_s = 2000, .iops = 500};
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_RESERVATION], HNVMF_SLA_MISSED);
+	assert_int_equal(verdict(&r, HNVMF_SLA_RESERVATION), HNVMF_SLA_MISSED);
 	r.arrivals_per_s = 500; /* asked for less than the reservation: not the target's fault */
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_RESERVATION], HNVMF_SLA_MET);
+	assert_int_equal(verdict(&r, HNVMF_SLA_RESERVATION), HNVMF_SLA_MET);
 	r.arrivals_per_s = 1000;
 	r.iops = 1000;
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_RESERVATION], HNVMF_SLA_MET);
+	assert_int_equal(verdict(&r, HNVMF_SLA_RESERVATION), HNVMF_SLA_MET);
 	r.reserved_iops = 0;
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_RESERVATION], HNVMF_SLA_NONE);
+	assert_int_equal(verdict(&r, HNVMF_SLA_RESERVATION), HNVMF_SLA_NONE);
 	r.latency_target_us = 100;
 	r.completions = 10;
 	r.p99_us = 150;
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_LATENCY], HNVMF_SLA_MISSED);
+	assert_int_equal(verdict(&r, HNVMF_SLA_LATENCY), HNVMF_SLA_MISSED);
 	r.p99_us = 100;
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_LATENCY], HNVMF_SLA_MET);
+	assert_int_equal(verdict(&r, HNVMF_SLA_LATENCY), HNVMF_SLA_MET);
 	r.completions = 0; /* nothing measured: nothing to judge */
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_LATENCY], HNVMF_SLA_NONE);
+	assert_int_equal(verdict(&r, HNVMF_SLA_LATENCY), HNVMF_SLA_NONE);
 }
 
 /* ---- the hooks on a fake queue ---- */
