@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <openssl/rand.h>
 
 #include "proto/keyfmt.h"
 #include "tests/integration/harness.h"
@@ -34,11 +33,8 @@ static const char conf_fmt[] =
 	"address = 127.0.0.1\n"
 	"port = @DISC_PORT@\n" /* the harness's second port */
 	"tls = yes\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 16M\n"
-	"[subsystem " SUBNQN "]\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_RAM("ram0", "16M")
+	HNVMF_CONF_SUBSYSTEM_RAM0(SUBNQN);
 
 static struct hnvmf_harness H;
 static char conf_text[2048];
@@ -47,10 +43,7 @@ static char key_a[HNVMF_KEY_STR_MAX], key_b[HNVMF_KEY_STR_MAX];
 
 static void gen_key(char *out)
 {
-	struct hnvmf_key k = { .len = 32, .hmac = 1 };
-	assert_int_equal(RAND_bytes(k.data, 32), 1);
-	assert_int_equal(hnvmf_tls_key_format(&k, out, HNVMF_KEY_STR_MAX), 0);
-	hnvmf_key_wipe(&k);
+	assert_int_equal(hnvmf_harness_gen_key(true, 1, 32, out), 0);
 }
 
 static int write_tenant(const char *file, const char *host, const char *key)
