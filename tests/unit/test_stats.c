@@ -122,6 +122,15 @@ static uint64_t errors_with(const struct hnvmf_stats_snap *s, uint16_t status)
 	return 0;
 }
 
+/* sq as I/O queue 1 of ctrl on the PQM path. */
+static void io_sq_init(struct hnvmf_sq *sq)
+{
+	hnvmf_sq_init(sq, &tgt, NULL, NULL, &ops);
+	sq->ctrl = &ctrl;
+	sq->qid = 1;
+	sq->mode = HNVMF_PATH_PQM;
+}
+
 static void hooks(void **state)
 {
 	(void)state;
@@ -129,10 +138,7 @@ static void hooks(void **state)
 	atomic_store(&subsys.ns[1], &ns1);
 	struct hnvmf_sq *sq = calloc(1, sizeof(*sq));
 	assert_non_null(sq);
-	hnvmf_sq_init(sq, &tgt, NULL, NULL, &ops);
-	sq->ctrl = &ctrl;
-	sq->qid = 1;
-	sq->mode = HNVMF_PATH_PQM;
+	io_sq_init(sq);
 	run(sq, nvme_cmd_read, 1, 0, 4096);
 	run(sq, nvme_cmd_read, 1, 0, 8192);
 	run(sq, nvme_cmd_write, 1, 0, 512);
@@ -173,10 +179,7 @@ static void hooks(void **state)
 
 	/* The queue goes: its counts stay, under cntlid 0; a new queue adds to them. */
 	hnvmf_stats_sq_release(sq);
-	hnvmf_sq_init(sq, &tgt, NULL, NULL, &ops);
-	sq->ctrl = &ctrl;
-	sq->qid = 1;
-	sq->mode = HNVMF_PATH_PQM;
+	io_sq_init(sq);
 	run(sq, nvme_cmd_read, 1, 0, 4096);
 	hnvmf_stats_sq_release(sq);
 	n = hnvmf_stats_collect(tgt.stats, &s);
