@@ -468,15 +468,16 @@ int hnvmf_harness_sh(char *out, size_t len, const char *fmt, ...)
 	return run_cmd(cmd, out, len);
 }
 
-int hnvmf_harness_gen_key(bool tls, int hh, size_t len, char *out)
+void hnvmf_harness_gen_key(bool tls, int hh, size_t len, char *out)
 {
 	struct hnvmf_key k = { .len = len, .hmac = hh };
-	int rc = -1;
-	if (len <= sizeof(k.data) && RAND_bytes(k.data, (int)len) == 1)
-		rc = tls ? hnvmf_tls_key_format(&k, out, HNVMF_KEY_STR_MAX)
-			 : hnvmf_dhchap_key_format(&k, out, HNVMF_KEY_STR_MAX);
+	assert_true(len <= sizeof(k.data));
+	assert_int_equal(RAND_bytes(k.data, (int)len), 1);
+	if (tls)
+		assert_int_equal(hnvmf_tls_key_format(&k, out, HNVMF_KEY_STR_MAX), 0);
+	else
+		assert_int_equal(hnvmf_dhchap_key_format(&k, out, HNVMF_KEY_STR_MAX), 0);
 	hnvmf_key_wipe(&k);
-	return rc == 0 ? 0 : -1;
 }
 
 void hnvmf_harness_verify(struct hnvmf_ini_ctrl *c, uint64_t slba, uint64_t nblocks, uint32_t io_size,

@@ -88,8 +88,9 @@ int hnvmf_harness_perf(char *out, size_t len, const char *fmt, ...) __attribute_
 int hnvmf_harness_sh(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A random key of len bytes with transformation hash hh into out (HNVMF_KEY_STR_MAX bytes), in
  * the DH-HMAC-CHAP secret representation (tls false, as `nvme gen-dhchap-key` makes) or the TLS
- * PSK interchange format (tls true). Returns 0 or -1. */
-int hnvmf_harness_gen_key(bool tls, int hh, size_t len, char *out);
+ * PSK interchange format (tls true, as `nvme gen-tls-key` makes); fails the cmocka test when it
+ * cannot. */
+void hnvmf_harness_gen_key(bool tls, int hh, size_t len, char *out);
 struct hnvmf_ini_ctrl;
 /* Write-then-verify of namespace 1's blocks [slba, slba + nblocks) over every I/O queue of c,
  * io_size bytes per command at QD 8, with the pattern of seed; fails the cmocka test unless every

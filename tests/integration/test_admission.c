@@ -41,11 +41,6 @@ static char conf_text[2048];
 static uint16_t tls_port;
 static char key_a[HNVMF_KEY_STR_MAX], key_b[HNVMF_KEY_STR_MAX];
 
-static void gen_key(char *out)
-{
-	assert_int_equal(hnvmf_harness_gen_key(true, 1, 32, out), 0);
-}
-
 static int write_tenant(const char *file, const char *host, const char *key)
 {
 	char text[1024];
@@ -56,8 +51,8 @@ static int write_tenant(const char *file, const char *host, const char *key)
 static int setup(void **state)
 {
 	(void)state;
-	gen_key(key_a);
-	gen_key(key_b);
+	hnvmf_harness_gen_key(true, 1, 32, key_a);
+	hnvmf_harness_gen_key(true, 1, 32, key_b);
 	if (hnvmf_harness_prepare(&H) != 0)
 		return -1;
 	tls_port = H.disc_port;

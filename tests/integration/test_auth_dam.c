@@ -44,20 +44,14 @@ static struct hnvmf_harness H;
 static char key_oneway[HNVMF_KEY_STR_MAX], key_bidi[HNVMF_KEY_STR_MAX], key_ctrl[HNVMF_KEY_STR_MAX];
 static char key_other[HNVMF_KEY_STR_MAX], key_other_ctrl[HNVMF_KEY_STR_MAX];
 
-/* A random secret of len bytes with transformation hash hh, as `nvme gen-dhchap-key` makes. */
-static void gen_key(int hh, size_t len, char *out)
-{
-	assert_int_equal(hnvmf_harness_gen_key(false, hh, len, out), 0);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	gen_key(1, 32, key_oneway);
-	gen_key(2, 48, key_bidi);
-	gen_key(3, 64, key_ctrl);
-	gen_key(1, 32, key_other);
-	gen_key(0, 32, key_other_ctrl);
+	hnvmf_harness_gen_key(false, 1, 32, key_oneway);
+	hnvmf_harness_gen_key(false, 2, 48, key_bidi);
+	hnvmf_harness_gen_key(false, 3, 64, key_ctrl);
+	hnvmf_harness_gen_key(false, 1, 32, key_other);
+	hnvmf_harness_gen_key(false, 0, 32, key_other_ctrl);
 	if (hnvmf_harness_prepare(&H) != 0)
 		return -1;
 	char file[1024];

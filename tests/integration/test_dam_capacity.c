@@ -53,11 +53,6 @@ static const char conf_template[] =
 static struct hnvmf_harness H;
 static char key_pqmfb[HNVMF_KEY_STR_MAX], key_refuse[HNVMF_KEY_STR_MAX];
 
-static void gen_key(int hh, size_t len, char *out)
-{
-	assert_int_equal(hnvmf_harness_gen_key(false, hh, len, out), 0);
-}
-
 /* The tenant file path: host in DAM at permission level 1 with dam_fallback = fallback. */
 static int dam_tenant(const char *path, const char *host, const char *fallback, const char *key)
 {
@@ -72,8 +67,8 @@ static int dam_tenant(const char *path, const char *host, const char *fallback, 
 static int setup(void **state)
 {
 	(void)state;
-	gen_key(1, 32, key_pqmfb);
-	gen_key(1, 32, key_refuse);
+	hnvmf_harness_gen_key(false, 1, 32, key_pqmfb);
+	hnvmf_harness_gen_key(false, 1, 32, key_refuse);
 	if (hnvmf_harness_prepare(&H) != 0)
 		return -1;
 	if (dam_tenant("tenants/pqmfb.conf", HOST_PQMFB, "pqm", key_pqmfb) != 0 ||

@@ -47,16 +47,11 @@ static void write_tenant(const char *file, const char *host, const char *key, co
 	assert_int_equal(hnvmf_harness_write_file(&H, file, text), 0);
 }
 
-static void gen_key(char *out)
-{
-	assert_int_equal(hnvmf_harness_gen_key(false, 1, 32, out), 0);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	gen_key(key_a);
-	gen_key(key_b);
+	hnvmf_harness_gen_key(false, 1, 32, key_a);
+	hnvmf_harness_gen_key(false, 1, 32, key_b);
 	if (hnvmf_harness_prepare(&H) != 0)
 		return -1;
 	write_tenant("tenants/a.conf", HOST_PQM_FB, key_a, "dam", 1, "pqm");

@@ -71,8 +71,7 @@ static int setup(void **state)
 		return -1;
 	for (int i = 0; i < 2; i++) {
 		/* SPDK and hnvmfd read the same interchange string. */
-		if (hnvmf_harness_gen_key(true, hosts[i].hh, hosts[i].len, hosts[i].key))
-			return -1;
+		hnvmf_harness_gen_key(true, hosts[i].hh, hosts[i].len, hosts[i].key);
 		char tenant[1024], name[64];
 		snprintf(tenant, sizeof(tenant), "[tenant]\nhostnqn = %s\nsubsystems = " SUBNQN
 			 "\ntls_psk = %s\n", hosts[i].host, hosts[i].key);

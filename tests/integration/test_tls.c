@@ -52,12 +52,6 @@ static struct hnvmf_harness H;
 static char key_a[HNVMF_KEY_STR_MAX], key_b[HNVMF_KEY_STR_MAX], key_dam[HNVMF_KEY_STR_MAX];
 static char key_other[HNVMF_KEY_STR_MAX];
 
-/* A random configured PSK, as `nvme gen-tls-key` makes. */
-static void gen_key(int hh, size_t len, char *out)
-{
-	assert_int_equal(hnvmf_harness_gen_key(true, hh, len, out), 0);
-}
-
 static int write_tenant(const char *file, const char *host, const char *mode, const char *key)
 {
 	char text[1024];
@@ -70,10 +64,10 @@ static int write_tenant(const char *file, const char *host, const char *mode, co
 static int setup(void **state)
 {
 	(void)state;
-	gen_key(1, 32, key_a);
-	gen_key(2, 48, key_b);
-	gen_key(1, 32, key_dam);
-	gen_key(1, 32, key_other);
+	hnvmf_harness_gen_key(true, 1, 32, key_a);
+	hnvmf_harness_gen_key(true, 2, 48, key_b);
+	hnvmf_harness_gen_key(true, 1, 32, key_dam);
+	hnvmf_harness_gen_key(true, 1, 32, key_other);
 	if (hnvmf_harness_prepare(&H) != 0 || write_tenant("tenants/a.conf", HOST_A, "pqm", key_a) ||
 	    write_tenant("tenants/b.conf", HOST_B, "pqm", key_b) ||
 	    write_tenant("tenants/dam.conf", HOST_DAM, "dam", key_dam))
