@@ -399,15 +399,50 @@ static void print_row(const struct result *r)
 	fflush(out);
 }
 
-static void print_side_by_side(const struct result *rs, unsigned n)
+/* The first columns of a row of results: backend, workload, tenants. */
+static void row_key(const struct result *r)
 {
-	fprintf(out, "\n# side by side: kIOPS and p50/p99 latency in us\n");
+	fprintf(out, "%-5s %-9s %3u", hnvmf_backend_type_name(r->backend), wl_names[r->wl], r->tenants);
+}
+
+/* A side-by-side table's title and header: one column per mode, width wide (negative: left-aligned). */
+static void side_head(const char *title, int width)
+{
+	fprintf(out, "\n# side by side: %s\n", title);
 	fprintf(out, "%-5s %-9s %3s", "bknd", "workload", "ten");
 	for (unsigned m = 0; m < O.nmodes; m++)
-		fprintf(out, " | %-22s", hnvmf_path_mode_name(O.modes[m]));
+		fprintf(out, " | %*s", width, hnvmf_path_mode_name(O.modes[m]));
 	fprintf(out, "\n");
+}
+
+/* A side-by-side table of one number per result, with prec decimals. */
+static void side_table(const struct result *rs, unsigned n, const char *title, int prec,
+		       double (*value)(const struct result *))
+{
+	side_head(title, 9);
 	for (unsigned i = 0; i < n; i += O.nmodes) {
-		fprintf(out, "%-5s %-9s %3u", hnvmf_backend_type_name(rs[i].backend), wl_names[rs[i].wl], rs[i].tenants);
+		row_key(&rs[i]);
+		for (unsigned m = 0; m < O.nmodes && i + m < n; m++)
+			fprintf(out, " | %9.*f", prec, value(&rs[i + m]));
+		fprintf(out, "\n");
+	}
+}
+
+static double kio_per_cpu(const struct result *r)
+{
+	return r->ok ? r->kio_per_cpu_s : 0.0;
+}
+
+static double cpu_ns_per_io(const struct result *r)
+{
+	return r->ok && r->kio_per_cpu_s > 0 ? 1e6 / r->kio_per_cpu_s : 0.0;
+}
+
+static void print_side_by_side(const struct result *rs, unsigned n)
+{
+	side_head("kIOPS and p50/p99 latency in us", -22);
+	for (unsigned i = 0; i < n; i += O.nmodes) {
+		row_key(&rs[i]);
 		for (unsigned m = 0; m < O.nmodes && i + m < n; m++) {
 			const struct result *r = &rs[i + m];
 			char cell[64];
@@ -420,31 +455,10 @@ static void print_side_by_side(const struct result *rs, unsigned n)
 		}
 		fprintf(out, "\n");
 	}
-	fprintf(out, "\n# side by side: thousand ios per cpu-second the whole process used (the cost of a path)\n");
-	fprintf(out, "%-5s %-9s %3s", "bknd", "workload", "ten");
-	for (unsigned m = 0; m < O.nmodes; m++)
-		fprintf(out, " | %9s", hnvmf_path_mode_name(O.modes[m]));
-	fprintf(out, "\n");
-	for (unsigned i = 0; i < n; i += O.nmodes) {
-		fprintf(out, "%-5s %-9s %3u", hnvmf_backend_type_name(rs[i].backend), wl_names[rs[i].wl], rs[i].tenants);
-		for (unsigned m = 0; m < O.nmodes && i + m < n; m++)
-			fprintf(out, " | %9.1f", rs[i + m].ok ? rs[i + m].kio_per_cpu_s : 0.0);
-		fprintf(out, "\n");
-	}
+	side_table(rs, n, "thousand ios per cpu-second the whole process used (the cost of a path)", 1, kio_per_cpu);
 	/* The same, inverted: with and without --pqm-fifo, the PQM column's difference is what the
 	 * per-tenant scheduler costs per io. */
-	fprintf(out, "\n# side by side: cpu ns per io (the process's cpu time / ios)\n");
-	fprintf(out, "%-5s %-9s %3s", "bknd", "workload", "ten");
-	for (unsigned m = 0; m < O.nmodes; m++)
-		fprintf(out, " | %9s", hnvmf_path_mode_name(O.modes[m]));
-	fprintf(out, "\n");
-	for (unsigned i = 0; i < n; i += O.nmodes) {
-		fprintf(out, "%-5s %-9s %3u", hnvmf_backend_type_name(rs[i].backend), wl_names[rs[i].wl], rs[i].tenants);
-		for (unsigned m = 0; m < O.nmodes && i + m < n; m++)
-			fprintf(out, " | %9.0f",
-				rs[i + m].ok && rs[i + m].kio_per_cpu_s > 0 ? 1e6 / rs[i + m].kio_per_cpu_s : 0.0);
-		fprintf(out, "\n");
-	}
+	side_table(rs, n, "cpu ns per io (the process's cpu time / ios)", 0, cpu_ns_per_io);
 	/* The headline ratios: what each engine mode gains over the baseline. */
 	fprintf(out, "\n# IOPS relative to baseline\n");
 	for (unsigned i = 0; i < n; i += O.nmodes) {
@@ -454,7 +468,7 @@ static void print_side_by_side(const struct result *rs, unsigned n)
 				base = &rs[i + m];
 		if (!base || base->iops <= 0)
 			continue;
-		fprintf(out, "%-5s %-9s %3u", hnvmf_backend_type_name(rs[i].backend), wl_names[rs[i].wl], rs[i].tenants);
+		row_key(&rs[i]);
 		for (unsigned m = 0; m < O.nmodes && i + m < n; m++)
 			if (rs[i + m].ok)
 				fprintf(out, "  %s x%.2f", hnvmf_path_mode_name(rs[i + m].mode), rs[i + m].iops / base->iops);

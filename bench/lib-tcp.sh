@@ -3,6 +3,7 @@
 # never run: hnvmfd pinned to TARGET_CPU with a generated configuration and tenant files, hnvmf-perf
 # pinned to INIT_CPU with --json, the daemon's CPU time from /proc/PID/stat, the control socket.
 # One copy of this logic, so that every table is measured the same way.
+# bench/tcp-bench.sh and bench/spdk-perf.sh source it too, for conf_listener_null and wait_ready.
 #
 # Knobs every script shares (environment):
 #   SECS       seconds per measured run (default 10; SHORT=1: 2)
@@ -105,14 +106,8 @@ cmax = $CMAX
 server_cpus = $TARGET_CPU
 EOF
 		for kv in "$@"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done
+		conf_listener_null
 		cat <<EOF
-[listener tcp0]
-transport = tcp
-address = 127.0.0.1
-port = $PORT
-[backend null0]
-type = null
-size = 1T
 [backend file0]
 type = file
 path = $FILE
@@ -126,6 +121,26 @@ EOF
 	: > "$dir/hnvmfd.log"
 	"$HNVMFD" -c "$dir/bench.conf" --cpu "$TARGET_CPU" 2> "$dir/hnvmfd.log" &
 	pid=$!
+	wait_ready
+}
+
+# The configuration's NVMe/TCP listener tcp0 on 127.0.0.1:$PORT and the null backend null0 (1 TiB,
+# no storage), on stdout.
+conf_listener_null() {
+	cat <<EOF
+[listener tcp0]
+transport = tcp
+address = 127.0.0.1
+port = $PORT
+[backend null0]
+type = null
+size = 1T
+EOF
+}
+
+# wait_ready: waits (10 s at most) until hnvmfd's log, $dir/hnvmfd.log, says it is ready; else
+# prints the log and exits 1.
+wait_ready() {
 	for _ in $(seq 100); do
 		grep -q ready "$dir/hnvmfd.log" && break
 		sleep 0.1

@@ -57,6 +57,8 @@ RAM_MB=512
 [ -f "$SPDK_RPC" ] || { echo "spdk-perf: SPDK's rpc.py not found at $SPDK_RPC (set SPDK_RPC)" >&2; exit 2; }
 [ "$SECS" -ge 3 ] || { echo "spdk-perf: SECS must be at least 3" >&2; exit 2; }
 HZ=$(getconf CLK_TCK)
+# shellcheck source-path=SCRIPTDIR source=lib-tcp.sh
+. "$(dirname "$0")/lib-tcp.sh"
 
 # name | namespace | workload | bytes | queue depth (over all queues) | queues | digests
 ALL_ROWS="rr4k-qd1|null|randread|4096|1|1|0
@@ -103,7 +105,8 @@ for m in pqm baseline dam; do
 	} > "$dir/tenants/$m.conf"
 	chmod 600 "$dir/tenants/$m.conf"
 done
-cat > "$dir/hnvmfd.conf" <<EOF
+{
+	cat <<EOF
 [global]
 default_mode = direct
 max_io_queues = 16
@@ -114,14 +117,9 @@ control_socket =
 [pqm]
 server_cpus = $TARGET_CPU
 
-[listener tcp0]
-transport = tcp
-address = 127.0.0.1
-port = $PORT
-
-[backend null0]
-type = null
-size = 1T
+EOF
+	conf_listener_null
+	cat <<EOF
 block_size = 4096
 
 [backend ram0]
@@ -134,11 +132,11 @@ allow_any_host = yes
 namespace = 1:null0
 namespace = 2:ram0
 EOF
+} > "$dir/hnvmfd.conf"
 
 taskset -c "$TARGET_CPU" "$HNVMFD" -c "$dir/hnvmfd.conf" --cpu "$TARGET_CPU" 2> "$dir/hnvmfd.log" &
 hpid=$!
-for _ in $(seq 100); do grep -q ready "$dir/hnvmfd.log" && break; sleep 0.1; done
-grep -q ready "$dir/hnvmfd.log" || { cat "$dir/hnvmfd.log" >&2; exit 1; }
+wait_ready
 
 "$SPDK_BIN/nvmf_tgt" -m "$(printf '0x%x' $((1 << TARGET_CPU)))" --no-huge -s 2048 \
 	-r "$dir/spdk.sock" > "$dir/nvmf_tgt.log" 2>&1 &

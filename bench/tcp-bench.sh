@@ -17,43 +17,38 @@ PORT=${PORT:-14420}
 HNVMFD=$BUILD/target/hnvmfd
 PERF=$BUILD/tools/hnvmf-perf
 [ -x "$HNVMFD" ] && [ -x "$PERF" ] || { echo "tcp-bench: build first (make build)" >&2; exit 2; }
+# shellcheck source-path=SCRIPTDIR source=lib-tcp.sh
+. "$(dirname "$0")/lib-tcp.sh"
 
 dir=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 
-cat > "$dir/bench.conf" <<EOF
+{
+	cat <<EOF
 [global]
 default_mode = $MODE
 control_socket = $dir/ctl.sock
 
-[listener tcp0]
-transport = tcp
-address = 127.0.0.1
-port = $PORT
+EOF
+	conf_listener_null
+	cat <<EOF
 
 [backend ram0]
 type = ram
 size = 1G
-
-[backend null0]
-type = null
-size = 1T
 
 [subsystem nqn.2026-01.io.hnvmf:bench]
 allow_any_host = yes
 namespace = 1:ram0
 namespace = 2:null0
 EOF
+} > "$dir/bench.conf"
 
 "$HNVMFD" -c "$dir/bench.conf" --cpu "$TARGET_CPU" 2> "$dir/hnvmfd.log" &
 pid=$!
-for _ in $(seq 100); do
-    grep -q ready "$dir/hnvmfd.log" && break
-    sleep 0.1
-done
-grep -q ready "$dir/hnvmfd.log" || { cat "$dir/hnvmfd.log" >&2; exit 1; }
+wait_ready
 
 popts=()
 [ "${HDGST:-0}" = 1 ] && popts+=(--hdgst)

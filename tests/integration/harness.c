@@ -18,6 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <setjmp.h>
+
+#include <cmocka.h>
+#include <openssl/rand.h>
+
+#include "proto/keyfmt.h"
+#include "tools/initiator/initiator.h"
+
 #ifndef HNVMF_BINARY_DIR
 #error "HNVMF_BINARY_DIR must name the build directory"
 #endif
@@ -422,6 +430,18 @@ bool hnvmf_harness_ctrl_line(const struct hnvmf_harness *h, const char *hostnqn,
 	return true;
 }
 
+/* Runs cmd (stderr already merged) with its output into out. */
+static int run_cmd(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	size_t n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 int hnvmf_harness_perf(char *out, size_t len, const char *fmt, ...)
 {
 	static const char perf[] = HNVMF_BINARY_DIR "/tools/hnvmf-perf";
@@ -434,11 +454,43 @@ int hnvmf_harness_perf(char *out, size_t len, const char *fmt, ...)
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
 	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", perf, args);
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	size_t n = fread(out, 1, len - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return run_cmd(cmd, out, len);
+}
+
+int hnvmf_harness_sh(char *out, size_t len, const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+	return run_cmd(cmd, out, len);
+}
+
+void hnvmf_harness_gen_key(bool tls, int hh, size_t len, char *out)
+{
+	struct hnvmf_key k = { .len = len, .hmac = hh };
+	assert_true(len <= sizeof(k.data));
+	assert_int_equal(RAND_bytes(k.data, (int)len), 1);
+	if (tls)
+		assert_int_equal(hnvmf_tls_key_format(&k, out, HNVMF_KEY_STR_MAX), 0);
+	else
+		assert_int_equal(hnvmf_dhchap_key_format(&k, out, HNVMF_KEY_STR_MAX), 0);
+	hnvmf_key_wipe(&k);
+}
+
+void hnvmf_harness_verify(struct hnvmf_ini_ctrl *c, uint64_t slba, uint64_t nblocks, uint32_t io_size,
+			  uint64_t seed)
+{
+	struct hnvmf_ini_ns_info ns;
+	assert_int_equal(hnvmf_ini_ns_info(c, 1, &ns), 0);
+	struct hnvmf_ini_verify_opts v = { .nsid = 1, .slba = slba, .nblocks = nblocks,
+					   .lba_size = ns.lba_size, .io_size = io_size, .qd = 8,
+					   .seed = seed, .write = true, .read = true };
+	struct hnvmf_ini_verify_result res = { 0 };
+	if (hnvmf_ini_verify(c, &v, &res) != 0)
+		fail_msg("verify: %llu bad blocks, status %d", (unsigned long long)res.bad_blocks,
+			 res.status);
+	assert_true(res.writes > 0 && res.reads > 0);
 }

@@ -19,6 +19,25 @@
  * listener on @PORT@ and a discovery listener on @DISC_PORT@, no control socket. */
 extern const char hnvmf_harness_default_conf[];
 
+/* Sections many test configurations share, as string literals to concatenate into a template. */
+/* The I/O listener "io": NVMe/TCP on 127.0.0.1:@PORT@. */
+#define HNVMF_CONF_LISTENER_IO \
+	"[listener io]\n" \
+	"transport = tcp\n" \
+	"address = 127.0.0.1\n" \
+	"port = @PORT@\n"
+/* A RAM backend called name of size (text, e.g. "16M"). */
+#define HNVMF_CONF_RAM(name, size) \
+	"[backend " name "]\n" \
+	"type = ram\n" \
+	"size = " size "\n"
+/* Subsystem nqn with backend ram0 as namespace 1 (append "allow_any_host = yes\n" to open it). */
+#define HNVMF_CONF_SUBSYSTEM_RAM0(nqn) \
+	"[subsystem " nqn "]\n" \
+	"namespace = 1:ram0\n"
+/* The three together: listener io, backend ram0 of size, subsystem nqn on it. */
+#define HNVMF_CONF_IO_RAM0(size, nqn) HNVMF_CONF_LISTENER_IO HNVMF_CONF_RAM("ram0", size) HNVMF_CONF_SUBSYSTEM_RAM0(nqn)
+
 /* Zero-initialise before the first call. */
 struct hnvmf_harness {
 	pid_t pid;
@@ -64,6 +83,20 @@ bool hnvmf_harness_ctrl_line(const struct hnvmf_harness *h, const char *hostnqn,
  * and stderr into out (NUL terminated). Returns its exit code, -1 when it did not exit normally,
  * -2 when the binary was not built (out is then ""). */
 int hnvmf_harness_perf(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Runs a shell command line (printf-style, shell-quoted by the caller), its stdout and stderr into
+ * out (NUL terminated). Returns its exit code, or -1 when it did not exit normally. */
+int hnvmf_harness_sh(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A random key of len bytes with transformation hash hh into out (HNVMF_KEY_STR_MAX bytes), in
+ * the DH-HMAC-CHAP secret representation (tls false, as `nvme gen-dhchap-key` makes) or the TLS
+ * PSK interchange format (tls true, as `nvme gen-tls-key` makes); fails the cmocka test when it
+ * cannot. */
+void hnvmf_harness_gen_key(bool tls, int hh, size_t len, char *out);
+struct hnvmf_ini_ctrl;
+/* Write-then-verify of namespace 1's blocks [slba, slba + nblocks) over every I/O queue of c,
+ * io_size bytes per command at QD 8, with the pattern of seed; fails the cmocka test unless every
+ * block verified and both writes and reads were done. */
+void hnvmf_harness_verify(struct hnvmf_ini_ctrl *c, uint64_t slba, uint64_t nblocks, uint32_t io_size,
+			  uint64_t seed);
 /* A TCP port nobody listens on at the moment of the call. */
 uint16_t hnvmf_harness_free_port(void);
 

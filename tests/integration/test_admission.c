@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <openssl/rand.h>
 
 #include "proto/keyfmt.h"
 #include "tests/integration/harness.h"
@@ -34,24 +33,13 @@ static const char conf_fmt[] =
 	"address = 127.0.0.1\n"
 	"port = @DISC_PORT@\n" /* the harness's second port */
 	"tls = yes\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 16M\n"
-	"[subsystem " SUBNQN "]\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_RAM("ram0", "16M")
+	HNVMF_CONF_SUBSYSTEM_RAM0(SUBNQN);
 
 static struct hnvmf_harness H;
 static char conf_text[2048];
 static uint16_t tls_port;
 static char key_a[HNVMF_KEY_STR_MAX], key_b[HNVMF_KEY_STR_MAX];
-
-static void gen_key(char *out)
-{
-	struct hnvmf_key k = { .len = 32, .hmac = 1 };
-	assert_int_equal(RAND_bytes(k.data, 32), 1);
-	assert_int_equal(hnvmf_tls_key_format(&k, out, HNVMF_KEY_STR_MAX), 0);
-	hnvmf_key_wipe(&k);
-}
 
 static int write_tenant(const char *file, const char *host, const char *key)
 {
@@ -63,8 +51,8 @@ static int write_tenant(const char *file, const char *host, const char *key)
 static int setup(void **state)
 {
 	(void)state;
-	gen_key(key_a);
-	gen_key(key_b);
+	hnvmf_harness_gen_key(true, 1, 32, key_a);
+	hnvmf_harness_gen_key(true, 1, 32, key_b);
 	if (hnvmf_harness_prepare(&H) != 0)
 		return -1;
 	tls_port = H.disc_port;

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <openssl/rand.h>
 
 #include "tests/integration/harness.h"
 #include "tools/initiator/initiator.h"
@@ -38,38 +37,21 @@ static const char conf_template[] =
 	"[pqm]\n"
 	"cmax = 2\n"
 	"epoch_ms = 20\n"
-	"[listener io]\n"
-	"transport = tcp\n"
-	"address = 127.0.0.1\n"
-	"port = @PORT@\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 64M\n"
-	"[subsystem " SUBNQN "]\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_IO_RAM0("64M", SUBNQN);
 
 static struct hnvmf_harness H;
 /* The tenants' secrets, and a few the target does not know. */
 static char key_oneway[HNVMF_KEY_STR_MAX], key_bidi[HNVMF_KEY_STR_MAX], key_ctrl[HNVMF_KEY_STR_MAX];
 static char key_other[HNVMF_KEY_STR_MAX], key_other_ctrl[HNVMF_KEY_STR_MAX];
 
-/* A random secret of len bytes with transformation hash hh, as `nvme gen-dhchap-key` makes. */
-static void gen_key(int hh, size_t len, char *out)
-{
-	struct hnvmf_key k = { .len = len, .hmac = hh };
-	assert_int_equal(RAND_bytes(k.data, (int)len), 1);
-	assert_int_equal(hnvmf_dhchap_key_format(&k, out, HNVMF_KEY_STR_MAX), 0);
-	hnvmf_key_wipe(&k);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	gen_key(1, 32, key_oneway);
-	gen_key(2, 48, key_bidi);
-	gen_key(3, 64, key_ctrl);
-	gen_key(1, 32, key_other);
-	gen_key(0, 32, key_other_ctrl);
+	hnvmf_harness_gen_key(false, 1, 32, key_oneway);
+	hnvmf_harness_gen_key(false, 2, 48, key_bidi);
+	hnvmf_harness_gen_key(false, 3, 64, key_ctrl);
+	hnvmf_harness_gen_key(false, 1, 32, key_other);
+	hnvmf_harness_gen_key(false, 0, 32, key_other_ctrl);
 	if (hnvmf_harness_prepare(&H) != 0)
 		return -1;
 	char file[1024];
@@ -120,16 +102,7 @@ static int connect_host(const char *host, const char *secret, const char *ctrl_s
 /* Write-then-verify of blocks [slba, slba + nblocks) over every I/O queue of c. */
 static void verify_range(struct hnvmf_ini_ctrl *c, uint64_t slba, uint64_t nblocks, uint64_t seed)
 {
-	struct hnvmf_ini_ns_info ns;
-	assert_int_equal(hnvmf_ini_ns_info(c, 1, &ns), 0);
-	struct hnvmf_ini_verify_opts v = { .nsid = 1, .slba = slba, .nblocks = nblocks,
-					   .lba_size = ns.lba_size, .io_size = 8192, .qd = 8,
-					   .seed = seed, .write = true, .read = true };
-	struct hnvmf_ini_verify_result res = { 0 };
-	int r = hnvmf_ini_verify(c, &v, &res);
-	if (r)
-		fail_msg("verify: %llu bad blocks, status %d", (unsigned long long)res.bad_blocks, res.status);
-	assert_true(res.writes > 0 && res.reads > 0);
+	hnvmf_harness_verify(c, slba, nblocks, 8192, seed);
 }
 
 static void test_dam_tenant_authenticates_and_gets_dam(void **state)

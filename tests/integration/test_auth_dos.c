@@ -48,34 +48,18 @@ static const char conf_head[] =
 	"reactors = 1\n"
 	"tenants_dir = tenants\n"
 	"control_socket = @DIR@/ctl.sock\n"
-	"[listener io]\n"
-	"transport = tcp\n"
-	"address = 127.0.0.1\n"
-	"port = @PORT@\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 16M\n"
-	"[subsystem " SUBNQN "]\n"
+	HNVMF_CONF_IO_RAM0("16M", SUBNQN)
 	"allow_any_host = yes\n"
-	"namespace = 1:ram0\n"
 	"[limits]\n";
 
 static char key_attacked[HNVMF_KEY_STR_MAX], key_other[HNVMF_KEY_STR_MAX], key_slow[HNVMF_KEY_STR_MAX];
 
-static void gen_key(char *out)
-{
-	struct hnvmf_key k = { .len = 32, .hmac = 1 };
-	assert_int_equal(RAND_bytes(k.data, (int)k.len), 1);
-	assert_int_equal(hnvmf_dhchap_key_format(&k, out, HNVMF_KEY_STR_MAX), 0);
-	hnvmf_key_wipe(&k);
-}
-
 static void start(struct hnvmf_harness *h, const char *limits)
 {
 	memset(h, 0, sizeof(*h));
-	gen_key(key_attacked);
-	gen_key(key_other);
-	gen_key(key_slow);
+	hnvmf_harness_gen_key(false, 1, 32, key_attacked);
+	hnvmf_harness_gen_key(false, 1, 32, key_other);
+	hnvmf_harness_gen_key(false, 1, 32, key_slow);
 	assert_int_equal(hnvmf_harness_prepare(h), 0);
 	const struct { const char *file, *host, *key; } t[] = {
 		{ "tenants/attacked.conf", HOST_ATTACKED, key_attacked },

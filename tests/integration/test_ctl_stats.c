@@ -23,15 +23,8 @@ static struct hnvmf_harness H;
 static const char conf_template[] =
 	"[global]\n"
 	"control_socket = @DIR@/ctl.sock\n"
-	"[listener io]\n"
-	"address = 127.0.0.1\n"
-	"port = @PORT@\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 16M\n"
-	"[subsystem " HNVMF_HARNESS_SUBNQN "]\n"
-	"allow_any_host = yes\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_IO_RAM0("16M", HNVMF_HARNESS_SUBNQN)
+	"allow_any_host = yes\n";
 
 static int setup(void **state)
 {

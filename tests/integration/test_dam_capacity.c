@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <openssl/rand.h>
 
 #include "proto/keyfmt.h"
 #include "tests/integration/harness.h"
@@ -48,47 +47,32 @@ static const char conf_template[] =
 	"dam_cpus = 1\n"
 	"[metrics]\n"
 	"listen = 127.0.0.1:@DISC_PORT@\n" /* a free port: its thread (libmicrohttpd's) is checked too */
-	"[listener io]\n"
-	"transport = tcp\n"
-	"address = 127.0.0.1\n"
-	"port = @PORT@\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 64M\n"
-	"[subsystem " SUBNQN "]\n"
-	"allow_any_host = yes\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_IO_RAM0("64M", SUBNQN)
+	"allow_any_host = yes\n";
 
 static struct hnvmf_harness H;
 static char key_pqmfb[HNVMF_KEY_STR_MAX], key_refuse[HNVMF_KEY_STR_MAX];
 
-static void gen_key(int hh, size_t len, char *out)
+/* The tenant file path: host in DAM at permission level 1 with dam_fallback = fallback. */
+static int dam_tenant(const char *path, const char *host, const char *fallback, const char *key)
 {
-	struct hnvmf_key k = {.len = len, .hmac = hh};
-	assert_int_equal(RAND_bytes(k.data, (int)len), 1);
-	assert_int_equal(hnvmf_dhchap_key_format(&k, out, HNVMF_KEY_STR_MAX), 0);
-	hnvmf_key_wipe(&k);
+	char file[1024];
+	snprintf(file, sizeof(file),
+		 "[tenant]\nhostnqn = %s\nsubsystems = " SUBNQN "\nmode = dam\n"
+		 "permission_level = 1\ndam_fallback = %s\ndhchap_secret = %s\n",
+		 host, fallback, key);
+	return hnvmf_harness_write_file(&H, path, file);
 }
 
 static int setup(void **state)
 {
 	(void)state;
-	gen_key(1, 32, key_pqmfb);
-	gen_key(1, 32, key_refuse);
+	hnvmf_harness_gen_key(false, 1, 32, key_pqmfb);
+	hnvmf_harness_gen_key(false, 1, 32, key_refuse);
 	if (hnvmf_harness_prepare(&H) != 0)
 		return -1;
-	char file[1024];
-	snprintf(file, sizeof(file),
-		 "[tenant]\nhostnqn = " HOST_PQMFB "\nsubsystems = " SUBNQN "\nmode = dam\n"
-		 "permission_level = 1\ndam_fallback = pqm\ndhchap_secret = %s\n",
-		 key_pqmfb);
-	if (hnvmf_harness_write_file(&H, "tenants/pqmfb.conf", file) != 0)
-		return -1;
-	snprintf(file, sizeof(file),
-		 "[tenant]\nhostnqn = " HOST_REFUSE "\nsubsystems = " SUBNQN "\nmode = dam\n"
-		 "permission_level = 1\ndam_fallback = refuse\ndhchap_secret = %s\n",
-		 key_refuse);
-	if (hnvmf_harness_write_file(&H, "tenants/refuse.conf", file) != 0)
+	if (dam_tenant("tenants/pqmfb.conf", HOST_PQMFB, "pqm", key_pqmfb) != 0 ||
+	    dam_tenant("tenants/refuse.conf", HOST_REFUSE, "refuse", key_refuse) != 0)
 		return -1;
 	return hnvmf_harness_start(&H, conf_template);
 }
@@ -112,17 +96,10 @@ static int connect_host(const char *host, const char *secret, unsigned nr_io, ui
 	return hnvmf_ini_ctrl_connect("127.0.0.1", H.port, SUBNQN, host, &o, c);
 }
 
-/* Write-then-verify over every I/O queue of c. */
+/* Write-then-verify of 1024 blocks from slba over every I/O queue of c. */
 static void verify_range(struct hnvmf_ini_ctrl *c, uint64_t slba, uint64_t seed)
 {
-	struct hnvmf_ini_ns_info ns;
-	assert_int_equal(hnvmf_ini_ns_info(c, 1, &ns), 0);
-	struct hnvmf_ini_verify_opts v = {.nsid = 1, .slba = slba, .nblocks = 1024, .lba_size = ns.lba_size,
-					  .io_size = 8192, .qd = 8, .seed = seed, .write = true, .read = true};
-	struct hnvmf_ini_verify_result res = {0};
-	if (hnvmf_ini_verify(c, &v, &res) != 0)
-		fail_msg("verify: %llu bad blocks, status %d", (unsigned long long)res.bad_blocks, res.status);
-	assert_true(res.writes > 0 && res.reads > 0);
+	hnvmf_harness_verify(c, slba, 1024, 8192, seed);
 }
 
 /* "dam units used U capacity C" from hnvmfctl state: U, or -1. */

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <openssl/rand.h>
 
 #include "proto/keyfmt.h"
 #include "tests/integration/harness.h"
@@ -32,15 +31,7 @@ static const char conf_template[] =
 	"control_socket = @DIR@/ctl.sock\n"
 	"[pqm]\n"
 	"cmax = 2\n"
-	"[listener io]\n"
-	"transport = tcp\n"
-	"address = 127.0.0.1\n"
-	"port = @PORT@\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 32M\n"
-	"[subsystem " SUBNQN "]\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_IO_RAM0("32M", SUBNQN);
 
 static struct hnvmf_harness H;
 static char key_a[HNVMF_KEY_STR_MAX], key_b[HNVMF_KEY_STR_MAX];
@@ -56,18 +47,11 @@ static void write_tenant(const char *file, const char *host, const char *key, co
 	assert_int_equal(hnvmf_harness_write_file(&H, file, text), 0);
 }
 
-static void gen_key(char *out)
-{
-	struct hnvmf_key k = {.len = 32, .hmac = 1};
-	assert_int_equal(RAND_bytes(k.data, 32), 1);
-	assert_int_equal(hnvmf_dhchap_key_format(&k, out, HNVMF_KEY_STR_MAX), 0);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	gen_key(key_a);
-	gen_key(key_b);
+	hnvmf_harness_gen_key(false, 1, 32, key_a);
+	hnvmf_harness_gen_key(false, 1, 32, key_b);
 	if (hnvmf_harness_prepare(&H) != 0)
 		return -1;
 	write_tenant("tenants/a.conf", HOST_PQM_FB, key_a, "dam", 1, "pqm");

@@ -27,17 +27,10 @@ static const char conf_template[] =
 	"[limits]\n"
 	"max_controllers_per_host = 3\n"
 	"max_queues_per_host = 8\n"
-	"[listener io]\n"
-	"address = 127.0.0.1\n"
-	"port = @PORT@\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 16M\n"
-	"[backend ram1]\n"
-	"type = ram\n"
-	"size = 16M\n"
-	"[subsystem " SUB1 "]\n"
-	"namespace = 1:ram0\n"
+	HNVMF_CONF_LISTENER_IO
+	HNVMF_CONF_RAM("ram0", "16M")
+	HNVMF_CONF_RAM("ram1", "16M")
+	HNVMF_CONF_SUBSYSTEM_RAM0(SUB1)
 	"allow_any_host = yes\n"
 	"[subsystem " SUB2 "]\n"
 	"namespace = 1:ram1\n"

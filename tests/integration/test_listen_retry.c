@@ -30,12 +30,9 @@ static const char conf_template[] =
 	"[listener held]\n"
 	"address = 127.0.0.1\n"
 	"port = @DISC_PORT@\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 16M\n"
-	"[subsystem " SUBNQN "]\n"
-	"allow_any_host = yes\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_RAM("ram0", "16M")
+	HNVMF_CONF_SUBSYSTEM_RAM0(SUBNQN)
+	"allow_any_host = yes\n";
 
 static struct hnvmf_harness H;
 

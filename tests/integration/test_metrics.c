@@ -39,15 +39,8 @@ static int setup(void **state)
 		 "[metrics]\n"
 		 "listen = 127.0.0.1:%u\n"
 		 "sla_epoch_ms = 200\n"
-		 "[listener io]\n"
-		 "address = 127.0.0.1\n"
-		 "port = @PORT@\n"
-		 "[backend ram0]\n"
-		 "type = ram\n"
-		 "size = 16M\n"
-		 "[subsystem " HNVMF_HARNESS_SUBNQN "]\n"
-		 "allow_any_host = yes\n"
-		 "namespace = 1:ram0\n",
+		 HNVMF_CONF_IO_RAM0("16M", HNVMF_HARNESS_SUBNQN)
+		 "allow_any_host = yes\n",
 		 metrics_port);
 	if (hnvmf_harness_prepare(&H) ||
 	    hnvmf_harness_write_file(&H, "tenants/m.conf",

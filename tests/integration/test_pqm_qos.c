@@ -34,16 +34,10 @@ static const char conf_template[] =
 	"control_socket = @DIR@/ctl.sock\n"
 	"[pqm]\n"
 	"cmax = 2\n"
-	"[listener io]\n"
-	"transport = tcp\n"
-	"address = 127.0.0.1\n"
-	"port = @PORT@\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 16M\n"
+	HNVMF_CONF_LISTENER_IO
+	HNVMF_CONF_RAM("ram0", "16M")
 	"block_size = 4096\n"
-	"[subsystem " SUBNQN "]\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_SUBSYSTEM_RAM0(SUBNQN);
 
 static struct hnvmf_harness H;
 

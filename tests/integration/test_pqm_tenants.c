@@ -32,15 +32,7 @@ static const char conf_template[] =
 	"[pqm]\n"
 	"cmax = 4\n"
 	"epoch_ms = 20\n"
-	"[listener io]\n"
-	"transport = tcp\n"
-	"address = 127.0.0.1\n"
-	"port = @PORT@\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 64M\n"
-	"[subsystem " SUBNQN "]\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_IO_RAM0("64M", SUBNQN);
 
 static struct hnvmf_harness H;
 

@@ -26,14 +26,7 @@ static const char conf_template[] =
 	"[global]\n"
 	"tenants_dir = tenants\n"
 	"control_socket = @DIR@/ctl.sock\n"
-	"[listener io]\n"
-	"address = 127.0.0.1\n"
-	"port = @PORT@\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 16M\n"
-	"[subsystem " SUBNQN "]\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_IO_RAM0("16M", SUBNQN);
 
 static struct hnvmf_harness H;
 

@@ -30,14 +30,7 @@
 static const char conf_template[] =
 	"[global]\n"
 	"tenants_dir = tenants\n"
-	"[listener io]\n"
-	"address = 127.0.0.1\n"
-	"port = @PORT@\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 16M\n"
-	"[subsystem " SUBNQN "]\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_IO_RAM0("16M", SUBNQN);
 
 static struct hnvmf_harness H;
 static long log_seen; /* bytes of the log already searched */

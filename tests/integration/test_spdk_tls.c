@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <openssl/rand.h>
 
 #include "proto/keyfmt.h"
 #include "tests/integration/harness.h"
@@ -42,11 +41,8 @@ static const char conf_template[] =
 	"address = 127.0.0.1\n"
 	"port = @PORT@\n"
 	"tls = yes\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 64M\n"
-	"[subsystem " SUBNQN "]\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_RAM("ram0", "64M")
+	HNVMF_CONF_SUBSYSTEM_RAM0(SUBNQN);
 
 static struct hnvmf_harness H;
 static char spdk[512]; /* the SPDK tree, "" when absent */
@@ -66,24 +62,6 @@ static bool have(const char *bin)
 	return spdk[0] && access(path, X_OK) == 0;
 }
 
-/* A shell command, its stdout and stderr into out; returns its exit code or -1. */
-static int run(char *out, size_t len, const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	size_t n = fread(out, 1, len - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int setup(void **state)
 {
 	(void)state;
@@ -93,11 +71,7 @@ static int setup(void **state)
 		return -1;
 	for (int i = 0; i < 2; i++) {
 		/* SPDK and hnvmfd read the same interchange string. */
-		struct hnvmf_key k = { .len = hosts[i].len, .hmac = hosts[i].hh };
-		if (RAND_bytes(k.data, (int)k.len) != 1 ||
-		    hnvmf_tls_key_format(&k, hosts[i].key, sizeof(hosts[i].key)) < 0)
-			return -1;
-		hnvmf_key_wipe(&k);
+		hnvmf_harness_gen_key(true, hosts[i].hh, hosts[i].len, hosts[i].key);
 		char tenant[1024], name[64];
 		snprintf(tenant, sizeof(tenant), "[tenant]\nhostnqn = %s\nsubsystems = " SUBNQN
 			 "\ntls_psk = %s\n", hosts[i].host, hosts[i].key);
@@ -134,11 +108,11 @@ static void test_spdk_nvme_perf_to_hnvmfd(void **state)
 	assert_int_equal(hnvmf_harness_start(&H, conf_template), 0);
 	static char out[65536];
 	for (int i = 0; i < 2; i++) {
-		int rc = run(out, sizeof(out),
-			     "%s/build/bin/spdk_nvme_perf --no-huge -s 1024 -c 0x2 -S ssl "
-			     "--psk-path %s/psk%d -r 'trtype:TCP adrfam:IPv4 traddr:127.0.0.1 "
-			     "trsvcid:%u subnqn:" SUBNQN " hostnqn:%s' -q 1 -o 4096 -w randread -t 2",
-			     spdk, H.dir, i, H.port, hosts[i].host);
+		int rc = hnvmf_harness_sh(out, sizeof(out),
+					  "%s/build/bin/spdk_nvme_perf --no-huge -s 1024 -c 0x2 -S ssl "
+					  "--psk-path %s/psk%d -r 'trtype:TCP adrfam:IPv4 traddr:127.0.0.1 "
+					  "trsvcid:%u subnqn:" SUBNQN " hostnqn:%s' -q 1 -o 4096 -w randread -t 2",
+					  spdk, H.dir, i, H.port, hosts[i].host);
 		if (rc != 0 || !(total_iops(out) > 0))
 			fail_msg("spdk_nvme_perf as %s: exit %d, total IOPS %.0f:\n%s", hosts[i].host,
 				 rc, total_iops(out), out);
@@ -157,8 +131,8 @@ static int rpc(const char *sock, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
-	int rc = run(out, sizeof(out), "/usr/bin/python3 %s/scripts/rpc.py -s %s -t 30 %s", spdk,
-		     sock, args);
+	int rc = hnvmf_harness_sh(out, sizeof(out), "/usr/bin/python3 %s/scripts/rpc.py -s %s -t 30 %s", spdk,
+				  sock, args);
 	if (rc)
 		print_message("rpc.py %s: exit %d: %s\n", args, rc, out);
 	return rc;

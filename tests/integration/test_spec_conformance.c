@@ -35,25 +35,19 @@ static const char conf_template[] =
 	"default_mode = direct\n"
 	"max_io_queues = 4\n"
 	"control_socket = @DIR@/ctl.sock\n"
-	"[listener io]\n"
-	"transport = tcp\n"
-	"address = 127.0.0.1\n"
-	"port = @PORT@\n"
+	HNVMF_CONF_LISTENER_IO
 	"[listener disc]\n"
 	"transport = tcp\n"
 	"address = 127.0.0.1\n"
 	"port = @DISC_PORT@\n"
 	"discovery = yes\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 16M\n"
+	HNVMF_CONF_RAM("ram0", "16M")
 	"[backend small]\n"
 	"type = file\n"
 	"path = @DIR@/fs/disk.img\n"
 	"block_size = 4096\n"
-	"[subsystem " SUBNQN "]\n"
+	HNVMF_CONF_SUBSYSTEM_RAM0(SUBNQN)
 	"allow_any_host = yes\n"
-	"namespace = 1:ram0\n"
 	"namespace = 2:small\n";
 
 static struct hnvmf_harness H;

@@ -29,19 +29,11 @@ static const char conf_template[] =
 	"default_mode = direct\n"
 	"max_io_queues = 4\n"
 	"control_socket = @DIR@/ctl.sock\n"
-	"[listener io]\n"
-	"transport = tcp\n"
-	"address = 127.0.0.1\n"
-	"port = @PORT@\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 16M\n"
-	"[backend ram1]\n"
-	"type = ram\n"
-	"size = 16M\n"
-	"[subsystem " OPEN_NQN "]\n"
+	HNVMF_CONF_LISTENER_IO
+	HNVMF_CONF_RAM("ram0", "16M")
+	HNVMF_CONF_RAM("ram1", "16M")
+	HNVMF_CONF_SUBSYSTEM_RAM0(OPEN_NQN)
 	"allow_any_host = yes\n"
-	"namespace = 1:ram0\n"
 	"[subsystem " CLOSED_NQN "]\n"
 	"host = " HOST_OK "\n"
 	"namespace = 1:ram1\n";

@@ -27,9 +27,7 @@ static const char conf[] =
 	"address = 127.0.0.1\n"
 	"port = @PORT@\n"
 	"\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 16M\n"
+	HNVMF_CONF_RAM("ram0", "16M")
 	"block_size = 4096\n"
 	"\n"
 	"[backend null0]\n"
@@ -37,9 +35,8 @@ static const char conf[] =
 	"size = 1G\n"
 	"block_size = 4096\n"
 	"\n"
-	"[subsystem " HNVMF_HARNESS_SUBNQN "]\n"
+	HNVMF_CONF_SUBSYSTEM_RAM0(HNVMF_HARNESS_SUBNQN)
 	"allow_any_host = yes\n"
-	"namespace = 1:ram0\n"
 	"namespace = 2:null0\n";
 
 static int setup(void **state)

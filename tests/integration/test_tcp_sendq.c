@@ -42,13 +42,10 @@ static const char conf[] =
 	"address = 127.0.0.1\n"
 	"port = @PORT@\n"
 	"\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 64M\n"
+	HNVMF_CONF_RAM("ram0", "64M")
 	"\n"
-	"[subsystem " HNVMF_HARNESS_SUBNQN "]\n"
-	"allow_any_host = yes\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_SUBSYSTEM_RAM0(HNVMF_HARNESS_SUBNQN)
+	"allow_any_host = yes\n";
 
 static struct hnvmf_harness H;
 static struct hnvmf_ini_ctrl *healthy;

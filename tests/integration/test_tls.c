@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <openssl/rand.h>
 
 #include "tests/integration/harness.h"
 #include "tools/initiator/initiator.h"
@@ -46,24 +45,12 @@ static const char conf_template[] =
 	"address = 127.0.0.1\n"
 	"port = @DISC_PORT@\n"
 	"discovery = yes\n"
-	"[backend ram0]\n"
-	"type = ram\n"
-	"size = 64M\n"
-	"[subsystem " SUBNQN "]\n"
-	"namespace = 1:ram0\n";
+	HNVMF_CONF_RAM("ram0", "64M")
+	HNVMF_CONF_SUBSYSTEM_RAM0(SUBNQN);
 
 static struct hnvmf_harness H;
 static char key_a[HNVMF_KEY_STR_MAX], key_b[HNVMF_KEY_STR_MAX], key_dam[HNVMF_KEY_STR_MAX];
 static char key_other[HNVMF_KEY_STR_MAX];
-
-/* A random configured PSK, as `nvme gen-tls-key` makes. */
-static void gen_key(int hh, size_t len, char *out)
-{
-	struct hnvmf_key k = { .len = len, .hmac = hh };
-	assert_int_equal(RAND_bytes(k.data, (int)len), 1);
-	assert_int_equal(hnvmf_tls_key_format(&k, out, HNVMF_KEY_STR_MAX), 0);
-	hnvmf_key_wipe(&k);
-}
 
 static int write_tenant(const char *file, const char *host, const char *mode, const char *key)
 {
@@ -77,10 +64,10 @@ static int write_tenant(const char *file, const char *host, const char *mode, co
 static int setup(void **state)
 {
 	(void)state;
-	gen_key(1, 32, key_a);
-	gen_key(2, 48, key_b);
-	gen_key(1, 32, key_dam);
-	gen_key(1, 32, key_other);
+	hnvmf_harness_gen_key(true, 1, 32, key_a);
+	hnvmf_harness_gen_key(true, 2, 48, key_b);
+	hnvmf_harness_gen_key(true, 1, 32, key_dam);
+	hnvmf_harness_gen_key(true, 1, 32, key_other);
 	if (hnvmf_harness_prepare(&H) != 0 || write_tenant("tenants/a.conf", HOST_A, "pqm", key_a) ||
 	    write_tenant("tenants/b.conf", HOST_B, "pqm", key_b) ||
 	    write_tenant("tenants/dam.conf", HOST_DAM, "dam", key_dam))
@@ -106,36 +93,20 @@ static int connect_tls(const char *host, const char *subnqn, uint16_t port, cons
 	return hnvmf_ini_ctrl_connect("127.0.0.1", port, subnqn, host, &o, c);
 }
 
-static void verify_range(struct hnvmf_ini_ctrl *c, uint64_t slba, uint64_t nblocks,
-			 uint32_t io_size, uint64_t seed)
-{
-	struct hnvmf_ini_ns_info ns;
-	assert_int_equal(hnvmf_ini_ns_info(c, 1, &ns), 0);
-	struct hnvmf_ini_verify_opts v = { .nsid = 1, .slba = slba, .nblocks = nblocks,
-					   .lba_size = ns.lba_size, .io_size = io_size, .qd = 8,
-					   .seed = seed, .write = true, .read = true };
-	struct hnvmf_ini_verify_result res = { 0 };
-	int r = hnvmf_ini_verify(c, &v, &res);
-	if (r)
-		fail_msg("verify: %llu bad blocks, status %d", (unsigned long long)res.bad_blocks,
-			 res.status);
-	assert_true(res.writes > 0 && res.reads > 0);
-}
-
 static void test_tenant_over_tls(void **state)
 {
 	(void)state;
 	/* v0 identity with a SHA-256 key; v1 with a SHA-384 key (TLS_AES_256_GCM_SHA384) */
 	struct hnvmf_ini_ctrl *c = NULL;
 	assert_int_equal(connect_tls(HOST_A, SUBNQN, H.port, key_a, 0, 2, &c), 0);
-	verify_range(c, 0, 4096, 4096, 21);        /* 4 KiB I/O, in-capsule writes */
-	verify_range(c, 8192, 8192, 256 * 1024, 22); /* 256 KiB: R2T, several records per PDU */
+	hnvmf_harness_verify(c, 0, 4096, 4096, 21);        /* 4 KiB I/O, in-capsule writes */
+	hnvmf_harness_verify(c, 8192, 8192, 256 * 1024, 22); /* 256 KiB: R2T, several records per PDU */
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 	assert_true(hnvmf_harness_log_wait(&H, "TLS secured (TLS_AES_128_GCM_SHA256, host " HOST_A,
 					   2000));
 
 	assert_int_equal(connect_tls(HOST_B, SUBNQN, H.port, key_b, 1, 1, &c), 0);
-	verify_range(c, 20000, 2048, 128 * 1024, 23);
+	hnvmf_harness_verify(c, 20000, 2048, 128 * 1024, 23);
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 	assert_true(hnvmf_harness_log_wait(&H, "TLS secured (TLS_AES_256_GCM_SHA384, host " HOST_B,
 					   2000));
@@ -304,7 +275,7 @@ static void test_dam_over_tls(void **state)
 	assert_true(hnvmf_harness_ctrl_line(&H, HOST_DAM, line, sizeof(line)));
 	if (!strstr(line, "q1:dam") || !strstr(line, "q2:dam"))
 		fail_msg("DAM tenant over TLS not in DAM: %s", line);
-	verify_range(c, 40000, 4096, 64 * 1024, 24);
+	hnvmf_harness_verify(c, 40000, 4096, 64 * 1024, 24);
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 }
 

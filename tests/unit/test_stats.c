@@ -52,33 +52,33 @@ static void quantiles(void **state)
 	assert_true(p999 > 6000 && p999 <= 12288);
 }
 
+/* Judges r and returns its verdict on what. */
+static int verdict(struct hnvmf_sla_result *r, int what)
+{
+	hnvmf_sla_judge(r);
+	return (int)r->verdict[what];
+}
+
 static void judge(void **state)
 {
 	(void)state;
 	struct hnvmf_sla_result r = {.reserved_iops = 1000, .arrivals_per_s = 2000, .iops = 500};
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_RESERVATION], HNVMF_SLA_MISSED);
+	assert_int_equal(verdict(&r, HNVMF_SLA_RESERVATION), HNVMF_SLA_MISSED);
 	r.arrivals_per_s = 500; /* asked for less than the reservation: not the target's fault */
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_RESERVATION], HNVMF_SLA_MET);
+	assert_int_equal(verdict(&r, HNVMF_SLA_RESERVATION), HNVMF_SLA_MET);
 	r.arrivals_per_s = 1000;
 	r.iops = 1000;
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_RESERVATION], HNVMF_SLA_MET);
+	assert_int_equal(verdict(&r, HNVMF_SLA_RESERVATION), HNVMF_SLA_MET);
 	r.reserved_iops = 0;
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_RESERVATION], HNVMF_SLA_NONE);
+	assert_int_equal(verdict(&r, HNVMF_SLA_RESERVATION), HNVMF_SLA_NONE);
 	r.latency_target_us = 100;
 	r.completions = 10;
 	r.p99_us = 150;
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_LATENCY], HNVMF_SLA_MISSED);
+	assert_int_equal(verdict(&r, HNVMF_SLA_LATENCY), HNVMF_SLA_MISSED);
 	r.p99_us = 100;
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_LATENCY], HNVMF_SLA_MET);
+	assert_int_equal(verdict(&r, HNVMF_SLA_LATENCY), HNVMF_SLA_MET);
 	r.completions = 0; /* nothing measured: nothing to judge */
-	hnvmf_sla_judge(&r);
-	assert_int_equal(r.verdict[HNVMF_SLA_LATENCY], HNVMF_SLA_NONE);
+	assert_int_equal(verdict(&r, HNVMF_SLA_LATENCY), HNVMF_SLA_NONE);
 }
 
 /* ---- the hooks on a fake queue ---- */
@@ -122,6 +122,15 @@ static uint64_t errors_with(const struct hnvmf_stats_snap *s, uint16_t status)
 	return 0;
 }
 
+/* sq as I/O queue 1 of ctrl on the PQM path. */
+static void io_sq_init(struct hnvmf_sq *sq)
+{
+	hnvmf_sq_init(sq, &tgt, NULL, NULL, &ops);
+	sq->ctrl = &ctrl;
+	sq->qid = 1;
+	sq->mode = HNVMF_PATH_PQM;
+}
+
 static void hooks(void **state)
 {
 	(void)state;
@@ -129,10 +138,7 @@ static void hooks(void **state)
 	atomic_store(&subsys.ns[1], &ns1);
 	struct hnvmf_sq *sq = calloc(1, sizeof(*sq));
 	assert_non_null(sq);
-	hnvmf_sq_init(sq, &tgt, NULL, NULL, &ops);
-	sq->ctrl = &ctrl;
-	sq->qid = 1;
-	sq->mode = HNVMF_PATH_PQM;
+	io_sq_init(sq);
 	run(sq, nvme_cmd_read, 1, 0, 4096);
 	run(sq, nvme_cmd_read, 1, 0, 8192);
 	run(sq, nvme_cmd_write, 1, 0, 512);
@@ -173,10 +179,7 @@ static void hooks(void **state)
 
 	/* The queue goes: its counts stay, under cntlid 0; a new queue adds to them. */
 	hnvmf_stats_sq_release(sq);
-	hnvmf_sq_init(sq, &tgt, NULL, NULL, &ops);
-	sq->ctrl = &ctrl;
-	sq->qid = 1;
-	sq->mode = HNVMF_PATH_PQM;
+	io_sq_init(sq);
 	run(sq, nvme_cmd_read, 1, 0, 4096);
 	hnvmf_stats_sq_release(sq);
 	n = hnvmf_stats_collect(tgt.stats, &s);

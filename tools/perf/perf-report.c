@@ -141,26 +141,47 @@ void perf_report_text(FILE *f, const struct perf_opts *o, const struct perf_resu
 	}
 }
 
+/* obj[key] = v (json-c stores NULL, i.e. JSON null, when the value cannot be allocated). */
+static void jdouble(json_object *obj, const char *key, double v)
+{
+	json_object_object_add(obj, key, json_object_new_double(v));
+}
+
+static void ju64(json_object *obj, const char *key, uint64_t v)
+{
+	json_object_object_add(obj, key, json_object_new_uint64(v));
+}
+
+static void jint64(json_object *obj, const char *key, int64_t v)
+{
+	json_object_object_add(obj, key, json_object_new_int64(v));
+}
+
+static void jbool(json_object *obj, const char *key, bool v)
+{
+	json_object_object_add(obj, key, json_object_new_boolean(v));
+}
+
 /* json-c returns NULL when out of memory and stores a NULL member as JSON null, so a failed
  * allocation in here shows as a null field rather than a crash. */
 static json_object *lat_json(const struct lat_row *r)
 {
 	json_object *l = json_object_new_object();
-	json_object_object_add(l, "min", json_object_new_double(r->min));
-	json_object_object_add(l, "avg", json_object_new_double(r->avg));
-	json_object_object_add(l, "p50", json_object_new_double(r->p50));
-	json_object_object_add(l, "p99", json_object_new_double(r->p99));
-	json_object_object_add(l, "p99_9", json_object_new_double(r->p999));
-	json_object_object_add(l, "max", json_object_new_double(r->max));
+	jdouble(l, "min", r->min);
+	jdouble(l, "avg", r->avg);
+	jdouble(l, "p50", r->p50);
+	jdouble(l, "p99", r->p99);
+	jdouble(l, "p99_9", r->p999);
+	jdouble(l, "max", r->max);
 	return l;
 }
 
 static json_object *dir_json(const struct lat_row *r)
 {
 	json_object *d = json_object_new_object();
-	json_object_object_add(d, "ios", json_object_new_uint64(r->ios));
-	json_object_object_add(d, "iops", json_object_new_double(r->iops));
-	json_object_object_add(d, "mbps", json_object_new_double(r->mbps));
+	ju64(d, "ios", r->ios);
+	jdouble(d, "iops", r->iops);
+	jdouble(d, "mbps", r->mbps);
 	json_object_object_add(d, "lat_us", lat_json(r));
 	return d;
 }
@@ -174,10 +195,10 @@ static json_object *hist_json(const struct perf_hist *h)
 			continue;
 		seen += h->b[i];
 		json_object *b = json_object_new_object();
-		json_object_object_add(b, "low_us", json_object_new_double((double)perf_hist_bucket_low(i) / 1e3));
+		jdouble(b, "low_us", (double)perf_hist_bucket_low(i) / 1e3);
 		json_object_object_add(b, "high_us",
 				       json_object_new_double((double)(perf_hist_bucket_high(i) + 1) / 1e3));
-		json_object_object_add(b, "count", json_object_new_uint64(h->b[i]));
+		ju64(b, "count", h->b[i]);
 		json_object_object_add(b, "cumulative_pct",
 				       json_object_new_double(100.0 * (double)seen / (double)h->count));
 		json_object_array_add(a, b);
@@ -200,23 +221,23 @@ char *perf_report_json(const struct perf_opts *o, const struct perf_result *r)
 	struct lat_row t = row_of(all, r->bytes_read + r->bytes_written, r->seconds);
 	free(all);
 	json_object_object_add(j, "workload", json_object_new_string(perf_workload_name(o->wl)));
-	json_object_object_add(j, "io_size", json_object_new_int64(o->io_size));
-	json_object_object_add(j, "qd", json_object_new_int64(o->qd));
-	json_object_object_add(j, "read_pct", json_object_new_int64(o->read_pct));
-	json_object_object_add(j, "connections", json_object_new_int64(r->connections));
-	json_object_object_add(j, "queues", json_object_new_int64(o->queues));
-	json_object_object_add(j, "threads", json_object_new_int64(r->threads));
-	json_object_object_add(j, "hdgst", json_object_new_boolean(o->hdgst));
-	json_object_object_add(j, "ddgst", json_object_new_boolean(o->ddgst));
-	json_object_object_add(j, "warmup", json_object_new_int64(o->warmup));
-	json_object_object_add(j, "rate", json_object_new_uint64(o->rate));
-	json_object_object_add(j, "seconds", json_object_new_double(r->seconds));
-	json_object_object_add(j, "ios", json_object_new_uint64(r->reads + r->writes));
-	json_object_object_add(j, "reads", json_object_new_uint64(r->reads));
-	json_object_object_add(j, "writes", json_object_new_uint64(r->writes));
-	json_object_object_add(j, "errors", json_object_new_uint64(r->errs.total));
-	json_object_object_add(j, "iops", json_object_new_double(t.iops));
-	json_object_object_add(j, "mbps", json_object_new_double(t.mbps));
+	jint64(j, "io_size", o->io_size);
+	jint64(j, "qd", o->qd);
+	jint64(j, "read_pct", o->read_pct);
+	jint64(j, "connections", r->connections);
+	jint64(j, "queues", o->queues);
+	jint64(j, "threads", r->threads);
+	jbool(j, "hdgst", o->hdgst);
+	jbool(j, "ddgst", o->ddgst);
+	jint64(j, "warmup", o->warmup);
+	ju64(j, "rate", o->rate);
+	jdouble(j, "seconds", r->seconds);
+	ju64(j, "ios", r->reads + r->writes);
+	ju64(j, "reads", r->reads);
+	ju64(j, "writes", r->writes);
+	ju64(j, "errors", r->errs.total);
+	jdouble(j, "iops", t.iops);
+	jdouble(j, "mbps", t.mbps);
 	json_object_object_add(j, "lat_us", lat_json(&t));
 	json_object_object_add(j, "read", dir_json(&rd));
 	json_object_object_add(j, "write", dir_json(&wr));
@@ -233,16 +254,16 @@ char *perf_report_json(const struct perf_opts *o, const struct perf_result *r)
 			json_object_object_add(e, "status", json_object_new_int(st));
 			json_object_object_add(e, "sct", json_object_new_int((int)hnvmf_status_sct((uint16_t)st)));
 			json_object_object_add(e, "sc", json_object_new_int((int)hnvmf_status_sc((uint16_t)st)));
-			json_object_object_add(e, "dnr", json_object_new_boolean(st & NVME_SC_DNR));
+			jbool(e, "dnr", st & NVME_SC_DNR);
 			json_object_object_add(e, "name", name ? json_object_new_string(name) : NULL);
 		}
-		json_object_object_add(e, "count", json_object_new_uint64(r->errs.count[i]));
+		ju64(e, "count", r->errs.count[i]);
 		json_object_array_add(errs, e);
 	}
 	json_object_object_add(j, "errors_by_status", errs);
-	json_object_object_add(j, "errors_other", json_object_new_uint64(r->errs.other));
+	ju64(j, "errors_other", r->errs.other);
 	if (o->rate)
-		json_object_object_add(j, "rate_backlog", json_object_new_uint64(r->rate_backlog));
+		ju64(j, "rate_backlog", r->rate_backlog);
 	json_object *ten = json_object_new_array();
 	for (unsigned k = 0; r->tenant_ios && ten && k < o->nhostnqn; k++) {
 		json_object *e = json_object_new_object();
