@@ -251,4 +251,14 @@ tcp_header() {
 	echo "# hnvmfd on cpu $TARGET_CPU (reactor and I/O servers), hnvmf-perf on cpu $INIT_CPU; ${SECS} s per run$([ "$SHORT" = 1 ] && echo " (SHORT=1)")"
 	echo "# file backend: $FILE, $FILE_MIB MiB of data, O_DIRECT; null: 1 TiB, no storage"
 	echo "# load average: $(cat /proc/loadavg)"
+	sched_note
+}
+
+# The kernel's autogroup scheduling shares each CPU between sessions, not processes: with it on,
+# another session's `nice -n 19` build still takes half of a pinned benchmark's CPU. Say so.
+sched_note() {
+	if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ]; then
+		echo "# WARNING: sched_autogroup_enabled = 1: other sessions' processes share these CPUs" \
+		     "whatever their nice value (echo 0 > /proc/sys/kernel/sched_autogroup_enabled)"
+	fi
 }

@@ -255,6 +255,7 @@ for m in $MODES; do targets+=("hnvmfd-$m"); done
 echo "spdk-perf: targets on CPU $TARGET_CPU, client on CPU $CLIENT_CPU, ${SECS} s x $REPS runs per" \
      "cell, $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)" \
      "hnvmfd $(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null || echo '?')"
+sched_note
 : > "$dir/results"
 while IFS='|' read -r name ns wl bytes qd queues dig; do
 	if [ -n "${ROWS:-}" ] && [[ " $ROWS " != *" $name "* ]]; then continue; fi
