@@ -108,6 +108,7 @@ bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe 
 	req->xfer_len = 0;
 	req->dir = HNVMF_DIR_NONE;
 	req->iovcnt = 0;
+	req->iov_replaceable = false; /* per command: set by a transport that maps req->iov itself */
 	req->execute = NULL;
 	memset(&req->cqe, 0, sizeof(req->cqe));
 	req->cqe.cid = cmd->common.cid;
