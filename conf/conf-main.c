@@ -67,7 +67,8 @@ static const struct conf_key global_keys[] = {
 	{ "log_level", false },	     { "reactors", false },	    { "default_mode", false },
 	{ "queue_depth", false },     { "max_io_queues", false },    { "inline_data_size", false },
 	{ "mdts_kib", false },	     { "kato_default_ms", false },  { "dam_whitelist", false },
-	{ "tenants_dir", false },     { "control_socket", false },   { NULL, false },
+	{ "tenants_dir", false },     { "control_socket", false },   { "key_grace_s", false },
+	{ NULL, false },
 };
 
 static int set_tenants_dir(struct main_ctx *x, const char *v, int line)
@@ -170,6 +171,8 @@ static int global_key(struct main_ctx *x, const char *k, const char *v, int line
 		return uint_key(x, k, v, line, 0, 3600000, &c->kato_default_ms);
 	if (strcmp(k, "dam_whitelist") == 0)
 		return set_dam_whitelist(x, v, line);
+	if (strcmp(k, "key_grace_s") == 0)
+		return uint_key(x, k, v, line, 0, HNVMF_CONF_MAX_KEY_GRACE_S, &c->key_grace_s);
 	if (strcmp(k, "tenants_dir") == 0)
 		return set_tenants_dir(x, v, line);
 	/* control_socket */

@@ -40,7 +40,7 @@ static const struct conf_key tenant_keys[] = {
 	{ "tls_psk", false },	      { "dhchap_hashes", false },      { "dhchap_dhgroups", false },
 	{ "weight", false },	      { "max_iops", false },	       { "max_read_mbps", false },
 	{ "max_write_mbps", false },   { "max_mbps", false },
-	{ "latency_target_us", false }, { NULL, false },
+	{ "latency_target_us", false }, { "key_grace_s", false },      { NULL, false },
 };
 
 void conf_list_tenant_keys(FILE *f)
@@ -278,6 +278,12 @@ static int tenant_key(void *user, const char *k, const char *v, int line)
 		t->latency_target_us = u;
 		return 0;
 	}
+	if (strcmp(k, "key_grace_s") == 0) {
+		if (conf_parse_uint(v, 0, HNVMF_CONF_MAX_KEY_GRACE_S, &u, x->why) < 0)
+			return BADV(x, line, k);
+		t->key_grace_s = (unsigned)u;
+		return 0;
+	}
 	if (strcmp(k, "max_queues") == 0) {
 		if (conf_parse_uint(v, 1, x->base->max_io_queues, &u, x->why) < 0)
 			return BAD(x, line, "max_queues: %s (max_io_queues is %u)", x->why, x->base->max_io_queues);
@@ -431,6 +437,7 @@ int hnvmf_conf_load_tenants(const struct hnvmf_conf *base, struct hnvmf_conf_ten
 		x.t->mode = HNVMF_CONF_MODE_PQM;
 		x.t->dam_fallback = HNVMF_DAM_FALLBACK_PQM;
 		x.t->weight = 1;
+		x.t->key_grace_s = base->key_grace_s;
 		int nlines = 0;
 		r = conf_ini_parse(path, &tenant_ops, &x, &err, &nlines);
 		if (r == 0 && !x.sect_line)

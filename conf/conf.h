@@ -26,6 +26,7 @@
 #define HNVMF_CONF_MAX_NSID 1024
 #define HNVMF_CONF_MAX_IO_QUEUES 128
 #define HNVMF_CONF_MAX_SERVER_CPUS 64
+#define HNVMF_CONF_MAX_KEY_GRACE_S 604800 /* a week: re-keying hosts one by one, not keeping a key alive */
 #define HNVMF_CONF_PQM_CMAX_MAX 64 /* most PQM I/O servers the engine runs */
 
 /* The engine path of a queue's I/O, as the configuration names it (default_mode, a tenant's
@@ -120,6 +121,10 @@ struct hnvmf_conf_tenant {
 	 * (0 null, 1..5 ffdhe2048..8192); 0 = any. Among those the host offers, the strongest wins. */
 	uint8_t dhchap_hashes;
 	uint8_t dhchap_dhgroups;
+	/* After a reload replaced this tenant's DH-HMAC-CHAP secrets or TLS PSK, the replaced one is
+	 * still accepted this many seconds (docs/auth.md, "Key rotation"); [global] key_grace_s when
+	 * the file does not say. */
+	unsigned key_grace_s;
 };
 
 struct hnvmf_conf_pqm {
@@ -184,6 +189,7 @@ struct hnvmf_conf {
 	size_t ndam_whitelist;
 	char tenants_dir[4096];     /* "" = none */
 	char control_socket[108];   /* unix socket for hnvmfctl; "" = none */
+	unsigned key_grace_s;       /* default of the tenants' key_grace_s (0: a replaced key is refused at once) */
 	struct hnvmf_conf_pqm pqm;
 	struct hnvmf_conf_limits limits;
 	struct hnvmf_conf_metrics metrics;

@@ -20,6 +20,7 @@
 #include "target/auth-limit.h"
 #include "target/auth-worker.h"
 #include "target/auth.h"
+#include "target/key-grace.h"
 #include "target/tenant.h"
 #include "target/stats.h"
 
@@ -79,6 +80,9 @@ struct hnvmf_auth {
 	struct hnvmf_dh *dh; /* the controller's ephemeral key pair, Challenge .. Reply */
 	struct auth_tkey host_key;
 	struct auth_tkey ctrl_key; /* len 0: the tenant has no controller secret */
+	/* The pair a reload replaced, accepted until prev_until_ns (key-grace.h); len 0: none. */
+	struct auth_tkey prev_host_key, prev_ctrl_key;
+	uint64_t prev_until_ns;
 	_Alignas(8) uint8_t msg[AUTH_MSG_MAX]; /* messages are read and built through their structs */
 };
 
@@ -151,6 +155,9 @@ static void wipe_keys(struct hnvmf_auth *st)
 {
 	hnvmf_auth_wipe(&st->host_key, sizeof(st->host_key));
 	hnvmf_auth_wipe(&st->ctrl_key, sizeof(st->ctrl_key));
+	hnvmf_auth_wipe(&st->prev_host_key, sizeof(st->prev_host_key));
+	hnvmf_auth_wipe(&st->prev_ctrl_key, sizeof(st->prev_ctrl_key));
+	st->prev_until_ns = 0;
 }
 
 /* Ends the exchange: Failure1 with this explanation is due, and the queue is not (or no longer)
@@ -305,41 +312,62 @@ bool hnvmf_auth_required(struct hnvmf_sq *sq)
 	return true;
 }
 
-/* Reads the tenant's secrets (they may have changed since Connect: a re-authentication picks up
- * rotated keys) and transforms them for this host and subsystem. 0 or a negative errno. */
-static int load_keys(struct hnvmf_auth *st)
+/* A host secret (and the controller secret, when there is one) transformed for this host and
+ * subsystem. 0 or -ENOKEY. */
+static int transform_pair(struct hnvmf_sq *sq, const char *host_s, const char *ctrl_s, struct auth_tkey *host,
+			  struct auth_tkey *ctrl)
 {
-	struct hnvmf_sq *sq = st->sq;
-	char host_s[sizeof(sq->ctrl->tenant->dhchap_secret)];
-	char ctrl_s[sizeof(sq->ctrl->tenant->dhchap_ctrl_secret)];
-	host_s[0] = ctrl_s[0] = '\0';
-	pthread_mutex_lock(&sq->tgt->lock);
-	const struct hnvmf_conf_tenant *t = sq->ctrl->tenant;
-	if (t) {
-		memcpy(host_s, t->dhchap_secret, sizeof(host_s));
-		memcpy(ctrl_s, t->dhchap_ctrl_secret, sizeof(ctrl_s));
-	}
-	pthread_mutex_unlock(&sq->tgt->lock);
-
 	int rc = -ENOKEY;
 	struct hnvmf_key k;
 	char err[128];
-	wipe_keys(st);
 	if (host_s[0] && hnvmf_dhchap_key_parse(host_s, &k, err, sizeof(err)) == 0) {
-		rc = hnvmf_dhchap_transform_key(k.hmac, k.data, k.len, sq->ctrl->hostnqn, st->host_key.key,
-						&st->host_key.len);
+		rc = hnvmf_dhchap_transform_key(k.hmac, k.data, k.len, sq->ctrl->hostnqn, host->key, &host->len);
 		hnvmf_key_wipe(&k);
 	}
 	if (rc == 0 && ctrl_s[0]) {
 		rc = -ENOKEY;
 		if (hnvmf_dhchap_key_parse(ctrl_s, &k, err, sizeof(err)) == 0) {
-			rc = hnvmf_dhchap_transform_key(k.hmac, k.data, k.len, sq->ctrl->subsys->nqn,
-							st->ctrl_key.key, &st->ctrl_key.len);
+			rc = hnvmf_dhchap_transform_key(k.hmac, k.data, k.len, sq->ctrl->subsys->nqn, ctrl->key,
+							&ctrl->len);
 			hnvmf_key_wipe(&k);
 		}
 	}
+	return rc;
+}
+
+/* Reads the tenant's secrets (they may have changed since Connect: a re-authentication picks up
+ * rotated keys), and those a reload replaced while their grace period runs, and transforms them
+ * for this host and subsystem. 0 or a negative errno (about the current secrets). */
+static int load_keys(struct hnvmf_auth *st)
+{
+	struct hnvmf_sq *sq = st->sq;
+	char host_s[sizeof(sq->ctrl->tenant->dhchap_secret)];
+	char ctrl_s[sizeof(sq->ctrl->tenant->dhchap_ctrl_secret)];
+	char prev_host_s[sizeof(host_s)], prev_ctrl_s[sizeof(ctrl_s)];
+	host_s[0] = ctrl_s[0] = prev_host_s[0] = prev_ctrl_s[0] = '\0';
+	uint64_t prev_until = 0;
+	pthread_mutex_lock(&sq->tgt->lock);
+	const struct hnvmf_conf_tenant *t = sq->ctrl->tenant;
+	if (t) {
+		memcpy(host_s, t->dhchap_secret, sizeof(host_s));
+		memcpy(ctrl_s, t->dhchap_ctrl_secret, sizeof(ctrl_s));
+		hnvmf_key_grace_dhchap(sq->tgt, sq->ctrl->hostnqn, prev_host_s, prev_ctrl_s, &prev_until);
+	}
+	pthread_mutex_unlock(&sq->tgt->lock);
+
+	wipe_keys(st);
+	int rc = transform_pair(sq, host_s, ctrl_s, &st->host_key, &st->ctrl_key);
+	/* A previous pair that does not transform (it did when it was loaded) is simply not offered. */
+	if (rc == 0 && prev_host_s[0]) {
+		if (transform_pair(sq, prev_host_s, prev_ctrl_s, &st->prev_host_key, &st->prev_ctrl_key) == 0)
+			st->prev_until_ns = prev_until;
+		else
+			st->prev_host_key.len = st->prev_ctrl_key.len = 0;
+	}
 	hnvmf_auth_wipe(host_s, sizeof(host_s));
 	hnvmf_auth_wipe(ctrl_s, sizeof(ctrl_s));
+	hnvmf_auth_wipe(prev_host_s, sizeof(prev_host_s));
+	hnvmf_auth_wipe(prev_ctrl_s, sizeof(prev_ctrl_s));
 	if (rc)
 		wipe_keys(st);
 	return rc;
@@ -475,22 +503,36 @@ static bool verify_reply(struct hnvmf_auth *st, const uint8_t *m, const uint8_t 
 	};
 	uint8_t expect[HNVMF_AUTH_MAX_DIGEST];
 	const char *why = NULL;
-	if (hnvmf_dhchap_host_response(&a, expect) != 0)
+	const struct auth_tkey *ctrl_key = &st->ctrl_key;
+	bool previous = false;
+	if (hnvmf_dhchap_host_response(&a, expect) != 0) {
 		why = "cannot compute the host response";
-	else if (!hnvmf_auth_equal(expect, r1, hl))
+	} else if (!hnvmf_auth_equal(expect, r1, hl)) {
 		why = "the host's response does not match its secret";
+		/* Key rotation: during the grace period R1 may come from the secret a reload replaced;
+		 * the controller then answers with that pair's controller secret (never a mix). */
+		if (st->prev_host_key.len && hnvmf_now_ns() < st->prev_until_ns) {
+			a.tkey = st->prev_host_key.key;
+			a.tkey_len = st->prev_host_key.len;
+			if (hnvmf_dhchap_host_response(&a, expect) == 0 && hnvmf_auth_equal(expect, r1, hl)) {
+				why = NULL;
+				previous = true;
+				ctrl_key = &st->prev_ctrl_key;
+			}
+		}
+	}
 
 	/* cvalid with S2 = 0 carries C2 for a generated PSK only (secure channel concatenation, which
 	 * the Negotiate already refused): no controller authentication then. */
 	uint32_t s2 = le32toh(r->seqnum);
 	bool bidirectional = r->cvalid && s2 != 0;
 	if (!why && bidirectional) {
-		if (!st->ctrl_key.len) {
+		if (!ctrl_key->len) {
 			why = "the host wants the controller authenticated, but its tenant has no "
 			      "dhchap_ctrl_secret";
 		} else {
-			a.tkey = st->ctrl_key.key;
-			a.tkey_len = st->ctrl_key.len;
+			a.tkey = ctrl_key->key;
+			a.tkey_len = ctrl_key->len;
 			a.challenge = c2;
 			a.seqnum = s2;
 			if (hnvmf_dhchap_ctrl_response(&a, st->r2) != 0)
@@ -500,6 +542,8 @@ static bool verify_reply(struct hnvmf_auth *st, const uint8_t *m, const uint8_t 
 	hnvmf_auth_wipe(expect, sizeof(expect));
 	if (why)
 		return fail(st, HNVMF_AUTH_FAIL_FAILED, why);
+	if (previous)
+		hnvmf_key_grace_used(sq->tgt, sq->ctrl->hostnqn, false);
 	hnvmf_dh_free(st->dh); /* the key pair served its one exchange */
 	st->dh = NULL;
 	st->rvalid = bidirectional;

@@ -55,6 +55,7 @@ struct hnvmf_stats;
 struct hnvmf_stats_rec;
 struct hnvmf_sla;
 struct hnvmf_host;
+struct hnvmf_key_grace;
 
 /* Asynchronous event results (CQE dword 0): type Notice (2), information, log page. */
 #define HNVMF_AEN_NS_CHANGED 0x00040002u   /* Namespace Attribute Changed, log 04h */
@@ -226,6 +227,9 @@ struct hnvmf_tgt {
 	struct hnvmf_stats *stats; /* I/O and control-path statistics (target/stats.h) */
 	struct hnvmf_sla *sla;     /* per-tenant SLA epochs (target/sla.h) */
 	uint64_t start_ns;         /* hnvmf_now_ns() at creation: the SMART log's power-on time */
+	struct hnvmf_key_grace *graces; /* keys replaced by a reload, in their grace period (key-grace.h) */
+	size_t ngraces;
+	uint64_t dhchap_prev_used, tls_prev_used; /* authentications with a previous key (under lock) */
 };
 
 /* The journal's structured fields of a queue (core/log.h): host, subsystem, cntlid once
@@ -277,6 +281,11 @@ void hnvmf_tgt_set_tenants(struct hnvmf_tgt *tgt, struct hnvmf_conf_tenant *t, s
  * it), -ENOKEY when the host has no PSK, -EINVAL when the configured one does not parse. */
 struct hnvmf_key;
 int hnvmf_tgt_tls_psk(struct hnvmf_tgt *tgt, const char *hostnqn, struct hnvmf_key *key);
+/* The PSK a reload replaced, while its grace period runs (docs/auth.md, "Key rotation"); the same
+ * returns, -ENOKEY when there is none. A transport that accepted a host with it says so with
+ * hnvmf_tgt_tls_psk_previous_used (logged, counted). */
+int hnvmf_tgt_tls_psk_previous(struct hnvmf_tgt *tgt, const char *hostnqn, struct hnvmf_key *key);
+void hnvmf_tgt_tls_psk_previous_used(struct hnvmf_tgt *tgt, const char *hostnqn);
 /* Text state for the control socket / tests: controllers, queues, modes. */
 size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len);
 

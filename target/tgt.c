@@ -10,6 +10,7 @@
 #include "target/auth-limit.h"
 #include "target/auth-worker.h"
 #include "target/conf-map.h"
+#include "target/key-grace.h"
 #include "target/nvmf.h"
 #include "target/sla.h"
 #include "target/stats.h"
@@ -201,6 +202,7 @@ void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt)
 	if (!tgt)
 		return;
 	hnvmf_sla_stop(tgt->sla); /* it reads the statistics and the tenants */
+	hnvmf_key_grace_free(tgt);
 	struct hnvmf_list *pos, *tmp;
 	hnvmf_list_for_each_safe(pos, tmp, &tgt->subsystems)
 	{
@@ -374,6 +376,7 @@ void hnvmf_tgt_set_tenants(struct hnvmf_tgt *tgt, struct hnvmf_conf_tenant *t, s
 	*nold = tgt->ntenants;
 	tgt->tenants = t;
 	tgt->ntenants = n;
+	hnvmf_key_grace_update(tgt, *old, *nold);
 	struct hnvmf_list *pos, *tmp;
 	hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
 	{
@@ -430,6 +433,10 @@ size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len)
 	    (unsigned long long)hnvmf_auth_pool_jobs_done(tgt->auth_pool),
 	    (unsigned long long)hnvmf_auth_limit_refused(tgt->auth_limit),
 	    (unsigned long long)hnvmf_auth_pool_jobs_refused(tgt->auth_pool));
+	/* keys: hosts with a replaced key in its grace period; previous used: authentications with
+	 * such a key (docs/auth.md, "Key rotation") */
+	PUT("keys in grace %zu previous used dhchap %llu tls %llu\n", hnvmf_key_grace_count(tgt),
+	    (unsigned long long)tgt->dhchap_prev_used, (unsigned long long)tgt->tls_prev_used);
 	pthread_mutex_unlock(&tgt->lock);
 #undef PUT
 	return sb.len;

@@ -77,6 +77,9 @@ struct tcp_tls_tx {
 	 * ClientHello after a HelloRetryRequest (offering the same PSK) keeps it. */
 	enum hnvmf_tls_hkdf_label label;
 	bool label_proven;
+	/* The PSK a reload replaced (in its grace period) is the one the host holds: the
+	 * ClientHello after a HelloRetryRequest, whose binder is not checked here, gets it too. */
+	bool psk_previous;
 };
 
 static SSL_CTX *tls_ctx;
@@ -119,16 +122,57 @@ static void hello_keep(int write_p, int version, int type, const void *buf, size
 	}
 }
 
+/* The TLS PSK the host derived from the configured PSK key (hnvmf_tls_match_hello): 0 with *d,
+ * *used, *proven, or a negative errno. previous: key is the one a reload replaced. */
+static int match_key(struct tcp_conn *c, const struct hnvmf_tls_identity *id, bool previous,
+		     struct hnvmf_tls_derived *d, enum hnvmf_tls_hkdf_label *used, bool *proven)
+{
+	struct hnvmf_key key;
+	int rc = previous ? hnvmf_tgt_tls_psk_previous(tcp_g.env.tgt, id->hostnqn, &key)
+			  : hnvmf_tgt_tls_psk(tcp_g.env.tgt, id->hostnqn, &key);
+	if (rc < 0)
+		return rc;
+	struct tcp_tls_tx *tx = c->tls_tx;
+	rc = hnvmf_tls_match_hello(id, tx->hello, tx->hello_len, key.hmac, key.data, key.len,
+				   tx->label_proven ? tx->label : TCP_TLS_LABEL_PREFERRED, d, used, proven);
+	hnvmf_key_wipe(&key);
+	return rc;
+}
+
+/* Key rotation (docs/auth.md): while the PSK a reload replaced is in its grace period, a host
+ * whose identity or binder the current PSK does not match may hold that one. 0 when it does
+ * (*d, *used, *proven replaced); the current PSK's outcome stands otherwise. */
+static int match_previous(struct tcp_conn *c, const struct hnvmf_tls_identity *id,
+			  struct hnvmf_tls_derived *d, enum hnvmf_tls_hkdf_label *used, bool *proven)
+{
+	struct tcp_tls_tx *tx = c->tls_tx;
+	struct hnvmf_tls_derived pd;
+	enum hnvmf_tls_hkdf_label pu;
+	bool pp = false;
+	int rc = match_key(c, id, true, &pd, &pu, &pp);
+	if (rc == 0 && (pp || tx->psk_previous)) {
+		if (!tx->psk_previous)
+			hnvmf_tgt_tls_psk_previous_used(tcp_g.env.tgt, id->hostnqn);
+		tx->psk_previous = true;
+		*d = pd;
+		*used = pu;
+		*proven = pp;
+	} else {
+		rc = -EKEYREJECTED;
+	}
+	OPENSSL_cleanse(&pd, sizeof(pd));
+	return rc;
+}
+
 /* OpenSSL asks for the PSK of the identity the host offered. Returning 1 with no session
  * refuses the identity (the handshake then fails: there is no certificate). */
 static int psk_find(SSL *ssl, const unsigned char *identity, size_t len, SSL_SESSION **sess)
 {
 	struct tcp_conn *c = SSL_get_app_data(ssl);
 	struct hnvmf_tls_identity id;
-	struct hnvmf_key key;
 	struct hnvmf_tls_derived d;
 	enum hnvmf_tls_hkdf_label used;
-	bool proven;
+	bool proven = false;
 	*sess = NULL;
 	if (hnvmf_tls_identity_parse((const char *)identity, len, &id) < 0) {
 		log_warn("tcp %s: TLS: malformed PSK identity", c->sq.peer);
@@ -139,15 +183,14 @@ static int psk_find(SSL *ssl, const unsigned char *identity, size_t len, SSL_SES
 			 c->sq.peer);
 		return 1;
 	}
-	if (hnvmf_tgt_tls_psk(tcp_g.env.tgt, id.hostnqn, &key) < 0) {
+	struct tcp_tls_tx *tx = c->tls_tx;
+	int rc = tx->psk_previous ? -EKEYREJECTED : match_key(c, &id, false, &d, &used, &proven);
+	if ((rc < 0 || !proven) && match_previous(c, &id, &d, &used, &proven) == 0)
+		rc = 0;
+	if (rc == -ENOKEY) {
 		log_warn("tcp %s: TLS: no PSK configured for host %s", c->sq.peer, id.hostnqn);
 		return 1;
 	}
-	struct tcp_tls_tx *tx = c->tls_tx;
-	int rc = hnvmf_tls_match_hello(&id, tx->hello, tx->hello_len, key.hmac, key.data, key.len,
-				       tx->label_proven ? tx->label : TCP_TLS_LABEL_PREFERRED, &d,
-				       &used, &proven);
-	hnvmf_key_wipe(&key);
 	if (rc < 0) {
 		log_warn("tcp %s: TLS: identity of host %s does not match its configured PSK",
 			 c->sq.peer, id.hostnqn);
