@@ -203,6 +203,13 @@ static void control_path(struct out *o, struct hnvmf_tgt *tgt)
 	for (unsigned r = HNVMF_AUTH_FAILED; r < HNVMF_AUTH_NOUTCOMES; r++)
 		put(o, "hnvmf_auth_failures_total{reason=\"%s\"} %" PRIu64 "\n", hnvmf_auth_outcome_name(r),
 		    hnvmf_stats_auth(tgt->stats, r));
+	pthread_mutex_lock(&tgt->lock);
+	uint64_t prev_dh = tgt->dhchap_prev_used, prev_tls = tgt->tls_prev_used;
+	pthread_mutex_unlock(&tgt->lock);
+	family(o, "hnvmf_auth_previous_key_total", "counter",
+	       "Queues authenticated with a key a reload replaced, during its grace period (docs/auth.md), by kind.");
+	put(o, "hnvmf_auth_previous_key_total{kind=\"dhchap\"} %" PRIu64 "\n", prev_dh);
+	put(o, "hnvmf_auth_previous_key_total{kind=\"tls\"} %" PRIu64 "\n", prev_tls);
 	family(o, "hnvmf_dam_grants_total", "counter", "Queues granted DAM (a dedicated I/O server).");
 	put(o, "hnvmf_dam_grants_total %" PRIu64 "\n", hnvmf_stats_dam(tgt->stats, true));
 	family(o, "hnvmf_dam_revocations_total", "counter", "DAM grants revoked by a reload.");

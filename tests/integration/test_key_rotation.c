@@ -24,12 +24,14 @@
 #define HOST_TLS "nqn.2026-01.io.hnvmf.test:keys-tls"
 #define LONG_GRACE 600 /* seconds: longer than any test step, however loaded the machine */
 
-/* The plain listener (@PORT@) for DH-HMAC-CHAP, a TLS one (@DISC_PORT@) for the PSK tenant;
- * no back-off: the tests fail authentications on purpose. */
+/* The plain listener (@PORT@) for DH-HMAC-CHAP, a TLS one (@DISC_PORT@) for the PSK tenant, the
+ * metrics endpoint on metrics_port; no back-off: the tests fail authentications on purpose. */
 static const char conf_template[] =
 	"[global]\n"
 	"tenants_dir = tenants\n"
 	"control_socket = @DIR@/ctl.sock\n"
+	"[metrics]\n"
+	"listen = 127.0.0.1:%u\n"
 	"[limits]\n"
 	"auth_max_failures = 1000000\n"
 	HNVMF_CONF_LISTENER_IO
@@ -42,6 +44,7 @@ static const char conf_template[] =
 	HNVMF_CONF_SUBSYSTEM_RAM0(SUBNQN);
 
 static struct hnvmf_harness H;
+static uint16_t metrics_port;
 
 /* Generations of keys: host secret, controller secret, TLS PSK. */
 #define GENS 8
@@ -124,6 +127,21 @@ static void keys_state(unsigned *in_grace, unsigned *dh_used, unsigned *tls_used
 			 3);
 }
 
+/* The value of the metrics endpoint's hnvmf_auth_previous_key_total{kind="kind"}. */
+static unsigned metric_previous_key(const char *kind)
+{
+	char out[256];
+	int r = hnvmf_harness_sh(out, sizeof(out),
+				 "curl -sf --max-time 5 http://127.0.0.1:%u/metrics | "
+				 "sed -n 's/^hnvmf_auth_previous_key_total{kind=\"%s\"} //p'",
+				 metrics_port, kind);
+	assert_int_equal(r, 0);
+	unsigned v;
+	if (sscanf(out, "%u", &v) != 1)
+		fail_msg("no hnvmf_auth_previous_key_total{kind=\"%s\"}: '%s'", kind, out);
+	return v;
+}
+
 static void wait_grace_over(void)
 {
 	unsigned g = 1, d, t;
@@ -157,6 +175,7 @@ static void test_dhchap_both_keys_during_grace(void **state)
 	keys_state(&g, &d, &t);
 	assert_int_equal(d, d0 + 4); /* two sessions of two queues, each queue authenticates */
 	assert_true(g >= 1);
+	assert_int_equal(metric_previous_key("dhchap"), d);
 	/* Never a mix: the previous host secret is answered with the previous controller secret,
 	 * which a host holding the new one refuses (and the other way round). */
 	assert_true(dh_session(dh[0], dc[1]) < 0);
@@ -219,6 +238,7 @@ static void test_tls_both_psks_during_grace(void **state)
 	assert_true(hnvmf_harness_log_wait(&H, "host " HOST_TLS ": authenticated with its previous TLS PSK", 2000));
 	keys_state(&g, &d, &t);
 	assert_int_equal(t, t0 + 4); /* two sessions of two queues, each queue a TLS connection */
+	assert_int_equal(metric_previous_key("tls"), t);
 	assert_true(tls_session(psk[2], 0) < 0);
 
 	write_tls_tenant(2, 0); /* grace 0: the previous PSK goes at once */
@@ -258,8 +278,11 @@ static int setup(void **state)
 		return -1;
 	write_dh_tenant(0, LONG_GRACE);
 	write_tls_tenant(0, LONG_GRACE);
+	metrics_port = hnvmf_harness_free_port();
+	static char conf[4096];
+	snprintf(conf, sizeof(conf), conf_template, metrics_port);
 	/* The I/O port accepts before the control socket listens: "ready" comes after both. */
-	if (hnvmf_harness_start(&H, conf_template) != 0 || !hnvmf_harness_log_wait(&H, "ready (", 10000))
+	if (hnvmf_harness_start(&H, conf) != 0 || !hnvmf_harness_log_wait(&H, "ready (", 10000))
 		return -1;
 	return 0;
 }
