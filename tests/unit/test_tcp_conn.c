@@ -539,10 +539,10 @@ static long proc_long(const char *path)
 	return v;
 }
 
-/* 32 reads of 128 KiB (4 MiB, spdk_nvme_perf's 128 KiB QD32) answered while the host reads
- * nothing: with the socket buffers the reference target uses, the responses are handed to the
- * kernel whole, without a partial write and the EPOLLOUT round trip that follows one. With the
- * kernel's autotuned send buffer (about 1.4 MiB on loopback at the start) they do not fit. */
+/* The socket buffers the reference target uses, on an accepted connection (before: the receive
+ * buffer was autotuning's 128 KiB start), and with them 32 reads of 128 KiB (spdk_nvme_perf's
+ * 128 KiB QD32) answered while the host reads nothing are handed to the kernel whole, without a
+ * partial write and the EPOLLOUT round trip that follows one. */
 static void socket_buffers_take_qd32_of_128k(void **state)
 {
 	(void)state;

@@ -36,8 +36,9 @@
 #define TCP_MAX_PDO_PAD 128             /* most padding accepted between header and data */
 #define TCP_BUF_LARGE (128u * 1024)     /* the common large transfer: cached per reactor */
 /* SO_SNDBUF and SO_RCVBUF of every connection (set on the listener, inherited): the reference
- * target's size. The autotuned send buffer starts near 1.4 MiB on loopback, so 32 responses of
- * 128 KiB did not fit: partial writes, EPOLLOUT armed and disarmed. docs/performance.md, Profile. */
+ * target's size. Autotuning starts the receive buffer at net.ipv4.tcp_rmem's default (128 KiB),
+ * where a host's burst of small command PDUs queues as many small buffers against it; the send
+ * buffer autotunes past 2 MiB on loopback by itself. docs/performance.md, "Profile". */
 #define TCP_SOCK_BUF_SIZE (2u * 1024 * 1024)
 /* PDU header buffers are viewed through the tcp-pdu.h structures (the SQE has 64-bit fields). */
 #define TCP_PDU_ALIGNED __attribute__((aligned(8)))
