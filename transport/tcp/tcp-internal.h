@@ -138,6 +138,7 @@ struct tcp_conn_stats {
 	uint64_t tx_bytes;
 	uint64_t errors;      /* commands completed with an error status */
 	uint64_t syscalls;    /* recv + sendmsg calls, to check batching */
+	uint64_t rx_copied;   /* PDU data bytes copied out of rxbuf; the rest was received in place */
 };
 
 struct tcp_reactor;
