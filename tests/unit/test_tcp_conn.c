@@ -132,9 +132,10 @@ static void write_r2t(void **state)
 	free(data);
 }
 
-/* A 128 KiB write's H2CData PDU, header and data sent at once (spdk_nvme_perf's 128 KiB writes):
- * its data is received straight into the request's buffer, not read into the receive buffer
- * with the header and copied out (before: up to 64 KiB copied per PDU). */
+/* 128 KiB writes' H2CData PDUs, headers and data sent at once, two back to back (spdk_nvme_perf's
+ * 128 KiB writes): their data is received straight into the requests' buffers, not read into the
+ * receive buffer with the header (alone, or behind the previous PDU's data read in place) and
+ * copied out (before: up to 64 KiB copied per PDU). */
 static void h2c_data_received_in_place(void **state)
 {
 	(void)state;
@@ -144,19 +145,26 @@ static void h2c_data_received_in_place(void **state)
 		data[i] = (uint8_t)(i * 31 + (i >> 9));
 	for (int d = 0; d < 4; d += 3) {
 		struct host h = connect_host(d & 1, d & 2);
-		send_cmd(&h, OPC_WRITE, 12, HNVMF_SGL_TRANSPORT_DATA, len, NULL, 0, false);
-		uint8_t pdu[64] __attribute__((aligned(8)));
-		recv_pdu(&h, pdu, NULL, 0);
-		struct hnvmf_tcp_r2t *r = (void *)pdu;
-		assert_int_equal(r->hdr.type, HNVMF_TCP_R2T);
+		uint16_t ttag[2];
+		for (int i = 0; i < 2; i++) {
+			send_cmd(&h, OPC_WRITE, (uint16_t)(12 + i), HNVMF_SGL_TRANSPORT_DATA, len, NULL,
+				 0, false);
+			uint8_t pdu[64] __attribute__((aligned(8)));
+			recv_pdu(&h, pdu, NULL, 0);
+			struct hnvmf_tcp_r2t *r = (void *)pdu;
+			assert_int_equal(r->hdr.type, HNVMF_TCP_R2T);
+			ttag[i] = le16toh(r->ttag);
+		}
 		uint64_t copied = h.c->stats.rx_copied;
-		send_h2c(&h, 12, le16toh(r->ttag), 0, data, len, true);
+		send_h2c(&h, 12, ttag[0], 0, data, len, true);
+		send_h2c(&h, 13, ttag[1], 0, data, len, true);
 		expect_rsp(&h, 12, 0);
+		expect_rsp(&h, 13, 0);
 		assert_int_equal(ft.last_write_len, len);
 		assert_memory_equal(ft.last_write, data, len);
-		print_message("digests %d: %llu of %u data bytes copied\n", d,
+		print_message("digests %d: %llu of 2 x %u data bytes copied\n", d,
 			      (unsigned long long)(h.c->stats.rx_copied - copied), len);
-		assert_true(h.c->stats.rx_copied - copied <= sizeof(struct hnvmf_tcp_cmd));
+		assert_true(h.c->stats.rx_copied - copied <= 2 * sizeof(struct hnvmf_tcp_cmd));
 		close_host(&h);
 	}
 	free(data);

@@ -450,10 +450,13 @@ static ssize_t rx_read(struct tcp_conn *c, size_t *asked)
 		direct = c->rx_left;
 		v[n].iov_base = c->rx_dst;
 		v[n++].iov_len = direct;
-	} else if (c->rx_end == 0 && c->rx_state == TCP_RX_HDR && !hnvmf_list_empty(&c->h2c_wait)) {
-		/* H2CData is due: a full-size read would bring a PDU's header with up to 64 KiB of
-		 * its data into rxbuf, to be copied out. Read one CapsuleCmd's worth: an H2CData
-		 * header and a few data bytes, and the rest of its data comes in place next call. */
+	}
+	if (c->rx_end == 0 && (in_place || c->rx_state == TCP_RX_HDR) &&
+	    !hnvmf_list_empty(&c->h2c_wait)) {
+		/* H2CData is due: a full-size read into the empty rxbuf (alone, or after the data
+		 * read in place) would bring a PDU's header with up to 64 KiB of its data, to be
+		 * copied out. Read one CapsuleCmd's worth: an H2CData header and a few data bytes,
+		 * and the rest of its data comes in place in the next call. */
 		room = sizeof(struct hnvmf_tcp_cmd) + (c->hdgst ? HNVMF_TCP_DIGEST_LEN : 0);
 	}
 	v[n].iov_base = c->rxbuf + c->rx_end;
