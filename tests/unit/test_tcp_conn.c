@@ -132,6 +132,44 @@ static void write_r2t(void **state)
 	free(data);
 }
 
+/* 128 KiB writes' H2CData PDUs, headers and data sent at once, two back to back (spdk_nvme_perf's
+ * 128 KiB writes): their data is received straight into the requests' buffers, not read into the
+ * receive buffer with the header (alone, or behind the previous PDU's data read in place) and
+ * copied out (before: up to 64 KiB copied per PDU). */
+static void h2c_data_received_in_place(void **state)
+{
+	(void)state;
+	uint32_t len = 128 * 1024;
+	uint8_t *data = malloc(len);
+	for (uint32_t i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 31 + (i >> 9));
+	for (int d = 0; d < 4; d += 3) {
+		struct host h = connect_host(d & 1, d & 2);
+		uint16_t ttag[2];
+		for (int i = 0; i < 2; i++) {
+			send_cmd(&h, OPC_WRITE, (uint16_t)(12 + i), HNVMF_SGL_TRANSPORT_DATA, len, NULL,
+				 0, false);
+			uint8_t pdu[64] __attribute__((aligned(8)));
+			recv_pdu(&h, pdu, NULL, 0);
+			struct hnvmf_tcp_r2t *r = (void *)pdu;
+			assert_int_equal(r->hdr.type, HNVMF_TCP_R2T);
+			ttag[i] = le16toh(r->ttag);
+		}
+		uint64_t copied = h.c->stats.rx_copied;
+		send_h2c(&h, 12, ttag[0], 0, data, len, true);
+		send_h2c(&h, 13, ttag[1], 0, data, len, true);
+		expect_rsp(&h, 12, 0);
+		expect_rsp(&h, 13, 0);
+		assert_int_equal(ft.last_write_len, len);
+		assert_memory_equal(ft.last_write, data, len);
+		print_message("digests %d: %llu of 2 x %u data bytes copied\n", d,
+			      (unsigned long long)(h.c->stats.rx_copied - copied), len);
+		assert_true(h.c->stats.rx_copied - copied <= 2 * sizeof(struct hnvmf_tcp_cmd));
+		close_host(&h);
+	}
+	free(data);
+}
+
 /* 64 reads arrive in one segment: one recv serves them all and one sendmsg (or very few)
  * carries every response. */
 static void batching(void **state)
@@ -502,6 +540,77 @@ static void listen_and_accept_family(int family, const char *addr)
 	assert_null(p.transport_priv);
 }
 
+/* A connected loopback host through a real listener (port 0: any free one). */
+static struct host connect_tcp_host(struct hnvmf_port *p)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->conf.name, sizeof(p->conf.name), "l");
+	snprintf(p->conf.addr, sizeof(p->conf.addr), "127.0.0.1");
+	assert_int_equal(hnvmf_tcp_transport.listen(p), 0);
+	pump();
+	struct tcp_listener *l = p->transport_priv;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	assert_int_equal(getsockname(l->fd, (struct sockaddr *)&ss, &sl), 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&ss, sl), 0);
+	pump();
+	struct tcp_reactor *rt = hnvmf_list_empty(&tcp_g.rts[0].conns) ? &tcp_g.rts[1] : &tcp_g.rts[0];
+	struct host h = { .fd = fd, .c = container_of(rt->conns.next, struct tcp_conn, link) };
+	send_icreq(&h, 0);
+	struct hnvmf_tcp_icresp r;
+	recv_all(fd, &r, sizeof(r));
+	assert_int_equal(r.hdr.type, HNVMF_TCP_ICRESP);
+	return h;
+}
+
+static long proc_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* The socket buffers the reference target uses, on an accepted connection (before: the receive
+ * buffer was autotuning's 128 KiB start), and with them 32 reads of 128 KiB (spdk_nvme_perf's
+ * 128 KiB QD32) answered while the host reads nothing are handed to the kernel whole, without a
+ * partial write and the EPOLLOUT round trip that follows one. */
+static void socket_buffers_take_qd32_of_128k(void **state)
+{
+	(void)state;
+	if (proc_long("/proc/sys/net/core/wmem_max") < TCP_SOCK_BUF_SIZE ||
+	    proc_long("/proc/sys/net/core/rmem_max") < TCP_SOCK_BUF_SIZE) {
+		print_message("net.core.[rw]mem_max below %u: buffers left to autotuning, skipped\n",
+			      TCP_SOCK_BUF_SIZE);
+		return;
+	}
+	struct hnvmf_port p;
+	struct host h = connect_tcp_host(&p);
+	int snd = 0, rcv = 0;
+	socklen_t len = sizeof(snd);
+	assert_int_equal(getsockopt(h.c->fd, SOL_SOCKET, SO_SNDBUF, &snd, &len), 0);
+	assert_int_equal(getsockopt(h.c->fd, SOL_SOCKET, SO_RCVBUF, &rcv, &len), 0);
+	assert_true(snd >= (int)TCP_SOCK_BUF_SIZE); /* the kernel doubles what it is given */
+	assert_true(rcv >= (int)TCP_SOCK_BUF_SIZE);
+	for (uint16_t cid = 0; cid < 32; cid++)
+		send_cmd(&h, OPC_READ, cid, HNVMF_SGL_TRANSPORT_DATA, 128 * 1024, NULL, 0, false);
+	for (int i = 0; i < 50; i++)
+		pump();
+	assert_int_equal(ft.executed, 32);
+	assert_false(h.c->want_out);
+	assert_true(hnvmf_list_empty(&h.c->sendq));
+	for (uint16_t cid = 0; cid < 32; cid++)
+		expect_read(&h, cid, 128 * 1024);
+	close_host(&h);
+	hnvmf_tcp_transport.stop_listen(&p);
+}
+
 static void listen_ipv4_ipv6(void **state)
 {
 	(void)state;
@@ -582,6 +691,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(command_without_data, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(write_in_capsule, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(write_r2t, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(h2c_data_received_in_place, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(batching, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(bad_hlen_terminates, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(unknown_pdu_type_terminates, tcp_fake_setup, tcp_fake_teardown),
@@ -600,6 +710,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(terminate_finishes_started_pdu, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(terminate_after_many_responses, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(listen_ipv4_ipv6, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(socket_buffers_take_qd32_of_128k, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(shutdown_drains, tcp_fake_setup, tcp_fake_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

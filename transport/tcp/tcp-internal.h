@@ -35,6 +35,11 @@
 #define TCP_SEND_BATCH_IOV 512          /* iovecs gathered into one sendmsg */
 #define TCP_MAX_PDO_PAD 128             /* most padding accepted between header and data */
 #define TCP_BUF_LARGE (128u * 1024)     /* the common large transfer: cached per reactor */
+/* SO_SNDBUF and SO_RCVBUF of every connection (set on the listener, inherited): the reference
+ * target's size. Autotuning starts the receive buffer at net.ipv4.tcp_rmem's default (128 KiB),
+ * where a host's burst of small command PDUs queues as many small buffers against it; the send
+ * buffer autotunes past 2 MiB on loopback by itself. docs/performance.md, "Profile". */
+#define TCP_SOCK_BUF_SIZE (2u * 1024 * 1024)
 /* PDU header buffers are viewed through the tcp-pdu.h structures (the SQE has 64-bit fields). */
 #define TCP_PDU_ALIGNED __attribute__((aligned(8)))
 
@@ -133,6 +138,7 @@ struct tcp_conn_stats {
 	uint64_t tx_bytes;
 	uint64_t errors;      /* commands completed with an error status */
 	uint64_t syscalls;    /* recv + sendmsg calls, to check batching */
+	uint64_t rx_copied;   /* PDU data bytes copied out of rxbuf; the rest was received in place */
 };
 
 struct tcp_reactor;

@@ -385,8 +385,10 @@ void tcp_rx_process(struct tcp_conn *c)
 		case TCP_RX_DATA: {
 			uint32_t n = avail < c->rx_left ? avail : c->rx_left;
 			if (n) {
-				if (c->rx_dst)
+				if (c->rx_dst) {
 					memcpy(c->rx_dst, p, n);
+					c->stats.rx_copied += n;
+				}
 				rx_data_consumed(c, p, n);
 				c->rx_start += n;
 			}
@@ -443,15 +445,23 @@ static ssize_t rx_read(struct tcp_conn *c, size_t *asked)
 	}
 	struct iovec v[2];
 	int n = 0;
-	uint32_t direct = 0;
+	uint32_t direct = 0, room = TCP_RX_BUF_SIZE - c->rx_end;
 	if (in_place) {
 		direct = c->rx_left;
 		v[n].iov_base = c->rx_dst;
 		v[n++].iov_len = direct;
 	}
+	if (c->rx_end == 0 && (in_place || c->rx_state == TCP_RX_HDR) &&
+	    !hnvmf_list_empty(&c->h2c_wait)) {
+		/* H2CData is due: a full-size read into the empty rxbuf (alone, or after the data
+		 * read in place) would bring a PDU's header with up to 64 KiB of its data, to be
+		 * copied out. Read one CapsuleCmd's worth: an H2CData header and a few data bytes,
+		 * and the rest of its data comes in place in the next call. */
+		room = sizeof(struct hnvmf_tcp_cmd) + (c->hdgst ? HNVMF_TCP_DIGEST_LEN : 0);
+	}
 	v[n].iov_base = c->rxbuf + c->rx_end;
-	v[n++].iov_len = TCP_RX_BUF_SIZE - c->rx_end;
-	*asked = direct + (TCP_RX_BUF_SIZE - c->rx_end);
+	v[n++].iov_len = room;
+	*asked = direct + room;
 	struct msghdr msg = { .msg_iov = v, .msg_iovlen = (size_t)n };
 	ssize_t r = recvmsg(c->fd, &msg, MSG_DONTWAIT);
 	c->stats.syscalls++;

@@ -157,6 +157,32 @@ static void listener_unregister(void *arg)
 	hnvmf_reactor_del_fd(tcp_g.rts[0].r, &l->ev);
 }
 
+/* The largest SO_SNDBUF/SO_RCVBUF the kernel grants (net.core.wmem_max, rmem_max); -1: unknown. */
+static long sysctl_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* TCP_SOCK_BUF_SIZE both ways, set before listen() so that accepted connections inherit them and
+ * the window scale of their SYN-ACK allows the receive buffer. A size set by hand turns the
+ * kernel's autotuning off, so where net.core caps it lower the buffers are left to autotuning:
+ * a capped fixed size would be smaller than what autotuning reaches. */
+static void set_buffer_sizes(int fd)
+{
+	int sz = (int)TCP_SOCK_BUF_SIZE;
+	if (sysctl_long("/proc/sys/net/core/wmem_max") >= sz)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (sysctl_long("/proc/sys/net/core/rmem_max") >= sz)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
 static int open_listen_socket(const struct hnvmf_conf_listener *conf)
 {
 	struct sockaddr_storage ss;
@@ -182,6 +208,7 @@ static int open_listen_socket(const struct hnvmf_conf_listener *conf)
 		return -errno;
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	set_buffer_sizes(fd);
 	if (ss.ss_family == AF_INET6) /* "::" serves IPv6 only; list 0.0.0.0 for IPv4 */
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, TCP_LISTEN_BACKLOG) < 0) {
