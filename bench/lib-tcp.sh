@@ -193,10 +193,10 @@ cpu_secs() { awk -v d=$(( $2 - $1 )) -v hz="$TICKS" 'BEGIN { printf "%.2f", d / 
 # The daemon's control socket (target/control.c): ctl pqm, ctl pqm-c N.
 ctl() { "$CTL" -s "$dir/ctl.sock" "$@"; }
 
-# perf_json ARGS...: one hnvmf-perf run against the subsystem, pinned to INIT_CPU; prints the last
-# line of its output: the JSON document, or the error when it failed.
+# perf_json ARGS...: one hnvmf-perf run against the subsystem, pinned to PERF_CPU (default
+# INIT_CPU); prints the last line of its output: the JSON document, or the error when it failed.
 perf_json() {
-	"$PERF" perf -a 127.0.0.1 -s "$PORT" -n "$SUBNQN" --cpu "$INIT_CPU" --json "$@" 2>&1 | tail -1
+	"$PERF" perf -a 127.0.0.1 -s "$PORT" -n "$SUBNQN" --cpu "${PERF_CPU:-$INIT_CPU}" --json "$@" 2>&1 | tail -1
 }
 
 # jfields JSON PATH...: the values at the dotted paths (iops, lat_us.p99, write.mbps), one line,
