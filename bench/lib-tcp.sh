@@ -13,6 +13,8 @@
 #                             (default /var/tmp/hnvmf-pqm-bench.img, 2048 MiB)
 #   CMAX       [pqm] cmax, also the baseline's servers per namespace (default per script)
 #   PORT       the NVMe/TCP listener on 127.0.0.1 (default per script, so they can run side by side)
+#   IDLE_SPIN_US  [global] idle_spin_us of the daemon (default: the daemon's own)
+#   DAEMON_WRAP   a command hnvmfd runs under, e.g. "valgrind --tool=callgrind ..." (default none)
 
 # tcp_init NAME BUILD_DIR DEFAULT_PORT DEFAULT_CMAX: reads the knobs, checks the build, makes the
 # work directory (removed on exit, with the daemon and every background job stopped).
@@ -101,6 +103,7 @@ start_daemon() {
 default_mode = $default
 tenants_dir = $dir/tenants
 control_socket = $dir/ctl.sock
+${IDLE_SPIN_US:+idle_spin_us = $IDLE_SPIN_US}
 [pqm]
 cmax = $CMAX
 server_cpus = $TARGET_CPU
@@ -119,7 +122,8 @@ namespace = 2:file0
 EOF
 	} > "$dir/bench.conf"
 	: > "$dir/hnvmfd.log"
-	"$HNVMFD" -c "$dir/bench.conf" --cpu "$TARGET_CPU" 2> "$dir/hnvmfd.log" &
+	# shellcheck disable=SC2086 # DAEMON_WRAP is a command line, split into words
+	${DAEMON_WRAP:-} "$HNVMFD" -c "$dir/bench.conf" --cpu "$TARGET_CPU" 2> "$dir/hnvmfd.log" &
 	pid=$!
 	wait_ready
 }
@@ -193,10 +197,10 @@ cpu_secs() { awk -v d=$(( $2 - $1 )) -v hz="$TICKS" 'BEGIN { printf "%.2f", d / 
 # The daemon's control socket (target/control.c): ctl pqm, ctl pqm-c N.
 ctl() { "$CTL" -s "$dir/ctl.sock" "$@"; }
 
-# perf_json ARGS...: one hnvmf-perf run against the subsystem, pinned to INIT_CPU; prints the last
-# line of its output: the JSON document, or the error when it failed.
+# perf_json ARGS...: one hnvmf-perf run against the subsystem, pinned to PERF_CPU (default
+# INIT_CPU); prints the last line of its output: the JSON document, or the error when it failed.
 perf_json() {
-	"$PERF" perf -a 127.0.0.1 -s "$PORT" -n "$SUBNQN" --cpu "$INIT_CPU" --json "$@" 2>&1 | tail -1
+	"$PERF" perf -a 127.0.0.1 -s "$PORT" -n "$SUBNQN" --cpu "${PERF_CPU:-$INIT_CPU}" --json "$@" 2>&1 | tail -1
 }
 
 # jfields JSON PATH...: the values at the dotted paths (iops, lat_us.p99, write.mbps), one line,
@@ -251,6 +255,7 @@ tcp_header() {
 	echo "# hnvmfd on cpu $TARGET_CPU (reactor and I/O servers), hnvmf-perf on cpu $INIT_CPU; ${SECS} s per run$([ "$SHORT" = 1 ] && echo " (SHORT=1)")"
 	echo "# file backend: $FILE, $FILE_MIB MiB of data, O_DIRECT; null: 1 TiB, no storage"
 	echo "# load average: $(cat /proc/loadavg)"
+	if [ -n "${IDLE_SPIN_US:-}" ]; then echo "# [global] idle_spin_us = $IDLE_SPIN_US"; fi
 	sched_note
 }
 

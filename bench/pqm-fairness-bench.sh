@@ -5,15 +5,19 @@
 # (`[pqm] fair = yes`) and without it (`fair = no`: arrival order), and for reference on the
 # baseline and the direct path; null namespace and a prefilled file read with O_DIRECT.
 # The two tenants are two hnvmf-perf processes (hnvmf-perf's JSON gives per-tenant IOPS, not
-# per-tenant latency), both on INIT_CPU: the noise starts 1 s before the quiet run and ends about
-# 1 s after it, so the quiet tenant's whole measurement is beside the noise. Prints the quiet
-# tenant's IOPS and p50/p99/p99.9, the ratio of its p99 beside the noise to its p99 alone, and
-# what the noise got. Prints a table; never fails on timing.
+# per-tenant latency): the noise starts 1 s before the quiet run and ends about 1 s after it, so
+# the quiet tenant's whole measurement is beside the noise. Where the initiators run is the
+# layout (LAYOUTS): `shared`, both on INIT_CPU (the quiet initiator then waits for CPU behind the
+# noisy one: its latency is partly the initiator's); `noise-cpu0`, the noisy initiator on
+# TARGET_CPU beside the daemon and the quiet one alone on INIT_CPU (issue 14's layout: what the
+# quiet tenant sees is the target's doing). Prints the quiet tenant's IOPS and p50/p99/p99.9, the
+# ratio of its p99 beside the noise to its p99 alone, and what the noise got. Prints a table;
+# never fails on timing.
 #
 #   bench/pqm-fairness-bench.sh [BUILD_DIR]       (default: build)
 #   SECS=10 SHORT=1 TARGET_CPU=0 INIT_CPU=1 FILE FILE_MIB PORT=14441 CMAX=2   bench/lib-tcp.sh
 #   MODES="pqm-fair pqm-fifo baseline direct" BACKENDS="null file" QUIET_QD="1 8"
-#   NOISE_QUEUES=8 NOISE_QD=128
+#   NOISE_QUEUES=8 NOISE_QD=128 LAYOUTS="shared noise-cpu0"
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib-tcp.sh
 . "$(dirname "$0")/lib-tcp.sh"
@@ -25,17 +29,21 @@ check_names mode "$MODES" pqm-fair pqm-fifo baseline direct
 QUIET_QD=${QUIET_QD:-1 8}
 NOISE_QUEUES=${NOISE_QUEUES:-8}
 NOISE_QD=${NOISE_QD:-128}
+LAYOUTS=${LAYOUTS:-shared noise-cpu0}
+check_names layout "$LAYOUTS" shared noise-cpu0
 prefill_file
 
 declare -A alone_p99
-# run MODE BACKEND QD NOISE: NOISE is none, randread (4 KiB) or write (128 KiB random writes)
+# run LAYOUT MODE BACKEND QD NOISE: NOISE is none, randread (4 KiB) or write (128 KiB random writes)
 run() {
-	local mode=$1 be=$2 qd=$3 noise=$4 ns out nout f nf ratio=- nargs
+	local layout=$1 mode=$2 be=$3 qd=$4 noise=$5 ns out nout f nf ratio=- nargs noise_cpu=$INIT_CPU
+	[ "$layout" = noise-cpu0 ] && noise_cpu=$TARGET_CPU
 	ns=$(nsid "$be")
 	if [ "$noise" != none ]; then
 		nargs=(--workload randread -z 4k)
 		[ "$noise" = write ] && nargs=(--workload randwrite -z 128k)
-		beside_start "$dir/noise.json" -N "$ns" "${nargs[@]}" -Q "$NOISE_QD" --queues "$NOISE_QUEUES" -H "$(host noisy)"
+		PERF_CPU=$noise_cpu beside_start "$dir/noise.json" -N "$ns" "${nargs[@]}" -Q "$NOISE_QD" \
+			--queues "$NOISE_QUEUES" -H "$(host noisy)"
 	fi
 	out=$(perf_json -N "$ns" --workload randread -z 4k -Q "$qd" --queues 1 -H "$(host quiet)" --time "$SECS")
 	wait_bg
@@ -54,10 +62,10 @@ run() {
 		elif [ -n "${alone_p99[$mode.$be.$qd]:-}" ]; then
 			ratio=$(awk -v a="${alone_p99[$mode.$be.$qd]}" -v b="$p99" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
 		fi
-		printf "%-5s %-9s %3s %-9s %9.0f %9.1f %9.1f %9.1f %6s %6s | %s\n" "$be" "$mode" "$qd" "$noise" \
-			"$iops" "$p50" "$p99" "$p999" "$ratio" "$errs" "$nf"
+		printf "%-10s %-5s %-9s %3s %-9s %9.0f %9.1f %9.1f %9.1f %6s %6s | %s\n" "$layout" "$be" "$mode" "$qd" \
+			"$noise" "$iops" "$p50" "$p99" "$p999" "$ratio" "$errs" "$nf"
 	else
-		printf "%-5s %-9s %3s %-9s   quiet %s | %s\n" "$be" "$mode" "$qd" "$noise" "$f" "$nf"
+		printf "%-10s %-5s %-9s %3s %-9s   quiet %s | %s\n" "$layout" "$be" "$mode" "$qd" "$noise" "$f" "$nf"
 	fi
 }
 
@@ -67,8 +75,10 @@ echo "# noisy: $NOISE_QUEUES I/O queues x QD $NOISE_QD, 4 KiB random read (randr
 echo "# pqm-fair: [pqm] fair = yes, both tenants weight 1; pqm-fifo: fair = no; PQM cmax $CMAX;"
 echo "# baseline: $CMAX servers per namespace; direct: no tenant files, default_mode = direct"
 echo "# p99x: the quiet tenant's p99 beside the noise / its p99 alone (same mode, backend, QD)"
-printf "%-5s %-9s %3s %-9s %9s %9s %9s %9s %6s %6s | %9s %9s %6s\n" bknd mode qd noise q-IOPS "q-p50us" "q-p99us" \
-	"q-p99.9us" p99x q-errs n-IOPS n-MB/s n-errs
+echo "# layout shared: both hnvmf-perf on cpu $INIT_CPU; noise-cpu0: the noisy one on cpu $TARGET_CPU (beside hnvmfd),"
+echo "# the quiet one alone on cpu $INIT_CPU (the quiet tenant's alone run is the same in both)"
+printf "%-10s %-5s %-9s %3s %-9s %9s %9s %9s %9s %6s %6s | %9s %9s %6s\n" layout bknd mode qd noise q-IOPS "q-p50us" \
+	"q-p99us" "q-p99.9us" p99x q-errs n-IOPS n-MB/s n-errs
 for mode in $MODES; do
 	reset_tenants
 	case $mode in
@@ -88,8 +98,11 @@ for mode in $MODES; do
 	esac
 	for be in $BACKENDS; do
 		for qd in $QUIET_QD; do
-			for noise in none randread write; do
-				run "$mode" "$be" "$qd" "$noise"
+			run shared "$mode" "$be" "$qd" none
+			for layout in $LAYOUTS; do
+				for noise in randread write; do
+					run "$layout" "$mode" "$be" "$qd" "$noise"
+				done
 			done
 		done
 	done

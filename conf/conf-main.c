@@ -68,6 +68,7 @@ static const struct conf_key global_keys[] = {
 	{ "queue_depth", false },     { "max_io_queues", false },    { "inline_data_size", false },
 	{ "mdts_kib", false },	     { "kato_default_ms", false },  { "dam_whitelist", false },
 	{ "tenants_dir", false },     { "control_socket", false },   { "key_grace_s", false },
+	{ "idle_spin_us", false },
 	{ NULL, false },
 };
 
@@ -169,6 +170,8 @@ static int global_key(struct main_ctx *x, const char *k, const char *v, int line
 	}
 	if (strcmp(k, "kato_default_ms") == 0)
 		return uint_key(x, k, v, line, 0, 3600000, &c->kato_default_ms);
+	if (strcmp(k, "idle_spin_us") == 0)
+		return uint_key(x, k, v, line, 0, 100000, &c->idle_spin_us);
 	if (strcmp(k, "dam_whitelist") == 0)
 		return set_dam_whitelist(x, v, line);
 	if (strcmp(k, "key_grace_s") == 0)

@@ -25,6 +25,7 @@ void conf_set_global_defaults(struct hnvmf_conf *c)
 	c->kato_default_ms = 120000;
 	c->max_io_queues = 8;
 	c->queue_depth = 128;
+	c->idle_spin_us = 10;
 	c->inline_data_size = 8192;
 	c->mdts_kib = 1024;
 	snprintf(c->control_socket, sizeof(c->control_socket), "%s", HNVMF_DEFAULT_CONTROL_SOCKET);

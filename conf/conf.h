@@ -183,6 +183,8 @@ struct hnvmf_conf {
 				     * Connect gives KATO 0 (I/O controllers: 0 = no keep-alive) */
 	unsigned max_io_queues;     /* per controller */
 	unsigned queue_depth;       /* CAP.MQES + 1 */
+	unsigned idle_spin_us;      /* reactors and PQM servers poll this long after their last work,
+				     * then sleep until woken (0: at once) */
 	unsigned inline_data_size;  /* in-capsule data bytes for I/O queues */
 	unsigned mdts_kib;          /* largest transfer; 0 = no limit advertised */
 	int *dam_whitelist;         /* permission levels allowed DAM */

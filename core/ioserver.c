@@ -39,7 +39,7 @@ struct hnvmf_ioserver {
 	atomic_bool stop;
 	atomic_bool sleeping;
 	int wakefd;
-	unsigned spin_us;
+	uint64_t spin_ns;
 	unsigned backend_depth;
 	int cpu; /* pinned to, or -1 */
 	struct server_qp **qps; /* hash table of qps_cap slots (a power of two), NULL = empty */
@@ -107,6 +107,15 @@ static struct server_qp *qp_for(struct hnvmf_ioserver *s, struct hnvmf_backend *
 		return NULL;
 	}
 	*rc = hnvmf_bqp_open(be, s->backend_depth, &q->qp);
+	if (!*rc) {
+		/* Completions signal the server's eventfd, so it sleeps while the device works
+		 * (a synchronous backend has nothing to wait for). */
+		*rc = hnvmf_bqp_notify(q->qp, s->wakefd);
+		if (*rc == -EOPNOTSUPP)
+			*rc = 0;
+		else if (*rc)
+			hnvmf_bqp_close(q->qp);
+	}
 	if (*rc) {
 		free(q);
 		return NULL;
@@ -237,6 +246,36 @@ static int serve_once(struct hnvmf_ioserver *s)
 	return work;
 }
 
+/* Empties the eventfd: pushes to a sleeping server and the device's completions both count there. */
+static void drain_wakefd(struct hnvmf_ioserver *s)
+{
+	uint64_t v;
+	ssize_t r = read(s->wakefd, &v, sizeof(v));
+	(void)r;
+}
+
+/* Sleeps until a push, a completion of the device or (ms >= 0) ms. Returns the work found by the
+ * last look before sleeping (> 0: it did not sleep). */
+static int sleep_until_work(struct hnvmf_ioserver *s, int ms)
+{
+	/* The order makes a lost wake-up impossible: what the device completed before the drain
+	 * is reaped by the serve_once after it, what it completes later signals the eventfd again;
+	 * a pusher that saw sleeping == false pushed before our look at the ring (seq_cst on both
+	 * sides, as in the reactor). */
+	drain_wakefd(s);
+	atomic_store(&s->sleeping, true);
+	atomic_thread_fence(memory_order_seq_cst);
+	int work = serve_once(s);
+	if (!work && hnvmf_mpsc_count(s->subq) == 0 && !atomic_load(&s->stop)) {
+		atomic_store_explicit(&s->st.sleeps, atomic_load_explicit(&s->st.sleeps, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+		struct pollfd pfd = {.fd = s->wakefd, .events = POLLIN};
+		poll(&pfd, 1, ms);
+	}
+	atomic_store(&s->sleeping, false);
+	return work;
+}
+
 static void *server_thread(void *arg)
 {
 	struct hnvmf_ioserver *s = arg;
@@ -245,53 +284,49 @@ static void *server_thread(void *arg)
 	 * inherit the mask of the thread that made the ring. */
 	hnvmf_thread_pin(pthread_self(), s->cpu, s->name);
 	uint64_t last_work = hnvmf_now_ns(), prev = last_work;
+	int work = 0;
 	for (;;) {
-		int work = serve_once(s);
+		work += serve_once(s);
 		uint64_t now = hnvmf_now_ns();
-		bool busy = work || atomic_load_explicit(&s->inflight, memory_order_relaxed) || s->retry_head;
-		if (busy) {
+		/* Work in hand (ios at the device or waiting for room there) is service time for
+		 * mu, whether the server polls or sleeps meanwhile. */
+		bool holding = atomic_load_explicit(&s->inflight, memory_order_relaxed) || s->retry_head;
+		if (work || holding)
 			atomic_store_explicit(&s->st.busy_ns,
 					      atomic_load_explicit(&s->st.busy_ns, memory_order_relaxed) + (now - prev),
 					      memory_order_relaxed);
+		prev = now;
+		if (work) {
 			last_work = now;
-			prev = now;
-			/* Only waiting for the device: let a thread sharing this core (a reactor,
-			 * another server) run rather than spin through our time slice. */
-			if (!work)
-				sched_yield();
+			work = 0;
 			continue;
 		}
-		prev = now;
 		bool pending = hnvmf_sched_pending(&s->sched);
-		if (atomic_load(&s->stop) && hnvmf_mpsc_count(s->subq) == 0 && !pending)
+		if (!holding && atomic_load(&s->stop) && hnvmf_mpsc_count(s->subq) == 0 && !pending)
 			break;
-		if (pending && !s->wake_at) {
+		bool device_full = s->retry_head ||
+				   atomic_load_explicit(&s->inflight, memory_order_relaxed) >= s->backend_depth;
+		if (pending && !s->wake_at && !device_full) {
 			sched_yield(); /* a tenant queue's push not yet published: it comes at once */
 			continue;
 		}
-		if (now - last_work < (uint64_t)s->spin_us * 1000 && !pending) {
-			sched_yield(); /* polling, but let a reactor on the same core run */
+		/* Nothing to do until a push, a completion or a tenant's limit lets one pass: poll
+		 * a bounded time (a hand-off that comes soon is cheaper caught than slept for),
+		 * letting a thread that shares the CPU run, then sleep. */
+		if (now - last_work < s->spin_ns) {
+			sched_yield();
 			continue;
 		}
-		/* Announce the sleep, then look once more: a push that saw sleeping == false did
-		 * not write the eventfd (seq_cst on both sides, as in the reactor). */
-		atomic_store(&s->sleeping, true);
-		atomic_thread_fence(memory_order_seq_cst);
-		if (hnvmf_mpsc_count(s->subq) == 0 && !atomic_load(&s->stop)) {
-			uint64_t v;
-			atomic_store_explicit(&s->st.sleeps, atomic_load_explicit(&s->st.sleeps, memory_order_relaxed) + 1,
+		int ms = -1;
+		if (pending)
+			ms = s->wake_at > now ? (int)((s->wake_at - now + 999999) / 1000000) : 0;
+		work = sleep_until_work(s, ms);
+		now = hnvmf_now_ns();
+		if (holding)
+			atomic_store_explicit(&s->st.busy_ns,
+					      atomic_load_explicit(&s->st.busy_ns, memory_order_relaxed) + (now - prev),
 					      memory_order_relaxed);
-			/* Tenants held by their limits: sleep until the first may pass (a new
-			 * tenant's notice still wakes us through the eventfd). */
-			struct pollfd pfd = {.fd = s->wakefd, .events = POLLIN};
-			int ms = s->wake_at > now ? (int)((s->wake_at - now + 999999) / 1000000) : 0;
-			if (!pending || poll(&pfd, 1, ms) > 0) {
-				ssize_t r = read(s->wakefd, &v, sizeof(v));
-				(void)r;
-			}
-		}
-		atomic_store(&s->sleeping, false);
-		prev = last_work = hnvmf_now_ns();
+		prev = last_work = now;
 	}
 	return NULL;
 }
@@ -302,11 +337,11 @@ int hnvmf_ioserver_start(const struct hnvmf_ioserver_opts *o, struct hnvmf_ioser
 	if (!s)
 		return -ENOMEM;
 	snprintf(s->name, sizeof(s->name), "%s", o->name ? o->name : "hnvmf-io");
-	s->spin_us = o->spin_us;
+	s->spin_ns = (uint64_t)o->spin_us * 1000;
 	s->cpu = o->cpu;
 	s->backend_depth = o->backend_depth ? o->backend_depth : 128;
 	s->subq = hnvmf_mpsc_create(pow2_at_least(o->subqueue_depth ? o->subqueue_depth : 1024));
-	s->wakefd = eventfd(0, EFD_CLOEXEC);
+	s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!s->subq || s->wakefd < 0) {
 		if (s->subq)
 			hnvmf_mpsc_destroy(s->subq);

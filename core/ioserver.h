@@ -4,8 +4,10 @@
  * A server owns its subqueue's consumer side (a lock-free MPSC ring: reactors push, the server
  * pops) and its own backend queue pairs (one per backend it has seen): nothing on its path is
  * shared with another server. It submits what it pops, reaps completions and hands each io back to
- * the submitting reactor's inbox. When idle it polls for spin_us, then sleeps on an eventfd that a
- * pusher writes only when the server announced it sleeps. */
+ * the submitting reactor's inbox. With nothing to do (its subqueue empty, whatever the device still
+ * holds) it polls for spin_us, then sleeps on an eventfd that a pusher writes only when the server
+ * announced it sleeps, and that its backend queue pairs signal on each completion
+ * (hnvmf_bqp_notify): a server waiting for the device costs no CPU. */
 #ifndef HNVMF_IOSERVER_H
 #define HNVMF_IOSERVER_H
 
@@ -21,7 +23,7 @@ struct hnvmf_ioserver_opts {
 	const char *name;
 	unsigned subqueue_depth; /* ring capacity, rounded up to a power of two */
 	unsigned backend_depth;  /* per backend queue pair */
-	unsigned spin_us;        /* busy-poll this long after the last work before sleeping */
+	unsigned spin_us;        /* poll this long after the last work before sleeping (0: sleep at once) */
 	int cpu;                 /* pin, or -1 */
 };
 

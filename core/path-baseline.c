@@ -11,11 +11,14 @@
  * difference: one shared locked queue and one shared queue pair against per-server lock-free
  * subqueues and queue pairs (docs/pqm.md). Every io completes exactly once, on its reactor. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/path.h"
@@ -43,6 +46,12 @@ struct adapter {
 	/* Dequeued and not yet reaped: only a dequeuer adds (under lock, bounded by depth), so the
 	 * queue pair never refuses an io for want of room. */
 	atomic_uint busy;
+	/* The queue pair's completions signal efd (hnvmf_bqp_notify; notify false for a synchronous
+	 * backend), so the polling server sleeps while only the device works; a push wakes it when
+	 * poller_sleeping says so. */
+	int efd;
+	atomic_bool notify;
+	atomic_bool poller_sleeping;
 
 	pthread_t servers[BASELINE_SERVERS_MAX];
 	unsigned nservers;
@@ -89,7 +98,11 @@ static void submit_batch(struct adapter *a, struct hnvmf_io **ios, unsigned n)
 	struct hnvmf_io *back[2 * BATCH];
 	unsigned nback = 0;
 	pthread_mutex_lock(&a->qp_lock);
-	int rc = a->qp ? 0 : hnvmf_bqp_open(a->be, a->depth, &a->qp);
+	int rc = 0;
+	if (!a->qp) {
+		rc = hnvmf_bqp_open(a->be, a->depth, &a->qp);
+		a->notify = !rc && hnvmf_bqp_notify(a->qp, a->efd) == 0;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		struct hnvmf_io *io = ios[i];
 		io->bio.priv = io;
@@ -108,15 +121,44 @@ static void submit_batch(struct adapter *a, struct hnvmf_io **ios, unsigned n)
 	hand_back_all(back, nback);
 }
 
+static bool can_take(struct adapter *a)
+{
+	return atomic_load(&a->queued) && atomic_load(&a->busy) < a->depth;
+}
+
+/* Waits for a completion or a push that this server could take. The order rules out a lost
+ * wake-up: a completion before the drain is reaped by the look after it, a later one signals
+ * efd; a push that saw poller_sleeping false came before our look at queued (seq_cst). */
+static void sleep_for_device(struct adapter *a)
+{
+	uint64_t v;
+	ssize_t r = read(a->efd, &v, sizeof(v));
+	(void)r;
+	atomic_store(&a->poller_sleeping, true);
+	if (!reap(a) && !can_take(a) && atomic_load(&a->busy)) {
+		struct pollfd pfd = {.fd = a->efd, .events = POLLIN};
+		poll(&pfd, 1, -1);
+	}
+	atomic_store(&a->poller_sleeping, false);
+}
+
 /* Polls the device while it holds ios and the adapter queue has nothing this server could take
- * (empty, or the queue pair full); yields between empty polls to whoever shares the CPU. */
+ * (empty, or the queue pair full), yielding between empty polls to whoever shares the CPU; after
+ * idle_spin_us without a completion it sleeps until one (a synchronous backend's completions
+ * are reaped by their submitter: nothing to sleep for). */
 static void poll_device(struct adapter *a)
 {
+	uint64_t last = hnvmf_now_ns(), spin_ns = (uint64_t)a->eng->opts.idle_spin_us * 1000;
 	while (atomic_load(&a->busy)) {
-		if (atomic_load(&a->queued) && atomic_load(&a->busy) < a->depth)
+		if (can_take(a))
 			break;
-		if (!reap(a))
+		uint64_t now = hnvmf_now_ns();
+		if (reap(a))
+			last = now;
+		else if (now - last < spin_ns || !a->notify)
 			sched_yield();
+		else
+			sleep_for_device(a);
 	}
 }
 
@@ -171,6 +213,8 @@ static void adapter_stop(struct adapter *a)
 		pthread_join(a->servers[i], NULL);
 	if (a->qp)
 		hnvmf_bqp_close(a->qp);
+	if (a->efd >= 0)
+		close(a->efd);
 	pthread_mutex_destroy(&a->lock);
 	pthread_cond_destroy(&a->work);
 	pthread_mutex_destroy(&a->qp_lock);
@@ -188,6 +232,11 @@ static struct adapter *adapter_create(struct hnvmf_engine *e, struct hnvmf_backe
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->work, NULL);
 	pthread_mutex_init(&a->qp_lock, NULL);
+	a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (a->efd < 0) {
+		adapter_stop(a);
+		return NULL;
+	}
 	unsigned n = e->opts.baseline_servers ? e->opts.baseline_servers
 					      : e->opts.pqm_cmax ? e->opts.pqm_cmax : 1;
 	if (n > BASELINE_SERVERS_MAX)
@@ -273,6 +322,11 @@ bool hnvmf_baseline_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 	atomic_fetch_add(&a->queued, 1);
 	pthread_cond_signal(&a->work);
 	pthread_mutex_unlock(&a->lock);
+	if (atomic_load(&a->poller_sleeping)) {
+		uint64_t one = 1;
+		ssize_t w = write(a->efd, &one, sizeof(one));
+		(void)w;
+	}
 	return true;
 }
 

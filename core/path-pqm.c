@@ -24,7 +24,6 @@
 #include "core/strbuf.h"
 #include "core/thread.h"
 
-#define PQM_SPIN_US 50
 #define TRACE_LEN 256
 
 struct pqm_chan {
@@ -225,7 +224,7 @@ static int pool_get(struct hnvmf_engine *e, struct pqm_pool **out)
 						.subqueue_depth = e->opts.pqm_fifo || depth > HNVMF_MAX_TENANTS
 									  ? depth
 									  : HNVMF_MAX_TENANTS + 1,
-						.backend_depth = e->opts.backend_depth, .spin_us = PQM_SPIN_US,
+						.backend_depth = e->opts.backend_depth, .spin_us = e->opts.idle_spin_us,
 						.cpu = hnvmf_engine_server_cpu_at(e, i)};
 		rc = hnvmf_ioserver_start(&o, &p->servers[i]);
 		if (rc)

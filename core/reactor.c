@@ -31,6 +31,7 @@ struct hnvmf_reactor {
 	pthread_t thread;
 	bool threaded;
 	long remote_pending; /* ios handed to other threads, completion not back yet (loop thread only) */
+	uint64_t idle_spin_ns;
 };
 
 static __thread struct hnvmf_reactor *current;
@@ -43,6 +44,8 @@ uint64_t hnvmf_now_ns(void)
 }
 
 void hnvmf_reactor_remote_pending(struct hnvmf_reactor *r, int delta) { r->remote_pending += delta; }
+
+void hnvmf_reactor_set_idle_spin(struct hnvmf_reactor *r, unsigned us) { r->idle_spin_ns = (uint64_t)us * 1000; }
 
 struct hnvmf_reactor *hnvmf_reactor_self(void) { return current; }
 const char *hnvmf_reactor_name(const struct hnvmf_reactor *r) { return r->name; }
@@ -76,6 +79,7 @@ int hnvmf_reactor_create(const char *name, struct hnvmf_reactor **out)
 	hnvmf_list_init(&r->flushers);
 	hnvmf_list_init(&r->timers);
 	atomic_init(&r->inbox, NULL);
+	hnvmf_reactor_set_idle_spin(r, HNVMF_REACTOR_IDLE_SPIN_US);
 	r->wake_ev.fd = r->wakefd;
 	r->wake_ev.cb = wake_cb;
 	int rc = hnvmf_reactor_add_fd(r, &r->wake_ev, EPOLLIN);
@@ -299,11 +303,6 @@ static int next_timeout_ms(struct hnvmf_reactor *r, uint64_t now)
 	return ms > 1000 ? 1000 : (int)ms;
 }
 
-/* After its last work a loop keeps polling this long before it sleeps: completions handed over
- * by I/O servers (PQM, DAM) then land in a running loop instead of costing an eventfd write and a
- * wake-up each. */
-#define IDLE_SPIN_NS 50000ull
-
 void hnvmf_reactor_run(struct hnvmf_reactor *r)
 {
 	struct epoll_event evs[MAX_EVENTS];
@@ -318,7 +317,10 @@ void hnvmf_reactor_run(struct hnvmf_reactor *r)
 		busy += run_pollers(&r->flushers);
 		if (busy)
 			last_work = now;
-		else if (now - last_work < IDLE_SPIN_NS) {
+		else if (now - last_work < r->idle_spin_ns) {
+			/* Polling on a while: completions handed over by I/O servers (PQM, DAM) then
+			 * land in a running loop instead of costing an eventfd write and a wake-up
+			 * each; bounded, so an idle loop sleeps. */
 			busy = 1; /* not yet: poll on (epoll_wait with a zero timeout below) */
 			/* ...but while I/O servers hold ios of ours, let one that shares this CPU
 			 * run: it may be holding the very completion this spin waits for. (Measured

@@ -4,7 +4,7 @@
  *
  * A loop iteration: run the pollers, drain the inbox, fire expired timers, run the flushers, then
  * epoll_wait; the wait does not sleep while a poller or flusher reported work or the inbox was
- * non-empty. */
+ * non-empty, nor for the loop's idle spin after its last work (hnvmf_reactor_set_idle_spin). */
 #ifndef HNVMF_REACTOR_H
 #define HNVMF_REACTOR_H
 
@@ -43,6 +43,13 @@ int hnvmf_reactor_create(const char *name, struct hnvmf_reactor **out);
 /* Frees the reactor; it must be stopped and own no events, pollers or timers. */
 void hnvmf_reactor_destroy(struct hnvmf_reactor *r);
 const char *hnvmf_reactor_name(const struct hnvmf_reactor *r);
+
+/* How long the loop keeps polling after its last work before it sleeps in epoll_wait (default
+ * HNVMF_REACTOR_IDLE_SPIN_US): a completion or request that comes within it is caught without a
+ * wake-up; past it the loop costs no CPU until an fd or a message wakes it. Before the loop
+ * starts, or on its thread. */
+#define HNVMF_REACTOR_IDLE_SPIN_US 10
+void hnvmf_reactor_set_idle_spin(struct hnvmf_reactor *r, unsigned us);
 
 /* Starts the loop in a thread of its own, pinned to cpu unless cpu < 0. */
 int hnvmf_reactor_start(struct hnvmf_reactor *r, int cpu);

@@ -407,6 +407,7 @@ int main(int argc, char **argv)
 				       .baseline_servers = d.conf->pqm.baseline_servers,
 				       .baseline_depth = d.conf->pqm.baseline_depth ? d.conf->pqm.baseline_depth
 										    : d.conf->queue_depth,
+				       .idle_spin_us = d.conf->idle_spin_us,
 				       .pqm_fifo = !d.conf->pqm.fair};
 	memcpy(eo.server_cpus, d.conf->pqm.server_cpus, sizeof(int) * d.conf->pqm.nserver_cpus);
 	eo.ndam_cpus = d.conf->pqm.ndam_cpus;
@@ -436,8 +437,12 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < d.nreactors; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "hnvmf-r%u", i);
-		if (hnvmf_reactor_create(name, &d.reactors[i]) != 0 ||
-		    hnvmf_reactor_start(d.reactors[i], cpu >= 0 ? cpu + (int)i : -1) != 0) {
+		if (hnvmf_reactor_create(name, &d.reactors[i]) != 0) {
+			log_err("cannot start reactor %u", i);
+			return 1;
+		}
+		hnvmf_reactor_set_idle_spin(d.reactors[i], d.conf->idle_spin_us);
+		if (hnvmf_reactor_start(d.reactors[i], cpu >= 0 ? cpu + (int)i : -1) != 0) {
 			log_err("cannot start reactor %u", i);
 			return 1;
 		}

@@ -385,6 +385,15 @@ static int uring_wait(struct hnvmf_bqp *qp, int timeout_ms)
 	return io_uring_wait_cqe_timeout(&q->ring, &cqe, &ts);
 }
 
+/* The ring's CQ eventfd: the kernel signals it after posting each CQE, so a CQE is either seen
+ * by the owner's reap or followed by a signal it can sleep on. */
+static int uring_notify(struct hnvmf_bqp *qp, int fd)
+{
+	struct uring_qp *q = qp->priv;
+
+	return io_uring_register_eventfd(&q->ring, fd);
+}
+
 /* The kernel may still be reading from or writing to the callers' buffers: wait for every SQE
  * to come back before the ring and slots go away. */
 static void uring_qp_close(struct hnvmf_bqp *qp)
@@ -423,4 +432,5 @@ const struct hnvmf_backend_ops hnvmf_backend_uring_ops = {
 	.kick = uring_kick,
 	.reap = uring_reap,
 	.wait = uring_wait,
+	.notify = uring_notify,
 };

@@ -203,6 +203,11 @@ int hnvmf_bqp_kick(struct hnvmf_bqp *qp)
 	return qp->ops->kick ? qp->ops->kick(qp) : 0;
 }
 
+int hnvmf_bqp_notify(struct hnvmf_bqp *qp, int fd)
+{
+	return qp->ops->notify ? qp->ops->notify(qp, fd) : -EOPNOTSUPP;
+}
+
 int hnvmf_bqp_poll(struct hnvmf_bqp *qp, struct hnvmf_bio **done, int max)
 {
 	int n = 0;

@@ -84,5 +84,10 @@ int hnvmf_bqp_poll(struct hnvmf_bqp *qp, struct hnvmf_bio **done, int max);
 /* Blocks until at least one bio completed or timeout_ms passed (-1: forever); then polls. */
 int hnvmf_bqp_wait(struct hnvmf_bqp *qp, struct hnvmf_bio **done, int max, int timeout_ms);
 unsigned hnvmf_bqp_inflight(const struct hnvmf_bqp *qp);
+/* Has the device add 1 to the eventfd fd each time it completes work of this queue pair, so the
+ * owner can sleep in poll/epoll until a completion instead of polling for it. Synchronous
+ * backends complete inside submit, so nothing is ever awaited: -EOPNOTSUPP, and the owner must
+ * only poll once after a submit. Returns 0 or -errno. */
+int hnvmf_bqp_notify(struct hnvmf_bqp *qp, int fd);
 
 #endif

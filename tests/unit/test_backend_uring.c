@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/loop.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -568,6 +570,53 @@ static void test_eagain_when_full_then_progress(void **state)
 	hnvmf_backend_close(be);
 }
 
+/* hnvmf_bqp_notify: a thread that sleeps in poll() on the eventfd is woken by the completion
+ * alone (nobody else writes the eventfd), and then finds it to reap: an I/O server or a reactor
+ * need not poll while the device works. */
+static void test_notify_wakes_a_sleeper(void **state)
+{
+	struct hnvmf_backend *be = must_open(make_file(tmp_dir, "n.img", MIB), 0, false);
+	struct hnvmf_bqp *qp;
+	uint8_t buf[512];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct hnvmf_bio bio = { .op = HNVMF_BIO_READ, .offset = 4096, .len = 512, .iov = &iov, .iovcnt = 1 },
+			 *done[2];
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	uint64_t v;
+
+	(void)state;
+	assert_true(efd >= 0);
+	assert_int_equal(hnvmf_bqp_open(be, 4, &qp), 0);
+	assert_int_equal(hnvmf_bqp_notify(qp, efd), 0);
+	assert_int_equal(hnvmf_bqp_submit(qp, &bio), 0);
+	assert_int_equal(hnvmf_bqp_kick(qp), 0);
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	assert_int_equal(read(efd, &v, sizeof(v)), (ssize_t)sizeof(v));
+	assert_true(v >= 1);
+	assert_int_equal(hnvmf_bqp_poll(qp, done, 2), 1);
+	assert_ptr_equal(done[0], &bio);
+	assert_int_equal(bio.result, 0);
+	hnvmf_bqp_close(qp);
+	hnvmf_backend_close(be);
+	close(efd);
+}
+
+/* Synchronous backends complete inside submit: nothing to wait for, and they say so. */
+static void test_notify_refused_by_sync_backends(void **state)
+{
+	struct hnvmf_backend_params p = { .type = HNVMF_BACKEND_NULL, .size = MIB, .block_size = 512 };
+	struct hnvmf_backend *be;
+	struct hnvmf_bqp *qp;
+
+	(void)state;
+	assert_int_equal(hnvmf_backend_open(&p, &be, NULL, 0), 0);
+	assert_int_equal(hnvmf_bqp_open(be, 4, &qp), 0);
+	assert_int_equal(hnvmf_bqp_notify(qp, 0), -EOPNOTSUPP);
+	hnvmf_bqp_close(qp);
+	hnvmf_backend_close(be);
+}
+
 /* Close waits for what the kernel holds: when it returns, the writes are in the file and the
  * buffers are the caller's again (scribbling over them changes nothing on disk). Prepared but
  * unkicked bios are sent too. Large FUA direct writes keep the device busy long enough that a
@@ -743,6 +792,8 @@ int main(void)
 		cmocka_unit_test(test_open_errors_are_clear),
 		cmocka_unit_test(test_two_threads_disjoint_ranges),
 		cmocka_unit_test(test_eagain_when_full_then_progress),
+		cmocka_unit_test(test_notify_wakes_a_sleeper),
+		cmocka_unit_test(test_notify_refused_by_sync_backends),
 		cmocka_unit_test(test_close_waits_for_in_flight),
 		cmocka_unit_test(test_block_device),
 		cmocka_unit_test(test_short_write_on_full_fs_reports_enospc),

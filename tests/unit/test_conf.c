@@ -149,6 +149,7 @@ static void embedded_default(void **state)
 	assert_int_equal(c->inline_data_size, 8192);
 	assert_int_equal(c->mdts_kib, 1024);
 	assert_int_equal(c->kato_default_ms, 120000);
+	assert_int_equal(c->idle_spin_us, 10);
 	assert_int_equal(c->log_level, HNVMF_LOG_INFO);
 	assert_string_equal(c->control_socket, "/run/hnvmf/hnvmf.sock");
 	assert_string_equal(c->tenants_dir, "");
