@@ -2,6 +2,7 @@
  * and reaps completions in a poller of the same loop. No other thread, no lock, no wake-up: the
  * run-to-completion design of SPDK's poll groups, and the fastest path on one core. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "core/path.h"
@@ -79,10 +80,23 @@ int hnvmf_direct_open(struct hnvmf_chan *ch)
 		free(d);
 		return rc;
 	}
+	ch->remote = false;
 	d->poller.fn = direct_poll;
 	hnvmf_reactor_add_poller(ch->reactor, &d->poller);
 	ch->priv = d;
 	return 0;
+}
+
+void hnvmf_direct_drain(struct hnvmf_chan *ch)
+{
+	struct direct *d = ch->priv;
+	while (ch->wait_head || d->inflight) {
+		unsigned before = d->inflight;
+		hnvmf_chan_push_waiting(ch);
+		direct_poll(&d->poller);
+		if (d->inflight == before)
+			sched_yield(); /* the device (or an io_uring worker on this CPU) holds the rest */
+	}
 }
 
 void hnvmf_direct_close(struct hnvmf_chan *ch)

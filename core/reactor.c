@@ -31,9 +31,17 @@ struct hnvmf_reactor {
 	pthread_t thread;
 	bool threaded;
 	long remote_pending; /* ios handed to other threads, completion not back yet (loop thread only) */
+	uint64_t idle_spin_ns; /* polling after the last work before sleeping (IDLE_SPIN_NS) */
 };
 
 static __thread struct hnvmf_reactor *current;
+
+/* After its last work a loop keeps polling this long before it sleeps: completions handed over
+ * by I/O servers (PQM) then land in a running loop instead of costing an eventfd write and a
+ * wake-up each. A DAM reactor sets its own ([pqm] dam_idle_spin_us). */
+#define IDLE_SPIN_NS 50000ull
+
+void hnvmf_reactor_set_idle_spin(struct hnvmf_reactor *r, uint64_t ns) { r->idle_spin_ns = ns; }
 
 uint64_t hnvmf_now_ns(void)
 {
@@ -61,6 +69,7 @@ int hnvmf_reactor_create(const char *name, struct hnvmf_reactor **out)
 	if (!r)
 		return -ENOMEM;
 	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->idle_spin_ns = IDLE_SPIN_NS;
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
 	r->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (r->epfd < 0 || r->wakefd < 0) {
@@ -299,10 +308,6 @@ static int next_timeout_ms(struct hnvmf_reactor *r, uint64_t now)
 	return ms > 1000 ? 1000 : (int)ms;
 }
 
-/* After its last work a loop keeps polling this long before it sleeps: completions handed over
- * by I/O servers (PQM, DAM) then land in a running loop instead of costing an eventfd write and a
- * wake-up each. */
-#define IDLE_SPIN_NS 50000ull
 
 void hnvmf_reactor_run(struct hnvmf_reactor *r)
 {
@@ -318,7 +323,7 @@ void hnvmf_reactor_run(struct hnvmf_reactor *r)
 		busy += run_pollers(&r->flushers);
 		if (busy)
 			last_work = now;
-		else if (now - last_work < IDLE_SPIN_NS) {
+		else if (now - last_work < r->idle_spin_ns) {
 			busy = 1; /* not yet: poll on (epoll_wait with a zero timeout below) */
 			/* ...but while I/O servers hold ios of ours, let one that shares this CPU
 			 * run: it may be holding the very completion this spin waits for. (Measured

@@ -52,6 +52,9 @@ void hnvmf_reactor_run(struct hnvmf_reactor *r);
 void hnvmf_reactor_stop(struct hnvmf_reactor *r);
 /* The reactor whose loop runs on the calling thread, or NULL. */
 struct hnvmf_reactor *hnvmf_reactor_self(void);
+/* Before the loop starts: how long it polls after its last work before it sleeps in epoll_wait
+ * (default 50 us). */
+void hnvmf_reactor_set_idle_spin(struct hnvmf_reactor *r, uint64_t ns);
 /* Loop thread only: delta ios handed to / come back from another thread (the engine counts
  * them so the idle spin knows to yield the CPU to the thread that holds them). */
 void hnvmf_reactor_remote_pending(struct hnvmf_reactor *r, int delta);
