@@ -229,7 +229,34 @@ static void revalidate_dam(struct hnvmf_sq *sq)
 	move_queue(sq, sq->home); /* off the reserved CPU; its channels reopen there */
 }
 
-static bool holds_dam(const struct hnvmf_sq *sq) { return sq->mode == HNVMF_PATH_DAM; }
+/* On the queue's reactor, after a reload: an I/O queue served through PQM whose tenant is now
+ * granted DAM (its file asks for it, its level is whitelisted, its identity proven, within
+ * max_queues, a unit free) gets DAM where its transport can move it: its PQM channels close at the
+ * move, once their ios completed (hnvmf_sq_move_out), and it runs on its DAM reactor from then.
+ * Where it cannot (RDMA) it stays in PQM until it reconnects. Nothing is logged when it does not
+ * qualify: the reload's own log says what changed. */
+static void regrant_dam(struct hnvmf_sq *sq)
+{
+	if (sq->mode != HNVMF_PATH_PQM || !sq->ctrl || sq->qid == 0 || !sq->ops->move)
+		return;
+	struct tenant_view t = tenant_snapshot(sq);
+	if (!t.has_tenant || t.mode != HNVMF_PATH_DAM || !dam_whitelisted(sq->tgt->conf, t.permission_level) ||
+	    !identity_proven(sq) || (t.max_queues && sq->qid > t.max_queues) || !take_unit(sq, &t))
+		return;
+	sq->path_why = NULL;
+	sq->mode = HNVMF_PATH_DAM;
+	dam_granted(sq);
+}
+
+static void reload_queue(struct hnvmf_sq *sq)
+{
+	if (sq->mode == HNVMF_PATH_DAM)
+		revalidate_dam(sq);
+	else
+		regrant_dam(sq);
+}
+
+static bool io_queue(const struct hnvmf_sq *sq) { return sq->qid > 0; }
 
 bool hnvmf_tenant_qos(struct hnvmf_sq *sq, struct hnvmf_tenant_qos *q)
 {
@@ -266,7 +293,7 @@ void hnvmf_tenant_reload(struct hnvmf_tgt *tgt)
 	hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
 	{
 		struct hnvmf_ctrl *c = container_of(pos, struct hnvmf_ctrl, link);
-		hnvmf_ctrl_call_on_queues(c, holds_dam, revalidate_dam);
+		hnvmf_ctrl_call_on_queues(c, io_queue, reload_queue);
 	}
 	pthread_mutex_unlock(&tgt->lock);
 }
