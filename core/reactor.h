@@ -1,6 +1,7 @@
 /* Reactors: one event loop per thread (SPDK's poll group, nvmet's io-work). A connection belongs
- * to one reactor for its whole life, so its state needs no lock; other threads reach a reactor
- * only through its lock-free inbox (messages and I/O completions) and an eventfd wake-up.
+ * to one reactor at a time (a DAM grant hands it to another between two messages), so its state
+ * needs no lock; other threads reach a reactor only through its lock-free inbox (messages and
+ * I/O completions) and an eventfd wake-up.
  *
  * A loop iteration: run the pollers, drain the inbox, fire expired timers, run the flushers, then
  * epoll_wait; the wait does not sleep while a poller or flusher reported work or the inbox was

@@ -1,7 +1,8 @@
 /* NVMe/TCP transport, private: the connection, its requests, the per-reactor state.
  *
  * A connection (struct tcp_conn) is one NVMe queue: it embeds the hnvmf_sq that target/ sees
- * and lives on one reactor for its whole life, so nothing here takes a lock. Files:
+ * and lives on one reactor at a time (a DAM grant moves it, tcp-move.c), so nothing here takes a
+ * lock. Files:
  *   tcp-transport.c  the ops table: listen/accept, hand-over to reactors, shutdown
  *   tcp-conn.c       connection life: start, ICReq wait, terminate, close, drain, destroy
  *   tcp-recv.c       the receive state machine (PDU framing and checks)
