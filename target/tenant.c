@@ -154,7 +154,7 @@ static uint16_t admit(struct hnvmf_sq *sq, bool at_connect, enum hnvmf_path_mode
  * cannot leaves it where it is, and its DAM channels get dedicated servers (core/path-dam.c). */
 static void move_queue(struct hnvmf_sq *sq, struct hnvmf_reactor *to)
 {
-	if (sq->ops->move && to && to != sq->reactor)
+	if (to && to != sq->reactor && sq->ops->move)
 		sq->ops->move(sq, to);
 }
 
