@@ -92,7 +92,8 @@ tenant() {
 }
 
 # start_daemon DEFAULT_MODE [KEY=VALUE ...]: hnvmfd with the tenant files made so far, a null and
-# a file namespace, and the extra [pqm] keys given; waits until it is ready.
+# a file namespace, and the extra [pqm] keys given; waits until it is ready. CONF_GLOBAL (lines
+# for [global]) and CONF_EXTRA (more sections, e.g. a listener) go into the configuration too.
 start_daemon() {
 	local default=$1 kv
 	shift
@@ -104,6 +105,7 @@ default_mode = $default
 tenants_dir = $dir/tenants
 control_socket = $dir/ctl.sock
 ${IDLE_SPIN_US:+idle_spin_us = $IDLE_SPIN_US}
+${CONF_GLOBAL:-}
 [pqm]
 cmax = $CMAX
 server_cpus = $TARGET_CPU
@@ -119,6 +121,7 @@ direct = yes
 allow_any_host = yes
 namespace = 1:null0
 namespace = 2:file0
+${CONF_EXTRA:-}
 EOF
 	} > "$dir/bench.conf"
 	: > "$dir/hnvmfd.log"

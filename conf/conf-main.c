@@ -192,7 +192,7 @@ static const struct conf_key pqm_keys[] = {
 	{ "cmax", false },	 { "epoch_ms", false },		{ "subqueue_depth", false },
 	{ "server_cpus", false }, { "baseline_servers", false }, { "baseline_depth", false },
 	{ "fair", false },	 { "dam_cpus", false },		{ "dam_queues_per_cpu", false },
-	{ "dam_max_queues", false },
+	{ "dam_max_queues", false }, { "dam_idle_spin_us", false },
 	{ NULL, false },
 };
 
@@ -255,6 +255,8 @@ static int pqm_key(struct main_ctx *x, const char *k, const char *v, int line)
 		return uint_key(x, k, v, line, 1, 1024, &p->dam_queues_per_cpu);
 	if (strcmp(k, "dam_max_queues") == 0)
 		return uint_key(x, k, v, line, 0, 65536, &p->dam_max_queues);
+	if (strcmp(k, "dam_idle_spin_us") == 0)
+		return uint_key(x, k, v, line, 0, 1000000, &p->dam_idle_spin_us);
 	if (strcmp(k, "baseline_servers") == 0)
 		return uint_key(x, k, v, line, 0, 64, &p->baseline_servers);
 	if (strcmp(k, "baseline_depth") == 0) /* io_uring's largest ring */

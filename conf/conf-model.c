@@ -34,6 +34,7 @@ void conf_set_global_defaults(struct hnvmf_conf *c)
 	c->pqm.subqueue_depth = 1024;
 	c->pqm.fair = true;
 	c->pqm.dam_queues_per_cpu = 1;
+	c->pqm.dam_idle_spin_us = 200;
 	c->metrics.sla_epoch_ms = 1000;
 	c->limits = (struct hnvmf_conf_limits){
 		.max_connections = 4096,

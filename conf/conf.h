@@ -141,6 +141,7 @@ struct hnvmf_conf_pqm {
 	unsigned ndam_cpus;
 	unsigned dam_queues_per_cpu;
 	unsigned dam_max_queues;
+	unsigned dam_idle_spin_us; /* a DAM reactor polls this long after its last work, then sleeps */
 	unsigned baseline_servers; /* threads of the baseline adapter queue; 0 = cmax */
 	unsigned baseline_depth;   /* the baseline's shared backend queue pair; 0 = queue_depth */
 	bool fair;                 /* per-tenant scheduling, limits, reservations; no: FIFO */

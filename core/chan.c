@@ -101,6 +101,7 @@ int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvm
 	ch->be = be;
 	ch->wait_poller.fn = wait_poll;
 	ch->dam_unit = o->dam_unit;
+	ch->remote = true; /* the paths that run on the reactor say otherwise in open */
 	if (o->tenant)
 		snprintf(ch->tenant, sizeof(ch->tenant), "%s", o->tenant);
 	if (o->mode == HNVMF_PATH_PQM) {
@@ -129,7 +130,8 @@ void hnvmf_chan_submit(struct hnvmf_chan *ch, struct hnvmf_io *io)
 	io->next = NULL;
 	atomic_store_explicit(&ch->arrivals, atomic_load_explicit(&ch->arrivals, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
-	if (ch->ops != &paths[HNVMF_PATH_DIRECT]) {
+	io->hops = ch->remote;
+	if (ch->remote) {
 		io->t_arrive_ns = hnvmf_now_ns();
 		hnvmf_reactor_remote_pending(ch->reactor, 1); /* back through io_done_msg */
 	}
@@ -172,5 +174,6 @@ static void io_done_msg(struct hnvmf_msg *m)
 void hnvmf_io_complete_remote(struct hnvmf_io *io)
 {
 	io->msg.fn = io_done_msg;
+	io->hops++;
 	hnvmf_reactor_send(io->chan->reactor, &io->msg);
 }

@@ -5,7 +5,9 @@
  * A channel is one I/O queue's path to one namespace backend. Its mode picks the engine:
  *   DIRECT   the reactor submits to a backend queue pair it owns and polls it (no other thread);
  *   PQM      Parallel Queue Mode: lock-free device subqueues served by the adaptive I/O server pool;
- *   DAM      Direct Access Mode: a dedicated backend queue pair and polling I/O server per queue;
+ *   DAM      Direct Access Mode: a dedicated backend queue pair per queue, submitted and reaped by
+ *            the DAM reactor the queue moved to (run to completion, as DIRECT); a queue whose
+ *            transport cannot move (RDMA) gets a dedicated polling I/O server instead;
  *   BASELINE the conventional design: one shared locked adapter queue per backend and one shared
  *            backend queue pair of the device's depth, for comparison only. */
 #ifndef HNVMF_IO_H
@@ -37,6 +39,9 @@ struct hnvmf_io {
 			       * start of the response time W that PQM's model predicts */
 	struct hnvmf_msg msg; /* completion hand-off to the reactor from another thread */
 	struct hnvmf_io *next;
+	/* Thread hand-offs the io took, counted as they happen: 0 when the submitting reactor
+	 * also reaped it (direct, DAM on its reactor), 2 through an I/O server (there and back). */
+	uint8_t hops;
 };
 
 struct hnvmf_engine;
@@ -64,6 +69,13 @@ struct hnvmf_engine_opts {
 	unsigned dam_queues_per_cpu; /* 0 is read as 1 */
 	unsigned dam_max_queues;
 };
+
+/* DAM reactors (docs/dam.md): the reactors the daemon made for DAM (one per dam_cpus CPU,
+ * pinned there). A queue granted DAM moves onto the one of its unit; a DAM channel opened
+ * from a DAM reactor runs to completion there. Before the first channel opens. */
+void hnvmf_engine_set_dam_reactors(struct hnvmf_engine *e, struct hnvmf_reactor *const *r, unsigned n);
+/* The DAM reactor a queue holding unit runs on, or NULL when there is none. Any thread. */
+struct hnvmf_reactor *hnvmf_dam_reactor(struct hnvmf_engine *e, int unit);
 
 int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine **out);
 /* Stops the I/O servers; every channel must be closed. */
@@ -122,8 +134,9 @@ int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvm
 /* Never completes the io inside the call: done always runs later, from the reactor loop. */
 void hnvmf_chan_submit(struct hnvmf_chan *ch, struct hnvmf_io *io);
 /* The caller guarantees no io is in flight on ch (every done has run) - except on a DAM
- * channel, whose close drains its dedicated server: ios in flight there still complete through
- * their done callbacks after the close (used when a DAM grant is revoked). */
+ * channel, whose close drains its dedicated queue pair: ios in flight there still complete
+ * through their done callbacks (on a DAM reactor inside the close, through a dedicated server
+ * after it), used when a DAM grant is revoked. */
 void hnvmf_chan_close(struct hnvmf_chan *ch);
 enum hnvmf_path_mode hnvmf_chan_mode(const struct hnvmf_chan *ch);
 

@@ -1,14 +1,20 @@
-/* DAM, Direct Access Mode: each channel of an admitted tenant gets a dedicated I/O server with its
- * own backend queue pair (for io_uring backends: its own ring). Only the queue's reactor pushes
- * into that server's subqueue (the MPSC ring of core/ring.h, here with a single producer); no
- * queue, lock or thread is shared with another tenant, so a noisy neighbour cannot delay it.
- * The server polls for DAM_SPIN_US after its last work, then sleeps, so an idle tenant does not
- * burn a core.
+/* DAM, Direct Access Mode: each channel of an admitted tenant gets its own backend queue pair (for
+ * io_uring backends: its own ring); no queue, lock or thread is shared with another tenant's
+ * path, so a noisy neighbour cannot delay it.
+ *
+ * Run to completion: a granted queue's connection moves onto the DAM reactor of its unit (the
+ * transport does the move, target/tenant.c asks for it), and a channel opened there is served
+ * as the direct path serves one (core/path-direct.c): that reactor submits, reaps in a poller
+ * and completes, with no second thread and no ring between threads. It busy-polls while ios are
+ * in flight and sleeps after [pqm] dam_idle_spin_us idle.
+ *
+ * A queue whose transport cannot move its connection (RDMA) stays on its shared reactor; its
+ * channels get a dedicated I/O server each (core/ioserver.c) on the unit's CPU, which polls for
+ * DAM_SPIN_US after its last work, then sleeps: two thread hand-offs per io.
  *
  * Admission by capacity: a granted queue holds one unit, a slot on a CPU reserved for DAM
- * (opts.dam_cpus), and its servers run there; every other thread of the daemon is kept off
- * those CPUs (hnvmf_engine_reserve_dam_cpus). A unit is the place a DAM reactor will later run
- * the queue to completion; today it hosts the queue's servers (docs/dam.md). */
+ * (opts.dam_cpus), where its DAM reactor (or its servers) run; every other thread of the daemon
+ * is kept off those CPUs (hnvmf_engine_reserve_dam_cpus). docs/dam.md. */
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
@@ -26,6 +32,31 @@
 struct dam_chan {
 	struct hnvmf_ioserver *server;
 };
+
+void hnvmf_engine_set_dam_reactors(struct hnvmf_engine *e, struct hnvmf_reactor *const *r, unsigned n)
+{
+	e->ndam_reactors = n < HNVMF_MAX_SERVER_CPUS ? n : HNVMF_MAX_SERVER_CPUS;
+	for (unsigned i = 0; i < e->ndam_reactors; i++)
+		e->dam_reactors[i] = r[i];
+}
+
+/* Unit u runs on DAM reactor u % n, which sits on dam_cpus[u % n] (unit_cpu). Without
+ * numbered units (no capacity) queues are spread round robin. */
+struct hnvmf_reactor *hnvmf_dam_reactor(struct hnvmf_engine *e, int unit)
+{
+	if (!e->ndam_reactors || unit < 0)
+		return NULL;
+	unsigned i = e->dam_capacity ? (unsigned)unit : atomic_fetch_add(&e->dam_next, 1);
+	return e->dam_reactors[i % e->ndam_reactors];
+}
+
+static bool on_dam_reactor(const struct hnvmf_chan *ch)
+{
+	for (unsigned i = 0; i < ch->eng->ndam_reactors; i++)
+		if (ch->eng->dam_reactors[i] == ch->reactor)
+			return true;
+	return false;
+}
 
 int hnvmf_dam_engine_init(struct hnvmf_engine *e)
 {
@@ -122,12 +153,16 @@ int hnvmf_engine_reserve_dam_cpus(struct hnvmf_engine *e, char *why, size_t len)
 
 bool hnvmf_dam_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 {
+	if (!ch->remote)
+		return hnvmf_direct_push(ch, io);
 	struct dam_chan *d = ch->priv;
 	return hnvmf_ioserver_push(d->server, io);
 }
 
 int hnvmf_dam_open(struct hnvmf_chan *ch)
 {
+	if (on_dam_reactor(ch))
+		return hnvmf_direct_open(ch); /* its own queue pair, reaped by this reactor */
 	struct dam_chan *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
@@ -160,6 +195,12 @@ static void measure_unit(struct hnvmf_engine *e, const struct hnvmf_ioserver_sta
 
 void hnvmf_dam_close(struct hnvmf_chan *ch)
 {
+	if (!ch->remote) {
+		/* A grant revoked under load: every io pushed or waiting completes here first. */
+		hnvmf_direct_drain(ch);
+		hnvmf_direct_close(ch);
+		return;
+	}
 	struct dam_chan *d = ch->priv;
 	/* A grant revoked under load: what waits for room still goes to the server, which drains
 	 * it before it stops; every io is answered. */

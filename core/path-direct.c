@@ -4,6 +4,7 @@
  * device works the loop may sleep: the queue pair signals an eventfd in the loop's epoll set on
  * each completion (hnvmf_bqp_notify), so waiting for the device costs no CPU. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -117,10 +118,23 @@ int hnvmf_direct_open(struct hnvmf_chan *ch)
 		free(d);
 		return rc;
 	}
+	ch->remote = false;
 	d->poller.fn = direct_poll;
 	hnvmf_reactor_add_poller(ch->reactor, &d->poller);
 	ch->priv = d;
 	return 0;
+}
+
+void hnvmf_direct_drain(struct hnvmf_chan *ch)
+{
+	struct direct *d = ch->priv;
+	while (ch->wait_head || d->inflight) {
+		unsigned before = d->inflight;
+		hnvmf_chan_push_waiting(ch);
+		direct_poll(&d->poller);
+		if (d->inflight == before)
+			sched_yield(); /* the device (or an io_uring worker on this CPU) holds the rest */
+	}
 }
 
 void hnvmf_direct_close(struct hnvmf_chan *ch)

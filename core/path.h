@@ -18,6 +18,7 @@ struct hnvmf_chan {
 	struct hnvmf_tenant *sched_tenant; /* whose share it draws on (core/qos.c) */
 	void *priv; /* the path's own state */
 	int dam_unit; /* DAM: the unit whose CPU runs the channel's server */
+	bool remote;  /* ios are handed to another thread (set by the path's open) */
 	_Atomic uint64_t arrivals; /* ios submitted; written by the channel's reactor only */
 	/* ios ops->push had no room for (a full backend queue pair or subqueue), in FIFO order: an
 	 * io never overtakes one that waits. wait_poller, on the reactor only while ios wait,
@@ -48,6 +49,9 @@ struct hnvmf_engine {
 	bool *dam_taken;
 	unsigned dam_capacity, dam_used;
 	_Atomic uint64_t dam_unit_iops;
+	struct hnvmf_reactor *dam_reactors[HNVMF_MAX_SERVER_CPUS]; /* hnvmf_engine_set_dam_reactors */
+	unsigned ndam_reactors;
+	atomic_uint dam_next; /* round robin over them when units are not numbered (no capacity) */
 	pthread_mutex_t tenants_lock; /* the list below, not the tenants' own state (core/qos.c) */
 	struct hnvmf_tenant *tenants;
 	unsigned ntenants;
@@ -75,6 +79,10 @@ void hnvmf_dam_engine_fini(struct hnvmf_engine *e);
 int hnvmf_engine_server_cpu(struct hnvmf_engine *e);
 /* The CPU of the i-th server of a fixed set (the PQM pool: server i on the i-th CPU), or -1. */
 int hnvmf_engine_server_cpu_at(const struct hnvmf_engine *e, unsigned i);
+
+/* The direct path's queue pair and poller also serve DAM on a DAM reactor (core/path-dam.c).
+ * Drain: polls until every io pushed (and every waiting one) has completed through io->done. */
+void hnvmf_direct_drain(struct hnvmf_chan *ch);
 
 /* Pushes the channel's waiting ios in order until ops->push refuses one; returns how many it
  * pushed. The channel's own wait poller calls it; a path's close may too, to drain. */

@@ -36,6 +36,7 @@ struct hnvmf_reactor {
 
 static __thread struct hnvmf_reactor *current;
 
+
 uint64_t hnvmf_now_ns(void)
 {
 	struct timespec ts;

@@ -1,6 +1,7 @@
 /* Reactors: one event loop per thread (SPDK's poll group, nvmet's io-work). A connection belongs
- * to one reactor for its whole life, so its state needs no lock; other threads reach a reactor
- * only through its lock-free inbox (messages and I/O completions) and an eventfd wake-up.
+ * to one reactor at a time (a DAM grant hands it to another between two messages), so its state
+ * needs no lock; other threads reach a reactor only through its lock-free inbox (messages and
+ * I/O completions) and an eventfd wake-up.
  *
  * A loop iteration: run the pollers, drain the inbox, fire expired timers, run the flushers, then
  * epoll_wait; the wait does not sleep while a poller or flusher reported work or the inbox was
@@ -47,7 +48,8 @@ const char *hnvmf_reactor_name(const struct hnvmf_reactor *r);
 /* How long the loop keeps polling after its last work before it sleeps in epoll_wait (default
  * HNVMF_REACTOR_IDLE_SPIN_US): a completion or request that comes within it is caught without a
  * wake-up; past it the loop costs no CPU until an fd or a message wakes it. Before the loop
- * starts, or on its thread. */
+ * starts, or on its thread. Shared reactors take [global] idle_spin_us, DAM reactors [pqm]
+ * dam_idle_spin_us. */
 #define HNVMF_REACTOR_IDLE_SPIN_US 10
 void hnvmf_reactor_set_idle_spin(struct hnvmf_reactor *r, unsigned us);
 

@@ -292,6 +292,20 @@ void hnvmf_auth_sq_free(struct hnvmf_sq *sq)
 	sq->auth = NULL;
 }
 
+void hnvmf_auth_sq_disarm(struct hnvmf_sq *sq)
+{
+	struct hnvmf_auth *st = sq->auth;
+	if (st && st != &no_state)
+		hnvmf_timer_cancel(sq->reactor, &st->timer);
+}
+
+void hnvmf_auth_sq_rearm(struct hnvmf_sq *sq)
+{
+	struct hnvmf_auth *st = sq->auth;
+	if (st && st != &no_state)
+		update_timer(st);
+}
+
 bool hnvmf_auth_required(struct hnvmf_sq *sq)
 {
 	if (sq->auth == &no_state)

@@ -43,5 +43,9 @@ uint16_t hnvmf_parse_auth_cmd(struct hnvmf_req *req);
 /* Releases the queue's exchange state (stops its timer, wipes its secrets). On the queue's
  * reactor, when the queue is destroyed; idempotent. */
 void hnvmf_auth_sq_free(struct hnvmf_sq *sq);
+/* The queue moves to another reactor (hnvmf_sq_move_out / _in): its timer leaves the old
+ * reactor's list and is armed again, with the deadline it had, on the new one. */
+void hnvmf_auth_sq_disarm(struct hnvmf_sq *sq);
+void hnvmf_auth_sq_rearm(struct hnvmf_sq *sq);
 
 #endif

@@ -130,8 +130,12 @@ static void queue_call_run(void *arg)
 	struct hnvmf_ctrl *c = m->ctrl;
 	pthread_mutex_lock(&c->lock);
 	struct hnvmf_sq *sq = c->sqs[m->qid];
+	struct hnvmf_reactor *r = sq ? sq->reactor : NULL;
 	pthread_mutex_unlock(&c->lock);
-	if (sq && sq->reactor == hnvmf_reactor_self())
+	/* A queue that moved meanwhile (DAM, hnvmf_sq_move_in) gets the call where it is now. */
+	if (r && r != hnvmf_reactor_self() && hnvmf_reactor_call(r, queue_call_run, m) == 0)
+		return;
+	if (r == hnvmf_reactor_self())
 		m->fn(sq);
 	hnvmf_ctrl_put(c);
 	free(m);

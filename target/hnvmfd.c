@@ -47,8 +47,9 @@ static struct {
 	struct hnvmf_conf *conf;
 	struct hnvmf_tgt *tgt;
 	struct hnvmf_engine *engine;
-	struct hnvmf_reactor *reactors[MAX_REACTORS];
+	struct hnvmf_reactor *reactors[MAX_REACTORS]; /* the shared ones, then the DAM reactors */
 	unsigned nreactors;
+	unsigned nshared; /* reactors[0..nshared): where connections are accepted */
 	bool transport_up[2];
 	struct hnvmf_control *control;
 	struct hnvmf_metrics *metrics; /* [metrics] listen: the Prometheus endpoint */
@@ -193,7 +194,8 @@ static int retry_listeners(void)
  * something this build or machine cannot do at all. */
 static int start_listeners(void)
 {
-	struct hnvmf_transport_env env = {.tgt = d.tgt, .reactors = d.reactors, .nreactors = d.nreactors};
+	struct hnvmf_transport_env env = {.tgt = d.tgt, .reactors = d.reactors, .nreactors = d.nreactors,
+					  .ndam_reactors = d.nreactors - d.nshared};
 	d.retry = calloc(d.conf->nlisteners ? d.conf->nlisteners : 1, sizeof(*d.retry));
 	if (!d.retry)
 		return -1;
@@ -312,10 +314,41 @@ static void raise_open_files(void)
 			 "descriptors: accepts will fail (and pause) before max_connections is reached");
 }
 
+/* The shared reactors (--cpu N pins reactor i to N + i), then the DAM reactors (docs/dam.md):
+ * one pinned on each [pqm] dam_cpus CPU, or without dam_cpus one beside each shared reactor,
+ * placed as it is (not isolated). Queues granted DAM move onto them and run to completion. */
+static int start_reactors(int cpu)
+{
+	unsigned ndam = d.conf->pqm.ndam_cpus ? d.conf->pqm.ndam_cpus : d.nshared;
+	if (ndam > MAX_REACTORS / 2)
+		ndam = MAX_REACTORS / 2;
+	d.nreactors = d.nshared + ndam;
+	for (unsigned i = 0; i < d.nreactors; i++) {
+		bool dam = i >= d.nshared;
+		unsigned k = dam ? i - d.nshared : i;
+		int pin = cpu >= 0 ? cpu + (int)k : -1;
+		if (dam && d.conf->pqm.ndam_cpus)
+			pin = d.conf->pqm.dam_cpus[k];
+		char name[32];
+		snprintf(name, sizeof(name), dam ? "hnvmf-dam-r%u" : "hnvmf-r%u", k);
+		if (hnvmf_reactor_create(name, &d.reactors[i]) != 0) {
+			log_err("cannot create reactor %s", name);
+			return -1;
+		}
+		hnvmf_reactor_set_idle_spin(d.reactors[i], dam ? d.conf->pqm.dam_idle_spin_us : d.conf->idle_spin_us);
+		if (hnvmf_reactor_start(d.reactors[i], pin) != 0) {
+			log_err("cannot start reactor %s", name);
+			return -1;
+		}
+	}
+	hnvmf_engine_set_dam_reactors(d.engine, d.reactors + d.nshared, ndam);
+	return 0;
+}
+
 /* --cpu N pins reactor i to N + i: none of them may sit on a CPU reserved for DAM. */
 static bool reactor_cpus_overlap_dam(int cpu)
 {
-	for (unsigned i = 0; cpu >= 0 && i < d.nreactors; i++)
+	for (unsigned i = 0; cpu >= 0 && i < d.nshared; i++)
 		for (unsigned k = 0; k < d.conf->pqm.ndam_cpus; k++)
 			if (cpu + (int)i == d.conf->pqm.dam_cpus[k]) {
 				log_err("cannot start: --cpu %d pins reactor %u to CPU %d, which [pqm] dam_cpus "
@@ -414,9 +447,9 @@ int main(int argc, char **argv)
 	eo.dam_queues_per_cpu = d.conf->pqm.dam_queues_per_cpu;
 	eo.dam_max_queues = d.conf->pqm.dam_max_queues;
 	memcpy(eo.dam_cpus, d.conf->pqm.dam_cpus, sizeof(int) * d.conf->pqm.ndam_cpus);
-	d.nreactors = d.conf->reactors ? d.conf->reactors : 1;
-	if (d.nreactors > MAX_REACTORS)
-		d.nreactors = MAX_REACTORS;
+	d.nshared = d.conf->reactors ? d.conf->reactors : 1;
+	if (d.nshared > MAX_REACTORS / 2)
+		d.nshared = MAX_REACTORS / 2;
 	char err[1024] = "";
 	if (reactor_cpus_overlap_dam(cpu)) {
 		hnvmf_conf_free(d.conf);
@@ -434,19 +467,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hnvmf_tenant_apply_qos(d.tgt, NULL, 0);
-	for (unsigned i = 0; i < d.nreactors; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "hnvmf-r%u", i);
-		if (hnvmf_reactor_create(name, &d.reactors[i]) != 0) {
-			log_err("cannot start reactor %u", i);
-			return 1;
-		}
-		hnvmf_reactor_set_idle_spin(d.reactors[i], d.conf->idle_spin_us);
-		if (hnvmf_reactor_start(d.reactors[i], cpu >= 0 ? cpu + (int)i : -1) != 0) {
-			log_err("cannot start reactor %u", i);
-			return 1;
-		}
-	}
+	if (start_reactors(cpu) != 0)
+		return 1;
 	int rc = start_listeners();
 	if (rc == 0 && d.conf->control_socket[0]) {
 		int c = hnvmf_control_start(d.tgt, d.conf->control_socket, reload, describe_requests,

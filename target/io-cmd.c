@@ -86,7 +86,13 @@ static void submit(struct hnvmf_req *req, struct hnvmf_ns *ns, struct hnvmf_io *
 static void rw_done(struct hnvmf_io *io)
 {
 	struct hnvmf_req *req = container_of(io, struct hnvmf_req, io);
+	struct hnvmf_sq *sq = req->sq;
 	bool write = io->bio.op != HNVMF_BIO_READ;
+	/* Only this reactor writes them: no locked instruction per I/O. */
+	atomic_store_explicit(&sq->io_done, atomic_load_explicit(&sq->io_done, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	atomic_store_explicit(&sq->io_hops, atomic_load_explicit(&sq->io_hops, memory_order_relaxed) + io->hops,
+			      memory_order_relaxed);
 	if (io->bio.op == HNVMF_BIO_READ && io->bio.result == 0)
 		req->xfer_len = req->data_len;
 	hnvmf_req_complete(req, hnvmf_errno_to_status(io->bio.result, write));

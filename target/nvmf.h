@@ -73,6 +73,11 @@ struct hnvmf_sq_ops {
 	 * once the ones in flight are answered (then hnvmf_sq_destroy as after disconnect). A
 	 * connection not yet past its transport's handshake closes at once. */
 	void (*drain)(struct hnvmf_sq *sq);
+	/* Optional (DAM, target/tenant.c): move the queue's connection to reactor to at its next
+	 * point between PDUs where no command of it executes (what was received and not parsed
+	 * moves with it). There the transport calls hnvmf_sq_move_out on the old reactor and
+	 * hnvmf_sq_move_in on the new one. Without it the queue stays where it was accepted. */
+	void (*move)(struct hnvmf_sq *sq, struct hnvmf_reactor *to);
 	const char *name; /* "tcp", "rdma", for logs */
 };
 
@@ -118,7 +123,8 @@ struct hnvmf_req {
 struct hnvmf_sq {
 	struct hnvmf_tgt *tgt;
 	struct hnvmf_port *port;
-	struct hnvmf_reactor *reactor;
+	struct hnvmf_reactor *reactor; /* where it runs now; changed under ctrl->lock (a move) */
+	struct hnvmf_reactor *home;    /* the shared reactor that accepted it */
 	const struct hnvmf_sq_ops *ops;
 	struct hnvmf_ctrl *ctrl; /* NULL until Connect succeeded */
 	uint16_t qid;
@@ -139,6 +145,9 @@ struct hnvmf_sq {
 	struct hnvmf_chan *chans[HNVMF_MAX_NSID + 1]; /* per namespace, opened on first use */
 	/* Per namespace this queue used: its statistics record, written by this reactor only. */
 	struct hnvmf_stats_rec *stats[HNVMF_MAX_NSID + 1];
+	/* Read/Write/Write Zeroes/Flush completed, and the thread hand-offs they took (core's
+	 * io->hops): written by the queue's reactor, read by hnvmfctl state. */
+	_Atomic uint64_t io_done, io_hops;
 	char peer[64];           /* "addr:port", for logs */
 	void *auth;              /* DH-HMAC-CHAP exchange state (target/auth.c) */
 };
@@ -298,6 +307,12 @@ void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port
 void hnvmf_sq_quiesce(struct hnvmf_sq *sq);
 /* The transport's connection is gone and no request is in flight: release the queue. */
 void hnvmf_sq_destroy(struct hnvmf_sq *sq);
+/* A move between reactors (hnvmf_sq_ops.move): out on the old reactor once no command executes
+ * (the channels, bound to that reactor, close: the next I/O opens them on the new one; the
+ * DH-HMAC-CHAP timer is disarmed; sq->reactor becomes to, so calls for the queue go there from
+ * then on), in on the new one (the timer is armed there). */
+void hnvmf_sq_move_out(struct hnvmf_sq *sq, struct hnvmf_reactor *to); /* the last step on the old one */
+void hnvmf_sq_move_in(struct hnvmf_sq *sq);
 bool hnvmf_req_init(struct hnvmf_req *req, struct hnvmf_sq *sq, union hnvmf_sqe *cmd);
 void hnvmf_req_execute(struct hnvmf_req *req);
 void hnvmf_req_complete(struct hnvmf_req *req, uint16_t status);

@@ -15,6 +15,7 @@ void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port
 	sq->tgt = tgt;
 	sq->port = port;
 	sq->reactor = r;
+	sq->home = r;
 	sq->ops = ops;
 	sq->ctrl = NULL;
 	sq->qid = 0;
@@ -30,8 +31,35 @@ void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port
 	sq->dam_unit = -1;
 	memset(sq->chans, 0, sizeof(sq->chans));
 	memset(sq->stats, 0, sizeof(sq->stats));
+	atomic_init(&sq->io_done, 0);
+	atomic_init(&sq->io_hops, 0);
 	sq->auth = NULL;
 }
+
+static void close_chans(struct hnvmf_sq *sq)
+{
+	for (unsigned i = 0; i <= HNVMF_MAX_NSID; i++) {
+		if (sq->chans[i]) {
+			hnvmf_chan_close(sq->chans[i]);
+			sq->chans[i] = NULL;
+		}
+	}
+}
+
+void hnvmf_sq_move_out(struct hnvmf_sq *sq, struct hnvmf_reactor *to)
+{
+	close_chans(sq);
+	hnvmf_auth_sq_disarm(sq);
+	/* Under the lock hnvmf_ctrl_call_on_queues reads it with: a call that reaches the old
+	 * reactor later is passed on to this one (target/ctrl.c). */
+	if (sq->ctrl)
+		pthread_mutex_lock(&sq->ctrl->lock);
+	sq->reactor = to;
+	if (sq->ctrl)
+		pthread_mutex_unlock(&sq->ctrl->lock);
+}
+
+void hnvmf_sq_move_in(struct hnvmf_sq *sq) { hnvmf_auth_sq_rearm(sq); }
 
 void hnvmf_sq_quiesce(struct hnvmf_sq *sq)
 {
@@ -53,12 +81,7 @@ void hnvmf_sq_destroy(struct hnvmf_sq *sq)
 {
 	hnvmf_auth_sq_free(sq); /* its timer lives on this reactor: cancelled here */
 	hnvmf_stats_sq_release(sq);
-	for (unsigned i = 0; i <= HNVMF_MAX_NSID; i++) {
-		if (sq->chans[i]) {
-			hnvmf_chan_close(sq->chans[i]);
-			sq->chans[i] = NULL;
-		}
-	}
+	close_chans(sq);
 	hnvmf_tenant_release_dam(sq);
 	struct hnvmf_ctrl *ctrl = sq->ctrl;
 	if (!ctrl)

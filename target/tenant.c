@@ -150,11 +150,21 @@ static uint16_t admit(struct hnvmf_sq *sq, bool at_connect, enum hnvmf_path_mode
 	return 0;
 }
 
-/* A queue gets DAM: counted, and logged at info level (rate-limited: a host may reconnect at will). */
+/* Asks the transport to move the queue onto reactor to (hnvmf_sq_ops.move); a transport that
+ * cannot leaves it where it is, and its DAM channels get dedicated servers (core/path-dam.c). */
+static void move_queue(struct hnvmf_sq *sq, struct hnvmf_reactor *to)
+{
+	if (to && to != sq->reactor && sq->ops->move)
+		sq->ops->move(sq, to);
+}
+
+/* A queue gets DAM: counted, logged at info level (rate-limited: a host may reconnect at will),
+ * and moved onto the DAM reactor of its unit, where it runs to completion. */
 static void dam_granted(struct hnvmf_sq *sq)
 {
 	hnvmf_stats_count_dam(sq->tgt->stats, true);
 	log_ratelimited_f(HNVMF_LOG_INFO, sq_log_fields(sq), "host %s qid %u: DAM granted", sq->ctrl->hostnqn, sq->qid);
+	move_queue(sq, hnvmf_dam_reactor(sq->tgt->engine, sq->dam_unit));
 }
 
 uint16_t hnvmf_tenant_admit(struct hnvmf_sq *sq, enum hnvmf_path_mode *mode)
@@ -183,9 +193,10 @@ uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq)
 }
 
 /* On the queue's reactor, after a reload: a queue holding DAM keeps it only while admission still
- * grants it. A revoked queue's dedicated channels drain (what was handed to their servers
- * completes and is answered as usual) and later I/O opens channels in the new path; with the
- * refuse policy the queue is disconnected instead (its in-flight commands still complete). */
+ * grants it. A revoked queue's dedicated channels drain (what is in flight on them completes and
+ * is answered as usual), later I/O opens channels in the new path, and the queue moves back to
+ * the shared reactor that accepted it; with the refuse policy the queue is disconnected instead
+ * (its in-flight commands still complete). */
 static void revalidate_dam(struct hnvmf_sq *sq)
 {
 	if (sq->mode != HNVMF_PATH_DAM || !sq->ctrl)
@@ -215,9 +226,37 @@ static void revalidate_dam(struct hnvmf_sq *sq)
 	}
 	hnvmf_tenant_release_dam(sq);
 	sq->mode = m;
+	move_queue(sq, sq->home); /* off the reserved CPU; its channels reopen there */
 }
 
-static bool holds_dam(const struct hnvmf_sq *sq) { return sq->mode == HNVMF_PATH_DAM; }
+/* On the queue's reactor, after a reload: an I/O queue served through PQM whose tenant is now
+ * granted DAM (its file asks for it, its level is whitelisted, its identity proven, within
+ * max_queues, a unit free) gets DAM where its transport can move it: its PQM channels close at the
+ * move, once their ios completed (hnvmf_sq_move_out), and it runs on its DAM reactor from then.
+ * Where it cannot (RDMA) it stays in PQM until it reconnects. Nothing is logged when it does not
+ * qualify: the reload's own log says what changed. */
+static void regrant_dam(struct hnvmf_sq *sq)
+{
+	if (sq->mode != HNVMF_PATH_PQM || !sq->ctrl || sq->qid == 0 || !sq->ops->move)
+		return;
+	struct tenant_view t = tenant_snapshot(sq);
+	if (!t.has_tenant || t.mode != HNVMF_PATH_DAM || !dam_whitelisted(sq->tgt->conf, t.permission_level) ||
+	    !identity_proven(sq) || (t.max_queues && sq->qid > t.max_queues) || !take_unit(sq, &t))
+		return;
+	sq->path_why = NULL;
+	sq->mode = HNVMF_PATH_DAM;
+	dam_granted(sq);
+}
+
+static void reload_queue(struct hnvmf_sq *sq)
+{
+	if (sq->mode == HNVMF_PATH_DAM)
+		revalidate_dam(sq);
+	else
+		regrant_dam(sq);
+}
+
+static bool io_queue(const struct hnvmf_sq *sq) { return sq->qid > 0; }
 
 bool hnvmf_tenant_qos(struct hnvmf_sq *sq, struct hnvmf_tenant_qos *q)
 {
@@ -254,7 +293,7 @@ void hnvmf_tenant_reload(struct hnvmf_tgt *tgt)
 	hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
 	{
 		struct hnvmf_ctrl *c = container_of(pos, struct hnvmf_ctrl, link);
-		hnvmf_ctrl_call_on_queues(c, holds_dam, revalidate_dam);
+		hnvmf_ctrl_call_on_queues(c, io_queue, reload_queue);
 	}
 	pthread_mutex_unlock(&tgt->lock);
 }

@@ -48,10 +48,11 @@ uint16_t hnvmf_tenant_admit_authenticated(struct hnvmf_sq *sq);
  * DAM channels are closed (queue teardown, a revoked grant). */
 void hnvmf_tenant_release_dam(struct hnvmf_sq *sq);
 
-/* After the tenant set was replaced (SIGHUP, "reload"): every queue holding DAM is re-admitted on
- * its own reactor; a revoked grant drains its dedicated queue pairs and moves the queue to the
- * path admission now gives (PQM), or disconnects it when the tenant's dam_fallback is refuse.
- * No acknowledged or in-flight I/O is lost either way. */
+/* After the tenant set was replaced (SIGHUP, "reload"): every I/O queue is re-admitted on its own
+ * reactor; a revoked grant drains its dedicated queue pairs and moves the queue to the path
+ * admission now gives (PQM) and back to its shared reactor, or disconnects it when the tenant's
+ * dam_fallback is refuse; a PQM queue now granted DAM moves onto its DAM reactor (transports
+ * that can move a connection: TCP). No acknowledged or in-flight I/O is lost either way. */
 void hnvmf_tenant_reload(struct hnvmf_tgt *tgt);
 
 /* The PQM share (weight, limits, reservation) of the queue's tenant into *q; false when its host

@@ -1,6 +1,7 @@
 /* The target object: subsystems, namespaces and ports built from the configuration, host access
  * decisions, and a text description of the live state for the control socket. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,6 +423,14 @@ size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len)
 					PUT(" (%s)", c->sqs[q]->path_why);
 			}
 		PUT("\n");
+		/* Where each I/O queue runs and the thread hand-offs its ios took (0 per io when
+		 * its reactor also reaps them: direct, DAM on a DAM reactor). */
+		for (unsigned q = 1; q <= HNVMF_MAX_IO_QUEUES; q++)
+			if (c->sqs[q])
+				PUT("queue ctrl %u q%u reactor %s ios %" PRIu64 " hops %" PRIu64 "\n", c->cntlid, q,
+				    hnvmf_reactor_name(c->sqs[q]->reactor),
+				    atomic_load_explicit(&c->sqs[q]->io_done, memory_order_relaxed),
+				    atomic_load_explicit(&c->sqs[q]->io_hops, memory_order_relaxed));
 		pthread_mutex_unlock(&c->lock);
 	}
 	PUT("controllers %u\n", nctrl);

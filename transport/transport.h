@@ -8,12 +8,21 @@
 #include "target/nvmf.h"
 #include "target/teardown.h"
 
-/* What every transport gets at start: the target and the reactors it spreads connections over. */
+/* What every transport gets at start: the target and the reactors its connections may live on.
+ * The last ndam_reactors of them are DAM reactors: no connection is accepted there, a queue
+ * granted DAM moves there (hnvmf_sq_ops.move). */
 struct hnvmf_transport_env {
 	struct hnvmf_tgt *tgt;
 	struct hnvmf_reactor **reactors;
 	unsigned nreactors;
+	unsigned ndam_reactors;
 };
+
+/* How many of env's reactors take new connections (the first ones). */
+static inline unsigned hnvmf_transport_naccept(const struct hnvmf_transport_env *env)
+{
+	return env->nreactors - env->ndam_reactors;
+}
 
 struct hnvmf_transport_ops {
 	const char *name;

@@ -430,6 +430,19 @@ bool hnvmf_harness_ctrl_line(const struct hnvmf_harness *h, const char *hostnqn,
 	return true;
 }
 
+bool hnvmf_harness_queue_info(const struct hnvmf_harness *h, const char *hostnqn, unsigned qid,
+			      struct hnvmf_harness_queue *q)
+{
+	char line[4096], out[16384], needle[64];
+	unsigned cntlid;
+	if (!hnvmf_harness_ctrl_line(h, hostnqn, line, sizeof(line)) || sscanf(line, "ctrl %u ", &cntlid) != 1 ||
+	    hnvmf_harness_ctl(h, "state", out, sizeof(out)) != 0)
+		return false;
+	snprintf(needle, sizeof(needle), "queue ctrl %u q%u reactor ", cntlid, qid);
+	const char *p = strstr(out, needle);
+	return p && sscanf(p + strlen(needle), "%31s ios %llu hops %llu", q->reactor, &q->ios, &q->hops) == 3;
+}
+
 /* Runs cmd (stderr already merged) with its output into out. */
 static int run_cmd(const char *cmd, char *out, size_t len)
 {

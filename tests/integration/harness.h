@@ -79,6 +79,14 @@ int hnvmf_harness_ctl(const struct hnvmf_harness *h, const char *cmd, char *out,
 /* The `state` line of host's controller (one line, without the newline) into line; false when the
  * daemon has no controller for that host (line is then ""). */
 bool hnvmf_harness_ctrl_line(const struct hnvmf_harness *h, const char *hostnqn, char *line, size_t len);
+/* Where I/O queue qid of hostnqn's controller runs and the thread hand-offs its ios took, from
+ * hnvmfctl state's "queue ctrl C qQ reactor NAME ios N hops H". false: no such queue. */
+struct hnvmf_harness_queue {
+	char reactor[32];
+	unsigned long long ios, hops;
+};
+bool hnvmf_harness_queue_info(const struct hnvmf_harness *h, const char *hostnqn, unsigned qid,
+			      struct hnvmf_harness_queue *q);
 /* Runs build/tools/hnvmf-perf with args (printf-style, shell-quoted by the caller), its stdout
  * and stderr into out (NUL terminated). Returns its exit code, -1 when it did not exit normally,
  * -2 when the binary was not built (out is then ""). */

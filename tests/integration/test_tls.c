@@ -265,7 +265,7 @@ static void test_perf_either_psk_encoding(void **state)
 }
 
 /* TLS proves the host's identity, so a whitelisted DAM tenant without DH-HMAC-CHAP gets
- * dedicated queues. */
+ * dedicated queues, run to completion on a DAM reactor. */
 static void test_dam_over_tls(void **state)
 {
 	(void)state;
@@ -276,6 +276,15 @@ static void test_dam_over_tls(void **state)
 	if (!strstr(line, "q1:dam") || !strstr(line, "q2:dam"))
 		fail_msg("DAM tenant over TLS not in DAM: %s", line);
 	hnvmf_harness_verify(c, 40000, 4096, 64 * 1024, 24);
+	/* Each queue moved, TLS state and all, onto a DAM reactor (without dam_cpus: beside the
+	 * shared one), which ran its ios to completion. */
+	for (unsigned qid = 1; qid <= 2; qid++) {
+		struct hnvmf_harness_queue q;
+		assert_true(hnvmf_harness_queue_info(&H, HOST_DAM, qid, &q));
+		assert_string_equal(q.reactor, "hnvmf-dam-r0");
+		assert_true(q.ios > 0);
+		assert_int_equal(q.hops, 0);
+	}
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 }
 

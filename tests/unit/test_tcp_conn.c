@@ -402,6 +402,41 @@ static void disconnect_waits_for_inflight(void **state)
 	close(h.fd);
 }
 
+/* A move to another reactor (DAM) asked for while a command executes and more commands are on
+ * their way: reading stops before the next PDU, the move waits for the held command, and on the
+ * new reactor the commands already received are parsed and answered, all of them, in order. */
+static void move_between_pdus_loses_nothing(void **state)
+{
+	(void)state;
+	struct host h = connect_host(false, false);
+	struct tcp_reactor *from = h.c->rt, *to_rt = from == &tcp_g.rts[0] ? &tcp_g.rts[1] : &tcp_g.rts[0];
+	ft.hold = true;
+	send_cmd(&h, OPC_READ, 1, HNVMF_SGL_TRANSPORT_DATA, 4096, NULL, 0, false);
+	pump();
+	assert_int_equal(ft.nheld, 1);
+	ft.hold = false;
+	h.c->sq.ops->move(&h.c->sq, to_rt->r);
+	for (uint16_t cid = 2; cid <= 9; cid++)
+		send_cmd(&h, OPC_READ, cid, HNVMF_SGL_TRANSPORT_DATA, 4096, NULL, 0, false);
+	pump();
+	/* still here: the held read executes; the next commands wait unparsed */
+	assert_ptr_equal(h.c->rt, from);
+	assert_int_equal(ft.executed, 1);
+	fake_finish(ft.held[0]);
+	pump();
+	assert_ptr_equal(h.c->rt, to_rt);
+	assert_ptr_equal(h.c->sq.reactor, to_rt->r);
+	assert_null(h.c->move_to);
+	for (uint16_t cid = 1; cid <= 9; cid++)
+		expect_read(&h, cid, 4096);
+	assert_int_equal(h.c->nbusy, 0);
+	assert_int_equal(to_rt->nconns, 1);
+	assert_int_equal(from->nconns, 0);
+	for (int s = TCP_REQ_NEW; s < TCP_REQ_NSTATES; s++) /* nothing left counted on either */
+		assert_int_equal(atomic_load(&from->nreqs[s]) + atomic_load(&to_rt->nreqs[s]), 0);
+	close_host(&h);
+}
+
 /* A write waiting for H2CData when the peer goes away is completed by the transport. */
 static void peer_close_ends_waiting_write(void **state)
 {
@@ -704,6 +739,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(h2c_term_from_host_closes, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(disconnect_waits_for_inflight, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(peer_close_ends_waiting_write, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(move_between_pdus_loses_nothing, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(request_states_counted, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test(request_state_table),
 		cmocka_unit_test_setup_teardown(partial_writes_resume, tcp_fake_setup, tcp_fake_teardown),

@@ -291,6 +291,10 @@ void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port
 	ft.inits++;
 }
 
+/* The target's side of a move between reactors (tcp-move.c): the queue's reactor changes. */
+void hnvmf_sq_move_out(struct hnvmf_sq *sq, struct hnvmf_reactor *to) { sq->reactor = to; }
+void hnvmf_sq_move_in(struct hnvmf_sq *sq) { (void)sq; }
+
 void hnvmf_sq_destroy(struct hnvmf_sq *sq)
 {
 	assert_int_equal(atomic_load(&sq->inflight), 0);

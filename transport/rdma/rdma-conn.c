@@ -106,7 +106,7 @@ void rdma_conn_request(struct rdma_listener *l, struct rdma_cm_event *ev)
 	/* Our initiator depth (RDMA READs in flight): the CM reports the host's responder
 	 * resources here; capped by our device at setup. */
 	c->ord = ev->param.conn.initiator_depth;
-	c->rt = &rdma_g.rts[rdma_g.next_rt++ % rdma_g.env.nreactors];
+	c->rt = &rdma_g.rts[rdma_g.next_rt++ % hnvmf_transport_naccept(&rdma_g.env)];
 	c->state = RDMA_CONN_SETUP;
 	c->icd_limit = p.qid == 0 ? RDMA_ADMIN_ICD_SIZE : rdma_g.io_icd_limit;
 	c->setup_msg.fn = conn_setup_msg;

@@ -39,6 +39,7 @@ const struct hnvmf_sq_ops tcp_sq_ops = {
 	.queue_response = tcp_queue_response,
 	.disconnect = tcp_sq_disconnect,
 	.drain = tcp_sq_drain,
+	.move = tcp_sq_move,
 	.name = "tcp",
 };
 
@@ -72,6 +73,8 @@ struct tcp_conn *tcp_conn_create(struct tcp_reactor *rt, struct hnvmf_port *port
 	c->start_msg.fn = conn_start_msg;
 	c->destroy_msg.fn = conn_destroy_msg;
 	c->kick_msg.fn = tcp_conn_kick;
+	c->move_out_msg.fn = tcp_conn_move_out;
+	c->move_in_msg.fn = tcp_conn_move_in;
 	hnvmf_list_init(&c->buf_wait);
 	hnvmf_list_init(&c->h2c_wait);
 	hnvmf_list_init(&c->link);
@@ -222,7 +225,7 @@ static void quiesce(struct tcp_conn *c)
 
 static void conn_maybe_destroy(struct tcp_conn *c)
 {
-	if (c->state != TCP_CONN_CLOSED || c->nbusy > 0 || c->destroy_queued || c->kick_queued)
+	if (c->state != TCP_CONN_CLOSED || c->nbusy > 0 || c->destroy_queued || c->kick_queued || c->moving)
 		return;
 	c->destroy_queued = true;
 	hnvmf_reactor_send(c->rt->r, &c->destroy_msg);
@@ -277,6 +280,8 @@ void tcp_conn_check_idle(struct tcp_conn *c)
 	}
 	if (c->state == TCP_CONN_DRAINING && c->nbusy == 0 && hnvmf_list_empty(&c->sendq))
 		tcp_conn_close(c, "drained");
+	else if (c->move_to)
+		tcp_conn_try_move(c); /* a request or send finished: it may be movable now */
 }
 
 static void conn_timer_fired(struct hnvmf_timer *t)

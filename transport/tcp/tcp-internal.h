@@ -1,7 +1,8 @@
 /* NVMe/TCP transport, private: the connection, its requests, the per-reactor state.
  *
  * A connection (struct tcp_conn) is one NVMe queue: it embeds the hnvmf_sq that target/ sees
- * and lives on one reactor for its whole life, so nothing here takes a lock. Files:
+ * and lives on one reactor at a time (a DAM grant moves it, tcp-move.c), so nothing here takes a
+ * lock. Files:
  *   tcp-transport.c  the ops table: listen/accept, hand-over to reactors, shutdown
  *   tcp-conn.c       connection life: start, ICReq wait, terminate, close, drain, destroy
  *   tcp-recv.c       the receive state machine (PDU framing and checks)
@@ -10,6 +11,7 @@
  *   tcp-bufcache.c   per-reactor cache of large data buffers
  *   tcp-limits.c     [limits]: the reactor's tick (stage and PDU timeouts), buffered-data
  *                    accounting and back-pressure
+ *   tcp-move.c       moving a connection to another reactor between PDUs (DAM)
  * docs/tcp-transport.md describes the state machines and the values chosen below. */
 #ifndef HNVMF_TCP_INTERNAL_H
 #define HNVMF_TCP_INTERNAL_H
@@ -214,6 +216,13 @@ struct tcp_conn {
 	struct tcp_tls_tx *tls_tx; /* records sealed from the send queue, waiting for the socket */
 	char tls_hostnqn[HNVMF_NQN_MAX]; /* from the PSK identity */
 	char tls_subnqn[HNVMF_NQN_MAX];
+
+	/* Moving to another reactor (tcp-move.c). */
+	struct hnvmf_reactor *move_to; /* asked for; reading pauses before the next PDU */
+	bool move_queued;              /* move_out_msg sent to this reactor */
+	bool moving;                   /* in transit: on neither reactor's lists */
+	struct hnvmf_msg move_out_msg, move_in_msg;
+	uint32_t moved_reqs[TCP_REQ_NSTATES]; /* per-state counts carried to the new reactor */
 };
 
 /* Large data buffers kept per reactor, so the I/O path does not malloc. */
@@ -345,6 +354,14 @@ bool tcp_rx_should_pause(struct tcp_conn *c);
 void tcp_conn_kick(struct hnvmf_msg *m);        /* kick_msg: grant buffers, resume reading */
 void tcp_h2c_wait_add(struct tcp_req *t);       /* R2T queued */
 void tcp_h2c_wait_del(struct tcp_req *t);
+
+/* tcp-move.c */
+void tcp_sq_move(struct hnvmf_sq *sq, struct hnvmf_reactor *to); /* hnvmf_sq_ops.move */
+void tcp_conn_try_move(struct tcp_conn *c); /* a move is asked for: starts it if it can now */
+void tcp_conn_move_out(struct hnvmf_msg *m); /* move_out_msg, on the old reactor */
+void tcp_conn_move_in(struct hnvmf_msg *m);  /* move_in_msg, on the new one */
+/* tcp-limits.c: a connection that arrived on this reactor reads on from where it stopped. */
+void tcp_conn_resume(struct tcp_conn *c);
 
 /* tcp-bufcache.c */
 void tcp_bufcache_init(struct tcp_bufcache *bc, uint32_t mdts);

@@ -117,7 +117,10 @@ bool tcp_rx_should_pause(struct tcp_conn *c)
 	/* Owed H2CData may sit behind the next PDU: reading on is what frees those buffers. */
 	if (!hnvmf_list_empty(&c->h2c_wait))
 		return false;
-	if (c->buffered < tcp_g.conn_buf_limit && hnvmf_list_empty(&c->buf_wait))
+	/* A move waits for a point between PDUs: no new command starts here (tcp-move.c). */
+	if (c->move_to)
+		tcp_conn_try_move(c);
+	else if (c->buffered < tcp_g.conn_buf_limit && hnvmf_list_empty(&c->buf_wait))
 		return false;
 	if (!c->rx_paused) {
 		c->rx_paused = true;
@@ -133,6 +136,12 @@ static void grant_and_resume(struct tcp_conn *c)
 	grant(c);
 	if (c->rx_paused && conn_running(c) && !tcp_rx_should_pause(c))
 		resume(c);
+}
+
+void tcp_conn_resume(struct tcp_conn *c)
+{
+	c->rx_paused = true; /* whether it paused or not: resume reads what is already here */
+	grant_and_resume(c);
 }
 
 /* After a release, outside the send and receive paths that released. */

@@ -104,7 +104,7 @@ static void accept_one(struct tcp_listener *l, int fd, const struct sockaddr_sto
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	format_peer(ss, peer, sizeof(peer));
-	struct tcp_reactor *rt = &tcp_g.rts[tcp_g.next_rt++ % tcp_g.env.nreactors];
+	struct tcp_reactor *rt = &tcp_g.rts[tcp_g.next_rt++ % hnvmf_transport_naccept(&tcp_g.env)];
 	struct tcp_conn *c = tcp_conn_create(rt, l->port, fd, peer);
 	if (!c) {
 		log_err("tcp: out of memory accepting %s", peer);

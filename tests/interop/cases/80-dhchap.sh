@@ -2,7 +2,8 @@
 # bidirectional (--dhchap-ctrl-secret) for tenants whose secrets were made by `nvme
 # gen-dhchap-key --hmac 1|2|3` (transformed with SHA-256 / SHA-384 / SHA-512); each connects, its
 # data survives, the target logs which hash and DH group were negotiated, and hnvmfctl state
-# shows the grant: dam+auth for the DAM tenants, pqm+auth for the PQM one.
+# shows the grant: dam+auth for the DAM tenants, pqm+auth for the PQM one, and where the I/O
+# queue ran: a DAM queue on its DAM reactor with no thread hand-off per io.
 # The Linux host offers every hash and every DH group (null, ffdhe2048..8192) and nvme connect
 # cannot narrow that, so each tenant file pins the controller's choice (dhchap_hashes,
 # dhchap_dhgroups): sha256/null, sha384/ffdhe2048, sha512/ffdhe4096 - the pairs the issue asks
@@ -33,6 +34,20 @@ for t in DAM256 PQM384 DAM512; do
         log "target state: $line"
         [[ $line == *" q1:$mode+auth"* ]] && ok "$what: hnvmfctl state shows q1:$mode+auth" ||
             bad "$what: hnvmfctl state does not show q1:$mode+auth: $line"
+        # DAM runs to completion on a DAM reactor (0 thread hand-offs per io); PQM on the shared
+        # reactor through an I/O server (2 per io)
+        if ql=$(target_queue_line "$line" 1); then
+            log "target queue: $ql"
+            read -r _ _ _ _ _ reactor _ ios _ hops <<< "$ql"
+            if [ "$mode" = dam ]; then
+                [[ $reactor == hnvmf-dam-r* && $ios -gt 0 && $hops == 0 ]] &&
+                    ok "$what: the DAM reactor $reactor served the host's $ios ios with no hand-off" ||
+                    bad "$what: the DAM queue is not served run to completion on a DAM reactor: $ql"
+            else
+                [[ $reactor == hnvmf-r* && $ios -gt 0 && $hops == $((2 * ios)) ]] &&
+                    ok "$what: PQM queue on $reactor, 2 hand-offs per io" || bad "$what: PQM queue: $ql"
+            fi
+        else bad "$what: hnvmfctl state has no line for the controller's q1"; fi
     else bad "$what: hnvmfctl state has no controller for $nqn on $AUTH_NQN"; fi
 
     # what was negotiated, from the target's log ("host H (ctrl N): authenticated (HASH, GROUP[, controller authenticated too])")

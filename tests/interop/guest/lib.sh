@@ -236,6 +236,16 @@ target_ctrl_line() {
     done <<< "$st"
     return 1
 }
+# target_queue_line CTRL_LINE QID: hnvmfd's `state` line of that controller's I/O queue QID: "queue
+# ctrl C qQ reactor NAME ios N hops H" (where it runs, and the thread hand-offs its ios took)
+target_queue_line() {
+    local st l c=${1#ctrl }; c=${c%% *}
+    st=$(tgt state) || return 1
+    while IFS= read -r l; do
+        [[ $l == "queue ctrl $c q$2 reactor "* ]] && { echo "$l"; return 0; }
+    done <<< "$st"
+    return 1
+}
 # data_roundtrip DEV SEEK_MIB WHAT: 2 MiB of random data written with O_DIRECT at SEEK_MIB, read
 # back and compared
 data_roundtrip() {

@@ -206,6 +206,14 @@ case_dhchap_dam() {
     local line; line=$($CTL -s $SOCK state | grep "host $DAM_HOSTNQN"); $CTL -s $SOCK state
     [[ $line == *"q1:dam+auth"* && $line == *"q2:dam+auth"* ]] && ok "target: q1 and q2 dam+auth" ||
         bad "the queues are not dam+auth: '$line'"
+    # NVMe/RDMA queues do not move (docs/dam.md): a DAM queue stays on its shared reactor and each
+    # io goes through its dedicated DAM server and back (2 hand-offs)
+    local c=${line#ctrl }; c=${c%% *} ql
+    ql=$($CTL -s $SOCK state | grep "^queue ctrl $c q1 ")
+    local reactor ios hops; read -r _ _ _ _ _ reactor _ ios _ hops <<< "$ql"
+    [[ $reactor == hnvmf-r* && $ios -gt 0 && $hops == $((2 * ios)) ]] &&
+        ok "target: RDMA DAM q1 served by its dedicated server from $reactor ($ios ios, $hops hand-offs)" ||
+        bad "target: RDMA DAM q1 not as documented: '$ql'"
     run $NVME disconnect -n $NQN
     wait_for 50 test "$(ctrls)" = 0 && ok "controllers 0 after disconnect" || bad "controllers $(ctrls) left"
     # a wrong secret must not get in (proves the secret is checked, not just accepted)
