@@ -208,7 +208,7 @@ case_dhchap_dam() {
         bad "the queues are not dam+auth: '$line'"
     # NVMe/RDMA queues do not move (docs/dam.md): a DAM queue stays on its shared reactor and each
     # io goes through its dedicated DAM server and back (2 hand-offs)
-    local c=${line#ctrl }; c=${c%% *} ql
+    local c=${line#ctrl } ql; c=${c%% *}
     ql=$($CTL -s $SOCK state | grep "^queue ctrl $c q1 ")
     local reactor ios hops; read -r _ _ _ _ _ reactor _ ios _ hops <<< "$ql"
     [[ $reactor == hnvmf-r* && $ios -gt 0 && $hops == $((2 * ios)) ]] &&
