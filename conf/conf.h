@@ -184,6 +184,7 @@ struct hnvmf_conf {
 	size_t ndam_whitelist;
 	char tenants_dir[4096];     /* "" = none */
 	char control_socket[108];   /* unix socket for hnvmfctl; "" = none */
+	char control_socket_group[64]; /* the socket's group (mode 0660); "" = none (mode 0600) */
 	struct hnvmf_conf_pqm pqm;
 	struct hnvmf_conf_limits limits;
 	struct hnvmf_conf_metrics metrics;
