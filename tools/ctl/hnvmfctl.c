@@ -95,7 +95,7 @@ static int connect_socket(const char *path)
 static struct json_object *exchange(int fd, struct json_object *req)
 {
 	size_t n;
-	const char *s = json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &n);
+	const char *s = json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	for (size_t off = 0; off < n;) {
 		ssize_t w = send(fd, s + off, n - off, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
@@ -137,7 +137,7 @@ static void print_default(struct json_object *result)
 	else if (json_object_is_type(result, json_type_string))
 		printf("%s\n", json_object_get_string(result));
 	else
-		printf("%s\n", json_object_to_json_string_ext(result, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+		printf("%s\n", json_object_to_json_string_ext(result, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 /* The socket: -s, else -c CONFIG's control_socket, else the default. */
@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 	int rc = CTL_OK;
 	if (json_object_object_get_ex(resp, "error", &err)) {
 		if (json)
-			printf("%s\n", json_object_to_json_string_ext(err, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+			printf("%s\n", json_object_to_json_string_ext(err, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 		fprintf(stderr, "hnvmfctl: %s: %s (error %lld)\n", method, ctl_str(err, "message"),
 			(long long)ctl_int(err, "code"));
 		rc = CTL_ERROR;
@@ -252,7 +252,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hnvmfctl: the daemon's answer has neither result nor error\n");
 		rc = CTL_ERROR;
 	} else if (json) {
-		printf("%s\n", json_object_to_json_string_ext(result, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+		printf("%s\n", json_object_to_json_string_ext(result, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	} else {
 		(cmd->print ? cmd->print : print_default)(result);
 	}
