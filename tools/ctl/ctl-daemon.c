@@ -55,10 +55,6 @@ static const struct hnvmf_ctl_cmd cmds[] = {
 	 "Re-reads the tenants directory and applies it, as SIGHUP does. A file that is refused is\n"
 	 "named with its line; the daemon then keeps serving as before.",
 	 NULL, NULL},
-	{"save", "save_config", "",
-	 "Writes the running configuration back to the daemon's configuration files (each change\n"
-	 "made through the API already is). Fails when the daemon runs the embedded default.",
-	 NULL, NULL},
 	{"rpc", NULL, "METHOD [PARAMS-JSON]",
 	 "Calls any JSON-RPC method with PARAMS-JSON (one JSON object, quoted for the shell) and prints\n"
 	 "its result as JSON. Example: hnvmfctl rpc nvmf_get_subsystems '{\"nqn\": \"nqn.2014-08.org.example:a\"}'",
