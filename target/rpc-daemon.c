@@ -1,4 +1,5 @@
-/* Methods about the daemon itself: its methods, version, log level, reload (docs/control.md). */
+/* Methods about the daemon itself: its methods, version, log level, reload, saving the
+ * configuration (docs/control.md). */
 #include <stdio.h>
 
 #include "core/log.h"
@@ -56,11 +57,24 @@ static struct json_object *reload(struct hnvmf_rpc_ctx *ctx, struct json_object 
 	return hnvmf_rpc_ok();
 }
 
+/* Writes the running configuration into its main file now (each change through the API already
+ * does; this is for a file that lost them, e.g. restored from an old copy). */
+static struct json_object *save_config(struct hnvmf_rpc_ctx *ctx, struct json_object *params)
+{
+	if (!hnvmf_rpc_param_only(ctx, params, (const char *const[]){NULL}))
+		return NULL;
+	char msg[512] = "no daemon to write the configuration";
+	if (!ctx->daemon || !ctx->daemon->persist || ctx->daemon->persist(msg, sizeof(msg)) != 0)
+		return hnvmf_rpc_error(ctx, HNVMF_RPC_UNAVAILABLE, "configuration not saved: %s", msg);
+	return hnvmf_rpc_ok();
+}
+
 static const struct hnvmf_rpc_method methods[] = {
 	{"rpc_get_methods", get_methods, 0},
 	{"hnvmf_get_version", get_version, 0},
 	{"log_get_print_level", log_get_level, 0},
 	{"log_set_print_level", log_set_level, 0},
 	{"hnvmf_reload", reload, 0},
+	{"save_config", save_config, 0},
 };
 HNVMF_RPC_TABLE(daemon, methods);

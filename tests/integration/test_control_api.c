@@ -211,6 +211,17 @@ static void test_tenants_written_and_served_after_restart(void **state)
 	assert_null(strstr(out, HOST_B));
 }
 
+/* save_config with nothing changed: the main file keeps every byte (comments included). */
+static void test_save_config_keeps_the_file(void **state)
+{
+	(void)state;
+	char before[8192], after[8192], out[1024];
+	read_file("hnvmf.conf", before, sizeof(before));
+	assert_int_equal(hnvmf_harness_rpc(&H, "save_config", NULL, out, sizeof(out)), 0);
+	read_file("hnvmf.conf", after, sizeof(after));
+	assert_string_equal(after, before);
+}
+
 static void test_socket_mode(void **state)
 {
 	(void)state;
@@ -277,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_every_method_answers),
 		cmocka_unit_test(test_tenants_written_and_served_after_restart),
+		cmocka_unit_test(test_save_config_keeps_the_file),
 		cmocka_unit_test(test_socket_mode),
 		cmocka_unit_test(test_big_answer),
 	};

@@ -55,6 +55,12 @@ static const struct hnvmf_ctl_cmd cmds[] = {
 	 "Re-reads the tenants directory and applies it, as SIGHUP does. A file that is refused is\n"
 	 "named with its line; the daemon then keeps serving as before.",
 	 NULL, NULL},
+	{"save", "save_config", "",
+	 "Writes the daemon's running configuration (listeners, backends, subsystems) into its main\n"
+	 "file: the sections that differ from the file's are rewritten in place, new ones appended,\n"
+	 "removed ones deleted, the others keep their text and comments. Each change made through the\n"
+	 "API is saved this way already. Fails when the daemon runs the embedded default (no file).",
+	 NULL, NULL},
 	{"rpc", NULL, "METHOD [PARAMS-JSON]",
 	 "Calls any JSON-RPC method with PARAMS-JSON (one JSON object, quoted for the shell) and prints\n"
 	 "its result as JSON. Example: hnvmfctl rpc nvmf_get_subsystems '{\"nqn\": \"nqn.2014-08.org.example:a\"}'",
