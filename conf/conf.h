@@ -164,7 +164,7 @@ struct hnvmf_conf_limits {
 	unsigned auth_workers;            /* threads that compute DH-HMAC-CHAP's DH off the reactors */
 	unsigned auth_max_failures;       /* failed authentications per host NQN or address before back-off */
 	unsigned auth_backoff_ms;         /* first back-off; doubles per further failure, at most 64x */
-	unsigned control_timeout_ms;      /* one control-socket request, connection -> answer sent */
+	unsigned control_timeout_ms;      /* one control-socket request: connection or previous answer -> answer sent */
 };
 
 /* [metrics]: the Prometheus endpoint (off without listen) and the SLA epoch. */
@@ -193,6 +193,7 @@ struct hnvmf_conf {
 	char tenants_dir[4096];     /* "" = none */
 	char control_socket[108];   /* unix socket for hnvmfctl; "" = none */
 	unsigned key_grace_s;       /* default of the tenants' key_grace_s (0: a replaced key is refused at once) */
+	char control_socket_group[64]; /* the socket's group (mode 0660); "" = none (mode 0600) */
 	struct hnvmf_conf_pqm pqm;
 	struct hnvmf_conf_limits limits;
 	struct hnvmf_conf_metrics metrics;

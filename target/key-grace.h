@@ -45,7 +45,7 @@ bool hnvmf_key_grace_dhchap(struct hnvmf_tgt *tgt, const char *hostnqn, char *ho
 const char *hnvmf_key_grace_tls(struct hnvmf_tgt *tgt, const char *hostnqn);
 
 /* A previous key authenticated hostnqn (what is "DH-HMAC-CHAP secret" or "TLS PSK"): logged at
- * notice with the time left, and counted (hnvmf_tgt_describe: "keys ... previous used"). Takes
+ * notice with the time left, and counted (nvmf_get_stats: auth.key_rotation). Takes
  * tgt->lock itself. */
 void hnvmf_key_grace_used(struct hnvmf_tgt *tgt, const char *hostnqn, bool tls);
 

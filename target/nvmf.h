@@ -168,6 +168,7 @@ struct hnvmf_ns {
 	uint8_t nguid[16];
 	uint8_t uuid[16];
 	bool readonly;
+	bool owns_be;            /* added at run time: be is closed with the subsystem */
 	char backend_name[HNVMF_NAME_MAX];
 };
 
@@ -276,7 +277,8 @@ static inline struct hnvmf_ns *hnvmf_subsys_ns(struct hnvmf_subsys *s, uint32_t 
 		return NULL;
 	return atomic_load_explicit(&s->ns[nsid], memory_order_acquire);
 }
-/* Adds a namespace at run time (control path) and raises the Namespace Attribute Changed AEN. */
+/* Adds a namespace at run time (control path) and raises the Namespace Attribute Changed AEN.
+ * On success the namespace owns be (closed when the target goes). */
 int hnvmf_subsys_add_ns(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, uint32_t nsid,
 			struct hnvmf_backend *be, const char *backend_name);
 /* Replaces the tenant set (SIGHUP) and returns the old array, which nothing references any more:
@@ -295,8 +297,6 @@ int hnvmf_tgt_tls_psk(struct hnvmf_tgt *tgt, const char *hostnqn, struct hnvmf_k
  * hnvmf_tgt_tls_psk_previous_used (logged, counted). */
 int hnvmf_tgt_tls_psk_previous(struct hnvmf_tgt *tgt, const char *hostnqn, struct hnvmf_key *key);
 void hnvmf_tgt_tls_psk_previous_used(struct hnvmf_tgt *tgt, const char *hostnqn);
-/* Text state for the control socket / tests: controllers, queues, modes. */
-size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len);
 
 /* ---- queues and requests (req.c) ---- */
 void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port *port,

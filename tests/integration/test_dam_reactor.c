@@ -169,8 +169,7 @@ static void switch_to(const char *mode, const char *want, const char *reactor)
 {
 	char out[256], line[1024];
 	write_tenant(mode);
-	assert_int_equal(hnvmf_harness_ctl(&H, "reload", out, sizeof(out)), 0);
-	assert_string_equal(out, "ok\n");
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_reload", NULL, out, sizeof(out)), 0);
 	line[0] = '\0';
 	for (int i = 0; i < 500 && !strstr(line, want); i++) {
 		usleep(10000);

@@ -73,8 +73,7 @@ static void write_tls_tenant(int g, unsigned grace)
 static void reload(void)
 {
 	char out[1024];
-	assert_int_equal(hnvmf_harness_ctl(&H, "reload", out, sizeof(out)), 0);
-	assert_string_equal(out, "ok\n");
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_reload", NULL, out, sizeof(out)), 0);
 }
 
 /* Connects (bidirectional when ctrl is given), writes and reads back a block, disconnects:
@@ -116,14 +115,15 @@ static int tls_session(const char *key, int identity)
 	return 0;
 }
 
-/* The numbers of the state's "keys in grace N previous used dhchap D tls T" line. */
+/* nvmf_get_stats' auth.key_rotation: hosts in grace, authentications with a previous key. */
 static void keys_state(unsigned *in_grace, unsigned *dh_used, unsigned *tls_used)
 {
-	static char out[65536];
-	assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
-	const char *l = strstr(out, "keys in grace ");
+	static char out[1 << 20];
+	assert_int_equal(hnvmf_harness_rpc(&H, "nvmf_get_stats", NULL, out, sizeof(out)), 0);
+	const char *l = strstr(out, "\"key_rotation\":");
 	assert_non_null(l);
-	assert_int_equal(sscanf(l, "keys in grace %u previous used dhchap %u tls %u", in_grace, dh_used, tls_used),
+	assert_int_equal(sscanf(l, "\"key_rotation\":{\"hosts_in_grace\":%u,\"previous_used_dhchap\":%u,\"previous_used_tls\":%u",
+				in_grace, dh_used, tls_used),
 			 3);
 }
 

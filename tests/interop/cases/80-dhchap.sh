@@ -1,9 +1,9 @@
 # DH-HMAC-CHAP (NVMe in-band authentication) with the Linux host: one-way (--dhchap-secret) and
 # bidirectional (--dhchap-ctrl-secret) for tenants whose secrets were made by `nvme
 # gen-dhchap-key --hmac 1|2|3` (transformed with SHA-256 / SHA-384 / SHA-512); each connects, its
-# data survives, the target logs which hash and DH group were negotiated, and hnvmfctl state
-# shows the grant: dam+auth for the DAM tenants, pqm+auth for the PQM one, and where the I/O
-# queue ran: a DAM queue on its DAM reactor with no thread hand-off per io.
+# data survives, the target logs which hash and DH group were negotiated, and hnvmfctl controllers
+# shows the grant: dam+auth for the DAM tenants, pqm+auth for the PQM one, and hnvmfctl qpairs
+# where the I/O queue ran: a DAM queue on its DAM reactor with no thread hand-off per io.
 # The Linux host offers every hash and every DH group (null, ffdhe2048..8192) and nvme connect
 # cannot narrow that, so each tenant file pins the controller's choice (dhchap_hashes,
 # dhchap_dhgroups): sha256/null, sha384/ffdhe2048, sha512/ffdhe4096 - the pairs the issue asks
@@ -32,13 +32,13 @@ for t in DAM256 PQM384 DAM512; do
     # the grant: every queue (admin and I/O) authenticated, the I/O queue on the tenant's path
     if line=$(target_ctrl_line "$nqn" "$AUTH_NQN"); then
         log "target state: $line"
-        [[ $line == *" q1:$mode+auth"* ]] && ok "$what: hnvmfctl state shows q1:$mode+auth" ||
-            bad "$what: hnvmfctl state does not show q1:$mode+auth: $line"
+        [[ $line == *" q1:$mode+auth"* ]] && ok "$what: hnvmfctl controllers shows q1:$mode+auth" ||
+            bad "$what: hnvmfctl controllers does not show q1:$mode+auth: $line"
         # DAM runs to completion on a DAM reactor (0 thread hand-offs per io); PQM on the shared
         # reactor through an I/O server (2 per io)
         if ql=$(target_queue_line "$line" 1); then
             log "target queue: $ql"
-            read -r _ _ _ _ _ reactor _ ios _ hops <<< "$ql"
+            read -r _ _ _ _ _ reactor ios hops _ <<< "$ql"
             if [ "$mode" = dam ]; then
                 [[ $reactor == hnvmf-dam-r* && $ios -gt 0 && $hops == 0 ]] &&
                     ok "$what: the DAM reactor $reactor served the host's $ios ios with no hand-off" ||
@@ -47,8 +47,8 @@ for t in DAM256 PQM384 DAM512; do
                 [[ $reactor == hnvmf-r* && $ios -gt 0 && $hops == $((2 * ios)) ]] &&
                     ok "$what: PQM queue on $reactor, 2 hand-offs per io" || bad "$what: PQM queue: $ql"
             fi
-        else bad "$what: hnvmfctl state has no line for the controller's q1"; fi
-    else bad "$what: hnvmfctl state has no controller for $nqn on $AUTH_NQN"; fi
+        else bad "$what: hnvmfctl qpairs has no row for the controller's q1"; fi
+    else bad "$what: hnvmfctl controllers has no controller for $nqn on $AUTH_NQN"; fi
 
     # what was negotiated, from the target's log ("host H (ctrl N): authenticated (HASH, GROUP[, controller authenticated too])")
     tl=$(tgt log_tail 60); al=

@@ -228,21 +228,27 @@ auth_case_prereqs() {
     [ -r "$SHARE/auth.env" ] || skip "no tenant secrets in $SHARE/auth.env (trixie's nvme-cli was not there to make them)"
     . "$SHARE/auth.env"
 }
-# target_ctrl_line HOSTNQN SUBNQN: hnvmfd's `state` line of that host's controller on SUBNQN
+# target_ctrl_line HOSTNQN SUBNQN: hnvmfd's `hnvmfctl controllers` row of that host's controller
+# on SUBNQN: "CNTLID SUBSYSTEM HOST PEER KATO QUEUES"
 target_ctrl_line() {
     local st l; st=$(tgt state) || return 1
     while IFS= read -r l; do
-        [[ $l == "ctrl "*" subsys $2 host $1 "* ]] && { echo "$l"; return 0; }
+        local id sub host rest
+        read -r id sub host rest <<< "$l"
+        [[ $sub == "$2" && $host == "$1" ]] && { echo "$l"; return 0; }
     done <<< "$st"
     return 1
 }
-# target_queue_line CTRL_LINE QID: hnvmfd's `state` line of that controller's I/O queue QID: "queue
-# ctrl C qQ reactor NAME ios N hops H" (where it runs, and the thread hand-offs its ios took)
+# target_queue_line CTRL_LINE QID: hnvmfd's `hnvmfctl qpairs` row of that controller's I/O queue
+# QID: "CNTLID QID SIZE PEER LISTENER REACTOR IOS HOPS PATH" (where it runs, and the thread
+# hand-offs its ios took)
 target_queue_line() {
-    local st l c=${1#ctrl }; c=${c%% *}
+    local st l c=${1%% *}
     st=$(tgt state) || return 1
     while IFS= read -r l; do
-        [[ $l == "queue ctrl $c q$2 reactor "* ]] && { echo "$l"; return 0; }
+        local cid qid rest
+        read -r cid qid rest <<< "$l"
+        [[ $cid == "$c" && $qid == "$2" && $rest == *" hnvmf-"* ]] && { echo "$l"; return 0; }
     done <<< "$st"
     return 1
 }
