@@ -5,6 +5,7 @@
 #include "conf/conf-internal.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <sched.h>
@@ -72,8 +73,9 @@ static const struct conf_key global_keys[] = {
 	{ "log_level", false },	     { "reactors", false },	    { "default_mode", false },
 	{ "queue_depth", false },     { "max_io_queues", false },    { "inline_data_size", false },
 	{ "mdts_kib", false },	     { "kato_default_ms", false },  { "dam_whitelist", false },
-	{ "tenants_dir", false },     { "control_socket", false },   { "cntlid_min", false },
-	{ "cntlid_max", false },      { "anatt", false },            { "referral", true },
+	{ "tenants_dir", false },     { "control_socket", false },   { "control_socket_group", false },
+	{ "cntlid_min", false },      { "cntlid_max", false },       { "anatt", false },
+	{ "referral", true },
 	{ NULL, false },
 };
 
@@ -207,6 +209,14 @@ static int global_key(struct main_ctx *x, const char *k, const char *v, int line
 		return uint_key(x, k, v, line, 1, 255, &c->anatt);
 	if (strcmp(k, "referral") == 0)
 		return referral_key(x, v, line);
+	if (strcmp(k, "control_socket_group") == 0) {
+		/* checked now, so that a typo is refused with its line rather than at bind */
+		if (!getgrnam(v))
+			return BAD(x, line, "control_socket_group: no group '%s' on this system", v);
+		if (conf_copy(c->control_socket_group, sizeof(c->control_socket_group), v, x->why) < 0)
+			return BADV(x, line, k);
+		return 0;
+	}
 	/* control_socket */
 	if (*v && v[0] != '/')
 		return BAD(x, line, "control_socket: '%s' is not an absolute path", v);

@@ -210,6 +210,7 @@ struct hnvmf_conf {
 	unsigned anatt;
 	struct hnvmf_conf_listener *referrals;
 	size_t nreferrals;
+	char control_socket_group[64]; /* the socket's group (mode 0660); "" = none (mode 0600) */
 	struct hnvmf_conf_pqm pqm;
 	struct hnvmf_conf_limits limits;
 	struct hnvmf_conf_metrics metrics;

@@ -1,5 +1,5 @@
-/* The control socket (see control.h). One thread; commands are rare and short, but the
- * peers are not trusted to be quick: see control_thread. */
+/* The control socket (see control.h). One thread; requests are rare and short, but the peers are
+ * not trusted to be quick or well-formed: see control_thread and client_read. */
 #include "target/control.h"
 
 #include <errno.h>
@@ -14,169 +14,137 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "core/strbuf.h"
-#include "core/pqm.h"
-#include "target/sla.h"
-#include "hnvmf-version.h"
 
-#define CONTROL_MAX_CLIENTS 8 /* requests served at once */
-#define CONTROL_LINE_MAX 512  /* one command line */
+#define CONTROL_MAX_CLIENTS 8 /* connections served at once */
+#define CONTROL_READ_CHUNK 65536
+/* Answers queued beyond this, the client's next requests wait in its socket until it reads. */
+#define CONTROL_OUT_HIGH (4u << 20)
 
 struct control_client {
 	int fd;               /* -1: a free slot */
-	uint64_t deadline_ns; /* accepted + control_timeout_ms */
-	char line[CONTROL_LINE_MAX];
-	size_t n;
-	char *out;            /* the answer, once the line is complete */
-	size_t out_len, out_off;
+	uint64_t deadline_ns; /* the request being read or answered must be done by then */
+	struct json_tokener *tok;
+	size_t req_bytes;     /* bytes of the request being read so far */
+	char *out;            /* answers not sent yet */
+	size_t out_len, out_off, out_cap;
+	bool closing;         /* close once out is sent: the stream cannot be read further */
 };
 
 struct hnvmf_control {
 	struct hnvmf_tgt *tgt;
+	const struct hnvmf_rpc_daemon *daemon;
 	int fd;
 	int stopfd[2];
 	char path[108];
 	pthread_t thread;
-	int (*reload)(char *msg, size_t len);
-	void (*stats)(struct hnvmf_strbuf *sb);
-	struct hnvmf_backend **added; /* backends of namespaces added at run time */
-	size_t nadded;
 	struct control_client clients[CONTROL_MAX_CLIENTS];
 };
 
-static void cmd_ns_add(struct hnvmf_control *c, char *args, char *out, size_t len)
+static uint64_t timeout_ns(const struct hnvmf_control *c)
 {
-	char nqn[HNVMF_NQN_MAX];
-	unsigned nsid, mib;
-	if (sscanf(args, "%223s %u %u", nqn, &nsid, &mib) != 3 || mib == 0) {
-		snprintf(out, len, "error: usage: ns-add SUBNQN NSID SIZE_MIB\n");
-		return;
-	}
-	struct hnvmf_subsys *s = hnvmf_tgt_find_subsys(c->tgt, nqn);
-	if (!s || s->discovery) {
-		snprintf(out, len, "error: no subsystem %s\n", nqn);
-		return;
-	}
-	struct hnvmf_backend_params p = {.type = HNVMF_BACKEND_RAM, .size = (uint64_t)mib << 20,
-					 .block_size = 512};
-	struct hnvmf_backend *be;
-	char msg[128] = "";
-	int rc = hnvmf_backend_open(&p, &be, msg, sizeof(msg));
-	if (rc) {
-		snprintf(out, len, "error: %s\n", msg[0] ? msg : strerror(-rc));
-		return;
-	}
-	struct hnvmf_backend **a = realloc(c->added, (c->nadded + 1) * sizeof(*a));
-	if (!a) {
-		hnvmf_backend_close(be);
-		snprintf(out, len, "error: out of memory\n");
-		return;
-	}
-	c->added = a;
-	char name[HNVMF_NAME_MAX];
-	snprintf(name, sizeof(name), "ram-added-%u", nsid);
-	rc = hnvmf_subsys_add_ns(c->tgt, s, nsid, be, name);
-	if (rc) {
-		hnvmf_backend_close(be);
-		snprintf(out, len, "error: namespace %u: %s\n", nsid, strerror(-rc));
-		return;
-	}
-	c->added[c->nadded++] = be;
-	snprintf(out, len, "ok\n");
-}
-
-/* Runs one command line; returns its answer (malloc'ed), NULL when out of memory. */
-static char *run_command(struct hnvmf_control *c, char *line)
-{
-	size_t cap = 1 << 16;
-	char *out = malloc(cap);
-	if (!out)
-		return NULL;
-	out[0] = '\0';
-	if (strcmp(line, "state") == 0) {
-		hnvmf_tgt_describe(c->tgt, out, cap);
-	} else if (strncmp(line, "ns-add ", 7) == 0) {
-		cmd_ns_add(c, line + 7, out, cap);
-	} else if (strcmp(line, "pqm") == 0) {
-		hnvmf_pqm_describe(c->tgt->engine, out, cap);
-	} else if (strncmp(line, "pqm-c ", 6) == 0) {
-		unsigned n;
-		int rc = sscanf(line + 6, "%u", &n) == 1 ? hnvmf_pqm_force_c(c->tgt->engine, n) : -EINVAL;
-		if (rc)
-			snprintf(out, cap, "error: pqm-c N (0 = automatic, 1..cmax): %s\n", strerror(-rc));
-		else
-			snprintf(out, cap, "ok\n");
-	} else if (strcmp(line, "reload") == 0) {
-		char msg[1024] = "";
-		if (c->reload(msg, sizeof(msg)) == 0)
-			snprintf(out, cap, "ok\n");
-		else
-			snprintf(out, cap, "error: %s\n", msg);
-	} else if (strcmp(line, "stats") == 0) {
-		struct hnvmf_strbuf sb = hnvmf_strbuf(out, cap);
-		c->stats(&sb);
-	} else if (strcmp(line, "sla") == 0) {
-		struct hnvmf_strbuf sb = hnvmf_strbuf(out, cap);
-		hnvmf_sla_describe(c->tgt->sla, &sb);
-	} else if (strcmp(line, "log-level") == 0) {
-		snprintf(out, cap, "%s\n", hnvmf_log_level_name(hnvmf_log_get_level()));
-	} else if (strncmp(line, "log-level ", 10) == 0) {
-		int l = hnvmf_log_level_parse(line + 10);
-		if (l < 0) {
-			snprintf(out, cap, "error: log-level err|warn|notice|info|debug\n");
-		} else {
-			hnvmf_log_set_level((enum hnvmf_log_level)l);
-			log_notice("log level set to %s through the control socket", line + 10);
-			snprintf(out, cap, "ok\n");
-		}
-	} else if (strcmp(line, "version") == 0) {
-		snprintf(out, cap, "%s\n", HNVMF_VERSION);
-	} else {
-		snprintf(out, cap, "error: unknown command '%s' (state, stats, sla, pqm, pqm-c, ns-add, reload, log-level, version)\n", line);
-	}
-	return out;
+	return (uint64_t)c->tgt->conf->limits.control_timeout_ms * 1000000ull;
 }
 
 static void client_close(struct control_client *cl)
 {
 	close(cl->fd);
+	if (cl->tok)
+		json_tokener_free(cl->tok);
 	free(cl->out);
 	memset(cl, 0, sizeof(*cl));
 	cl->fd = -1;
 }
 
-/* Reads what the client sent; once its line is complete (a newline, or the client shut its
- * sending side down), runs it and starts the answer. */
-static void client_read(struct hnvmf_control *c, struct control_client *cl)
+/* Queues one response, followed by a newline so that a person reading with socat sees lines
+ * (JSON-RPC readers skip the whitespace). False when out of memory. */
+static bool client_queue(struct control_client *cl, struct json_object *resp)
 {
-	ssize_t r = read(cl->fd, cl->line + cl->n, sizeof(cl->line) - 1 - cl->n);
-	if (r < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (r < 0 || (r == 0 && cl->n == 0)) {
-		client_close(cl);
-		return;
+	size_t n;
+	const char *s = json_object_to_json_string_length(resp, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	if (!s)
+		return false;
+	if (cl->out_len + n + 1 > cl->out_cap) {
+		size_t cap = cl->out_cap ? cl->out_cap : 4096;
+		while (cap < cl->out_len + n + 1)
+			cap *= 2;
+		char *p = realloc(cl->out, cap);
+		if (!p)
+			return false;
+		cl->out = p;
+		cl->out_cap = cap;
 	}
-	cl->n += (size_t)r;
-	cl->line[cl->n] = '\0';
-	size_t eol = strcspn(cl->line, "\r\n");
-	bool complete = eol < cl->n || r == 0;
-	if (!complete && cl->n < sizeof(cl->line) - 1)
-		return;
-	if (!complete) {
-		cl->out = strdup("error: request too long\n");
-	} else {
-		cl->line[eol] = '\0';
-		cl->out = run_command(c, cl->line);
-	}
-	if (!cl->out) {
-		client_close(cl);
-		return;
-	}
-	cl->out_len = strlen(cl->out);
+	memcpy(cl->out + cl->out_len, s, n);
+	cl->out[cl->out_len + n] = '\n';
+	cl->out_len += n + 1;
+	return true;
 }
 
-/* Sends what the socket takes now; the connection closes once the answer is out. */
-static void client_write(struct control_client *cl)
+/* Answers an unreadable stream with error and closes it once that is sent. */
+static void client_refuse(struct control_client *cl, int code, const char *message)
+{
+	struct json_object *r = hnvmf_rpc_error_response(code, message);
+	if (!r || !client_queue(cl, r))
+		cl->out_len = cl->out_off; /* nothing more to send: close at once */
+	json_object_put(r);
+	cl->closing = true;
+}
+
+/* Reads what the client sent and runs every request completed by it, one after the other: the
+ * tokener keeps a partial request across reads, and a read may end one request and start the
+ * next. A request that is not JSON, or longer than HNVMF_CONTROL_REQUEST_MAX, ends the
+ * connection after its error answer: where the next request would start cannot be known. */
+static void client_read(struct hnvmf_control *c, struct control_client *cl)
+{
+	static char buf[CONTROL_READ_CHUNK]; /* the control thread's alone */
+	ssize_t r = read(cl->fd, buf, sizeof(buf));
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) {
+		/* the client is done sending; a request it left unfinished is not answered */
+		if (cl->out_off == cl->out_len)
+			client_close(cl);
+		else
+			cl->closing = true;
+		return;
+	}
+	size_t off = 0;
+	while (off < (size_t)r && !cl->closing) {
+		size_t n = (size_t)r - off;
+		if (n > HNVMF_CONTROL_REQUEST_MAX - cl->req_bytes)
+			n = HNVMF_CONTROL_REQUEST_MAX - cl->req_bytes;
+		struct json_object *req = json_tokener_parse_ex(cl->tok, buf + off, (int)n);
+		enum json_tokener_error e = json_tokener_get_error(cl->tok);
+		if (!req && e == json_tokener_continue) {
+			off += n;
+			cl->req_bytes += n;
+			if (cl->req_bytes >= HNVMF_CONTROL_REQUEST_MAX) {
+				log_notice("control socket: a request longer than %u bytes, refused",
+					   HNVMF_CONTROL_REQUEST_MAX);
+				client_refuse(cl, HNVMF_RPC_INVALID_REQUEST, "request too large (more than 1 MiB)");
+			}
+			continue;
+		}
+		if (e != json_tokener_success) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "not JSON: %s", json_tokener_error_desc(e));
+			client_refuse(cl, HNVMF_RPC_PARSE_ERROR, msg);
+			break;
+		}
+		size_t used = json_tokener_get_parse_end(cl->tok);
+		off += used;
+		json_tokener_reset(cl->tok);
+		cl->req_bytes = 0;
+		struct json_object *resp = hnvmf_rpc_call(c->tgt, c->daemon, req);
+		json_object_put(req);
+		if (resp && !client_queue(cl, resp))
+			client_refuse(cl, HNVMF_RPC_INTERNAL_ERROR, "out of memory");
+		json_object_put(resp);
+	}
+}
+
+/* Sends what the socket takes now. Once everything queued is out, the next request has its own
+ * control_timeout_ms; a closing connection closes. */
+static void client_write(struct hnvmf_control *c, struct control_client *cl)
 {
 	while (cl->out_off < cl->out_len) {
 		ssize_t w = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off, MSG_NOSIGNAL);
@@ -184,11 +152,18 @@ static void client_write(struct control_client *cl)
 			continue;
 		if (w < 0 && errno == EAGAIN)
 			return;
-		if (w <= 0)
-			break;
+		if (w <= 0) {
+			client_close(cl);
+			return;
+		}
 		cl->out_off += (size_t)w;
 	}
-	client_close(cl);
+	cl->out_off = cl->out_len = 0;
+	if (cl->closing) {
+		client_close(cl);
+		return;
+	}
+	cl->deadline_ns = hnvmf_now_ns() + timeout_ns(c);
 }
 
 static void accept_client(struct hnvmf_control *c, uint64_t now)
@@ -199,17 +174,22 @@ static void accept_client(struct hnvmf_control *c, uint64_t now)
 	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 		struct control_client *cl = &c->clients[i];
 		if (cl->fd < 0) {
+			cl->tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+			if (!cl->tok)
+				break;
 			cl->fd = fd;
-			cl->deadline_ns = now + (uint64_t)c->tgt->conf->limits.control_timeout_ms * 1000000ull;
+			cl->deadline_ns = now + timeout_ns(c);
 			return;
 		}
 	}
-	close(fd); /* not reached: the listener is only polled while a slot is free */
+	close(fd); /* out of memory: the listener is only polled while a slot is free */
 }
 
-/* Clients are served side by side, at most CONTROL_MAX_CLIENTS at once (more wait in the
- * listen backlog), and each request has control_timeout_ms from its connection to its last
- * answer byte: a client that sends or reads slowly is closed, and holds nobody else up. */
+/* Clients are served side by side, at most CONTROL_MAX_CLIENTS at once (more wait in the listen
+ * backlog). Each request has control_timeout_ms, from the connection or the previous answer's
+ * last byte to its own answer's last byte: a client that sends or reads slowly, or sits idle, is
+ * closed and holds nobody else up. Requests are read while answers are sent, up to
+ * CONTROL_OUT_HIGH of answers not yet taken by the client. */
 static void *control_thread(void *arg)
 {
 	struct hnvmf_control *c = arg;
@@ -238,7 +218,10 @@ static void *control_thread(void *arg)
 			if (timeout < 0 || left < timeout)
 				timeout = left;
 			polled[n - 2] = cl;
-			pfd[n++] = (struct pollfd){.fd = cl->fd, .events = cl->out ? POLLOUT : POLLIN};
+			short ev = (short)(cl->out_len ? POLLOUT : 0);
+			if (!cl->closing && cl->out_len < CONTROL_OUT_HIGH)
+				ev |= POLLIN;
+			pfd[n++] = (struct pollfd){.fd = cl->fd, .events = ev};
 		}
 		pfd[0] = (struct pollfd){.fd = slot_free ? c->fd : -1, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = c->stopfd[0], .events = POLLIN};
@@ -253,10 +236,12 @@ static void *control_thread(void *arg)
 			struct control_client *cl = polled[i - 2];
 			if (!pfd[i].revents)
 				continue;
-			if (!cl->out)
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR) && !cl->closing)
 				client_read(c, cl);
-			if (cl->fd >= 0 && cl->out)
-				client_write(cl);
+			if (cl->fd >= 0 && cl->out_len)
+				client_write(c, cl);
+			else if (cl->fd >= 0 && cl->closing)
+				client_close(cl);
 		}
 		if (pfd[0].revents & POLLIN)
 			accept_client(c, hnvmf_now_ns());
@@ -267,23 +252,39 @@ static void *control_thread(void *arg)
 	return NULL;
 }
 
-int hnvmf_control_start(struct hnvmf_tgt *tgt, const char *path,
-			int (*reload)(char *msg, size_t len), void (*stats)(struct hnvmf_strbuf *sb),
-			struct hnvmf_control **out)
+/* Binds the socket with the permissions asked, before anyone can connect: the umask covers the
+ * window between bind and chmod/chown. */
+static int bind_socket(int fd, const char *path, gid_t group)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path))
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	mode_t old = umask(0177); /* owner only: the API changes the configuration */
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc)
+		return -errno;
+	if (group != (gid_t)-1 && (chown(path, (uid_t)-1, group) || chmod(path, 0660))) {
+		int e = -errno;
+		unlink(path);
+		return e;
+	}
+	return 0;
+}
+
+int hnvmf_control_start(struct hnvmf_tgt *tgt, const char *path, gid_t group,
+			const struct hnvmf_rpc_daemon *daemon, struct hnvmf_control **out)
+{
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return -ENAMETOOLONG;
 	struct hnvmf_control *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->tgt = tgt;
-	c->reload = reload;
-	c->stats = stats;
+	c->daemon = daemon;
 	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
 	snprintf(c->path, sizeof(c->path), "%s", path);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	/* The socket's directory (e.g. /run/hnvmf) may not exist yet. */
 	char dir[108];
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -300,26 +301,17 @@ int hnvmf_control_start(struct hnvmf_tgt *tgt, const char *path,
 		free(c);
 		return e;
 	}
-	unlink(path);
-	mode_t old = umask(0117); /* owner and group only: it can add namespaces */
-	int rc = bind(c->fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc || listen(c->fd, 16)) {
-		int e = -errno;
-		close(c->fd);
-		close(c->stopfd[0]);
-		close(c->stopfd[1]);
-		free(c);
-		return e;
-	}
-	rc = pthread_create(&c->thread, NULL, control_thread, c);
+	int rc = bind_socket(c->fd, path, group);
+	if (rc == 0 && listen(c->fd, 16))
+		rc = -errno;
+	if (rc == 0)
+		rc = -pthread_create(&c->thread, NULL, control_thread, c);
 	if (rc) {
 		close(c->fd);
 		close(c->stopfd[0]);
 		close(c->stopfd[1]);
-		unlink(path);
 		free(c);
-		return -rc;
+		return rc;
 	}
 	*out = c;
 	return 0;
@@ -336,8 +328,5 @@ void hnvmf_control_stop(struct hnvmf_control *c)
 	close(c->stopfd[0]);
 	close(c->stopfd[1]);
 	unlink(c->path);
-	for (size_t i = 0; i < c->nadded; i++)
-		hnvmf_backend_close(c->added[i]);
-	free(c->added);
 	free(c);
 }

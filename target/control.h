@@ -1,27 +1,24 @@
-/* The control socket: a unix stream socket on which hnvmfctl (and tests) send one text command
- * line and read the answer until the daemon closes the connection.
- *   state                          controllers, queues and their modes, ports
- *   ns-add SUBNQN NSID SIZE_MIB     add a RAM namespace at run time (raises the AEN)
- *   pqm                             the PQM pool: c, last sizing decision, servers, tenants
- *   pqm-c N                         force the pool size to N (0: the sizing decides again)
- *   reload                          re-read the tenants directory (as SIGHUP)
- *   stats                           per transport, the requests in each state
- *   sla                             per tenant, the last SLA epoch (target/sla.h)
- *   log-level [LEVEL]               show or set the log level (err ... debug), no restart
- *   version                         the daemon's version */
+/* The control socket: a unix stream socket carrying the JSON-RPC 2.0 API (target/rpc.h,
+ * docs/control.md). A client sends request objects one after the other, with no other framing
+ * (as SPDK's rpc.py does), on one connection or several, and reads one response object per
+ * request (none for a notification), in order. A request is at most HNVMF_CONTROL_REQUEST_MAX
+ * bytes; an answer has no size limit. */
 #ifndef HNVMF_CONTROL_H
 #define HNVMF_CONTROL_H
 
-#include "core/strbuf.h"
+#include <sys/types.h>
+
 #include "target/nvmf.h"
+#include "target/rpc.h"
+
+#define HNVMF_CONTROL_REQUEST_MAX (1u << 20)
 
 struct hnvmf_control;
 
-/* reload is called for "reload"; it returns 0 or -1 with msg set. stats is called for "stats"
- * and appends the transports' request counts (they are the daemon's, not the target's). */
-int hnvmf_control_start(struct hnvmf_tgt *tgt, const char *path,
-			int (*reload)(char *msg, size_t len), void (*stats)(struct hnvmf_strbuf *sb),
-			struct hnvmf_control **out);
+/* Binds path (mode 0600, or 0660 owned by group when group is not (gid_t)-1) and starts the
+ * control thread. daemon is kept (not copied): it must outlive the control socket. */
+int hnvmf_control_start(struct hnvmf_tgt *tgt, const char *path, gid_t group,
+			const struct hnvmf_rpc_daemon *daemon, struct hnvmf_control **out);
 void hnvmf_control_stop(struct hnvmf_control *c);
 
 #endif

@@ -7,6 +7,7 @@
  * A listener that cannot listen at start is retried from the main loop while the others serve. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -141,7 +142,7 @@ static void warn_tls_tenants_on_plain_listeners(const struct hnvmf_conf *c)
 	}
 }
 
-/* "stats" on the control socket: every transport started, its requests per state. */
+/* nvmf_get_stats on the control socket: every transport started, its requests per state. */
 static void describe_requests(struct hnvmf_strbuf *sb)
 {
 	for (int t = 0; t < 2; t++)
@@ -444,8 +445,13 @@ int main(int argc, char **argv)
 	}
 	int rc = start_listeners();
 	if (rc == 0 && d.conf->control_socket[0]) {
-		int c = hnvmf_control_start(d.tgt, d.conf->control_socket, reload, describe_requests,
-					    &d.control);
+		static const struct hnvmf_rpc_daemon api = {
+			.reload = reload, .transport_requests = describe_requests};
+		struct group *g = d.conf->control_socket_group[0] ? getgrnam(d.conf->control_socket_group) : NULL;
+		int c = d.conf->control_socket_group[0] && !g
+				? -ENOENT
+				: hnvmf_control_start(d.tgt, d.conf->control_socket, g ? g->gr_gid : (gid_t)-1,
+						      &api, &d.control);
 		if (c)
 			log_warn("control socket %s: %s (continuing without it)", d.conf->control_socket,
 				 strerror(-c));

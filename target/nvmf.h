@@ -163,6 +163,7 @@ struct hnvmf_ns {
 	uint8_t uuid[16];
 	bool readonly;
 	uint32_t anagrpid;       /* its ANA group, 1..HNVMF_MAX_ANA_GROUPS; fixed for its life */
+	bool owns_be;            /* added at run time: be is closed with the subsystem */
 	char backend_name[HNVMF_NAME_MAX];
 };
 
@@ -274,7 +275,8 @@ static inline struct hnvmf_ns *hnvmf_subsys_ns(struct hnvmf_subsys *s, uint32_t 
 		return NULL;
 	return atomic_load_explicit(&s->ns[nsid], memory_order_acquire);
 }
-/* Adds a namespace at run time (control path) and raises the Namespace Attribute Changed AEN. */
+/* Adds a namespace at run time (control path) and raises the Namespace Attribute Changed AEN.
+ * On success the namespace owns be (closed when the target goes). */
 int hnvmf_subsys_add_ns(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, uint32_t nsid,
 			struct hnvmf_backend *be, const char *backend_name);
 /* Replaces the tenant set (SIGHUP) and returns the old array, which nothing references any more:
@@ -288,8 +290,6 @@ void hnvmf_tgt_set_tenants(struct hnvmf_tgt *tgt, struct hnvmf_conf_tenant *t, s
  * it), -ENOKEY when the host has no PSK, -EINVAL when the configured one does not parse. */
 struct hnvmf_key;
 int hnvmf_tgt_tls_psk(struct hnvmf_tgt *tgt, const char *hostnqn, struct hnvmf_key *key);
-/* Text state for the control socket / tests: controllers, queues, modes. */
-size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len);
 
 /* ---- queues and requests (req.c) ---- */
 void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port *port,

@@ -254,27 +254,3 @@ int hnvmf_sla_results(struct hnvmf_sla *s, struct hnvmf_sla_result **out)
 	*out = a;
 	return n;
 }
-
-void hnvmf_sla_describe(struct hnvmf_sla *s, struct hnvmf_strbuf *sb)
-{
-	struct hnvmf_sla_result *r;
-	int n = hnvmf_sla_results(s, &r);
-	if (n < 0) {
-		hnvmf_strbuf_printf(sb, "error: out of memory\n");
-		return;
-	}
-	if (n == 0)
-		hnvmf_strbuf_printf(sb, "sla: no tenant has done I/O yet (epoch %u ms)\n", s->epoch_ms);
-	for (int i = 0; i < n; i++) {
-		hnvmf_strbuf_printf(sb,
-				    "sla tenant %s epoch %" PRIu64 " iops %.0f arrivals %.0f read_mbps %.2f write_mbps %.2f"
-				    " p50_us %.1f p99_us %.1f reserved_iops %" PRIu64 " reservation %s"
-				    " latency_target_us %" PRIu64 " latency %s missed_epochs %" PRIu64 "/%" PRIu64 "\n",
-				    r[i].hostnqn, r[i].epoch, r[i].iops, r[i].arrivals_per_s,
-				    r[i].read_bytes_per_s / 1e6, r[i].write_bytes_per_s / 1e6, r[i].p50_us, r[i].p99_us,
-				    r[i].reserved_iops, hnvmf_sla_verdict_name(r[i].verdict[HNVMF_SLA_RESERVATION]),
-				    r[i].latency_target_us, hnvmf_sla_verdict_name(r[i].verdict[HNVMF_SLA_LATENCY]),
-				    r[i].missed_epochs[HNVMF_SLA_RESERVATION], r[i].missed_epochs[HNVMF_SLA_LATENCY]);
-	}
-	free(r);
-}

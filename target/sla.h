@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/strbuf.h"
 #include "target/nvmf.h"
 
 enum hnvmf_sla_verdict {
@@ -45,7 +44,5 @@ int hnvmf_sla_start(struct hnvmf_tgt *tgt, unsigned epoch_ms, struct hnvmf_sla *
 void hnvmf_sla_stop(struct hnvmf_sla *s); /* NULL is allowed */
 /* The last epoch of every tenant seen so far (malloc'ed, free()); the count or -ENOMEM. */
 int hnvmf_sla_results(struct hnvmf_sla *s, struct hnvmf_sla_result **out);
-/* Text for `hnvmfctl sla`: one line per tenant. */
-void hnvmf_sla_describe(struct hnvmf_sla *s, struct hnvmf_strbuf *sb);
 
 #endif

@@ -25,8 +25,12 @@ static struct hnvmf_subsys *subsys_new(const char *nqn)
 
 static void subsys_free(struct hnvmf_subsys *s)
 {
-	for (uint32_t i = 1; i <= s->max_nsid; i++)
-		free(atomic_load(&s->ns[i]));
+	for (uint32_t i = 1; i <= s->max_nsid; i++) {
+		struct hnvmf_ns *ns = atomic_load(&s->ns[i]);
+		if (ns && ns->owns_be)
+			hnvmf_backend_close(ns->be);
+		free(ns);
+	}
 	free(s->hosts);
 	free(s->listeners);
 	free(s);
@@ -328,6 +332,7 @@ int hnvmf_subsys_add_ns(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, uint32_t 
 		free(ns);
 		return -EEXIST;
 	}
+	ns->owns_be = true;
 	if (nsid > s->max_nsid)
 		s->max_nsid = nsid;
 	struct hnvmf_list *pos, *tmp;
@@ -388,52 +393,4 @@ void hnvmf_tgt_set_tenants(struct hnvmf_tgt *tgt, struct hnvmf_conf_tenant *t, s
 			hnvmf_ctrl_fatal_locked(c, why);
 	}
 	pthread_mutex_unlock(&tgt->lock);
-}
-
-size_t hnvmf_tgt_describe(struct hnvmf_tgt *tgt, char *buf, size_t len)
-{
-	struct hnvmf_strbuf sb = hnvmf_strbuf(buf, len);
-#define PUT(...) hnvmf_strbuf_printf(&sb, __VA_ARGS__)
-	pthread_mutex_lock(&tgt->lock);
-	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &tgt->ports)
-	{
-		struct hnvmf_port *p = container_of(pos, struct hnvmf_port, link);
-		PUT("port %u %s %s %u%s%s\n", p->portid, p->conf.trtype == HNVMF_TRTYPE_TCP ? "tcp" : "rdma",
-		    p->conf.addr, p->conf.port, p->conf.discovery ? " discovery" : "",
-		    p->conf.tls ? " tls" : "");
-	}
-	unsigned nctrl = 0;
-	hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
-	{
-		struct hnvmf_ctrl *c = container_of(pos, struct hnvmf_ctrl, link);
-		nctrl++;
-		pthread_mutex_lock(&c->lock);
-		unsigned nq = 0;
-		for (unsigned q = 1; q <= HNVMF_MAX_IO_QUEUES; q++)
-			nq += c->sqs[q] != NULL;
-		PUT("ctrl %u subsys %s host %s kato %u ioqueues %u", c->cntlid, c->subsys->nqn, c->hostnqn,
-		    c->kato_ms, nq);
-		for (unsigned q = 1; q <= HNVMF_MAX_IO_QUEUES; q++)
-			if (c->sqs[q]) {
-				PUT(" q%u:%s%s", q, hnvmf_path_mode_name(c->sqs[q]->mode),
-				    c->sqs[q]->authenticated ? "+auth" : "");
-				if (c->sqs[q]->path_why)
-					PUT(" (%s)", c->sqs[q]->path_why);
-			}
-		PUT("\n");
-		pthread_mutex_unlock(&c->lock);
-	}
-	PUT("controllers %u\n", nctrl);
-	struct hnvmf_dam_usage du = hnvmf_dam_usage(tgt->engine);
-	PUT("dam units used %u capacity %u%s\n", du.used, du.capacity, du.capacity ? "" : " (unlimited)");
-	/* dh_jobs: DH steps the workers computed; refused: attempts refused during a back-off;
-	 * busy: DH steps refused because the workers' queue was full. */
-	PUT("auth workers %u dh_jobs %llu refused %llu busy %llu\n", hnvmf_auth_pool_workers(tgt->auth_pool),
-	    (unsigned long long)hnvmf_auth_pool_jobs_done(tgt->auth_pool),
-	    (unsigned long long)hnvmf_auth_limit_refused(tgt->auth_limit),
-	    (unsigned long long)hnvmf_auth_pool_jobs_refused(tgt->auth_pool));
-	pthread_mutex_unlock(&tgt->lock);
-#undef PUT
-	return sb.len;
 }

@@ -1,7 +1,7 @@
-/* The control socket's text protocol (target/control.c): the input is one request as hnvmfctl
- * would send it ("state", "ns-add SUBNQN NSID SIZE_MIB", "pqm-c N", "reload" ...), sent to the
- * real control thread of the fuzz environment's target over its unix socket; the answer is read
- * to the end. The control thread starts once per process (it is how the parser is reached:
+/* The control socket's JSON-RPC stream (target/control.c, target/rpc*.c): the input is what a
+ * client sends, any number of requests one after the other ({"jsonrpc":"2.0","id":1,"method":
+ * "nvmf_get_subsystems"} ...), sent to the real control thread of the fuzz environment's target
+ * over its unix socket; the answers are read to the end. The control thread starts once per process (it is how the parser is reached:
  * there is no daemon, only the target library). */
 #include <errno.h>
 #include <pthread.h>
@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct hnvmf_control *ctl;
 static char sock_dir[64], sock_path[108];
 
-/* "reload": what hnvmfd does up to the swap (re-reading the tenants directory). */
+/* hnvmf_reload: what hnvmfd does up to the swap (re-reading the tenants directory). */
 static int reload(char *msg, size_t len)
 {
 	struct hnvmf_conf_tenant *t;
@@ -55,9 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sigemptyset(&pipe);
 		sigaddset(&pipe, SIGPIPE);
 		pthread_sigmask(SIG_BLOCK, &pipe, NULL);
-		/* "stats": the TCP transport's request counts, as hnvmfd answers it. */
-		if (hnvmf_control_start(fuzz_env_tgt(), sock_path, reload, hnvmf_tcp_transport.describe_requests,
-					&ctl) != 0)
+		/* nvmf_get_stats: the TCP transport's request counts, as hnvmfd answers it. */
+		static const struct hnvmf_rpc_daemon daemon = {
+			.reload = reload, .transport_requests = hnvmf_tcp_transport.describe_requests};
+		if (hnvmf_control_start(fuzz_env_tgt(), sock_path, (gid_t)-1, &daemon, &ctl) != 0)
 			abort();
 		atexit(stop);
 	}
@@ -72,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n < 0 && errno == EINTR) /* libFuzzer's timeout timer (SIGALRM) */
 			continue;
 		if (n <= 0)
-			break; /* the server read its line, answered and closed: the rest is unread */
+			break; /* the server refused the stream, answered and closed: the rest is unread */
 		off += (size_t)n;
 	}
 	shutdown(fd, SHUT_WR);

@@ -21,6 +21,7 @@
 #include <setjmp.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 #include <openssl/rand.h>
 
 #include "proto/keyfmt.h"
@@ -389,8 +390,10 @@ int hnvmf_harness_check(const char *conf_template, char **out)
 	return code;
 }
 
-int hnvmf_harness_ctl(const struct hnvmf_harness *h, const char *cmd, char *out, size_t len)
+int hnvmf_harness_rpc(const struct hnvmf_harness *h, const char *method, const char *params, char *out,
+		      size_t len)
 {
+	out[0] = '\0';
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl.sock", h->dir);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -399,35 +402,79 @@ int hnvmf_harness_ctl(const struct hnvmf_harness *h, const char *cmd, char *out,
 			close(fd);
 		return -1;
 	}
-	char line[512];
-	int n = snprintf(line, sizeof(line), "%s\n", cmd);
-	if (n < 0 || (size_t)n >= sizeof(line) || write(fd, line, (size_t)n) != n) {
+	char *req = NULL;
+	int n = asprintf(&req, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\"%s%s}", method,
+			 params ? ",\"params\":" : "", params ? params : "");
+	if (n < 0 || write(fd, req, (size_t)n) != n) {
+		free(req);
 		close(fd);
 		return -1;
 	}
-	size_t off = 0;
+	free(req);
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *resp = NULL;
+	char buf[65536];
 	ssize_t r;
-	while (off + 1 < len && (r = read(fd, out + off, len - off - 1)) > 0)
-		off += (size_t)r;
-	out[off] = '\0';
+	while (!resp && (r = read(fd, buf, sizeof(buf))) > 0) {
+		resp = json_tokener_parse_ex(tok, buf, (int)r);
+		if (!resp && json_tokener_get_error(tok) != json_tokener_continue)
+			break;
+	}
+	json_tokener_free(tok);
 	close(fd);
-	return 0;
+	if (!resp)
+		return -1;
+	struct json_object *v;
+	int rc = json_object_object_get_ex(resp, "error", &v) ? 1 : 0;
+	if (rc == 0 && !json_object_object_get_ex(resp, "result", &v))
+		fail_msg("%s: an answer with neither result nor error", method);
+	size_t sl;
+	const char *s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &sl);
+	if (sl >= len)
+		fail_msg("%s: the answer (%zu bytes) does not fit the test's buffer (%zu)", method, sl, len);
+	memcpy(out, s, sl + 1);
+	json_object_put(resp);
+	return rc;
 }
 
 bool hnvmf_harness_ctrl_line(const struct hnvmf_harness *h, const char *hostnqn, char *line, size_t len)
 {
-	char out[16384], needle[256];
+	static char out[1 << 20];
 	line[0] = '\0';
-	if (hnvmf_harness_ctl(h, "state", out, sizeof(out)) != 0)
+	if (hnvmf_harness_rpc(h, "nvmf_subsystem_get_controllers", NULL, out, sizeof(out)) != 0)
 		return false;
-	snprintf(needle, sizeof(needle), " host %s ", hostnqn);
-	char *p = strstr(out, needle);
-	if (!p)
-		return false;
-	while (p > out && p[-1] != '\n')
-		p--;
-	snprintf(line, len, "%.*s", (int)strcspn(p, "\n"), p);
-	return true;
+	struct json_object *all = json_tokener_parse(out);
+	bool found = false;
+	for (size_t i = 0; all && !found && i < json_object_array_length(all); i++) {
+		struct json_object *c = json_object_array_get_idx(all, i), *v, *qs;
+		json_object_object_get_ex(c, "hostnqn", &v);
+		if (strcmp(json_object_get_string(v), hostnqn) != 0)
+			continue;
+		found = true;
+		json_object_object_get_ex(c, "queues", &qs);
+		char buf[4096];
+		struct json_object *cntlid, *subnqn, *kato;
+		json_object_object_get_ex(c, "cntlid", &cntlid);
+		json_object_object_get_ex(c, "subnqn", &subnqn);
+		json_object_object_get_ex(c, "kato_ms", &kato);
+		int n = snprintf(buf, sizeof(buf), "ctrl %d subsys %s host %s kato %lld ioqueues %zu",
+				 json_object_get_int(cntlid), json_object_get_string(subnqn), hostnqn,
+				 (long long)json_object_get_int64(kato), json_object_array_length(qs) - 1);
+		for (size_t q = 1; q < json_object_array_length(qs) && n > 0 && (size_t)n < sizeof(buf); q++) {
+			struct json_object *sq = json_object_array_get_idx(qs, q), *qid, *mode, *auth, *why;
+			json_object_object_get_ex(sq, "qid", &qid);
+			json_object_object_get_ex(sq, "mode", &mode);
+			json_object_object_get_ex(sq, "authenticated", &auth);
+			json_object_object_get_ex(sq, "why", &why);
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n, " q%d:%s%s", json_object_get_int(qid),
+				      json_object_get_string(mode), json_object_get_boolean(auth) ? "+auth" : "");
+			if (why && (size_t)n < sizeof(buf))
+				n += snprintf(buf + n, sizeof(buf) - (size_t)n, " (%s)", json_object_get_string(why));
+		}
+		snprintf(line, len, "%s", buf);
+	}
+	json_object_put(all);
+	return found;
 }
 
 /* Runs cmd (stderr already merged) with its output into out. */

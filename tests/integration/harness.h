@@ -73,11 +73,16 @@ bool hnvmf_harness_log_wait(const struct hnvmf_harness *h, const char *needle, i
 /* Runs hnvmfd --check -c on a configuration text (templated likewise); returns its exit code
  * and, when out is not NULL, its stderr (malloc'ed). */
 int hnvmf_harness_check(const char *conf_template, char **out);
-/* Sends one command line to the daemon's control socket @DIR@/ctl.sock (configure
- * "control_socket = @DIR@/ctl.sock") and reads the whole answer into out. Returns 0 or -1. */
-int hnvmf_harness_ctl(const struct hnvmf_harness *h, const char *cmd, char *out, size_t len);
-/* The `state` line of host's controller (one line, without the newline) into line; false when the
- * daemon has no controller for that host (line is then ""). */
+/* Calls a JSON-RPC method on the daemon's control socket @DIR@/ctl.sock (configure
+ * "control_socket = @DIR@/ctl.sock"), params the text of a JSON object or NULL. Returns 0 with
+ * the result's JSON text in out, 1 with the error object's ({"code": ..., "message": ...}), -1
+ * when there was no answer (out is then ""). out must hold the whole answer: a test fails when it
+ * does not. */
+int hnvmf_harness_rpc(const struct hnvmf_harness *h, const char *method, const char *params, char *out,
+		      size_t len);
+/* Host's controller as one line, from nvmf_subsystem_get_controllers:
+ *   "ctrl CNTLID subsys NQN host NQN kato MS ioqueues N q1:MODE[+auth][ (WHY)] q2:..."
+ * false when the daemon has no controller for that host (line is then ""). */
 bool hnvmf_harness_ctrl_line(const struct hnvmf_harness *h, const char *hostnqn, char *line, size_t len);
 /* Runs build/tools/hnvmf-perf with args (printf-style, shell-quoted by the caller), its stdout
  * and stderr into out (NUL terminated). Returns its exit code, -1 when it did not exit normally,

@@ -80,7 +80,7 @@ static void start(struct hnvmf_harness *h, const char *limits)
 
 static void stop(struct hnvmf_harness *h) { assert_int_equal(hnvmf_harness_stop(h), 0); }
 
-/* The counters of the control socket's `auth` state line. */
+/* The authentication counters of nvmf_get_stats. */
 struct auth_counters {
 	unsigned long long dh_jobs, refused;
 };
@@ -88,10 +88,10 @@ struct auth_counters {
 static void counters(const struct hnvmf_harness *h, struct auth_counters *c)
 {
 	static char out[1 << 16];
-	assert_int_equal(hnvmf_harness_ctl(h, "state", out, sizeof(out)), 0);
-	const char *line = strstr(out, "\nauth ");
-	if (!line || sscanf(line, "\nauth workers %*u dh_jobs %llu refused %llu", &c->dh_jobs, &c->refused) != 2)
-		fail_msg("no `auth workers N dh_jobs N refused N` line in the state:\n%s", out);
+	assert_int_equal(hnvmf_harness_rpc(h, "nvmf_get_stats", NULL, out, sizeof(out)), 0);
+	const char *a = strstr(out, "\"auth\":{");
+	if (!a || sscanf(a, "\"auth\":{\"workers\":%*u,\"dh_jobs\":%llu,\"refused\":%llu", &c->dh_jobs, &c->refused) != 2)
+		fail_msg("no auth workers, dh_jobs, refused in nvmf_get_stats:\n%s", out);
 }
 
 /* An admin queue of host connected to the subsystem, its Connect answered "authentication

@@ -1,8 +1,8 @@
 /* The control socket against slow clients: every request has control_timeout_ms ([limits]) from
  * its connection to its answer, and a client that drips its line a byte at a time, or sends
  * nothing, neither keeps its connection past that nor holds up another client's request, even
- * when more such clients are connected than the daemon serves at once. A line ends with a
- * newline or when the client shuts its side down; a longer line than the daemon reads is refused. */
+ * when more such clients are connected than the daemon serves at once. The stream's framing:
+ * requests one after the other, answered in order; a bad or oversized one ends the connection. */
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -71,28 +71,39 @@ static int ctl_connect(void)
 	return -1;
 }
 
-/* "version" on a new connection; returns the milliseconds until the whole answer was read, or
- * -1 when none came within 5 s. */
+#define VERSION_REQ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"hnvmf_get_version\"}"
+
+/* Reads one answer (the daemon ends each with a newline) into out; its length, 0 when none came. */
+static size_t read_answer(int fd, char *out, size_t cap)
+{
+	size_t off = 0;
+	ssize_t r;
+	while (off + 1 < cap && (off == 0 || out[off - 1] != '\n') &&
+	       (r = recv(fd, out + off, cap - 1 - off, 0)) > 0)
+		off += (size_t)r;
+	out[off] = '\0';
+	return off;
+}
+
+/* hnvmf_get_version on a new connection; returns the milliseconds until the whole answer was
+ * read, or -1 when none came within 5 s. */
 static int timed_version(void)
 {
 	uint64_t t0 = now_ms();
 	int fd = ctl_connect();
 	struct timeval tv = {.tv_sec = 5};
 	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	assert_int_equal(send(fd, "version\n", 8, MSG_NOSIGNAL), 8);
+	assert_int_equal(send(fd, VERSION_REQ, strlen(VERSION_REQ), MSG_NOSIGNAL), (ssize_t)strlen(VERSION_REQ));
 	char out[256];
-	size_t off = 0;
-	ssize_t r;
-	while (off + 1 < sizeof(out) && (r = recv(fd, out + off, sizeof(out) - 1 - off, 0)) > 0)
-		off += (size_t)r;
-	out[off] = '\0';
+	size_t n = read_answer(fd, out, sizeof(out));
 	close(fd);
-	if (off == 0 || out[off - 1] != '\n' || strncmp(out, "error", 5) == 0)
+	if (n == 0 || !strstr(out, "\"result\":{\"version\":"))
 		return -1;
 	return (int)(now_ms() - t0);
 }
 
-/* A client that sends one byte every 900 ms (never a whole line) until the daemon closes it. */
+/* A client that sends one byte every 900 ms (inside a string: never a whole request) until the
+ * daemon closes it. */
 struct dripper {
 	int fd;
 	uint64_t t0, closed_after_ms; /* 0: still open when it gave up (12 s) */
@@ -118,7 +129,8 @@ static void test_dripping_client_is_cut_and_blocks_nobody(void **state)
 	(void)state;
 	struct dripper d = {.t0 = now_ms()};
 	d.fd = ctl_connect();
-	assert_int_equal(send(d.fd, "s", 1, MSG_NOSIGNAL), 1);
+	static const char start[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"";
+	assert_int_equal(send(d.fd, start, strlen(start), MSG_NOSIGNAL), (ssize_t)strlen(start));
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, drip, &d), 0);
 	usleep(200000);
@@ -156,37 +168,62 @@ static void test_idle_clients_beyond_the_slots(void **state)
 	}
 }
 
-/* Sends req (len bytes, maybe shutting the sending side down after it) and reads the answer. */
-static void ask(const void *req, size_t len, bool shut, char *out, size_t cap)
+/* The stream carries requests one after the other, with nothing between them: several in one
+ * write, one split over several writes, each answered in order on the same connection. A
+ * request that is not JSON, or longer than 1 MiB, is answered with its error and the connection
+ * closed: where the next request would start cannot be known. */
+static void test_stream_framing(void **state)
 {
+	(void)state;
 	int fd = ctl_connect();
 	struct timeval tv = {.tv_sec = 5};
 	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
-	if (shut)
-		assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	static const char three[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"hnvmf_get_version\"}"
+				    "{\"jsonrpc\":\"2.0\",\"id\":\"two\",\"method\":\"log_get_print_level\"}\n"
+				    "{\"jsonrpc\":\"2.0\",\"id\":3,\"meth";
+	assert_int_equal(send(fd, three, strlen(three), MSG_NOSIGNAL), (ssize_t)strlen(three));
+	usleep(100000);
+	static const char rest[] = "od\":\"nope\"}";
+	assert_int_equal(send(fd, rest, strlen(rest), MSG_NOSIGNAL), (ssize_t)strlen(rest));
+	char out[4096];
 	size_t off = 0;
-	ssize_t r;
-	while (off + 1 < cap && (r = recv(fd, out + off, cap - 1 - off, 0)) > 0)
-		off += (size_t)r;
-	out[off] = '\0';
+	for (int n = 0; n < 3;) {
+		size_t got = read_answer(fd, out + off, sizeof(out) - off);
+		assert_true(got > 0);
+		for (size_t i = off; i < off + got; i++)
+			n += out[i] == '\n';
+		off += got;
+	}
+	const char *a1 = strstr(out, "\"id\":1,\"result\":{\"version\":");
+	const char *a2 = strstr(out, "\"id\":\"two\",\"result\":\"info\"");
+	const char *a3 = strstr(out, "\"id\":3,\"error\":{\"code\":-32601");
+	assert_true(a1 && a2 && a3 && a1 < a2 && a2 < a3);
+	/* not JSON: a parse error, then the end of the connection */
+	assert_int_equal(send(fd, "version\n", 8, MSG_NOSIGNAL), 8);
+	assert_true(read_answer(fd, out, sizeof(out)) > 0);
+	assert_non_null(strstr(out, "\"id\":null,\"error\":{\"code\":-32700"));
+	assert_int_equal(recv(fd, out, 1, 0), 0);
 	close(fd);
-}
 
-static void test_line_ends(void **state)
-{
-	(void)state;
-	char out[256], version[256];
-	ask("version\n", 8, false, version, sizeof(version));
-	assert_true(strlen(version) > 1 && version[strlen(version) - 1] == '\n');
-	/* A client that shuts its side down instead of sending a newline is answered too. */
-	ask("version", 7, true, out, sizeof(out));
-	assert_string_equal(out, version);
-	/* A line longer than the daemon reads is refused, not cut and run. */
-	char big[600];
-	memset(big, 'v', sizeof(big));
-	ask(big, sizeof(big), false, out, sizeof(out));
-	assert_string_equal(out, "error: request too long\n");
+	/* 1 MiB and more of one request (a string that never ends): refused, then closed */
+	fd = ctl_connect();
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	static char big[(1 << 20) + 4096];
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"", 34);
+	size_t sent = 0;
+	while (sent < sizeof(big)) {
+		ssize_t w = send(fd, big + sent, sizeof(big) - sent, MSG_NOSIGNAL);
+		if (w <= 0)
+			break; /* the daemon closed after refusing: the rest is unread */
+		sent += (size_t)w;
+	}
+	assert_true(read_answer(fd, out, sizeof(out)) > 0);
+	assert_non_null(strstr(out, "\"error\":{\"code\":-32600,\"message\":\"request too large"));
+	char c;
+	assert_true(recv(fd, &c, 1, 0) <= 0);
+	close(fd);
+	assert_true(timed_version() >= 0); /* and the daemon serves on */
 }
 
 int main(void)
@@ -194,7 +231,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dripping_client_is_cut_and_blocks_nobody),
 		cmocka_unit_test(test_idle_clients_beyond_the_slots),
-		cmocka_unit_test(test_line_ends),
+		cmocka_unit_test(test_stream_framing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,4 +1,4 @@
-/* hnvmfctl stats: the transports' requests in each state (tcp-req.c's tcp_req_set_state counts
+/* nvmf_get_stats: the transports' requests in each state (tcp-req.c's tcp_req_set_state counts
  * them per reactor), through the control socket of a running hnvmfd. A Write whose data the
  * host holds back is seen waiting for H2CData; once its connection is gone nothing is left. */
 #include <endian.h>
@@ -38,15 +38,16 @@ static int teardown(void **state)
 	return hnvmf_harness_stop(&H) == 0 ? 0 : -1;
 }
 
-/* The count after "name " on the "tcp requests:" line of stats. */
+/* The count of requests in state name of the TCP transport, from nvmf_get_stats. */
 static long tcp_count(const char *name)
 {
-	char out[4096], key[64];
-	assert_int_equal(hnvmf_harness_ctl(&H, "stats", out, sizeof(out)), 0);
-	const char *line = strstr(out, "tcp requests:");
+	static char out[1 << 16];
+	char key[64];
+	assert_int_equal(hnvmf_harness_rpc(&H, "nvmf_get_stats", NULL, out, sizeof(out)), 0);
+	const char *line = strstr(out, "\"transports\":{\"tcp\":{");
 	if (!line)
-		fail_msg("no tcp line in stats: %s", out);
-	snprintf(key, sizeof(key), " %s ", name);
+		fail_msg("no tcp transport in nvmf_get_stats: %s", out);
+	snprintf(key, sizeof(key), "\"%s\":", name);
 	const char *p = strstr(line, key);
 	if (!p)
 		fail_msg("no %s in: %s", name, line);

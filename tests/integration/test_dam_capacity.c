@@ -102,15 +102,14 @@ static void verify_range(struct hnvmf_ini_ctrl *c, uint64_t slba, uint64_t seed)
 	hnvmf_harness_verify(c, slba, 1024, 8192, seed);
 }
 
-/* "dam units used U capacity C" from hnvmfctl state: U, or -1. */
+/* The DAM units held, from hnvmf_dam_get (whose capacity is 1 here). */
 static int units_used(void)
 {
 	char out[16384];
-	assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
-	const char *p = strstr(out, "dam units used ");
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_dam_get", NULL, out, sizeof(out)), 0);
 	unsigned used, cap;
-	if (!p || sscanf(p, "dam units used %u capacity %u", &used, &cap) != 2)
-		fail_msg("no dam units in state: %s", out);
+	if (sscanf(out, "{\"capacity\":%u,\"used\":%u", &cap, &used) != 2)
+		fail_msg("no capacity, used in hnvmf_dam_get: %s", out);
 	assert_int_equal(cap, 1);
 	return (int)used;
 }

@@ -105,15 +105,18 @@ static void *load_run(void *arg)
 	return NULL;
 }
 
-/* "dam units used U ..." from hnvmfctl state: the DAM units the queues hold. */
+/* The DAM units the queues hold (hnvmf_dam_get); each grant is listed with its queue. */
 static unsigned dam_units_used(void)
 {
 	char out[16384];
-	unsigned used;
-	assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
-	const char *p = strstr(out, "dam units used ");
-	if (!p || sscanf(p, "dam units used %u", &used) != 1)
-		fail_msg("no dam units in state: %s", out);
+	unsigned used, cap;
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_dam_get", NULL, out, sizeof(out)), 0);
+	if (sscanf(out, "{\"capacity\":%u,\"used\":%u", &cap, &used) != 2)
+		fail_msg("no capacity, used in hnvmf_dam_get: %s", out);
+	unsigned grants = 0;
+	for (const char *p = strstr(out, "\"unit\":"); p; p = strstr(p + 1, "\"unit\":"))
+		grants++;
+	assert_int_equal(grants, used);
 	return used;
 }
 
@@ -132,8 +135,8 @@ static void test_revoke_to_pqm_under_load(void **state)
 
 	/* The tenant's file no longer asks for DAM. */
 	write_tenant("tenants/a.conf", HOST_PQM_FB, key_a, "pqm", 1, "pqm");
-	assert_int_equal(hnvmf_harness_ctl(&H, "reload", out, sizeof(out)), 0);
-	assert_string_equal(out, "ok\n");
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_reload", NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "true");
 	for (int i = 0; i < 200 && !strstr(line, "q1:pqm+auth q2:pqm+auth"); i++) {
 		usleep(10000);
 		hnvmf_harness_ctrl_line(&H, HOST_PQM_FB, line, sizeof(line));
@@ -163,8 +166,8 @@ static void test_revoke_with_refuse_disconnects(void **state)
 
 	/* Its permission level leaves the whitelist; its policy refuses anything but DAM. */
 	write_tenant("tenants/b.conf", HOST_REFUSE, key_b, "dam", 5, "refuse");
-	assert_int_equal(hnvmf_harness_ctl(&H, "reload", out, sizeof(out)), 0);
-	assert_string_equal(out, "ok\n");
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_reload", NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "true");
 	assert_true(hnvmf_harness_log_wait(&H, "dam_fallback = refuse: disconnecting", 2000));
 	for (int i = 0; i < 200 && strstr(line, "q1:"); i++) {
 		usleep(10000);

@@ -110,9 +110,9 @@ static void test_counts_match_io(void **state)
 	/* Every I/O takes more than the 1 µs goal: the violation starts, and ends once idle. */
 	assert_true(hnvmf_harness_log_wait(&H, "sla: host " HOST ": latency violation started", 5000));
 	char out[4096];
-	assert_int_equal(hnvmf_harness_ctl(&H, "sla", out, sizeof(out)), 0);
-	assert_non_null(strstr(out, "sla tenant " HOST " "));
-	assert_non_null(strstr(out, "latency_target_us 1 "));
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_sla_get", NULL, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "\"hostnqn\":\"" HOST "\""));
+	assert_non_null(strstr(out, "\"latency_target_us\":1,"));
 	assert_true(hnvmf_harness_log_wait(&H, "sla: host " HOST ": latency violation ended", 5000));
 
 	/* The controller goes: its counts stay in the totals. */
@@ -124,14 +124,14 @@ static void test_log_level_at_runtime(void **state)
 {
 	(void)state;
 	char out[256];
-	assert_int_equal(hnvmf_harness_ctl(&H, "log-level", out, sizeof(out)), 0);
-	assert_string_equal(out, "info\n");
-	assert_int_equal(hnvmf_harness_ctl(&H, "log-level chatty", out, sizeof(out)), 0);
-	assert_non_null(strstr(out, "error:"));
-	assert_int_equal(hnvmf_harness_ctl(&H, "log-level debug", out, sizeof(out)), 0);
-	assert_string_equal(out, "ok\n");
-	assert_int_equal(hnvmf_harness_ctl(&H, "log-level", out, sizeof(out)), 0);
-	assert_string_equal(out, "debug\n");
+	assert_int_equal(hnvmf_harness_rpc(&H, "log_get_print_level", NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "\"info\"");
+	assert_int_equal(hnvmf_harness_rpc(&H, "log_set_print_level", "{\"level\":\"chatty\"}", out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "\"code\":-32602"));
+	assert_int_equal(hnvmf_harness_rpc(&H, "log_set_print_level", "{\"level\":\"debug\"}", out, sizeof(out)), 0);
+	assert_string_equal(out, "true");
+	assert_int_equal(hnvmf_harness_rpc(&H, "log_get_print_level", NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "\"debug\"");
 	/* A debug line appears without a restart: a connection's Connect is logged at debug. */
 	struct hnvmf_ini_ctrl_opts o;
 	hnvmf_ini_ctrl_opts_default(&o);
@@ -139,7 +139,7 @@ static void test_log_level_at_runtime(void **state)
 	assert_int_equal(hnvmf_ini_ctrl_connect("127.0.0.1", H.port, HNVMF_HARNESS_SUBNQN, HOST, &o, &c), 0);
 	hnvmf_ini_ctrl_disconnect(c);
 	assert_true(hnvmf_harness_log_wait(&H, " debug: ", 5000));
-	assert_int_equal(hnvmf_harness_ctl(&H, "log-level info", out, sizeof(out)), 0);
+	assert_int_equal(hnvmf_harness_rpc(&H, "log_set_print_level", "{\"level\":\"info\"}", out, sizeof(out)), 0);
 
 	/* Lines to a file carry a UTC timestamp and the level. */
 	char *log = hnvmf_harness_log(&H);

@@ -118,24 +118,25 @@ static void test_tenants_with_churning_pool(void **state)
 	int changes = 0;
 	bool modes_seen = false;
 	for (unsigned k = 0; atomic_load(&running) > 0 && k < 3000; k++) {
-		char cmd[32];
-		snprintf(cmd, sizeof(cmd), "pqm-c %u", 1 + k % 4);
-		assert_int_equal(hnvmf_harness_ctl(&H, cmd, out, sizeof(out)), 0);
-		assert_string_equal(out, "ok\n");
+		char params[32];
+		snprintf(params, sizeof(params), "{\"c\":%u}", 1 + k % 4);
+		assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_pqm_set_c", params, out, sizeof(out)), 0);
+		assert_string_equal(out, "true");
 		changes++;
 		if (!modes_seen) {
 			/* Once the tenants' I/O queues are up, they are in the modes the files give. */
-			assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
-			modes_seen = strstr(out, "q1:pqm") && strstr(out, "q1:baseline");
+			assert_int_equal(hnvmf_harness_rpc(&H, "nvmf_subsystem_get_qpairs", NULL, out, sizeof(out)), 0);
+			modes_seen = strstr(out, "\"qid\":1,") && strstr(out, "\"mode\":\"pqm\"") &&
+				     strstr(out, "\"mode\":\"baseline\"");
 		}
 		usleep(5000);
 	}
 	assert_true(changes >= 4);
 	assert_true(modes_seen);
 	usleep(3 * 20 * 1000); /* a few 20 ms epochs under the last forced c */
-	assert_int_equal(hnvmf_harness_ctl(&H, "pqm", out, sizeof(out)), 0);
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_pqm_get", NULL, out, sizeof(out)), 0);
 	/* the last decision says who made it */
-	assert_non_null(strstr(out, "\"forced to "));
+	assert_non_null(strstr(out, "\\\"forced to "));
 	assert_non_null(strstr(out, "(forced)"));
 	atomic_store(&stats_taken, 1);
 	for (int i = 0; i < NTENANTS; i++) {
@@ -152,7 +153,7 @@ static void test_tenants_with_churning_pool(void **state)
 		const char *l = strstr(out, line);
 		assert_non_null(l);
 		assert_null(strstr(l + 1, line));
-		const char *nl = strchr(l, '\n');
+		const char *nl = strchr(l, '"'); /* the report's line ends its string */
 		assert_non_null(nl);
 		assert_true(nl - l > 9 && strncmp(nl - 9, " queues 2", 9) == 0);
 	}
@@ -160,15 +161,15 @@ static void test_tenants_with_churning_pool(void **state)
 	assert_non_null(strstr(out, "pqm server 3"));
 
 	/* Back to automatic sizing; then the daemon stops cleanly with nothing left behind. */
-	assert_int_equal(hnvmf_harness_ctl(&H, "pqm-c 0", out, sizeof(out)), 0);
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_pqm_set_c", "{\"c\":0}", out, sizeof(out)), 0);
 	/* Controllers go away as their admin queues close: give that a moment. */
 	for (int t = 0; t < 200; t++) {
-		assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
-		if (strstr(out, "controllers 0"))
+		assert_int_equal(hnvmf_harness_rpc(&H, "nvmf_subsystem_get_controllers", NULL, out, sizeof(out)), 0);
+		if (strcmp(out, "[]") == 0)
 			break;
 		usleep(10000);
 	}
-	assert_non_null(strstr(out, "controllers 0"));
+	assert_string_equal(out, "[]");
 	assert_int_equal(hnvmf_harness_stop(&H), 0);
 }
 

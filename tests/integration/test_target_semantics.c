@@ -155,14 +155,14 @@ static void test_keep_alive_expiry(void **state)
 	struct hnvmf_ini_ctrl *c;
 	assert_int_equal(try_connect(OPEN_NQN, HOST_OK, 1, 1000, &c), 0);
 	char out[4096];
-	assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
-	assert_non_null(strstr(out, "kato 1000"));
+	assert_int_equal(hnvmf_harness_rpc(&H, "nvmf_subsystem_get_controllers", NULL, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "\"kato_ms\":1000,"));
 	/* Say nothing for longer than KATO: the controller goes, its queues are closed. */
 	assert_true(hnvmf_harness_log_wait(&H, "keep-alive timeout", 5000));
 	bool gone = false;
 	for (int t = 0; t < 100 && !gone; t++) {
-		assert_int_equal(hnvmf_harness_ctl(&H, "state", out, sizeof(out)), 0);
-		gone = strstr(out, "controllers 0") != NULL;
+		assert_int_equal(hnvmf_harness_rpc(&H, "nvmf_subsystem_get_controllers", NULL, out, sizeof(out)), 0);
+		gone = strcmp(out, "[]") == 0;
 		usleep(20000);
 	}
 	assert_true(gone);
@@ -201,8 +201,9 @@ static void test_namespace_added_aen(void **state)
 	assert_false(aer_done); /* held by the controller until an event happens */
 
 	char out[256];
-	assert_int_equal(hnvmf_harness_ctl(&H, "ns-add " OPEN_NQN " 3 8", out, sizeof(out)), 0);
-	assert_string_equal(out, "ok\n");
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_subsystem_add_ram_ns",
+					   "{\"nqn\":\"" OPEN_NQN "\",\"nsid\":3,\"size_mib\":8}", out, sizeof(out)), 0);
+	assert_string_equal(out, "true");
 	for (int t = 0; t < 100 && !aer_done; t++) {
 		hnvmf_ini_queue_wait(c->admin, 50);
 		assert_true(hnvmf_ini_queue_process(c->admin) >= 0);

@@ -27,16 +27,18 @@ while read -r section key; do
 done <<<"$keys"
 ((nkeys >= 10)) || bad "hnvmfd --list-keys printed only $nkeys keys"
 
-# The usage names the commands: drop "usage: hnvmfctl" and [options], then the first word of
-# each alternative (between '|' or on its own line) is a command.
+# hnvmfctl --help lists the subcommands after "subcommands:", one a line: its words (lower case,
+# "tenant set") then its arguments (upper case, [optional], KEY=VALUE).
 help=$("$HNVMFCTL" --help 2>&1)
-cmds=$(sed -e 's/usage: *hnvmfctl//' -e 's/\[[^]]*\]//g' <<<"$help" | tr '|' '\n' |
-	awk '$1 ~ /^[a-z][a-z0-9-]*$/ { print $1 }' | sort -u)
+cmds=$(sed -n '/^subcommands:/,$p' <<<"$help" | tail -n +2 |
+	awk '{ w = ""; for (i = 1; i <= NF && $i ~ /^[a-z][a-z0-9-]*$/; i++) w = w (w ? " " : "") $i; if (w) print w }' |
+	sort -u)
 ncmds=0
-for c in $cmds; do
+while IFS= read -r c; do
+	[[ $c ]] || continue
 	ncmds=$((ncmds + 1))
 	documented "$c" "$MANDIR/hnvmfctl.8" || bad "hnvmfctl command '$c' is not in hnvmfctl(8): document it in docs/man/hnvmfctl.8.md"
-done
+done <<<"$cmds"
 ((ncmds >= 5)) || bad "hnvmfctl --help listed only $ncmds commands: $help"
 
 echo "man pages: $nkeys keys, $ncmds hnvmfctl commands checked, $failed missing"

@@ -1,0 +1,32 @@
+/* Editing the operator's configuration files in place (conf/conf-edit.c): one section's keys are
+ * set or removed while every other line (comments, blank lines, order, the other sections) keeps
+ * its text, and the result replaces the file atomically. Used by the control API to write a
+ * change back where the operator keeps it (docs/control.md). */
+#ifndef HNVMF_CONF_EDIT_H
+#define HNVMF_CONF_EDIT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct hnvmf_conf_kv {
+	const char *key;
+	const char *value; /* NULL: remove the key */
+};
+
+/* In text, the first section headed "[section]": each key of kv replaces the key's first line
+ * there ("key = value"; a later line of the same key is dropped) or is appended at the end of the
+ * section; a NULL value removes the key's lines. Without such a section, one is appended.
+ * *out is malloc'ed. 0, -EINVAL (a key or value that would not read back as one line: a newline,
+ * '#' or ';' starting a value, '=' or '[' in a key), or -ENOMEM. */
+int hnvmf_conf_edit_section(const char *text, const char *section, const struct hnvmf_conf_kv *kv, size_t n,
+			    char **out);
+
+/* Replaces path with text: a temporary file in the same directory (".NAME.tmp", which the
+ * tenants directory's loader skips), written, fsync'ed, renamed over path, then the directory
+ * fsync'ed, so that a crash leaves the old file or the new one, never a mix. 0 or -errno. */
+int hnvmf_conf_write_atomic(const char *path, const char *text, mode_t mode);
+
+/* The whole content of path, malloc'ed (NUL-terminated); NULL with errno set. */
+char *hnvmf_conf_read_file(const char *path);
+
+#endif
