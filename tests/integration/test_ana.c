@@ -1,7 +1,9 @@
 /* Several gateways exporting one subsystem (docs/ana.md), seen from a host: Identify reports
  * Asymmetric Namespace Access (CMIC, ANACAP, ANATT, ANAGRPMAX, NANAGRPID, OAES, ANAGRPID per
  * namespace); the ANA log page with and without Return Groups Only; I/O to a namespace whose
- * group is inaccessible or changing gets the path status the host retries elsewhere; two
+ * group is inaccessible or changing gets the path status the host retries elsewhere; a state
+ * changed at run time (hnvmf_ana_set_state) raises the ANA Change event, moves the log page's
+ * change counts and the I/O status, and back; two
  * daemons with disjoint cntlid ranges give disjoint controller IDs and otherwise identical
  * Identify data; an exhausted range refuses the Connect; the discovery log refers hosts to
  * the peer gateways' discovery services. */
@@ -192,6 +194,99 @@ static void test_io_status(void **state)
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 }
 
+static bool aer_done;
+static void aer_complete(struct hnvmf_ini_io *io)
+{
+	(void)io;
+	aer_done = true;
+}
+
+/* Posts an Asynchronous Event Request (no event pending: it stays held); wait_aer waits up to
+ * 5 s for its completion. */
+static void post_aer(struct hnvmf_ini_ctrl *c, struct hnvmf_ini_io *aer)
+{
+	memset(aer, 0, sizeof(*aer));
+	aer->sqe.common.opcode = nvme_admin_async_event;
+	aer->done = aer_complete;
+	aer_done = false;
+	assert_int_equal(hnvmf_ini_submit(c->admin, aer), 0);
+	for (int t = 0; t < 4; t++) { /* sent, and held by the controller */
+		assert_true(hnvmf_ini_queue_process(c->admin) >= 0);
+		hnvmf_ini_queue_wait(c->admin, 50);
+	}
+	assert_false(aer_done);
+}
+
+static void wait_aer(struct hnvmf_ini_ctrl *c)
+{
+	for (int t = 0; t < 100 && !aer_done; t++) {
+		hnvmf_ini_queue_wait(c->admin, 50);
+		assert_true(hnvmf_ini_queue_process(c->admin) >= 0);
+	}
+}
+
+static void set_state(const char *params, const char *want)
+{
+	char out[256];
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_ana_set_state", params, out, sizeof(out)), 0);
+	assert_string_equal(out, want);
+}
+
+static void test_state_change(void **state)
+{
+	(void)state;
+	struct hnvmf_ini_ctrl *c;
+	assert_int_equal(connect_to(&H, HOST_A, &c), 0);
+	union hnvmf_sqe sqe;
+	memset(&sqe, 0, sizeof(sqe));
+	hnvmf_sqe_set_features(&sqe, NVME_FEAT_FID_ASYNC_EVENT, 1u << 11); /* ANA Change Notices */
+	struct hnvmf_cqe cqe;
+	assert_int_equal(hnvmf_ini_admin_exec(c, &sqe, NULL, 0, HNVMF_INI_NONE, &cqe), 0);
+	struct hnvmf_ini_io aer;
+	post_aer(c, &aer);
+	uint8_t buf[512];
+	assert_int_equal(hnvmf_ini_read(c, 0, 1, 0, 1, buf, sizeof(buf)), 0);
+	assert_false(aer_done);
+
+	set_state("{\"nqn\":\"" NQN "\",\"anagrpid\":1,\"ana_state\":\"inaccessible\"}", "{\"changed\":1}");
+	wait_aer(c);
+	assert_true(aer_done);
+	assert_int_equal(aer.status, 0);
+	assert_int_equal(le32toh((uint32_t)aer.cqe.result), 0x000c0302u); /* Notice, ANA change, log 0Ch */
+	static uint8_t log[8192];
+	assert_int_equal(ana_log(c, false, log, sizeof(log)), 0);
+	const struct nvme_ana_log *l = (const void *)log;
+	assert_int_equal(le64toh(l->chgcnt), 1);
+	check_desc(l->descs, 1, NVME_ANA_STATE_INACCESSIBLE, (const uint32_t[]){1, 4}, 2);
+	assert_int_equal(le64toh(l->descs[0].chgcnt), 1);
+	assert_int_equal(hnvmf_ini_read(c, 0, 1, 0, 1, buf, sizeof(buf)), NVME_SCT_PATH << 8 | NVME_SC_ANA_INACCESSIBLE);
+	char out[1024];
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_ana_get_state", "{\"nqn\":\"" NQN "\"}", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "\"anagrpid\":1,\"ana_state\":\"inaccessible\",\"chgcnt\":1,\"nsids\":[1,4]"));
+
+	/* The log was read: the next change is reported again. The same state is no change. */
+	post_aer(c, &aer);
+	set_state("{\"anagrpid\":1,\"ana_state\":\"inaccessible\"}", "{\"changed\":0}");
+	set_state("{\"anagrpid\":1,\"ana_state\":\"optimized\"}", "{\"changed\":1}");
+	wait_aer(c);
+	assert_true(aer_done);
+	assert_int_equal(le32toh((uint32_t)aer.cqe.result), 0x000c0302u);
+	assert_int_equal(ana_log(c, false, log, sizeof(log)), 0);
+	assert_int_equal(le64toh(l->chgcnt), 2);
+	check_desc(l->descs, 1, NVME_ANA_STATE_OPTIMIZED, (const uint32_t[]){1, 4}, 2);
+	assert_int_equal(hnvmf_ini_read(c, 0, 1, 0, 1, buf, sizeof(buf)), 0);
+
+	/* Refusals: a state that does not exist, a subsystem that does not. */
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_ana_set_state", "{\"anagrpid\":1,\"ana_state\":\"standby\"}",
+					   out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "-32602"));
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_ana_set_state",
+					   "{\"nqn\":\"nqn.2026-01.io.hnvmf:none\",\"anagrpid\":1,\"ana_state\":\"optimized\"}",
+					   out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "-32001"));
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
+}
+
 /* Identify Controller, every namespace's Identify Namespace and descriptor list into out. */
 struct identity {
 	struct nvme_id_ctrl ctrl;
@@ -315,7 +410,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identify),     cmocka_unit_test(test_ana_log),
-		cmocka_unit_test(test_io_status),    cmocka_unit_test(test_two_gateways),
+		cmocka_unit_test(test_io_status),    cmocka_unit_test(test_state_change),
+		cmocka_unit_test(test_two_gateways),
 		cmocka_unit_test(test_range_exhausted), cmocka_unit_test(test_referrals),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
