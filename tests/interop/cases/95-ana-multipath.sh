@@ -2,7 +2,9 @@
 # gateway 1 and follows its referral to gateway 2 (nvme connect-all), native multipath makes one
 # subsystem with two paths and one block device, each path with the state its gateway reports
 # (group 1: optimized through gateway 1, inaccessible through gateway 2), controller IDs from
-# each gateway's own range, and I/O through the multipath device works.
+# each gateway's own range, and I/O through the multipath device works. Then the group moves to
+# gateway 2 at run time (hnvmfctl ana set on both): the host learns it from the ANA Change event,
+# the paths swap states, and the data written through gateway 1 reads back through gateway 2.
 # timeout: 150
 [ "$TARGET_KIND" = hnvmfd ] || skip "needs hnvmfd gateways (the nvmet stand-in has no second gateway)"
 [ "$(cat /sys/module/nvme_core/parameters/multipath 2>/dev/null)" = Y ] || skip "native NVMe multipath is off in this kernel"
@@ -44,6 +46,26 @@ if [ -n "$c1" ] && dev=$(ns_dev "$c1" 1); then
 else
     bad "no block device for namespace 1 of $ANA_NQN"
 fi
+
+# failover: gateway 1 gives the group up, gateway 2 takes it
+path_state() {  # PORT: the kernel's state of the path through that gateway
+    local c a
+    for c in $(ctrls_for "$ANA_NQN"); do
+        a=$(< /sys/class/nvme/$c/address); [[ $a == *"trsvcid=$1"* ]] && cat /sys/class/nvme/$c/nvme*c*n1/ana_state 2>/dev/null | head -1
+    done
+}
+swapped() { [ "$(path_state "$GW1_IO_PORT")" = inaccessible ] && [ "$(path_state "$GW2_IO_PORT")" = optimized ]; }
+out=$(tgt gw_ana 1 inaccessible); rc=$?
+[ $rc -eq 3 ] && { log "skipping the failover: $out"; } || {
+    [ $rc -eq 0 ] && ok "gateway 1: group 1 inaccessible ($out)" || bad "gateway 1 ana set failed: $out"
+    out=$(tgt gw_ana 2 optimized) && ok "gateway 2: group 1 optimized ($out)" || bad "gateway 2 ana set failed: $out"
+    if wait_for 15 swapped; then ok "the host saw both changes (ANA Change events): gateway 1 inaccessible, gateway 2 optimized"
+    else bad "path states after the change: gateway 1 '$(path_state "$GW1_IO_PORT")', gateway 2 '$(path_state "$GW2_IO_PORT")'"; fi
+    if [ -n "${dev:-}" ]; then
+        dd if="$dev" of=/tmp/ana.b2 bs=1M count=2 iflag=direct status=none && cmp /tmp/ana.p /tmp/ana.b2 &&
+            ok "the data written through gateway 1 reads back through gateway 2" || bad "read through gateway 2 failed or differs"
+    fi
+}
 
 run nvme disconnect -n "$ANA_NQN" >/dev/null
 for c in $(ctrls_for nqn.2014-08.org.nvmexpress.discovery); do run nvme disconnect -d "$c" >/dev/null; done

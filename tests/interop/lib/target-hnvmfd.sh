@@ -208,7 +208,8 @@ tgt_host_ns_add() {  # NQN NSID MIB
 # ------------------------------------------------------------------ two gateways of one subsystem
 # gw_start N STATE: gateway N (1 or 2) of subsystem ANA_NQN, its namespace 1 on the one shared
 # file in ANA group 1 in state STATE, its own cntlid range, and a referral to the other's
-# discovery service (docs/ana.md). gw_stop N: SIGTERM, exit status 0 expected.
+# discovery service (docs/ana.md). gw_ana N STATE: gateway N's state of group 1 changed at run
+# time (hnvmfctl ana set). gw_stop N: SIGTERM.
 tgt_host_gw_start() {  # N STATE
     local n=$1 state=$2 d=$W/gw$1 io disc peer i
     io=GW${n}_IO_PORT disc=GW${n}_DISC_PORT peer=GW$((3 - n))_DISC_PORT
@@ -258,4 +259,8 @@ tgt_host_gw_stop() {  # N
     kill -TERM "$pid" 2>/dev/null
     for i in $(seq 25); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
     kill -KILL "$pid"; echo "gateway $1 did not exit within 5 s of SIGTERM"; return 1
+}
+tgt_host_gw_ana() {  # N STATE
+    [ -x "$HNVMFCTL" ] || { echo "no $HNVMFCTL to change the ANA state with"; return 3; }
+    "$HNVMFCTL" -s "$W/gw$1/hnvmfd.sock" ana set 1 "$2"
 }
