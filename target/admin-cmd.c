@@ -70,6 +70,8 @@ void hnvmf_admin_identify_ctrl(struct hnvmf_req *req)
 	id->cqes = (4 << 4) | 4;
 	id->maxcmd = htole16((uint16_t)(s->discovery ? HNVMF_ADMIN_QUEUE_DEPTH : conf->queue_depth));
 	id->nn = htole32(s->discovery ? 0 : HNVMF_MAX_NSID);
+	/* MNAN: the Linux host refuses a controller that reports ANA with MNAN 0 or above NN. */
+	id->mnan = id->nn;
 	if (!s->discovery) {
 		id->oncs = htole16(NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES);
 		id->vwc = NVME_CTRL_VWC_PRESENT;

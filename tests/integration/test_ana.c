@@ -105,6 +105,8 @@ static void test_identify(void **state)
 	assert_int_equal(le32toh(id->anagrpmax), 32);
 	assert_int_equal(le32toh(id->nanagrpid), 32);
 	assert_true(le32toh(id->oaes) & (1u << 11)); /* ANA Change Notices */
+	/* With ANA the Linux host needs MNAN in 1..NN ("Invalid MNAN value"). */
+	assert_true(le32toh(id->mnan) >= 1 && le32toh(id->mnan) <= le32toh(id->nn));
 	static const uint32_t grp[] = {0, 1, 2, 3, 1};
 	for (uint32_t nsid = 1; nsid <= 4; nsid++) {
 		struct nvme_id_ns ns;
