@@ -57,8 +57,11 @@ uint16_t hnvmf_ctrl_create(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const 
 		c->max_io_queues = (uint16_t)c->tenant->max_queues;
 	/* Dynamic controller model: an ID from this gateway's range [cntlid_min, cntlid_max], which
 	 * other gateways exporting the same subsystem do not use (the Linux host refuses a second
-	 * controller with the same ID in a subsystem), never one in use in the subsystem. */
-	unsigned lo = tgt->conf->cntlid_min, hi = tgt->conf->cntlid_max;
+	 * controller with the same ID in a subsystem), never one in use in the subsystem.
+	 * A model built in code rather than loaded (tests, fuzzing) may leave the range at 0: the
+	 * loader's default, the whole range, then. */
+	unsigned lo = tgt->conf->cntlid_min ? tgt->conf->cntlid_min : 1;
+	unsigned hi = tgt->conf->cntlid_max ? tgt->conf->cntlid_max : HNVMF_CONF_CNTLID_MAX;
 	for (unsigned tries = 0; tries <= hi - lo; tries++) {
 		uint16_t id = tgt->next_cntlid < lo || tgt->next_cntlid > hi ? (uint16_t)lo : tgt->next_cntlid;
 		tgt->next_cntlid = id >= hi ? (uint16_t)lo : (uint16_t)(id + 1);
