@@ -51,12 +51,16 @@ size_t hnvmf_ana_log_build(const struct hnvmf_subsys *s, bool rgo, void **out)
 	for (uint32_t g = 1; g <= HNVMF_MAX_ANA_GROUPS; g++) {
 		if (!nns[g])
 			continue;
-		struct nvme_ana_group_desc *d = (struct nvme_ana_group_desc *)(buf + off);
-		d->grpid = htole32(g);
-		d->nnsids = htole32(rgo ? 0 : nns[g]);
-		d->chgcnt = htole64(s->ana_grp_chgcnt[g]);
-		d->state = atomic_load_explicit(&s->ana_state[g], memory_order_relaxed);
-		off += sizeof(*d);
+		/* After a group with an odd number of NSIDs a descriptor is only 4-byte aligned:
+		 * built aside and copied. */
+		struct nvme_ana_group_desc d = {
+			.grpid = htole32(g),
+			.nnsids = htole32(rgo ? 0 : nns[g]),
+			.chgcnt = htole64(s->ana_grp_chgcnt[g]),
+			.state = atomic_load_explicit(&s->ana_state[g], memory_order_relaxed),
+		};
+		memcpy(buf + off, &d, sizeof(d));
+		off += sizeof(d);
 		if (rgo)
 			continue;
 		for (uint32_t i = 1; i <= s->max_nsid; i++) {

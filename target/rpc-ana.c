@@ -28,16 +28,20 @@ static struct json_object *subsys_state(const struct hnvmf_subsys *s)
 	json_object_object_add(o, "chgcnt", json_object_new_uint64(le64toh(log->chgcnt)));
 	const uint8_t *p = (const uint8_t *)log->descs, *end = (const uint8_t *)buf + len;
 	for (unsigned g = 0; g < le16toh(log->ngrps) && p < end; g++) {
-		const struct nvme_ana_group_desc *d = (const void *)p;
+		struct nvme_ana_group_desc d; /* copied out: descriptors are only 4-byte aligned */
+		memcpy(&d, p, sizeof(d));
+		p += sizeof(d);
 		struct json_object *x = json_object_new_object(), *nsids = json_object_new_array();
-		json_object_object_add(x, "anagrpid", json_object_new_uint64(le32toh(d->grpid)));
-		json_object_object_add(x, "ana_state", json_object_new_string(hnvmf_conf_ana_state_name(d->state)));
-		json_object_object_add(x, "chgcnt", json_object_new_uint64(le64toh(d->chgcnt)));
-		for (uint32_t i = 0; i < le32toh(d->nnsids); i++)
-			json_object_array_add(nsids, json_object_new_uint64(le32toh(d->nsids[i])));
+		json_object_object_add(x, "anagrpid", json_object_new_uint64(le32toh(d.grpid)));
+		json_object_object_add(x, "ana_state", json_object_new_string(hnvmf_conf_ana_state_name(d.state)));
+		json_object_object_add(x, "chgcnt", json_object_new_uint64(le64toh(d.chgcnt)));
+		for (uint32_t i = 0; i < le32toh(d.nnsids); i++, p += sizeof(uint32_t)) {
+			uint32_t id;
+			memcpy(&id, p, sizeof(id));
+			json_object_array_add(nsids, json_object_new_uint64(le32toh(id)));
+		}
 		json_object_object_add(x, "nsids", nsids);
 		json_object_array_add(groups, x);
-		p += sizeof(*d) + le32toh(d->nnsids) * sizeof(uint32_t);
 	}
 	json_object_object_add(o, "groups", groups);
 	free(buf);

@@ -127,20 +127,30 @@ static int ana_log(struct hnvmf_ini_ctrl *c, bool rgo, void *buf, uint32_t len)
 	return hnvmf_ini_admin_exec(c, &sqe, buf, len, HNVMF_INI_FROM_CTRL, &cqe);
 }
 
-/* The descriptor after d (and its NSIDs). */
-static const struct nvme_ana_group_desc *next_desc(const struct nvme_ana_group_desc *d)
+/* A copy of the group descriptor at offset off of an ANA log (descriptors are only 4-byte
+ * aligned). */
+static struct nvme_ana_group_desc desc_at(const uint8_t *log, size_t off)
 {
-	return (const void *)((const uint8_t *)(d + 1) + le32toh(d->nnsids) * sizeof(uint32_t));
+	struct nvme_ana_group_desc d;
+	memcpy(&d, log + off, sizeof(d));
+	return d;
 }
 
-static void check_desc(const struct nvme_ana_group_desc *d, uint32_t grpid, uint8_t state,
-		       const uint32_t *nsids, uint32_t n)
+/* Checks the descriptor at off and its NSIDs; returns the offset of the next one. */
+static size_t check_desc(const uint8_t *log, size_t off, uint32_t grpid, uint8_t state, const uint32_t *nsids,
+			 uint32_t n)
 {
-	assert_int_equal(le32toh(d->grpid), grpid);
-	assert_int_equal(d->state, state);
-	assert_int_equal(le32toh(d->nnsids), n);
-	for (uint32_t i = 0; i < n; i++)
-		assert_int_equal(le32toh(d->nsids[i]), nsids[i]);
+	struct nvme_ana_group_desc d = desc_at(log, off);
+	assert_int_equal(le32toh(d.grpid), grpid);
+	assert_int_equal(d.state, state);
+	assert_int_equal(le32toh(d.nnsids), n);
+	off += sizeof(d);
+	for (uint32_t i = 0; i < n; i++, off += 4) {
+		uint32_t id;
+		memcpy(&id, log + off, 4);
+		assert_int_equal(le32toh(id), nsids[i]);
+	}
+	return off;
 }
 
 static void test_ana_log(void **state)
@@ -151,29 +161,26 @@ static void test_ana_log(void **state)
 	static uint8_t buf[8192];
 	memset(buf, 0xee, sizeof(buf));
 	assert_int_equal(ana_log(c, false, buf, sizeof(buf)), 0);
-	const struct nvme_ana_log *log = (const void *)buf;
-	assert_int_equal(le64toh(log->chgcnt), 0);
-	assert_int_equal(le16toh(log->ngrps), 3);
-	const struct nvme_ana_group_desc *d = log->descs;
-	check_desc(d, 1, NVME_ANA_STATE_OPTIMIZED, (const uint32_t[]){1, 4}, 2);
-	d = next_desc(d);
-	check_desc(d, 2, NVME_ANA_STATE_INACCESSIBLE, (const uint32_t[]){2}, 1);
-	d = next_desc(d);
-	check_desc(d, 3, NVME_ANA_STATE_CHANGE, (const uint32_t[]){3}, 1);
-	d = next_desc(d);
+	struct nvme_ana_log hdr;
+	memcpy(&hdr, buf, sizeof(hdr));
+	assert_int_equal(le64toh(hdr.chgcnt), 0);
+	assert_int_equal(le16toh(hdr.ngrps), 3);
+	size_t off = check_desc(buf, sizeof(hdr), 1, NVME_ANA_STATE_OPTIMIZED, (const uint32_t[]){1, 4}, 2);
+	off = check_desc(buf, off, 2, NVME_ANA_STATE_INACCESSIBLE, (const uint32_t[]){2}, 1);
+	off = check_desc(buf, off, 3, NVME_ANA_STATE_CHANGE, (const uint32_t[]){3}, 1);
 	/* Past the log: zeroes, up to what the host asked for. */
-	assert_int_equal(((const uint8_t *)d)[0], 0);
+	assert_int_equal(buf[off], 0);
 	assert_int_equal(buf[sizeof(buf) - 1], 0);
 
 	/* Return Groups Only: the same groups and states, no NSIDs. */
 	memset(buf, 0xee, sizeof(buf));
 	assert_int_equal(ana_log(c, true, buf, sizeof(buf)), 0);
-	assert_int_equal(le16toh(log->ngrps), 3);
-	d = log->descs;
-	check_desc(d, 1, NVME_ANA_STATE_OPTIMIZED, NULL, 0);
-	check_desc(d + 1, 2, NVME_ANA_STATE_INACCESSIBLE, NULL, 0);
-	check_desc(d + 2, 3, NVME_ANA_STATE_CHANGE, NULL, 0);
-	assert_int_equal(((const uint8_t *)(d + 3))[0], 0);
+	memcpy(&hdr, buf, sizeof(hdr));
+	assert_int_equal(le16toh(hdr.ngrps), 3);
+	off = check_desc(buf, sizeof(hdr), 1, NVME_ANA_STATE_OPTIMIZED, NULL, 0);
+	off = check_desc(buf, off, 2, NVME_ANA_STATE_INACCESSIBLE, NULL, 0);
+	off = check_desc(buf, off, 3, NVME_ANA_STATE_CHANGE, NULL, 0);
+	assert_int_equal(buf[off], 0);
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 }
 
@@ -257,10 +264,11 @@ static void test_state_change(void **state)
 	assert_int_equal(le32toh((uint32_t)aer.cqe.result), 0x000c0302u); /* Notice, ANA change, log 0Ch */
 	static uint8_t log[8192];
 	assert_int_equal(ana_log(c, false, log, sizeof(log)), 0);
-	const struct nvme_ana_log *l = (const void *)log;
-	assert_int_equal(le64toh(l->chgcnt), 1);
-	check_desc(l->descs, 1, NVME_ANA_STATE_INACCESSIBLE, (const uint32_t[]){1, 4}, 2);
-	assert_int_equal(le64toh(l->descs[0].chgcnt), 1);
+	struct nvme_ana_log hdr;
+	memcpy(&hdr, log, sizeof(hdr));
+	assert_int_equal(le64toh(hdr.chgcnt), 1);
+	check_desc(log, sizeof(hdr), 1, NVME_ANA_STATE_INACCESSIBLE, (const uint32_t[]){1, 4}, 2);
+	assert_int_equal(le64toh(desc_at(log, sizeof(hdr)).chgcnt), 1);
 	assert_int_equal(hnvmf_ini_read(c, 0, 1, 0, 1, buf, sizeof(buf)), NVME_SCT_PATH << 8 | NVME_SC_ANA_INACCESSIBLE);
 	char out[1024];
 	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_ana_get_state", "{\"nqn\":\"" NQN "\"}", out, sizeof(out)), 0);
@@ -274,8 +282,9 @@ static void test_state_change(void **state)
 	assert_true(aer_done);
 	assert_int_equal(le32toh((uint32_t)aer.cqe.result), 0x000c0302u);
 	assert_int_equal(ana_log(c, false, log, sizeof(log)), 0);
-	assert_int_equal(le64toh(l->chgcnt), 2);
-	check_desc(l->descs, 1, NVME_ANA_STATE_OPTIMIZED, (const uint32_t[]){1, 4}, 2);
+	memcpy(&hdr, log, sizeof(hdr));
+	assert_int_equal(le64toh(hdr.chgcnt), 2);
+	check_desc(log, sizeof(hdr), 1, NVME_ANA_STATE_OPTIMIZED, (const uint32_t[]){1, 4}, 2);
 	assert_int_equal(hnvmf_ini_read(c, 0, 1, 0, 1, buf, sizeof(buf)), 0);
 
 	/* Refusals: a state that does not exist, a subsystem that does not. */

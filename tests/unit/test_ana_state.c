@@ -74,13 +74,18 @@ static struct nvme_ana_log *log_of(struct hnvmf_tgt *tgt, const char *nqn, size_
 	return log;
 }
 
-/* The idx-th group descriptor of a log with NSIDs. */
-static const struct nvme_ana_group_desc *desc_of(const struct nvme_ana_log *log, unsigned idx)
+/* A copy of the idx-th group descriptor of a log with NSIDs (descriptors are only 4-byte
+ * aligned). */
+static struct nvme_ana_group_desc desc_of(const struct nvme_ana_log *log, unsigned idx)
 {
-	const uint8_t *p = (const uint8_t *)log->descs;
-	for (unsigned i = 0; i < idx; i++)
-		p += sizeof(struct nvme_ana_group_desc) + le32toh(((const struct nvme_ana_group_desc *)p)->nnsids) * 4;
-	return (const struct nvme_ana_group_desc *)p;
+	const uint8_t *p = (const uint8_t *)log + sizeof(*log);
+	struct nvme_ana_group_desc d;
+	for (unsigned i = 0;; i++) {
+		memcpy(&d, p, sizeof(d));
+		if (i == idx)
+			return d;
+		p += sizeof(d) + le32toh(d.nnsids) * 4;
+	}
 }
 
 static void state_changes_and_counts(void **state)
@@ -91,8 +96,8 @@ static void state_changes_and_counts(void **state)
 	assert_int_equal(len, sizeof(*log) + 2 * (sizeof(struct nvme_ana_group_desc) + 4));
 	assert_int_equal(le64toh(log->chgcnt), 0);
 	assert_int_equal(le16toh(log->ngrps), 2);
-	assert_int_equal(desc_of(log, 0)->state, NVME_ANA_STATE_OPTIMIZED);
-	assert_int_equal(desc_of(log, 1)->state, NVME_ANA_STATE_NONOPTIMIZED); /* configured */
+	assert_int_equal(desc_of(log, 0).state, NVME_ANA_STATE_OPTIMIZED);
+	assert_int_equal(desc_of(log, 1).state, NVME_ANA_STATE_NONOPTIMIZED); /* configured */
 	free(log);
 
 	assert_int_equal(hnvmf_tgt_set_ana_state(f->tgt, NQN_A, 2, NVME_ANA_STATE_INACCESSIBLE), 1);
@@ -100,9 +105,9 @@ static void state_changes_and_counts(void **state)
 	assert_int_equal(hnvmf_tgt_set_ana_state(f->tgt, NQN_A, 2, NVME_ANA_STATE_INACCESSIBLE), 0);
 	log = log_of(f->tgt, NQN_A, &len);
 	assert_int_equal(le64toh(log->chgcnt), 1);
-	assert_int_equal(le64toh(desc_of(log, 0)->chgcnt), 0);
-	assert_int_equal(le64toh(desc_of(log, 1)->chgcnt), 1);
-	assert_int_equal(desc_of(log, 1)->state, NVME_ANA_STATE_INACCESSIBLE);
+	assert_int_equal(le64toh(desc_of(log, 0).chgcnt), 0);
+	assert_int_equal(le64toh(desc_of(log, 1).chgcnt), 1);
+	assert_int_equal(desc_of(log, 1).state, NVME_ANA_STATE_INACCESSIBLE);
 	free(log);
 	/* The per-I/O check follows the state. */
 	struct hnvmf_subsys *a = hnvmf_tgt_find_subsys(f->tgt, NQN_A);
@@ -114,8 +119,8 @@ static void state_changes_and_counts(void **state)
 	assert_int_equal(hnvmf_tgt_set_ana_state(f->tgt, NULL, 2, NVME_ANA_STATE_CHANGE), 2);
 	log = log_of(f->tgt, NQN_B, &len);
 	assert_int_equal(le16toh(log->ngrps), 1);
-	assert_int_equal(le32toh(desc_of(log, 0)->grpid), 2);
-	assert_int_equal(desc_of(log, 0)->state, NVME_ANA_STATE_CHANGE);
+	assert_int_equal(le32toh(desc_of(log, 0).grpid), 2);
+	assert_int_equal(desc_of(log, 0).state, NVME_ANA_STATE_CHANGE);
 	assert_int_equal(le64toh(log->chgcnt), 1);
 	free(log);
 	log = log_of(f->tgt, NQN_A, &len);
