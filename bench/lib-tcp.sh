@@ -190,7 +190,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 # cpu_secs T0 T1: ticks to seconds.
 cpu_secs() { awk -v d=$(( $2 - $1 )) -v hz="$TICKS" 'BEGIN { printf "%.2f", d / hz }'; }
 
-# The daemon's control socket (target/control.c): ctl pqm, ctl pqm-c N.
+# hnvmfctl on the daemon's control socket: ctl pqm, ctl pqm set-c N.
 ctl() { "$CTL" -s "$dir/ctl.sock" "$@"; }
 
 # perf_json ARGS...: one hnvmf-perf run against the subsystem, pinned to INIT_CPU; prints the last

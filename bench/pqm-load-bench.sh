@@ -3,7 +3,7 @@
 # below what it can do. First the maximum: PQM with the adaptive pool, closed loop (TENANTS tenants
 # of QUEUES x QD each, 4 KiB random read). Then an open loop (hnvmf-perf --rate) offering 10 %,
 # 50 % and 90 % of that maximum, the same offered rates for three set-ups: PQM with the adaptive
-# pool (`pqm`), PQM with c pinned at cmax through the control socket (`pqm-c CMAX`: `pqm-cmax`),
+# pool (`pqm`), PQM with c pinned at cmax through the control socket (`hnvmfctl pqm set-c CMAX`: `pqm-cmax`),
 # and the direct path. Prints the daemon's CPU-seconds per second of the run (utime + stime from
 # /proc/PID/stat over the wall time of the hnvmf-perf run), p50/p99 (measured from each I/O's
 # scheduled time, so a target that falls behind shows it), the backlog hnvmf-perf could not issue,
@@ -40,7 +40,7 @@ start() { # mode
 	for i in $(seq "$TENANTS"); do tenant "$i" pqm; done
 	start_daemon pqm
 	if [ "$1" = pqm-cmax ]; then
-		ctl pqm-c "$CMAX" > /dev/null || { echo "$BENCH: pqm-c $CMAX refused" >&2; exit 1; }
+		ctl pqm set-c "$CMAX" > /dev/null || { echo "$BENCH: pqm set-c $CMAX refused" >&2; exit 1; }
 	fi
 }
 
@@ -75,7 +75,7 @@ run() {
 
 tcp_header
 echo "# $TENANTS tenant(s) (mode = pqm; direct: no tenant files), each $QUEUES I/O queue(s) x QD $QD, 4 KiB random read;"
-echo "# PQM cmax $CMAX, [pqm] fair = yes; pqm-cmax: c pinned at $CMAX (control socket pqm-c $CMAX)"
+echo "# PQM cmax $CMAX, [pqm] fair = yes; pqm-cmax: c pinned at $CMAX (hnvmfctl pqm set-c $CMAX)"
 echo "# max: closed loop, PQM adaptive; then --rate at LOAD % of it (open loop, -Q $QD bounds each queue)"
 echo "# cpu-s/s: the daemon's CPU-seconds per second of the run; c: pool sizes sampled each second"
 printf "%-5s %-9s %5s %9s %9s %9s %9s %8s %7s %6s %6s\n" bknd mode load% offered IOPS "p50(us)" "p99(us)" backlog \

@@ -179,6 +179,98 @@ int hnvmf_conf_edit_section(const char *text, const char *section, const struct 
 	return 0;
 }
 
+/* The trimmed inner text of a header line equals header. */
+static bool header_is(const char *line, const char *end, const char *header)
+{
+	const char *name;
+	size_t len;
+	return is_header(line, end, &name, &len) && len == strlen(header) && memcmp(name, header, len) == 0;
+}
+
+/* Puts a removed or rewritten section's trailing blank lines and comments (run..end): the comments
+ * belong to the next section; a blank line only where the output does not end with one. */
+static void put_run(struct out *o, const char *run, const char *end)
+{
+	bool blank_before = o->len == 0 || (o->len >= 2 && o->s[o->len - 1] == '\n' && o->s[o->len - 2] == '\n');
+	while (blank_before && run < end) {
+		const char *nl = memchr(run, '\n', (size_t)(end - run));
+		const char *le = nl ? nl : end;
+		if (skip_ws(run, le) != le && *skip_ws(run, le) != '\r')
+			break;
+		run = nl ? nl + 1 : end;
+	}
+	put(o, run, (size_t)(end - run));
+}
+
+/* A blank line or a comment. */
+static bool is_filler(const char *line, const char *end)
+{
+	const char *q = skip_ws(line, end);
+	return q == end || *q == '#' || *q == ';' || *q == '\r';
+}
+
+int hnvmf_conf_replace_section(const char *text, const char *header, const char *body, char **out)
+{
+	struct out o = {0};
+	put(&o, "", 0);
+	bool in = false, found = false;
+	const char *run = NULL; /* in the section: where its trailing blank lines and comments start */
+	const char *p = text;
+	for (; *p;) {
+		const char *nl = strchr(p, '\n');
+		const char *end = nl ? nl : p + strlen(p);
+		const char *next = nl ? nl + 1 : end;
+		const char *name;
+		size_t nlen;
+		bool hdr = is_header(p, end, &name, &nlen);
+		if (hdr && in) {
+			/* the blank lines and comments before the next header belong to what follows */
+			if (run)
+				put_run(&o, run, p);
+			in = false;
+		}
+		if (hdr && !found && header_is(p, end, header)) {
+			found = in = true;
+			run = NULL;
+			if (body) {
+				put(&o, p, (size_t)(next - p));
+				if (!nl)
+					put(&o, "\n", 1);
+				put(&o, body, strlen(body));
+			}
+			p = next;
+			continue;
+		}
+		if (in) {
+			if (!is_filler(p, end))
+				run = NULL;
+			else if (!run)
+				run = p;
+		} else {
+			put(&o, p, (size_t)(next - p));
+			if (!nl)
+				put(&o, "\n", 1);
+		}
+		p = next;
+	}
+	if (in && run && body)
+		put_run(&o, run, p);
+	if (!found && body) {
+		if (o.len && !(o.len >= 2 && o.s[o.len - 1] == '\n' && o.s[o.len - 2] == '\n'))
+			put(&o, "\n", 1);
+		put(&o, "[", 1);
+		put(&o, header, strlen(header));
+		put(&o, "]\n", 2);
+		put(&o, body, strlen(body));
+	}
+	if (o.failed) {
+		free(o.s);
+		return -ENOMEM;
+	}
+	*out = o.s;
+	return 0;
+}
+
 int hnvmf_conf_write_atomic(const char *path, const char *text, mode_t mode)
 {
 	char dir[4096], tmp[8192];

@@ -21,6 +21,22 @@ struct hnvmf_conf_kv {
 int hnvmf_conf_edit_section(const char *text, const char *section, const struct hnvmf_conf_kv *kv, size_t n,
 			    char **out);
 
+/* In text, the section headed "[header]" (its inner text compared with spaces trimmed): its lines
+ * after the header, up to the next header, become body; body NULL deletes the section (its header
+ * too). Without such a section, "[header]\n" and body are appended. *out is malloc'ed. 0 or
+ * -ENOMEM. */
+int hnvmf_conf_replace_section(const char *text, const char *header, const char *body, char **out);
+
+struct hnvmf_conf;
+/* Writes the running model c back into its main file c->file, section by section: each
+ * [listener], [backend] and [subsystem] section of c is rendered (conf-write.c) and compared with
+ * the same rendering of the model the file holds now; an equal one keeps its text (comments
+ * included), a different one is replaced in place, a new one appended, one c no longer has
+ * deleted; then the file is replaced atomically. The other sections are not changed through the
+ * API and keep their text. 0, or -1 with err set (no file: the embedded default; a file that
+ * does not load). */
+int hnvmf_conf_write_back(const struct hnvmf_conf *c, char *err, size_t errlen);
+
 /* Replaces path with text: a temporary file in the same directory (".NAME.tmp", which the
  * tenants directory's loader skips), written, fsync'ed, renamed over path, then the directory
  * fsync'ed, so that a crash leaves the old file or the new one, never a mix. 0 or -errno. */

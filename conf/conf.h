@@ -176,7 +176,7 @@ struct hnvmf_conf_limits {
 	unsigned auth_workers;            /* threads that compute DH-HMAC-CHAP's DH off the reactors */
 	unsigned auth_max_failures;       /* failed authentications per host NQN or address before back-off */
 	unsigned auth_backoff_ms;         /* first back-off; doubles per further failure, at most 64x */
-	unsigned control_timeout_ms;      /* one control-socket request, connection -> answer sent */
+	unsigned control_timeout_ms;      /* one control-socket request: connection or previous answer -> answer sent */
 };
 
 /* [metrics]: the Prometheus endpoint (off without listen) and the SLA epoch. */

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/conf-edit.h"
 #include "conf/conf.h"
 #include "core/log.h"
 #include "core/reactor.h"
@@ -119,6 +120,13 @@ static int reload(char *msg, size_t len)
 	int rc = reload_tenants(msg, len);
 	hnvmf_notify_ready(d.tgt);
 	return rc;
+}
+
+/* After a change through the control API (its own thread): the running model back into the main
+ * file, section by section (conf/conf-edit.h). */
+static int persist(char *msg, size_t len)
+{
+	return hnvmf_conf_write_back(d.conf, msg, len);
 }
 
 /* --check: a tenant with a tls_psk is admitted only over TLS (target/fabrics-cmd.c), so a plain
@@ -446,7 +454,7 @@ int main(int argc, char **argv)
 	int rc = start_listeners();
 	if (rc == 0 && d.conf->control_socket[0]) {
 		static const struct hnvmf_rpc_daemon api = {
-			.reload = reload, .transport_requests = describe_requests};
+			.reload = reload, .transport_requests = describe_requests, .persist = persist};
 		struct group *g = d.conf->control_socket_group[0] ? getgrnam(d.conf->control_socket_group) : NULL;
 		int c = d.conf->control_socket_group[0] && !g
 				? -ENOENT

@@ -1,4 +1,4 @@
-/* Methods about the daemon itself: its methods, version, log level, reload and saving the
+/* Methods about the daemon itself: its methods, version, log level, reload, saving the
  * configuration (docs/control.md). */
 #include <stdio.h>
 
@@ -57,13 +57,13 @@ static struct json_object *reload(struct hnvmf_rpc_ctx *ctx, struct json_object 
 	return hnvmf_rpc_ok();
 }
 
-/* Writes the running configuration to its files now (every change through the API already
- * does; this is for changes the files missed, e.g. after the operator's edit was lost). */
+/* Writes the running configuration into its main file now (each change through the API already
+ * does; this is for a file that lost them, e.g. restored from an old copy). */
 static struct json_object *save_config(struct hnvmf_rpc_ctx *ctx, struct json_object *params)
 {
 	if (!hnvmf_rpc_param_only(ctx, params, (const char *const[]){NULL}))
 		return NULL;
-	char msg[512] = "no configuration file to write to";
+	char msg[512] = "no daemon to write the configuration";
 	if (!ctx->daemon || !ctx->daemon->persist || ctx->daemon->persist(msg, sizeof(msg)) != 0)
 		return hnvmf_rpc_error(ctx, HNVMF_RPC_UNAVAILABLE, "configuration not saved: %s", msg);
 	return hnvmf_rpc_ok();

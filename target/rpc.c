@@ -191,7 +191,7 @@ struct json_object *hnvmf_rpc_call(struct hnvmf_tgt *tgt, const struct hnvmf_rpc
 	if (!result && ctx.code == 0)
 		hnvmf_rpc_error(&ctx, HNVMF_RPC_INTERNAL_ERROR, "out of memory");
 	if (result && (m->flags & HNVMF_RPC_CONF_CHANGE)) {
-		char msg[512] = "no configuration file to write to";
+		char msg[512] = "no daemon to write the configuration";
 		if (!daemon || !daemon->persist || daemon->persist(msg, sizeof(msg)) != 0)
 			hnvmf_rpc_error(&ctx, HNVMF_RPC_NOT_PERSISTED,
 					"applied to the running daemon, but not saved (lost at restart): %s", msg);

@@ -43,7 +43,8 @@ struct hnvmf_rpc_daemon {
 	void (*transport_requests)(struct hnvmf_strbuf *sb);
 	/* Writes the running configuration model back to the operator's files: 0, or -1 with msg set
 	 * (e.g. the embedded default, which has no file). Called after every HNVMF_RPC_CONF_CHANGE
-	 * method that succeeded, and by save_config. */
+	 * method that succeeded (a failure answers HNVMF_RPC_NOT_PERSISTED), and by save_config.
+	 * The tenant methods need none: they write the tenant files. */
 	int (*persist)(char *msg, size_t len);
 };
 

@@ -56,8 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sigaddset(&pipe, SIGPIPE);
 		pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 		/* nvmf_get_stats: the TCP transport's request counts, as hnvmfd answers it. */
-		static const struct hnvmf_rpc_daemon daemon = {
-			.reload = reload, .transport_requests = hnvmf_tcp_transport.describe_requests};
+		static struct hnvmf_rpc_daemon daemon; /* kept by the control thread */
+		daemon = (struct hnvmf_rpc_daemon){.reload = reload,
+						   .transport_requests = hnvmf_tcp_transport.describe_requests};
 		if (hnvmf_control_start(fuzz_env_tgt(), sock_path, (gid_t)-1, &daemon, &ctl) != 0)
 			abort();
 		atexit(stop);

@@ -56,8 +56,10 @@ static const struct hnvmf_ctl_cmd cmds[] = {
 	 "named with its line; the daemon then keeps serving as before.",
 	 NULL, NULL},
 	{"save", "save_config", "",
-	 "Writes the running configuration back to the daemon's configuration files (each change\n"
-	 "made through the API already is). Fails when the daemon runs the embedded default.",
+	 "Writes the daemon's running configuration (listeners, backends, subsystems) into its main\n"
+	 "file: the sections that differ from the file's are rewritten in place, new ones appended,\n"
+	 "removed ones deleted, the others keep their text and comments. Each change made through the\n"
+	 "API is saved this way already. Fails when the daemon runs the embedded default (no file).",
 	 NULL, NULL},
 	{"rpc", NULL, "METHOD [PARAMS-JSON]",
 	 "Calls any JSON-RPC method with PARAMS-JSON (one JSON object, quoted for the shell) and prints\n"

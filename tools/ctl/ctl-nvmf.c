@@ -57,13 +57,14 @@ static void print_subsystems(struct json_object *r)
 	}
 }
 
-/* A queue's path as one word: "pqm", "dam+auth", "pqm (dam: no capacity)". */
+/* A queue's path: "pqm", "dam+auth" (DH-HMAC-CHAP or TLS), "pqm (dam: no capacity)". */
 static void queue_mode(struct json_object *q, char *out, size_t len)
 {
 	const char *why = ctl_str(q, "why");
-	snprintf(out, len, "%s%s%s%s%s", q && get(q, "mode") ? ctl_str(q, "mode") : "admin",
-		 json_object_get_boolean(get(q, "authenticated")) ? "+auth" : "",
-		 json_object_get_boolean(get(q, "tls")) ? "+tls" : "", why[0] ? " " : "", why[0] ? why : "");
+	snprintf(out, len, "%s%s%s%s", get(q, "mode") ? ctl_str(q, "mode") : "admin",
+		 json_object_get_boolean(get(q, "authenticated")) ? "+auth" : "", why[0] ? " (" : "", why);
+	if (why[0])
+		snprintf(out + strlen(out), len - strlen(out), ")");
 }
 
 static void print_controllers(struct json_object *r)
@@ -174,7 +175,7 @@ static const struct hnvmf_ctl_cmd cmds[] = {
 	{"controllers", "nvmf_subsystem_get_controllers", "[SUBNQN]",
 	 "Lists the controllers (of SUBNQN alone): controller ID, subsystem, host NQN, the host's address,\n"
 	 "keep-alive timeout and each I/O queue's path: pqm, dam, baseline or direct, +auth when the queue\n"
-	 "is authenticated (DH-HMAC-CHAP or TLS), +tls on TLS, and in parentheses why the path is not the\n"
+	 "is authenticated (DH-HMAC-CHAP or TLS), and in parentheses why the path is not the\n"
 	 "one the tenant asked for (e.g. \"dam: no capacity\").",
 	 nqn_params, print_controllers},
 	{"qpairs", "nvmf_subsystem_get_qpairs", "[SUBNQN]",

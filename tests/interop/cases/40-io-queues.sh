@@ -7,8 +7,9 @@ for q in 1 2; do
     target_matches_host
     if [ "$TARGET_KIND" = hnvmfd ]; then
         st=$(tgt state); log "target state: $st"
-        [[ $st == *"subsys $OPEN_NQN "*"ioqueues $q"* ]] && ok "hnvmfd reports ioqueues $q" ||
-            bad "hnvmfd's state does not show ioqueues $q for $OPEN_NQN"
+        # hnvmfctl controllers: "CNTLID SUBNQN HOSTNQN PEER KATO ms q1:MODE ... qN:MODE"
+        [[ $st == *" $OPEN_NQN "*" q$q:"* && $st != *" $OPEN_NQN "*" q$((q + 1)):"* ]] &&
+            ok "hnvmfd reports $q I/O queues" || bad "hnvmfd's controllers do not show $q I/O queues for $OPEN_NQN"
     fi
     dev=$(ns_dev "$ctrl" 1) || { bad "no block device"; continue; }
     # several jobs so that, with 2 queues, both carry I/O

@@ -20,7 +20,7 @@ c2=$(connect "$OPEN_NQN" --hostnqn="$DENIED_HOSTNQN" --hostid="$DENIED_HOSTID") 
     ok "any host NQN connects to $OPEN_NQN" || bad "an unlisted host NQN cannot connect to the allow-any-host $OPEN_NQN"
 if [ "$TARGET_KIND" = hnvmfd ]; then
     st=$(tgt state); log "target state: $st"
-    [[ $st == *"subsys $RESTR_NQN host $ALLOWED_HOSTNQN "* ]] && ok "hnvmfd shows the listed host's controller" ||
+    [[ $st == *" $RESTR_NQN "*" $ALLOWED_HOSTNQN "* ]] && ok "hnvmfd shows the listed host's controller" ||
         bad "hnvmfd's state has no $RESTR_NQN controller for $ALLOWED_HOSTNQN"
 fi
 target_matches_host

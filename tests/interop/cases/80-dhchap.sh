@@ -1,7 +1,7 @@
 # DH-HMAC-CHAP (NVMe in-band authentication) with the Linux host: one-way (--dhchap-secret) and
 # bidirectional (--dhchap-ctrl-secret) for tenants whose secrets were made by `nvme
 # gen-dhchap-key --hmac 1|2|3` (transformed with SHA-256 / SHA-384 / SHA-512); each connects, its
-# data survives, the target logs which hash and DH group were negotiated, and hnvmfctl state
+# data survives, the target logs which hash and DH group were negotiated, and hnvmfctl controllers
 # shows the grant: dam+auth for the DAM tenants, pqm+auth for the PQM one.
 # The Linux host offers every hash and every DH group (null, ffdhe2048..8192) and nvme connect
 # cannot narrow that, so each tenant file pins the controller's choice (dhchap_hashes,
@@ -31,9 +31,9 @@ for t in DAM256 PQM384 DAM512; do
     # the grant: every queue (admin and I/O) authenticated, the I/O queue on the tenant's path
     if line=$(target_ctrl_line "$nqn" "$AUTH_NQN"); then
         log "target state: $line"
-        [[ $line == *" q1:$mode+auth"* ]] && ok "$what: hnvmfctl state shows q1:$mode+auth" ||
-            bad "$what: hnvmfctl state does not show q1:$mode+auth: $line"
-    else bad "$what: hnvmfctl state has no controller for $nqn on $AUTH_NQN"; fi
+        [[ $line == *" q1:$mode+auth"* ]] && ok "$what: hnvmfctl controllers shows q1:$mode+auth" ||
+            bad "$what: hnvmfctl controllers does not show q1:$mode+auth: $line"
+    else bad "$what: hnvmfctl controllers has no controller for $nqn on $AUTH_NQN"; fi
 
     # what was negotiated, from the target's log ("host H (ctrl N): authenticated (HASH, GROUP[, controller authenticated too])")
     tl=$(tgt log_tail 60); al=

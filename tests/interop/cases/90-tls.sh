@@ -58,12 +58,12 @@ if dev=$(ns_dev "$ctrl" 1); then data_roundtrip "$dev" 0 "over TLS"
 else bad "no block device over TLS"; fi
 
 st=$(tgt state); log "target state: ${st//$'\n'/;}"
-[[ $st == *"port "*" tcp $TRADDR $TLS_PORT tls"* ]] && ok "hnvmfctl state shows the tls listener" ||
-    bad "hnvmfctl state has no 'port N tcp $TRADDR $TLS_PORT tls' line"
+[[ $st == *" TCP $TRADDR:$TLS_PORT tls"* ]] && ok "hnvmfctl subsystems shows the tls listener" ||
+    bad "hnvmfctl subsystems has no 'listener NAME TCP $TRADDR:$TLS_PORT tls' line"
 if line=$(target_ctrl_line "$TLS_HOSTNQN" "$TLS_NQN"); then
     [[ $line == *" q1:dam"* ]] && ok "the TLS tenant's I/O queue is on DAM: $line" ||
         bad "the TLS tenant's I/O queue is not on DAM: $line"
-else bad "hnvmfctl state has no controller for $TLS_HOSTNQN on $TLS_NQN"; fi
+else bad "hnvmfctl controllers has no controller for $TLS_HOSTNQN on $TLS_NQN"; fi
 n=$(tgt log_count "TLS secured .*host $TLS_HOSTNQN" "$mark")
 [ "${n:-0}" -ge 3 ] && ok "the target logged $n TLS-secured connections for $TLS_HOSTNQN (discovery, admin, I/O)" ||
     bad "the target logged ${n:-0} TLS-secured connections for $TLS_HOSTNQN, expected at least 3"

@@ -232,7 +232,9 @@ auth_case_prereqs() {
 target_ctrl_line() {
     local st l; st=$(tgt state) || return 1
     while IFS= read -r l; do
-        [[ $l == "ctrl "*" subsys $2 host $1 "* ]] && { echo "$l"; return 0; }
+        local id sub host rest
+        read -r id sub host rest <<< "$l"
+        [[ $sub == "$2" && $host == "$1" ]] && { echo "$l"; return 0; }
     done <<< "$st"
     return 1
 }

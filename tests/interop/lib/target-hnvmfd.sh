@@ -3,8 +3,8 @@
 # topology variables (TRADDR, IO_PORT, DISC_PORT, TLS_PORT, OPEN_*, RESTR_*, AUTH_*, TLS_*, ALLOWED_HOSTNQN,
 # BLOCK_SIZE) and AUTH_KEYGEN (the nvme-cli that makes the tenants' secrets).
 
-# The target's own account of its controllers: `hnvmfctl -s SOCK state` over the control socket
-# ("ctrl N subsys ... ioqueues Q" lines, then "controllers N"). Without hnvmfctl the suite falls
+# The target's own account of its controllers: `hnvmfctl -s SOCK controllers` over the control
+# socket (a header, then "CNTLID SUBNQN HOSTNQN PEER KATO q1:MODE[+auth] ..." a controller). Without hnvmfctl the suite falls
 # back to the log lines hnvmfd writes when a controller comes and goes.
 # HNVMFCTL: set by run.sh (BUILD_DIR/tools/hnvmfctl unless given)
 HNVMF_LOG_CTRL_UP=${HNVMF_LOG_CTRL_UP:-'ctrl [0-9]+ created'}
@@ -181,9 +181,8 @@ hnvmfctl() { "$HNVMFCTL" -s "$W/hnvmfd.sock" "$@"; }
 tgt_host_ctrl_count() {
     local up down out
     if [ -x "$HNVMFCTL" ]; then
-        out=$(hnvmfctl state 2>&1) || { echo "hnvmfctl state failed: $out"; return 2; }
-        [[ $out =~ (^|$'\n')controllers\ ([0-9]+) ]] || { echo "hnvmfctl state has no 'controllers N' line: $out"; return 2; }
-        echo "${BASH_REMATCH[2]}"; return 0
+        out=$(hnvmfctl controllers 2>&1) || { echo "hnvmfctl controllers failed: $out"; return 2; }
+        echo $(( $(grep -c . <<< "$out") - 1 )); return 0   # a line per controller under the header
     fi
     up=$(grep -cE -- "$HNVMF_LOG_CTRL_UP" "$W/hnvmfd.log")
     down=$(grep -cE -- "$HNVMF_LOG_CTRL_DOWN" "$W/hnvmfd.log")
@@ -193,15 +192,15 @@ tgt_host_ctrl_count() {
     fi
     echo $((up - down))
 }
-tgt_host_state() { hnvmfctl state; }
+tgt_host_state() { hnvmfctl subsystems && hnvmfctl controllers; }
 tgt_host_log_tail() { tail -n "${1:-20}" "$W/hnvmfd.log"; }
 tgt_host_alive() { kill -0 "$HNVMFD_PID" 2>/dev/null; }
 tgt_host_ns_add() {  # NQN NSID MIB
     local out rc
     [ -x "$HNVMFCTL" ] || { echo "no $HNVMFCTL to add a namespace with"; return 3; }
-    out=$(hnvmfctl ns-add "$@" 2>&1); rc=$?
+    out=$(hnvmfctl ns add-ram "$@" 2>&1); rc=$?
     echo "$out"
-    case $out in *"unknown command"*) return 3;; esac
+    [ $rc = 2 ] && return 3   # usage: this hnvmfctl cannot add one
     return $rc
 }
 

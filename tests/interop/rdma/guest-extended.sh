@@ -79,7 +79,7 @@ EOC
 $HNVMFD -c $W/hnvmf.conf > $W/hnvmfd.log 2>&1 & DPID=$!
 for i in $(seq 50); do [ -S $SOCK ] && break; sleep 0.1; done
 if ! kill -0 $DPID 2>/dev/null; then cat $W/hnvmfd.log; fail "hnvmfd did not start"; exit 1; fi
-ctrls() { $CTL -s $SOCK state | sed -n 's/^controllers \([0-9]*\).*/\1/p'; }
+ctrls() { echo $(( $($CTL -s $SOCK controllers | grep -c .) - 1 )); }   # rows under the header
 dev_of() {  # TRANSPORT [NQN] -> the namespace block device of that subsystem (waits 10 s);
             # the namespace head when the host's native multipath is on
     local i b; for i in $(seq 100); do
@@ -111,12 +111,12 @@ if has io; then
     D=$(dev_of rdma); wait_dev "$D" || fail "no namespace block device"
     C=/sys/class/nvme/$(basename ${D%n1})
     ts "queues: $(ls /sys/block/$(basename $D)/mq | wc -l) blk-mq hw queues"
-    $CTL -s $SOCK state
-    $CTL -s $SOCK state | grep -q "ioqueues 4" && pass "4 I/O queues on the target" || fail "I/O queue count"
+    $CTL -s $SOCK controllers
+    $CTL -s $SOCK controllers | grep -q " q4:" && pass "4 I/O queues on the target" || fail "I/O queue count"
     data_check $D rdma
     run $NVME disconnect -n $NQN
     sleep 1
-    n=$(ctrls); [ "$n" = 0 ] && pass "disconnect: controllers $n on the target" || { fail "disconnect leaves controllers $n"; $CTL -s $SOCK state; }
+    n=$(ctrls); [ "$n" = 0 ] && pass "disconnect: controllers $n on the target" || { fail "disconnect leaves controllers $n"; $CTL -s $SOCK controllers; }
     # the target's per-queue counters (debug log): in-capsule bytes on the I/O queues
     icd=$(sed -n 's/.*qid [1-9][0-9]* destroyed.* \([0-9]*\) in-capsule.*/\1/p' $W/hnvmfd.log | awk '{s+=$1} END {print s+0}')
     [ "$icd" -ge $((2*1024*1024)) ] && pass "in-capsule data used: $icd bytes on I/O queues" || fail "in-capsule bytes $icd"
@@ -136,7 +136,7 @@ if has mixed; then
     run $NVME connect -t rdma -a $A4 -s 4420 -n $NQN -i 2 || fail "connect rdma (mixed)"
     run $NVME connect -t tcp -a $A4 -s 4421 -n $NQN2 -i 2 || fail "connect tcp (mixed)"
     DR=$(dev_of rdma $NQN); DT=$(dev_of tcp $NQN2); wait_dev "$DR"; wait_dev "$DT"
-    $CTL -s $SOCK state
+    $CTL -s $SOCK controllers
     n=$(ctrls); [ "$n" = 2 ] && pass "one daemon, a TCP and an RDMA controller at once" || fail "mixed: controllers $n"
     run dd if=/dev/urandom of=$W/patm bs=1M count=16 status=none
     $TO dd if=$W/patm of=$DR bs=1M seek=100 oflag=direct status=none & P1=$!
@@ -157,7 +157,7 @@ if has multipath; then
     run $TO dd if=$W/patp of=$D bs=1M seek=50 oflag=direct status=none &&
     run $TO dd if=$D of=$W/backp bs=1M skip=50 count=16 iflag=direct status=none &&
     cmp $W/patp $W/backp && pass "multipath (RDMA + TCP paths): 16 MiB read back identical" ||
-        { fail "multipath I/O"; $CTL -s $SOCK state; tail -30 $W/hnvmfd.log; dmesg | tail -20; }
+        { fail "multipath I/O"; $CTL -s $SOCK controllers; tail -30 $W/hnvmfd.log; dmesg | tail -20; }
     run $NVME disconnect -n $NQN; sleep 1
     n=$(ctrls); [ "$n" = 0 ] && pass "multipath: disconnect leaves nothing" || fail "multipath: controllers $n left"
 fi
@@ -207,7 +207,7 @@ if has linkdown; then
         run $TO dd if=$D of=$W/backl bs=1M skip=30 count=8 iflag=direct status=none &&
         cmp $W/patl $W/backl && pass "link loss under I/O: host reconnected, data read back identical" || fail "link loss: I/O after reconnect"
         run $NVME disconnect -n $NQN; sleep 2
-        n=$(ctrls); [ "$n" = 0 ] && pass "link loss: disconnect leaves nothing (controllers $n)" || { fail "link loss: controllers $n"; $CTL -s $SOCK state; }
+        n=$(ctrls); [ "$n" = 0 ] && pass "link loss: disconnect leaves nothing (controllers $n)" || { fail "link loss: controllers $n"; $CTL -s $SOCK controllers; }
     else
         fail "link loss: the host did not reconnect"; dmesg | grep -iE 'nvme|rdma|rxe' | tail -15
     fi
@@ -225,7 +225,7 @@ if has abort; then
     run $NVME disconnect -n $NQN
     wait $FIO; ts "fio ended rc=$? (errors expected)"
     sleep 2
-    n=$(ctrls); [ "$n" = 0 ] && pass "disconnect under I/O: controllers $n on the target" || { fail "abort: controllers $n"; $CTL -s $SOCK state; }
+    n=$(ctrls); [ "$n" = 0 ] && pass "disconnect under I/O: controllers $n on the target" || { fail "abort: controllers $n"; $CTL -s $SOCK controllers; }
     grep -E 'still counted in flight|freed with|never' $W/hnvmfd.log && fail "abort: target reports leftovers" || pass "abort: no request left in flight at destroy"
     run $NVME connect -t rdma -a $A4 -s 4420 -n $NQN -i 2; D=$(dev_of rdma)
     run dd if=/dev/urandom of=$W/pata bs=1M count=8 status=none

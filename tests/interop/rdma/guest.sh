@@ -30,7 +30,7 @@ bad() { log "FAILED: $*"; echo "$*" >> "$CS/bad"; return 1; }
 skip() { log "SKIP: $*"; echo "$*" > "$CS/skip"; }
 wait_for() {  # TENTHS CMD...: poll CMD every 0.1 s
     local i; for ((i = 0; i < $1; i++)); do "${@:2}" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
-ctrls() { $CTL -s $SOCK state | sed -n 's/^controllers \([0-9]*\).*/\1/p'; }
+ctrls() { echo $(( $($CTL -s $SOCK controllers | grep -c .) - 1 )); }   # rows under the header
 dev_of() {  # NQN -> the namespace block device of that subsystem's controller (waits 10 s)
     local i b; for i in $(seq 100); do
         for b in /sys/block/nvme*n1; do case ${b##*/} in *c*) continue;; esac
@@ -149,8 +149,8 @@ case_connect_ioqueues() {
     local c tr=; for c in /sys/class/nvme/nvme*; do
         [ "$(cat "$c/subsysnqn")" = $NQN ] && tr=$(cat "$c/transport"); done
     [ "$tr" = rdma ] && ok "host controller transport rdma" || bad "host controller transport '$tr', expected rdma"
-    $CTL -s $SOCK state
-    $CTL -s $SOCK state | grep -q "subsys $NQN .*ioqueues 4" && ok "4 I/O queues on the target" || bad "the target does not show ioqueues 4"
+    $CTL -s $SOCK controllers
+    $CTL -s $SOCK controllers | grep " $NQN " | grep -q " q4:" && ok "4 I/O queues on the target" || bad "the target does not show ioqueues 4"
 }
 case_data_dd() {
     D=$(dev_of $NQN) || { bad "not connected"; return; }
@@ -172,7 +172,7 @@ case_fio_seq128k() {
 case_disconnect() {
     run $TO $NVME disconnect -n $NQN | grep -q "disconnected 1" && ok "host disconnected 1 controller" || bad "nvme disconnect did not disconnect 1 controller"
     wait_for 50 test "$(ctrls)" = 0
-    local n; n=$(ctrls); $CTL -s $SOCK state
+    local n; n=$(ctrls); $CTL -s $SOCK controllers
     [ "$n" = 0 ] && ok "target: controllers 0 after disconnect" || bad "target still has controllers $n after disconnect"
     ls /sys/class/nvme | grep -q . && bad "host still has controllers: $(ls /sys/class/nvme)" || ok "host has no controller left"
 }
@@ -180,7 +180,7 @@ case_tcp_and_rdma() {
     run $TO $NVME connect -t rdma -a $A4 -s 4420 -n $NQN -i 2 || bad "connect rdma failed"
     run $TO $NVME connect -t tcp -a $A4 -s 4421 -n $NQN2 -i 2 || bad "connect tcp failed"
     local dr dt; dr=$(dev_of $NQN) && dt=$(dev_of $NQN2) || { bad "no block device for both"; return; }
-    $CTL -s $SOCK state
+    $CTL -s $SOCK controllers
     [ "$(ctrls)" = 2 ] && ok "one hnvmfd, 2 controllers" || bad "target controllers $(ctrls), expected 2"
     # both at once: the same data written concurrently over RDMA and TCP, each read back
     run dd if=/dev/urandom of="$W/patm" bs=1M count=8 status=none
@@ -203,7 +203,7 @@ case_dhchap_dam() {
         --keep-alive-tmo=60 --dhchap-secret="$key" || { bad "nvme connect -t rdma --dhchap-secret failed"; dmesg | tail -20; return; }
     local d; d=$(dev_of $NQN) && wait_for 100 test -b "$d" || { bad "no namespace block device"; return; }
     verify_dd "$d" 8 40 "authenticated RDMA controller"     # I/O also admits the queues for good
-    local line; line=$($CTL -s $SOCK state | grep "host $DAM_HOSTNQN"); $CTL -s $SOCK state
+    local line; line=$($CTL -s $SOCK controllers | grep " $DAM_HOSTNQN "); $CTL -s $SOCK controllers
     [[ $line == *"q1:dam+auth"* && $line == *"q2:dam+auth"* ]] && ok "target: q1 and q2 dam+auth" ||
         bad "the queues are not dam+auth: '$line'"
     run $NVME disconnect -n $NQN
