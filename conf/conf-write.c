@@ -93,8 +93,11 @@ static char *render(const struct hnvmf_conf *c, enum section_kind k, size_t i, c
 			hex(&t, s->ns[n].nguid, false);
 			add(&t, ", uuid=");
 			hex(&t, s->ns[n].uuid, true);
-			add(&t, "\n");
+			add(&t, ", ana_group=%u\n", s->ns[n].anagrpid);
 		}
+		for (unsigned g = 1; g <= HNVMF_CONF_MAX_ANA_GROUPS; g++)
+			if (s->ana_state[g])
+				add(&t, "ana_state = %u:%s\n", g, hnvmf_conf_ana_state_name(s->ana_state[g]));
 		for (size_t l = 0; l < s->nlisteners; l++)
 			add(&t, "%s%s%s", l ? ", " : "listeners = ", s->listeners[l], l + 1 == s->nlisteners ? "\n" : "");
 	}

@@ -115,7 +115,8 @@ static const char main_file[] =
 	"\n"
 	"# the database volume\n"
 	"[subsystem nqn.2026-01.io.hnvmf:db]\n"
-	"namespace = 1:ram0\n"
+	"namespace = 1:ram0, ana_group=3\n"
+	"ana_state = 3:inaccessible\n"
 	"host = nqn.2014-08.org.nvmexpress:uuid:0b7a6c2e-1f4d-4e55-8a2b-91c3d4e5f601\n"
 	"\n"
 	"# end of file\n";
@@ -166,6 +167,8 @@ static void test_write_back(void **state)
 	assert_int_equal(again->nbackends, 1);
 	assert_int_equal(again->subsystems[0].nhosts, 2);
 	assert_memory_equal(again->subsystems[0].ns[0].nguid, s->ns[0].nguid, 16);
+	assert_int_equal(again->subsystems[0].ns[0].anagrpid, 3); /* docs/ana.md */
+	assert_int_equal(again->subsystems[0].ana_state[3], HNVMF_CONF_ANA_INACCESSIBLE);
 	char *before = hnvmf_conf_read_file(path);
 	assert_int_equal(hnvmf_conf_write_back(again, err, sizeof(err)), 0);
 	char *after = hnvmf_conf_read_file(path);
