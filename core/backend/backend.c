@@ -11,7 +11,8 @@
 #include "core/backend/backend-file.h"
 #include "core/backend/backend-impl.h"
 
-static const struct hnvmf_backend_ops *const ops_by_type[] = {
+/* NULL where this build left a backend out (rbd without librbd). */
+static const struct hnvmf_backend_ops *const ops_by_type[HNVMF_BACKEND_RBD + 1] = {
 	[HNVMF_BACKEND_RAM] = &hnvmf_backend_ram_ops,
 	[HNVMF_BACKEND_NULL] = &hnvmf_backend_null_ops,
 	[HNVMF_BACKEND_FILE] = &hnvmf_backend_uring_ops,
