@@ -5,6 +5,7 @@
  * `--check` with an unreachable cluster, and, last, the cluster stopped under I/O: the host gets a
  * path error within rbd_timeout_s, the daemon keeps serving its RAM namespace, and I/O works again
  * once the cluster is back. */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <rados/librados.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/rand.h>
@@ -315,6 +317,30 @@ static void test_check_unreachable(void **state)
 	free(out);
 }
 
+/* Every thread of a process (its /proc/PID/task directory) is in scheduler state want. */
+static bool all_tasks_in(const char *taskdir, char want)
+{
+	DIR *d = opendir(taskdir);
+	struct dirent *e;
+	bool all = d != NULL;
+	while (all && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[512], buf[512];
+		snprintf(path, sizeof(path), "%s/%s/stat", taskdir, e->d_name);
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		const char *paren = strrchr(buf, ')'); /* the state follows the command name */
+		all = paren && paren[1] == ' ' && paren[2] == want;
+	}
+	if (d)
+		closedir(d);
+	return all;
+}
+
 static void signal_cluster(int sig)
 {
 	static const char *const daemons[] = {"osd.0", "mon.a"};
@@ -327,6 +353,14 @@ static void signal_cluster(int sig)
 		assert_int_equal(fscanf(f, "%d", &pid), 1);
 		fclose(f);
 		assert_int_equal(kill(pid, sig), 0);
+		/* kill() only queues the signal: wait until every thread of the daemon has stopped
+		 * (or runs again), or I/O sent meanwhile may still be served. */
+		char stat_path[64], want = sig == SIGSTOP ? 'T' : 0;
+		snprintf(stat_path, sizeof(stat_path), "/proc/%d/task", pid);
+		for (int tries = 0; want && tries < 1000 && !all_tasks_in(stat_path, want); tries++)
+			usleep(10000);
+		if (want)
+			assert_true(all_tasks_in(stat_path, want));
 	}
 }
 
