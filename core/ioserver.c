@@ -30,6 +30,10 @@ struct server_qp {
 	bool kick;
 	unsigned inflight;             /* submitted, not yet reaped */
 	struct server_qp *next_active; /* on the active list while inflight > 0 */
+	/* Its completions signal no fd (hnvmf_bqp_notify unsupported): the server polls while it
+	 * holds ios here instead of sleeping (an RBD image's completions; a synchronous backend
+	 * never holds any). */
+	bool polled;
 };
 
 struct hnvmf_ioserver {
@@ -111,8 +115,10 @@ static struct server_qp *qp_for(struct hnvmf_ioserver *s, struct hnvmf_backend *
 		/* Completions signal the server's eventfd, so it sleeps while the device works
 		 * (a synchronous backend has nothing to wait for). */
 		*rc = hnvmf_bqp_notify(q->qp, s->wakefd);
-		if (*rc == -EOPNOTSUPP)
+		if (*rc == -EOPNOTSUPP) {
+			q->polled = true;
 			*rc = 0;
+		}
 		else if (*rc)
 			hnvmf_bqp_close(q->qp);
 	}
@@ -254,6 +260,15 @@ static void drain_wakefd(struct hnvmf_ioserver *s)
 	(void)r;
 }
 
+/* Whether an io is at a queue pair whose completions would not wake a sleeping server. */
+static bool must_poll(const struct hnvmf_ioserver *s)
+{
+	for (const struct server_qp *q = s->active; q; q = q->next_active)
+		if (q->polled)
+			return true;
+	return false;
+}
+
 /* Sleeps until a push, a completion of the device or (ms >= 0) ms. Returns the work found by the
  * last look before sleeping (> 0: it did not sleep). */
 static int sleep_until_work(struct hnvmf_ioserver *s, int ms)
@@ -313,7 +328,7 @@ static void *server_thread(void *arg)
 		/* Nothing to do until a push, a completion or a tenant's limit lets one pass: poll
 		 * a bounded time (a hand-off that comes soon is cheaper caught than slept for),
 		 * letting a thread that shares the CPU run, then sleep. */
-		if (now - last_work < s->spin_ns) {
+		if (now - last_work < s->spin_ns || must_poll(s)) {
 			sched_yield();
 			continue;
 		}
