@@ -442,12 +442,45 @@ static int listener_end(struct main_ctx *x)
 	return 0;
 }
 
+static int printable_key(struct main_ctx *x, const char *k, const char *v, int line, char *dst, size_t n)
+{
+	for (const char *p = v; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return BAD(x, line, "%s: only printable ASCII is allowed", k);
+	if (!*v)
+		return BAD(x, line, "%s: empty value", k);
+	if (conf_copy(dst, n, v, x->why) < 0)
+		return BADV(x, line, k);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- [backend NAME] */
 
 static const struct conf_key backend_keys[] = {
 	{ "type", false },     { "path", false },   { "size", false }, { "block_size", false },
-	{ "readonly", false }, { "direct", false }, { NULL, false },
+	{ "readonly", false }, { "direct", false }, { "ceph_conf", false }, { "client", false },
+	{ "pool", false },     { "image", false },  { "rados_namespace", false },
+	{ "rbd_timeout_s", false }, { NULL, false },
 };
+
+/* The keys only type rbd has, each with where its value goes. */
+static char *rbd_string(struct hnvmf_conf_backend *b, const char *k, size_t *n)
+{
+	static const char *const keys[] = { "ceph_conf", "client", "pool", "image", "rados_namespace" };
+	char *const dst[] = { b->ceph_conf, b->client, b->pool, b->image, b->rados_namespace };
+	const size_t len[] = { sizeof(b->ceph_conf), sizeof(b->client), sizeof(b->pool),
+			       sizeof(b->image), sizeof(b->rados_namespace) };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(k, keys[i]) == 0) {
+			*n = len[i];
+			return dst[i];
+		}
+	return NULL;
+}
+
+static const char *const rbd_only_keys[] = { "ceph_conf", "client", "pool", "image", "rados_namespace",
+					     "rbd_timeout_s", NULL };
 
 static struct hnvmf_conf_backend *cur_backend(struct main_ctx *x)
 {
@@ -458,10 +491,11 @@ static int backend_key(struct main_ctx *x, const char *k, const char *v, int lin
 {
 	struct hnvmf_conf_backend *b = cur_backend(x);
 	if (strcmp(k, "type") == 0) {
-		static const char *const names[] = { "ram", "null", "file", NULL };
+		static const char *const names[] = { "ram", "null", "file", "rbd", NULL };
 		static const enum hnvmf_conf_backend_type types[] = { HNVMF_CONF_BACKEND_RAM,
 								       HNVMF_CONF_BACKEND_NULL,
-								       HNVMF_CONF_BACKEND_FILE };
+								       HNVMF_CONF_BACKEND_FILE,
+								       HNVMF_CONF_BACKEND_RBD };
 		int i;
 		if (conf_parse_enum(v, names, &i, x->why) < 0)
 			return BADV(x, line, k);
@@ -476,6 +510,22 @@ static int backend_key(struct main_ctx *x, const char *k, const char *v, int lin
 	if (strcmp(k, "size") == 0) {
 		if (conf_parse_size(v, &b->size, x->why) < 0)
 			return BADV(x, line, k);
+		return 0;
+	}
+	size_t n;
+	char *dst = rbd_string(b, k, &n);
+	if (dst && strcmp(k, "ceph_conf") == 0) {
+		if (conf_resolve_path(x->dir, v, dst, n, x->why) < 0)
+			return BADV(x, line, k);
+		return 0;
+	}
+	if (dst)
+		return printable_key(x, k, v, line, dst, n);
+	if (strcmp(k, "rbd_timeout_s") == 0) {
+		unsigned t = 0;
+		if (uint_key(x, k, v, line, 1, 3600, &t) < 0)
+			return -1;
+		b->rbd_timeout_s = t;
 		return 0;
 	}
 	if (strcmp(k, "block_size") == 0) {
@@ -503,10 +553,26 @@ static int backend_end(struct main_ctx *x)
 	int type_line = conf_seen_line(&x->seen, "type"), path_line = conf_seen_line(&x->seen, "path"),
 	    size_line = conf_seen_line(&x->seen, "size");
 	if (!type_line)
-		return BAD(x, x->sect_line, "[backend %s] needs 'type' (ram, null or file)", b->name);
+		return BAD(x, x->sect_line, "[backend %s] needs 'type' (ram, null, file or rbd)", b->name);
 	if (!b->block_size)
 		b->block_size = 512;
-	if (b->type != HNVMF_CONF_BACKEND_FILE) {
+	for (int i = 0; b->type != HNVMF_CONF_BACKEND_RBD && rbd_only_keys[i]; i++)
+		if (conf_seen_line(&x->seen, rbd_only_keys[i]))
+			return BAD(x, conf_seen_line(&x->seen, rbd_only_keys[i]), "%s: only for type = rbd",
+				   rbd_only_keys[i]);
+	if (b->type == HNVMF_CONF_BACKEND_RBD) {
+		static const char *const needed[] = { "ceph_conf", "pool", "image", NULL };
+		for (int i = 0; needed[i]; i++)
+			if (!conf_seen_line(&x->seen, needed[i]))
+				return BAD(x, x->sect_line, "[backend %s] needs '%s' (type = rbd)", b->name,
+					   needed[i]);
+		if (path_line)
+			return BAD(x, path_line, "path: an rbd backend has no path (ceph_conf, pool, image)");
+		if (conf_seen_line(&x->seen, "direct"))
+			return BAD(x, conf_seen_line(&x->seen, "direct"), "direct: only for type = file");
+		if (!b->client[0])
+			snprintf(b->client, sizeof(b->client), "admin");
+	} else if (b->type != HNVMF_CONF_BACKEND_FILE) {
 		const char *t = b->type == HNVMF_CONF_BACKEND_RAM ? "ram" : "null";
 		if (path_line)
 			return BAD(x, path_line, "path: a %s backend has no path", t);
@@ -552,18 +618,6 @@ static int add_ref(struct main_ctx *x, int kind, int line, size_t idx)
 	r->line = line;
 	r->subsys = x->c->nsubsystems - 1;
 	r->idx = idx;
-	return 0;
-}
-
-static int printable_key(struct main_ctx *x, const char *k, const char *v, int line, char *dst, size_t n)
-{
-	for (const char *p = v; *p; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			return BAD(x, line, "%s: only printable ASCII is allowed", k);
-	if (!*v)
-		return BAD(x, line, "%s: empty value", k);
-	if (conf_copy(dst, n, v, x->why) < 0)
-		return BADV(x, line, k);
 	return 0;
 }
 

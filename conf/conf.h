@@ -42,6 +42,7 @@ enum hnvmf_conf_backend_type {
 	HNVMF_CONF_BACKEND_RAM,
 	HNVMF_CONF_BACKEND_NULL,
 	HNVMF_CONF_BACKEND_FILE,
+	HNVMF_CONF_BACKEND_RBD,
 };
 
 enum hnvmf_trtype {
@@ -67,6 +68,12 @@ struct hnvmf_conf_backend {
 	bool readonly;
 	bool direct;         /* try O_DIRECT (falls back to buffered where the file system refuses it) */
 	char path[4096];     /* type file: the file or block device; empty otherwise */
+	/* type rbd: the image; rbd_timeout_s bounds connect and each Ceph operation (0 = 10 s) */
+	char ceph_conf[4096];
+	char client[64];            /* cephx user without "client."; default "admin" */
+	char pool[128], image[128];
+	char rados_namespace[128];  /* empty: the pool's default namespace */
+	unsigned rbd_timeout_s;
 	unsigned line;       /* of its [backend] header: refusals at open name it */
 };
 

@@ -31,6 +31,7 @@ static enum hnvmf_backend_type map_backend_type(enum hnvmf_conf_backend_type t)
 	case HNVMF_CONF_BACKEND_RAM: return HNVMF_BACKEND_RAM;
 	case HNVMF_CONF_BACKEND_NULL: return HNVMF_BACKEND_NULL;
 	case HNVMF_CONF_BACKEND_FILE: return HNVMF_BACKEND_FILE;
+	case HNVMF_CONF_BACKEND_RBD: return HNVMF_BACKEND_RBD;
 	}
 	/* The loader stores only the values above. */
 	return HNVMF_BACKEND_NULL;
@@ -45,5 +46,13 @@ struct hnvmf_backend_params hnvmf_conf_map_backend(const struct hnvmf_conf_backe
 		.block_size = b->block_size,
 		.readonly = b->readonly,
 		.direct = b->direct,
+		.rbd = {
+			.ceph_conf = b->ceph_conf,
+			.client = b->client,
+			.pool = b->pool,
+			.image = b->image,
+			.rados_namespace = b->rados_namespace,
+			.timeout_s = b->rbd_timeout_s,
+		},
 	};
 }

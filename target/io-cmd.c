@@ -38,6 +38,12 @@ uint16_t hnvmf_errno_to_status(int err, bool write)
 	case -ENODATA:
 	case -EBADMSG:
 		return write ? HNVMF_SC_MEDIA(NVME_SC_WRITE_FAULT) : HNVMF_SC_MEDIA(NVME_SC_READ_ERROR);
+	case -ETIMEDOUT: /* an RBD backend's cluster did not answer within rbd_timeout_s */
+	case -ESHUTDOWN: /* Ceph's EBLOCKLISTED: this gateway was fenced off the cluster */
+	case -ENOTCONN:
+		/* Not this command's fault but this path's: without DNR the Linux host retries it,
+		 * with native multipath on another path (nvme_failover_req takes SCT 3h). */
+		return hnvmf_status(NVME_SCT_PATH, NVME_SC_ANA_INTERNAL_PATH_ERROR, 0);
 	case -ENOMEM:
 	case -EAGAIN:
 	case -EBUSY:

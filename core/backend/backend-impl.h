@@ -31,12 +31,14 @@ struct hnvmf_backend_ops {
 	/* Blocks until reap would find something or timeout_ms passed (-1: no limit). Returns 0,
 	 * -ETIME, -EINTR or another -errno. NULL for synchronous backends. */
 	int (*wait)(struct hnvmf_bqp *qp, int timeout_ms);
+	/* The storage's size now, in bytes. NULL: the size is fixed at open. */
+	int (*get_size)(struct hnvmf_backend *be, uint64_t *size);
 };
 
 struct hnvmf_backend {
 	const struct hnvmf_backend_ops *ops;
 	enum hnvmf_backend_type type;
-	uint64_t size;
+	uint64_t size; /* read and written with __atomic builtins: a refresh may change it under I/O */
 	uint32_t block_size;
 	bool readonly;
 	void *priv;
@@ -69,5 +71,8 @@ void hnvmf_backend_errmsg(char *errmsg, size_t errlen, const char *fmt, ...)
 extern const struct hnvmf_backend_ops hnvmf_backend_ram_ops;
 extern const struct hnvmf_backend_ops hnvmf_backend_null_ops;
 extern const struct hnvmf_backend_ops hnvmf_backend_uring_ops;
+#ifdef HNVMF_WITH_RBD
+extern const struct hnvmf_backend_ops hnvmf_backend_rbd_ops;
+#endif
 
 #endif

@@ -11,16 +11,21 @@
 #include "core/backend/backend-file.h"
 #include "core/backend/backend-impl.h"
 
-static const struct hnvmf_backend_ops *const ops_by_type[] = {
+/* NULL where this build left a backend out (rbd without librbd). */
+static const struct hnvmf_backend_ops *const ops_by_type[HNVMF_BACKEND_RBD + 1] = {
 	[HNVMF_BACKEND_RAM] = &hnvmf_backend_ram_ops,
 	[HNVMF_BACKEND_NULL] = &hnvmf_backend_null_ops,
 	[HNVMF_BACKEND_FILE] = &hnvmf_backend_uring_ops,
+#ifdef HNVMF_WITH_RBD
+	[HNVMF_BACKEND_RBD] = &hnvmf_backend_rbd_ops,
+#endif
 };
 
 static const char *const type_names[] = {
 	[HNVMF_BACKEND_RAM] = "ram",
 	[HNVMF_BACKEND_NULL] = "null",
 	[HNVMF_BACKEND_FILE] = "file",
+	[HNVMF_BACKEND_RBD] = "rbd",
 };
 
 #define N_TYPES (sizeof(type_names) / sizeof(type_names[0]))
@@ -66,6 +71,11 @@ int hnvmf_backend_open(const struct hnvmf_backend_params *p, struct hnvmf_backen
 				     p->block_size);
 		return -EINVAL;
 	}
+	if (!ops_by_type[p->type]) {
+		hnvmf_backend_errmsg(errmsg, errlen, "this hnvmfd was built without the %s backend",
+				     type_names[p->type]);
+		return -EOPNOTSUPP;
+	}
 	be = calloc(1, sizeof(*be));
 	if (!be) {
 		hnvmf_backend_errmsg(errmsg, errlen, "out of memory");
@@ -102,7 +112,25 @@ void hnvmf_backend_close(struct hnvmf_backend *be)
 	free(be);
 }
 
-uint64_t hnvmf_backend_size(const struct hnvmf_backend *be) { return be->size; }
+uint64_t hnvmf_backend_size(const struct hnvmf_backend *be)
+{
+	return __atomic_load_n(&be->size, __ATOMIC_RELAXED);
+}
+
+int hnvmf_backend_refresh_size(struct hnvmf_backend *be)
+{
+	uint64_t size;
+	int rc;
+
+	if (!be->ops->get_size)
+		return -EOPNOTSUPP;
+	rc = be->ops->get_size(be, &size);
+	if (rc < 0)
+		return rc;
+	__atomic_store_n(&be->size, size - size % be->block_size, __ATOMIC_RELAXED);
+	return 0;
+}
+
 uint32_t hnvmf_backend_block_size(const struct hnvmf_backend *be) { return be->block_size; }
 bool hnvmf_backend_readonly(const struct hnvmf_backend *be) { return be->readonly; }
 bool hnvmf_backend_direct(const struct hnvmf_backend *be)
@@ -147,7 +175,7 @@ void hnvmf_bqp_close(struct hnvmf_bqp *qp)
 /* The checks every backend shares. Overflow-safe: offset + len is never computed. */
 static int bio_check(const struct hnvmf_backend *be, const struct hnvmf_bio *bio)
 {
-	uint64_t total = 0;
+	uint64_t total = 0, size = hnvmf_backend_size(be);
 
 	switch (bio->op) {
 	case HNVMF_BIO_FLUSH:
@@ -163,7 +191,7 @@ static int bio_check(const struct hnvmf_backend *be, const struct hnvmf_bio *bio
 	default:
 		return -EINVAL;
 	}
-	if (bio->offset > be->size || bio->len > be->size - bio->offset)
+	if (bio->offset > size || bio->len > size - bio->offset)
 		return -EINVAL;
 	if (bio->op != HNVMF_BIO_READ && bio->op != HNVMF_BIO_WRITE)
 		return 0;

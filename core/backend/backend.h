@@ -1,6 +1,7 @@
 /* Namespace backends: the one interface between the engine and storage.
  *
- * A backend is one opened storage object (RAM buffer, null sink, file or block device). I/O goes
+ * A backend is one opened storage object (RAM buffer, null sink, file or block device, Ceph RBD
+ * image). I/O goes
  * through queue pairs: each queue pair is independent (for the io_uring backend, one ring), shares
  * nothing with the others and must be used by one thread at a time. A caller submits hnvmf_bio
  * descriptors and later reaps them with poll or wait; synchronous backends (ram, null) complete
@@ -16,6 +17,17 @@ enum hnvmf_backend_type {
 	HNVMF_BACKEND_RAM,
 	HNVMF_BACKEND_NULL,
 	HNVMF_BACKEND_FILE, /* regular file or block device, through io_uring */
+	HNVMF_BACKEND_RBD,  /* Ceph RBD image through librbd (built with HNVMF_RBD) */
+};
+
+/* type rbd: where the image is. Strings are read only during open. */
+struct hnvmf_rbd_params {
+	const char *ceph_conf;       /* ceph.conf (mon addresses, keyring) */
+	const char *client;          /* cephx user without "client.", e.g. "admin" */
+	const char *pool;
+	const char *image;
+	const char *rados_namespace; /* NULL or "": the pool's default namespace */
+	unsigned timeout_s;          /* connect, mon and OSD operations; 0 = 10 s */
 };
 
 struct hnvmf_backend_params {
@@ -25,6 +37,7 @@ struct hnvmf_backend_params {
 	uint32_t block_size; /* logical block size: 512 or 4096 */
 	bool readonly;
 	bool direct; /* try O_DIRECT (falls back to buffered where the file system refuses it) */
+	struct hnvmf_rbd_params rbd; /* type rbd only */
 };
 
 enum hnvmf_bio_op {
@@ -63,6 +76,10 @@ int hnvmf_backend_open(const struct hnvmf_backend_params *p, struct hnvmf_backen
 		       char *errmsg, size_t errlen);
 void hnvmf_backend_close(struct hnvmf_backend *be);
 uint64_t hnvmf_backend_size(const struct hnvmf_backend *be);
+/* Takes the storage's current size (an RBD image resized by `rbd resize`), rounded down to whole
+ * blocks, as the backend's size; I/O beyond it is refused from then on. Returns 0, -EOPNOTSUPP for
+ * backends whose size is fixed at open (ram, null, file), or -errno from the storage. */
+int hnvmf_backend_refresh_size(struct hnvmf_backend *be);
 uint32_t hnvmf_backend_block_size(const struct hnvmf_backend *be);
 bool hnvmf_backend_readonly(const struct hnvmf_backend *be);
 /* Whether reads and writes may go through O_DIRECT (a file backend that could open it). */

@@ -265,6 +265,48 @@ static void longest_nqn(void **state)
 }
 
 /* tenants_dir, file backends and secret files are relative to the file that names them. */
+/* [backend] type = rbd: its keys land in the model (ceph_conf resolved against the file's
+ * directory, client defaulting to admin), and the rbd-only keys are refused on other types. */
+static void rbd_backend(void **state)
+{
+	(void)state;
+	sub("etc");
+	put("etc/m.conf", 0644,
+	    "[listener tcp]\naddress = 127.0.0.1\n"
+	    "[backend a]\ntype = rbd\nceph_conf = ceph.conf\npool = p1\nimage = img-a\n"
+	    "[backend b]\ntype = rbd\nceph_conf = /etc/ceph/ceph.conf\nclient = gw1\npool = p2\nimage = img-b\n"
+	    "rados_namespace = tenant-b\nrbd_timeout_s = 4\nsize = 1G\nreadonly = yes\n"
+	    "[subsystem nqn.2026-01.io.hnvmf:a]\nnamespace = 1:a\nnamespace = 2:b\n");
+	struct hnvmf_conf *c = load_ok("etc/m.conf");
+	char want[512];
+	snprintf(want, sizeof(want), "%s/etc/ceph.conf", dir);
+	assert_int_equal(c->backends[0].type, HNVMF_CONF_BACKEND_RBD);
+	assert_string_equal(c->backends[0].ceph_conf, want);
+	assert_string_equal(c->backends[0].client, "admin");
+	assert_string_equal(c->backends[0].pool, "p1");
+	assert_string_equal(c->backends[0].image, "img-a");
+	assert_string_equal(c->backends[0].rados_namespace, "");
+	assert_int_equal(c->backends[0].rbd_timeout_s, 0);
+	assert_int_equal(c->backends[0].size, 0); /* the image's own size */
+	assert_string_equal(c->backends[1].client, "gw1");
+	assert_string_equal(c->backends[1].rados_namespace, "tenant-b");
+	assert_int_equal(c->backends[1].rbd_timeout_s, 4);
+	assert_int_equal(c->backends[1].size, 1ull << 30);
+	assert_true(c->backends[1].readonly);
+	hnvmf_conf_free(c);
+
+	put("etc/bad.conf", 0644,
+	    "[listener tcp]\naddress = 127.0.0.1\n"
+	    "[backend a]\ntype = rbd\nceph_conf = ceph.conf\npool = p1\nimage = img-a\npath = /dev/null\n"
+	    "[subsystem nqn.2026-01.io.hnvmf:a]\nnamespace = 1:a\n");
+	load_bad("etc/bad.conf", "bad.conf:8: path: an rbd backend has no path");
+	put("etc/bad2.conf", 0644,
+	    "[listener tcp]\naddress = 127.0.0.1\n"
+	    "[backend a]\ntype = null\nsize = 1M\nimage = x\n"
+	    "[subsystem nqn.2026-01.io.hnvmf:a]\nnamespace = 1:a\n");
+	load_bad("etc/bad2.conf", "bad2.conf:6: image: only for type = rbd");
+}
+
 static void relative_paths(void **state)
 {
 	(void)state;
@@ -459,6 +501,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(syntax_forms, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(longest_nqn, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(relative_paths, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(rbd_backend, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(secret_file_modes, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(tenant_file_selection, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(tenant_reload, make_dir, remove_dir),

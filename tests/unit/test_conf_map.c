@@ -41,6 +41,22 @@ static void test_backends(void **state)
 	assert_false(p.readonly);
 	b.type = HNVMF_CONF_BACKEND_NULL;
 	assert_int_equal(hnvmf_conf_map_backend(&b).type, HNVMF_BACKEND_NULL);
+
+	b = (struct hnvmf_conf_backend){.type = HNVMF_CONF_BACKEND_RBD, .block_size = 512, .rbd_timeout_s = 7};
+	strcpy(b.ceph_conf, "/etc/ceph/ceph.conf");
+	strcpy(b.client, "gw1");
+	strcpy(b.pool, "rbd");
+	strcpy(b.image, "vol0");
+	strcpy(b.rados_namespace, "ns");
+	p = hnvmf_conf_map_backend(&b);
+	assert_int_equal(p.type, HNVMF_BACKEND_RBD);
+	assert_null(p.path);
+	assert_string_equal(p.rbd.ceph_conf, "/etc/ceph/ceph.conf");
+	assert_string_equal(p.rbd.client, "gw1");
+	assert_string_equal(p.rbd.pool, "rbd");
+	assert_string_equal(p.rbd.image, "vol0");
+	assert_string_equal(p.rbd.rados_namespace, "ns");
+	assert_int_equal(p.rbd.timeout_s, 7);
 }
 
 int main(void)

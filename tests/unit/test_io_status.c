@@ -103,12 +103,27 @@ static void test_transient(void **state)
 		check(&t[i]);
 }
 
+/* The storage behind this gateway cannot be reached (an RBD backend's cluster timed out, or this
+ * gateway was blocklisted): Internal Path Error without DNR, so that a host retries, and with
+ * native multipath retries on another path, instead of failing the I/O for good. */
+static void test_path_error(void **state)
+{
+	(void)state;
+	const struct expect t[] = {
+		{-ETIMEDOUT, false, NVME_SCT_PATH, 0x00, false},
+		{-ETIMEDOUT, true, NVME_SCT_PATH, 0x00, false},
+		{-ESHUTDOWN, true, NVME_SCT_PATH, 0x00, false},
+		{-ENOTCONN, false, NVME_SCT_PATH, 0x00, false},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		check(&t[i]);
+}
+
 static void test_unknown_is_internal(void **state)
 {
 	(void)state;
 	const struct expect t[] = {
 		{-ENXIO, true, NVME_SCT_GENERIC, 0x06, true}, /* Internal Error */
-		{-ETIMEDOUT, false, NVME_SCT_GENERIC, 0x06, true},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		check(&t[i]);
@@ -123,6 +138,7 @@ int main(void)
 		cmocka_unit_test(test_media_errors),
 		cmocka_unit_test(test_command_errors),
 		cmocka_unit_test(test_transient),
+		cmocka_unit_test(test_path_error),
 		cmocka_unit_test(test_unknown_is_internal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
