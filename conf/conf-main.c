@@ -37,6 +37,7 @@ struct main_ctx {
 	struct conf_seen seen;
 	int global_line, pqm_line, limits_line, metrics_line;
 	int mdts_line; /* where mdts_kib was set, for the check against conn_buffer_mib */
+	int cntlid_line; /* the later of cntlid_min / cntlid_max, for the check of the range */
 	/* header lines, parallel to c->listeners / backends / subsystems */
 	int *listener_line, *backend_line, *subsys_line;
 	size_t nll, nbl, nsl;
@@ -61,13 +62,19 @@ static int uint_key(struct main_ctx *x, const char *key, const char *v, int line
 
 static bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
 
+static int addr_port(struct main_ctx *x, const char *key, const char *v, int line, char *addr_out,
+		     size_t addr_len, uint16_t *port_out);
+static bool same_addr(const char *a, const char *b);
+
 /* ---------------------------------------------------------------- [global] */
 
 static const struct conf_key global_keys[] = {
 	{ "log_level", false },	     { "reactors", false },	    { "default_mode", false },
 	{ "queue_depth", false },     { "max_io_queues", false },    { "inline_data_size", false },
 	{ "mdts_kib", false },	     { "kato_default_ms", false },  { "dam_whitelist", false },
-	{ "tenants_dir", false },     { "control_socket", false },   { NULL, false },
+	{ "tenants_dir", false },     { "control_socket", false },   { "cntlid_min", false },
+	{ "cntlid_max", false },      { "anatt", false },            { "referral", true },
+	{ NULL, false },
 };
 
 static int set_tenants_dir(struct main_ctx *x, const char *v, int line)
@@ -117,6 +124,25 @@ static int set_dam_whitelist(struct main_ctx *x, const char *v, int line)
 			return BADV(x, line, "dam_whitelist");
 		c->dam_whitelist[c->ndam_whitelist++] = (int)lvl;
 	}
+	return 0;
+}
+
+/* referral = ADDRESS:PORT: a peer gateway's NVMe/TCP discovery service (docs/ana.md). */
+static int referral_key(struct main_ctx *x, const char *v, int line)
+{
+	struct hnvmf_conf *c = x->c;
+	struct hnvmf_conf_listener r = { .trtype = HNVMF_TRTYPE_TCP, .discovery = true };
+	if (addr_port(x, "referral", v, line, r.addr, sizeof(r.addr), &r.port) < 0)
+		return -1;
+	if (c->nreferrals >= HNVMF_CONF_MAX_REFERRALS)
+		return BAD(x, line, "referral: more than %d", HNVMF_CONF_MAX_REFERRALS);
+	for (size_t i = 0; i < c->nreferrals; i++)
+		if (c->referrals[i].port == r.port && same_addr(c->referrals[i].addr, r.addr))
+			return BAD(x, line, "referral: %s is listed twice", v);
+	struct hnvmf_conf_listener *slot = conf_grow(&c->referrals, &c->nreferrals, sizeof(*slot));
+	if (!slot)
+		return BAD(x, line, "out of memory");
+	*slot = r;
 	return 0;
 }
 
@@ -172,6 +198,15 @@ static int global_key(struct main_ctx *x, const char *k, const char *v, int line
 		return set_dam_whitelist(x, v, line);
 	if (strcmp(k, "tenants_dir") == 0)
 		return set_tenants_dir(x, v, line);
+	if (strcmp(k, "cntlid_min") == 0 || strcmp(k, "cntlid_max") == 0) {
+		x->cntlid_line = line;
+		return uint_key(x, k, v, line, 1, HNVMF_CONF_CNTLID_MAX,
+				strcmp(k, "cntlid_min") == 0 ? &c->cntlid_min : &c->cntlid_max);
+	}
+	if (strcmp(k, "anatt") == 0) /* Identify ANATT is one byte of seconds; 0 is not a time */
+		return uint_key(x, k, v, line, 1, 255, &c->anatt);
+	if (strcmp(k, "referral") == 0)
+		return referral_key(x, v, line);
 	/* control_socket */
 	if (*v && v[0] != '/')
 		return BAD(x, line, "control_socket: '%s' is not an absolute path", v);
@@ -330,35 +365,42 @@ static int limits_end(struct main_ctx *x)
 
 static const struct conf_key metrics_keys[] = { { "listen", false }, { "sla_epoch_ms", false }, { NULL, false } };
 
-/* listen = ADDRESS:PORT, an IPv6 address in brackets ([::1]:9464); empty: no endpoint. */
-static int metrics_listen(struct main_ctx *x, const char *v, int line)
+/* ADDRESS:PORT, an IPv6 address in brackets ([::1]:9464), into addr and *port. */
+static int addr_port(struct main_ctx *x, const char *key, const char *v, int line, char *addr_out,
+		     size_t addr_len, uint16_t *port_out)
 {
-	struct hnvmf_conf_metrics *m = &x->c->metrics;
 	char buf[80];
-	if (!*v) {
-		m->addr[0] = '\0';
-		return 0;
-	}
 	if (conf_copy(buf, sizeof(buf), v, x->why) < 0)
-		return BADV(x, line, "listen");
+		return BADV(x, line, key);
 	char *colon = strrchr(buf, ':'), *addr = buf;
 	if (!colon || colon == buf)
-		return BAD(x, line, "listen: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)", v);
+		return BAD(x, line, "%s: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)", key, v);
 	*colon = '\0';
 	if (*addr == '[') {
 		size_t n = strlen(addr);
 		if (n < 3 || addr[n - 1] != ']')
-			return BAD(x, line, "listen: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)", v);
+			return BAD(x, line, "%s: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)", key, v);
 		addr[n - 1] = '\0';
 		addr++;
 	}
 	uint64_t port;
-	if (conf_parse_addr(addr, x->why) < 0 || conf_copy(m->addr, sizeof(m->addr), addr, x->why) < 0)
-		return BADV(x, line, "listen");
+	if (conf_parse_addr(addr, x->why) < 0 || conf_copy(addr_out, addr_len, addr, x->why) < 0)
+		return BADV(x, line, key);
 	if (conf_parse_uint(colon + 1, 1, 65535, &port, x->why) < 0)
-		return BAD(x, line, "listen: port: %s", x->why);
-	m->port = (uint16_t)port;
+		return BAD(x, line, "%s: port: %s", key, x->why);
+	*port_out = (uint16_t)port;
 	return 0;
+}
+
+/* listen = ADDRESS:PORT; empty: no endpoint. */
+static int metrics_listen(struct main_ctx *x, const char *v, int line)
+{
+	struct hnvmf_conf_metrics *m = &x->c->metrics;
+	if (!*v) {
+		m->addr[0] = '\0';
+		return 0;
+	}
+	return addr_port(x, "listen", v, line, m->addr, sizeof(m->addr), &m->port);
 }
 
 static int metrics_key(struct main_ctx *x, const char *k, const char *v, int line)
@@ -601,7 +643,7 @@ static int backend_end(struct main_ctx *x)
 
 static const struct conf_key subsys_keys[] = {
 	{ "serial", false }, { "model", false },    { "allow_any_host", false }, { "host", true },
-	{ "namespace", true }, { "listeners", false }, { NULL, false },
+	{ "namespace", true }, { "listeners", false }, { "ana_state", true }, { NULL, false },
 };
 
 static struct hnvmf_conf_subsys *cur_subsys(struct main_ctx *x)
@@ -621,18 +663,30 @@ static int add_ref(struct main_ctx *x, int kind, int line, size_t idx)
 	return 0;
 }
 
-/* "NSID:BACKEND[, nguid=32 hex digits][, uuid=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx]" */
+static int printable_key(struct main_ctx *x, const char *k, const char *v, int line, char *dst, size_t n)
+{
+	for (const char *p = v; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return BAD(x, line, "%s: only printable ASCII is allowed", k);
+	if (!*v)
+		return BAD(x, line, "%s: empty value", k);
+	if (conf_copy(dst, n, v, x->why) < 0)
+		return BADV(x, line, k);
+	return 0;
+}
+
+/* "NSID:BACKEND[, nguid=32 hex digits][, uuid=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx][, ana_group=N]" */
 static int namespace_key(struct main_ctx *x, const char *v, int line)
 {
 	struct hnvmf_conf_subsys *s = cur_subsys(x);
 	char buf[256];
-	char *items[3];
+	char *items[4];
 	if (conf_copy(buf, sizeof(buf), v, x->why) < 0)
 		return BADV(x, line, "namespace");
-	int n = conf_split_list(buf, items, 3);
+	int n = conf_split_list(buf, items, 4);
 	char *colon = n > 0 ? strchr(items[0], ':') : NULL;
 	if (!colon)
-		return BAD(x, line, "namespace: expected NSID:BACKEND[, nguid=HEX][, uuid=UUID]");
+		return BAD(x, line, "namespace: expected NSID:BACKEND[, nguid=HEX][, uuid=UUID][, ana_group=N]");
 	*colon = '\0';
 	uint64_t nsid;
 	if (conf_parse_uint(conf_trim(items[0]), 1, HNVMF_CONF_MAX_NSID, &nsid, x->why) < 0)
@@ -643,13 +697,13 @@ static int namespace_key(struct main_ctx *x, const char *v, int line)
 	for (size_t i = 0; i < s->nns; i++)
 		if (s->ns[i].nsid == nsid)
 			return BAD(x, line, "namespace: nsid %u is already used in this subsystem", (unsigned)nsid);
-	struct hnvmf_conf_ns ns = { .nsid = (uint32_t)nsid };
+	struct hnvmf_conf_ns ns = { .nsid = (uint32_t)nsid, .anagrpid = 1 };
 	snprintf(ns.backend, sizeof(ns.backend), "%s", backend);
-	bool have_nguid = false, have_uuid = false;
+	bool have_nguid = false, have_uuid = false, have_grp = false;
 	for (int i = 1; i < n; i++) {
 		char *eq = strchr(items[i], '=');
 		if (!eq)
-			return BAD(x, line, "namespace: '%s' is not nguid=... or uuid=...", items[i]);
+			return BAD(x, line, "namespace: '%s' is not nguid=..., uuid=... or ana_group=...", items[i]);
 		*eq = '\0';
 		const char *opt = conf_trim(items[i]), *val = conf_trim(eq + 1);
 		if (strcmp(opt, "nguid") == 0 && !have_nguid) {
@@ -660,6 +714,12 @@ static int namespace_key(struct main_ctx *x, const char *v, int line)
 			if (conf_parse_uuid(val, ns.uuid, x->why) < 0)
 				return BAD(x, line, "namespace: uuid %s", x->why);
 			have_uuid = true;
+		} else if (strcmp(opt, "ana_group") == 0 && !have_grp) {
+			uint64_t g;
+			if (conf_parse_uint(val, 1, HNVMF_CONF_MAX_ANA_GROUPS, &g, x->why) < 0)
+				return BAD(x, line, "namespace: ana_group %s", x->why);
+			ns.anagrpid = (uint32_t)g;
+			have_grp = true;
 		} else {
 			return BAD(x, line, "namespace: unknown or repeated option '%s'", opt);
 		}
@@ -715,6 +775,30 @@ static int listeners_key(struct main_ctx *x, const char *v, int line)
 	return 0;
 }
 
+/* ana_state = GROUP:STATE, this gateway's state of an ANA group (docs/ana.md). */
+static int ana_state_key(struct main_ctx *x, const char *v, int line)
+{
+	struct hnvmf_conf_subsys *s = cur_subsys(x);
+	char buf[64];
+	if (conf_copy(buf, sizeof(buf), v, x->why) < 0)
+		return BADV(x, line, "ana_state");
+	char *colon = strchr(buf, ':');
+	if (!colon)
+		return BAD(x, line, "ana_state: expected GROUP:STATE (e.g. 2:inaccessible)");
+	*colon = '\0';
+	uint64_t g;
+	if (conf_parse_uint(conf_trim(buf), 1, HNVMF_CONF_MAX_ANA_GROUPS, &g, x->why) < 0)
+		return BAD(x, line, "ana_state: group %s", x->why);
+	if (s->ana_state[g])
+		return BAD(x, line, "ana_state: group %u is given twice", (unsigned)g);
+	const char *name = conf_trim(colon + 1);
+	int st = hnvmf_conf_ana_state_parse(name);
+	if (st < 0)
+		return BAD(x, line, "ana_state: '%s' is not one of: optimized, non-optimized, inaccessible, persistent-loss, change", name);
+	s->ana_state[g] = (uint8_t)st;
+	return 0;
+}
+
 static int subsys_key(struct main_ctx *x, const char *k, const char *v, int line)
 {
 	struct hnvmf_conf_subsys *s = cur_subsys(x);
@@ -728,6 +812,8 @@ static int subsys_key(struct main_ctx *x, const char *k, const char *v, int line
 		return host_key(x, v, line);
 	if (strcmp(k, "namespace") == 0)
 		return namespace_key(x, v, line);
+	if (strcmp(k, "ana_state") == 0)
+		return ana_state_key(x, v, line);
 	return listeners_key(x, v, line);
 }
 
@@ -916,6 +1002,9 @@ static int check_whole(struct main_ctx *x, int nlines)
 		return BAD(x, last, "no subsystem: add a [subsystem NQN] with a namespace");
 	/* A transfer larger than a connection's buffer could never run: it would fail with Invalid
 	 * Field although MDTS allowed it. */
+	if (c->cntlid_min > c->cntlid_max)
+		return BAD(x, x->cntlid_line, "cntlid_min (%u) exceeds cntlid_max (%u)", c->cntlid_min,
+			   c->cntlid_max);
 	if ((uint64_t)c->mdts_kib > (uint64_t)c->limits.conn_buffer_mib * 1024)
 		return BAD(x, x->mdts_line ? x->mdts_line : x->limits_line,
 			   "mdts_kib (%u) exceeds [limits] conn_buffer_mib (%u MiB): the largest transfer must fit one connection's buffer",

@@ -27,6 +27,9 @@ void conf_set_global_defaults(struct hnvmf_conf *c)
 	c->queue_depth = 128;
 	c->inline_data_size = 8192;
 	c->mdts_kib = 1024;
+	c->cntlid_min = 1;
+	c->cntlid_max = HNVMF_CONF_CNTLID_MAX;
+	c->anatt = 10;
 	snprintf(c->control_socket, sizeof(c->control_socket), "%s", HNVMF_DEFAULT_CONTROL_SOCKET);
 	c->pqm.cmax = 4;
 	c->pqm.epoch_ms = 100;
@@ -145,6 +148,7 @@ int hnvmf_conf_default(struct hnvmf_conf **out)
 	if (!ns)
 		goto oom;
 	ns->nsid = 1;
+	ns->anagrpid = 1;
 	snprintf(ns->backend, sizeof(ns->backend), "ram0");
 	conf_derive_ns_ids(s->nqn, ns);
 
@@ -180,6 +184,7 @@ void hnvmf_conf_free(struct hnvmf_conf *c)
 	}
 	free(c->subsystems);
 	free(c->listeners);
+	free(c->referrals);
 	free(c->backends);
 	free(c->dam_whitelist);
 	hnvmf_conf_free_tenants(c->tenants, c->ntenants);
@@ -250,5 +255,29 @@ const char *hnvmf_conf_mode_name(enum hnvmf_conf_mode m)
 {
 	if ((unsigned)m < sizeof(conf_mode_names) / sizeof(conf_mode_names[0]) && conf_mode_names[m])
 		return conf_mode_names[m];
+	return "?";
+}
+
+/* The configuration's names of the ANA states, indexed by the NVMe encoding. */
+static const char *const ana_state_names[] = {
+	[HNVMF_CONF_ANA_OPTIMIZED] = "optimized",
+	[HNVMF_CONF_ANA_NON_OPTIMIZED] = "non-optimized",
+	[HNVMF_CONF_ANA_INACCESSIBLE] = "inaccessible",
+	[HNVMF_CONF_ANA_PERSISTENT_LOSS] = "persistent-loss",
+	[HNVMF_CONF_ANA_CHANGE] = "change",
+};
+
+int hnvmf_conf_ana_state_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(ana_state_names) / sizeof(ana_state_names[0]); i++)
+		if (ana_state_names[i] && strcmp(ana_state_names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *hnvmf_conf_ana_state_name(unsigned state)
+{
+	if (state < sizeof(ana_state_names) / sizeof(ana_state_names[0]) && ana_state_names[state])
+		return ana_state_names[state];
 	return "?";
 }

@@ -27,6 +27,21 @@
 #define HNVMF_CONF_MAX_IO_QUEUES 128
 #define HNVMF_CONF_MAX_SERVER_CPUS 64
 #define HNVMF_CONF_PQM_CMAX_MAX 64 /* most PQM I/O servers the engine runs */
+/* ANA group IDs 1..this (Identify ANAGRPMAX and NANAGRPID; target/conf-map.h asserts it equals
+ * HNVMF_MAX_ANA_GROUPS), and peer discovery services a gateway refers hosts to. */
+#define HNVMF_CONF_MAX_ANA_GROUPS 32
+#define HNVMF_CONF_MAX_REFERRALS 64
+#define HNVMF_CONF_CNTLID_MAX 0xffef /* controller IDs 1..FFEFh (FFF0h.. are reserved) */
+
+/* A gateway's ANA state of a group, in the NVMe encoding (the log page's and Identify's values,
+ * docs/ana.md): target/conf-map.h asserts that they equal libnvme's. 0 = not configured (optimized). */
+enum hnvmf_conf_ana_state {
+	HNVMF_CONF_ANA_OPTIMIZED = 0x1,
+	HNVMF_CONF_ANA_NON_OPTIMIZED = 0x2,
+	HNVMF_CONF_ANA_INACCESSIBLE = 0x3,
+	HNVMF_CONF_ANA_PERSISTENT_LOSS = 0x4,
+	HNVMF_CONF_ANA_CHANGE = 0xf,
+};
 
 /* The engine path of a queue's I/O, as the configuration names it (default_mode, a tenant's
  * mode); target/conf-map.c maps it to core's enum hnvmf_path_mode. */
@@ -82,6 +97,7 @@ struct hnvmf_conf_ns {
 	char backend[HNVMF_NAME_MAX];    /* name of a [backend] */
 	uint8_t nguid[16];                /* derived from the subsystem NQN and nsid unless given */
 	uint8_t uuid[16];
+	uint32_t anagrpid;                /* its ANA group, 1..HNVMF_CONF_MAX_ANA_GROUPS (default 1) */
 };
 
 struct hnvmf_conf_subsys {
@@ -95,6 +111,8 @@ struct hnvmf_conf_subsys {
 	size_t nns;
 	char (*listeners)[HNVMF_NAME_MAX]; /* listeners it is exported on; none = every I/O listener */
 	size_t nlisteners;
+	/* This gateway's state of each ANA group (enum hnvmf_conf_ana_state; 0 = optimized). */
+	uint8_t ana_state[HNVMF_CONF_MAX_ANA_GROUPS + 1];
 };
 
 enum hnvmf_dam_fallback {
@@ -191,6 +209,14 @@ struct hnvmf_conf {
 	size_t ndam_whitelist;
 	char tenants_dir[4096];     /* "" = none */
 	char control_socket[108];   /* unix socket for hnvmfctl; "" = none */
+	/* Several gateways exporting one subsystem (docs/ana.md): this gateway's controller IDs,
+	 * disjoint from every other gateway's; the ANA Transition Time (s) Identify reports; the
+	 * peers' discovery services, listed as referrals in the discovery log (name "",
+	 * discovery set, NVMe/TCP). */
+	unsigned cntlid_min, cntlid_max;
+	unsigned anatt;
+	struct hnvmf_conf_listener *referrals;
+	size_t nreferrals;
 	struct hnvmf_conf_pqm pqm;
 	struct hnvmf_conf_limits limits;
 	struct hnvmf_conf_metrics metrics;
@@ -237,5 +263,9 @@ bool hnvmf_conf_host_allowed(const struct hnvmf_conf_subsys *s, const struct hnv
 			     size_t n, const char *hostnqn);
 /* "direct", "pqm", "dam", "baseline": the names the configuration uses. */
 const char *hnvmf_conf_mode_name(enum hnvmf_conf_mode m);
+/* "optimized", "non-optimized", "inaccessible", "persistent-loss", "change": the state's value
+ * (enum hnvmf_conf_ana_state), or -1; and back ("?" for none). */
+int hnvmf_conf_ana_state_parse(const char *name);
+const char *hnvmf_conf_ana_state_name(unsigned state);
 
 #endif

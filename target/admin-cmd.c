@@ -36,8 +36,19 @@ void hnvmf_admin_identify_ctrl(struct hnvmf_req *req)
 	copy_padded(id->mn, sizeof(id->mn), s->model);
 	copy_padded(id->fr, sizeof(id->fr), HNVMF_VERSION);
 	id->rab = 6;
-	/* Several controllers and ports may reach one subsystem (multipath hosts rely on it). */
-	id->cmic = s->discovery ? 0 : (1 << 0) | (1 << 1);
+	/* Several controllers and ports may reach one subsystem (multipath hosts rely on it), and
+	 * they report Asymmetric Namespace Access (docs/ana.md): every state, ANATT seconds in
+	 * change state at most, ANA group IDs 1..HNVMF_MAX_ANA_GROUPS, a namespace's group fixed
+	 * while it is attached. */
+	if (!s->discovery) {
+		id->cmic = NVME_CTRL_CMIC_MULTI_PORT | NVME_CTRL_CMIC_MULTI_CTRL | NVME_CTRL_CMIC_MULTI_ANA_REPORTING;
+		id->anatt = (uint8_t)conf->anatt;
+		id->anacap = NVME_CTRL_ANACAP_OPT | NVME_CTRL_ANACAP_NON_OPT | NVME_CTRL_ANACAP_INACCESSIBLE |
+			     NVME_CTRL_ANACAP_PERSISTENT_LOSS | NVME_CTRL_ANACAP_CHANGE |
+			     NVME_CTRL_ANACAP_GRPID_NO_CHG;
+		id->anagrpmax = htole32(HNVMF_MAX_ANA_GROUPS);
+		id->nanagrpid = htole32(HNVMF_MAX_ANA_GROUPS);
+	}
 	unsigned mdts = 0;
 	if (conf->mdts_kib) /* in units of the minimum page size (CAP.MPSMIN = 4 KiB) */
 		for (unsigned pages = conf->mdts_kib / 4; pages > 1; pages >>= 1)
@@ -45,7 +56,8 @@ void hnvmf_admin_identify_ctrl(struct hnvmf_req *req)
 	id->mdts = (uint8_t)mdts;
 	id->cntlid = htole16(c->cntlid);
 	id->ver = htole32(0x00010400);
-	id->oaes = htole32(s->discovery ? (1u << 31) : (1u << 8));
+	/* Events: Discovery Log Page Change; Namespace Attribute and ANA Change Notices. */
+	id->oaes = htole32(s->discovery ? (1u << 31) : (1u << 8) | HNVMF_AEC_ANA_CHANGE);
 	id->ctratt = htole32(1u << 0); /* 128-bit host identifier */
 	id->cntrltype = s->discovery ? NVME_CTRL_CNTRLTYPE_DISCOVERY : NVME_CTRL_CNTRLTYPE_IO;
 	id->acl = 3;
@@ -110,6 +122,7 @@ static void identify_ns(struct hnvmf_req *req)
 	id->flbas = 0;
 	id->lbaf[0].ds = ns->lba_shift;
 	id->nmic = 1; /* may be shared by several controllers */
+	id->anagrpid = htole32(ns->anagrpid);
 	/* Deallocated blocks read back as zeroes; Write Zeroes may deallocate. */
 	id->dlfeat = 0x1 | (1 << 3);
 	memcpy(id->nguid, ns->nguid, sizeof(id->nguid));
@@ -326,6 +339,9 @@ static void execute_get_log(struct hnvmf_req *req)
 	}
 	case NVME_LOG_LID_CHANGED_NS:
 		log_changed_ns(req);
+		return;
+	case NVME_LOG_LID_ANA:
+		hnvmf_ana_get_log(req);
 		return;
 	default:
 		hnvmf_req_complete(req, HNVMF_SC_CMD(NVME_SC_INVALID_LOG_PAGE));

@@ -15,6 +15,13 @@ _Static_assert(HNVMF_CONF_MAX_IO_QUEUES == HNVMF_MAX_IO_QUEUES,
 	       "conf's max_io_queues bound is the target's");
 _Static_assert(HNVMF_CONF_MAX_SERVER_CPUS == HNVMF_MAX_SERVER_CPUS,
 	       "[pqm] server_cpus fits the engine's CPU list");
+_Static_assert(HNVMF_CONF_MAX_ANA_GROUPS == HNVMF_MAX_ANA_GROUPS, "conf's ANA group IDs are the target's");
+_Static_assert((int)HNVMF_CONF_ANA_OPTIMIZED == (int)NVME_ANA_STATE_OPTIMIZED &&
+		       (int)HNVMF_CONF_ANA_NON_OPTIMIZED == (int)NVME_ANA_STATE_NONOPTIMIZED &&
+		       (int)HNVMF_CONF_ANA_INACCESSIBLE == (int)NVME_ANA_STATE_INACCESSIBLE &&
+		       (int)HNVMF_CONF_ANA_PERSISTENT_LOSS == (int)NVME_ANA_STATE_PERSISTENT_LOSS &&
+		       (int)HNVMF_CONF_ANA_CHANGE == (int)NVME_ANA_STATE_CHANGE,
+	       "conf's ANA states are NVMe's encoding");
 _Static_assert(HNVMF_CONF_PQM_CMAX_MAX == HNVMF_PQM_CMAX_LIMIT,
 	       "[pqm] cmax accepts exactly the pool sizes the engine runs");
 

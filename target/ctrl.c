@@ -55,15 +55,19 @@ uint16_t hnvmf_ctrl_create(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const 
 	c->tenant = hnvmf_conf_find_tenant(tgt->tenants, tgt->ntenants, hostnqn);
 	if (c->tenant && c->tenant->max_queues && c->tenant->max_queues < c->max_io_queues)
 		c->max_io_queues = (uint16_t)c->tenant->max_queues;
-	/* Dynamic controller model: cntlid 1..0xFFEF, never one in use. */
-	for (unsigned tries = 0; tries < 0xffef; tries++) {
-		uint16_t id = tgt->next_cntlid;
-		tgt->next_cntlid = id >= 0xffef ? 1 : (uint16_t)(id + 1);
+	/* Dynamic controller model: an ID from this gateway's range [cntlid_min, cntlid_max], which
+	 * other gateways exporting the same subsystem do not use (the Linux host refuses a second
+	 * controller with the same ID in a subsystem), never one in use in the subsystem. */
+	unsigned lo = tgt->conf->cntlid_min, hi = tgt->conf->cntlid_max;
+	for (unsigned tries = 0; tries <= hi - lo; tries++) {
+		uint16_t id = tgt->next_cntlid < lo || tgt->next_cntlid > hi ? (uint16_t)lo : tgt->next_cntlid;
+		tgt->next_cntlid = id >= hi ? (uint16_t)lo : (uint16_t)(id + 1);
 		bool used = false;
 		struct hnvmf_list *pos, *tmp;
 		hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
 		{
-			if (container_of(pos, struct hnvmf_ctrl, link)->cntlid == id) {
+			const struct hnvmf_ctrl *o = container_of(pos, struct hnvmf_ctrl, link);
+			if (o->cntlid == id && o->subsys == s) {
 				used = true;
 				break;
 			}
@@ -73,12 +77,12 @@ uint16_t hnvmf_ctrl_create(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const 
 			break;
 		}
 	}
-	if (!c->cntlid) {
+	if (!c->cntlid) { /* the range is exhausted: a controller may go, so no DNR */
 		hnvmf_host_del_ctrl(c->host);
 		pthread_mutex_unlock(&tgt->lock);
 		pthread_mutex_destroy(&c->lock);
 		free(c);
-		return HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY);
+		return hnvmf_status(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_CTRL_BUSY, 0);
 	}
 	hnvmf_list_add_tail(&tgt->ctrls, &c->link);
 	pthread_mutex_unlock(&tgt->lock);
@@ -320,9 +324,11 @@ void hnvmf_ctrl_raise_aen(struct hnvmf_ctrl *c, uint32_t result, uint32_t change
 		}
 	}
 	/* Each event type is reported once until the host reads its log page (which clears the
-	 * mask); and only when the host enabled it (Namespace Attribute Notices: bit 8;
-	 * Discovery Log Page Change: bit 31). */
-	uint32_t bit = result == HNVMF_AEN_NS_CHANGED ? (1u << 8) : (1u << 31);
+	 * mask); and only when the host enabled it (Namespace Attribute Notices: bit 8; ANA Change
+	 * Notices: bit 11; Discovery Log Page Change: bit 31). */
+	uint32_t bit = result == HNVMF_AEN_NS_CHANGED	? (1u << 8)
+		       : result == HNVMF_AEN_ANA_CHANGED ? HNVMF_AEC_ANA_CHANGE
+							 : (1u << 31);
 	bool enabled = (c->aen_config & bit) != 0;
 	if (enabled && !(c->aen_masked & bit)) {
 		req = take_aer_locked(c);

@@ -1,6 +1,7 @@
 /* The discovery subsystem (nqn.2014-08.org.nvmexpress.discovery): its controller's admin commands
  * and the discovery log page, listing every subsystem the connecting host may use on every I/O
- * port, plus one entry for the discovery subsystem at the port the host came through. */
+ * port, one entry for the discovery subsystem at the port the host came through, and a referral
+ * to each peer gateway's discovery service ([global] referral, docs/ana.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,8 @@ size_t hnvmf_discovery_log_build(struct hnvmf_tgt *tgt, const struct hnvmf_port 
 				 const char *hostnqn, void **out)
 {
 	pthread_mutex_lock(&tgt->lock);
-	size_t max = 1;
+	const struct hnvmf_conf *conf = tgt->conf;
+	size_t max = 1 + conf->nreferrals;
 	struct hnvmf_list *pp, *pt, *sp, *st;
 	hnvmf_list_for_each_safe(pp, pt, &tgt->ports)
 	{
@@ -71,6 +73,13 @@ size_t hnvmf_discovery_log_build(struct hnvmf_tgt *tgt, const struct hnvmf_port 
 	}
 	if (port)
 		fill_entry(&log->entries[n++], port, HNVMF_DISCOVERY_NQN, NVME_NQN_CURR);
+	/* A referral names the peer's discovery service, not its subsystems: the host asks the
+	 * peer itself, so what it finds there is the peer's own current view. The peer's port ID
+	 * is not known here: 0. */
+	for (size_t i = 0; i < conf->nreferrals; i++) {
+		const struct hnvmf_port peer = {.conf = conf->referrals[i], .portid = 0};
+		fill_entry(&log->entries[n++], &peer, HNVMF_DISCOVERY_NQN, NVME_NQN_DISC);
+	}
 	log->genctr = htole64(atomic_load(&tgt->genctr));
 	log->numrec = htole64(n);
 	log->recfmt = 0;

@@ -352,7 +352,11 @@ uint16_t hnvmf_parse_io_cmd(struct hnvmf_req *req)
 	req->ns = hnvmf_subsys_ns(req->sq->ctrl->subsys, nsid);
 	if (!req->ns)
 		return HNVMF_SC_GENERIC(NVME_SC_INVALID_NS);
-	uint16_t st;
+	/* Through this gateway the namespace's ANA group may be inaccessible or changing: the host
+	 * retries on another path (docs/ana.md). */
+	uint16_t st = hnvmf_ana_io_status(req->sq->ctrl->subsys, req->ns);
+	if (st)
+		return st;
 	switch (cmd->common.opcode) {
 	case nvme_cmd_read:
 		req->execute = execute_rw;

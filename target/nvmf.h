@@ -48,6 +48,7 @@
 #define HNVMF_REQ_MAX_IOV 4       /* a transport maps a request's data in at most this many pieces */
 #define HNVMF_MAX_AER 4           /* Asynchronous Event Requests a controller holds (AERL + 1) */
 #define HNVMF_ADMIN_QUEUE_DEPTH 32
+#define HNVMF_MAX_ANA_GROUPS 32   /* ANA group IDs 1..this (ANAGRPMAX, NANAGRPID) */
 
 struct hnvmf_req;
 struct hnvmf_sq;
@@ -59,6 +60,9 @@ struct hnvmf_host;
 /* Asynchronous event results (CQE dword 0): type Notice (2), information, log page. */
 #define HNVMF_AEN_NS_CHANGED 0x00040002u   /* Namespace Attribute Changed, log 04h */
 #define HNVMF_AEN_DISC_CHANGED 0x0070f002u /* Discovery Log Page Change, log 70h */
+#define HNVMF_AEN_ANA_CHANGED 0x000c0302u  /* Asymmetric Namespace Access Change, log 0Ch */
+/* Its bit in Set Features Asynchronous Event Configuration (and in ctrl->aen_masked). */
+#define HNVMF_AEC_ANA_CHANGE (1u << 11)
 
 /* What the target needs from a queue's transport. Called on the queue's reactor thread. */
 struct hnvmf_sq_ops {
@@ -158,6 +162,7 @@ struct hnvmf_ns {
 	uint8_t nguid[16];
 	uint8_t uuid[16];
 	bool readonly;
+	uint32_t anagrpid;       /* its ANA group, 1..HNVMF_MAX_ANA_GROUPS; fixed for its life */
 	char backend_name[HNVMF_NAME_MAX];
 };
 
@@ -175,6 +180,12 @@ struct hnvmf_subsys {
 	 * tgt->lock) publish with release. A namespace is never freed while the target runs. */
 	_Atomic(struct hnvmf_ns *) ns[HNVMF_MAX_NSID + 1];
 	uint32_t max_nsid;
+	/* Asymmetric Namespace Access (target/ana.c): this gateway's state of each group (NVMe
+	 * encoding), read per I/O with a relaxed load and written under tgt->lock; the log page's
+	 * change counts, under tgt->lock. */
+	_Atomic uint8_t ana_state[HNVMF_MAX_ANA_GROUPS + 1];
+	uint64_t ana_chgcnt;
+	uint64_t ana_grp_chgcnt[HNVMF_MAX_ANA_GROUPS + 1];
 	struct hnvmf_list link;
 };
 
@@ -347,6 +358,37 @@ void hnvmf_ctrl_raise_aen(struct hnvmf_ctrl *ctrl, uint32_t result, uint32_t cha
 uint16_t hnvmf_ctrl_prop_get(struct hnvmf_ctrl *ctrl, uint32_t off, int size8, uint64_t *val);
 uint16_t hnvmf_ctrl_prop_set(struct hnvmf_ctrl *ctrl, uint32_t off, int size8, uint64_t val);
 uint64_t hnvmf_ctrl_cap(const struct hnvmf_ctrl *ctrl);
+
+/* ---- Asymmetric Namespace Access (ana.c, docs/ana.md) ---- */
+/* The status of an I/O command to ns through this gateway: 0 when its group is optimized or
+ * non-optimized, else the path-related status (no DNR) that sends the host to another path. */
+static inline uint16_t hnvmf_ana_io_status(struct hnvmf_subsys *s, const struct hnvmf_ns *ns)
+{
+	switch (atomic_load_explicit(&s->ana_state[ns->anagrpid], memory_order_relaxed)) {
+	case NVME_ANA_STATE_INACCESSIBLE:
+		return hnvmf_status(NVME_SCT_PATH, NVME_SC_ANA_INACCESSIBLE, 0);
+	case NVME_ANA_STATE_PERSISTENT_LOSS:
+		return hnvmf_status(NVME_SCT_PATH, NVME_SC_ANA_PERSISTENT_LOSS, 0);
+	case NVME_ANA_STATE_CHANGE:
+		return hnvmf_status(NVME_SCT_PATH, NVME_SC_ANA_TRANSITION, 0);
+	default:
+		return 0;
+	}
+}
+/* Sets every group of s from the configuration (a group not given is optimized). */
+void hnvmf_ana_init(struct hnvmf_subsys *s, const uint8_t conf_state[HNVMF_MAX_ANA_GROUPS + 1]);
+/* Builds the ANA log page (LID 0Ch) of s into *out (allocated): a descriptor for each group
+ * that has a namespace, with its NSIDs unless rgo (Return Groups Only). Returns its size, 0
+ * (and *out NULL) when memory is short. tgt->lock held. */
+size_t hnvmf_ana_log_build(const struct hnvmf_subsys *s, bool rgo, void **out);
+/* Get Log Page 0Ch on an I/O controller: the log, and unless RAE the ANA Change event re-armed. */
+void hnvmf_ana_get_log(struct hnvmf_req *req);
+/* Changes this gateway's state of ANA group grpid (enum nvme_ana_state) in subsystem subnqn, or
+ * in every I/O subsystem when subnqn is NULL, and raises the ANA Change event on every
+ * controller of each subsystem whose state changed. Any thread but a reactor's (it takes
+ * tgt->lock). Returns the number of subsystems changed (0: already so), -ENOENT when there is
+ * no such subsystem, -EINVAL for a group or state out of range. */
+int hnvmf_tgt_set_ana_state(struct hnvmf_tgt *tgt, const char *subnqn, uint32_t grpid, uint8_t state);
 
 /* ---- discovery (discovery.c) ---- */
 /* Builds the discovery log page for hostnqn as seen through port into buf (allocates *buf). */

@@ -40,6 +40,7 @@ static int ns_init(struct hnvmf_ns *ns, uint32_t nsid, struct hnvmf_backend *be,
 	ns->lba_shift = (uint8_t)__builtin_ctz(bs);
 	ns->nlba = hnvmf_backend_size(be) >> ns->lba_shift;
 	ns->readonly = hnvmf_backend_readonly(be);
+	ns->anagrpid = 1; /* the default group (a configured namespace names its own) */
 	snprintf(ns->backend_name, sizeof(ns->backend_name), "%s", name);
 	return 0;
 }
@@ -61,6 +62,7 @@ static int subsys_from_conf(struct hnvmf_tgt *tgt, const struct hnvmf_conf_subsy
 	snprintf(s->serial, sizeof(s->serial), "%s", cs->serial);
 	snprintf(s->model, sizeof(s->model), "%s", cs->model);
 	s->allow_any_host = cs->allow_any_host;
+	hnvmf_ana_init(s, cs->ana_state);
 	if (cs->nhosts) {
 		s->hosts = calloc(cs->nhosts, sizeof(*s->hosts));
 		if (!s->hosts)
@@ -89,6 +91,7 @@ static int subsys_from_conf(struct hnvmf_tgt *tgt, const struct hnvmf_conf_subsy
 		ns_init(ns, cn->nsid, be, cn->backend);
 		memcpy(ns->nguid, cn->nguid, 16);
 		memcpy(ns->uuid, cn->uuid, 16);
+		ns->anagrpid = cn->anagrpid;
 		atomic_store(&s->ns[cn->nsid], ns);
 		if (cn->nsid > s->max_nsid)
 			s->max_nsid = cn->nsid;
@@ -149,7 +152,7 @@ int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struc
 	hnvmf_list_init(&tgt->subsystems);
 	hnvmf_list_init(&tgt->ports);
 	hnvmf_list_init(&tgt->ctrls);
-	tgt->next_cntlid = 1;
+	tgt->next_cntlid = (uint16_t)conf->cntlid_min;
 	atomic_init(&tgt->genctr, 1);
 	tgt->tenants = conf->tenants;
 	tgt->ntenants = conf->ntenants;

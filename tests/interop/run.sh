@@ -65,6 +65,10 @@ TLS_PORT=4430 AUTH_DAM_LEVEL=7
 AUTH_NQN=nqn.2026-01.io.hnvmf:interop-auth  AUTH_BYTES=$((64 << 20))
 TLS_NQN=nqn.2026-01.io.hnvmf:interop-tls    TLS_BYTES=$((64 << 20))
 AUTH_KEYGEN=$CACHE/trixie/bin/nvme
+# Two more gateways of one subsystem over one shared file, started by the ANA case on request
+# (lib/target-hnvmfd.sh, tgt_host_gw_start): ANA multipath and referrals (docs/ana.md)
+ANA_NQN=nqn.2026-01.io.hnvmf:interop-ana  ANA_SERIAL=HNVMFANA0005  ANA_BYTES=$((64 << 20))
+GW1_IO_PORT=4441 GW1_DISC_PORT=8041 GW2_IO_PORT=4442 GW2_DISC_PORT=8042
 if [ "$TARGET_KIND" = nvmet ]; then
     TRADDR=127.0.0.1 IO_PORTS="$IO_PORT $DISC_PORT" EXPECT_TREQ="not specified"
 else
@@ -92,6 +96,7 @@ cleanup() {
     [ -n "$VM_PID" ] && { kill "$VM_PID" 2>/dev/null; wait "$VM_PID" 2>/dev/null; VM_PID=; }
     [ -n "$AGENT_PID" ] && { touch "$SHARE/rpc/stop"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=; }
     [ -n "$HNVMFD_PID" ] && { kill -KILL "$HNVMFD_PID" 2>/dev/null; wait "$HNVMFD_PID" 2>/dev/null; HNVMFD_PID=; }
+    [ -n "${W:-}" ] && for p in "$W"/gw*/pid; do [ -f "$p" ] && kill -KILL "$(< "$p")" 2>/dev/null; rm -f "$p"; done
     [ -n "$NS" ] && { ip netns del "$NS" 2>/dev/null; NS=; }
 }
 trap cleanup EXIT
@@ -123,7 +128,8 @@ run_kernel() {  # KERNEL
         for v in KERNEL=$K NVME=$NVME_BIN TARGET_KIND TRADDR GUEST_ADDR IO_PORT DISC_PORT IO_PORTS \
                  EXPECT_TREQ BLOCK_SIZE OPEN_NQN OPEN_SERIAL OPEN_MODEL OPEN_BYTES RESTR_NQN \
                  RESTR_SERIAL RESTR_MODEL RESTR_BYTES ALLOWED_HOSTNQN ALLOWED_HOSTID DENIED_HOSTNQN \
-                 DENIED_HOSTID TLS_PORT AUTH_NQN AUTH_BYTES TLS_NQN TLS_BYTES TRIXIE_BIN=$CACHE/trixie/bin SHARE SUITE=$SHARE/suite CASES="$cases_in_guest" \
+                 DENIED_HOSTID TLS_PORT AUTH_NQN AUTH_BYTES TLS_NQN TLS_BYTES ANA_NQN ANA_SERIAL ANA_BYTES \
+                 GW1_IO_PORT GW1_DISC_PORT GW2_IO_PORT GW2_DISC_PORT TRIXIE_BIN=$CACHE/trixie/bin SHARE SUITE=$SHARE/suite CASES="$cases_in_guest" \
                  NVME_LD="$NVME_LD" NVME_LIBPATH="$NVME_LIBPATH" NVME_REAL="$NVME_REAL" \
                  RETRY="${HNVMF_INTEROP_RETRY:-1}"; do
             case $v in *=*) printf '%s=%q\n' "${v%%=*}" "${v#*=}";; *) printf '%s=%q\n' "$v" "${!v}";; esac

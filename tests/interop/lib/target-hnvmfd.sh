@@ -204,3 +204,58 @@ tgt_host_ns_add() {  # NQN NSID MIB
     case $out in *"unknown command"*) return 3;; esac
     return $rc
 }
+
+# ------------------------------------------------------------------ two gateways of one subsystem
+# gw_start N STATE: gateway N (1 or 2) of subsystem ANA_NQN, its namespace 1 on the one shared
+# file in ANA group 1 in state STATE, its own cntlid range, and a referral to the other's
+# discovery service (docs/ana.md). gw_stop N: SIGTERM, exit status 0 expected.
+tgt_host_gw_start() {  # N STATE
+    local n=$1 state=$2 d=$W/gw$1 io disc peer i
+    io=GW${n}_IO_PORT disc=GW${n}_DISC_PORT peer=GW$((3 - n))_DISC_PORT
+    mkdir -p "$d"
+    [ -f "$W/ana-shared.img" ] || truncate -s "$ANA_BYTES" "$W/ana-shared.img"
+    cat > "$d/hnvmfd.conf" <<EOC
+[global]
+control_socket = $d/hnvmfd.sock
+cntlid_min = $((n * 1000))
+cntlid_max = $((n * 1000 + 999))
+referral = $TRADDR:${!peer}
+
+[listener io]
+address = $TRADDR
+port = ${!io}
+
+[listener disc]
+address = $TRADDR
+port = ${!disc}
+discovery = yes
+
+[backend shared]
+type = file
+path = $W/ana-shared.img
+block_size = $BLOCK_SIZE
+
+[subsystem $ANA_NQN]
+serial = $ANA_SERIAL
+model = hnvmf interop ana
+allow_any_host = yes
+namespace = 1:shared, ana_group=1
+ana_state = 1:$state
+EOC
+    ip netns exec "$NS" "$HNVMFD" -c "$d/hnvmfd.conf" > "$d/hnvmfd.log" 2>&1 &
+    echo $! > "$d/pid"
+    for i in $(seq 50); do
+        kill -0 "$(< "$d/pid")" 2>/dev/null || { echo "gateway $n exited at start: $(tail -3 "$d/hnvmfd.log")"; return 1; }
+        [ "$(ip netns exec "$NS" ss -Hltn "( sport = :${!io} or sport = :${!disc} )" | wc -l)" -ge 2 ] && return 0
+        sleep 0.2
+    done
+    echo "gateway $n does not listen after 10 s: $(tail -3 "$d/hnvmfd.log")"; return 1
+}
+tgt_host_gw_stop() {  # N
+    local d=$W/gw$1 pid i
+    [ -f "$d/pid" ] || { echo "gateway $1 is not running"; return 1; }
+    pid=$(< "$d/pid"); rm -f "$d/pid"
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 25); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
+    kill -KILL "$pid"; echo "gateway $1 did not exit within 5 s of SIGTERM"; return 1
+}
