@@ -18,8 +18,8 @@
 
 #include "core/log.h"
 
-enum sect { S_GLOBAL, S_PQM, S_LIMITS, S_LISTENER, S_BACKEND, S_SUBSYS, S_METRICS };
-static const char *const sect_names[] = { "global", "pqm", "limits", "listener", "backend", "subsystem", "metrics", NULL };
+enum sect { S_GLOBAL, S_PQM, S_LIMITS, S_LISTENER, S_BACKEND, S_SUBSYS, S_METRICS, S_GATEWAY };
+static const char *const sect_names[] = { "global", "pqm", "limits", "listener", "backend", "subsystem", "metrics", "gateway", NULL };
 
 /* A reference checked at the end of the file. */
 struct ref {
@@ -36,7 +36,7 @@ struct main_ctx {
 	enum sect sect;
 	int sect_line;
 	struct conf_seen seen;
-	int global_line, pqm_line, limits_line, metrics_line;
+	int global_line, pqm_line, limits_line, metrics_line, gateway_line;
 	int mdts_line; /* where mdts_kib was set, for the check against conn_buffer_mib */
 	int cntlid_line; /* the later of cntlid_min / cntlid_max, for the check of the range */
 	/* header lines, parallel to c->listeners / backends / subsystems */
@@ -425,6 +425,95 @@ static int metrics_key(struct main_ctx *x, const char *k, const char *v, int lin
 	if (strcmp(k, "listen") == 0)
 		return metrics_listen(x, v, line);
 	return uint_key(x, k, v, line, 100, 3600000, &x->c->metrics.sla_epoch_ms);
+}
+
+/* ---------------------------------------------------------------- [gateway] */
+
+static const struct conf_key gateway_keys[] = {
+	{ "group", false },	   { "name", false },	      { "ceph_conf", false },
+	{ "client", false },	   { "pool", false },	      { "lease_ms", false },
+	{ "blocklist_s", false },  { "preferred_ana_groups", false }, { "failback", false },
+	{ "standby_state", false }, { NULL, false },
+};
+
+/* "1, 3": ANA group IDs */
+static int ana_group_list(struct main_ctx *x, const char *k, const char *v, int line, uint32_t *out,
+			  unsigned *n)
+{
+	char buf[512];
+	char *items[HNVMF_CONF_MAX_ANA_GROUPS + 1];
+	if (conf_copy(buf, sizeof(buf), v, x->why) < 0)
+		return BADV(x, line, k);
+	int m = conf_split_list(buf, items, HNVMF_CONF_MAX_ANA_GROUPS + 1);
+	if (m < 0 || m > HNVMF_CONF_MAX_ANA_GROUPS)
+		return BAD(x, line, "%s: at most %d groups", k, HNVMF_CONF_MAX_ANA_GROUPS);
+	for (int i = 0; i < m; i++) {
+		uint64_t g;
+		if (conf_parse_uint(items[i], 1, HNVMF_CONF_MAX_ANA_GROUPS, &g, x->why) < 0)
+			return BAD(x, line, "%s: %s", k, x->why);
+		out[i] = (uint32_t)g;
+	}
+	*n = (unsigned)m;
+	return 0;
+}
+
+static int gateway_key(struct main_ctx *x, const char *k, const char *v, int line)
+{
+	struct hnvmf_conf_gateway *g = &x->c->gateway;
+	g->line = (unsigned)x->sect_line;
+	if (strcmp(k, "group") == 0 || strcmp(k, "name") == 0) {
+		char *dst = k[0] == 'g' ? g->group : g->name;
+		if (conf_check_name(v, x->why) < 0 || conf_copy(dst, sizeof(g->group), v, x->why) < 0)
+			return BADV(x, line, k);
+		return 0;
+	}
+	if (strcmp(k, "ceph_conf") == 0) {
+		if (conf_resolve_path(x->dir, v, g->ceph_conf, sizeof(g->ceph_conf), x->why) < 0)
+			return BADV(x, line, k);
+		return 0;
+	}
+	if (strcmp(k, "client") == 0 || strcmp(k, "pool") == 0) {
+		bool client = k[0] == 'c';
+		if (conf_copy(client ? g->client : g->pool, client ? sizeof(g->client) : sizeof(g->pool), v,
+			      x->why) < 0)
+			return BADV(x, line, k);
+		return 0;
+	}
+	if (strcmp(k, "lease_ms") == 0)
+		return uint_key(x, k, v, line, 1000, 600000, &g->lease_ms);
+	if (strcmp(k, "blocklist_s") == 0)
+		return uint_key(x, k, v, line, 0, 86400 * 30, &g->blocklist_s);
+	if (strcmp(k, "preferred_ana_groups") == 0)
+		return ana_group_list(x, k, v, line, g->preferred, &g->npreferred);
+	if (strcmp(k, "failback") == 0) {
+		if (conf_parse_bool(v, &g->failback, x->why) < 0)
+			return BADV(x, line, k);
+		return 0;
+	}
+	int st = hnvmf_conf_ana_state_parse(v);
+	if (st != HNVMF_CONF_ANA_INACCESSIBLE && st != HNVMF_CONF_ANA_NON_OPTIMIZED)
+		return BAD(x, line, "standby_state: '%s' (expected inaccessible or non-optimized)", v);
+	g->standby_state = (uint8_t)st;
+	return 0;
+}
+
+/* A gateway group needs its name, its cluster and its pool; a subsystem's configured ANA state
+ * would fight the leases, so the two exclude each other. */
+static int gateway_check(struct main_ctx *x)
+{
+	const struct hnvmf_conf *c = x->c;
+	const struct hnvmf_conf_gateway *g = &c->gateway;
+	if (!x->gateway_line)
+		return 0;
+	if (!g->group[0] || !g->name[0] || !g->ceph_conf[0] || !g->pool[0])
+		return BAD(x, x->gateway_line, "[gateway] needs group, name, ceph_conf and pool");
+	for (size_t i = 0; i < c->nsubsystems; i++)
+		for (unsigned a = 1; a <= HNVMF_CONF_MAX_ANA_GROUPS; a++)
+			if (c->subsystems[i].ana_state[a])
+				return BAD(x, x->subsys_line[i],
+					   "[subsystem %s]: ana_state is decided by the gateway group of [gateway] (line %d): remove it",
+					   c->subsystems[i].nqn, x->gateway_line);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- [listener NAME] */
@@ -851,13 +940,14 @@ static int section_begin(void *user, const char *kind, const char *name, int lin
 	struct hnvmf_conf *c = x->c;
 	int s;
 	if (conf_parse_enum(kind, sect_names, &s, x->why) < 0)
-		return BAD(x, line, "unknown section [%s] (expected global, pqm, limits, metrics, listener NAME, backend NAME or subsystem NQN)", kind);
+		return BAD(x, line, "unknown section [%s] (expected global, pqm, limits, metrics, gateway, listener NAME, backend NAME or subsystem NQN)", kind);
 	x->sect = s;
 	x->sect_line = line;
 	memset(&x->seen, 0, sizeof(x->seen));
-	if (s == S_GLOBAL || s == S_PQM || s == S_LIMITS || s == S_METRICS) {
+	if (s == S_GLOBAL || s == S_PQM || s == S_LIMITS || s == S_METRICS || s == S_GATEWAY) {
 		int *first = s == S_GLOBAL ? &x->global_line : s == S_PQM ? &x->pqm_line
-				 : s == S_LIMITS  ? &x->limits_line : &x->metrics_line;
+				 : s == S_LIMITS  ? &x->limits_line : s == S_METRICS ? &x->metrics_line
+				 : &x->gateway_line;
 		if (*name)
 			return BAD(x, line, "[%s] takes no name", kind);
 		if (*first)
@@ -929,6 +1019,7 @@ static const struct conf_key *const sect_keys[] = {
 	[S_GLOBAL] = global_keys,     [S_PQM] = pqm_keys,	[S_LIMITS] = limits_keys,
 	[S_LISTENER] = listener_keys,
 	[S_BACKEND] = backend_keys, [S_SUBSYS] = subsys_keys, [S_METRICS] = metrics_keys,
+	[S_GATEWAY] = gateway_keys,
 };
 
 static int on_key(void *user, const char *key, const char *value, int line)
@@ -937,6 +1028,7 @@ static int on_key(void *user, const char *key, const char *value, int line)
 		[S_GLOBAL] = global_key,     [S_PQM] = pqm_key,	      [S_LIMITS] = limits_key,
 		[S_LISTENER] = listener_key,
 		[S_BACKEND] = backend_key, [S_SUBSYS] = subsys_key, [S_METRICS] = metrics_key,
+		[S_GATEWAY] = gateway_key,
 	};
 	struct main_ctx *x = user;
 	if (conf_key_accept(sect_keys[x->sect], &x->seen, sect_names[x->sect], key, x->file, line, x->err) < 0)
@@ -1014,6 +1106,8 @@ static int check_whole(struct main_ctx *x, int nlines)
 		return BAD(x, x->mdts_line ? x->mdts_line : x->limits_line,
 			   "mdts_kib (%u) exceeds [limits] conn_buffer_mib (%u MiB): the largest transfer must fit one connection's buffer",
 			   c->mdts_kib, c->limits.conn_buffer_mib);
+	if (gateway_check(x) < 0)
+		return -1;
 	return check_refs(x);
 }
 

@@ -39,6 +39,9 @@ void conf_set_global_defaults(struct hnvmf_conf *c)
 	c->pqm.dam_queues_per_cpu = 1;
 	c->pqm.dam_idle_spin_us = 200;
 	c->metrics.sla_epoch_ms = 1000;
+	snprintf(c->gateway.client, sizeof(c->gateway.client), "admin");
+	c->gateway.lease_ms = 5000;
+	c->gateway.standby_state = HNVMF_CONF_ANA_INACCESSIBLE;
 	c->limits = (struct hnvmf_conf_limits){
 		.max_connections = 4096,
 		.max_connections_per_address = 256,

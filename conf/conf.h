@@ -199,6 +199,23 @@ struct hnvmf_conf_metrics {
 	unsigned sla_epoch_ms; /* per-tenant SLA figures are measured over this period */
 };
 
+/* [gateway]: this gateway's place in a gateway group whose members decide through RADOS which
+ * of them owns each ANA group (target/gw-group.h, docs/scale-out.md). No group: none. */
+struct hnvmf_conf_gateway {
+	char group[64];       /* the gateway group's name; "" = no gateway group */
+	char name[64];        /* this gateway's name, unique in the group */
+	char ceph_conf[4096]; /* the cluster's ceph.conf */
+	char client[64];      /* cephx name without "client." (default admin) */
+	char pool[128];       /* RADOS pool for the group's lease objects */
+	unsigned lease_ms;    /* lease of an ANA group's owner; failover takes about 1.4x this */
+	unsigned blocklist_s; /* how long a fenced gateway stays blocklisted (0: Ceph's default) */
+	uint32_t preferred[HNVMF_CONF_MAX_ANA_GROUPS]; /* ANA groups this gateway prefers */
+	unsigned npreferred;
+	bool failback;        /* take preferred groups back from another owner */
+	uint8_t standby_state; /* enum hnvmf_conf_ana_state of groups it does not own */
+	unsigned line;        /* of [gateway], for refusals at start */
+};
+
 struct hnvmf_conf {
 	char file[4096]; /* main file, "" for the embedded default */
 	/* [global] */
@@ -230,6 +247,7 @@ struct hnvmf_conf {
 	struct hnvmf_conf_pqm pqm;
 	struct hnvmf_conf_limits limits;
 	struct hnvmf_conf_metrics metrics;
+	struct hnvmf_conf_gateway gateway;
 
 	struct hnvmf_conf_listener *listeners;
 	size_t nlisteners;

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "hnvmf-version.h"
 #include "target/control.h"
 #include "target/crash-report.h"
+#include "target/gateway.h"
 #include "target/metrics.h"
 #include "target/notify.h"
 #include "target/nvmf.h"
@@ -55,9 +57,19 @@ static struct {
 	bool transport_up[2];
 	struct hnvmf_control *control;
 	struct hnvmf_metrics *metrics; /* [metrics] listen: the Prometheus endpoint */
+	struct hnvmf_gateway *gateway; /* [gateway]: ANA group ownership through RADOS */
+	atomic_bool fenced;            /* another gateway fenced this one: stop, exit 1 */
 	struct listen_retry *retry; /* one per listener at most; nretry of them are waiting */
 	size_t nretry;
 } d;
+
+/* On the gateway group's thread, once it has released every ANA group: stop as on SIGTERM, and
+ * exit 1 so that the supervisor restarts the daemon (a new RADOS instance, a non-owner). */
+static void gateway_fenced(void)
+{
+	atomic_store(&d.fenced, true);
+	kill(getpid(), SIGTERM);
+}
 
 static void usage(FILE *f)
 {
@@ -244,6 +256,11 @@ static void stop_all(void)
 	 * admin queues, over all transports at once: target/teardown.h), then the auth workers,
 	 * which send their results to the reactors, are joined, then the reactors stop, then
 	 * backends close (file backends reach stable storage there). */
+	/* The gateway group first: its ANA groups go to standby (hosts move their I/O to the other
+	 * gateways' paths) and its leases are released, so another gateway owns them at its next
+	 * tick, without waiting for a lease to lapse or fencing this one. */
+	hnvmf_gateway_stop(d.gateway);
+	d.gateway = NULL;
 	const struct hnvmf_queue_teardown_ops *queues[2];
 	unsigned nq = 0;
 	for (int t = 0; t < 2; t++) {
@@ -476,6 +493,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hnvmf_tenant_apply_qos(d.tgt, NULL, 0);
+	/* before any listener: no host may see an ANA group optimized that this gateway does not own */
+	if (hnvmf_gateway_start(d.tgt, d.conf, gateway_fenced, &d.gateway, err, sizeof(err)) != 0) {
+		log_err("cannot start: %s", err);
+		return 1;
+	}
 	if (start_reactors(cpu) != 0)
 		return 1;
 	int rc = start_listeners();
@@ -544,5 +566,5 @@ int main(int argc, char **argv)
 	}
 	stop_all();
 	log_notice("hnvmfd stopped");
-	return rc == 0 ? 0 : 1;
+	return rc == 0 && !atomic_load(&d.fenced) ? 0 : 1;
 }

@@ -18,7 +18,6 @@
  * and client_mount_timeout bound connect and every operation, so an unreachable cluster fails
  * open and I/O with -ETIMEDOUT instead of waiting forever (librbd offers no way to abandon an
  * operation it holds: its buffers are ours until it completes). */
-#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -32,56 +31,10 @@
 #include <unistd.h>
 
 #include "core/backend/backend-impl.h"
+#include "core/backend/ceph-hnvmf_ceph.h"
 
 #define DEFAULT_TIMEOUT_S 10
 #define POLL_BATCH 64
-
-/* librados and librbd are loaded when the first rbd backend opens, not linked: a daemon without
- * one neither pays their start-up (hundreds of C++ static initialisers, more threads) nor links
- * what they link (libibverbs, librdmacm). They are never unloaded. */
-#define RADOS_FNS(X)                                                                               \
-	X(rados_create2) X(rados_conf_read_file) X(rados_conf_set) X(rados_connect) X(rados_shutdown) \
-	X(rados_ioctx_create) X(rados_ioctx_destroy) X(rados_ioctx_set_namespace)
-#define RBD_FNS(X)                                                                                 \
-	X(rbd_open) X(rbd_open_read_only) X(rbd_close) X(rbd_get_size) X(rbd_set_image_notification) \
-	X(rbd_aio_create_completion) X(rbd_aio_readv) X(rbd_aio_writev) X(rbd_aio_flush)            \
-	X(rbd_aio_write_zeroes) X(rbd_aio_discard) X(rbd_aio_release) X(rbd_aio_get_return_value)    \
-	X(rbd_aio_get_arg) X(rbd_poll_io_events)
-#define DECLARE_FN(f) __typeof__(&f) f;
-
-static struct {
-	RADOS_FNS(DECLARE_FN)
-	RBD_FNS(DECLARE_FN)
-} lib;
-static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-static char lib_error[256]; /* empty: loaded */
-
-static bool load_syms(void *h, const char *soname)
-{
-	if (!h) {
-		snprintf(lib_error, sizeof(lib_error), "cannot load %s: %s", soname, dlerror());
-		return false;
-	}
-#define LOAD_FN(f)                                                                                 \
-	if (!(*(void **)&lib.f = dlsym(h, #f))) {                                                   \
-		snprintf(lib_error, sizeof(lib_error), "%s: no symbol %s", soname, #f);             \
-		return false;                                                                       \
-	}
-	if (strstr(soname, "rados")) {
-		RADOS_FNS(LOAD_FN)
-	} else {
-		RBD_FNS(LOAD_FN)
-	}
-#undef LOAD_FN
-	return true;
-}
-
-static void load_libs(void)
-{
-	/* librbd needs librados: loaded first, global, so librbd's references resolve to it. */
-	if (load_syms(dlopen("librados.so.2", RTLD_NOW | RTLD_GLOBAL), "librados.so.2"))
-		load_syms(dlopen("librbd.so.1", RTLD_NOW | RTLD_LOCAL), "librbd.so.1");
-}
 
 struct rbd_backend {
 	rados_t cluster;
@@ -113,7 +66,7 @@ struct rbd_qp {
 
 static int set_conf(rados_t c, const char *key, const char *val, char *errmsg, size_t errlen)
 {
-	int rc = lib.rados_conf_set(c, key, val);
+	int rc = hnvmf_ceph.rados_conf_set(c, key, val);
 
 	if (rc < 0)
 		hnvmf_backend_errmsg(errmsg, errlen, "ceph option %s = %s: %s", key, val, strerror(-rc));
@@ -130,12 +83,12 @@ static int connect_cluster(struct rbd_backend *rb, const struct hnvmf_rbd_params
 	int rc;
 
 	snprintf(name, sizeof(name), "client.%s", p->client && p->client[0] ? p->client : "admin");
-	rc = lib.rados_create2(&rb->cluster, "ceph", name, 0);
+	rc = hnvmf_ceph.rados_create2(&rb->cluster, "ceph", name, 0);
 	if (rc < 0) {
-		hnvmf_backend_errmsg(errmsg, errlen, "lib.rados_create2(%s): %s", name, strerror(-rc));
+		hnvmf_backend_errmsg(errmsg, errlen, "hnvmf_ceph.rados_create2(%s): %s", name, strerror(-rc));
 		return rc;
 	}
-	rc = lib.rados_conf_read_file(rb->cluster, p->ceph_conf);
+	rc = hnvmf_ceph.rados_conf_read_file(rb->cluster, p->ceph_conf);
 	if (rc < 0) {
 		hnvmf_backend_errmsg(errmsg, errlen, "ceph_conf %s: %s", p->ceph_conf, strerror(-rc));
 		goto fail;
@@ -147,7 +100,7 @@ static int connect_cluster(struct rbd_backend *rb, const struct hnvmf_rbd_params
 	    (rc = set_conf(rb->cluster, "rados_mon_op_timeout", secs, errmsg, errlen)) < 0 ||
 	    (rc = set_conf(rb->cluster, "rados_osd_op_timeout", secs, errmsg, errlen)) < 0)
 		goto fail;
-	rc = lib.rados_connect(rb->cluster);
+	rc = hnvmf_ceph.rados_connect(rb->cluster);
 	if (rc < 0) {
 		hnvmf_backend_errmsg(errmsg, errlen, "cannot connect to the Ceph cluster of %s as %s within %u s: %s",
 				     p->ceph_conf, name, t, strerror(-rc));
@@ -155,7 +108,7 @@ static int connect_cluster(struct rbd_backend *rb, const struct hnvmf_rbd_params
 	}
 	return 0;
 fail:
-	lib.rados_shutdown(rb->cluster);
+	hnvmf_ceph.rados_shutdown(rb->cluster);
 	return rc;
 }
 
@@ -163,9 +116,9 @@ static void rbd_be_close(struct hnvmf_backend *be)
 {
 	struct rbd_backend *rb = be->priv;
 
-	lib.rbd_close(rb->image);
-	lib.rados_ioctx_destroy(rb->ioctx);
-	lib.rados_shutdown(rb->cluster);
+	hnvmf_ceph.rbd_close(rb->image);
+	hnvmf_ceph.rados_ioctx_destroy(rb->ioctx);
+	hnvmf_ceph.rados_shutdown(rb->cluster);
 	close(rb->efd);
 	free(rb);
 }
@@ -178,9 +131,9 @@ static int rbd_be_open(struct hnvmf_backend *be, const struct hnvmf_backend_para
 	uint64_t size;
 	int rc;
 
-	pthread_once(&lib_once, load_libs);
-	if (lib_error[0]) {
-		hnvmf_backend_errmsg(errmsg, errlen, "%s", lib_error);
+	char why[256];
+	if (hnvmf_ceph_load(why, sizeof(why)) != 0) {
+		hnvmf_backend_errmsg(errmsg, errlen, "%s", why);
 		return -ENOSYS;
 	}
 	if (!p->ceph_conf || !p->pool || !p->image) {
@@ -202,15 +155,15 @@ static int rbd_be_open(struct hnvmf_backend *be, const struct hnvmf_backend_para
 	rc = connect_cluster(rb, p, errmsg, errlen);
 	if (rc < 0)
 		goto fail_efd;
-	rc = lib.rados_ioctx_create(rb->cluster, p->pool, &rb->ioctx);
+	rc = hnvmf_ceph.rados_ioctx_create(rb->cluster, p->pool, &rb->ioctx);
 	if (rc < 0) {
 		hnvmf_backend_errmsg(errmsg, errlen, "pool %s: %s", p->pool, strerror(-rc));
 		goto fail_cluster;
 	}
 	if (p->rados_namespace && p->rados_namespace[0])
-		lib.rados_ioctx_set_namespace(rb->ioctx, p->rados_namespace);
-	rc = bp->readonly ? lib.rbd_open_read_only(rb->ioctx, p->image, &rb->image, NULL)
-			  : lib.rbd_open(rb->ioctx, p->image, &rb->image, NULL);
+		hnvmf_ceph.rados_ioctx_set_namespace(rb->ioctx, p->rados_namespace);
+	rc = bp->readonly ? hnvmf_ceph.rbd_open_read_only(rb->ioctx, p->image, &rb->image, NULL)
+			  : hnvmf_ceph.rbd_open(rb->ioctx, p->image, &rb->image, NULL);
 	if (rc < 0) {
 		hnvmf_backend_errmsg(errmsg, errlen, "image %s/%s%s%s: %s", p->pool,
 				     p->rados_namespace && p->rados_namespace[0] ? p->rados_namespace : "",
@@ -218,7 +171,7 @@ static int rbd_be_open(struct hnvmf_backend *be, const struct hnvmf_backend_para
 				     strerror(-rc));
 		goto fail_ioctx;
 	}
-	rc = lib.rbd_get_size(rb->image, &size);
+	rc = hnvmf_ceph.rbd_get_size(rb->image, &size);
 	if (rc < 0) {
 		hnvmf_backend_errmsg(errmsg, errlen, "image %s: size: %s", p->image, strerror(-rc));
 		goto fail_image;
@@ -230,7 +183,7 @@ static int rbd_be_open(struct hnvmf_backend *be, const struct hnvmf_backend_para
 		rc = -EINVAL;
 		goto fail_image;
 	}
-	rc = lib.rbd_set_image_notification(rb->image, rb->efd, EVENT_TYPE_EVENTFD);
+	rc = hnvmf_ceph.rbd_set_image_notification(rb->image, rb->efd, EVENT_TYPE_EVENTFD);
 	if (rc < 0) {
 		hnvmf_backend_errmsg(errmsg, errlen, "image %s: event notification: %s", p->image,
 				     strerror(-rc));
@@ -240,11 +193,11 @@ static int rbd_be_open(struct hnvmf_backend *be, const struct hnvmf_backend_para
 	be->priv = rb;
 	return 0;
 fail_image:
-	lib.rbd_close(rb->image);
+	hnvmf_ceph.rbd_close(rb->image);
 fail_ioctx:
-	lib.rados_ioctx_destroy(rb->ioctx);
+	hnvmf_ceph.rados_ioctx_destroy(rb->ioctx);
 fail_cluster:
-	lib.rados_shutdown(rb->cluster);
+	hnvmf_ceph.rados_shutdown(rb->cluster);
 fail_efd:
 	close(rb->efd);
 	free(rb);
@@ -255,7 +208,7 @@ static int rbd_be_get_size(struct hnvmf_backend *be, uint64_t *size)
 {
 	struct rbd_backend *rb = be->priv;
 
-	return lib.rbd_get_size(rb->image, size);
+	return hnvmf_ceph.rbd_get_size(rb->image, size);
 }
 
 static int rbd_qp_open(struct hnvmf_bqp *qp)
@@ -291,30 +244,30 @@ static int rbd_submit(struct hnvmf_bqp *qp, struct hnvmf_bio *bio)
 
 	if (!s)
 		return -EAGAIN;
-	rc = lib.rbd_aio_create_completion(s, NULL, &s->comp);
+	rc = hnvmf_ceph.rbd_aio_create_completion(s, NULL, &s->comp);
 	if (rc < 0)
 		return rc;
 	s->bio = bio;
 	switch (bio->op) {
 	case HNVMF_BIO_READ:
-		rc = lib.rbd_aio_readv(img, bio->iov, bio->iovcnt, bio->offset, s->comp);
+		rc = hnvmf_ceph.rbd_aio_readv(img, bio->iov, bio->iovcnt, bio->offset, s->comp);
 		break;
 	case HNVMF_BIO_WRITE: /* FUA too: with the cache off a write completes once it is durable */
-		rc = lib.rbd_aio_writev(img, bio->iov, bio->iovcnt, bio->offset, s->comp);
+		rc = hnvmf_ceph.rbd_aio_writev(img, bio->iov, bio->iovcnt, bio->offset, s->comp);
 		break;
 	case HNVMF_BIO_FLUSH:
-		rc = lib.rbd_aio_flush(img, s->comp);
+		rc = hnvmf_ceph.rbd_aio_flush(img, s->comp);
 		break;
 	case HNVMF_BIO_WRITE_ZEROES:
-		rc = lib.rbd_aio_write_zeroes(img, bio->offset, bio->len, s->comp, 0, 0);
+		rc = hnvmf_ceph.rbd_aio_write_zeroes(img, bio->offset, bio->len, s->comp, 0, 0);
 		break;
 	default: /* HNVMF_BIO_DISCARD */
-		rc = lib.rbd_aio_discard(img, bio->offset, bio->len, s->comp);
+		rc = hnvmf_ceph.rbd_aio_discard(img, bio->offset, bio->len, s->comp);
 		break;
 	}
 	if (rc < 0) {
 		/* Refused before it started: nothing will complete, finish it as failed. */
-		lib.rbd_aio_release(s->comp);
+		hnvmf_ceph.rbd_aio_release(s->comp);
 		hnvmf_bqp_complete(qp, bio, rc);
 		return 0;
 	}
@@ -326,10 +279,10 @@ static int rbd_submit(struct hnvmf_bqp *qp, struct hnvmf_bio *bio)
 /* Owner's thread only. A read completes with the bytes read, the other operations with 0. */
 static void finish(struct rbd_qp *q, struct rbd_slot *s)
 {
-	ssize_t r = lib.rbd_aio_get_return_value(s->comp);
+	ssize_t r = hnvmf_ceph.rbd_aio_get_return_value(s->comp);
 	struct hnvmf_bio *bio = s->bio;
 
-	lib.rbd_aio_release(s->comp);
+	hnvmf_ceph.rbd_aio_release(s->comp);
 	if (r >= 0 && bio->op == HNVMF_BIO_READ && (uint64_t)r != bio->len)
 		r = -EIO;
 	hnvmf_bqp_complete(q->qp, bio, r < 0 ? (int)r : 0);
@@ -364,9 +317,9 @@ static void rbd_reap(struct hnvmf_bqp *qp)
 	int n;
 
 	do {
-		n = lib.rbd_poll_io_events(q->rb->image, comps, POLL_BATCH);
+		n = hnvmf_ceph.rbd_poll_io_events(q->rb->image, comps, POLL_BATCH);
 		for (int i = 0; i < n; i++) {
-			struct rbd_slot *s = lib.rbd_aio_get_arg(comps[i]);
+			struct rbd_slot *s = hnvmf_ceph.rbd_aio_get_arg(comps[i]);
 
 			if (s->owner == q)
 				finish(q, s);

@@ -1,0 +1,122 @@
+/* The daemon's side of a gateway group (see gateway.h). */
+#include "target/gateway.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#ifdef HNVMF_WITH_RBD
+#include "target/gw-group.h"
+#endif
+
+struct hnvmf_gateway {
+	struct hnvmf_tgt *tgt;
+	uint8_t standby; /* the ANA state of groups it does not own */
+	void (*fenced)(void);
+#ifdef HNVMF_WITH_RBD
+	struct hnvmf_gw_group *group;
+#endif
+};
+
+/* The ANA groups the configuration's namespaces use, each once. */
+static unsigned used_groups(const struct hnvmf_conf *c, uint32_t *out, unsigned max)
+{
+	bool seen[HNVMF_CONF_MAX_ANA_GROUPS + 1] = {false};
+	unsigned n = 0;
+	for (size_t i = 0; i < c->nsubsystems; i++)
+		for (size_t j = 0; j < c->subsystems[i].nns; j++) {
+			uint32_t g = c->subsystems[i].ns[j].anagrpid;
+			if (g && g <= HNVMF_CONF_MAX_ANA_GROUPS && !seen[g] && n < max) {
+				seen[g] = true;
+				out[n++] = g;
+			}
+		}
+	return n;
+}
+
+#ifdef HNVMF_WITH_RBD
+/* On the group's thread. The state change raises the ANA Change event on every controller of
+ * the subsystems concerned (target/ana.c). */
+static int on_role(void *arg, uint32_t grpid, bool owner)
+{
+	struct hnvmf_gateway *gw = arg;
+	int rc = hnvmf_tgt_set_ana_state(gw->tgt, NULL, grpid, owner ? HNVMF_CONF_ANA_OPTIMIZED : gw->standby);
+	return rc < 0 ? -1 : 0;
+}
+
+static void on_fenced(void *arg)
+{
+	struct hnvmf_gateway *gw = arg;
+	gw->fenced();
+}
+#endif
+
+int hnvmf_gateway_start(struct hnvmf_tgt *tgt, const struct hnvmf_conf *c, void (*fenced)(void),
+			struct hnvmf_gateway **out, char *err, size_t errlen)
+{
+	const struct hnvmf_conf_gateway *g = &c->gateway;
+	*out = NULL;
+	if (!g->group[0])
+		return 0;
+#ifndef HNVMF_WITH_RBD
+	(void)tgt;
+	(void)fenced;
+	(void)used_groups;
+	snprintf(err, errlen, "%s:%u: [gateway]: this hnvmfd was built without Ceph (HNVMF_RBD)", c->file,
+		 g->line);
+	return -1;
+#else
+	struct hnvmf_gateway *gw = calloc(1, sizeof(*gw));
+	if (!gw) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	gw->tgt = tgt;
+	gw->standby = g->standby_state;
+	gw->fenced = fenced;
+	struct hnvmf_gw_group_params p = {
+		.ceph_conf = g->ceph_conf, .client = g->client, .pool = g->pool, .group = g->group,
+		.gateway = g->name, .lease_ms = g->lease_ms, .blocklist_s = g->blocklist_s,
+		.failback = g->failback, .on_role = on_role, .on_fenced = on_fenced, .arg = gw,
+	};
+	p.ngrpids = used_groups(c, p.grpids, HNVMF_GW_MAX_ANA_GROUPS);
+	memcpy(p.preferred, g->preferred, sizeof(uint32_t) * g->npreferred);
+	p.npreferred = g->npreferred;
+	/* no host may see a group optimized before this gateway owns it */
+	for (unsigned i = 0; i < p.ngrpids; i++)
+		hnvmf_tgt_set_ana_state(tgt, NULL, p.grpids[i], gw->standby);
+	char why[512];
+	if (hnvmf_gw_group_start(&p, &gw->group, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s:%u: [gateway]: %s", c->file, g->line, why);
+		free(gw);
+		return -1;
+	}
+	log_notice("gateway %s of group %s: %u ANA group(s), lease %u ms", g->name, g->group, p.ngrpids,
+		   g->lease_ms);
+	*out = gw;
+	return 0;
+#endif
+}
+
+void hnvmf_gateway_stop(struct hnvmf_gateway *gw)
+{
+	if (!gw)
+		return;
+#ifdef HNVMF_WITH_RBD
+	hnvmf_gw_group_stop(gw->group);
+#endif
+	free(gw);
+}
+
+void hnvmf_gateway_describe(struct hnvmf_gateway *gw, char *out, size_t len)
+{
+	if (len)
+		out[0] = '\0';
+#ifdef HNVMF_WITH_RBD
+	if (gw)
+		hnvmf_gw_group_describe(gw->group, out, len);
+#else
+	(void)gw;
+#endif
+}
