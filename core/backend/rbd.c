@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "core/backend/backend-impl.h"
-#include "core/backend/ceph-hnvmf_ceph.h"
+#include "core/backend/ceph-lib.h"
 
 #define DEFAULT_TIMEOUT_S 10
 #define POLL_BATCH 64
