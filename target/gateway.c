@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #ifdef HNVMF_WITH_RBD
+#include "core/backend/ceph-lib.h"
 #include "target/gw-group.h"
 #endif
 
@@ -50,6 +51,30 @@ static void on_fenced(void *arg)
 	struct hnvmf_gateway *gw = arg;
 	gw->fenced();
 }
+
+/* The RADOS client addresses of the RBD backends behind the namespaces, one a line, into out: a
+ * gateway that takes over from this one fences them with its own lease client, so that a
+ * partitioned or frozen gateway's RBD writes are refused too. */
+static void rbd_addrs(struct hnvmf_tgt *tgt, char *out, size_t len)
+{
+	size_t off = 0;
+	out[0] = '\0';
+	pthread_mutex_lock(&tgt->lock);
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->subsystems)
+	{
+		struct hnvmf_subsys *s = container_of(pos, struct hnvmf_subsys, link);
+		for (uint32_t nsid = 1; nsid <= s->max_nsid && off < len; nsid++) {
+			struct hnvmf_ns *ns = atomic_load_explicit(&s->ns[nsid], memory_order_acquire);
+			char a[256];
+			if (ns && hnvmf_rbd_client_addr(ns->be, a, sizeof(a)) == 0) {
+				int n = snprintf(out + off, len - off, "%s\n", a);
+				off += n > 0 ? (size_t)n : 0;
+			}
+		}
+	}
+	pthread_mutex_unlock(&tgt->lock);
+}
 #endif
 
 int hnvmf_gateway_start(struct hnvmf_tgt *tgt, const struct hnvmf_conf *c, void (*fenced)(void),
@@ -81,6 +106,9 @@ int hnvmf_gateway_start(struct hnvmf_tgt *tgt, const struct hnvmf_conf *c, void 
 		.failback = g->failback, .on_role = on_role, .on_fenced = on_fenced, .arg = gw,
 	};
 	p.ngrpids = used_groups(c, p.grpids, HNVMF_GW_MAX_ANA_GROUPS);
+	char fence[2048];
+	rbd_addrs(tgt, fence, sizeof(fence));
+	p.fence_addrs = fence;
 	memcpy(p.preferred, g->preferred, sizeof(uint32_t) * g->npreferred);
 	p.npreferred = g->npreferred;
 	/* no host may see a group optimized before this gateway owns it */

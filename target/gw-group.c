@@ -46,7 +46,7 @@ struct hnvmf_gw_group {
 	rados_t cluster;
 	rados_ioctx_t io;
 	char cookie[96];
-	char me[1024]; /* this instance's XATTR_OWNER value */
+	char me[3072]; /* this instance's XATTR_OWNER value */
 	bool fenced;   /* we were blocklisted: nothing works any more */
 	uint64_t start_ns;
 	struct ana_lease leases[HNVMF_GW_MAX_ANA_GROUPS];
@@ -124,7 +124,7 @@ static int fence_mark(struct hnvmf_gw_group *g, struct ana_lease *l, char *mark)
 /* We hold the lock: fence whoever held the group before without letting go, mark it ours. */
 static int fence_previous(struct hnvmf_gw_group *g, struct ana_lease *l)
 {
-	char prev[1024];
+	char prev[3072];
 	int n = hnvmf_ceph.rados_getxattr(g->io, l->oid, XATTR_OWNER, prev, sizeof(prev) - 1);
 	if (n > 0) {
 		prev[n] = '\0';

@@ -35,4 +35,9 @@ extern struct hnvmf_ceph_lib hnvmf_ceph;
  * why in err. They are never unloaded. */
 int hnvmf_ceph_load(char *err, size_t errlen);
 
+struct hnvmf_backend;
+/* An RBD backend's RADOS client address (rados_getaddrs' form) into out: 0, -EOPNOTSUPP for
+ * another backend type, or -errno (core/backend/rbd.c). */
+int hnvmf_rbd_client_addr(const struct hnvmf_backend *be, char *out, size_t len);
+
 #endif

@@ -401,3 +401,19 @@ const struct hnvmf_backend_ops hnvmf_backend_rbd_ops = {
 	.wait = rbd_wait,
 	.get_size = rbd_be_get_size,
 };
+
+/* The image's RADOS client address, as rados_getaddrs gives it: a gateway group's owner mark
+ * lists it, so that a takeover fences this client too (target/gw-group.h, fence_addrs). */
+int hnvmf_rbd_client_addr(const struct hnvmf_backend *be, char *out, size_t len)
+{
+	if (be->ops != &hnvmf_backend_rbd_ops)
+		return -EOPNOTSUPP;
+	const struct rbd_backend *rb = be->priv;
+	char *addrs = NULL;
+	int rc = hnvmf_ceph.rados_getaddrs(rb->cluster, &addrs);
+	if (rc < 0)
+		return rc;
+	snprintf(out, len, "%s", addrs);
+	hnvmf_ceph.rados_buffer_free(addrs);
+	return 0;
+}

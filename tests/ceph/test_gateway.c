@@ -1,7 +1,9 @@
-/* Two hnvmfd gateways of one gateway group ([gateway], docs/scale-out.md) against a real Ceph
- * cluster (CEPH_CONF, started by tests/ceph/run-ceph-tests.sh), seen from a host connected to
- * both: one owns ANA group 1 (optimized), the other reports it inaccessible; the owner killed,
- * the other fences it, reports the group optimized and raises the ANA Change event; the owner
+/* Two hnvmfd gateways of one gateway group ([gateway], docs/scale-out.md) exporting one RBD image
+ * from a real Ceph cluster (CEPH_CONF, started by tests/ceph/run-ceph-tests.sh), seen from a
+ * host connected to both: one owns ANA group 1 (optimized), the other reports it inaccessible;
+ * the owner (which wrote, so its RBD client holds the image's lock) killed, the other fences it
+ * (its lease client and its RBD client), reports the group optimized, raises the ANA Change
+ * event, and data written through it verifies; the owner
  * frozen instead (as if cut off from the cluster), it finds itself fenced when it thaws and
  * exits with status 1 for its supervisor to restart it. The takeover times are printed, not
  * asserted. */
@@ -29,17 +31,23 @@
 
 static char conf_a[4096], conf_b[4096];
 
-/* Gateway name, whether it prefers group 1, its cntlid range: the rest is the same on both. */
+/* Gateway name, whether it prefers group 1, its cntlid range: the rest is the same on both,
+ * namespace 1 on the RBD image rbd/gwimg that both open. */
 static void make_conf(char *out, size_t len, const char *name, bool preferred, unsigned cntlid_min, const char *group)
 {
 	snprintf(out, len,
 		 "[global]\n"
 		 "default_mode = direct\n"
 		 "cntlid_min = %u\n"
-		 "cntlid_max = %u\n" HNVMF_CONF_LISTENER_IO HNVMF_CONF_RAM("ram0", "8M")
+		 "cntlid_max = %u\n" HNVMF_CONF_LISTENER_IO
+		 "[backend img]\n"
+		 "type = rbd\n"
+		 "ceph_conf = %s\n"
+		 "pool = rbd\n"
+		 "image = gwimg\n"
 		 "[subsystem " NQN "]\n"
 		 "allow_any_host = yes\n"
-		 "namespace = 1:ram0, ana_group=1\n"
+		 "namespace = 1:img, ana_group=1\n"
 		 "[gateway]\n"
 		 "group = %s\n"
 		 "name = %s\n"
@@ -47,7 +55,7 @@ static void make_conf(char *out, size_t len, const char *name, bool preferred, u
 		 "pool = rbd\n"
 		 "lease_ms = %u\n"
 		 "%s",
-		 cntlid_min, cntlid_min + 9, group, name, getenv("CEPH_CONF"), LEASE_MS,
+		 cntlid_min, cntlid_min + 9, getenv("CEPH_CONF"), group, name, getenv("CEPH_CONF"), LEASE_MS,
 		 preferred ? "preferred_ana_groups = 1\n" : "");
 }
 
@@ -156,6 +164,8 @@ static void test_owner_killed(void **state)
 	char group[64];
 	snprintf(group, sizeof(group), "kill%d", getpid());
 	start_pair(&a, &b, &ca, &cb, group);
+	/* the owner writes: its RBD client takes the image's exclusive lock */
+	hnvmf_harness_verify(ca, 0, 64, 4096, 3);
 	struct hnvmf_ini_io aer;
 	arm_aer(cb, &aer);
 
@@ -169,8 +179,10 @@ static void test_owner_killed(void **state)
 	printf("owner killed: the other gateway reported optimized after %llu ms (lease %u ms)\n",
 	       (unsigned long long)(now_ms() - t0), LEASE_MS);
 	assert_true(hnvmf_harness_log_wait(&b, "previous owner gw-a fenced", 1000));
-	/* I/O through the new owner */
+	/* I/O through the new owner: its writes take the image's lock from the fenced dead one */
+	t0 = now_ms();
 	hnvmf_harness_verify(cb, 0, 64, 4096, 7);
+	printf("first write-then-verify through the new owner took %llu ms\n", (unsigned long long)(now_ms() - t0));
 
 	hnvmf_ini_ctrl_disconnect(ca); /* its gateway is gone: only frees */
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(cb), 0);
@@ -216,6 +228,11 @@ int main(void)
 	if (!getenv("CEPH_CONF")) {
 		fprintf(stderr, "test_gateway: CEPH_CONF not set (run through tests/ceph/run-ceph-tests.sh)\n");
 		return 77;
+	}
+	char out[512];
+	if (hnvmf_harness_sh(out, sizeof(out), "rbd create --size 64 rbd/gwimg") != 0) {
+		fprintf(stderr, "test_gateway: rbd create: %s\n", out);
+		return 1;
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_owner_killed),
