@@ -22,6 +22,21 @@
 static void conn_timer_fired(struct hnvmf_timer *t);
 static void conn_event(struct hnvmf_event *ev, uint32_t revents);
 static void conn_destroy_msg(struct hnvmf_msg *m);
+/* c joins rt's connections (at start, or arriving by a move): the reactor's send flusher and
+ * tick run while it has connections. */
+void tcp_reactor_adopt(struct tcp_reactor *rt, struct tcp_conn *c)
+{
+	hnvmf_list_add_tail(&rt->conns, &c->link);
+	rt->nconns++;
+	if (!rt->poller_on) {
+		rt->poller.fn = tcp_send_poller;
+		/* Last in the iteration: responses the engine completed in it leave at once. */
+		hnvmf_reactor_add_flusher(rt->r, &rt->poller);
+		rt->poller_on = true;
+	}
+	tcp_tick_start(rt);
+}
+
 static void conn_start_msg(struct hnvmf_msg *m);
 
 static void tcp_sq_disconnect(struct hnvmf_sq *sq)
@@ -97,15 +112,7 @@ void tcp_conn_start(struct tcp_conn *c)
 	memcpy(peer, c->sq.peer, sizeof(peer));
 	hnvmf_sq_init(&c->sq, tcp_g.env.tgt, c->port, rt->r, &tcp_sq_ops);
 	memcpy(c->sq.peer, peer, sizeof(peer));
-	hnvmf_list_add_tail(&rt->conns, &c->link);
-	rt->nconns++;
-	if (!rt->poller_on) {
-		rt->poller.fn = tcp_send_poller;
-		/* Last in the iteration: responses the engine completed in it leave at once. */
-		hnvmf_reactor_add_flusher(rt->r, &rt->poller);
-		rt->poller_on = true;
-	}
-	tcp_tick_start(rt);
+	tcp_reactor_adopt(rt, c);
 	c->stage_deadline_ns = hnvmf_now_ns() + tcp_g.icreq_timeout_ns;
 	if (c->port && c->port->conf.tls && tcp_tls_conn_start(c) < 0) {
 		log_err("tcp %s: cannot set up TLS", c->sq.peer);

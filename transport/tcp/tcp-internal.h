@@ -355,6 +355,7 @@ void tcp_conn_kick(struct hnvmf_msg *m);        /* kick_msg: grant buffers, resu
 void tcp_h2c_wait_add(struct tcp_req *t);       /* R2T queued */
 void tcp_h2c_wait_del(struct tcp_req *t);
 
+void tcp_reactor_adopt(struct tcp_reactor *rt, struct tcp_conn *c); /* tcp-conn.c */
 /* tcp-move.c */
 void tcp_sq_move(struct hnvmf_sq *sq, struct hnvmf_reactor *to); /* hnvmf_sq_ops.move */
 void tcp_conn_try_move(struct tcp_conn *c); /* a move is asked for: starts it if it can now */

@@ -42,14 +42,7 @@ void tcp_conn_move_in(struct hnvmf_msg *m)
 {
 	struct tcp_conn *c = container_of(m, struct tcp_conn, move_in_msg);
 	struct tcp_reactor *rt = c->rt;
-	hnvmf_list_add_tail(&rt->conns, &c->link);
-	rt->nconns++;
-	if (!rt->poller_on) {
-		rt->poller.fn = tcp_send_poller;
-		hnvmf_reactor_add_flusher(rt->r, &rt->poller);
-		rt->poller_on = true;
-	}
-	tcp_tick_start(rt);
+	tcp_reactor_adopt(rt, c);
 	for (int s = TCP_REQ_NEW; s < TCP_REQ_NSTATES; s++)
 		atomic_store_explicit(&rt->nreqs[s],
 				      atomic_load_explicit(&rt->nreqs[s], memory_order_relaxed) + c->moved_reqs[s],
