@@ -39,7 +39,15 @@
 #define WARMUP 500              /* reloads before the baseline is taken */
 #define SAMPLE_EVERY 100        /* reloads between two looks at RSS and descriptors */
 #define SIGHUP_EVERY 50
-#define RSS_SLACK_KIB (2 * 1024) /* allocator noise; a leak of a tenant set per reload is more */
+/* Allocator noise; a leak of a tenant set per reload is more. Under AddressSanitizer the
+ * allocator's per-thread caches and size classes add ~2.3 MiB over the run whatever is freed
+ * (measured 2026-12-07: 32.4 -> 34.7 MiB, against 13.2 -> 13.3 MiB in the normal build of the
+ * same code); there LeakSanitizer, at the daemon's exit, is the leak check. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_SLACK_KIB (4 * 1024)
+#else
+#define RSS_SLACK_KIB (2 * 1024)
+#endif
 #define FD_SLACK 2
 
 static const char conf_template[] =
