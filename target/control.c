@@ -39,51 +39,8 @@ struct hnvmf_control {
 	pthread_t thread;
 	int (*reload)(char *msg, size_t len);
 	void (*stats)(struct hnvmf_strbuf *sb);
-	struct hnvmf_backend **added; /* backends of namespaces added at run time */
-	size_t nadded;
 	struct control_client clients[CONTROL_MAX_CLIENTS];
 };
-
-static void cmd_ns_add(struct hnvmf_control *c, char *args, char *out, size_t len)
-{
-	char nqn[HNVMF_NQN_MAX];
-	unsigned nsid, mib;
-	if (sscanf(args, "%223s %u %u", nqn, &nsid, &mib) != 3 || mib == 0) {
-		snprintf(out, len, "error: usage: ns-add SUBNQN NSID SIZE_MIB\n");
-		return;
-	}
-	struct hnvmf_subsys *s = hnvmf_tgt_find_subsys(c->tgt, nqn);
-	if (!s || s->discovery) {
-		snprintf(out, len, "error: no subsystem %s\n", nqn);
-		return;
-	}
-	struct hnvmf_backend_params p = {.type = HNVMF_BACKEND_RAM, .size = (uint64_t)mib << 20,
-					 .block_size = 512};
-	struct hnvmf_backend *be;
-	char msg[128] = "";
-	int rc = hnvmf_backend_open(&p, &be, msg, sizeof(msg));
-	if (rc) {
-		snprintf(out, len, "error: %s\n", msg[0] ? msg : strerror(-rc));
-		return;
-	}
-	struct hnvmf_backend **a = realloc(c->added, (c->nadded + 1) * sizeof(*a));
-	if (!a) {
-		hnvmf_backend_close(be);
-		snprintf(out, len, "error: out of memory\n");
-		return;
-	}
-	c->added = a;
-	char name[HNVMF_NAME_MAX];
-	snprintf(name, sizeof(name), "ram-added-%u", nsid);
-	rc = hnvmf_subsys_add_ns(c->tgt, s, nsid, be, name);
-	if (rc) {
-		hnvmf_backend_close(be);
-		snprintf(out, len, "error: namespace %u: %s\n", nsid, strerror(-rc));
-		return;
-	}
-	c->added[c->nadded++] = be;
-	snprintf(out, len, "ok\n");
-}
 
 /* Runs one command line; returns its answer (malloc'ed), NULL when out of memory. */
 static char *run_command(struct hnvmf_control *c, char *line)
@@ -95,8 +52,6 @@ static char *run_command(struct hnvmf_control *c, char *line)
 	out[0] = '\0';
 	if (strcmp(line, "state") == 0) {
 		hnvmf_tgt_describe(c->tgt, out, cap);
-	} else if (strncmp(line, "ns-add ", 7) == 0) {
-		cmd_ns_add(c, line + 7, out, cap);
 	} else if (strcmp(line, "pqm") == 0) {
 		hnvmf_pqm_describe(c->tgt->engine, out, cap);
 	} else if (strncmp(line, "pqm-c ", 6) == 0) {
@@ -132,7 +87,7 @@ static char *run_command(struct hnvmf_control *c, char *line)
 	} else if (strcmp(line, "version") == 0) {
 		snprintf(out, cap, "%s\n", HNVMF_VERSION);
 	} else {
-		snprintf(out, cap, "error: unknown command '%s' (state, stats, sla, pqm, pqm-c, ns-add, reload, log-level, version)\n", line);
+		snprintf(out, cap, "error: unknown command '%s' (state, stats, sla, pqm, pqm-c, reload, log-level, version)\n", line);
 	}
 	return out;
 }
@@ -336,8 +291,5 @@ void hnvmf_control_stop(struct hnvmf_control *c)
 	close(c->stopfd[0]);
 	close(c->stopfd[1]);
 	unlink(c->path);
-	for (size_t i = 0; i < c->nadded; i++)
-		hnvmf_backend_close(c->added[i]);
-	free(c->added);
 	free(c);
 }

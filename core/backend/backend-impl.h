@@ -15,6 +15,10 @@ struct hnvmf_backend_ops {
 	int (*open)(struct hnvmf_backend *be, const struct hnvmf_backend_params *p, char *errmsg,
 		    size_t errlen);
 	void (*close)(struct hnvmf_backend *be);
+	/* The size the storage has now for a configured size want (0: its own), in bytes, without
+	 * changing be (hnvmf_backend_resize decides). NULL: the size cannot change while open. */
+	int (*probe_size)(struct hnvmf_backend *be, uint64_t want, uint64_t *size, char *errmsg,
+			  size_t errlen);
 	/* qp->be and qp->depth are set; qp->priv is the backend's. NULL: nothing per queue pair. */
 	int (*qp_open)(struct hnvmf_bqp *qp);
 	/* Waits for the device to finish what was handed to it; completions are dropped. */
