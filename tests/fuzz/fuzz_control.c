@@ -1,5 +1,5 @@
 /* The control socket's text protocol (target/control.c): the input is one request as hnvmfctl
- * would send it ("state", "ns-add SUBNQN NSID SIZE_MIB", "pqm-c N", "reload" ...), sent to the
+ * would send it ("state", "pqm-c N", "reload" ...), sent to the
  * real control thread of the fuzz environment's target over its unix socket; the answer is read
  * to the end. The control thread starts once per process (it is how the parser is reached:
  * there is no daemon, only the target library). */

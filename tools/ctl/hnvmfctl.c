@@ -1,5 +1,5 @@
 /* hnvmfctl: sends one command to hnvmfd's control socket and prints the answer.
- *   hnvmfctl [-s SOCKET] state | stats | sla | pqm | pqm-c N | reload | log-level [LEVEL] | version | ns-add SUBNQN NSID SIZE_MIB
+ *   hnvmfctl [-s SOCKET] state | stats | sla | pqm | pqm-c N | reload | log-level [LEVEL] | version
  * Exit status: 0 when the daemon answered without "error:", 1 otherwise. */
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: hnvmfctl [-s SOCKET] state | stats | sla | pqm | pqm-c N | reload | log-level [LEVEL] | version | ns-add SUBNQN NSID SIZE_MIB\n");
+	fprintf(stderr, "usage: hnvmfctl [-s SOCKET] state | stats | sla | pqm | pqm-c N | reload | log-level [LEVEL] | version\n");
 	return 2;
 }
 
