@@ -405,15 +405,17 @@ static void commit_namespaces(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, con
 
 /* ---- commit: subsystems ---- */
 
-static bool same_names(char (*a)[HNVMF_NQN_MAX], size_t na, char (*b)[HNVMF_NQN_MAX], size_t nb)
+/* Two lists of names, entry by entry (the bytes after each name's end are not compared). */
+static bool same_names(const char *a, size_t na, const char *b, size_t nb, size_t width)
 {
-	return na == nb && (na == 0 || memcmp(a, b, na * sizeof(*a)) == 0);
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a + i * width, b + i * width) != 0)
+			return false;
+	return true;
 }
-
-static bool same_listener_names(char (*a)[HNVMF_NAME_MAX], size_t na, char (*b)[HNVMF_NAME_MAX], size_t nb)
-{
-	return na == nb && (na == 0 || memcmp(a, b, na * sizeof(*a)) == 0);
-}
+#define SAME_NAMES(a, na, b, nb) same_names((const char *)(a), na, (const char *)(b), nb, sizeof(*(a)))
 
 /* A copy of n entries of size sz (NULL for none); *ok false when out of memory. */
 static void *dup_array(const void *a, size_t n, size_t sz, bool *ok)
@@ -447,8 +449,8 @@ static const char *ctrl_revoked(struct hnvmf_ctrl *c, const struct hnvmf_conf_su
 static bool commit_access(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const struct hnvmf_conf_subsys *cs,
 			  const struct hnvmf_conf *nw)
 {
-	bool access = s->allow_any_host != cs->allow_any_host || !same_names(s->hosts, s->nhosts, cs->hosts, cs->nhosts) ||
-		      !same_listener_names(s->listeners, s->nlisteners, cs->listeners, cs->nlisteners);
+	bool access = s->allow_any_host != cs->allow_any_host || !SAME_NAMES(s->hosts, s->nhosts, cs->hosts, cs->nhosts) ||
+		      !SAME_NAMES(s->listeners, s->nlisteners, cs->listeners, cs->nlisteners);
 	bool ok = true;
 	char(*hosts)[HNVMF_NQN_MAX] = access ? dup_array(cs->hosts, cs->nhosts, sizeof(*cs->hosts), &ok) : NULL;
 	char(*listeners)[HNVMF_NAME_MAX] = access ? dup_array(cs->listeners, cs->nlisteners, sizeof(*cs->listeners), &ok) : NULL;
@@ -597,7 +599,7 @@ static bool same_tenant_access(const struct hnvmf_conf *a, const struct hnvmf_co
 		return false;
 	for (size_t i = 0; i < a->ntenants; i++)
 		if (strcmp(a->tenants[i].hostnqn, b->tenants[i].hostnqn) != 0 ||
-		    !same_names(a->tenants[i].subsystems, a->tenants[i].nsubsystems, b->tenants[i].subsystems,
+		    !SAME_NAMES(a->tenants[i].subsystems, a->tenants[i].nsubsystems, b->tenants[i].subsystems,
 				b->tenants[i].nsubsystems))
 			return false;
 	return true;

@@ -420,7 +420,14 @@ static void test_discovery_follows(void **state)
 	uint8_t buf[4096];
 	assert_int_equal(hnvmf_ini_read(c, 0, 1, 0, 8, buf, sizeof(buf)), 0);
 
+	/* The same file again: nothing the discovery log shows changed, no event. */
 	aer_post(d, &a, 0);
+	reload_ok(&(struct shape){.port2 = port2});
+	assert_false(aer_wait(d, &a, 300));
+	assert_int_equal(hnvmf_ini_discovery_log(d, &log), 0);
+	assert_int_equal(le64toh(log->genctr), gen);
+	free(log);
+
 	reload_ok(&(struct shape){.port2 = port2, .subsys_c = true});
 	assert_true(aer_wait(d, &a, 5000));
 	assert_int_equal(hnvmf_ini_discovery_log(d, &log), 0);
