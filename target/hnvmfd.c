@@ -322,12 +322,14 @@ static void stop_all(void)
 			continue;
 		const struct hnvmf_transport_ops *ops = hnvmf_transport_get((enum hnvmf_trtype)t);
 		struct hnvmf_list *pos, *tmp;
+		pthread_mutex_lock(&d.ports_lock); /* a reload on the control thread may add one */
 		hnvmf_list_for_each_safe(pos, tmp, &d.tgt->ports)
 		{
 			struct hnvmf_port *p = container_of(pos, struct hnvmf_port, link);
 			if (p->conf.trtype == (enum hnvmf_trtype)t && p->transport_priv)
 				ops->stop_listen(p);
 		}
+		pthread_mutex_unlock(&d.ports_lock);
 		queues[nq++] = &ops->queues;
 	}
 	/* The reactors every transport was given (start_listeners' env): the teardown walks
