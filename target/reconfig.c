@@ -31,7 +31,7 @@
 struct hnvmf_retired {
 	struct hnvmf_list link;
 	struct hnvmf_backend *be; /* closed, or NULL */
-	struct hnvmf_conf_backend conf; /* be's: a file backend added again is this one again */
+	struct hnvmf_conf_backend *conf; /* be's (a file backend added again is this one again), or NULL */
 	void *mem;                /* freed, or NULL */
 };
 
@@ -56,11 +56,16 @@ static void retire(struct hnvmf_tgt *tgt, struct hnvmf_backend *be, const struct
 		log_warn("out of memory: a retired namespace, listener or backend is not reclaimed");
 		return;
 	}
+	if (conf && !(r->conf = malloc(sizeof(*r->conf)))) {
+		log_warn("out of memory: a retired backend is not reclaimed");
+		free(r);
+		return;
+	}
 	if (be && conf->type == HNVMF_CONF_BACKEND_RAM)
 		discard_ram(be);
 	r->be = be;
 	if (conf)
-		r->conf = *conf;
+		*r->conf = *conf;
 	r->mem = mem;
 	pthread_mutex_lock(&tgt->lock);
 	hnvmf_list_add_tail(&tgt->retired, &r->link);
@@ -76,6 +81,7 @@ void hnvmf_retired_release(struct hnvmf_tgt *tgt)
 		hnvmf_list_del(&r->link);
 		hnvmf_backend_close(r->be);
 		free(r->mem);
+		free(r->conf);
 		free(r);
 	}
 }
@@ -174,7 +180,7 @@ static struct hnvmf_retired *take_retired(struct hnvmf_tgt *tgt, const struct hn
 	hnvmf_list_for_each_safe(pos, tmp, &tgt->retired)
 	{
 		struct hnvmf_retired *r = container_of(pos, struct hnvmf_retired, link);
-		if (r->be && same_backend(&r->conf, b)) {
+		if (r->be && same_backend(r->conf, b)) {
 			hnvmf_list_del(&r->link);
 			found = r;
 			break;
@@ -206,7 +212,7 @@ static int prepare_backends(struct hnvmf_tgt *tgt, const struct hnvmf_conf *nw, 
 		if (!running && (p->was = take_retired(tgt, b)) != NULL)
 			p->be = p->was->be;
 		if (running || p->was) {
-			const struct hnvmf_conf_backend *had = running ? &tgt->bconf[j] : &p->was->conf;
+			const struct hnvmf_conf_backend *had = running ? &tgt->bconf[j] : p->was->conf;
 			if (running)
 				p->be = tgt->backends[j];
 			/* A file's own size (size = 0) is looked at again: the file may have grown. */
@@ -694,7 +700,10 @@ int hnvmf_reconfig_apply(struct hnvmf_tgt *tgt, const struct hnvmf_conf *cur, co
 		}
 	}
 	for (size_t i = 0; i < pl.nbe; i++)
-		free(pl.be[i].was);
+		if (pl.be[i].was) {
+			free(pl.be[i].was->conf);
+			free(pl.be[i].was);
+		}
 	free(oldbe);
 	free(oldconf);
 	free(pl.be);

@@ -559,6 +559,7 @@ static void test_many_reloads(void **state)
 
 int main(void)
 {
+	hnvmf_harness_small_asan_quarantine(); /* test_many_reloads measures RSS */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_namespace_add_remove_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespace_removed_under_io, setup, teardown),
