@@ -182,7 +182,8 @@ int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struc
 	rc = open_backends(conf, tgt->backends, err, errlen);
 	if (rc)
 		goto fail;
-	memcpy(tgt->bconf, conf->backends, conf->nbackends * sizeof(*tgt->bconf));
+	if (conf->nbackends)
+		memcpy(tgt->bconf, conf->backends, conf->nbackends * sizeof(*tgt->bconf));
 	tgt->nbackends = conf->nbackends;
 	tgt->start_ns = hnvmf_now_ns();
 	rc = hnvmf_stats_create(&tgt->stats);
