@@ -36,8 +36,8 @@ enum {
 /* What only the daemon (target/hnvmfd.c) can do; a member may be NULL where there is no daemon
  * (tests, fuzzing): the methods that need it answer HNVMF_RPC_UNAVAILABLE. */
 struct hnvmf_rpc_daemon {
-	/* Re-reads the tenants directory and applies it, as SIGHUP: 0, or -1 with msg set (the
-	 * running set is then unchanged). */
+	/* Re-reads the main file and the tenants directory and applies the difference, as SIGHUP:
+	 * 0, or -1 with msg set (the running configuration is then unchanged). */
 	int (*reload)(char *msg, size_t len);
 	/* Appends the transports' request counts: "NAME requests: STATE N STATE N ...", a line each. */
 	void (*transport_requests)(struct hnvmf_strbuf *sb);
