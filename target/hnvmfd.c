@@ -96,30 +96,17 @@ static void usage(FILE *f)
 
 static const struct hnvmf_reconfig_ops reconfig_ops; /* below, with the listeners */
 
-/* SIGHUP (main thread) or the control socket's "reload" (its own thread): one at a time. The
- * main file and its tenants directory are loaded and checked whole, then the difference to the
- * running model is applied (target/reconfig.c) and the tenant set handed over; the new model
- * becomes d.conf. Every outcome is logged; a refused reload names the file and line at fault,
- * an applied one its number, so that whoever sent the signal can tell when it was applied. A
- * SIGHUP that arrives while a reload runs stays pending (blocked, taken by sigwaitinfo) and so
- * brings one more reload: however many arrive meanwhile, the files are read again after the
- * last of them. */
-static int reload_conf(char *msg, size_t len)
+static pthread_mutex_t reloading = PTHREAD_MUTEX_INITIALIZER; /* one change of d.conf at a time */
+static unsigned long applied;                                  /* under reloading */
+
+/* nw (validated whole by the loader) becomes the running model: the difference applied, the
+ * tenant set handed over. reloading held; nw is taken in every case. what names the change in
+ * the log: "reload", or the API's; done is the applied one's log line. */
+static int apply_model(struct hnvmf_conf *nw, const char *what, const char *done, char *msg, size_t len)
 {
-	static pthread_mutex_t reloading = PTHREAD_MUTEX_INITIALIZER;
-	static unsigned long applied; /* under reloading */
-	if (!d.conf->file[0]) {
-		snprintf(msg, len, "the embedded default configuration has no file to read again");
-		log_err("reload refused: %s", msg);
-		return -1;
-	}
-	pthread_mutex_lock(&reloading);
-	struct hnvmf_conf *nw = NULL;
-	if (hnvmf_conf_load(d.conf->file, &nw, msg, len) != 0 ||
-	    hnvmf_reconfig_apply(d.tgt, d.conf, nw, &reconfig_ops, msg, len) != 0) {
+	if (hnvmf_reconfig_apply(d.tgt, d.conf, nw, &reconfig_ops, msg, len) != 0) {
 		hnvmf_conf_free(nw);
-		pthread_mutex_unlock(&reloading);
-		log_err("reload refused, running configuration unchanged: %s", msg);
+		log_err("%s refused, running configuration unchanged: %s", what, msg);
 		return -1;
 	}
 	if (!d.verbose && nw->log_level != d.conf->log_level)
@@ -140,9 +127,51 @@ static int reload_conf(char *msg, size_t len)
 		prev->tenants = NULL;
 		prev->ntenants = 0;
 	}
-	log_notice("tenants reloaded: %zu tenant(s) (reload %lu)", nw->ntenants, ++applied);
-	pthread_mutex_unlock(&reloading);
+	log_notice("%s: %zu tenant(s) (reload %lu)", done, nw->ntenants, ++applied);
 	return 0;
+}
+
+/* SIGHUP (main thread) or the control socket's "reload" (its own thread): one at a time. The
+ * main file and its tenants directory are loaded and checked whole, then the difference to the
+ * running model is applied (target/reconfig.c) and the tenant set handed over; the new model
+ * becomes d.conf. Every outcome is logged; a refused reload names the file and line at fault,
+ * an applied one its number, so that whoever sent the signal can tell when it was applied. A
+ * SIGHUP that arrives while a reload runs stays pending (blocked, taken by sigwaitinfo) and so
+ * brings one more reload: however many arrive meanwhile, the files are read again after the
+ * last of them. */
+static int reload_conf(char *msg, size_t len)
+{
+	if (!d.conf->file[0]) {
+		snprintf(msg, len, "the embedded default configuration has no file to read again");
+		log_err("reload refused: %s", msg);
+		return -1;
+	}
+	pthread_mutex_lock(&reloading);
+	struct hnvmf_conf *nw = NULL;
+	int rc;
+	if (hnvmf_conf_load(d.conf->file, &nw, msg, len) != 0) {
+		log_err("reload refused, running configuration unchanged: %s", msg);
+		rc = -1;
+	} else {
+		rc = apply_model(nw, "reload", "tenants reloaded", msg, len);
+	}
+	pthread_mutex_unlock(&reloading);
+	return rc;
+}
+
+/* A change through the control API (target/rpc-config.c): edit derives the new model from the
+ * running one, which no reload replaces meanwhile. */
+static int change_conf(int (*edit)(const struct hnvmf_conf *cur, void *arg, struct hnvmf_conf **nw, char *msg,
+				   size_t len),
+		       void *arg, char *msg, size_t len)
+{
+	pthread_mutex_lock(&reloading);
+	struct hnvmf_conf *nw = NULL;
+	int rc = edit(d.conf, arg, &nw, msg, len);
+	if (rc == 0)
+		rc = apply_model(nw, "control API change", "control API change applied", msg, len);
+	pthread_mutex_unlock(&reloading);
+	return rc;
 }
 
 /* A reload as systemd sees it: RELOADING=1, then READY=1 with the new status whatever the
@@ -589,7 +618,8 @@ int main(int argc, char **argv)
 	int rc = start_listeners();
 	if (rc == 0 && d.conf->control_socket[0]) {
 		static const struct hnvmf_rpc_daemon api = {
-			.reload = reload, .transport_requests = describe_requests, .persist = persist};
+			.reload = reload, .transport_requests = describe_requests, .persist = persist,
+			.change = change_conf};
 		struct group *g = d.conf->control_socket_group[0] ? getgrnam(d.conf->control_socket_group) : NULL;
 		int c = d.conf->control_socket_group[0] && !g
 				? -ENOENT
