@@ -1,4 +1,4 @@
-# Namespaces changed at run time by a reload of the main file, with the host connected and never
+# Namespaces changed at run time through the control API (hnvmfctl ns add/resize/remove), with the host connected and never
 # reconnecting: an added namespace appears as a block device (Namespace Attribute Changed AEN and
 # the Changed Namespace List), a grown one changes its block device's size, a removed one
 # disappears; the controller stays live throughout and namespace 1 serves on.

@@ -1,4 +1,4 @@
-# A host removed from a subsystem's hosts by a reload of the main file loses its controller there
+# A host removed from a subsystem's hosts through the control API (hnvmfctl host remove) loses its controller there
 # (the target disconnects it and refuses its reconnects), while its controller on the
 # allow-any-host subsystem stays live.
 # timeout: 120

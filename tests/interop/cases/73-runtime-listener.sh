@@ -1,4 +1,4 @@
-# A listener added by a reload of the main file: the persistent discovery controller's discovery
+# A listener added through the control API (hnvmfctl listener add): the persistent discovery controller's discovery
 # log lists the subsystem on the new port (Discovery Log Change), and the host connects there.
 # timeout: 120
 [ "$TARGET_KIND" = hnvmfd ] || skip "run-time reconfiguration is hnvmfd's"

@@ -195,47 +195,29 @@ tgt_host_ctrl_count() {
 tgt_host_state() { hnvmfctl subsystems && hnvmfctl controllers && hnvmfctl qpairs; }
 tgt_host_log_tail() { tail -n "${1:-20}" "$W/hnvmfd.log"; }
 tgt_host_alive() { kill -0 "$HNVMFD_PID" 2>/dev/null; }
-# Run-time changes the way an operator makes them: edit the main file, then reload it (the
-# control socket's "reload", SIGHUP's path); the answer is "ok" or the file:line at fault.
-hnvmfd_reload() {
-    local out; out=$(hnvmfctl reload 2>&1)
-    echo "$out"
-    [[ $out == ok* ]]
-}
-# hnvmfd_conf_edit AWK-PROGRAM [VARS...]: rewrites the main file through awk -v VARS.
-hnvmfd_conf_edit() {
-    local prog=$1; shift
-    awk "$@" "$prog" "$W/hnvmfd.conf" > "$W/hnvmfd.conf.new" && mv "$W/hnvmfd.conf.new" "$W/hnvmfd.conf"
-}
-# In the section named HDR: insert LINE after its header / delete the line DEL / replace OLD by NEW.
-AWK_INSERT='{ print } $0 == hdr { print line }'
-AWK_DELETE='/^\[/ { sec = ($0 == hdr) } !(sec && $0 == del) { print }'
-AWK_REPLACE='/^\[/ { sec = ($0 == hdr) } { if (sec && $0 == old) print new; else print }'
+# Run-time changes the way an operator makes them: hnvmfctl on the control API (each change is
+# applied at once and written into hnvmfd.conf); the answer is the daemon's.
+need_ctl() { [ -x "$HNVMFCTL" ] || { echo "no $HNVMFCTL to change the configuration with"; return 3; }; }
 # ns_add NQN NSID MIB: a file namespace ($W/ns-NSID.img, so that it can grow) on subsystem NQN.
 tgt_host_ns_add() {
     local nqn=$1 nsid=$2 mib=$3
-    [ -x "$HNVMFCTL" ] || { echo "no $HNVMFCTL to reload with"; return 3; }
+    need_ctl || return 3
     truncate -s "${mib}M" "$W/ns-$nsid.img" || return 1
-    printf '\n[backend file-%s]\ntype = file\npath = %s\nblock_size = %s\n' "$nsid" "$W/ns-$nsid.img" "$BLOCK_SIZE" >> "$W/hnvmfd.conf"
-    hnvmfd_conf_edit "$AWK_INSERT" -v hdr="[subsystem $nqn]" -v line="namespace = $nsid:file-$nsid" || return 1
-    hnvmfd_reload
+    echo "$nqn" > "$W/ns-$nsid.nqn"
+    hnvmfctl ns add "$nqn" nsid="$nsid" type=file path="$W/ns-$nsid.img" block_size="$BLOCK_SIZE"
 }
-# ns_resize NSID MIB: the file of a namespace ns_add made grows; the reload takes the new size.
-tgt_host_ns_resize() { truncate -s "${2}M" "$W/ns-$1.img" && hnvmfd_reload; }
-# ns_remove NQN NSID: the namespace leaves the subsystem (its backend section stays, unused).
-tgt_host_ns_remove() {
-    hnvmfd_conf_edit "$AWK_DELETE" -v hdr="[subsystem $1]" -v del="namespace = $2:file-$2" && hnvmfd_reload
+# ns_resize NSID MIB: the file of a namespace ns_add made grows; the resize takes its new size.
+tgt_host_ns_resize() {
+    truncate -s "${2}M" "$W/ns-$1.img" && hnvmfctl ns resize "$(< "$W/ns-$1.nqn")" "$1"
 }
-# host_remove NQN HOSTNQN: the "host =" line goes; the host's controllers are disconnected.
-tgt_host_host_remove() {
-    hnvmfd_conf_edit "$AWK_DELETE" -v hdr="[subsystem $1]" -v del="host = $2" && hnvmfd_reload
-}
-# listener_add NAME PORT NQN: a new NVMe/TCP listener on TRADDR:PORT, and subsystem NQN exported on
-# it besides io.
+# ns_remove NQN NSID: the namespace leaves the subsystem (its backend is closed with it).
+tgt_host_ns_remove() { hnvmfctl ns remove "$1" "$2"; }
+# host_remove NQN HOSTNQN: the host's controllers on NQN are disconnected.
+tgt_host_host_remove() { hnvmfctl host remove "$1" "$2"; }
+# listener_add NAME PORT NQN: subsystem NQN also exported on NVMe/TCP TRADDR:PORT (a new
+# listener; the daemon names it, NAME is for the log).
 tgt_host_listener_add() {
-    printf '\n[listener %s]\ntransport = tcp\naddress = %s\nport = %s\n' "$1" "$TRADDR" "$2" >> "$W/hnvmfd.conf"
-    hnvmfd_conf_edit "$AWK_REPLACE" -v hdr="[subsystem $3]" -v old="listeners = io" -v new="listeners = io, $1" &&
-        hnvmfd_reload
+    echo "listener $1:"; hnvmfctl listener add "$3" "$TRADDR" "$2"
 }
 
 # ------------------------------------------------------------------ two gateways of one subsystem
