@@ -430,6 +430,28 @@ static void test_persisted_across_restart(void **state)
 	ok("nvmf_subsystem_remove_ns", "{\"nqn\":\"" NQN "\",\"nsid\":2}");
 }
 
+/* hnvmfctl on these methods: what it prints, its exit codes (1: the daemon refused). */
+static void test_hnvmfctl(void **state)
+{
+	(void)state;
+	char out[4096];
+	const char *ctl = HNVMF_BINARY_DIR "/tools/hnvmfctl";
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' ns add " NQN " nsid=6 type=null size_mib=4",
+					  ctl, H.dir), 0);
+	assert_non_null(strstr(out, "namespace 6 (backend api"));
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' ns add " NQN " nsid=6 type=null size_mib=4",
+					  ctl, H.dir), 1);
+	assert_non_null(strstr(out, "has a namespace 6 already"));
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' ns resize " NQN " 6 size_mib=8", ctl, H.dir), 0);
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' ns remove " NQN " 6", ctl, H.dir), 0);
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' ns remove " NQN " six", ctl, H.dir), 2);
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' host add " NQN " " HOST_A, ctl, H.dir), 0);
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' host remove " NQN " " HOST_A, ctl, H.dir), 0);
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' allow-any-host " NQN " maybe", ctl, H.dir), 2);
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' listener add --help", ctl), 0);
+	assert_non_null(strstr(out, "nvmf_subsystem_add_listener"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_host_removed_disconnected),
 		cmocka_unit_test(test_listener_changes_discovery),
 		cmocka_unit_test(test_persisted_across_restart),
+		cmocka_unit_test(test_hnvmfctl),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
