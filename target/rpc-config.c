@@ -235,7 +235,8 @@ static int add_host(struct edit *e, const struct hnvmf_conf *cur, const char *te
 	c.hosts = calloc(s->nhosts + 1, sizeof(*c.hosts));
 	if (!c.hosts)
 		return nomem(e);
-	memcpy(c.hosts, s->hosts, s->nhosts * sizeof(*c.hosts));
+	if (s->nhosts) /* hosts is NULL without any */
+		memcpy(c.hosts, s->hosts, s->nhosts * sizeof(*c.hosts));
 	snprintf(c.hosts[c.nhosts++], HNVMF_NQN_MAX, "%s", host);
 	int rc = put_subsys(e, text, &c, NULL, out);
 	free(c.hosts);

@@ -26,14 +26,14 @@ static int positional(int argc, char **argv, const char *const *pos, const char 
 }
 
 /* A positional argument that the method takes as an integer. */
-static int to_int(struct json_object *params, const char *key, const char *usage)
+static int to_int(struct json_object **params, const char *key, const char *usage)
 {
-	const char *s = ctl_str(params, key);
+	const char *s = ctl_str(*params, key);
 	char *end;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (!*s || *end)
 		return ctl_usage_error("%s: %s is a number", usage, key);
-	json_object_object_add(params, key, json_object_new_uint64(v));
+	json_object_object_add(*params, key, json_object_new_uint64(v));
 	return 0;
 }
 
@@ -62,7 +62,7 @@ static int ns_remove(int argc, char **argv, struct json_object **p)
 {
 	static const char usage[] = "ns remove SUBNQN NSID";
 	int rc = positional(argc, argv, (const char *const[]){"nqn", "nsid", NULL}, NULL, usage, p);
-	return rc ? rc : to_int(*p, "nsid", usage);
+	return rc ? rc : to_int(p, "nsid", usage);
 }
 
 static int ns_resize(int argc, char **argv, struct json_object **p)
@@ -70,7 +70,7 @@ static int ns_resize(int argc, char **argv, struct json_object **p)
 	static const char usage[] = "ns resize SUBNQN NSID [size_mib=N | size=BYTES]";
 	static const char *const keys[] = {"size", "size_mib", NULL};
 	int rc = positional(argc, argv, (const char *const[]){"nqn", "nsid", NULL}, keys, usage, p);
-	return rc ? rc : to_int(*p, "nsid", usage);
+	return rc ? rc : to_int(p, "nsid", usage);
 }
 
 static int host_args(int argc, char **argv, struct json_object **p)
