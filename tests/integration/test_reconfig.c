@@ -591,6 +591,24 @@ static void test_many_reloads(void **state)
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c2), 0);
 }
 
+/* An ana_state line changed in the file: the group takes it (ANA Change event, I/O refused with
+ * ANA Inaccessible), and back; an unchanged line would leave the state the API gave alone. */
+static void test_ana_state_reloaded(void **state)
+{
+	(void)state;
+	struct hnvmf_ini_ctrl *c = connect_to(H.port, NQN_B, HOST_1, 1);
+	struct aer a;
+	aer_post(c, &a, 1u << 11);
+	reload_ok(&(struct shape){.extra = "ana_state = 1:inaccessible\n"});
+	assert_true(aer_wait(c, &a, 5000));
+	assert_int_equal(le32toh((uint32_t)a.io.cqe.result), 0x000c0302u);
+	uint8_t buf[4096];
+	assert_int_equal(sc(hnvmf_ini_read(c, 0, 1, 0, 8, buf, sizeof(buf))), NVME_SCT_PATH << 8 | NVME_SC_ANA_INACCESSIBLE);
+	reload_ok(&(struct shape){0});
+	assert_int_equal(hnvmf_ini_read(c, 0, 1, 0, 8, buf, sizeof(buf)), 0);
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
+}
+
 int main(void)
 {
 	hnvmf_harness_small_asan_quarantine(); /* test_many_reloads measures RSS */
@@ -602,6 +620,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_discovery_follows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_file_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_reloads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ana_state_reloaded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
