@@ -37,6 +37,19 @@ struct hnvmf_conf;
  * does not load). */
 int hnvmf_conf_write_back(const struct hnvmf_conf *c, char *err, size_t errlen);
 
+/* The text hnvmf_conf_write_back would write: c->file's text with c's sections in it. 0, or -1
+ * with err set. *out malloc'ed. */
+int hnvmf_conf_render_text(const struct hnvmf_conf *c, char **out, char *err, size_t errlen);
+
+struct hnvmf_conf_listener;
+struct hnvmf_conf_backend;
+struct hnvmf_conf_subsys;
+/* In text, the section of the one of l, b, s that is not NULL rendered as the loader reads it
+ * back (replaced, or appended when text has none), with extra (one more "key = value" line, or
+ * NULL) at its end. *out malloc'ed. 0 or -ENOMEM. */
+int hnvmf_conf_set_section(const char *text, const struct hnvmf_conf_listener *l, const struct hnvmf_conf_backend *b,
+			   const struct hnvmf_conf_subsys *s, const char *extra, char **out);
+
 /* Replaces path with text: a temporary file in the same directory (".NAME.tmp", which the
  * tenants directory's loader skips), written, fsync'ed, renamed over path, then the directory
  * fsync'ed, so that a crash leaves the old file or the new one, never a mix. 0 or -errno. */

@@ -914,8 +914,7 @@ static int subsys_key(struct main_ctx *x, const char *k, const char *v, int line
 static int subsys_end(struct main_ctx *x)
 {
 	struct hnvmf_conf_subsys *s = cur_subsys(x);
-	if (s->nns == 0)
-		return BAD(x, x->sect_line, "[subsystem %s] needs at least one 'namespace = NSID:BACKEND'", s->nqn);
+	/* No namespace yet is valid: the control API creates a subsystem, then adds them. */
 	if (!s->serial[0])
 		conf_derive_serial(s->nqn, s->serial);
 	if (!s->model[0])

@@ -74,18 +74,30 @@ static char *render(const struct hnvmf_conf *c, enum section_kind k, size_t i, c
 		add(&t, "tls = %s\ndiscovery = %s\n", l->tls ? "yes" : "no", l->discovery ? "yes" : "no");
 	} else if (k == SECT_BACKEND) {
 		const struct hnvmf_conf_backend *b = &c->backends[i];
-		static const char *const types[] = {"ram", "null", "file"};
+		static const char *const types[] = {"ram", "null", "file", "rbd"};
 		snprintf(header, hlen, "backend %s", b->name);
 		add(&t, "type = %s\n", types[b->type]);
 		if (b->type == HNVMF_CONF_BACKEND_FILE)
 			add(&t, "path = %s\ndirect = %s\n", b->path, b->direct ? "yes" : "no");
+		if (b->type == HNVMF_CONF_BACKEND_RBD) {
+			add(&t, "ceph_conf = %s\npool = %s\nimage = %s\n", b->ceph_conf, b->pool, b->image);
+			if (b->client[0])
+				add(&t, "client = %s\n", b->client);
+			if (b->rados_namespace[0])
+				add(&t, "rados_namespace = %s\n", b->rados_namespace);
+			if (b->rbd_timeout_s)
+				add(&t, "rbd_timeout_s = %u\n", b->rbd_timeout_s);
+		}
 		add(&t, "size = %llu\nblock_size = %u\nreadonly = %s\n", (unsigned long long)b->size, b->block_size,
 		    b->readonly ? "yes" : "no");
 	} else {
 		const struct hnvmf_conf_subsys *s = &c->subsystems[i];
 		snprintf(header, hlen, "subsystem %s", s->nqn);
-		add(&t, "serial = %s\nmodel = %s\nallow_any_host = %s\n", s->serial, s->model,
-		    s->allow_any_host ? "yes" : "no");
+		if (s->serial[0]) /* else the loader derives it */
+			add(&t, "serial = %s\n", s->serial);
+		if (s->model[0])
+			add(&t, "model = %s\n", s->model);
+		add(&t, "allow_any_host = %s\n", s->allow_any_host ? "yes" : "no");
 		for (size_t h = 0; h < s->nhosts; h++)
 			add(&t, "host = %s\n", s->hosts[h]);
 		for (size_t n = 0; n < s->nns; n++) {
@@ -123,28 +135,12 @@ static size_t find(const struct hnvmf_conf *c, enum section_kind k, const char *
 	return n;
 }
 
-int hnvmf_conf_write_back(const struct hnvmf_conf *c, char *err, size_t errlen)
+/* text (the file as it is, whose model is old) with c's sections: changed ones replaced, new ones
+ * appended, gone ones deleted. 0 or -ENOMEM; *out malloc'ed. */
+static int merge(const struct hnvmf_conf *c, const struct hnvmf_conf *old, const char *text0, char **out)
 {
-	if (!c->file[0]) {
-		snprintf(err, errlen, "the daemon runs the embedded default: there is no file to write to "
-				      "(start it with -c FILE)");
-		return -1;
-	}
-	char *text = hnvmf_conf_read_file(c->file);
-	if (!text) {
-		snprintf(err, errlen, "%s: %s", c->file, strerror(errno));
-		return -1;
-	}
-	struct stat st;
-	mode_t mode = stat(c->file, &st) == 0 ? st.st_mode & 07777 : 0600; /* the operator's mode */
-	struct hnvmf_conf *old;
-	char why[1024];
-	if (hnvmf_conf_load(c->file, &old, why, sizeof(why)) != 0) {
-		snprintf(err, errlen, "the file as it is now does not load, not overwriting it: %s", why);
-		free(text);
-		return -1;
-	}
-	int rc = 0;
+	char *text = strdup(text0);
+	int rc = text ? 0 : -ENOMEM;
 	char h[HNVMF_NQN_MAX + 32], oh[HNVMF_NQN_MAX + 32];
 	for (int k = 0; k < SECT_NKINDS && rc == 0; k++) {
 		/* changed and new sections */
@@ -178,9 +174,85 @@ int hnvmf_conf_write_back(const struct hnvmf_conf *c, char *err, size_t errlen)
 			free(was);
 		}
 	}
+	if (rc) {
+		free(text);
+		return rc;
+	}
+	*out = text;
+	return 0;
+}
+
+int hnvmf_conf_render_text(const struct hnvmf_conf *c, char **out, char *err, size_t errlen)
+{
+	if (!c->file[0]) {
+		snprintf(err, errlen, "the daemon runs the embedded default: there is no file to write to "
+				      "(start it with -c FILE)");
+		return -1;
+	}
+	char *text = hnvmf_conf_read_file(c->file);
+	if (!text) {
+		snprintf(err, errlen, "%s: %s", c->file, strerror(errno));
+		return -1;
+	}
+	struct hnvmf_conf *old;
+	char why[1024];
+	if (hnvmf_conf_load(c->file, &old, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "the file as it is now does not load, not overwriting it: %s", why);
+		free(text);
+		return -1;
+	}
+	int rc = merge(c, old, text, out);
 	hnvmf_conf_free(old);
-	if (rc == 0)
-		rc = hnvmf_conf_write_atomic(c->file, text, mode);
+	free(text);
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", c->file, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+int hnvmf_conf_set_section(const char *text, const struct hnvmf_conf_listener *l, const struct hnvmf_conf_backend *b,
+			   const struct hnvmf_conf_subsys *s, const char *extra, char **out)
+{
+	struct hnvmf_conf *one = calloc(1, sizeof(*one)); /* a model of that one section: render() reads it */
+	if (!one)
+		return -ENOMEM;
+	enum section_kind k = l ? SECT_LISTENER : b ? SECT_BACKEND : SECT_SUBSYSTEM;
+	one->listeners = (struct hnvmf_conf_listener *)l;
+	one->nlisteners = l != NULL;
+	one->backends = (struct hnvmf_conf_backend *)b;
+	one->nbackends = b != NULL;
+	one->subsystems = (struct hnvmf_conf_subsys *)s;
+	one->nsubsystems = s != NULL;
+	char h[HNVMF_NQN_MAX + 32];
+	char *body = render(one, k, 0, h, sizeof(h));
+	free(one);
+	if (!body)
+		return -ENOMEM;
+	if (extra) { /* before render()'s closing blank line */
+		size_t bl = strlen(body), el = strlen(extra);
+		char *nb = realloc(body, bl + el + 1);
+		if (!nb) {
+			free(body);
+			return -ENOMEM;
+		}
+		body = nb;
+		memcpy(body + bl - 1, extra, el);
+		memcpy(body + bl - 1 + el, "\n", 2);
+	}
+	int rc = hnvmf_conf_replace_section(text, h, body, out);
+	free(body);
+	return rc;
+}
+
+int hnvmf_conf_write_back(const struct hnvmf_conf *c, char *err, size_t errlen)
+{
+	char *text;
+	if (hnvmf_conf_render_text(c, &text, err, errlen) != 0)
+		return -1;
+	struct stat st;
+	mode_t mode = stat(c->file, &st) == 0 ? st.st_mode & 07777 : 0600; /* the operator's mode */
+	int rc = hnvmf_conf_write_atomic(c->file, text, mode);
 	free(text);
 	if (rc) {
 		snprintf(err, errlen, "%s: %s", c->file, strerror(-rc));

@@ -45,7 +45,9 @@ uint16_t hnvmf_ctrl_create(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const 
 	atomic_init(&c->refs, 1); /* the table's */
 
 	pthread_mutex_lock(&tgt->lock);
-	uint16_t st = hnvmf_host_add_ctrl(tgt, hostnqn, &c->host);
+	/* Removed at run time after this Connect found it (target/reconfig.c): refused. */
+	uint16_t st = s->removed ? HNVMF_SC_CMD(NVME_SC_CONNECT_INVALID_PARAM)
+				 : hnvmf_host_add_ctrl(tgt, hostnqn, &c->host);
 	if (st) {
 		pthread_mutex_unlock(&tgt->lock);
 		pthread_mutex_destroy(&c->lock);
@@ -88,6 +90,7 @@ uint16_t hnvmf_ctrl_create(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const 
 		return hnvmf_status(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_CTRL_BUSY, 0);
 	}
 	hnvmf_list_add_tail(&tgt->ctrls, &c->link);
+	atomic_fetch_add(&s->nctrls, 1); /* a subsystem removed at run time waits for 0 */
 	pthread_mutex_unlock(&tgt->lock);
 	hnvmf_log_f(HNVMF_LOG_INFO, ctrl_log_fields(c), "ctrl %u created: subsystem %s host %s kato %u ms", c->cntlid,
 		    s->nqn, hostnqn, kato_ms);
@@ -120,8 +123,10 @@ void hnvmf_ctrl_put(struct hnvmf_ctrl *c)
 	if (atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
 	hnvmf_log_f(HNVMF_LOG_INFO, ctrl_log_fields(c), "ctrl %u destroyed", c->cntlid);
+	struct hnvmf_subsys *s = c->subsys;
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+	atomic_fetch_sub(&s->nctrls, 1); /* last: the subsystem may be freed right after */
 }
 
 struct queue_call {
@@ -306,6 +311,15 @@ static struct hnvmf_req *take_aer_locked(struct hnvmf_ctrl *c)
 	return c->aer[--c->naer];
 }
 
+/* An event's Asynchronous Event Configuration bit: Namespace Attribute Notices (8) or Discovery
+ * Log Page Change Notices (31). */
+static uint32_t aen_bit(uint32_t result)
+{
+	return result == HNVMF_AEN_NS_CHANGED	 ? (1u << 8)
+	       : result == HNVMF_AEN_ANA_CHANGED ? HNVMF_AEC_ANA_CHANGE
+						 : (1u << 31);
+}
+
 void hnvmf_ctrl_queue_aer(struct hnvmf_ctrl *c, struct hnvmf_req *req)
 {
 	pthread_mutex_lock(&c->lock);
@@ -314,33 +328,66 @@ void hnvmf_ctrl_queue_aer(struct hnvmf_ctrl *c, struct hnvmf_req *req)
 		hnvmf_req_complete(req, HNVMF_SC_CMD(NVME_SC_ASYNC_LIMIT));
 		return;
 	}
-	c->aer[c->naer++] = req;
+	/* An event that came while no request was outstanding is reported by the next one. */
+	uint32_t result = 0;
+	if (c->aen_pending & aen_bit(HNVMF_AEN_NS_CHANGED))
+		result = HNVMF_AEN_NS_CHANGED;
+	else if (c->aen_pending & aen_bit(HNVMF_AEN_ANA_CHANGED))
+		result = HNVMF_AEN_ANA_CHANGED;
+	else if (c->aen_pending & aen_bit(HNVMF_AEN_DISC_CHANGED))
+		result = HNVMF_AEN_DISC_CHANGED;
+	if (result) {
+		c->aen_pending &= ~aen_bit(result);
+		c->aen_masked |= aen_bit(result);
+	} else {
+		c->aer[c->naer++] = req;
+	}
 	pthread_mutex_unlock(&c->lock);
+	if (result) {
+		req->cqe.result = result;
+		hnvmf_req_complete(req, 0);
+	}
+}
+
+/* The Changed Namespace List is a Namespace List: NSIDs in increasing order, each once, however
+ * often it changed before the host read the log; past 1024 of them, FFFFFFFFh alone. */
+static void changed_ns_add_locked(struct hnvmf_ctrl *c, uint32_t nsid)
+{
+	const unsigned max = sizeof(c->changed_ns) / sizeof(c->changed_ns[0]);
+	if (c->nchanged_ns == 1 && c->changed_ns[0] == 0xffffffffu)
+		return; /* overflowed: stays so until the log is read */
+	unsigned i = 0;
+	while (i < c->nchanged_ns && c->changed_ns[i] < nsid)
+		i++;
+	if (i < c->nchanged_ns && c->changed_ns[i] == nsid)
+		return;
+	if (c->nchanged_ns == max) {
+		c->changed_ns[0] = 0xffffffffu;
+		c->nchanged_ns = 1;
+		return;
+	}
+	memmove(&c->changed_ns[i + 1], &c->changed_ns[i], (c->nchanged_ns - i) * sizeof(c->changed_ns[0]));
+	c->changed_ns[i] = nsid;
+	c->nchanged_ns++;
 }
 
 void hnvmf_ctrl_raise_aen(struct hnvmf_ctrl *c, uint32_t result, uint32_t changed_nsid)
 {
 	struct hnvmf_req *req = NULL;
 	pthread_mutex_lock(&c->lock);
-	if (result == HNVMF_AEN_NS_CHANGED && changed_nsid) {
-		if (c->nchanged_ns < sizeof(c->changed_ns) / sizeof(c->changed_ns[0]))
-			c->changed_ns[c->nchanged_ns++] = changed_nsid;
-		else {
-			c->changed_ns[0] = 0xffffffffu;
-			c->nchanged_ns = 1;
-		}
-	}
+	if (result == HNVMF_AEN_NS_CHANGED && changed_nsid)
+		changed_ns_add_locked(c, changed_nsid);
 	/* Each event type is reported once until the host reads its log page (which clears the
 	 * mask); and only when the host enabled it (Namespace Attribute Notices: bit 8; ANA Change
 	 * Notices: bit 11; Discovery Log Page Change: bit 31). */
-	uint32_t bit = result == HNVMF_AEN_NS_CHANGED	? (1u << 8)
-		       : result == HNVMF_AEN_ANA_CHANGED ? HNVMF_AEC_ANA_CHANGE
-							 : (1u << 31);
+	uint32_t bit = aen_bit(result);
 	bool enabled = (c->aen_config & bit) != 0;
 	if (enabled && !(c->aen_masked & bit)) {
 		req = take_aer_locked(c);
 		if (req)
 			c->aen_masked |= bit;
+		else
+			c->aen_pending |= bit;
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (req) {

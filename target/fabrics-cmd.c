@@ -81,15 +81,19 @@ static uint16_t connect_check(struct hnvmf_req *req, struct nvmf_connect_data *d
 		return HNVMF_SC_CMD(NVME_SC_CONNECT_CTRL_BUSY);
 	if (le16toh(c->recfmt) != 0)
 		return HNVMF_SC_CMD(NVME_SC_CONNECT_FORMAT);
+	/* The subsystem list and a subsystem's hosts and listeners change at run time under the
+	 * lock (target/reconfig.c); a subsystem removed after this stays allocated until every
+	 * reactor has passed a quiescent point, so s may be used for the rest of this Connect. */
+	pthread_mutex_lock(&sq->tgt->lock);
 	struct hnvmf_subsys *s = hnvmf_tgt_find_subsys(sq->tgt, d->subsysnqn);
-	if (!s || !hnvmf_subsys_on_port(s, sq->port)) {
+	bool found = s && hnvmf_subsys_on_port(s, sq->port);
+	bool allowed = found && hnvmf_host_allowed(sq->tgt, s, d->hostnqn);
+	pthread_mutex_unlock(&sq->tgt->lock);
+	if (!found) {
 		log_ratelimited_f(HNVMF_LOG_NOTICE, (&(struct hnvmf_log_fields){d->hostnqn, d->subsysnqn, -1, le16toh(c->qid)}),
 				  "%s: connect to unknown subsystem '%s' from host %s", sq->peer, d->subsysnqn, d->hostnqn);
 		return connect_invalid(req, true, offsetof(struct nvmf_connect_data, subsysnqn));
 	}
-	pthread_mutex_lock(&sq->tgt->lock);
-	bool allowed = hnvmf_host_allowed(sq->tgt, s, d->hostnqn);
-	pthread_mutex_unlock(&sq->tgt->lock);
 	if (!allowed) {
 		log_ratelimited_f(HNVMF_LOG_NOTICE, (&(struct hnvmf_log_fields){d->hostnqn, s->nqn, -1, le16toh(c->qid)}),
 				  "%s: host %s is not allowed on subsystem %s", sq->peer, d->hostnqn, s->nqn);

@@ -1,7 +1,8 @@
 /* hnvmfd: the NVMe-oF target gateway daemon. Composition root: it loads the configuration, builds
  * the target, starts reactors and transports, and handles signals:
  *   SIGTERM, SIGINT  graceful stop: listeners close, in-flight I/O completes and is answered
- *   SIGHUP           re-read the tenants directory; a bad file leaves the running set as it was
+ *   SIGHUP           re-read the main file and its tenants directory and apply the difference
+ *                    (target/reconfig.c); a bad file leaves the running configuration as it was
  * Under systemd (hnvmfd.service, Type=notify) it reports readiness, status, reloads and stops,
  * and pings the watchdog while its reactors run (target/notify.c).
  * A listener that cannot listen at start is retried from the main loop while the others serve. */
@@ -30,6 +31,7 @@
 #include "target/metrics.h"
 #include "target/notify.h"
 #include "target/nvmf.h"
+#include "target/reconfig.h"
 #include "target/tenant.h"
 #include "transport/transport.h"
 
@@ -48,7 +50,13 @@ struct listen_retry {
 };
 
 static struct {
+	/* The running model: what the daemon serves now, replaced by every applied reload. The
+	 * target keeps the one it started with (d.tgt->conf) for the settings read only at start. */
 	struct hnvmf_conf *conf;
+	bool verbose; /* -v: debug logging whatever log_level the file says */
+	/* Ports and their retries: the main thread retries, a reload on the control thread adds
+	 * and removes. */
+	pthread_mutex_t ports_lock;
 	struct hnvmf_tgt *tgt;
 	struct hnvmf_engine *engine;
 	struct hnvmf_reactor *reactors[MAX_REACTORS]; /* the shared ones, then the DAM reactors */
@@ -60,8 +68,8 @@ static struct {
 	struct hnvmf_gateway *gateway; /* [gateway]: ANA group ownership through RADOS */
 	atomic_bool fenced;            /* another gateway fenced this one: stop, exit 1 */
 	struct listen_retry *retry; /* one per listener at most; nretry of them are waiting */
-	size_t nretry;
-} d;
+	size_t nretry, retry_cap;
+} d = {.ports_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* On the gateway group's thread, once it has released every ANA group: stop as on SIGTERM, and
  * exit 1 so that the supervisor restarts the daemon (a new RADOS instance, a non-owner). */
@@ -86,43 +94,84 @@ static void usage(FILE *f)
 		HNVMF_DEFAULT_CONF_FILE, HNVMF_DEFAULT_SUBNQN);
 }
 
-/* SIGHUP (main thread) or the control socket's "reload" (its own thread): one at a time. Every
- * outcome is logged; a refused reload names the file and line at fault, an applied one its
- * number, so that whoever sent the signal can tell when it was applied. A SIGHUP that arrives
- * while a reload runs stays pending (blocked, taken by sigwaitinfo) and so brings one more
- * reload: however many arrive meanwhile, the files are read again after the last of them. */
-static int reload_tenants(char *msg, size_t len)
+static const struct hnvmf_reconfig_ops reconfig_ops; /* below, with the listeners */
+
+static pthread_mutex_t reloading = PTHREAD_MUTEX_INITIALIZER; /* one change of d.conf at a time */
+static unsigned long applied;                                  /* under reloading */
+
+/* nw (validated whole by the loader) becomes the running model: the difference applied, the
+ * tenant set handed over. reloading held; nw is taken in every case. what names the change in
+ * the log: "reload", or the API's; done is the applied one's log line. */
+static int apply_model(struct hnvmf_conf *nw, const char *what, const char *done, char *msg, size_t len)
 {
-	static pthread_mutex_t reloading = PTHREAD_MUTEX_INITIALIZER;
-	static unsigned long applied; /* under reloading */
-	if (!d.conf->tenants_dir[0]) {
-		snprintf(msg, len, "no tenants_dir configured");
+	if (hnvmf_reconfig_apply(d.tgt, d.conf, nw, &reconfig_ops, msg, len) != 0) {
+		hnvmf_conf_free(nw);
+		log_err("%s refused, running configuration unchanged: %s", what, msg);
+		return -1;
+	}
+	if (!d.verbose && nw->log_level != d.conf->log_level)
+		hnvmf_log_set_level((enum hnvmf_log_level)nw->log_level);
+	struct hnvmf_conf_tenant *old;
+	size_t nold;
+	/* Controllers the new set no longer admits are torn down there; nothing points into the old
+	 * set afterwards (hnvmf_tgt_set_tenants): it goes with the old model. */
+	hnvmf_tgt_set_tenants(d.tgt, nw->tenants, nw->ntenants, &old, &nold);
+	hnvmf_tenant_reload(d.tgt); /* DAM grants the new files no longer give are revoked */
+	hnvmf_tenant_apply_qos(d.tgt, old, nold); /* new limits, without reconnecting */
+	struct hnvmf_conf *prev = d.conf;
+	d.conf = nw;
+	if (prev != d.tgt->conf) {
+		hnvmf_conf_free(prev);
+	} else { /* the start's model: the target keeps its settings, its tenants go */
+		hnvmf_conf_free_tenants(prev->tenants, prev->ntenants);
+		prev->tenants = NULL;
+		prev->ntenants = 0;
+	}
+	log_notice("%s: %zu tenant(s) (reload %lu)", done, nw->ntenants, ++applied);
+	return 0;
+}
+
+/* SIGHUP (main thread) or the control socket's "reload" (its own thread): one at a time. The
+ * main file and its tenants directory are loaded and checked whole, then the difference to the
+ * running model is applied (target/reconfig.c) and the tenant set handed over; the new model
+ * becomes d.conf. Every outcome is logged; a refused reload names the file and line at fault,
+ * an applied one its number, so that whoever sent the signal can tell when it was applied. A
+ * SIGHUP that arrives while a reload runs stays pending (blocked, taken by sigwaitinfo) and so
+ * brings one more reload: however many arrive meanwhile, the files are read again after the
+ * last of them. */
+static int reload_conf(char *msg, size_t len)
+{
+	if (!d.conf->file[0]) {
+		snprintf(msg, len, "the embedded default configuration has no file to read again");
 		log_err("reload refused: %s", msg);
 		return -1;
 	}
 	pthread_mutex_lock(&reloading);
-	struct hnvmf_conf_tenant *t;
-	size_t n;
-	if (hnvmf_conf_load_tenants(d.conf, &t, &n, msg, len) != 0) {
-		pthread_mutex_unlock(&reloading);
+	struct hnvmf_conf *nw = NULL;
+	int rc;
+	if (hnvmf_conf_load(d.conf->file, &nw, msg, len) != 0) {
 		log_err("reload refused, running configuration unchanged: %s", msg);
-		return -1;
+		rc = -1;
+	} else {
+		rc = apply_model(nw, "reload", "tenants reloaded", msg, len);
 	}
-	struct hnvmf_conf_tenant *old;
-	size_t nold;
-	/* Controllers the new set no longer admits are torn down there; nothing points into the old
-	 * set afterwards (hnvmf_tgt_set_tenants), so it goes at once. */
-	hnvmf_tgt_set_tenants(d.tgt, t, n, &old, &nold);
-	hnvmf_tenant_reload(d.tgt); /* DAM grants the new files no longer give are revoked */
-	hnvmf_tenant_apply_qos(d.tgt, old, nold); /* new limits, without reconnecting */
-	if (old == d.conf->tenants) {
-		d.conf->tenants = NULL;
-		d.conf->ntenants = 0;
-	}
-	hnvmf_conf_free_tenants(old, nold);
-	log_notice("tenants reloaded: %zu tenant(s) (reload %lu)", n, ++applied);
 	pthread_mutex_unlock(&reloading);
-	return 0;
+	return rc;
+}
+
+/* A change through the control API (target/rpc-config.c): edit derives the new model from the
+ * running one, which no reload replaces meanwhile. */
+static int change_conf(int (*edit)(const struct hnvmf_conf *cur, void *arg, struct hnvmf_conf **nw, char *msg,
+				   size_t len),
+		       void *arg, char *msg, size_t len)
+{
+	pthread_mutex_lock(&reloading);
+	struct hnvmf_conf *nw = NULL;
+	int rc = edit(d.conf, arg, &nw, msg, len);
+	if (rc == 0)
+		rc = apply_model(nw, "control API change", "control API change applied", msg, len);
+	pthread_mutex_unlock(&reloading);
+	return rc;
 }
 
 /* A reload as systemd sees it: RELOADING=1, then READY=1 with the new status whatever the
@@ -130,7 +179,7 @@ static int reload_tenants(char *msg, size_t len)
 static int reload(char *msg, size_t len)
 {
 	hnvmf_notify_reloading();
-	int rc = reload_tenants(msg, len);
+	int rc = reload_conf(msg, len);
 	hnvmf_notify_ready(d.tgt);
 	return rc;
 }
@@ -191,6 +240,7 @@ static int try_listen(struct hnvmf_port *p, unsigned next_ms)
  * when none waits. On the main thread, as start_listeners and stop_all: ports are its own. */
 static int retry_listeners(void)
 {
+	pthread_mutex_lock(&d.ports_lock);
 	uint64_t now = hnvmf_now_ns(), next = UINT64_MAX;
 	for (size_t i = 0; i < d.nretry;) {
 		struct listen_retry *r = &d.retry[i];
@@ -207,48 +257,109 @@ static int retry_listeners(void)
 			next = r->due_ns;
 		i++;
 	}
+	pthread_mutex_unlock(&d.ports_lock);
 	return next == UINT64_MAX ? -1 : (int)((next - now + 999999) / 1000000);
 }
 
-/* A listener that cannot listen is no reason to stop: it is retried (retry_listeners) while
- * the others serve. A transport missing or failing to start is: the configuration asks for
- * something this build or machine cannot do at all. */
-static int start_listeners(void)
+/* Starts serving p: its transport is started with the first listener that needs it (a missing
+ * or failing transport is -1: this build or machine cannot do it at all); a port that cannot
+ * listen yet is retried (retry_listeners) while the others serve. ports_lock held. */
+static int serve_port(struct hnvmf_port *p)
 {
-	struct hnvmf_transport_env env = {.tgt = d.tgt, .reactors = d.reactors, .nreactors = d.nreactors,
-					  .ndam_reactors = d.nreactors - d.nshared};
-	d.retry = calloc(d.conf->nlisteners ? d.conf->nlisteners : 1, sizeof(*d.retry));
-	if (!d.retry)
+	const struct hnvmf_conf_listener *l = &p->conf;
+	const struct hnvmf_transport_ops *ops = hnvmf_transport_get(l->trtype);
+	if (!ops) {
+		log_err("listener %s: transport not available in this build", l->name);
 		return -1;
-	for (size_t i = 0; i < d.conf->nlisteners; i++) {
-		const struct hnvmf_conf_listener *l = &d.conf->listeners[i];
-		const struct hnvmf_transport_ops *ops = hnvmf_transport_get(l->trtype);
-		if (!ops) {
-			log_err("listener %s: transport not available in this build", l->name);
+	}
+	if (!d.transport_up[l->trtype]) {
+		struct hnvmf_transport_env env = {.tgt = d.tgt, .reactors = d.reactors, .nreactors = d.nreactors,
+						  .ndam_reactors = d.nreactors - d.nshared};
+		int rc = ops->init(&env);
+		if (rc) {
+			log_err("transport %s: %s", ops->name, strerror(-rc));
 			return -1;
 		}
-		if (!d.transport_up[l->trtype]) {
-			int rc = ops->init(&env);
-			if (rc) {
-				log_err("transport %s: %s", ops->name, strerror(-rc));
-				return -1;
-			}
-			d.transport_up[l->trtype] = true;
+		d.transport_up[l->trtype] = true;
+	}
+	if (try_listen(p, LISTEN_RETRY_FIRST_MS) == 0)
+		return 0;
+	if (d.nretry == d.retry_cap) {
+		size_t cap = d.retry_cap ? d.retry_cap * 2 : 4;
+		struct listen_retry *r = realloc(d.retry, cap * sizeof(*r));
+		if (!r) {
+			log_err("listener %s: out of memory: not retried", l->name);
+			return 0;
 		}
+		d.retry = r;
+		d.retry_cap = cap;
+	}
+	d.retry[d.nretry++] = (struct listen_retry){
+		.port = p,
+		.delay_ms = LISTEN_RETRY_FIRST_MS * 2,
+		.due_ns = hnvmf_now_ns() + LISTEN_RETRY_FIRST_MS * 1000000ull,
+	};
+	return 0;
+}
+
+/* A listener that cannot listen is no reason to stop: it is retried while the others serve. A
+ * transport missing or failing to start is: the configuration asks for something this build
+ * or machine cannot do at all. */
+static int start_listeners(void)
+{
+	for (size_t i = 0; i < d.conf->nlisteners; i++) {
+		const struct hnvmf_conf_listener *l = &d.conf->listeners[i];
 		struct hnvmf_port *p = hnvmf_tgt_add_port(d.tgt, l);
 		if (!p) {
 			log_err("listener %s: out of memory", l->name);
 			return -1;
 		}
-		if (try_listen(p, LISTEN_RETRY_FIRST_MS) != 0)
-			d.retry[d.nretry++] = (struct listen_retry){
-				.port = p,
-				.delay_ms = LISTEN_RETRY_FIRST_MS * 2,
-				.due_ns = hnvmf_now_ns() + LISTEN_RETRY_FIRST_MS * 1000000ull,
-			};
+		pthread_mutex_lock(&d.ports_lock);
+		int rc = serve_port(p);
+		pthread_mutex_unlock(&d.ports_lock);
+		if (rc)
+			return -1;
 	}
 	return 0;
 }
+
+/* ---- what a reload needs from the daemon (target/reconfig.h) ---- */
+
+static int reconfig_listen(void *arg, struct hnvmf_port *p)
+{
+	(void)arg;
+	pthread_mutex_lock(&d.ports_lock);
+	int rc = serve_port(p);
+	pthread_mutex_unlock(&d.ports_lock);
+	return rc;
+}
+
+static void reconfig_unlisten(void *arg, struct hnvmf_port *p)
+{
+	(void)arg;
+	pthread_mutex_lock(&d.ports_lock);
+	for (size_t i = 0; i < d.nretry; i++)
+		if (d.retry[i].port == p) {
+			d.retry[i] = d.retry[--d.nretry];
+			break;
+		}
+	if (p->transport_priv)
+		hnvmf_transport_get(p->conf.trtype)->stop_listen(p);
+	pthread_mutex_unlock(&d.ports_lock);
+}
+
+static void reconfig_each_reactor(void *arg, void (*fn)(void *fnarg), void *fnarg)
+{
+	(void)arg;
+	for (unsigned i = 0; i < d.nreactors; i++)
+		hnvmf_reactor_call_sync(d.reactors[i], fn, fnarg);
+}
+
+static const struct hnvmf_reconfig_ops reconfig_ops = {
+	.listen = reconfig_listen,
+	.unlisten = reconfig_unlisten,
+	.each_reactor = reconfig_each_reactor,
+};
 
 static void stop_all(void)
 {
@@ -268,12 +379,14 @@ static void stop_all(void)
 			continue;
 		const struct hnvmf_transport_ops *ops = hnvmf_transport_get((enum hnvmf_trtype)t);
 		struct hnvmf_list *pos, *tmp;
+		pthread_mutex_lock(&d.ports_lock); /* a reload on the control thread may add one */
 		hnvmf_list_for_each_safe(pos, tmp, &d.tgt->ports)
 		{
 			struct hnvmf_port *p = container_of(pos, struct hnvmf_port, link);
 			if (p->conf.trtype == (enum hnvmf_trtype)t && p->transport_priv)
 				ops->stop_listen(p);
 		}
+		pthread_mutex_unlock(&d.ports_lock);
 		queues[nq++] = &ops->queues;
 	}
 	/* The reactors every transport was given (start_listeners' env): the teardown walks
@@ -294,10 +407,11 @@ static void stop_all(void)
 			hnvmf_transport_get((enum hnvmf_trtype)t)->fini();
 	for (unsigned i = 0; i < d.nreactors; i++)
 		hnvmf_reactor_destroy(d.reactors[i]);
-	if (d.tgt->tenants != d.conf->tenants) /* the set the last reload installed */
-		hnvmf_conf_free_tenants(d.tgt->tenants, d.tgt->ntenants);
+	struct hnvmf_conf *boot = d.tgt->conf; /* the start's model, if a reload replaced d.conf */
 	hnvmf_tgt_destroy(d.tgt);
 	hnvmf_engine_destroy(d.engine);
+	if (boot != d.conf)
+		hnvmf_conf_free(boot);
 	hnvmf_conf_free(d.conf);
 	free(d.retry);
 }
@@ -446,6 +560,7 @@ int main(int argc, char **argv)
 		hnvmf_conf_free(d.conf);
 		return 0;
 	}
+	d.verbose = verbose;
 	hnvmf_log_set_level(verbose ? HNVMF_LOG_DEBUG : (enum hnvmf_log_level)d.conf->log_level);
 
 	raise_open_files();
@@ -503,7 +618,8 @@ int main(int argc, char **argv)
 	int rc = start_listeners();
 	if (rc == 0 && d.conf->control_socket[0]) {
 		static const struct hnvmf_rpc_daemon api = {
-			.reload = reload, .transport_requests = describe_requests, .persist = persist};
+			.reload = reload, .transport_requests = describe_requests, .persist = persist,
+			.change = change_conf};
 		struct group *g = d.conf->control_socket_group[0] ? getgrnam(d.conf->control_socket_group) : NULL;
 		int c = d.conf->control_socket_group[0] && !g
 				? -ENOENT

@@ -277,6 +277,7 @@ static void flush_all_step(struct multi *m);
 static void flush_all_done(struct hnvmf_io *io)
 {
 	struct multi *m = container_of(io, struct multi, io);
+	m->req->sq->ns_busy[m->next]--; /* taken in flush_all_step */
 	if (io->bio.result && !m->status)
 		m->status = hnvmf_errno_to_status(io->bio.result, true);
 	flush_all_step(m);
@@ -295,6 +296,9 @@ static void flush_all_step(struct multi *m)
 		memset(&m->io.bio, 0, sizeof(m->io.bio));
 		m->io.bio.op = HNVMF_BIO_FLUSH;
 		m->io.done = flush_all_done;
+		/* The flush holds this namespace as a request holds req->ns: a run-time removal
+		 * waits for it before it closes the channel. */
+		m->req->sq->ns_busy[m->next]++;
 		hnvmf_chan_submit(ch, &m->io);
 		return;
 	}
@@ -358,6 +362,7 @@ uint16_t hnvmf_parse_io_cmd(struct hnvmf_req *req)
 	req->ns = hnvmf_subsys_ns(req->sq->ctrl->subsys, nsid);
 	if (!req->ns)
 		return HNVMF_SC_GENERIC(NVME_SC_INVALID_NS);
+	req->sq->ns_busy[nsid]++; /* until complete_here (target/req.c) */
 	/* Through this gateway the namespace's ANA group may be inaccessible or changing: the host
 	 * retries on another path (docs/ana.md). */
 	uint16_t st = hnvmf_ana_io_status(req->sq->ctrl->subsys, req->ns);

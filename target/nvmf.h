@@ -147,6 +147,10 @@ struct hnvmf_sq {
 	int dam_unit;            /* the DAM unit this I/O queue holds (target/tenant.c), or -1 */
 	atomic_bool deleted;     /* an I/O queue deleted by a controller reset: commands fail */
 	struct hnvmf_chan *chans[HNVMF_MAX_NSID + 1]; /* per namespace, opened on first use */
+	/* Per namespace: requests of this queue that hold it (req->ns) and are not answered yet.
+	 * Only this queue's reactor touches it: a namespace removed at run time closes the
+	 * queue's channel to it, on that reactor, once it is 0 (target/reconfig.c). */
+	uint16_t ns_busy[HNVMF_MAX_NSID + 1];
 	/* Per namespace this queue used: its statistics record, written by this reactor only. */
 	struct hnvmf_stats_rec *stats[HNVMF_MAX_NSID + 1];
 	/* Read/Write/Write Zeroes/Flush completed, and the thread hand-offs they took (core's
@@ -173,7 +177,6 @@ struct hnvmf_ns {
 	uint8_t uuid[16];
 	bool readonly;
 	uint32_t anagrpid;       /* its ANA group, 1..HNVMF_MAX_ANA_GROUPS; fixed for its life */
-	bool owns_be;            /* added at run time: be is closed with the subsystem */
 	char backend_name[HNVMF_NAME_MAX];
 };
 
@@ -188,7 +191,9 @@ struct hnvmf_subsys {
 	char (*listeners)[HNVMF_NAME_MAX]; /* empty: every I/O listener */
 	size_t nlisteners;
 	/* Namespaces: readers (I/O path) load pointers with acquire; writers (control path, under
-	 * tgt->lock) publish with release. A namespace is never freed while the target runs. */
+	 * tgt->lock) publish with release. A namespace removed at run time is unpublished here,
+	 * drained, and kept on tgt->retired until the target stops: a request of a controller
+	 * already torn down may still hold it (target/reconfig.c). */
 	_Atomic(struct hnvmf_ns *) ns[HNVMF_MAX_NSID + 1];
 	uint32_t max_nsid;
 	/* Asymmetric Namespace Access (target/ana.c): this gateway's state of each group (NVMe
@@ -197,6 +202,8 @@ struct hnvmf_subsys {
 	_Atomic uint8_t ana_state[HNVMF_MAX_ANA_GROUPS + 1];
 	uint64_t ana_chgcnt;
 	uint64_t ana_grp_chgcnt[HNVMF_MAX_ANA_GROUPS + 1];
+	bool removed;            /* left tgt->subsystems at run time: Connect refuses it (tgt->lock) */
+	atomic_uint nctrls;      /* controllers pointing at it, live or being torn down */
 	struct hnvmf_list link;
 };
 
@@ -219,6 +226,7 @@ struct hnvmf_ctrl {
 	struct hnvmf_req *aer[HNVMF_MAX_AER];
 	unsigned naer;
 	uint32_t aen_masked;     /* AEN types already reported and not yet cleared by a log read */
+	uint32_t aen_pending;    /* AEN types that happened while no request was outstanding */
 	uint32_t changed_ns[1024];
 	unsigned nchanged_ns;    /* 0xFFFFFFFF in [0] when the list overflowed */
 	uint32_t aen_config;     /* Set Features Async Event Configuration */
@@ -239,7 +247,15 @@ struct hnvmf_tgt {
 	struct hnvmf_list ctrls;
 	uint16_t next_cntlid;
 	atomic_uint genctr;      /* discovery log generation counter */
-	struct hnvmf_backend **backends; /* parallel to conf->backends */
+	/* The open backends and the configuration each was opened with (parallel arrays, replaced
+	 * by a reconfiguration under lock). */
+	struct hnvmf_backend **backends;
+	struct hnvmf_conf_backend *bconf;
+	size_t nbackends;
+	/* What a run-time change took out of service but some thread may still reach: removed
+	 * namespaces and listeners, backends I/O servers may keep a queue pair to. Released when
+	 * the target is destroyed (struct hnvmf_retired, target/reconfig.c). */
+	struct hnvmf_list retired;
 	struct hnvmf_conf_tenant *tenants; /* current tenants (replaced on SIGHUP) */
 	size_t ntenants;
 	struct hnvmf_list hosts;  /* struct hnvmf_host: per-host counts (host-limits.c) */
@@ -270,6 +286,8 @@ static inline struct hnvmf_log_fields hnvmf_sq_log_fields(const struct hnvmf_sq 
 int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struct hnvmf_tgt **out,
 		     char *err, size_t errlen);
 void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt);
+/* What run-time changes retired (tgt->retired): closed and freed (target/reconfig.c). */
+void hnvmf_retired_release(struct hnvmf_tgt *tgt);
 /* hnvmfd --check: what the start refuses beyond the configuration's own checks, through the
  * same code (hnvmf_tgt_create opens its backends through it): every backend is opened, its
  * size checked against the file's or device's, and closed. Binds nothing. 0, or -errno with
@@ -288,10 +306,15 @@ static inline struct hnvmf_ns *hnvmf_subsys_ns(struct hnvmf_subsys *s, uint32_t 
 		return NULL;
 	return atomic_load_explicit(&s->ns[nsid], memory_order_acquire);
 }
-/* Adds a namespace at run time (control path) and raises the Namespace Attribute Changed AEN.
- * On success the namespace owns be (closed when the target goes). */
-int hnvmf_subsys_add_ns(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, uint32_t nsid,
-			struct hnvmf_backend *be, const char *backend_name);
+/* Builds a subsystem (not yet in the target) from its configuration; its namespaces' backends
+ * are looked up by name in the target's (tgt->bconf/backends). 0, or -errno with err set. */
+int hnvmf_subsys_build(struct hnvmf_tgt *tgt, const struct hnvmf_conf_subsys *cs, struct hnvmf_subsys **out,
+		       char *err, size_t errlen);
+void hnvmf_subsys_free(struct hnvmf_subsys *s);
+/* A namespace of backend be with the configured identifiers; NULL when out of memory. */
+struct hnvmf_ns *hnvmf_ns_new(const struct hnvmf_conf_ns *cn, struct hnvmf_backend *be);
+/* The backend configured under name, or NULL. tgt->lock held or on the control path. */
+struct hnvmf_backend *hnvmf_tgt_backend(struct hnvmf_tgt *tgt, const char *name);
 /* Replaces the tenant set (SIGHUP) and returns the old array, which nothing references any more:
  * the caller frees it. Every reader of a tenant set holds tgt->lock, and each controller's tenant
  * is re-pointed here under it (dead controllers have none). Controllers the new set no longer

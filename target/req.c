@@ -183,6 +183,8 @@ static void complete_here(struct hnvmf_req *req)
 	struct hnvmf_sq *sq = req->sq;
 	hnvmf_req_build_cqe(req, sq->sqfc_disabled ? 0xffff : sq->head);
 	hnvmf_stats_complete(req);
+	if (req->ns)
+		sq->ns_busy[req->ns->nsid]--;
 	atomic_fetch_sub_explicit(&sq->inflight, 1, memory_order_relaxed);
 	/* The transport owns the request from here; it may free the queue once inflight is 0. */
 	sq->ops->queue_response(req);

@@ -44,7 +44,8 @@ static struct json_object *log_set_level(struct hnvmf_rpc_ctx *ctx, struct json_
 	return hnvmf_rpc_ok();
 }
 
-/* The daemon's reload, as SIGHUP: the tenants directory is read again and applied. */
+/* The daemon's reload, as SIGHUP: the main file and the tenants directory are read again and
+ * the difference applied (target/reconfig.c). */
 static struct json_object *reload(struct hnvmf_rpc_ctx *ctx, struct json_object *params)
 {
 	if (!hnvmf_rpc_param_only(ctx, params, (const char *const[]){NULL}))

@@ -36,8 +36,8 @@ enum {
 /* What only the daemon (target/hnvmfd.c) can do; a member may be NULL where there is no daemon
  * (tests, fuzzing): the methods that need it answer HNVMF_RPC_UNAVAILABLE. */
 struct hnvmf_rpc_daemon {
-	/* Re-reads the tenants directory and applies it, as SIGHUP: 0, or -1 with msg set (the
-	 * running set is then unchanged). */
+	/* Re-reads the main file and the tenants directory and applies the difference, as SIGHUP:
+	 * 0, or -1 with msg set (the running configuration is then unchanged). */
 	int (*reload)(char *msg, size_t len);
 	/* Appends the transports' request counts: "NAME requests: STATE N STATE N ...", a line each. */
 	void (*transport_requests)(struct hnvmf_strbuf *sb);
@@ -46,6 +46,14 @@ struct hnvmf_rpc_daemon {
 	 * method that succeeded (a failure answers HNVMF_RPC_NOT_PERSISTED), and by save_config.
 	 * The tenant methods need none: they write the tenant files. */
 	int (*persist)(char *msg, size_t len);
+	/* A change of the running configuration model (target/rpc-config.c): edit is called with
+	 * the running model and makes *nw, the changed model validated whole by the loader (0, or
+	 * -1 with msg set); the daemon then applies the difference (hnvmf_reconfig_apply) and nw
+	 * becomes the running model. No reload runs meanwhile. 0, the edit's -1, or -1 with msg
+	 * set when applying was refused (nothing changed). */
+	int (*change)(int (*edit)(const struct hnvmf_conf *cur, void *arg, struct hnvmf_conf **nw, char *msg,
+				  size_t len),
+		      void *arg, char *msg, size_t len);
 };
 
 struct hnvmf_rpc_ctx {

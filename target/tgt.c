@@ -25,14 +25,10 @@ static struct hnvmf_subsys *subsys_new(const char *nqn)
 	return s;
 }
 
-static void subsys_free(struct hnvmf_subsys *s)
+void hnvmf_subsys_free(struct hnvmf_subsys *s)
 {
-	for (uint32_t i = 1; i <= s->max_nsid; i++) {
-		struct hnvmf_ns *ns = atomic_load(&s->ns[i]);
-		if (ns && ns->owns_be)
-			hnvmf_backend_close(ns->be);
-		free(ns);
-	}
+	for (uint32_t i = 1; i <= s->max_nsid; i++)
+		free(atomic_load(&s->ns[i]));
 	free(s->hosts);
 	free(s->listeners);
 	free(s);
@@ -51,16 +47,28 @@ static int ns_init(struct hnvmf_ns *ns, uint32_t nsid, struct hnvmf_backend *be,
 	return 0;
 }
 
-static struct hnvmf_backend *backend_by_name(struct hnvmf_tgt *tgt, const char *name)
+struct hnvmf_backend *hnvmf_tgt_backend(struct hnvmf_tgt *tgt, const char *name)
 {
-	for (size_t i = 0; i < tgt->conf->nbackends; i++)
-		if (strcmp(tgt->conf->backends[i].name, name) == 0)
+	for (size_t i = 0; i < tgt->nbackends; i++)
+		if (strcmp(tgt->bconf[i].name, name) == 0)
 			return tgt->backends[i];
 	return NULL;
 }
 
-static int subsys_from_conf(struct hnvmf_tgt *tgt, const struct hnvmf_conf_subsys *cs, char *err,
-			    size_t errlen)
+struct hnvmf_ns *hnvmf_ns_new(const struct hnvmf_conf_ns *cn, struct hnvmf_backend *be)
+{
+	struct hnvmf_ns *ns = calloc(1, sizeof(*ns));
+	if (!ns)
+		return NULL;
+	ns_init(ns, cn->nsid, be, cn->backend);
+	memcpy(ns->nguid, cn->nguid, 16);
+	memcpy(ns->uuid, cn->uuid, 16);
+	ns->anagrpid = cn->anagrpid;
+	return ns;
+}
+
+int hnvmf_subsys_build(struct hnvmf_tgt *tgt, const struct hnvmf_conf_subsys *cs, struct hnvmf_subsys **out,
+		       char *err, size_t errlen)
 {
 	struct hnvmf_subsys *s = subsys_new(cs->nqn);
 	if (!s)
@@ -85,27 +93,23 @@ static int subsys_from_conf(struct hnvmf_tgt *tgt, const struct hnvmf_conf_subsy
 	}
 	for (size_t i = 0; i < cs->nns; i++) {
 		const struct hnvmf_conf_ns *cn = &cs->ns[i];
-		struct hnvmf_backend *be = backend_by_name(tgt, cn->backend);
+		struct hnvmf_backend *be = hnvmf_tgt_backend(tgt, cn->backend);
 		if (!be || cn->nsid == 0 || cn->nsid > HNVMF_MAX_NSID) {
 			snprintf(err, errlen, "subsystem %s: namespace %u: bad backend or nsid", cs->nqn, cn->nsid);
-			subsys_free(s);
+			hnvmf_subsys_free(s);
 			return -EINVAL;
 		}
-		struct hnvmf_ns *ns = calloc(1, sizeof(*ns));
+		struct hnvmf_ns *ns = hnvmf_ns_new(cn, be);
 		if (!ns)
 			goto nomem;
-		ns_init(ns, cn->nsid, be, cn->backend);
-		memcpy(ns->nguid, cn->nguid, 16);
-		memcpy(ns->uuid, cn->uuid, 16);
-		ns->anagrpid = cn->anagrpid;
 		atomic_store(&s->ns[cn->nsid], ns);
 		if (cn->nsid > s->max_nsid)
 			s->max_nsid = cn->nsid;
 	}
-	hnvmf_list_add_tail(&tgt->subsystems, &s->link);
+	*out = s;
 	return 0;
 nomem:
-	subsys_free(s);
+	hnvmf_subsys_free(s);
 	return -ENOMEM;
 }
 
@@ -130,6 +134,16 @@ static int open_backends(const struct hnvmf_conf *conf, struct hnvmf_backend **b
 		}
 	}
 	return 0;
+}
+
+static int subsys_from_conf(struct hnvmf_tgt *tgt, const struct hnvmf_conf_subsys *cs, char *err,
+			    size_t errlen)
+{
+	struct hnvmf_subsys *s;
+	int rc = hnvmf_subsys_build(tgt, cs, &s, err, errlen);
+	if (rc == 0)
+		hnvmf_list_add_tail(&tgt->subsystems, &s->link);
+	return rc;
 }
 
 int hnvmf_tgt_check(const struct hnvmf_conf *conf, char *err, size_t errlen)
@@ -163,14 +177,19 @@ int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struc
 	tgt->tenants = conf->tenants;
 	tgt->ntenants = conf->ntenants;
 	hnvmf_list_init(&tgt->hosts);
+	hnvmf_list_init(&tgt->retired);
 
 	int rc = -ENOMEM;
 	tgt->backends = calloc(conf->nbackends ? conf->nbackends : 1, sizeof(*tgt->backends));
-	if (!tgt->backends)
+	tgt->bconf = calloc(conf->nbackends ? conf->nbackends : 1, sizeof(*tgt->bconf));
+	if (!tgt->backends || !tgt->bconf)
 		goto fail;
 	rc = open_backends(conf, tgt->backends, err, errlen);
 	if (rc)
 		goto fail;
+	if (conf->nbackends)
+		memcpy(tgt->bconf, conf->backends, conf->nbackends * sizeof(*tgt->bconf));
+	tgt->nbackends = conf->nbackends;
 	tgt->start_ns = hnvmf_now_ns();
 	rc = hnvmf_stats_create(&tgt->stats);
 	if (!rc)
@@ -216,10 +235,10 @@ void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt)
 	{
 		struct hnvmf_subsys *s = container_of(pos, struct hnvmf_subsys, link);
 		hnvmf_list_del(&s->link);
-		subsys_free(s);
+		hnvmf_subsys_free(s);
 	}
 	if (tgt->discovery)
-		subsys_free(tgt->discovery);
+		hnvmf_subsys_free(tgt->discovery);
 	hnvmf_list_for_each_safe(pos, tmp, &tgt->ports)
 	{
 		struct hnvmf_port *p = container_of(pos, struct hnvmf_port, link);
@@ -231,11 +250,13 @@ void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt)
 		hnvmf_list_del(pos);
 		free(pos);
 	}
+	hnvmf_retired_release(tgt);
 	if (tgt->backends) {
-		for (size_t i = 0; i < tgt->conf->nbackends; i++)
+		for (size_t i = 0; i < tgt->nbackends; i++)
 			hnvmf_backend_close(tgt->backends[i]);
 		free(tgt->backends);
 	}
+	free(tgt->bconf);
 	hnvmf_auth_pool_destroy(tgt->auth_pool);
 	hnvmf_auth_limit_destroy(tgt->auth_limit);
 	hnvmf_stats_destroy(tgt->stats);
@@ -271,9 +292,15 @@ struct hnvmf_port *hnvmf_tgt_add_port(struct hnvmf_tgt *tgt, const struct hnvmf_
 	p->conf = *l;
 	p->tgt = tgt;
 	pthread_mutex_lock(&tgt->lock);
+	/* PORTID is unique among the ports listed: one more than the highest (ports come and go). */
 	uint16_t id = 1;
 	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &tgt->ports) id++;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->ports)
+	{
+		uint16_t used = container_of(pos, struct hnvmf_port, link)->portid;
+		if (used >= id)
+			id = (uint16_t)(used + 1);
+	}
 	p->portid = id;
 	hnvmf_list_add_tail(&tgt->ports, &p->link);
 	pthread_mutex_unlock(&tgt->lock);
@@ -309,45 +336,6 @@ bool hnvmf_host_allowed(struct hnvmf_tgt *tgt, const struct hnvmf_subsys *s, con
 			if (strcmp(t->subsystems[i], s->nqn) == 0)
 				return true;
 	return false;
-}
-
-int hnvmf_subsys_add_ns(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, uint32_t nsid,
-			struct hnvmf_backend *be, const char *backend_name)
-{
-	if (nsid == 0 || nsid > HNVMF_MAX_NSID)
-		return -EINVAL;
-	struct hnvmf_ns *ns = calloc(1, sizeof(*ns));
-	if (!ns)
-		return -ENOMEM;
-	ns_init(ns, nsid, be, backend_name);
-	/* Identifiers: deterministic from the subsystem NQN and nsid, like the configured ones. */
-	for (size_t i = 0; i < sizeof(s->nqn) && s->nqn[i]; i++)
-		ns->nguid[i % 16] ^= (uint8_t)s->nqn[i];
-	ns->nguid[15] ^= (uint8_t)nsid;
-	memcpy(ns->uuid, ns->nguid, 16);
-	ns->uuid[6] = (uint8_t)((ns->uuid[6] & 0x0f) | 0x40);
-	ns->uuid[8] = (uint8_t)((ns->uuid[8] & 0x3f) | 0x80);
-
-	pthread_mutex_lock(&tgt->lock);
-	struct hnvmf_ns *expected = NULL;
-	if (!atomic_compare_exchange_strong(&s->ns[nsid], &expected, ns)) {
-		pthread_mutex_unlock(&tgt->lock);
-		free(ns);
-		return -EEXIST;
-	}
-	ns->owns_be = true;
-	if (nsid > s->max_nsid)
-		s->max_nsid = nsid;
-	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
-	{
-		struct hnvmf_ctrl *c = container_of(pos, struct hnvmf_ctrl, link);
-		if (c->subsys == s)
-			hnvmf_ctrl_raise_aen(c, HNVMF_AEN_NS_CHANGED, nsid);
-	}
-	pthread_mutex_unlock(&tgt->lock);
-	log_notice("subsystem %s: namespace %u added (backend %s)", s->nqn, nsid, backend_name);
-	return 0;
 }
 
 /* Every queue of the controller is on a TLS connection. */

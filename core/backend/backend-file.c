@@ -130,6 +130,25 @@ static int probe_size(struct hnvmf_backend *be, struct file_backend *fb, const s
 	return 0;
 }
 
+int hnvmf_file_backend_probe_size(struct hnvmf_backend *be, uint64_t want, uint64_t *size,
+				  char *errmsg, size_t errlen)
+{
+	struct file_backend *fb = be->priv;
+	struct stat st;
+	if (fstat(fb->fd, &st) < 0) {
+		int err = errno;
+		hnvmf_backend_errmsg(errmsg, errlen, "cannot stat %s: %s", fb->path, strerror(err));
+		return -err;
+	}
+	/* The same rules as at open, on a scratch copy: be changes only if the caller takes it. */
+	struct hnvmf_backend probe = *be;
+	uint32_t dev_lbs;
+	int rc = probe_size(&probe, fb, &st, want, &dev_lbs, errmsg, errlen);
+	if (rc == 0)
+		*size = probe.size;
+	return rc;
+}
+
 int hnvmf_file_backend_open(struct hnvmf_backend *be, const struct hnvmf_backend_params *p,
 			    char *errmsg, size_t errlen)
 {

@@ -39,6 +39,9 @@ struct file_backend {
 int hnvmf_file_backend_open(struct hnvmf_backend *be, const struct hnvmf_backend_params *p,
 			    char *errmsg, size_t errlen);
 void hnvmf_file_backend_close(struct hnvmf_backend *be);
+/* The size the file or device has now for a configured size want (the open's rules). */
+int hnvmf_file_backend_probe_size(struct hnvmf_backend *be, uint64_t want, uint64_t *size,
+				  char *errmsg, size_t errlen);
 
 /* Whether this read/write can go through the O_DIRECT descriptor. */
 static inline bool file_bio_direct_ok(const struct file_backend *fb, const struct hnvmf_bio *bio)

@@ -15,6 +15,11 @@ struct hnvmf_backend_ops {
 	int (*open)(struct hnvmf_backend *be, const struct hnvmf_backend_params *p, char *errmsg,
 		    size_t errlen);
 	void (*close)(struct hnvmf_backend *be);
+	/* The size the storage has now for a configured size want (0: its own, e.g. a grown file or
+	 * an image after `rbd resize`), in bytes, without changing be (hnvmf_backend_probe_resize
+	 * decides). NULL: the size cannot change while open. */
+	int (*probe_size)(struct hnvmf_backend *be, uint64_t want, uint64_t *size, char *errmsg,
+			  size_t errlen);
 	/* qp->be and qp->depth are set; qp->priv is the backend's. NULL: nothing per queue pair. */
 	int (*qp_open)(struct hnvmf_bqp *qp);
 	/* Waits for the device to finish what was handed to it; completions are dropped. */
@@ -33,14 +38,12 @@ struct hnvmf_backend_ops {
 	int (*wait)(struct hnvmf_bqp *qp, int timeout_ms);
 	/* Signals the eventfd fd on every completion from now on. NULL for synchronous backends. */
 	int (*notify)(struct hnvmf_bqp *qp, int fd);
-	/* The storage's size now, in bytes. NULL: the size is fixed at open. */
-	int (*get_size)(struct hnvmf_backend *be, uint64_t *size);
 };
 
 struct hnvmf_backend {
 	const struct hnvmf_backend_ops *ops;
 	enum hnvmf_backend_type type;
-	uint64_t size; /* read and written with __atomic builtins: a refresh may change it under I/O */
+	uint64_t size; /* read and written with __atomic builtins: a resize may change it under I/O */
 	uint32_t block_size;
 	bool readonly;
 	void *priv;

@@ -24,6 +24,19 @@ static int null_open(struct hnvmf_backend *be, const struct hnvmf_backend_params
 
 static void null_close(struct hnvmf_backend *be) { (void)be; }
 
+/* Nothing is stored: any configured size is the size. */
+static int null_probe_size(struct hnvmf_backend *be, uint64_t want, uint64_t *size, char *errmsg,
+			   size_t errlen)
+{
+	(void)be;
+	if (want == 0) {
+		hnvmf_backend_errmsg(errmsg, errlen, "null backend needs a size");
+		return -EINVAL;
+	}
+	*size = want;
+	return 0;
+}
+
 /* Never written (bss): every page of it maps the one zero page. An iovec longer than this (MDTS
  * above 1 MiB) is zeroed in place. */
 static uint8_t shared_zeroes[1u << 20];
@@ -44,6 +57,7 @@ static int null_submit(struct hnvmf_bqp *qp, struct hnvmf_bio *bio)
 
 const struct hnvmf_backend_ops hnvmf_backend_null_ops = {
 	.open = null_open,
+	.probe_size = null_probe_size,
 	.close = null_close,
 	.submit = null_submit,
 };

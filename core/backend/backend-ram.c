@@ -38,6 +38,15 @@ static int ram_open(struct hnvmf_backend *be, const struct hnvmf_backend_params 
 				     (unsigned long long)p->size);
 		return -EINVAL;
 	}
+	/* NORESERVE (below) lets a mapping exceed memory; a namespace larger than the machine's
+	 * memory could never be filled and would end in the OOM killer, so it is refused. */
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	if (pages > 0 && page > 0 && p->size > (uint64_t)pages * (uint64_t)page) {
+		hnvmf_backend_errmsg(errmsg, errlen, "ram backend size %llu is more than the machine's "
+				     "memory (%llu bytes)", (unsigned long long)p->size,
+				     (unsigned long long)pages * (unsigned long long)page);
+		return -ENOMEM;
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		hnvmf_backend_errmsg(errmsg, errlen, "out of memory");

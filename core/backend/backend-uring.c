@@ -425,6 +425,7 @@ static void uring_close(struct hnvmf_backend *be) { hnvmf_file_backend_close(be)
 
 const struct hnvmf_backend_ops hnvmf_backend_uring_ops = {
 	.open = uring_open,
+	.probe_size = hnvmf_file_backend_probe_size,
 	.close = uring_close,
 	.qp_open = uring_qp_open,
 	.qp_close = uring_qp_close,

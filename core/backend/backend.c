@@ -117,20 +117,36 @@ uint64_t hnvmf_backend_size(const struct hnvmf_backend *be)
 	return __atomic_load_n(&be->size, __ATOMIC_RELAXED);
 }
 
-int hnvmf_backend_refresh_size(struct hnvmf_backend *be)
+int hnvmf_backend_probe_resize(struct hnvmf_backend *be, uint64_t want, uint64_t *size, char *errmsg,
+			       size_t errlen)
 {
-	uint64_t size;
-	int rc;
-
-	if (!be->ops->get_size)
+	if (!be->ops->probe_size) {
+		hnvmf_backend_errmsg(errmsg, errlen, "a %s backend cannot change size while it is open "
+				     "(remove its namespace and add it again)", type_names[be->type]);
 		return -EOPNOTSUPP;
-	rc = be->ops->get_size(be, &size);
+	}
+	uint64_t sz;
+	int rc = be->ops->probe_size(be, want, &sz, errmsg, errlen);
 	if (rc < 0)
 		return rc;
-	__atomic_store_n(&be->size, size - size % be->block_size, __ATOMIC_RELAXED);
+	sz -= sz % be->block_size;
+	uint64_t now = hnvmf_backend_size(be);
+	if (sz < now) {
+		hnvmf_backend_errmsg(errmsg, errlen, "%llu bytes is smaller than the %llu in use: a "
+				     "namespace does not shrink while it exists",
+				     (unsigned long long)sz, (unsigned long long)now);
+		return -EBUSY;
+	}
+	*size = sz;
 	return 0;
 }
 
+void hnvmf_backend_set_size(struct hnvmf_backend *be, uint64_t size)
+{
+	/* Readers on other threads load it once per bio: never torn (aligned 64-bit); a stale
+	 * value refuses a bio beyond the old end for a moment, as before the resize. */
+	__atomic_store_n(&be->size, size, __ATOMIC_RELAXED);
+}
 uint32_t hnvmf_backend_block_size(const struct hnvmf_backend *be) { return be->block_size; }
 bool hnvmf_backend_readonly(const struct hnvmf_backend *be) { return be->readonly; }
 bool hnvmf_backend_direct(const struct hnvmf_backend *be)

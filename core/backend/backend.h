@@ -76,10 +76,16 @@ int hnvmf_backend_open(const struct hnvmf_backend_params *p, struct hnvmf_backen
 		       char *errmsg, size_t errlen);
 void hnvmf_backend_close(struct hnvmf_backend *be);
 uint64_t hnvmf_backend_size(const struct hnvmf_backend *be);
-/* Takes the storage's current size (an RBD image resized by `rbd resize`), rounded down to whole
- * blocks, as the backend's size; I/O beyond it is refused from then on. Returns 0, -EOPNOTSUPP for
- * backends whose size is fixed at open (ram, null, file), or -errno from the storage. */
-int hnvmf_backend_refresh_size(struct hnvmf_backend *be);
+/* A run-time resize (a reload or API call), in two steps so that a change made of many can be
+ * checked whole before any of it is applied: probe gives in *size the size the storage has now
+ * for a configured size want (0: a file's or device's own size, maybe grown since it was
+ * opened, an RBD image after `rbd resize`), in whole blocks. Only growth is taken: a smaller size is refused (-EBUSY), because
+ * blocks a host may still use would vanish under it; a ram backend cannot change size
+ * (-EOPNOTSUPP). set_size applies it; I/O in flight keeps running (the range check reads the
+ * size once per bio). */
+int hnvmf_backend_probe_resize(struct hnvmf_backend *be, uint64_t want, uint64_t *size, char *errmsg,
+			       size_t errlen);
+void hnvmf_backend_set_size(struct hnvmf_backend *be, uint64_t size);
 uint32_t hnvmf_backend_block_size(const struct hnvmf_backend *be);
 bool hnvmf_backend_readonly(const struct hnvmf_backend *be);
 /* Whether reads and writes may go through O_DIRECT (a file backend that could open it). */

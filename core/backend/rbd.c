@@ -204,11 +204,26 @@ fail_efd:
 	return rc;
 }
 
-static int rbd_be_get_size(struct hnvmf_backend *be, uint64_t *size)
+/* The image's size now (librbd learns an `rbd resize` from the header's watch); a configured
+ * size larger than the image is refused, as at open. */
+static int rbd_be_probe_size(struct hnvmf_backend *be, uint64_t want, uint64_t *size, char *errmsg,
+			     size_t errlen)
 {
 	struct rbd_backend *rb = be->priv;
+	uint64_t img;
+	int rc = hnvmf_ceph.rbd_get_size(rb->image, &img);
 
-	return hnvmf_ceph.rbd_get_size(rb->image, size);
+	if (rc < 0) {
+		hnvmf_backend_errmsg(errmsg, errlen, "image size: %s", strerror(-rc));
+		return rc;
+	}
+	if (want > img) {
+		hnvmf_backend_errmsg(errmsg, errlen, "size %llu is larger than the image (%llu bytes)",
+				     (unsigned long long)want, (unsigned long long)img);
+		return -EINVAL;
+	}
+	*size = want ? want : img;
+	return 0;
 }
 
 static int rbd_qp_open(struct hnvmf_bqp *qp)
@@ -394,12 +409,12 @@ static void rbd_qp_close(struct hnvmf_bqp *qp)
 const struct hnvmf_backend_ops hnvmf_backend_rbd_ops = {
 	.open = rbd_be_open,
 	.close = rbd_be_close,
+	.probe_size = rbd_be_probe_size,
 	.qp_open = rbd_qp_open,
 	.qp_close = rbd_qp_close,
 	.submit = rbd_submit,
 	.reap = rbd_reap,
 	.wait = rbd_wait,
-	.get_size = rbd_be_get_size,
 };
 
 /* The image's RADOS client address, as rados_getaddrs gives it: a gateway group's owner mark

@@ -190,7 +190,11 @@ static void test_backend(void **state)
 	assert_int_equal(rbd_open(ioctx, "be0", &img, NULL), 0);
 	assert_int_equal(rbd_resize(img, IMAGE_SIZE + 4 * MIB), 0);
 	rbd_close(img);
-	assert_int_equal(hnvmf_backend_refresh_size(be), 0);
+	uint64_t grown = 0;
+	char why[256];
+	assert_int_equal(hnvmf_backend_probe_resize(be, 0, &grown, why, sizeof(why)), 0);
+	assert_int_equal(grown, IMAGE_SIZE + 4 * MIB);
+	hnvmf_backend_set_size(be, grown);
 	assert_int_equal(hnvmf_backend_size(be), IMAGE_SIZE + 4 * MIB);
 	assert_int_equal(run_bio(qp, HNVMF_BIO_WRITE, IMAGE_SIZE, buf, 4096), 0);
 	hnvmf_bqp_close(qp);

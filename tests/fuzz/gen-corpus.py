@@ -326,8 +326,6 @@ def control_seeds():
         "version": b"version\n",
         "pqm": b"pqm\n",
         "pqm-c": b"pqm-c 0\n",
-        "ns-add": b"ns-add " + SUBNQN + b" 7 1\n",
-        "ns-add-discovery": b"ns-add " + DISC_NQN + b" 2 1\n",
         "reload": b"reload\n",
         "crlf": b"state\r\n",
         "no-newline": b"version",

@@ -568,3 +568,13 @@ void hnvmf_harness_verify(struct hnvmf_ini_ctrl *c, uint64_t slba, uint64_t nblo
 			 res.status);
 	assert_true(res.writes > 0 && res.reads > 0);
 }
+
+void hnvmf_harness_small_asan_quarantine(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+	const char *was = getenv("ASAN_OPTIONS");
+	char opts[1024];
+	snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=1", was ? was : "", was && *was ? ":" : "");
+	setenv("ASAN_OPTIONS", opts, 1);
+#endif
+}

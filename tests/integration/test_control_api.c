@@ -95,8 +95,6 @@ static void test_errors(void **state)
 	assert_int_equal(error_code("hnvmf_pqm_set_c", "{\"c\":-1}"), -32602);
 	assert_int_equal(error_code("hnvmf_pqm_set_c", "{\"c\":100000}"), -32602);
 	assert_int_equal(error_code("log_set_print_level", NULL), -32602);
-	assert_int_equal(error_code("hnvmf_subsystem_add_ram_ns",
-				    "{\"nqn\":\"" HNVMF_HARNESS_SUBNQN "\",\"nsid\":1,\"size_mib\":1}"), -32002); /* nsid 1 is taken */
 	assert_int_equal(error_code("hnvmf_host_set_key", "{\"hostnqn\":\"" HOST_B "\",\"tls_psk\":\"x\"}"), -32001);
 	char out[4096];
 	raw("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"nvmf_get_subsystems\",\"params\":[1]}", out, sizeof(out));

@@ -372,22 +372,9 @@ static int teardown(void **state)
 	return hnvmf_harness_stop(&H) == 0 ? 0 : -1;
 }
 
-/* Under AddressSanitizer freed memory waits in a quarantine (256 MiB by default) before reuse, so
- * the daemon's RSS grows with every free, leak or not: a small quarantine keeps RSS a measure of
- * what is still allocated (LeakSanitizer at the daemon's exit checks the rest). */
-static void small_asan_quarantine(void)
-{
-#ifdef __SANITIZE_ADDRESS__
-	const char *was = getenv("ASAN_OPTIONS");
-	char opts[1024];
-	snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=1", was ? was : "", was && *was ? ":" : "");
-	setenv("ASAN_OPTIONS", opts, 1);
-#endif
-}
-
 int main(void)
 {
-	small_asan_quarantine();
+	hnvmf_harness_small_asan_quarantine();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reloads_bounded_memory_and_fds),
 		cmocka_unit_test(test_sighup_during_reload_not_dropped),

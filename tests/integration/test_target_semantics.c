@@ -1,8 +1,7 @@
 /* NVMe-oF semantics of hnvmfd seen from a host: Connect refusals (host not allowed, unknown
  * subsystem, bad cntlid, qid out of range, a second Connect on a connected queue), command status
  * codes (invalid namespace, LBA out of range, unknown log page, invalid opcode), keep-alive expiry
- * tearing the controller down, and a namespace added at run time announced to the host by an
- * asynchronous event and the Changed Namespace List log page. */
+ * tearing the controller down. Namespaces added at run time: test_reconfig.c. */
 #include <endian.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -171,59 +170,6 @@ static void test_keep_alive_expiry(void **state)
 	hnvmf_ini_ctrl_disconnect(c);
 }
 
-static bool aer_done;
-static void aer_complete(struct hnvmf_ini_io *io)
-{
-	(void)io;
-	aer_done = true;
-}
-
-static void test_namespace_added_aen(void **state)
-{
-	(void)state;
-	struct hnvmf_ini_ctrl *c;
-	assert_int_equal(try_connect(OPEN_NQN, HOST_OK, 1, 0, &c), 0);
-	/* Enable Namespace Attribute Notices and post an Asynchronous Event Request. */
-	union hnvmf_sqe sqe;
-	memset(&sqe, 0, sizeof(sqe));
-	hnvmf_sqe_set_features(&sqe, NVME_FEAT_FID_ASYNC_EVENT, 1u << 8);
-	struct hnvmf_cqe cqe;
-	assert_int_equal(hnvmf_ini_admin_exec(c, &sqe, NULL, 0, HNVMF_INI_NONE, &cqe), 0);
-	struct hnvmf_ini_io aer = {0};
-	aer.sqe.common.opcode = nvme_admin_async_event;
-	aer.done = aer_complete;
-	assert_int_equal(hnvmf_ini_submit(c->admin, &aer), 0);
-	for (int t = 0; t < 4; t++) {
-		assert_true(hnvmf_ini_queue_process(c->admin) >= 0);
-		hnvmf_ini_queue_wait(c->admin, 50);
-	}
-	assert_true(hnvmf_ini_queue_process(c->admin) >= 0);
-	assert_false(aer_done); /* held by the controller until an event happens */
-
-	char out[256];
-	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_subsystem_add_ram_ns",
-					   "{\"nqn\":\"" OPEN_NQN "\",\"nsid\":3,\"size_mib\":8}", out, sizeof(out)), 0);
-	assert_string_equal(out, "true");
-	for (int t = 0; t < 100 && !aer_done; t++) {
-		hnvmf_ini_queue_wait(c->admin, 50);
-		assert_true(hnvmf_ini_queue_process(c->admin) >= 0);
-	}
-	assert_true(aer_done);
-	assert_int_equal(aer.status, 0);
-	assert_int_equal(le32toh((uint32_t)aer.cqe.result), 0x00040002u);
-
-	uint32_t list[1024];
-	assert_int_equal(hnvmf_ini_get_log(c, NVME_LOG_LID_CHANGED_NS, 0xffffffff, 0, list, sizeof(list)), 0);
-	assert_int_equal(le32toh(list[0]), 3);
-	assert_int_equal(le32toh(list[1]), 0);
-	uint32_t nsids[16];
-	unsigned n = 0;
-	assert_int_equal(hnvmf_ini_active_ns(c, nsids, 16, &n), 0);
-	assert_int_equal(n, 2);
-	assert_int_equal(nsids[1], 3);
-	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,7 +177,6 @@ int main(void)
 		cmocka_unit_test(test_connect_refusals),
 		cmocka_unit_test(test_command_status),
 		cmocka_unit_test(test_keep_alive_expiry),
-		cmocka_unit_test(test_namespace_added_aen),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -52,8 +52,10 @@ static const struct hnvmf_ctl_cmd cmds[] = {
 	 "restart; it lasts until the daemon stops (the configuration's log_level applies at start).",
 	 log_level_params, NULL},
 	{"reload", "hnvmf_reload", "",
-	 "Re-reads the tenants directory and applies it, as SIGHUP does. A file that is refused is\n"
-	 "named with its line; the daemon then keeps serving as before.",
+	 "Re-reads the main configuration file and the tenants directory and applies the difference\n"
+	 "to the running daemon without dropping hosts, as SIGHUP does (docs/configuration.md, \"What a\n"
+	 "reload applies\"). A file that is refused is named with its line; the daemon then keeps\n"
+	 "serving as before.",
 	 NULL, NULL},
 	{"save", "save_config", "",
 	 "Writes the daemon's running configuration (listeners, backends, subsystems) into its main\n"

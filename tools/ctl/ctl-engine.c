@@ -23,21 +23,6 @@ static int set_c_params(int argc, char **argv, struct json_object **params)
 	return 0;
 }
 
-static int ram_ns_params(int argc, char **argv, struct json_object **params)
-{
-	if (argc != 3)
-		return ctl_usage_error("ns add-ram SUBNQN NSID SIZE_MIB");
-	char *e1, *e2;
-	unsigned long long nsid = strtoull(argv[1], &e1, 10), mib = strtoull(argv[2], &e2, 10);
-	if (*e1 || *e2 || !*argv[1] || !*argv[2])
-		return ctl_usage_error("ns add-ram: NSID and SIZE_MIB are numbers");
-	*params = json_object_new_object();
-	json_object_object_add(*params, "nqn", json_object_new_string(argv[0]));
-	json_object_object_add(*params, "nsid", json_object_new_uint64(nsid));
-	json_object_object_add(*params, "size_mib", json_object_new_uint64(mib));
-	return 0;
-}
-
 static void print_pqm(struct json_object *r)
 {
 	struct json_object *rep = get(r, "report");
@@ -139,9 +124,5 @@ static const struct hnvmf_ctl_cmd cmds[] = {
 	 "asked, target-side latency p50 and p99, and whether its reserved_iops and latency_target_us\n"
 	 "were met (met, missed, none), with the epochs missed since the start.",
 	 NULL, print_sla},
-	{"ns add-ram", "hnvmf_subsystem_add_ram_ns", "SUBNQN NSID SIZE_MIB",
-	 "Adds a RAM namespace of SIZE_MIB MiB to subsystem SUBNQN as NSID; its controllers get a\n"
-	 "Namespace Attribute Changed event. Not saved: its data goes with the daemon anyway.",
-	 ram_ns_params, NULL},
 };
 HNVMF_CTL_TABLE(engine, cmds);

@@ -214,8 +214,10 @@ int main(int argc, char **argv)
 	struct json_object *params = NULL;
 	if (cmd->params) {
 		int rc = cmd->params(cargc, cargv, &params);
-		if (rc)
+		if (rc) {
+			json_object_put(params); /* what was built before the mistake */
 			return rc;
+		}
 	} else if (cargc > 0) {
 		return ctl_usage_error("%s takes no arguments ('%s')", cmd->words, cargv[0]);
 	}

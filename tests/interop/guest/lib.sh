@@ -166,7 +166,11 @@ disconnect_all() { nvme disconnect-all >/dev/null 2>&1; wait_for 10 no_host_ctrl
 #   log_count REGEX [FROM]  lines of the target's log matching REGEX (extended regex), from FROM on
 #   log_tail N          the last N lines of the target's log
 #   alive               exit 0 while the target process runs
-#   ns_add NQN NSID MIB add a RAM namespace at run time; exit 3 when the target cannot
+#   ns_add NQN NSID MIB add a namespace at run time; exit 3 when the target cannot
+#   ns_resize NSID MIB  grow a namespace ns_add made (hnvmfd only, as the four below)
+#   ns_remove NQN NSID  remove a namespace ns_add made
+#   host_remove NQN HOSTNQN   remove a "host =" of a subsystem
+#   listener_add NAME PORT NQN  a new NVMe/TCP listener, NQN exported on it
 #   state               the target's own description of its controllers (diagnostics)
 tgt() {
     if [ "$TARGET_KIND" = nvmet ]; then "tgt_$@"; return; fi

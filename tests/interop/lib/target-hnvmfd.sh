@@ -195,13 +195,29 @@ tgt_host_ctrl_count() {
 tgt_host_state() { hnvmfctl subsystems && hnvmfctl controllers && hnvmfctl qpairs; }
 tgt_host_log_tail() { tail -n "${1:-20}" "$W/hnvmfd.log"; }
 tgt_host_alive() { kill -0 "$HNVMFD_PID" 2>/dev/null; }
-tgt_host_ns_add() {  # NQN NSID MIB
-    local out rc
-    [ -x "$HNVMFCTL" ] || { echo "no $HNVMFCTL to add a namespace with"; return 3; }
-    out=$(hnvmfctl ns add-ram "$@" 2>&1); rc=$?
-    echo "$out"
-    [ $rc = 2 ] && return 3   # usage: this hnvmfctl cannot add one
-    return $rc
+# Run-time changes the way an operator makes them: hnvmfctl on the control API (each change is
+# applied at once and written into hnvmfd.conf); the answer is the daemon's.
+need_ctl() { [ -x "$HNVMFCTL" ] || { echo "no $HNVMFCTL to change the configuration with"; return 3; }; }
+# ns_add NQN NSID MIB: a file namespace ($W/ns-NSID.img, so that it can grow) on subsystem NQN.
+tgt_host_ns_add() {
+    local nqn=$1 nsid=$2 mib=$3
+    need_ctl || return 3
+    truncate -s "${mib}M" "$W/ns-$nsid.img" || return 1
+    echo "$nqn" > "$W/ns-$nsid.nqn"
+    hnvmfctl ns add "$nqn" nsid="$nsid" type=file path="$W/ns-$nsid.img" block_size="$BLOCK_SIZE"
+}
+# ns_resize NSID MIB: the file of a namespace ns_add made grows; the resize takes its new size.
+tgt_host_ns_resize() {
+    truncate -s "${2}M" "$W/ns-$1.img" && hnvmfctl ns resize "$(< "$W/ns-$1.nqn")" "$1"
+}
+# ns_remove NQN NSID: the namespace leaves the subsystem (its backend is closed with it).
+tgt_host_ns_remove() { hnvmfctl ns remove "$1" "$2"; }
+# host_remove NQN HOSTNQN: the host's controllers on NQN are disconnected.
+tgt_host_host_remove() { hnvmfctl host remove "$1" "$2"; }
+# listener_add NAME PORT NQN: subsystem NQN also exported on NVMe/TCP TRADDR:PORT (a new
+# listener; the daemon names it, NAME is for the log).
+tgt_host_listener_add() {
+    echo "listener $1:"; hnvmfctl listener add "$3" "$TRADDR" "$2"
 }
 
 # ------------------------------------------------------------------ two gateways of one subsystem
