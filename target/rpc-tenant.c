@@ -229,9 +229,11 @@ static struct json_object *tenant_remove(struct hnvmf_rpc_ctx *ctx, struct json_
 }
 
 /* A host's DH-HMAC-CHAP secret, controller secret or TLS PSK, in its tenant file. */
+/* A host's keys; key_grace_s (optional) is how long the keys this replaces stay accepted
+ * (docs/auth.md, "Key rotation"): written into the tenant file with them. */
 static struct json_object *host_set_key(struct hnvmf_rpc_ctx *ctx, struct json_object *params)
 {
-	static const char *const keys[] = {"dhchap_secret", "dhchap_ctrl_secret", "tls_psk", NULL};
+	static const char *const keys[] = {"dhchap_secret", "dhchap_ctrl_secret", "tls_psk", "key_grace_s", NULL};
 	const char *hostnqn = NULL;
 	if (!hnvmf_rpc_param_str(ctx, params, "hostnqn", true, &hostnqn))
 		return NULL;
@@ -240,7 +242,10 @@ static struct json_object *host_set_key(struct hnvmf_rpc_ctx *ctx, struct json_o
 	size_t n;
 	if (!params_kv(ctx, params, keys, kv, vals, &n))
 		return NULL;
-	if (n == 0)
+	size_t nkeys = 0;
+	for (size_t i = 0; i < n; i++)
+		nkeys += strcmp(kv[i].key, "key_grace_s") != 0;
+	if (nkeys == 0)
 		return hnvmf_rpc_error(ctx, HNVMF_RPC_INVALID_PARAMS,
 				       "which key? dhchap_secret, dhchap_ctrl_secret or tls_psk (null removes it)");
 	return apply(ctx, hostnqn, kv, n, false, false);

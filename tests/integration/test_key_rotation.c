@@ -187,6 +187,28 @@ static void test_dhchap_both_keys_during_grace(void **state)
 	assert_int_equal(dh_session(dh[0], dc[0]), 0);
 }
 
+/* The same rotation through the control API: hnvmf_host_set_key with key_grace_s writes the new
+ * pair and the period into the tenant file and reloads; both pairs authenticate after it. */
+static void test_api_rotation_with_grace(void **state)
+{
+	(void)state;
+	write_dh_tenant(4, 0);
+	reload();
+	assert_int_equal(dh_session(dh[4], dc[4]), 0);
+	char params[1024], out[4096];
+	snprintf(params, sizeof(params),
+		 "{\"hostnqn\":\"" HOST_DH "\",\"dhchap_secret\":\"%s\",\"dhchap_ctrl_secret\":\"%s\",\"key_grace_s\":%u}",
+		 dh[5], dc[5], LONG_GRACE);
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_host_set_key", params, out, sizeof(out)), 0);
+	assert_int_equal(dh_session(dh[5], dc[5]), 0); /* the new pair */
+	assert_int_equal(dh_session(dh[4], dc[4]), 0); /* the replaced pair, in its grace period */
+	/* a grace period alone is not a key change */
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_host_set_key", "{\"hostnqn\":\"" HOST_DH "\",\"key_grace_s\":5}",
+					   out, sizeof(out)),
+			 1);
+	assert_non_null(strstr(out, "which key?"));
+}
+
 static void test_dhchap_grace_zero_refuses_old_key(void **state)
 {
 	(void)state;
@@ -297,6 +319,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dhchap_both_keys_during_grace),
+		cmocka_unit_test(test_api_rotation_with_grace),
 		cmocka_unit_test(test_dhchap_grace_zero_refuses_old_key),
 		cmocka_unit_test(test_removed_key_gets_no_grace),
 		cmocka_unit_test(test_tls_both_psks_during_grace),

@@ -11,7 +11,7 @@ static const char *const tenant_keys[] = {
 	"max_write_mbps", "max_mbps", "latency_target_us", "max_queues", "dam_fallback", "dhchap_secret",
 	"dhchap_ctrl_secret", "dhchap_hashes", "dhchap_dhgroups", "tls_psk", NULL,
 };
-static const char *const key_keys[] = {"dhchap_secret", "dhchap_ctrl_secret", "tls_psk", NULL};
+static const char *const key_keys[] = {"dhchap_secret", "dhchap_ctrl_secret", "tls_psk", "key_grace_s", NULL};
 
 /* HOSTNQN KEY=VALUE...: an empty VALUE removes the key (null). */
 static int host_kv(int argc, char **argv, const char *const *keys, struct json_object **params)
@@ -40,7 +40,7 @@ static int set_params(int argc, char **argv, struct json_object **params)
 static int key_params(int argc, char **argv, struct json_object **params)
 {
 	if (argc < 2)
-		return ctl_usage_error("key set HOSTNQN dhchap_secret=...|dhchap_ctrl_secret=...|tls_psk=...");
+		return ctl_usage_error("key set HOSTNQN dhchap_secret=...|dhchap_ctrl_secret=...|tls_psk=... [key_grace_s=S]");
 	return host_kv(argc, argv, key_keys, params);
 }
 
@@ -109,8 +109,10 @@ static const struct hnvmf_ctl_cmd cmds[] = {
 	{"key set", "hnvmf_host_set_key", "HOSTNQN KEY=SECRET...",
 	 "Sets (or, with KEY= empty, removes) a key of HOSTNQN's tenant: dhchap_secret (DHHC-1:...),\n"
 	 "dhchap_ctrl_secret, tls_psk (NVMeTLSkey-1:...). Written into its tenant file (mode 0600) and\n"
-	 "applied by a reload; a key that does not parse is refused and the file left as it was. The\n"
-	 "shell keeps command lines in its history: prefer KEY=$(cat FILE).",
+	 "applied by a reload; a key that does not parse is refused and the file left as it was.\n"
+	 "key_grace_s=S keeps the keys this replaces accepted for S seconds, so hosts can be re-keyed\n"
+	 "one by one (docs/auth.md, \"Key rotation\"). The shell keeps command lines in its history:\n"
+	 "prefer KEY=$(cat FILE).",
 	 key_params, print_file},
 };
 HNVMF_CTL_TABLE(tenant, cmds);
