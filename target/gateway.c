@@ -136,15 +136,3 @@ void hnvmf_gateway_stop(struct hnvmf_gateway *gw)
 #endif
 	free(gw);
 }
-
-void hnvmf_gateway_describe(struct hnvmf_gateway *gw, char *out, size_t len)
-{
-	if (len)
-		out[0] = '\0';
-#ifdef HNVMF_WITH_RBD
-	if (gw)
-		hnvmf_gw_group_describe(gw->group, out, len);
-#else
-	(void)gw;
-#endif
-}

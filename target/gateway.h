@@ -19,7 +19,5 @@ int hnvmf_gateway_start(struct hnvmf_tgt *tgt, const struct hnvmf_conf *c, void 
 			struct hnvmf_gateway **out, char *err, size_t errlen);
 /* Hands the groups it owns over (standby first, then the leases are released). NULL: nothing. */
 void hnvmf_gateway_stop(struct hnvmf_gateway *gw);
-/* Appends the ownership lines (hnvmf_gw_group_describe) to out. */
-void hnvmf_gateway_describe(struct hnvmf_gateway *gw, char *out, size_t len);
 
 #endif

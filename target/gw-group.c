@@ -51,7 +51,7 @@ struct hnvmf_gw_group {
 	uint64_t start_ns;
 	struct ana_lease leases[HNVMF_GW_MAX_ANA_GROUPS];
 	pthread_t thread;
-	pthread_mutex_t lock; /* stop, and the leases' owner flags for hnvmf_gw_group_owns */
+	pthread_mutex_t lock; /* stop, and the leases' owner flags for hnvmf_gw_group_describe */
 	pthread_cond_t cond;
 	bool stop;
 };
@@ -400,17 +400,6 @@ void hnvmf_gw_group_stop(struct hnvmf_gw_group *g)
 	pthread_mutex_unlock(&g->lock);
 	pthread_join(g->thread, NULL);
 	group_free(g);
-}
-
-bool hnvmf_gw_group_owns(struct hnvmf_gw_group *g, uint32_t grpid)
-{
-	bool owns = false;
-	pthread_mutex_lock(&g->lock);
-	for (unsigned i = 0; i < g->p.ngrpids; i++)
-		if (g->leases[i].grpid == grpid)
-			owns = g->leases[i].owner;
-	pthread_mutex_unlock(&g->lock);
-	return owns;
 }
 
 void hnvmf_gw_group_describe(struct hnvmf_gw_group *g, char *out, size_t len)

@@ -58,8 +58,6 @@ int hnvmf_gw_group_start(const struct hnvmf_gw_group_params *p, struct hnvmf_gw_
 /* Releases the groups it owns (on_role false, then unlock: the others take over without waiting
  * for a lease or fencing) and stops. */
 void hnvmf_gw_group_stop(struct hnvmf_gw_group *g);
-/* Whether this gateway owns grpid now. */
-bool hnvmf_gw_group_owns(struct hnvmf_gw_group *g, uint32_t grpid);
 /* One line per ANA group: owner or standby, since when, fencings done. */
 void hnvmf_gw_group_describe(struct hnvmf_gw_group *g, char *out, size_t len);
 
