@@ -51,7 +51,7 @@ for row in $ROWS; do
 	probe=$(taskset -c "$INIT_CPU" rbd bench --rbd_cache=false --io-type "$type" --io-pattern rand \
 		--io-size "$(bytes "$size")" --io-threads "$qd" --io-total $(($(bytes "$size") * 500)) rbd/bench 2>&1 |
 		awk '/^elapsed:/ { print $6 }')
-	total=$(awk -v r="${probe:-100}" -v s="$SECS" -v b="$(bytes "$size")" 'BEGIN { n = int(r * s); if (n < 100) n = 100; print n * b }')
+	total=$(awk -v r="${probe:-100}" -v s="$SECS" -v b="$(bytes "$size")" 'BEGIN { n = int(r * s); if (n < 100) n = 100; printf "%.0f\n", n * b }')
 	RBD_IOPS[$row]=$(taskset -c "$INIT_CPU" rbd bench --rbd_cache=false --io-type "$type" --io-pattern rand \
 		--io-size "$(bytes "$size")" --io-threads "$qd" --io-total "$total" rbd/bench 2>&1 | awk '/^elapsed:/ { print $6 }')
 done
