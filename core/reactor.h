@@ -52,6 +52,12 @@ const char *hnvmf_reactor_name(const struct hnvmf_reactor *r);
  * dam_idle_spin_us. */
 #define HNVMF_REACTOR_IDLE_SPIN_US 10
 void hnvmf_reactor_set_idle_spin(struct hnvmf_reactor *r, unsigned us);
+/* Whether the idle spin yields the CPU on every turn (default: only while ios of this loop are
+ * held by another thread, which may be running on this CPU). On for a DAM reactor: its reserved
+ * CPU may also run the tenant's initiator or anything else the operator puts there, whose next
+ * command the spin waits for; a shared reactor does not, so that it never yields to a
+ * long-running thread (a DH-HMAC-CHAP worker) while a request is about to come in. */
+void hnvmf_reactor_set_spin_yield(struct hnvmf_reactor *r, bool always);
 
 /* Starts the loop in a thread of its own, pinned to cpu unless cpu < 0. */
 int hnvmf_reactor_start(struct hnvmf_reactor *r, int cpu);

@@ -476,6 +476,7 @@ static int start_reactors(int cpu)
 			return -1;
 		}
 		hnvmf_reactor_set_idle_spin(d.reactors[i], dam ? d.conf->pqm.dam_idle_spin_us : d.conf->idle_spin_us);
+		hnvmf_reactor_set_spin_yield(d.reactors[i], dam);
 		if (hnvmf_reactor_start(d.reactors[i], pin) != 0) {
 			log_err("cannot start reactor %s", name);
 			return -1;
