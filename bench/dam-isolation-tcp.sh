@@ -111,15 +111,22 @@ run() {
 	fi
 }
 
-# queue_busy NAME: hnvmfctl state's line of tenant NAME's I/O queue 1 (its reactor, its ios and
-# their thread hand-offs) once it has done I/O (the host authenticates first; at most SECS s): a
-# DAM queue should be on hnvmf-dam-r0 with 0 hops.
+# queue_busy NAME: where tenant NAME's I/O queue 1 runs, from nvmf_subsystem_get_qpairs (its
+# reactor, its ios and their thread hand-offs), once it has done I/O (the host authenticates
+# first; at most SECS s): a DAM queue should be on hnvmf-dam-r0 with 0 hops.
 queue_busy() {
 	local l='' i
 	for ((i = 0; i < SECS * 10; i++)); do
-		l=$(ctl state | awk -v h="$(host "$1")" '$1 == "ctrl" && $6 == h { c = $2 }
-			$1 == "queue" && $3 == c && $4 == "q1" { l = $0 } END { print l }')
-		[[ $l =~ \ ios\ [1-9] ]] && break
+		l=$(python3 - "$(host "$1")" "$(ctl --json controllers)" "$(ctl --json qpairs)" <<'PY'
+import json, sys
+host, ctrls, qps = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+ids = {c["cntlid"] for c in ctrls if c.get("hostnqn") == host}
+for q in qps:
+    if q.get("cntlid") in ids and q.get("qid") == 1 and q.get("ios", 0) > 0:
+        print("reactor %s ios %d hops %d" % (q.get("reactor"), q["ios"], q["hops"]))
+PY
+)
+		[ -n "$l" ] && break
 		sleep 0.1
 	done
 	echo "$l"
@@ -191,6 +198,6 @@ if [ "$SAME_CORE" = 1 ]; then
 		done
 		stop_daemon
 	done
-	echo "# where the dam runs' quiet queue ran (hnvmfctl state, once it had done I/O):"
+	echo "# where the dam runs' quiet queue ran (hnvmfctl qpairs, once it had done I/O):"
 	for w in "${where[@]}"; do echo "#   $w"; done
 fi
