@@ -5,6 +5,9 @@
 # rbd bench reports only throughput, so its latency is the mean, QD / IOPS), and at QD 1 the
 # latency the gateway adds over librbd alone (mean against mean). A benchmark: it never fails on
 # numbers.
+# Beside each gateway row, what the daemon's process spent on it (every thread: reactors, I/O
+# servers and librados'): CPU seconds per second of the row (utime + stime from /proc/PID/stat)
+# and context switches per io (voluntary + nonvoluntary, summed over /proc/PID/task/*/status).
 #   usage: bench/rbd.sh [BUILD_DIR]      (default build; needs the Ceph packages, see tools/install-deps.sh)
 # Knobs: SECS per row (default 10; SHORT=1: 2), IMAGE_MIB (default 256; memstore keeps it all in the
 # OSD's memory, several times over), MODE (hnvmfd's default_mode: pqm, baseline or direct; default
@@ -79,16 +82,25 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 
+# utime + stime of the daemon in clock ticks, and its threads' context switches.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$DPID/stat"; }
+ctxt() { cat /proc/"$DPID"/task/*/status 2>/dev/null | awk '/_ctxt_switches:/ { n += $2 } END { print n + 0 }'; }
+HZ=$(getconf CLK_TCK)
+
 echo "# Ceph RBD (1 OSD, memstore, librbd cache off), image ${IMAGE_MIB} MiB; hnvmfd $MODE path on cpu $TARGET_CPU, clients (hnvmf-perf, rbd bench) on cpu $INIT_CPU; ${SECS} s per row$([ "$SHORT" = 1 ] && echo " (SHORT=1)")"
-printf "%-10s %5s %3s | %9s %8s %9s | %9s %8s %8s %8s %6s | %s\n" workload size qd "rbd IOPS" "MB/s" "mean(us)" \
-	"gw IOPS" "MB/s" "p50(us)" "p99(us)" errors "gateway adds (QD1, mean)"
+printf "%-10s %5s %3s | %9s %8s %9s | %9s %8s %8s %8s %6s | %7s %8s | %s\n" workload size qd "rbd IOPS" "MB/s" "mean(us)" \
+	"gw IOPS" "MB/s" "p50(us)" "p99(us)" errors "cpu s/s" "ctxsw/io" "gateway adds (QD1, mean)"
 for row in $ROWS; do
 	IFS=: read -r wl size qd <<<"$row"
+	t0=$(date +%s.%N) c0=$(cpu_ticks) x0=$(ctxt)
 	out=$("$PERF" perf -a 127.0.0.1 -s "$PORT" -n nqn.2026-01.io.hnvmf:rbd-bench -N 1 --workload "$wl" -z "$size" \
 		-Q "$qd" --time "$SECS" --cpu "$INIT_CPU" --json 2>&1 | tail -1)
-	python3 - "$wl" "$size" "$qd" "${RBD_IOPS[$row]:-0}" "$(bytes "$size")" "$out" <<'PY'
+	t1=$(date +%s.%N) c1=$(cpu_ticks) x1=$(ctxt)
+	cpu=$(awk -v c="$((c1 - c0))" -v hz="$HZ" -v t="$t0" -v u="$t1" 'BEGIN { printf "%.3f", c / hz / (u - t) }')
+	python3 - "$wl" "$size" "$qd" "${RBD_IOPS[$row]:-0}" "$(bytes "$size")" "$out" "$cpu" "$((x1 - x0))" <<'PY'
 import json, sys
-wl, size, qd, rbd_iops, nbytes, out = sys.argv[1:]
+wl, size, qd, rbd_iops, nbytes, out, cpu, ctxsw = sys.argv[1:]
+ctxsw = int(ctxsw)
 qd, rbd_iops, nbytes = int(qd), float(rbd_iops or 0), int(nbytes)
 rbd_mean = qd / rbd_iops * 1e6 if rbd_iops else float("nan")
 left = f"{wl:10} {size:>5} {qd:>3} | {rbd_iops:>9.0f} {rbd_iops * nbytes / 1e6:>8.1f} {rbd_mean:>9.1f} | "
@@ -97,7 +109,7 @@ try:
     gw_mean = qd / r["iops"] * 1e6 if r["iops"] else float("nan")
     added = f"{gw_mean - rbd_mean:+.1f} us ({(gw_mean / rbd_mean - 1) * 100:+.1f} %)" if qd == 1 else ""
     print(left + f"{r['iops']:>9.0f} {r['mbps']:>8.1f} {r['lat_us']['p50']:>8.1f} {r['lat_us']['p99']:>8.1f} "
-          f"{r['errors']:>6} | {added}")
+          f"{r['errors']:>6} | {float(cpu):>7.2f} {ctxsw / r['ios'] if r['ios'] else float('nan'):>8.2f} | {added}")
 except Exception:
     print(left + f"failed: {out[:60]}")
 PY
