@@ -30,10 +30,6 @@ struct server_qp {
 	bool kick;
 	unsigned inflight;             /* submitted, not yet reaped */
 	struct server_qp *next_active; /* on the active list while inflight > 0 */
-	/* Its completions signal no fd (hnvmf_bqp_notify unsupported): the server polls while it
-	 * holds ios here instead of sleeping (an RBD image's completions; a synchronous backend
-	 * never holds any). */
-	bool polled;
 };
 
 struct hnvmf_ioserver {
@@ -49,6 +45,8 @@ struct hnvmf_ioserver {
 	struct server_qp **qps; /* hash table of qps_cap slots (a power of two), NULL = empty */
 	unsigned qps_cap, nqps;
 	struct server_qp *active; /* queue pairs with ios in flight */
+	struct pollfd *pfds; /* the sleep's poll set: wakefd and one fd per active queue pair */
+	unsigned pfds_cap;
 	struct hnvmf_io *retry_head, *retry_tail; /* backend queue pair full: resubmitted later */
 	atomic_uint inflight;
 	/* PQM's per-tenant queues (core/sched.h): their activation notices come through subq,
@@ -111,16 +109,16 @@ static struct server_qp *qp_for(struct hnvmf_ioserver *s, struct hnvmf_backend *
 		return NULL;
 	}
 	*rc = hnvmf_bqp_open(be, s->backend_depth, &q->qp);
-	if (!*rc) {
-		/* Completions signal the server's eventfd, so it sleeps while the device works
-		 * (a synchronous backend has nothing to wait for). */
-		*rc = hnvmf_bqp_notify(q->qp, s->wakefd);
-		if (*rc == -EOPNOTSUPP) {
-			q->polled = true;
-			*rc = 0;
-		}
-		else if (*rc)
+	if (!*rc && s->pfds_cap < s->nqps + 2) {
+		/* Room in the poll set for every queue pair's fd beside wakefd. */
+		struct pollfd *p = realloc(s->pfds, (s->nqps + 2) * sizeof(*p));
+		if (p) {
+			s->pfds = p;
+			s->pfds_cap = s->nqps + 2;
+		} else {
 			hnvmf_bqp_close(q->qp);
+			*rc = -ENOMEM;
+		}
 	}
 	if (*rc) {
 		free(q);
@@ -252,7 +250,7 @@ static int serve_once(struct hnvmf_ioserver *s)
 	return work;
 }
 
-/* Empties the eventfd: pushes to a sleeping server and the device's completions both count there. */
+/* Empties the eventfd that pushers write. */
 static void drain_wakefd(struct hnvmf_ioserver *s)
 {
 	uint64_t v;
@@ -260,32 +258,44 @@ static void drain_wakefd(struct hnvmf_ioserver *s)
 	(void)r;
 }
 
-/* Whether an io is at a queue pair whose completions would not wake a sleeping server. */
-static bool must_poll(const struct hnvmf_ioserver *s)
+/* The poll set for a sleep: wakefd, then the fd of each queue pair holding ios (hnvmf_bqp_arm,
+ * which drains it and looks at the device once more). Returns how many fds, or 0 when a queue
+ * pair has completions already (or cannot be slept on): serve again instead of sleeping. */
+static nfds_t arm_poll_set(struct hnvmf_ioserver *s)
 {
-	for (const struct server_qp *q = s->active; q; q = q->next_active)
-		if (q->polled)
-			return true;
-	return false;
+	nfds_t n = 0;
+	s->pfds[n++] = (struct pollfd){.fd = s->wakefd, .events = POLLIN};
+	for (struct server_qp *q = s->active; q; q = q->next_active) {
+		int fd, rc = hnvmf_bqp_arm(q->qp, &fd);
+		if (rc == -EOPNOTSUPP)
+			continue; /* synchronous: nothing of it is ever awaited */
+		if (rc)
+			return 0;
+		s->pfds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+	}
+	return n;
 }
 
 /* Sleeps until a push, a completion of the device or (ms >= 0) ms. Returns the work found by the
  * last look before sleeping (> 0: it did not sleep). */
 static int sleep_until_work(struct hnvmf_ioserver *s, int ms)
 {
-	/* The order makes a lost wake-up impossible: what the device completed before the drain
-	 * is reaped by the serve_once after it, what it completes later signals the eventfd again;
-	 * a pusher that saw sleeping == false pushed before our look at the ring (seq_cst on both
-	 * sides, as in the reactor). */
+	/* The order makes a lost wake-up impossible: a pusher that saw sleeping == false pushed
+	 * before our look at the ring (seq_cst on both sides, as in the reactor); each queue pair
+	 * with ios in flight is armed after that look (drain its fd, look at the device), so what
+	 * the device completes after its arm makes its fd readable. */
 	drain_wakefd(s);
 	atomic_store(&s->sleeping, true);
 	atomic_thread_fence(memory_order_seq_cst);
 	int work = serve_once(s);
 	if (!work && hnvmf_mpsc_count(s->subq) == 0 && !atomic_load(&s->stop)) {
-		atomic_store_explicit(&s->st.sleeps, atomic_load_explicit(&s->st.sleeps, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
-		struct pollfd pfd = {.fd = s->wakefd, .events = POLLIN};
-		poll(&pfd, 1, ms);
+		nfds_t n = arm_poll_set(s);
+		if (n) {
+			atomic_store_explicit(&s->st.sleeps,
+					      atomic_load_explicit(&s->st.sleeps, memory_order_relaxed) + 1,
+					      memory_order_relaxed);
+			poll(s->pfds, n, ms);
+		}
 	}
 	atomic_store(&s->sleeping, false);
 	return work;
@@ -328,7 +338,7 @@ static void *server_thread(void *arg)
 		/* Nothing to do until a push, a completion or a tenant's limit lets one pass: poll
 		 * a bounded time (a hand-off that comes soon is cheaper caught than slept for),
 		 * letting a thread that shares the CPU run, then sleep. */
-		if (now - last_work < s->spin_ns || must_poll(s)) {
+		if (now - last_work < s->spin_ns) {
 			sched_yield();
 			continue;
 		}
@@ -430,6 +440,7 @@ void hnvmf_ioserver_stop(struct hnvmf_ioserver *s)
 			free(s->qps[i]);
 		}
 	free(s->qps);
+	free(s->pfds);
 	hnvmf_mpsc_destroy(s->subq);
 	close(s->wakefd);
 	free(s);

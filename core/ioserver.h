@@ -5,9 +5,10 @@
  * pops) and its own backend queue pairs (one per backend it has seen): nothing on its path is
  * shared with another server. It submits what it pops, reaps completions and hands each io back to
  * the submitting reactor's inbox. With nothing to do (its subqueue empty, whatever the device still
- * holds) it polls for spin_us, then sleeps on an eventfd that a pusher writes only when the server
- * announced it sleeps, and that its backend queue pairs signal on each completion
- * (hnvmf_bqp_notify): a server waiting for the device costs no CPU. */
+ * holds) it polls for spin_us, then sleeps in poll() on an eventfd that a pusher writes only when
+ * the server announced it sleeps, and on the fd of each backend queue pair holding its ios
+ * (hnvmf_bqp_arm: the io_uring's CQ eventfd, an RBD image's completion eventfd): a server waiting
+ * for the device costs no CPU, whatever the backend. */
 #ifndef HNVMF_IOSERVER_H
 #define HNVMF_IOSERVER_H
 

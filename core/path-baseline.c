@@ -46,11 +46,9 @@ struct adapter {
 	/* Dequeued and not yet reaped: only a dequeuer adds (under lock, bounded by depth), so the
 	 * queue pair never refuses an io for want of room. */
 	atomic_uint busy;
-	/* The queue pair's completions signal efd (hnvmf_bqp_notify; notify false for a synchronous
-	 * backend), so the polling server sleeps while only the device works; a push wakes it when
-	 * poller_sleeping says so. */
+	/* The polling server sleeps while only the device works, in poll() on the queue pair's fd
+	 * (hnvmf_bqp_arm) and on efd, which a push writes when poller_sleeping says so. */
 	int efd;
-	atomic_bool notify;
 	atomic_bool poller_sleeping;
 
 	pthread_t servers[BASELINE_SERVERS_MAX];
@@ -101,7 +99,6 @@ static void submit_batch(struct adapter *a, struct hnvmf_io **ios, unsigned n)
 	int rc = 0;
 	if (!a->qp) {
 		rc = hnvmf_bqp_open(a->be, a->depth, &a->qp);
-		a->notify = !rc && hnvmf_bqp_notify(a->qp, a->efd) == 0;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct hnvmf_io *io = ios[i];
@@ -127,25 +124,35 @@ static bool can_take(struct adapter *a)
 }
 
 /* Waits for a completion or a push that this server could take. The order rules out a lost
- * wake-up: a completion before the drain is reaped by the look after it, a later one signals
- * efd; a push that saw poller_sleeping false came before our look at queued (seq_cst). */
-static void sleep_for_device(struct adapter *a)
+ * wake-up: a push that saw poller_sleeping false came before our look at queued (seq_cst); the
+ * queue pair is armed after the reap (its fd drained, the device looked at once more), so a
+ * completion after that makes its fd readable. Returns false when the queue pair cannot be
+ * slept on (a synchronous backend: its completions are reaped by their submitter). */
+static bool sleep_for_device(struct adapter *a)
 {
 	uint64_t v;
 	ssize_t r = read(a->efd, &v, sizeof(v));
 	(void)r;
+	bool slept = true;
 	atomic_store(&a->poller_sleeping, true);
 	if (!reap(a) && !can_take(a) && atomic_load(&a->busy)) {
-		struct pollfd pfd = {.fd = a->efd, .events = POLLIN};
-		poll(&pfd, 1, -1);
+		int fd, rc;
+		pthread_mutex_lock(&a->qp_lock);
+		rc = a->qp ? hnvmf_bqp_arm(a->qp, &fd) : -EOPNOTSUPP;
+		pthread_mutex_unlock(&a->qp_lock);
+		if (rc == 0) {
+			struct pollfd pfd[2] = {{.fd = a->efd, .events = POLLIN}, {.fd = fd, .events = POLLIN}};
+			poll(pfd, 2, -1);
+		}
+		slept = rc >= 0; /* 1: completions are there, the caller reaps them */
 	}
 	atomic_store(&a->poller_sleeping, false);
+	return slept;
 }
 
 /* Polls the device while it holds ios and the adapter queue has nothing this server could take
  * (empty, or the queue pair full), yielding between empty polls to whoever shares the CPU; after
- * idle_spin_us without a completion it sleeps until one (a synchronous backend's completions
- * are reaped by their submitter: nothing to sleep for). */
+ * idle_spin_us without a completion it sleeps until one. */
 static void poll_device(struct adapter *a)
 {
 	uint64_t last = hnvmf_now_ns(), spin_ns = (uint64_t)a->eng->opts.idle_spin_us * 1000;
@@ -155,10 +162,8 @@ static void poll_device(struct adapter *a)
 		uint64_t now = hnvmf_now_ns();
 		if (reap(a))
 			last = now;
-		else if (now - last < spin_ns || !a->notify)
+		else if (now - last < spin_ns || !sleep_for_device(a))
 			sched_yield();
-		else
-			sleep_for_device(a);
 	}
 }
 

@@ -1,14 +1,15 @@
 /* The direct path: the reactor that owns the I/O queue submits to a backend queue pair of its own
  * and reaps completions in a poller of the same loop. No other thread, no lock: the
  * run-to-completion design of SPDK's poll groups, and the fastest path on one core. While the
- * device works the loop may sleep: the queue pair signals an eventfd in the loop's epoll set on
- * each completion (hnvmf_bqp_notify), so waiting for the device costs no CPU. */
+ * device works the loop may sleep: when the poller finds ios in flight and none done it arms the
+ * queue pair (hnvmf_bqp_arm) and watches the fd it gives, one-shot, in the loop's epoll set; the
+ * watch fires on the next completion (io_uring's CQ eventfd, an RBD image's completion eventfd),
+ * so waiting for the device costs no CPU. */
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "core/path.h"
 
@@ -17,7 +18,10 @@
 struct direct {
 	struct hnvmf_bqp *qp;
 	struct hnvmf_poller poller;
-	struct hnvmf_event done_ev; /* the completion eventfd; fd -1 for synchronous backends */
+	/* The queue pair's fd (hnvmf_bqp_arm), watched one-shot; fd -1 until the first arm. */
+	struct hnvmf_event done_ev;
+	struct hnvmf_reactor *reactor;
+	bool armed; /* the watch is on and has not fired */
 	struct hnvmf_io *failed; /* refused by the backend: completed by the poller */
 	unsigned inflight;
 	bool need_kick;
@@ -43,6 +47,8 @@ bool hnvmf_direct_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 	d->inflight++;
 	return true;
 }
+
+static int arm(struct direct *d);
 
 static int direct_poll(struct hnvmf_poller *p)
 {
@@ -72,36 +78,39 @@ static int direct_poll(struct hnvmf_poller *p)
 		}
 		work += n;
 	} while (n == REAP_BATCH);
-	/* A queue pair without a completion eventfd (an RBD image's) wakes nobody: the loop keeps
-	 * polling while it holds ios. */
-	return work + (d->inflight > 0 && d->done_ev.fd < 0);
+	if (d->inflight && !d->armed)
+		work += arm(d);
+	return work;
 }
 
-/* Wakes the loop; the poller, which runs next, reaps. */
+/* The watch fired: the loop is awake, and the poller, which runs next, reaps and arms again. */
 static void direct_done_cb(struct hnvmf_event *ev, uint32_t revents)
 {
 	(void)revents;
-	uint64_t v;
-	ssize_t n = read(ev->fd, &v, sizeof(v));
-	(void)n;
+	struct direct *d = container_of(ev, struct direct, done_ev);
+	d->armed = false;
 }
 
-/* A synchronous backend completes in submit and the poller's next run reaps it, so only an
- * asynchronous one needs the eventfd. */
-static int direct_notify(struct direct *d, struct hnvmf_reactor *r)
+/* Sets the one-shot watch on the queue pair's fd. Returns 1 to keep the loop polling: the
+ * queue pair has completions already (arm looked after draining its fd), or cannot be slept on. */
+static int arm(struct direct *d)
 {
-	d->done_ev.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (d->done_ev.fd < 0)
-		return -errno;
-	d->done_ev.cb = direct_done_cb;
-	int rc = hnvmf_bqp_notify(d->qp, d->done_ev.fd);
-	if (!rc)
-		rc = hnvmf_reactor_add_fd(r, &d->done_ev, EPOLLIN);
-	if (rc) {
-		close(d->done_ev.fd);
-		d->done_ev.fd = -1;
+	int fd, rc = hnvmf_bqp_arm(d->qp, &fd);
+	if (rc)
+		return rc == -EOPNOTSUPP && !d->failed ? 0 : 1;
+	uint32_t events = EPOLLIN | EPOLLONESHOT;
+	if (d->done_ev.fd < 0) {
+		d->done_ev.fd = fd;
+		rc = hnvmf_reactor_add_fd(d->reactor, &d->done_ev, events);
+		if (rc)
+			d->done_ev.fd = -1;
+	} else {
+		rc = hnvmf_reactor_mod_fd(d->reactor, &d->done_ev, events);
 	}
-	return rc == -EOPNOTSUPP ? 0 : rc;
+	if (rc)
+		return 1;
+	d->armed = true;
+	return 0;
 }
 
 int hnvmf_direct_open(struct hnvmf_chan *ch)
@@ -114,12 +123,8 @@ int hnvmf_direct_open(struct hnvmf_chan *ch)
 		free(d);
 		return rc;
 	}
-	rc = direct_notify(d, ch->reactor);
-	if (rc) {
-		hnvmf_bqp_close(d->qp);
-		free(d);
-		return rc;
-	}
+	d->done_ev = (struct hnvmf_event){.fd = -1, .cb = direct_done_cb};
+	d->reactor = ch->reactor;
 	ch->remote = false;
 	d->poller.fn = direct_poll;
 	hnvmf_reactor_add_poller(ch->reactor, &d->poller);
@@ -134,8 +139,15 @@ void hnvmf_direct_drain(struct hnvmf_chan *ch)
 		unsigned before = d->inflight;
 		hnvmf_chan_push_waiting(ch);
 		direct_poll(&d->poller);
-		if (d->inflight == before)
-			sched_yield(); /* the device (or an io_uring worker on this CPU) holds the rest */
+		int fd;
+		if (d->inflight == before && !ch->wait_head && hnvmf_bqp_arm(d->qp, &fd) == 0) {
+			/* The device holds the rest: sleep until it completes one (bounded, as the
+			 * wait is outside the loop's epoll set). */
+			struct pollfd pfd = {.fd = fd, .events = POLLIN};
+			poll(&pfd, 1, 100);
+		} else if (d->inflight == before) {
+			sched_yield();
+		}
 	}
 }
 
@@ -143,10 +155,10 @@ void hnvmf_direct_close(struct hnvmf_chan *ch)
 {
 	struct direct *d = ch->priv;
 	hnvmf_reactor_del_poller(ch->reactor, &d->poller);
-	if (d->done_ev.fd >= 0) {
+	/* Off the epoll set before the fd (the queue pair's) closes and d is freed; the reactor
+	 * also drops the watch from the batch it may be dispatching. */
+	if (d->done_ev.fd >= 0)
 		hnvmf_reactor_del_fd(ch->reactor, &d->done_ev);
-		close(d->done_ev.fd);
-	}
 	hnvmf_bqp_close(d->qp);
 	free(d);
 }

@@ -33,6 +33,11 @@ struct hnvmf_reactor {
 	long remote_pending; /* ios handed to other threads, completion not back yet (loop thread only) */
 	uint64_t idle_spin_ns;
 	bool spin_yield; /* hnvmf_reactor_set_spin_yield */
+	/* The epoll batch being dispatched: a callback may delete (and free) an event that is
+	 * further on in it (a channel closed by a connection's callback, with its queue pair's
+	 * watch ready too); del_fd clears that entry so the loop skips it. */
+	struct epoll_event *batch;
+	int batch_next, batch_n;
 };
 
 static __thread struct hnvmf_reactor *current;
@@ -126,6 +131,9 @@ int hnvmf_reactor_mod_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev, uint32
 void hnvmf_reactor_del_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev)
 {
 	epoll_ctl(r->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
+	for (int i = r->batch_next; i < r->batch_n; i++)
+		if (r->batch[i].data.ptr == ev)
+			r->batch[i].data.ptr = NULL;
 }
 
 void hnvmf_reactor_add_poller(struct hnvmf_reactor *r, struct hnvmf_poller *p)
@@ -346,10 +354,15 @@ void hnvmf_reactor_run(struct hnvmf_reactor *r)
 		}
 		int n = epoll_wait(r->epfd, evs, MAX_EVENTS, timeout);
 		atomic_store_explicit(&r->sleeping, false, memory_order_relaxed);
+		r->batch = evs;
+		r->batch_n = n;
 		for (int i = 0; i < n; i++) {
 			struct hnvmf_event *ev = evs[i].data.ptr;
-			ev->cb(ev, evs[i].events);
+			r->batch_next = i + 1;
+			if (ev) /* NULL: deleted by an earlier callback of this batch */
+				ev->cb(ev, evs[i].events);
 		}
+		r->batch_n = r->batch_next = 0;
 	}
 	drain_inbox(r);
 	current = NULL;

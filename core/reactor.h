@@ -75,6 +75,8 @@ void hnvmf_reactor_remote_pending(struct hnvmf_reactor *r, int delta);
  * Must be called on the reactor's thread, or before it starts. */
 int hnvmf_reactor_add_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev, uint32_t events);
 int hnvmf_reactor_mod_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev, uint32_t events);
+/* After del_fd, ev's callback does not run, even if ev was ready in the batch of events the loop
+ * is dispatching: the caller may free ev at once. */
 void hnvmf_reactor_del_fd(struct hnvmf_reactor *r, struct hnvmf_event *ev);
 
 void hnvmf_reactor_add_poller(struct hnvmf_reactor *r, struct hnvmf_poller *p);

@@ -36,8 +36,9 @@ struct hnvmf_backend_ops {
 	/* Blocks until reap would find something or timeout_ms passed (-1: no limit). Returns 0,
 	 * -ETIME, -EINTR or another -errno. NULL for synchronous backends. */
 	int (*wait)(struct hnvmf_bqp *qp, int timeout_ms);
-	/* Signals the eventfd fd on every completion from now on. NULL for synchronous backends. */
-	int (*notify)(struct hnvmf_bqp *qp, int fd);
+	/* hnvmf_bqp_arm: 1 (something to reap now), or 0 and *fd that becomes readable when reap
+	 * may find something. NULL for synchronous backends. */
+	int (*arm)(struct hnvmf_bqp *qp, int *fd);
 };
 
 struct hnvmf_backend {

@@ -21,6 +21,8 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "core/backend/backend-file.h"
 
@@ -50,6 +52,7 @@ struct uring_qp {
 	bool fixed_files; /* fds registered: index 0 = buffered, 1 = direct */
 	bool closing;     /* finishing what the kernel holds; no new steps */
 	unsigned busy;    /* slots holding a bio */
+	int efd;          /* the ring's registered CQ eventfd, made by the first arm; -1 before */
 	struct uring_slot *free;
 	struct uring_slot slots[];
 };
@@ -73,6 +76,7 @@ static int uring_qp_open(struct hnvmf_bqp *qp)
 	if (!q)
 		return -ENOMEM;
 	q->fb = fb;
+	q->efd = -1;
 	/* No COOP_TASKRUN / SINGLE_ISSUER / DEFER_TASKRUN: a queue pair may move from one
 	 * thread to another (one at a time), and with those flags completions of I/O submitted
 	 * by a thread that since went to sleep elsewhere would wait for that thread to wake up
@@ -385,13 +389,35 @@ static int uring_wait(struct hnvmf_bqp *qp, int timeout_ms)
 	return io_uring_wait_cqe_timeout(&q->ring, &cqe, &ts);
 }
 
-/* The ring's CQ eventfd: the kernel signals it after posting each CQE, so a CQE is either seen
- * by the owner's reap or followed by a signal it can sleep on. */
-static int uring_notify(struct hnvmf_bqp *qp, int fd)
+/* The ring's CQ eventfd, registered on the first arm (an owner that never sleeps pays nothing for
+ * it): the kernel posts a CQE, then signals the eventfd. Draining before the look at the CQ ring
+ * makes a CQE either seen here or followed by a signal the owner sleeps on. */
+static int uring_arm(struct hnvmf_bqp *qp, int *fd)
 {
 	struct uring_qp *q = qp->priv;
+	uint64_t v;
+	int rc;
 
-	return io_uring_register_eventfd(&q->ring, fd);
+	if (q->efd < 0) {
+		q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (q->efd < 0)
+			return -errno;
+		rc = io_uring_register_eventfd(&q->ring, q->efd);
+		if (rc < 0) {
+			close(q->efd);
+			q->efd = -1;
+			return rc;
+		}
+	}
+	/* Sleeping on SQEs nobody sent would sleep forever. */
+	rc = uring_kick(qp);
+	if (rc < 0)
+		return rc;
+	(void)!read(q->efd, &v, sizeof(v));
+	if (io_uring_cq_ready(&q->ring))
+		return 1;
+	*fd = q->efd;
+	return 0;
 }
 
 /* The kernel may still be reading from or writing to the callers' buffers: wait for every SQE
@@ -412,6 +438,8 @@ static void uring_qp_close(struct hnvmf_bqp *qp)
 		uring_reap(qp);
 	}
 	io_uring_queue_exit(&q->ring);
+	if (q->efd >= 0)
+		close(q->efd);
 	free(q);
 }
 
@@ -433,5 +461,5 @@ const struct hnvmf_backend_ops hnvmf_backend_uring_ops = {
 	.kick = uring_kick,
 	.reap = uring_reap,
 	.wait = uring_wait,
-	.notify = uring_notify,
+	.arm = uring_arm,
 };

@@ -247,9 +247,11 @@ int hnvmf_bqp_kick(struct hnvmf_bqp *qp)
 	return qp->ops->kick ? qp->ops->kick(qp) : 0;
 }
 
-int hnvmf_bqp_notify(struct hnvmf_bqp *qp, int fd)
+int hnvmf_bqp_arm(struct hnvmf_bqp *qp, int *fd)
 {
-	return qp->ops->notify ? qp->ops->notify(qp, fd) : -EOPNOTSUPP;
+	if (qp->done_head)
+		return 1; /* completed in submit, not yet handed back */
+	return qp->ops->arm ? qp->ops->arm(qp, fd) : -EOPNOTSUPP;
 }
 
 int hnvmf_bqp_poll(struct hnvmf_bqp *qp, struct hnvmf_bio **done, int max)

@@ -5,7 +5,8 @@
  * through queue pairs: each queue pair is independent (for the io_uring backend, one ring), shares
  * nothing with the others and must be used by one thread at a time. A caller submits hnvmf_bio
  * descriptors and later reaps them with poll or wait; synchronous backends (ram, null) complete
- * inside submit and hand the bio back on the next poll, so every caller uses one pattern. */
+ * inside submit and hand the bio back on the next poll, so every caller uses one pattern. An owner
+ * that has bios in flight and nothing else to do sleeps on the fd hnvmf_bqp_arm gives it. */
 #ifndef HNVMF_BACKEND_H
 #define HNVMF_BACKEND_H
 
@@ -107,10 +108,17 @@ int hnvmf_bqp_poll(struct hnvmf_bqp *qp, struct hnvmf_bio **done, int max);
 /* Blocks until at least one bio completed or timeout_ms passed (-1: forever); then polls. */
 int hnvmf_bqp_wait(struct hnvmf_bqp *qp, struct hnvmf_bio **done, int max, int timeout_ms);
 unsigned hnvmf_bqp_inflight(const struct hnvmf_bqp *qp);
-/* Has the device add 1 to the eventfd fd each time it completes work of this queue pair, so the
- * owner can sleep in poll/epoll until a completion instead of polling for it. Synchronous
- * backends complete inside submit, so nothing is ever awaited: -EOPNOTSUPP, and the owner must
- * only poll once after a submit. Returns 0 or -errno. */
-int hnvmf_bqp_notify(struct hnvmf_bqp *qp, int fd);
+/* How the owner of a queue pair sleeps while bios are in flight, instead of polling for them.
+ * Call it after a poll found none done (and after hnvmf_bqp_kick). Returns
+ *   1: some may be done already: poll again instead of sleeping;
+ *   0: *fd becomes readable when some may be done: wait on it in a poll set, or as a one-shot
+ *      watch in an epoll set (EPOLLIN | EPOLLONESHOT, re-armed by the next arm), then poll. The
+ *      fd is the queue pair's: the same on every call, valid until hnvmf_bqp_close; the owner
+ *      neither reads nor closes it (arm drains it);
+ *   -EOPNOTSUPP: a synchronous backend, nothing is ever awaited (poll once after a submit);
+ *   other -errno: cannot wait (the owner polls).
+ * No lost wake-up: arm drains the fd, then looks at the device; a completion that comes after
+ * the look makes the fd readable again. */
+int hnvmf_bqp_arm(struct hnvmf_bqp *qp, int *fd);
 
 #endif

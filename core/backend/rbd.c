@@ -4,14 +4,19 @@
  * pair: each open image is a client of its own to the cluster, and two of them writing one image
  * with exclusive-lock (the default feature set) pass the lock back and forth on every write.
  *
- * Completions never run engine code on librados' threads. Completions are made without a callback
- * and the image has an eventfd registered (rbd_set_image_notification): librbd queues each
- * finished completion on the image and writes the eventfd; rbd_poll_io_events hands them out.
- * That queue is the image's, not a queue pair's, so whichever owner polls it may get another
- * queue pair's completions: those it passes to their owner through a lock-free list (and wakes
- * the owner only if it sleeps in wait). Only the owner of a queue pair finishes its bios, on its
- * own thread: the reactor (direct) or the I/O server (PQM, DAM, baseline) that submitted them.
+ * Completions never run engine code on librados' threads: their only work for us is librbd's
+ * eventfd write. Completions are made without a callback and the image has an eventfd registered
+ * (rbd_set_image_notification): librbd queues each finished completion on the image and writes
+ * the eventfd; rbd_poll_io_events hands them out. That queue is the image's, not a queue pair's,
+ * so whichever owner polls it may get another queue pair's completions: those it passes to their
+ * owner through a lock-free list and that owner's own eventfd. Only the owner of a queue pair
+ * finishes its bios, on its own thread: the reactor (direct) or the I/O server (PQM, DAM,
+ * baseline) that submitted them.
  *
+ * An owner sleeps on one fd per queue pair (hnvmf_bqp_arm): an epoll instance holding the
+ * image's eventfd (any completion of the image) and the queue pair's own (one routed to it), so
+ * the owner can put it in its own poll or epoll set. arm drains both, then polls the image and
+ * the routed list; what completes after that look writes one of the two again.  *
  * librbd's cache is off (rbd_cache = false) so that a write completes only when the OSDs have it;
  * that makes FUA a plain write. Partial discards are not skipped (rbd_skip_partial_discard =
  * false): Deallocate promises zeroes on later reads. rados_mon_op_timeout, rados_osd_op_timeout
@@ -27,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -56,8 +62,8 @@ struct rbd_slot {
 struct rbd_qp {
 	struct hnvmf_bqp *qp;
 	struct rbd_backend *rb;
-	int efd; /* written by another queue pair that routed us completions while we wait */
-	atomic_bool waiting;
+	int efd;  /* written by another queue pair after it routed us a completion */
+	int epfd; /* what the owner sleeps on: the image's eventfd and efd (hnvmf_bqp_arm) */
 	struct rbd_slot *_Atomic routed; /* completions polled by another queue pair (LIFO) */
 	unsigned busy;
 	struct rbd_slot *free;
@@ -229,18 +235,27 @@ static int rbd_be_probe_size(struct hnvmf_backend *be, uint64_t want, uint64_t *
 static int rbd_qp_open(struct hnvmf_bqp *qp)
 {
 	struct rbd_qp *q = calloc(1, sizeof(*q) + qp->depth * sizeof(q->slots[0]));
+	struct epoll_event ev = { .events = EPOLLIN };
+	int rc;
 
 	if (!q)
 		return -ENOMEM;
+	q->rb = qp->be->priv;
 	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (q->efd < 0) {
-		int rc = -errno;
-
+	q->epfd = epoll_create1(EPOLL_CLOEXEC);
+	/* Level-triggered: the epoll fd stays readable while either eventfd holds a count, however
+	 * many owners' epoll instances watch the image's. */
+	if (q->efd < 0 || q->epfd < 0 || epoll_ctl(q->epfd, EPOLL_CTL_ADD, q->rb->efd, &ev) < 0 ||
+	    epoll_ctl(q->epfd, EPOLL_CTL_ADD, q->efd, &ev) < 0) {
+		rc = -errno;
+		if (q->efd >= 0)
+			close(q->efd);
+		if (q->epfd >= 0)
+			close(q->epfd);
 		free(q);
 		return rc;
 	}
 	q->qp = qp;
-	q->rb = qp->be->priv;
 	for (unsigned i = qp->depth; i-- > 0;) {
 		q->slots[i].owner = q;
 		q->slots[i].next_free = q->free;
@@ -307,21 +322,20 @@ static void finish(struct rbd_qp *q, struct rbd_slot *s)
 	q->busy--;
 }
 
+/* Always signals the owner: it may be asleep on its epoll fd, and a flag saying whether it sleeps
+ * would have to be cleared by whoever reaps, which for the baseline's shared queue pair is not
+ * always the thread that sleeps. One eventfd write per completion that lands at the wrong owner. */
 static void route(struct rbd_slot *s)
 {
 	struct rbd_qp *owner = s->owner;
 	struct rbd_slot *head = atomic_load_explicit(&owner->routed, memory_order_relaxed);
+	uint64_t one = 1;
 
 	do
 		atomic_store_explicit(&s->next_routed, head, memory_order_relaxed);
-	while (!atomic_compare_exchange_weak(&owner->routed, &head, s));
-	/* Both seq_cst, like the owner's store of waiting before it looks at its list: either it
-	 * sees this slot, or we see it waiting. */
-	if (atomic_load(&owner->waiting)) {
-		uint64_t one = 1;
-
-		(void)!write(owner->efd, &one, sizeof(one));
-	}
+	while (!atomic_compare_exchange_weak_explicit(&owner->routed, &head, s, memory_order_release,
+						      memory_order_relaxed));
+	(void)!write(owner->efd, &one, sizeof(one));
 }
 
 static void rbd_reap(struct hnvmf_bqp *qp)
@@ -368,28 +382,34 @@ static void drain_fd(int fd)
 	(void)!read(fd, &v, sizeof(v));
 }
 
-/* Sleeps on the image's eventfd (any completion) and our own (one routed to us); whoever wakes
- * first polls the image and passes on what is not its own. */
-static int rbd_wait(struct hnvmf_bqp *qp, int timeout_ms)
+/* Drain, then look: librbd queues a completion before it writes the image's eventfd, a router
+ * pushes on our list before it writes ours, so what this look misses makes the epoll fd readable.
+ * Draining the image's eventfd may take a wake-up from another owner asleep on it: this look then
+ * polls the image and routes that owner its completions, which writes its own eventfd. */
+static int rbd_arm(struct hnvmf_bqp *qp, int *fd)
 {
 	struct rbd_qp *q = qp->priv;
-	struct pollfd pfd[2] = { { .fd = q->rb->efd, .events = POLLIN }, { .fd = q->efd, .events = POLLIN } };
-	int rc = 0;
 
-	atomic_store(&q->waiting, true);
-	if (!atomic_load(&q->routed)) {
-		rc = poll(pfd, 2, timeout_ms);
-		if (rc < 0)
-			rc = -errno;
-		else if (rc == 0)
-			rc = -ETIME;
-		else
-			rc = 0;
-	}
-	atomic_store(&q->waiting, false);
-	drain_fd(q->rb->efd);
 	drain_fd(q->efd);
-	return rc;
+	drain_fd(q->rb->efd);
+	rbd_reap(qp);
+	if (qp->done_head)
+		return 1;
+	*fd = q->epfd;
+	return 0;
+}
+
+static int rbd_wait(struct hnvmf_bqp *qp, int timeout_ms)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int rc = rbd_arm(qp, &pfd.fd);
+
+	if (rc)
+		return 0;
+	rc = poll(&pfd, 1, timeout_ms);
+	if (rc < 0)
+		return -errno;
+	return rc == 0 ? -ETIME : 0;
 }
 
 /* Waits for everything librbd still holds for us: its buffers are the caller's. */
@@ -402,6 +422,7 @@ static void rbd_qp_close(struct hnvmf_bqp *qp)
 		if (q->busy)
 			rbd_wait(qp, 100);
 	}
+	close(q->epfd);
 	close(q->efd);
 	free(q);
 }
@@ -415,6 +436,7 @@ const struct hnvmf_backend_ops hnvmf_backend_rbd_ops = {
 	.submit = rbd_submit,
 	.reap = rbd_reap,
 	.wait = rbd_wait,
+	.arm = rbd_arm,
 };
 
 /* The image's RADOS client address, as rados_getaddrs gives it: a gateway group's owner mark

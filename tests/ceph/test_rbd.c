@@ -7,6 +7,7 @@
  * once the cluster is back. */
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <rados/librados.h>
 #include <rbd/librbd.h>
@@ -183,6 +184,32 @@ static void test_backend(void **state)
 	uint8_t want[512];
 	fill(want, 512, 7);
 	assert_memory_equal(buf, want, 512);
+
+	/* The owner sleeps on the fd hnvmf_bqp_arm gives it, and the completion alone wakes it,
+	 * also when another queue pair's owner polled the image meanwhile (and drained its eventfd:
+	 * the completion then comes through the routed list and our own eventfd). */
+	struct hnvmf_bqp *other;
+	assert_int_equal(hnvmf_bqp_open(be, 4, &other), 0);
+	for (int round = 0; round < 2; round++) {
+		struct iovec iov = {buf, 4096};
+		struct hnvmf_bio bio = {.op = HNVMF_BIO_WRITE, .offset = 5 * MIB, .len = 4096, .iov = &iov, .iovcnt = 1},
+				 *done[1];
+		int fd = -1, ofd, rc;
+		assert_int_equal(hnvmf_bqp_submit(qp, &bio), 0);
+		rc = hnvmf_bqp_arm(qp, &fd);
+		assert_true(rc == 0 || rc == 1);
+		if (rc == 0) {
+			struct pollfd pfd = {.fd = fd, .events = POLLIN};
+			if (round == 1) /* the other owner polls the image until it has seen ours */
+				while (hnvmf_bqp_arm(other, &ofd) == 0 && poll(&pfd, 1, 0) == 0)
+					usleep(1000);
+			assert_int_equal(poll(&pfd, 1, 30000), 1);
+		}
+		assert_int_equal(hnvmf_bqp_poll(qp, done, 1), 1);
+		assert_ptr_equal(done[0], &bio);
+		assert_int_equal(bio.result, 0);
+	}
+	hnvmf_bqp_close(other);
 
 	/* Resize: the backend takes the image's new size when asked, and I/O reaches it. */
 	assert_int_equal(run_bio(qp, HNVMF_BIO_READ, IMAGE_SIZE, buf, 4096), -EINVAL);
@@ -368,6 +395,109 @@ static void signal_cluster(int sig)
 	}
 }
 
+/* CPU time (clock ticks) of the daemon's own threads, the ones named hnvmf*: reactors, I/O
+ * servers, baseline servers (librados' threads are not ours to judge). */
+static long owners_ticks(pid_t pid)
+{
+	char taskdir[64];
+	snprintf(taskdir, sizeof(taskdir), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(taskdir);
+	struct dirent *e;
+	long ticks = 0;
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[512], buf[1024];
+		snprintf(path, sizeof(path), "%s/%s/stat", taskdir, e->d_name);
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+		if (!open || !close || strncmp(open + 1, "hnvmf", 5) != 0)
+			continue;
+		unsigned long ut = 0, st = 0;
+		/* After ") ": state, then fields 4..13, then utime (14) and stime (15). */
+		if (sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+			ticks += (long)(ut + st);
+	}
+	closedir(d);
+	return ticks;
+}
+
+struct blocked_write {
+	struct hnvmf_ini_ctrl *c;
+	int status;
+};
+
+static void *blocked_write_run(void *arg)
+{
+	struct blocked_write *b = arg;
+	static uint8_t buf[4096];
+	b->status = hnvmf_ini_write(b->c, 0, 1, 128, 8, buf, sizeof(buf));
+	return NULL;
+}
+
+/* An owner with RBD ios in flight sleeps until they complete instead of polling for them: with the
+ * cluster stopped, a write stays in flight for rbd_timeout_s, and over one second of that the
+ * daemon's own threads use less than 5 % of a CPU, in every engine mode (before, the I/O server or
+ * reactor holding the io spun: ~100 %). The io then completes, with a path error, so the owner
+ * woke for its completion. */
+static void test_owners_sleep(void **state)
+{
+	(void)state;
+	static const char *const modes[] = {"pqm", "dam", "baseline", "direct"};
+	struct hnvmf_harness h = {0};
+	char conf[2048];
+	long hz = sysconf(_SC_CLK_TCK);
+	create_image("sleep", IMAGE_SIZE);
+	snprintf(conf, sizeof(conf),
+		 "[global]\ndefault_mode = direct\ndam_whitelist = 1\ntenants_dir = tenants\n"
+		 "[pqm]\ncmax = 2\nbaseline_servers = 1\n" HNVMF_CONF_LISTENER_IO
+		 CONF_RBD("rbd0", "sleep", "") "[subsystem " SUBNQN "]\nallow_any_host = yes\nnamespace = 1:rbd0\n",
+		 ceph_conf);
+	assert_int_equal(hnvmf_harness_prepare(&h), 0);
+	for (int i = 0; i < 3; i++) {
+		char file[512], rel[64];
+		bool dam = strcmp(modes[i], "dam") == 0;
+		snprintf(file, sizeof(file), "[tenant]\nhostnqn = nqn.2026-01.io.hnvmf.test:sleep-%s\nsubsystems = " SUBNQN
+			 "\nmode = %s\n%s%s%s", modes[i], modes[i], dam ? "permission_level = 1\ndhchap_secret = " : "",
+			 dam ? dam_secret : "", dam ? "\n" : "");
+		snprintf(rel, sizeof(rel), "tenants/%s.conf", modes[i]);
+		assert_int_equal(hnvmf_harness_write_file(&h, rel, file), 0);
+	}
+	assert_int_equal(hnvmf_harness_start(&h, conf), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		char host[128], why[128];
+		static uint8_t buf[4096];
+		snprintf(host, sizeof(host), "nqn.2026-01.io.hnvmf.test:sleep-%s", modes[i]);
+		struct hnvmf_ini_ctrl *c = connect_host(&h, host, strcmp(modes[i], "dam") == 0 ? dam_secret : NULL);
+		assert_int_equal(hnvmf_ini_write(c, 0, 1, 0, 8, buf, sizeof(buf)), 0);
+		signal_cluster(SIGSTOP);
+		struct blocked_write b = {.c = c};
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, blocked_write_run, &b), 0);
+		usleep(700 * 1000); /* in flight at the backend by now, and any idle spin long over */
+		long t0 = owners_ticks(h.pid);
+		usleep(1000 * 1000);
+		long used = owners_ticks(h.pid) - t0;
+		pthread_join(th, NULL);
+		signal_cluster(SIGCONT);
+		print_message("%s: %ld ms of CPU in 1 s with a write in flight; it ended with %s\n", modes[i],
+			      used * 1000 / hz, hnvmf_ini_status_str(b.status, why, sizeof(why)));
+		assert_int_equal(hnvmf_status_sct(b.status), NVME_SCT_PATH);
+		if (used * 20 > hz)
+			fail_msg("%s: the owners used %ld ms of CPU in 1 s with an io in flight", modes[i],
+				 used * 1000 / hz);
+		/* And the namespace works again. */
+		assert_int_equal(hnvmf_ini_write(c, 0, 1, 0, 8, buf, sizeof(buf)), 0);
+		assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
+	}
+	assert_int_equal(hnvmf_harness_stop(&h), 0);
+}
+
 static void test_cluster_stopped(void **state)
 {
 	(void)state;
@@ -439,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_flush_durability),
 		cmocka_unit_test(test_check_unreachable),
+		cmocka_unit_test(test_owners_sleep), /* needs dam_secret from test_modes */
 		cmocka_unit_test(test_cluster_stopped), /* last: it stops the cluster for a while */
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

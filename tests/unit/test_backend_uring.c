@@ -570,10 +570,11 @@ static void test_eagain_when_full_then_progress(void **state)
 	hnvmf_backend_close(be);
 }
 
-/* hnvmf_bqp_notify: a thread that sleeps in poll() on the eventfd is woken by the completion
- * alone (nobody else writes the eventfd), and then finds it to reap: an I/O server or a reactor
- * need not poll while the device works. */
-static void test_notify_wakes_a_sleeper(void **state)
+/* hnvmf_bqp_arm: a thread that sleeps in poll() on the queue pair's fd is woken by the completion
+ * alone (nobody else writes it), and then finds it to reap: an I/O server or a reactor need not
+ * poll while the device works. The fd is the same on every arm, and an arm with the completion
+ * already there says so instead of handing out an fd to sleep on. */
+static void test_arm_wakes_a_sleeper(void **state)
 {
 	struct hnvmf_backend *be = must_open(make_file(tmp_dir, "n.img", MIB), 0, false);
 	struct hnvmf_bqp *qp;
@@ -581,38 +582,62 @@ static void test_notify_wakes_a_sleeper(void **state)
 	struct iovec iov = { buf, sizeof(buf) };
 	struct hnvmf_bio bio = { .op = HNVMF_BIO_READ, .offset = 4096, .len = 512, .iov = &iov, .iovcnt = 1 },
 			 *done[2];
-	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	uint64_t v;
+	int fd = -1, fd2 = -1, rc;
 
 	(void)state;
-	assert_true(efd >= 0);
 	assert_int_equal(hnvmf_bqp_open(be, 4, &qp), 0);
-	assert_int_equal(hnvmf_bqp_notify(qp, efd), 0);
 	assert_int_equal(hnvmf_bqp_submit(qp, &bio), 0);
-	assert_int_equal(hnvmf_bqp_kick(qp), 0);
-	struct pollfd pfd = { .fd = efd, .events = POLLIN };
-	assert_int_equal(poll(&pfd, 1, 10000), 1);
-	assert_int_equal(read(efd, &v, sizeof(v)), (ssize_t)sizeof(v));
-	assert_true(v >= 1);
+	/* Not kicked: arm sends it (sleeping on an SQE nobody sent would be forever). */
+	rc = hnvmf_bqp_arm(qp, &fd);
+	assert_true(rc == 0 || rc == 1);
+	if (rc == 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		assert_int_equal(poll(&pfd, 1, 10000), 1);
+	}
+	/* Completed now: arm does not let the owner sleep on it. */
+	assert_int_equal(hnvmf_bqp_arm(qp, &fd2), 1);
 	assert_int_equal(hnvmf_bqp_poll(qp, done, 2), 1);
 	assert_ptr_equal(done[0], &bio);
 	assert_int_equal(bio.result, 0);
+	/* Again, armed before the kick this time the fd is the same and the wake-up the same. */
+	bio.result = -1;
+	assert_int_equal(hnvmf_bqp_submit(qp, &bio), 0);
+	rc = hnvmf_bqp_arm(qp, &fd2);
+	assert_true(rc == 0 || rc == 1);
+	if (rc == 0) {
+		struct pollfd pfd = { .fd = fd2, .events = POLLIN };
+		if (fd >= 0)
+			assert_int_equal(fd2, fd);
+		assert_int_equal(poll(&pfd, 1, 10000), 1);
+	}
+	assert_int_equal(hnvmf_bqp_poll(qp, done, 2), 1);
+	assert_int_equal(bio.result, 0);
+	/* Nothing in flight, fd drained by the arm: it would not wake a sleeper. */
+	if (hnvmf_bqp_arm(qp, &fd2) == 0) {
+		struct pollfd pfd = { .fd = fd2, .events = POLLIN };
+		assert_int_equal(poll(&pfd, 1, 0), 0);
+	}
 	hnvmf_bqp_close(qp);
 	hnvmf_backend_close(be);
-	close(efd);
 }
 
-/* Synchronous backends complete inside submit: nothing to wait for, and they say so. */
-static void test_notify_refused_by_sync_backends(void **state)
+/* Synchronous backends complete inside submit: nothing to wait for, and they say so; a bio
+ * completed and not yet reaped is reported as ready. */
+static void test_arm_refused_by_sync_backends(void **state)
 {
 	struct hnvmf_backend_params p = { .type = HNVMF_BACKEND_NULL, .size = MIB, .block_size = 512 };
 	struct hnvmf_backend *be;
 	struct hnvmf_bqp *qp;
+	struct hnvmf_bio bio = { .op = HNVMF_BIO_FLUSH }, *done[1];
+	int fd;
 
 	(void)state;
 	assert_int_equal(hnvmf_backend_open(&p, &be, NULL, 0), 0);
 	assert_int_equal(hnvmf_bqp_open(be, 4, &qp), 0);
-	assert_int_equal(hnvmf_bqp_notify(qp, 0), -EOPNOTSUPP);
+	assert_int_equal(hnvmf_bqp_arm(qp, &fd), -EOPNOTSUPP);
+	assert_int_equal(hnvmf_bqp_submit(qp, &bio), 0);
+	assert_int_equal(hnvmf_bqp_arm(qp, &fd), 1);
+	assert_int_equal(hnvmf_bqp_poll(qp, done, 1), 1);
 	hnvmf_bqp_close(qp);
 	hnvmf_backend_close(be);
 }
@@ -792,8 +817,8 @@ int main(void)
 		cmocka_unit_test(test_open_errors_are_clear),
 		cmocka_unit_test(test_two_threads_disjoint_ranges),
 		cmocka_unit_test(test_eagain_when_full_then_progress),
-		cmocka_unit_test(test_notify_wakes_a_sleeper),
-		cmocka_unit_test(test_notify_refused_by_sync_backends),
+		cmocka_unit_test(test_arm_wakes_a_sleeper),
+		cmocka_unit_test(test_arm_refused_by_sync_backends),
 		cmocka_unit_test(test_close_waits_for_in_flight),
 		cmocka_unit_test(test_block_device),
 		cmocka_unit_test(test_short_write_on_full_fs_reports_enospc),
