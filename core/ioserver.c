@@ -367,11 +367,14 @@ int hnvmf_ioserver_start(const struct hnvmf_ioserver_opts *o, struct hnvmf_ioser
 	s->backend_depth = o->backend_depth ? o->backend_depth : 128;
 	s->subq = hnvmf_mpsc_create(pow2_at_least(o->subqueue_depth ? o->subqueue_depth : 1024));
 	s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!s->subq || s->wakefd < 0) {
+	s->pfds_cap = 2; /* wakefd and a first queue pair's fd; qp_for grows it */
+	s->pfds = calloc(s->pfds_cap, sizeof(*s->pfds));
+	if (!s->subq || s->wakefd < 0 || !s->pfds) {
 		if (s->subq)
 			hnvmf_mpsc_destroy(s->subq);
 		if (s->wakefd >= 0)
 			close(s->wakefd);
+		free(s->pfds);
 		free(s);
 		return -ENOMEM;
 	}
@@ -379,6 +382,7 @@ int hnvmf_ioserver_start(const struct hnvmf_ioserver_opts *o, struct hnvmf_ioser
 	if (rc) {
 		hnvmf_mpsc_destroy(s->subq);
 		close(s->wakefd);
+		free(s->pfds);
 		free(s);
 		return -rc;
 	}
