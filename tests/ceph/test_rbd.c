@@ -449,13 +449,14 @@ static void test_owners_sleep(void **state)
 {
 	(void)state;
 	static const char *const modes[] = {"pqm", "dam", "baseline", "direct"};
+	static const char *const want[] = {"q1:pqm", "q1:dam+auth", "q1:baseline", "q1:direct"};
 	struct hnvmf_harness h = {0};
 	char conf[2048];
 	long hz = sysconf(_SC_CLK_TCK);
 	create_image("sleep", IMAGE_SIZE);
 	snprintf(conf, sizeof(conf),
 		 "[global]\ndefault_mode = direct\ndam_whitelist = 1\ntenants_dir = tenants\n"
-		 "[pqm]\ncmax = 2\nbaseline_servers = 1\n" HNVMF_CONF_LISTENER_IO
+		 "control_socket = @DIR@/ctl.sock\n[pqm]\ncmax = 2\nbaseline_servers = 1\n" HNVMF_CONF_LISTENER_IO
 		 CONF_RBD("rbd0", "sleep", "") "[subsystem " SUBNQN "]\nallow_any_host = yes\nnamespace = 1:rbd0\n",
 		 ceph_conf);
 	assert_int_equal(hnvmf_harness_prepare(&h), 0);
@@ -470,10 +471,13 @@ static void test_owners_sleep(void **state)
 	}
 	assert_int_equal(hnvmf_harness_start(&h, conf), 0);
 	for (unsigned i = 0; i < 4; i++) {
-		char host[128], why[128];
+		char host[128], why[128], line[1024];
 		static uint8_t buf[4096];
 		snprintf(host, sizeof(host), "nqn.2026-01.io.hnvmf.test:sleep-%s", modes[i]);
 		struct hnvmf_ini_ctrl *c = connect_host(&h, host, strcmp(modes[i], "dam") == 0 ? dam_secret : NULL);
+		assert_true(hnvmf_harness_ctrl_line(&h, host, line, sizeof(line)));
+		if (!strstr(line, want[i]))
+			fail_msg("%s: queues not in %s: %s", modes[i], want[i], line);
 		assert_int_equal(hnvmf_ini_write(c, 0, 1, 0, 8, buf, sizeof(buf)), 0);
 		signal_cluster(SIGSTOP);
 		struct blocked_write b = {.c = c};
