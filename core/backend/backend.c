@@ -251,7 +251,10 @@ int hnvmf_bqp_arm(struct hnvmf_bqp *qp, int *fd)
 {
 	if (qp->done_head)
 		return 1; /* completed in submit, not yet handed back */
-	return qp->ops->arm ? qp->ops->arm(qp, fd) : -EOPNOTSUPP;
+	if (qp->ops->arm)
+		return qp->ops->arm(qp, fd);
+	/* Asynchronous without a way to sleep on it: the owner polls (every real one has arm). */
+	return qp->ops->reap ? -ENOSYS : -EOPNOTSUPP;
 }
 
 int hnvmf_bqp_poll(struct hnvmf_bqp *qp, struct hnvmf_bio **done, int max)
