@@ -1,7 +1,8 @@
 /* The RBD backend against a real Ceph cluster (tests/ceph/run-ceph-tests.sh starts one and sets
  * CEPH_CONF and HNVMF_CEPH_DIR): the backend alone with queue pairs on two threads (each owner
  * finishes only its own completions, whoever polled them), then hnvmfd over NVMe/TCP with the image
- * as a namespace in every engine mode, flush durability seen by a second librbd client,
+ * as a namespace in every engine mode, the owners of queue pairs asleep while a write waits on
+ * the stopped cluster (every mode), flush durability seen by a second librbd client,
  * `--check` with an unreachable cluster, and, last, the cluster stopped under I/O: the host gets a
  * path error within rbd_timeout_s, the daemon keeps serving its RAM namespace, and I/O works again
  * once the cluster is back. */
