@@ -124,7 +124,9 @@ struct hnvmf_dam_usage hnvmf_dam_usage(struct hnvmf_engine *e)
 {
 	pthread_mutex_lock(&e->dam_lock);
 	struct hnvmf_dam_usage u = {.capacity = e->dam_capacity, .used = e->dam_used,
-				    .unit_iops = atomic_load(&e->dam_unit_iops)};
+				    .unit_iops = atomic_load(&e->dam_unit_iops),
+				    .polled_queues = atomic_load(&e->dam_polled_qps),
+				    .polled_ios = atomic_load(&e->dam_polled_ios)};
 	pthread_mutex_unlock(&e->dam_lock);
 	return u;
 }
@@ -159,10 +161,26 @@ bool hnvmf_dam_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 	return hnvmf_ioserver_push(d->server, io);
 }
 
+/* Its own queue pair, reaped by this reactor, polled as [pqm] dam_poll says. dam_poll = yes on a
+ * namespace whose backend cannot poll fails the open, and so the queue's I/O to it, with the
+ * reason in the log: the operator asked for polling, and silently running without it would
+ * hide that. */
+static int open_on_reactor(struct hnvmf_chan *ch)
+{
+	char why[160] = "";
+	int rc = hnvmf_direct_open_dam(ch, ch->eng->opts.dam_poll, true, why, sizeof(why));
+	if (rc == -EOPNOTSUPP)
+		log_ratelimited(HNVMF_LOG_ERR, "DAM: [pqm] dam_poll = yes, but %s: I/O to this namespace on a "
+				"DAM queue fails (dam_poll = auto would not poll it)", why);
+	if (!rc && hnvmf_direct_polled(ch))
+		atomic_fetch_add(&ch->eng->dam_polled_qps, 1);
+	return rc;
+}
+
 int hnvmf_dam_open(struct hnvmf_chan *ch)
 {
 	if (on_dam_reactor(ch))
-		return hnvmf_direct_open(ch); /* its own queue pair, reaped by this reactor */
+		return open_on_reactor(ch);
 	struct dam_chan *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
@@ -180,11 +198,11 @@ int hnvmf_dam_open(struct hnvmf_chan *ch)
 	return 0;
 }
 
-/* What one unit sustains: completions per second of busy time, kept as the best seen. */
-static void measure_unit(struct hnvmf_engine *e, const struct hnvmf_ioserver_stats *st)
+/* What one unit sustains: completions per second of busy time, kept as the best seen. Busy: a
+ * dedicated server's time awake with work, or a DAM reactor queue pair's time with ios in flight
+ * (core/path-direct.c). */
+void hnvmf_dam_measured(struct hnvmf_engine *e, uint64_t done, uint64_t busy)
 {
-	uint64_t busy = atomic_load_explicit(&st->busy_ns, memory_order_relaxed);
-	uint64_t done = atomic_load_explicit(&st->completed, memory_order_relaxed);
 	if (!busy || !done)
 		return;
 	uint64_t iops = (uint64_t)((double)done * 1e9 / (double)busy);
@@ -193,11 +211,19 @@ static void measure_unit(struct hnvmf_engine *e, const struct hnvmf_ioserver_sta
 		;
 }
 
+static void measure_unit(struct hnvmf_engine *e, const struct hnvmf_ioserver_stats *st)
+{
+	hnvmf_dam_measured(e, atomic_load_explicit(&st->completed, memory_order_relaxed),
+			   atomic_load_explicit(&st->busy_ns, memory_order_relaxed));
+}
+
 void hnvmf_dam_close(struct hnvmf_chan *ch)
 {
 	if (!ch->remote) {
 		/* A grant revoked under load: every io pushed or waiting completes here first. */
 		hnvmf_direct_drain(ch);
+		if (hnvmf_direct_polled(ch))
+			atomic_fetch_sub(&ch->eng->dam_polled_qps, 1);
 		hnvmf_direct_close(ch);
 		return;
 	}

@@ -2,7 +2,13 @@
  * and reaps completions in a poller of the same loop. No other thread, no lock: the
  * run-to-completion design of SPDK's poll groups, and the fastest path on one core. While the
  * device works the loop may sleep: the queue pair signals an eventfd in the loop's epoll set on
- * each completion (hnvmf_bqp_notify), so waiting for the device costs no CPU. */
+ * each completion (hnvmf_bqp_notify), so waiting for the device costs no CPU.
+ *
+ * DAM on a DAM reactor uses the same queue pair, maybe polled ([pqm] dam_poll: io_uring IOPOLL
+ * for a block device whose queue polls): then no signal comes for its reads and writes, and the
+ * poller reports work while ios are in flight, so the reactor busy-polls the device instead of
+ * sleeping. It also measures what the queue pair sustains while busy, for DAM's unit capacity
+ * (hnvmf_dam_measured). */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -15,13 +21,23 @@
 #define REAP_BATCH 64
 
 struct direct {
+	struct hnvmf_chan *ch;
 	struct hnvmf_bqp *qp;
 	struct hnvmf_poller poller;
 	struct hnvmf_event done_ev; /* the completion eventfd; fd -1 for synchronous backends */
 	struct hnvmf_io *failed; /* refused by the backend: completed by the poller */
 	unsigned inflight;
 	bool need_kick;
+	bool polled; /* completions of reads and writes come only from polling (IOPOLL) */
+	uint64_t polled_seen; /* hnvmf_bqp_polled_done already added to the engine's count */
+	/* DAM's measurement: time with ios in flight, and the ios completed meanwhile */
+	bool measure;
+	uint64_t busy_since, busy_ns, completed, reported_at;
 };
+
+/* Every MEASURE_EVERY completions a measuring channel hands its rate to DAM: the capacity is
+ * known while the queue runs, not only after it closed. */
+#define MEASURE_EVERY 4096
 
 static struct hnvmf_io *bio_io(struct hnvmf_bio *b) { return b->priv; }
 
@@ -40,8 +56,21 @@ bool hnvmf_direct_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 	} else {
 		d->need_kick = true;
 	}
+	if (d->measure && !d->inflight)
+		d->busy_since = hnvmf_now_ns();
 	d->inflight++;
 	return true;
+}
+
+/* Before io->done, which may push the next io (and start the next busy period). */
+static void io_finished(struct direct *d)
+{
+	d->inflight--;
+	if (!d->measure)
+		return;
+	d->completed++;
+	if (!d->inflight)
+		d->busy_ns += hnvmf_now_ns() - d->busy_since;
 }
 
 static int direct_poll(struct hnvmf_poller *p)
@@ -57,7 +86,7 @@ static int direct_poll(struct hnvmf_poller *p)
 	while (d->failed) {
 		struct hnvmf_io *io = d->failed;
 		d->failed = io->next;
-		d->inflight--;
+		io_finished(d);
 		io->done(io);
 		work++;
 	}
@@ -67,14 +96,29 @@ static int direct_poll(struct hnvmf_poller *p)
 		n = hnvmf_bqp_poll(d->qp, done, REAP_BATCH);
 		for (int i = 0; i < n; i++) {
 			struct hnvmf_io *io = bio_io(done[i]);
-			d->inflight--;
+			io_finished(d);
 			io->done(io);
 		}
 		work += n;
 	} while (n == REAP_BATCH);
-	/* A queue pair without a completion eventfd (an RBD image's) wakes nobody: the loop keeps
-	 * polling while it holds ios. */
-	return work + (d->inflight > 0 && d->done_ev.fd < 0);
+	if (d->measure && d->completed - d->reported_at >= MEASURE_EVERY) {
+		/* A queue that never runs dry is busy since its last idle moment. */
+		uint64_t busy = d->busy_ns + (d->inflight ? hnvmf_now_ns() - d->busy_since : 0);
+		d->reported_at = d->completed;
+		hnvmf_dam_measured(d->ch->eng, d->completed, busy);
+	}
+	if (d->polled) {
+		uint64_t n_polled = hnvmf_bqp_polled_done(d->qp);
+		if (n_polled != d->polled_seen) {
+			atomic_fetch_add_explicit(&d->ch->eng->dam_polled_ios, n_polled - d->polled_seen,
+						  memory_order_relaxed);
+			d->polled_seen = n_polled;
+		}
+	}
+	/* A queue pair without a completion eventfd (an RBD image's) wakes nobody, and a polled
+	 * one's reads and writes complete only when reaped: the loop keeps polling while it holds
+	 * ios. */
+	return work + (d->inflight > 0 && (d->done_ev.fd < 0 || d->polled));
 }
 
 /* Wakes the loop; the poller, which runs next, reaps. */
@@ -106,14 +150,23 @@ static int direct_notify(struct direct *d, struct hnvmf_reactor *r)
 
 int hnvmf_direct_open(struct hnvmf_chan *ch)
 {
+	return hnvmf_direct_open_dam(ch, HNVMF_POLL_NO, false, NULL, 0);
+}
+
+int hnvmf_direct_open_dam(struct hnvmf_chan *ch, enum hnvmf_poll_mode poll, bool measure, char *why,
+			  size_t len)
+{
 	struct direct *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	int rc = hnvmf_bqp_open(ch->be, ch->eng->opts.backend_depth, &d->qp);
+	int rc = hnvmf_bqp_open_poll(ch->be, ch->eng->opts.backend_depth, poll, &d->qp, why, len);
 	if (rc) {
 		free(d);
 		return rc;
 	}
+	d->ch = ch;
+	d->polled = hnvmf_bqp_polled(d->qp);
+	d->measure = measure;
 	rc = direct_notify(d, ch->reactor);
 	if (rc) {
 		hnvmf_bqp_close(d->qp);
@@ -139,9 +192,17 @@ void hnvmf_direct_drain(struct hnvmf_chan *ch)
 	}
 }
 
+bool hnvmf_direct_polled(const struct hnvmf_chan *ch)
+{
+	const struct direct *d = ch->priv;
+	return d->polled;
+}
+
 void hnvmf_direct_close(struct hnvmf_chan *ch)
 {
 	struct direct *d = ch->priv;
+	if (d->measure)
+		hnvmf_dam_measured(ch->eng, d->completed, d->busy_ns);
 	hnvmf_reactor_del_poller(ch->reactor, &d->poller);
 	if (d->done_ev.fd >= 0) {
 		hnvmf_reactor_del_fd(ch->reactor, &d->done_ev);
