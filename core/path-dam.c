@@ -172,8 +172,6 @@ static int open_on_reactor(struct hnvmf_chan *ch)
 	if (rc == -EOPNOTSUPP)
 		log_ratelimited(HNVMF_LOG_ERR, "DAM: [pqm] dam_poll = yes, but %s: I/O to this namespace on a "
 				"DAM queue fails (dam_poll = auto would not poll it)", why);
-	if (!rc && hnvmf_direct_polled(ch))
-		atomic_fetch_add(&ch->eng->dam_polled_qps, 1);
 	return rc;
 }
 
@@ -222,8 +220,6 @@ void hnvmf_dam_close(struct hnvmf_chan *ch)
 	if (!ch->remote) {
 		/* A grant revoked under load: every io pushed or waiting completes here first. */
 		hnvmf_direct_drain(ch);
-		if (hnvmf_direct_polled(ch))
-			atomic_fetch_sub(&ch->eng->dam_polled_qps, 1);
 		hnvmf_direct_close(ch);
 		return;
 	}

@@ -28,8 +28,8 @@ struct direct {
 	struct hnvmf_io *failed; /* refused by the backend: completed by the poller */
 	unsigned inflight;
 	bool need_kick;
-	bool polled; /* completions of reads and writes come only from polling (IOPOLL) */
 	uint64_t polled_seen; /* hnvmf_bqp_polled_done already added to the engine's count */
+	bool counted_polled;  /* in the engine's dam_polled_qps */
 	/* DAM's measurement: time with ios in flight, and the ios completed meanwhile */
 	bool measure;
 	uint64_t busy_since, busy_ns, completed, reported_at;
@@ -60,6 +60,19 @@ bool hnvmf_direct_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 		d->busy_since = hnvmf_now_ns();
 	d->inflight++;
 	return true;
+}
+
+/* The engine counts the queue pairs that poll now: one the kernel refused polled I/O stops. */
+static void count_polled(struct direct *d)
+{
+	bool polled = hnvmf_bqp_polled(d->qp);
+	if (polled == d->counted_polled)
+		return;
+	if (polled)
+		atomic_fetch_add(&d->ch->eng->dam_polled_qps, 1);
+	else
+		atomic_fetch_sub(&d->ch->eng->dam_polled_qps, 1);
+	d->counted_polled = polled;
 }
 
 /* Before io->done, which may push the next io (and start the next busy period). */
@@ -107,18 +120,17 @@ static int direct_poll(struct hnvmf_poller *p)
 		d->reported_at = d->completed;
 		hnvmf_dam_measured(d->ch->eng, d->completed, busy);
 	}
-	if (d->polled) {
-		uint64_t n_polled = hnvmf_bqp_polled_done(d->qp);
-		if (n_polled != d->polled_seen) {
-			atomic_fetch_add_explicit(&d->ch->eng->dam_polled_ios, n_polled - d->polled_seen,
-						  memory_order_relaxed);
-			d->polled_seen = n_polled;
-		}
+	uint64_t n_polled = hnvmf_bqp_polled_done(d->qp);
+	if (n_polled != d->polled_seen) {
+		atomic_fetch_add_explicit(&d->ch->eng->dam_polled_ios, n_polled - d->polled_seen,
+					  memory_order_relaxed);
+		d->polled_seen = n_polled;
 	}
+	count_polled(d);
 	/* A queue pair without a completion eventfd (an RBD image's) wakes nobody, and a polled
 	 * one's reads and writes complete only when reaped: the loop keeps polling while it holds
 	 * ios. */
-	return work + (d->inflight > 0 && (d->done_ev.fd < 0 || d->polled));
+	return work + (d->inflight > 0 && (d->done_ev.fd < 0 || hnvmf_bqp_polled(d->qp)));
 }
 
 /* Wakes the loop; the poller, which runs next, reaps. */
@@ -165,8 +177,8 @@ int hnvmf_direct_open_dam(struct hnvmf_chan *ch, enum hnvmf_poll_mode poll, bool
 		return rc;
 	}
 	d->ch = ch;
-	d->polled = hnvmf_bqp_polled(d->qp);
 	d->measure = measure;
+	count_polled(d);
 	rc = direct_notify(d, ch->reactor);
 	if (rc) {
 		hnvmf_bqp_close(d->qp);
@@ -192,17 +204,13 @@ void hnvmf_direct_drain(struct hnvmf_chan *ch)
 	}
 }
 
-bool hnvmf_direct_polled(const struct hnvmf_chan *ch)
-{
-	const struct direct *d = ch->priv;
-	return d->polled;
-}
-
 void hnvmf_direct_close(struct hnvmf_chan *ch)
 {
 	struct direct *d = ch->priv;
 	if (d->measure)
 		hnvmf_dam_measured(ch->eng, d->completed, d->busy_ns);
+	if (d->counted_polled)
+		atomic_fetch_sub(&ch->eng->dam_polled_qps, 1);
 	hnvmf_reactor_del_poller(ch->reactor, &d->poller);
 	if (d->done_ev.fd >= 0) {
 		hnvmf_reactor_del_fd(ch->reactor, &d->done_ev);

@@ -89,8 +89,6 @@ void hnvmf_direct_drain(struct hnvmf_chan *ch);
  * and the backend cannot), and measure: its rate while busy goes to hnvmf_dam_measured. */
 int hnvmf_direct_open_dam(struct hnvmf_chan *ch, enum hnvmf_poll_mode poll, bool measure, char *why,
 			  size_t len);
-/* Whether the channel's queue pair completes reads and writes by polling. */
-bool hnvmf_direct_polled(const struct hnvmf_chan *ch);
 /* A DAM queue's measurement: done ios completed in busy_ns of time with ios in flight. The best
  * rate seen is what one unit sustains (hnvmf_dam_usage.unit_iops). Any thread. */
 void hnvmf_dam_measured(struct hnvmf_engine *e, uint64_t done, uint64_t busy_ns);

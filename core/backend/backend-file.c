@@ -241,6 +241,13 @@ void hnvmf_file_backend_trust_any_alignment(struct hnvmf_backend *be)
 	fb->dio_mem_align = fb->dio_len_align = 1;
 }
 
+void hnvmf_file_backend_assume_polling(struct hnvmf_backend *be)
+{
+	struct file_backend *fb = be->priv;
+
+	fb->assume_poll = true;
+}
+
 bool hnvmf_file_backend_is_direct(const struct hnvmf_backend *be)
 {
 	const struct file_backend *fb = be->priv;
@@ -282,7 +289,7 @@ bool hnvmf_file_backend_can_poll(const struct hnvmf_backend *be, char *why, size
 		hnvmf_backend_errmsg(why, len, "%s is not opened with O_DIRECT", fb->path);
 		return false;
 	}
-	int io_poll = read_io_poll(fb->rdev);
+	int io_poll = fb->assume_poll ? 1 : read_io_poll(fb->rdev);
 	if (io_poll != 1) {
 		hnvmf_backend_errmsg(why, len, "%s: its queue does not poll (sysfs queue/io_poll %s)", fb->path,
 				     io_poll == 0 ? "is 0; for NVMe: nvme.poll_queues" : "is missing");

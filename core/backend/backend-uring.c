@@ -54,7 +54,8 @@ struct uring_slot {
 struct uring_qp {
 	struct io_uring ring;
 	struct io_uring pring; /* IOPOLL, for the O_DIRECT reads and writes of a polled queue pair */
-	bool polled;           /* pring is set up */
+	bool polled;           /* new reads and writes go to pring */
+	bool pring_up;         /* pring is set up */
 	unsigned pbusy;        /* steps in flight on pring */
 	struct file_backend *fb;
 	bool fixed_files; /* fds registered: index 0 = buffered, 1 = direct */
@@ -72,7 +73,7 @@ static void register_files(struct uring_qp *q)
 
 	q->fixed_files = io_uring_register_files(&q->ring, fds, n) == 0;
 	/* Both rings use the same indexes, or neither uses fixed files. */
-	if (q->fixed_files && q->polled && io_uring_register_files(&q->pring, fds, n) != 0) {
+	if (q->fixed_files && q->pring_up && io_uring_register_files(&q->pring, fds, n) != 0) {
 		io_uring_unregister_files(&q->ring);
 		q->fixed_files = false;
 	}
@@ -119,7 +120,7 @@ static int uring_qp_open(struct hnvmf_bqp *qp)
 			free(q);
 			return rc;
 		}
-		q->polled = true;
+		q->polled = q->pring_up = true;
 	}
 	register_files(q);
 	for (unsigned i = 0; i < qp->depth; i++) {
@@ -284,7 +285,7 @@ static int uring_kick(struct hnvmf_bqp *qp)
 
 	if (io_uring_sq_ready(&q->ring))
 		rc = io_uring_submit(&q->ring);
-	if (rc >= 0 && q->polled && io_uring_sq_ready(&q->pring))
+	if (rc >= 0 && q->pring_up && io_uring_sq_ready(&q->pring))
 		rc = io_uring_submit(&q->pring);
 	return rc < 0 ? rc : 0;
 }
@@ -392,12 +393,24 @@ static bool reap_ring(struct hnvmf_bqp *qp, struct io_uring *ring)
 			if (cqes[i]->user_data == LIBURING_UDATA_TIMEOUT)
 				continue;
 			struct uring_slot *s = io_uring_cqe_get_data(cqes[i]);
+			int res = cqes[i]->res;
 			if (s->polled) {
 				s->polled = false;
 				q->pbusy--;
+				/* The block layer refuses polled I/O to a queue that cannot poll
+				 * (Linux 6.10 on; older kernels complete it by interrupt): the
+				 * queue pair stops polling and the step goes again, unpolled. */
+				if (res == -EOPNOTSUPP && !q->closing) {
+					q->polled = false;
+					qp->polled = false;
+					if (slot_continue(q, s, STAGE_RW_DIRECT)) {
+						more_steps = true;
+						continue;
+					}
+				}
 				qp->polled_done++;
 			}
-			more_steps |= slot_cqe(qp, s, cqes[i]->res);
+			more_steps |= slot_cqe(qp, s, res);
 		}
 		io_uring_cq_advance(ring, n);
 	}
@@ -411,7 +424,7 @@ static void uring_reap(struct hnvmf_bqp *qp)
 
 	if (!q->busy)
 		return; /* the common case for a poll loop between batches */
-	if (q->pbusy) {
+	if (q->pbusy) { /* even after polling stopped: what is still on pring is reaped there */
 		/* The kernel polls the device's queue once and posts what it found (a syscall: the
 		 * price of not taking the interrupt). */
 		io_uring_get_events(&q->pring);
@@ -474,7 +487,7 @@ static void uring_qp_close(struct hnvmf_bqp *qp)
 		uring_reap(qp);
 	}
 	io_uring_queue_exit(&q->ring);
-	if (q->polled)
+	if (q->pring_up)
 		io_uring_queue_exit(&q->pring);
 	free(q);
 }
