@@ -178,13 +178,13 @@ int hnvmf_direct_open_dam(struct hnvmf_chan *ch, enum hnvmf_poll_mode poll, bool
 	}
 	d->ch = ch;
 	d->measure = measure;
-	count_polled(d);
 	rc = direct_notify(d, ch->reactor);
 	if (rc) {
 		hnvmf_bqp_close(d->qp);
 		free(d);
 		return rc;
 	}
+	count_polled(d);
 	ch->remote = false;
 	d->poller.fn = direct_poll;
 	hnvmf_reactor_add_poller(ch->reactor, &d->poller);

@@ -82,6 +82,11 @@ EOC
     $HNVMFD -c "$W/hnvmf.conf" > "$LOGS/hnvmfd.log" 2>&1 & local dpid=$!
     wait_for 100 test -S $SOCK && kill -0 $dpid 2>/dev/null || { tail -5 "$LOGS/hnvmfd.log"; bad "hnvmfd did not start"; return; }
 
+    # known at load: the RAM backend cannot poll, the NVMe namespace can
+    grep -q "backend ram0: \[pqm\] dam_poll = yes, but a ram backend has no device queue to poll" "$LOGS/hnvmfd.log" &&
+        ok "the load warned about the RAM backend" || bad "no load warning for the RAM backend"
+    grep -q "backend nvme: \[pqm\] dam_poll" "$LOGS/hnvmfd.log" && bad "the load warned about the polling NVMe namespace"
+
     # DH-HMAC-CHAP without the DH step: both ends compute on emulated CPUs
     local conn=(-a 127.0.0.1 -s 4420 -q "$HOSTNQN" -S "$key" --dhchap-group null -i 2)
     if run $TO $PERF verify "${conn[@]}" -n $NQN -c 16384 -z 4k -Q 8 --seed 7; then
