@@ -397,9 +397,9 @@ static bool reap_ring(struct hnvmf_bqp *qp, struct io_uring *ring)
 			if (s->polled) {
 				s->polled = false;
 				q->pbusy--;
-				/* The block layer refuses polled I/O to a queue that cannot poll
-				 * (Linux 6.10 on; older kernels complete it by interrupt): the
-				 * queue pair stops polling and the step goes again, unpolled. */
+				/* A kernel may refuse polled I/O to a queue that cannot poll (this
+				 * machine's 6.18 does, on a loop device): the queue pair stops
+				 * polling and the step goes again, unpolled. */
 				if (res == -EOPNOTSUPP && !q->closing) {
 					q->polled = false;
 					qp->polled = false;

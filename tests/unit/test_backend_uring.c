@@ -812,10 +812,10 @@ static void test_poll_modes_on_a_file(void **state)
 }
 
 /* A loop device: its queue does not poll (auto: not polled, yes: refused, naming io_poll). Taken
- * as one that does, the queue pair's first O_DIRECT write goes to the IOPOLL ring. Linux 6.10 on
- * refuses polled I/O to a queue that cannot poll (-EOPNOTSUPP): the queue pair then stops
- * polling and the write goes again on the ordinary ring; older kernels complete it by interrupt
- * and the ring finds it done when polled. Either way every byte reads back as written, what
+ * as one that does, the queue pair's first O_DIRECT write goes to the IOPOLL ring. A kernel that
+ * refuses polled I/O to a queue that cannot poll (-EOPNOTSUPP: this machine's 6.18 does) makes
+ * the queue pair stop polling, and the write goes again on the ordinary ring; a kernel that
+ * completes it unpolled leaves it polling, and the ring finds it done when polled. Either way every byte reads back as written, what
  * IOPOLL cannot do (flush, misaligned buffered I/O, write-zeroes) takes the ordinary ring, and
  * close waits for what is in flight on both. The real polled path: interop case dam-iopoll. */
 static void test_poll_on_block_device(void **state)
