@@ -5,8 +5,10 @@
  * Run to completion: a granted queue's connection moves onto the DAM reactor of its unit (the
  * transport does the move, target/tenant.c asks for it), and a channel opened there is served
  * as the direct path serves one (core/path-direct.c): that reactor submits, reaps in a poller
- * and completes, with no second thread and no ring between threads. It busy-polls while ios are
- * in flight and sleeps after [pqm] dam_idle_spin_us idle.
+ * and completes, with no second thread and no ring between threads. It polls on while
+ * completions come and while a polled queue pair ([pqm] dam_poll: io_uring IOPOLL) has ios in
+ * flight, and sleeps after [pqm] dam_idle_spin_us without work (an ordinary ring's completion
+ * wakes it through its eventfd).
  *
  * A queue whose transport cannot move its connection (RDMA) stays on its shared reactor; its
  * channels get a dedicated I/O server each (core/ioserver.c) on the unit's CPU, which polls for
