@@ -242,6 +242,9 @@ static void test_reservation_above_the_unit_is_logged(void **state)
 	hnvmf_harness_verify(c, 0, 131072, 4096, 21);
 	uint64_t unit = unit_iops();
 	assert_true(unit > 0);
+	/* dam_poll = auto (the default) on a RAM namespace: nothing to poll */
+	assert_int_equal(dam_get("polled_queues"), 0);
+	assert_int_equal(dam_get("polled_ios"), 0);
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 	/* units go back once the queues' channels closed, and closing measured them once more */
 	for (int i = 0; i < 500 && dam_get("used") > 0; i++)
