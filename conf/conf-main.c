@@ -236,7 +236,7 @@ static const struct conf_key pqm_keys[] = {
 	{ "cmax", false },	 { "epoch_ms", false },		{ "subqueue_depth", false },
 	{ "server_cpus", false }, { "baseline_servers", false }, { "baseline_depth", false },
 	{ "fair", false },	 { "dam_cpus", false },		{ "dam_queues_per_cpu", false },
-	{ "dam_max_queues", false }, { "dam_idle_spin_us", false },
+	{ "dam_max_queues", false }, { "dam_idle_spin_us", false }, { "dam_poll", false },
 	{ NULL, false },
 };
 
@@ -301,6 +301,16 @@ static int pqm_key(struct main_ctx *x, const char *k, const char *v, int line)
 		return uint_key(x, k, v, line, 0, 65536, &p->dam_max_queues);
 	if (strcmp(k, "dam_idle_spin_us") == 0)
 		return uint_key(x, k, v, line, 0, 1000000, &p->dam_idle_spin_us);
+	if (strcmp(k, "dam_poll") == 0) {
+		static const char *const names[] = { "no", "auto", "yes", NULL };
+		static const enum hnvmf_conf_poll polls[] = { HNVMF_CONF_POLL_NO, HNVMF_CONF_POLL_AUTO,
+							       HNVMF_CONF_POLL_YES };
+		int i;
+		if (conf_parse_enum(v, names, &i, x->why) < 0)
+			return BADV(x, line, k);
+		p->dam_poll = polls[i];
+		return 0;
+	}
 	if (strcmp(k, "baseline_servers") == 0)
 		return uint_key(x, k, v, line, 0, 64, &p->baseline_servers);
 	if (strcmp(k, "baseline_depth") == 0) /* io_uring's largest ring */

@@ -38,6 +38,7 @@ void conf_set_global_defaults(struct hnvmf_conf *c)
 	c->pqm.fair = true;
 	c->pqm.dam_queues_per_cpu = 1;
 	c->pqm.dam_idle_spin_us = 200;
+	c->pqm.dam_poll = HNVMF_CONF_POLL_AUTO;
 	c->metrics.sla_epoch_ms = 1000;
 	snprintf(c->gateway.client, sizeof(c->gateway.client), "admin");
 	c->gateway.lease_ms = 5000;

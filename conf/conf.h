@@ -53,6 +53,13 @@ enum hnvmf_conf_mode {
 	HNVMF_CONF_MODE_BASELINE,
 };
 
+/* [pqm] dam_poll: whether a DAM queue's io_uring rings poll the device (IORING_SETUP_IOPOLL). */
+enum hnvmf_conf_poll {
+	HNVMF_CONF_POLL_NO,
+	HNVMF_CONF_POLL_AUTO, /* where the backend is a block device whose queue polls */
+	HNVMF_CONF_POLL_YES,  /* required: a DAM queue's I/O to a namespace that cannot poll fails */
+};
+
 /* [backend] type; target/conf-map.c maps it to core's enum hnvmf_backend_type. */
 enum hnvmf_conf_backend_type {
 	HNVMF_CONF_BACKEND_RAM,
@@ -167,6 +174,7 @@ struct hnvmf_conf_pqm {
 	unsigned dam_queues_per_cpu;
 	unsigned dam_max_queues;
 	unsigned dam_idle_spin_us; /* a DAM reactor polls this long after its last work, then sleeps */
+	enum hnvmf_conf_poll dam_poll; /* polled completions (IOPOLL) for DAM's queue pairs */
 	unsigned baseline_servers; /* threads of the baseline adapter queue; 0 = cmax */
 	unsigned baseline_depth;   /* the baseline's shared backend queue pair; 0 = queue_depth */
 	bool fair;                 /* per-tenant scheduling, limits, reservations; no: FIFO */

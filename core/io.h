@@ -68,6 +68,10 @@ struct hnvmf_engine_opts {
 	unsigned ndam_cpus;
 	unsigned dam_queues_per_cpu; /* 0 is read as 1 */
 	unsigned dam_max_queues;
+	/* A DAM queue's queue pairs on a DAM reactor: polled completions (io_uring IOPOLL) never,
+	 * where the backend can poll (auto), or required (yes: a queue pair that cannot poll is
+	 * not opened). Zeroed opts: no. */
+	enum hnvmf_poll_mode dam_poll;
 };
 
 /* DAM reactors (docs/dam.md): the reactors the daemon made for DAM (one per dam_cpus CPU,
@@ -95,8 +99,12 @@ void hnvmf_dam_unit_put(struct hnvmf_engine *e, int unit);
 struct hnvmf_dam_usage {
 	unsigned capacity;  /* units; 0 = unlimited */
 	unsigned used;      /* units held now */
-	uint64_t unit_iops; /* most completions/s one DAM server sustained while busy; 0 = not
-			     * measured yet (measured when a DAM channel closes) */
+	uint64_t unit_iops; /* most completions/s one DAM queue sustained while busy (its server
+			     * awake, or its queue pair on a DAM reactor with ios in flight); 0 = not
+			     * measured yet (measured every 4096 ios on a DAM reactor, and when a DAM
+			     * channel closes) */
+	unsigned polled_queues; /* DAM queue pairs open now with polled completions (IOPOLL) */
+	uint64_t polled_ios;    /* completions found by polling on them, since start */
 };
 struct hnvmf_dam_usage hnvmf_dam_usage(struct hnvmf_engine *e);
 

@@ -5,8 +5,10 @@
  * Run to completion: a granted queue's connection moves onto the DAM reactor of its unit (the
  * transport does the move, target/tenant.c asks for it), and a channel opened there is served
  * as the direct path serves one (core/path-direct.c): that reactor submits, reaps in a poller
- * and completes, with no second thread and no ring between threads. It busy-polls while ios are
- * in flight and sleeps after [pqm] dam_idle_spin_us idle.
+ * and completes, with no second thread and no ring between threads. It polls on while
+ * completions come and while a polled queue pair ([pqm] dam_poll: io_uring IOPOLL) has ios in
+ * flight, and sleeps after [pqm] dam_idle_spin_us without work (an ordinary ring's completion
+ * wakes it through its eventfd).
  *
  * A queue whose transport cannot move its connection (RDMA) stays on its shared reactor; its
  * channels get a dedicated I/O server each (core/ioserver.c) on the unit's CPU, which polls for
@@ -124,7 +126,9 @@ struct hnvmf_dam_usage hnvmf_dam_usage(struct hnvmf_engine *e)
 {
 	pthread_mutex_lock(&e->dam_lock);
 	struct hnvmf_dam_usage u = {.capacity = e->dam_capacity, .used = e->dam_used,
-				    .unit_iops = atomic_load(&e->dam_unit_iops)};
+				    .unit_iops = atomic_load(&e->dam_unit_iops),
+				    .polled_queues = atomic_load(&e->dam_polled_qps),
+				    .polled_ios = atomic_load(&e->dam_polled_ios)};
 	pthread_mutex_unlock(&e->dam_lock);
 	return u;
 }
@@ -159,10 +163,24 @@ bool hnvmf_dam_push(struct hnvmf_chan *ch, struct hnvmf_io *io)
 	return hnvmf_ioserver_push(d->server, io);
 }
 
+/* Its own queue pair, reaped by this reactor, polled as [pqm] dam_poll says. dam_poll = yes on a
+ * namespace whose backend cannot poll fails the open, and so the queue's I/O to it, with the
+ * reason in the log: the operator asked for polling, and silently running without it would
+ * hide that. */
+static int open_on_reactor(struct hnvmf_chan *ch)
+{
+	char why[160] = "";
+	int rc = hnvmf_direct_open_dam(ch, ch->eng->opts.dam_poll, true, why, sizeof(why));
+	if (rc == -EOPNOTSUPP)
+		log_ratelimited(HNVMF_LOG_ERR, "DAM: [pqm] dam_poll = yes, but %s: I/O to this namespace on a "
+				"DAM queue fails (dam_poll = auto would not poll it)", why);
+	return rc;
+}
+
 int hnvmf_dam_open(struct hnvmf_chan *ch)
 {
 	if (on_dam_reactor(ch))
-		return hnvmf_direct_open(ch); /* its own queue pair, reaped by this reactor */
+		return open_on_reactor(ch);
 	struct dam_chan *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
@@ -180,17 +198,23 @@ int hnvmf_dam_open(struct hnvmf_chan *ch)
 	return 0;
 }
 
-/* What one unit sustains: completions per second of busy time, kept as the best seen. */
-static void measure_unit(struct hnvmf_engine *e, const struct hnvmf_ioserver_stats *st)
+/* What one unit sustains: completions per second of busy time, kept as the best seen. Busy: a
+ * dedicated server's time awake with work, or a DAM reactor queue pair's time with ios in flight
+ * (core/path-direct.c). */
+void hnvmf_dam_measured(struct hnvmf_engine *e, uint64_t done, uint64_t busy)
 {
-	uint64_t busy = atomic_load_explicit(&st->busy_ns, memory_order_relaxed);
-	uint64_t done = atomic_load_explicit(&st->completed, memory_order_relaxed);
 	if (!busy || !done)
 		return;
 	uint64_t iops = (uint64_t)((double)done * 1e9 / (double)busy);
 	uint64_t best = atomic_load(&e->dam_unit_iops);
 	while (iops > best && !atomic_compare_exchange_weak(&e->dam_unit_iops, &best, iops))
 		;
+}
+
+static void measure_unit(struct hnvmf_engine *e, const struct hnvmf_ioserver_stats *st)
+{
+	hnvmf_dam_measured(e, atomic_load_explicit(&st->completed, memory_order_relaxed),
+			   atomic_load_explicit(&st->busy_ns, memory_order_relaxed));
 }
 
 void hnvmf_dam_close(struct hnvmf_chan *ch)

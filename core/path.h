@@ -49,6 +49,8 @@ struct hnvmf_engine {
 	bool *dam_taken;
 	unsigned dam_capacity, dam_used;
 	_Atomic uint64_t dam_unit_iops;
+	atomic_uint dam_polled_qps;      /* DAM queue pairs open now with IOPOLL */
+	_Atomic uint64_t dam_polled_ios; /* their completions found by polling, since start */
 	struct hnvmf_reactor *dam_reactors[HNVMF_MAX_SERVER_CPUS]; /* hnvmf_engine_set_dam_reactors */
 	unsigned ndam_reactors;
 	atomic_uint dam_next; /* round robin over them when units are not numbered (no capacity) */
@@ -83,6 +85,13 @@ int hnvmf_engine_server_cpu_at(const struct hnvmf_engine *e, unsigned i);
 /* The direct path's queue pair and poller also serve DAM on a DAM reactor (core/path-dam.c).
  * Drain: polls until every io pushed (and every waiting one) has completed through io->done. */
 void hnvmf_direct_drain(struct hnvmf_chan *ch);
+/* hnvmf_direct_open for DAM: its queue pair polled as poll says (-EOPNOTSUPP and why when yes
+ * and the backend cannot), and measure: its rate while busy goes to hnvmf_dam_measured. */
+int hnvmf_direct_open_dam(struct hnvmf_chan *ch, enum hnvmf_poll_mode poll, bool measure, char *why,
+			  size_t len);
+/* A DAM queue's measurement: done ios completed in busy_ns of time with ios in flight. The best
+ * rate seen is what one unit sustains (hnvmf_dam_usage.unit_iops). Any thread. */
+void hnvmf_dam_measured(struct hnvmf_engine *e, uint64_t done, uint64_t busy_ns);
 
 /* Pushes the channel's waiting ios in order until ops->push refuses one; returns how many it
  * pushed. The channel's own wait poller calls it; a path's close may too, to drain. */

@@ -13,6 +13,16 @@ enum hnvmf_path_mode hnvmf_conf_map_mode(enum hnvmf_conf_mode m)
 	return HNVMF_PATH_PQM;
 }
 
+enum hnvmf_poll_mode hnvmf_conf_map_poll(enum hnvmf_conf_poll p)
+{
+	switch (p) {
+	case HNVMF_CONF_POLL_NO: return HNVMF_POLL_NO;
+	case HNVMF_CONF_POLL_AUTO: return HNVMF_POLL_AUTO;
+	case HNVMF_CONF_POLL_YES: return HNVMF_POLL_YES;
+	}
+	return HNVMF_POLL_AUTO;
+}
+
 struct hnvmf_tenant_qos hnvmf_conf_map_qos(const struct hnvmf_conf_tenant *t)
 {
 	return (struct hnvmf_tenant_qos){

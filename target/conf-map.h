@@ -26,6 +26,7 @@ _Static_assert(HNVMF_CONF_PQM_CMAX_MAX == HNVMF_PQM_CMAX_LIMIT,
 	       "[pqm] cmax accepts exactly the pool sizes the engine runs");
 
 enum hnvmf_path_mode hnvmf_conf_map_mode(enum hnvmf_conf_mode m);
+enum hnvmf_poll_mode hnvmf_conf_map_poll(enum hnvmf_conf_poll p);
 /* A tenant file's PQM share: weight, limits (MiB/s to bytes per second), reservation. */
 struct hnvmf_tenant_qos hnvmf_conf_map_qos(const struct hnvmf_conf_tenant *t);
 /* The parameters to open backend b with; they point into b (its path), which must outlive them. */

@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/reactor.h"
 #include "hnvmf-version.h"
+#include "target/conf-map.h"
 #include "target/control.h"
 #include "target/crash-report.h"
 #include "target/gateway.h"
@@ -588,6 +589,7 @@ int main(int argc, char **argv)
 	eo.ndam_cpus = d.conf->pqm.ndam_cpus;
 	eo.dam_queues_per_cpu = d.conf->pqm.dam_queues_per_cpu;
 	eo.dam_max_queues = d.conf->pqm.dam_max_queues;
+	eo.dam_poll = hnvmf_conf_map_poll(d.conf->pqm.dam_poll);
 	memcpy(eo.dam_cpus, d.conf->pqm.dam_cpus, sizeof(int) * d.conf->pqm.ndam_cpus);
 	d.nshared = d.conf->reactors ? d.conf->reactors : 1;
 	if (d.nshared > MAX_REACTORS / 2)

@@ -84,6 +84,8 @@ static struct json_object *dam_get(struct hnvmf_rpc_ctx *ctx, struct json_object
 	json_object_object_add(r, "capacity", json_object_new_int((int)du.capacity)); /* 0: unlimited */
 	json_object_object_add(r, "used", json_object_new_int((int)du.used));
 	json_object_object_add(r, "unit_iops", json_object_new_uint64(du.unit_iops));
+	json_object_object_add(r, "polled_queues", json_object_new_int((int)du.polled_queues));
+	json_object_object_add(r, "polled_ios", json_object_new_uint64(du.polled_ios));
 	struct json_object *g = json_object_new_array();
 	pthread_mutex_lock(&tgt->lock);
 	struct hnvmf_list *pos, *tmp;

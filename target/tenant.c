@@ -268,6 +268,29 @@ bool hnvmf_tenant_qos(struct hnvmf_sq *sq, struct hnvmf_tenant_qos *q)
 	return t != NULL;
 }
 
+/* A DAM tenant whose reserved_iops is new (a new file, a changed value or mode) and exceeds what
+ * one DAM unit was measured to sustain is told so once, at notice: DAM does not enforce a
+ * reservation, and one queue cannot deliver more than its unit (docs/dam.md). Nothing is said
+ * before the first measurement. Under tgt->lock. */
+static void check_dam_reservations(struct hnvmf_tgt *tgt, const struct hnvmf_conf_tenant *old, size_t nold)
+{
+	uint64_t unit = hnvmf_dam_usage(tgt->engine).unit_iops;
+	if (!unit)
+		return;
+	for (size_t i = 0; i < tgt->ntenants; i++) {
+		const struct hnvmf_conf_tenant *t = &tgt->tenants[i];
+		if (t->mode != HNVMF_CONF_MODE_DAM || t->reserved_iops <= unit)
+			continue;
+		const struct hnvmf_conf_tenant *was = hnvmf_conf_find_tenant(old, nold, t->hostnqn);
+		if (was && was->mode == t->mode && was->reserved_iops == t->reserved_iops)
+			continue;
+		log_notice("tenant %s: reserved_iops %" PRIu64 " exceeds what one DAM unit was measured to "
+			   "sustain (%" PRIu64 " IOPS): one DAM queue may not deliver it, and DAM does not "
+			   "enforce reservations (docs/dam.md)",
+			   t->hostnqn, t->reserved_iops, unit);
+	}
+}
+
 void hnvmf_tenant_apply_qos(struct hnvmf_tgt *tgt, const struct hnvmf_conf_tenant *old, size_t nold)
 {
 	static const struct hnvmf_tenant_qos none = {.weight = 1};
@@ -276,6 +299,7 @@ void hnvmf_tenant_apply_qos(struct hnvmf_tgt *tgt, const struct hnvmf_conf_tenan
 		if (!hnvmf_conf_find_tenant(tgt->tenants, tgt->ntenants, old[i].hostnqn) &&
 		    hnvmf_engine_set_tenant_qos(tgt->engine, old[i].hostnqn, &none) != 0)
 			log_err("tenant %s: cannot reset its PQM share: out of memory", old[i].hostnqn);
+	check_dam_reservations(tgt, old, nold);
 	for (size_t i = 0; i < tgt->ntenants; i++) {
 		struct hnvmf_tenant_qos q = hnvmf_conf_map_qos(&tgt->tenants[i]);
 		if (hnvmf_engine_set_tenant_qos(tgt->engine, tgt->tenants[i].hostnqn, &q) != 0)

@@ -62,7 +62,9 @@ bool hnvmf_tenant_qos(struct hnvmf_sq *sq, struct hnvmf_tenant_qos *q);
 /* Hands the tenant set now in force to the engine: each tenant's share, applied to its live
  * channels from their next io (no reconnection); tenants of the previous set (old, nold) that
  * are gone get the default share. Then the reservations are checked against the capacity
- * measured so far (logged, not refused). At start old is NULL. */
+ * measured so far (logged, not refused): PQM's against the pool's, and a DAM tenant's
+ * reserved_iops that is new or changed against what one DAM unit sustains (once, at notice).
+ * At start old is NULL. */
 void hnvmf_tenant_apply_qos(struct hnvmf_tgt *tgt, const struct hnvmf_conf_tenant *old, size_t nold);
 
 #endif

@@ -113,6 +113,18 @@ nomem:
 	return -ENOMEM;
 }
 
+/* [pqm] dam_poll = yes on a backend that cannot poll is known at load: said there, as a warning
+ * (a namespace only hosts without DAM use is no error); a DAM queue's I/O to it fails later, with
+ * the reason logged again (core/path-dam.c). */
+static void warn_dam_poll(const struct hnvmf_conf *conf, const struct hnvmf_conf_backend *cb,
+			  const struct hnvmf_backend *be)
+{
+	char why[160] = "";
+	if (conf->pqm.dam_poll == HNVMF_CONF_POLL_YES && !hnvmf_backend_can_poll(be, why, sizeof(why)))
+		log_warn("%s:%u: backend %s: [pqm] dam_poll = yes, but %s: a DAM queue's I/O to it will fail",
+			 conf->file[0] ? conf->file : "embedded default", cb->line, cb->name, why);
+}
+
 /* Opens every backend into be[] (parallel to conf->backends), or none: on a failure the ones
  * opened are closed and err says "file:line: backend NAME: why". */
 static int open_backends(const struct hnvmf_conf *conf, struct hnvmf_backend **be, char *err,
@@ -132,6 +144,7 @@ static int open_backends(const struct hnvmf_conf *conf, struct hnvmf_backend **b
 			}
 			return rc;
 		}
+		warn_dam_poll(conf, &conf->backends[i], be[i]);
 	}
 	return 0;
 }

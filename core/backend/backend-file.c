@@ -5,10 +5,12 @@
 #include <liburing.h>
 #include <linux/fs.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "core/backend/backend-file.h"
@@ -187,6 +189,7 @@ int hnvmf_file_backend_open(struct hnvmf_backend *be, const struct hnvmf_backend
 		goto fail;
 	}
 	fb->blockdev = S_ISBLK(st.st_mode);
+	fb->rdev = st.st_rdev;
 	rc = probe_size(be, fb, &st, p->size, &dev_lbs, errmsg, errlen);
 	if (rc < 0)
 		goto fail;
@@ -238,9 +241,59 @@ void hnvmf_file_backend_trust_any_alignment(struct hnvmf_backend *be)
 	fb->dio_mem_align = fb->dio_len_align = 1;
 }
 
+void hnvmf_file_backend_assume_polling(struct hnvmf_backend *be)
+{
+	struct file_backend *fb = be->priv;
+
+	fb->assume_poll = true;
+}
+
 bool hnvmf_file_backend_is_direct(const struct hnvmf_backend *be)
 {
 	const struct file_backend *fb = be->priv;
 
 	return fb->direct_fd >= 0;
+}
+
+/* The queue's io_poll attribute; a partition has none of its own: its disk's is one level up. */
+static int read_io_poll(dev_t rdev)
+{
+	char path[96], v[8] = "";
+	static const char *const where[] = { "queue/io_poll", "../queue/io_poll" };
+
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/%s", major(rdev), minor(rdev), where[i]);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		bool got = fgets(v, sizeof(v), f) != NULL;
+		fclose(f);
+		return got ? v[0] == '1' : -1;
+	}
+	return -1;
+}
+
+/* Polling only pays (and only works) where the block layer can poll the device's queue: a block
+ * device through O_DIRECT whose queue says io_poll = 1 (NVMe with poll queues,
+ * nvme.poll_queues). A regular file is never polled: its file system may have no poll method,
+ * and the ring would return its reads as -EOPNOTSUPP. */
+bool hnvmf_file_backend_can_poll(const struct hnvmf_backend *be, char *why, size_t len)
+{
+	const struct file_backend *fb = be->priv;
+
+	if (!fb->blockdev) {
+		hnvmf_backend_errmsg(why, len, "%s is not a block device", fb->path);
+		return false;
+	}
+	if (fb->direct_fd < 0) {
+		hnvmf_backend_errmsg(why, len, "%s is not opened with O_DIRECT", fb->path);
+		return false;
+	}
+	int io_poll = fb->assume_poll ? 1 : read_io_poll(fb->rdev);
+	if (io_poll != 1) {
+		hnvmf_backend_errmsg(why, len, "%s: its queue does not poll (sysfs queue/io_poll %s)", fb->path,
+				     io_poll == 0 ? "is 0; for NVMe: nvme.poll_queues" : "is missing");
+		return false;
+	}
+	return true;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "core/backend/backend-impl.h"
@@ -26,6 +27,8 @@ struct file_backend {
 	uint32_t dio_mem_align; /* buffer address alignment O_DIRECT needs */
 	uint32_t dio_len_align; /* offset, length and segment-length alignment O_DIRECT needs */
 	bool blockdev;
+	dev_t rdev; /* a block device's number: where sysfs says whether its queue polls */
+	bool assume_poll; /* tests: as if its queue said io_poll = 1 */
 	/* Learnt at run time (a fallocate mode answered -EOPNOTSUPP) and shared by the queue
 	 * pairs of every thread; read and written with relaxed atomics: a stale value costs
 	 * one more refused fallocate, nothing else. */
@@ -62,6 +65,13 @@ void hnvmf_file_backend_forget_fallocate(struct hnvmf_backend *be);
 /* For tests: pretend O_DIRECT takes any buffer and range, so misaligned bios reach the
  * kernel's -EINVAL and must be retried on the buffered descriptor. */
 void hnvmf_file_backend_trust_any_alignment(struct hnvmf_backend *be);
+/* Whether reads and writes may be completed by polling (hnvmf_backend_can_poll). */
+bool hnvmf_file_backend_can_poll(const struct hnvmf_backend *be, char *why, size_t len);
+/* For tests: a block device whose queue does not poll (a loop device) taken as one that does.
+ * The kernel still accepts its I/O on an IOPOLL ring (the block layer completes it by interrupt
+ * and the ring finds it done when polled), so the polled queue pair's two rings can be tested
+ * without NVMe poll queues. */
+void hnvmf_file_backend_assume_polling(struct hnvmf_backend *be);
 /* Whether the backend uses an O_DIRECT descriptor (hnvmf_backend_direct for everyone else). */
 bool hnvmf_file_backend_is_direct(const struct hnvmf_backend *be);
 

@@ -20,7 +20,10 @@ struct hnvmf_backend_ops {
 	 * decides). NULL: the size cannot change while open. */
 	int (*probe_size)(struct hnvmf_backend *be, uint64_t want, uint64_t *size, char *errmsg,
 			  size_t errlen);
-	/* qp->be and qp->depth are set; qp->priv is the backend's. NULL: nothing per queue pair. */
+	/* Whether reads and writes can be completed by polling; NULL: never (why says so). */
+	bool (*can_poll)(const struct hnvmf_backend *be, char *why, size_t len);
+	/* qp->be, qp->depth and qp->polled (asked for polled completions, only where can_poll said
+	 * yes) are set; qp->priv is the backend's. NULL: nothing per queue pair. */
 	int (*qp_open)(struct hnvmf_bqp *qp);
 	/* Waits for the device to finish what was handed to it; completions are dropped. */
 	void (*qp_close)(struct hnvmf_bqp *qp);
@@ -55,6 +58,8 @@ struct hnvmf_bqp {
 	const struct hnvmf_backend_ops *ops; /* be->ops, one load less per call */
 	unsigned depth;
 	unsigned inflight; /* accepted and not yet handed back by poll/wait */
+	bool polled;           /* IOPOLL for reads and writes (hnvmf_bqp_open_poll) */
+	uint64_t polled_done;  /* completions found by polling; the backend counts them */
 	/* Completed, not yet reaped: a FIFO through bio->next. */
 	struct hnvmf_bio *done_head;
 	struct hnvmf_bio **done_tail;

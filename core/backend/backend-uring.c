@@ -13,6 +13,12 @@
  *   FUA            writes carry RWF_DSYNC; a FUA write-zeroes done by fallocate is followed by
  *                  an fdatasync (fallocate alone is not durable).
  *   flush          fsync with IORING_FSYNC_DATASYNC.
+ * A polled queue pair (hnvmf_bqp_open_poll) has a second ring set up with IORING_SETUP_IOPOLL:
+ * the O_DIRECT reads and writes go there and the kernel finds their completions by polling the
+ * device's queue when we reap, not by its interrupt. That ring takes nothing else (fsync,
+ * fallocate and buffered I/O have no poll method: the kernel would fail them) and signals no
+ * eventfd, so every other step goes to the ordinary ring, and the owner reaps while polled steps
+ * are in flight.
  * A short read or write goes on with the rest (buffered): the kernel moves what it can and reports
  * the error only when asked for the part it could not do, e.g. ENOSPC from a file system that
  * filled up during the write, which the host must hear as such and not as a media error. A step
@@ -39,6 +45,7 @@ enum slot_stage {
 struct uring_slot {
 	struct hnvmf_bio *bio;
 	enum slot_stage stage;
+	bool polled;                  /* its current step went to the IOPOLL ring */
 	uint64_t rw_done;             /* read/write: bytes already moved (a short step goes on) */
 	struct iovec rw_part;         /* read/write: the rest of the iovec a short step ended in */
 	uint64_t zero_off, zero_left; /* progress of the zero-writing fallback */
@@ -48,6 +55,10 @@ struct uring_slot {
 
 struct uring_qp {
 	struct io_uring ring;
+	struct io_uring pring; /* IOPOLL, for the O_DIRECT reads and writes of a polled queue pair */
+	bool polled;           /* new reads and writes go to pring */
+	bool pring_up;         /* pring is set up */
+	unsigned pbusy;        /* steps in flight on pring */
 	struct file_backend *fb;
 	bool fixed_files; /* fds registered: index 0 = buffered, 1 = direct */
 	bool closing;     /* finishing what the kernel holds; no new steps */
@@ -61,14 +72,33 @@ struct uring_qp {
 static void register_files(struct uring_qp *q)
 {
 	int fds[2] = { q->fb->fd, q->fb->direct_fd };
+	unsigned n = q->fb->direct_fd >= 0 ? 2 : 1;
 
-	q->fixed_files = io_uring_register_files(&q->ring, fds, q->fb->direct_fd >= 0 ? 2 : 1) == 0;
+	q->fixed_files = io_uring_register_files(&q->ring, fds, n) == 0;
+	/* Both rings use the same indexes, or neither uses fixed files. */
+	if (q->fixed_files && q->pring_up && io_uring_register_files(&q->pring, fds, n) != 0) {
+		io_uring_unregister_files(&q->ring);
+		q->fixed_files = false;
+	}
+}
+
+/* SUBMIT_ALL (5.18): one SQE the kernel refuses at submit must not hold back the rest of the
+ * batch; it still gets its own failed CQE. */
+static int ring_init(struct io_uring *ring, unsigned depth, unsigned flags)
+{
+	struct io_uring_params params = { .flags = flags | IORING_SETUP_SUBMIT_ALL };
+	int rc = io_uring_queue_init_params(depth, ring, &params);
+
+	if (rc == -EINVAL) {
+		params = (struct io_uring_params){ .flags = flags };
+		rc = io_uring_queue_init_params(depth, ring, &params);
+	}
+	return rc;
 }
 
 static int uring_qp_open(struct hnvmf_bqp *qp)
 {
 	struct file_backend *fb = qp->be->priv;
-	struct io_uring_params params = { 0 };
 	struct uring_qp *q;
 	int rc;
 
@@ -80,18 +110,21 @@ static int uring_qp_open(struct hnvmf_bqp *qp)
 	/* No COOP_TASKRUN / SINGLE_ISSUER / DEFER_TASKRUN: a queue pair may move from one
 	 * thread to another (one at a time), and with those flags completions of I/O submitted
 	 * by a thread that since went to sleep elsewhere would wait for that thread to wake up
-	 * (or submits from the new thread would be refused).
-	 * SUBMIT_ALL (5.18): one SQE the kernel refuses at submit must not hold back the rest of
-	 * the batch; it still gets its own failed CQE. */
-	params.flags = IORING_SETUP_SUBMIT_ALL;
-	rc = io_uring_queue_init_params(qp->depth, &q->ring, &params);
-	if (rc == -EINVAL) {
-		params = (struct io_uring_params){ 0 };
-		rc = io_uring_queue_init_params(qp->depth, &q->ring, &params);
-	}
+	 * (or submits from the new thread would be refused). */
+	rc = ring_init(&q->ring, qp->depth, 0);
 	if (rc < 0) {
 		free(q);
 		return rc;
+	}
+	/* Each slot has at most one step in flight, on one ring or the other: depth entries each. */
+	if (qp->polled) {
+		rc = ring_init(&q->pring, qp->depth, IORING_SETUP_IOPOLL);
+		if (rc < 0) {
+			io_uring_queue_exit(&q->ring);
+			free(q);
+			return rc;
+		}
+		q->polled = q->pring_up = true;
 	}
 	register_files(q);
 	for (unsigned i = 0; i < qp->depth; i++) {
@@ -148,7 +181,8 @@ static const struct iovec *rw_rest(struct uring_slot *s, int *cnt)
 /* Prepares the SQE for the slot's current stage. -EAGAIN: the SQ is full. */
 static int slot_prep(struct uring_qp *q, struct uring_slot *s)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	bool polled = q->polled && s->stage == STAGE_RW_DIRECT;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(polled ? &q->pring : &q->ring);
 	struct hnvmf_bio *bio = s->bio;
 	int fd = slot_fd(q, s->stage == STAGE_RW_DIRECT);
 	int rwf = (bio->flags & HNVMF_BIO_FUA) ? RWF_DSYNC : 0;
@@ -186,6 +220,8 @@ static int slot_prep(struct uring_qp *q, struct uring_slot *s)
 	if (q->fixed_files)
 		io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
 	io_uring_sqe_set_data(sqe, s);
+	s->polled = polled;
+	q->pbusy += polled;
 	return 0;
 }
 
@@ -249,11 +285,12 @@ static int uring_submit(struct hnvmf_bqp *qp, struct hnvmf_bio *bio)
 static int uring_kick(struct hnvmf_bqp *qp)
 {
 	struct uring_qp *q = qp->priv;
-	int rc;
+	int rc = 0;
 
-	if (!io_uring_sq_ready(&q->ring))
-		return 0;
-	rc = io_uring_submit(&q->ring);
+	if (io_uring_sq_ready(&q->ring))
+		rc = io_uring_submit(&q->ring);
+	if (rc >= 0 && q->pring_up && io_uring_sq_ready(&q->pring))
+		rc = io_uring_submit(&q->pring);
 	return rc < 0 ? rc : 0;
 }
 
@@ -346,28 +383,62 @@ static bool slot_cqe(struct hnvmf_bqp *qp, struct uring_slot *s, int res)
 	return false;
 }
 
-static void uring_reap(struct hnvmf_bqp *qp)
+/* Handles what ring has posted; true when a slot prepared a further step. */
+static bool reap_ring(struct hnvmf_bqp *qp, struct io_uring *ring)
 {
 	struct uring_qp *q = qp->priv;
 	struct io_uring_cqe *cqes[32];
 	bool more_steps = false;
 	unsigned n;
 
-	if (!q->busy)
-		return; /* the common case for a poll loop between batches */
-	while ((n = io_uring_peek_batch_cqe(&q->ring, cqes, 32)) > 0) {
+	while ((n = io_uring_peek_batch_cqe(ring, cqes, 32)) > 0) {
 		for (unsigned i = 0; i < n; i++) {
 			/* liburing's own timeout entries, on kernels without EXT_ARG waits */
 			if (cqes[i]->user_data == LIBURING_UDATA_TIMEOUT)
 				continue;
-			more_steps |= slot_cqe(qp, io_uring_cqe_get_data(cqes[i]), cqes[i]->res);
+			struct uring_slot *s = io_uring_cqe_get_data(cqes[i]);
+			int res = cqes[i]->res;
+			if (s->polled) {
+				s->polled = false;
+				q->pbusy--;
+				/* A kernel may refuse polled I/O to a queue that cannot poll (this
+				 * machine's 6.18 does, on a loop device): the queue pair stops
+				 * polling and the step goes again, unpolled. */
+				if (res == -EOPNOTSUPP && !q->closing) {
+					q->polled = false;
+					qp->polled = false;
+					if (slot_continue(q, s, STAGE_RW_DIRECT)) {
+						more_steps = true;
+						continue;
+					}
+				}
+				qp->polled_done++;
+			}
+			more_steps |= slot_cqe(qp, s, res);
 		}
-		io_uring_cq_advance(&q->ring, n);
+		io_uring_cq_advance(ring, n);
 	}
+	return more_steps;
+}
+
+static void uring_reap(struct hnvmf_bqp *qp)
+{
+	struct uring_qp *q = qp->priv;
+	bool more_steps = false;
+
+	if (!q->busy)
+		return; /* the common case for a poll loop between batches */
+	if (q->pbusy) { /* even after polling stopped: what is still on pring is reaped there */
+		/* The kernel polls the device's queue once and posts what it found (a syscall: the
+		 * price of not taking the interrupt). */
+		io_uring_get_events(&q->pring);
+		more_steps |= reap_ring(qp, &q->pring);
+	}
+	more_steps |= reap_ring(qp, &q->ring);
 	/* Follow-up steps go out now: the caller kicks after submits, not after polls. A failure
 	 * here shows up again at the next kick. */
 	if (more_steps)
-		io_uring_submit(&q->ring);
+		uring_kick(qp);
 }
 
 static int uring_wait(struct hnvmf_bqp *qp, int timeout_ms)
@@ -380,6 +451,10 @@ static int uring_wait(struct hnvmf_bqp *qp, int timeout_ms)
 	rc = uring_kick(qp);
 	if (rc < 0)
 		return rc;
+	/* Polled steps complete only when somebody polls: waiting on the other ring could
+	 * wait for them forever. The caller comes back to reap. */
+	if (q->pbusy)
+		return io_uring_get_events(&q->pring) < 0 ? -EINTR : 0;
 	if (timeout_ms < 0)
 		return io_uring_wait_cqe(&q->ring, &cqe);
 	struct __kernel_timespec ts = {
@@ -409,6 +484,9 @@ static int uring_arm(struct hnvmf_bqp *qp, int *fd)
 			return rc;
 		}
 	}
+	/* Steps on the IOPOLL ring signal no eventfd: the owner must keep reaping them. */
+	if (q->pbusy)
+		return 1;
 	/* Sleeping on SQEs nobody sent would sleep forever. */
 	rc = uring_kick(qp);
 	if (rc < 0)
@@ -427,17 +505,19 @@ static void uring_qp_close(struct hnvmf_bqp *qp)
 	struct uring_qp *q = qp->priv;
 
 	q->closing = true;
-	if (io_uring_sq_ready(&q->ring))
-		io_uring_submit(&q->ring);
+	uring_kick(qp);
 	while (q->busy) {
 		struct io_uring_cqe *cqe;
-		int rc = io_uring_wait_cqe(&q->ring, &cqe);
+		/* Waiting on the IOPOLL ring polls the device until a step completes. */
+		int rc = io_uring_wait_cqe(q->pbusy ? &q->pring : &q->ring, &cqe);
 
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN)
 			break; /* ring unusable: nothing more will come back */
 		uring_reap(qp);
 	}
 	io_uring_queue_exit(&q->ring);
+	if (q->pring_up)
+		io_uring_queue_exit(&q->pring);
 	if (q->efd >= 0)
 		close(q->efd);
 	free(q);
@@ -454,6 +534,7 @@ static void uring_close(struct hnvmf_backend *be) { hnvmf_file_backend_close(be)
 const struct hnvmf_backend_ops hnvmf_backend_uring_ops = {
 	.open = uring_open,
 	.probe_size = hnvmf_file_backend_probe_size,
+	.can_poll = hnvmf_file_backend_can_poll,
 	.close = uring_close,
 	.qp_open = uring_qp_open,
 	.qp_close = uring_qp_close,

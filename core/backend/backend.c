@@ -154,19 +154,42 @@ bool hnvmf_backend_direct(const struct hnvmf_backend *be)
 	return be->type == HNVMF_BACKEND_FILE && hnvmf_file_backend_is_direct(be);
 }
 
+bool hnvmf_backend_can_poll(const struct hnvmf_backend *be, char *why, size_t len)
+{
+	if (!be->ops->can_poll) {
+		hnvmf_backend_errmsg(why, len, "a %s backend has no device queue to poll",
+				     hnvmf_backend_type_name(be->type));
+		return false;
+	}
+	return be->ops->can_poll(be, why, len);
+}
+
 int hnvmf_bqp_open(struct hnvmf_backend *be, unsigned depth, struct hnvmf_bqp **out)
+{
+	return hnvmf_bqp_open_poll(be, depth, HNVMF_POLL_NO, out, NULL, 0);
+}
+
+int hnvmf_bqp_open_poll(struct hnvmf_backend *be, unsigned depth, enum hnvmf_poll_mode poll,
+			struct hnvmf_bqp **out, char *why, size_t len)
 {
 	struct hnvmf_bqp *qp;
 	int rc;
 
 	if (depth == 0)
 		return -EINVAL;
+	bool polled = false;
+	if (poll != HNVMF_POLL_NO) {
+		polled = hnvmf_backend_can_poll(be, why, len);
+		if (!polled && poll == HNVMF_POLL_YES)
+			return -EOPNOTSUPP;
+	}
 	qp = calloc(1, sizeof(*qp));
 	if (!qp)
 		return -ENOMEM;
 	qp->be = be;
 	qp->ops = be->ops;
 	qp->depth = depth;
+	qp->polled = polled;
 	qp->done_tail = &qp->done_head;
 	if (qp->ops->qp_open) {
 		rc = qp->ops->qp_open(qp);
@@ -178,6 +201,10 @@ int hnvmf_bqp_open(struct hnvmf_backend *be, unsigned depth, struct hnvmf_bqp **
 	*out = qp;
 	return 0;
 }
+
+bool hnvmf_bqp_polled(const struct hnvmf_bqp *qp) { return qp->polled; }
+
+uint64_t hnvmf_bqp_polled_done(const struct hnvmf_bqp *qp) { return qp->polled_done; }
 
 void hnvmf_bqp_close(struct hnvmf_bqp *qp)
 {

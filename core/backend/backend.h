@@ -95,6 +95,24 @@ const char *hnvmf_backend_type_name(enum hnvmf_backend_type t);
 
 /* depth: the most bios in flight on this queue pair. */
 int hnvmf_bqp_open(struct hnvmf_backend *be, unsigned depth, struct hnvmf_bqp **out);
+
+/* Polled completions (io_uring's IORING_SETUP_IOPOLL): the kernel finds a read's or write's
+ * completion by polling the device's queue when the owner reaps, instead of waiting for its
+ * interrupt. no: never; auto: where the backend can (hnvmf_backend_can_poll); yes: required. */
+enum hnvmf_poll_mode { HNVMF_POLL_NO, HNVMF_POLL_AUTO, HNVMF_POLL_YES };
+/* Whether this backend's reads and writes can be polled: a block device opened O_DIRECT whose
+ * queue polls (sysfs queue/io_poll = 1). false: why says why not (when given). */
+bool hnvmf_backend_can_poll(const struct hnvmf_backend *be, char *why, size_t len);
+/* hnvmf_bqp_open with a poll mode. A polled queue pair's O_DIRECT reads and writes complete only
+ * when reaped: its owner must keep calling hnvmf_bqp_poll while any is in flight (no eventfd
+ * signal comes for them, hnvmf_bqp_notify covers the rest: flush, fallocate, buffered I/O, which
+ * go to a second, ordinary ring). -EOPNOTSUPP (why says why) when poll is yes and the backend
+ * cannot poll. */
+int hnvmf_bqp_open_poll(struct hnvmf_backend *be, unsigned depth, enum hnvmf_poll_mode poll,
+			struct hnvmf_bqp **out, char *why, size_t len);
+bool hnvmf_bqp_polled(const struct hnvmf_bqp *qp);
+/* Completions the kernel found by polling on this queue pair so far. */
+uint64_t hnvmf_bqp_polled_done(const struct hnvmf_bqp *qp);
 void hnvmf_bqp_close(struct hnvmf_bqp *qp); /* waits for in-flight bios; they are not reaped */
 /* 0: accepted (it completes later, maybe already); -EAGAIN: queue pair full; other -errno:
  * refused at once (bad range: -EINVAL; read-only: -EROFS), bio not accepted. Range checks are

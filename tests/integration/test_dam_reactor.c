@@ -6,7 +6,11 @@
  *     queue stays on its shared reactor and each io takes two (to an I/O server and back);
  *   - reloads that revoke and grant DAM while the tenant writes and verifies move the queues
  *     back and forth under load: every block reads back as written, and each queue ends where
- *     its grant says. */
+ *     its grant says;
+ *   - a DAM queue on its DAM reactor measures what one unit sustains (hnvmf_dam_get unit_iops,
+ *     while the queue runs), and a reload giving the tenant a reserved_iops above it is logged
+ *     once, with both numbers. */
+#include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,15 +48,17 @@ static const char conf_template[] =
 static struct hnvmf_harness H;
 static char key[HNVMF_KEY_STR_MAX];
 
-static void write_tenant(const char *mode)
+static void write_tenant_reserving(const char *mode, uint64_t reserved_iops)
 {
 	char text[1024];
 	snprintf(text, sizeof(text),
 		 "[tenant]\nhostnqn = " HOST_DAM "\nsubsystems = " SUBNQN "\nmode = %s\npermission_level = 1\n"
-		 "dam_fallback = pqm\ndhchap_secret = %s\n",
-		 mode, key);
+		 "dam_fallback = pqm\ndhchap_secret = %s\nreserved_iops = %" PRIu64 "\n",
+		 mode, key, reserved_iops);
 	assert_int_equal(hnvmf_harness_write_file(&H, "tenants/dam.conf", text), 0);
 }
+
+static void write_tenant(const char *mode) { write_tenant_reserving(mode, 0); }
 
 static int setup(void **state)
 {
@@ -206,11 +212,81 @@ static void test_moves_under_load_lose_nothing(void **state)
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(l.c), 0);
 }
 
+/* A number of hnvmf_dam_get's answer: unit_iops (what one DAM unit was measured to sustain, 0:
+ * not yet), used (units held). */
+static uint64_t dam_get(const char *key)
+{
+	char out[4096], k[64];
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_dam_get", NULL, out, sizeof(out)), 0);
+	snprintf(k, sizeof(k), "\"%s\"", key);
+	const char *p = strstr(out, k);
+	if (!p)
+		fail_msg("no %s in hnvmf_dam_get: %s", key, out);
+	p = strchr(p, ':');
+	return strtoull(p + 1, NULL, 10);
+}
+
+static uint64_t unit_iops(void) { return dam_get("unit_iops"); }
+
+static void test_reservation_above_the_unit_is_logged(void **state)
+{
+	(void)state;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip();
+	write_tenant("dam");
+	struct hnvmf_ini_ctrl *c = connect_host(HOST_DAM, key);
+	wait_on(HOST_DAM, 1, DAM_REACTOR);
+	wait_on(HOST_DAM, 2, DAM_REACTOR);
+	/* 64 MiB written and read in 4 KiB ios: over 4096 completions on each queue, after which a
+	 * running queue hands its rate to DAM */
+	hnvmf_harness_verify(c, 0, 131072, 4096, 21);
+	uint64_t unit = unit_iops();
+	assert_true(unit > 0);
+	/* dam_poll = auto (the default) on a RAM namespace: nothing to poll */
+	assert_int_equal(dam_get("polled_queues"), 0);
+	assert_int_equal(dam_get("polled_ios"), 0);
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
+	/* units go back once the queues' channels closed, and closing measured them once more */
+	for (int i = 0; i < 500 && dam_get("used") > 0; i++)
+		usleep(10000);
+	assert_int_equal(dam_get("used"), 0);
+	unit = unit_iops(); /* nothing runs any more: it stays */
+	print_message("one DAM unit measured at %" PRIu64 " IOPS (ram namespace)\n", unit);
+
+	char out[256], needle[512];
+	uint64_t resv = unit * 2 + 1000;
+	write_tenant_reserving("dam", resv);
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_reload", NULL, out, sizeof(out)), 0);
+	snprintf(needle, sizeof(needle),
+		 "tenant " HOST_DAM ": reserved_iops %" PRIu64 " exceeds what one DAM unit was measured to "
+		 "sustain (%" PRIu64 " IOPS)", resv, unit);
+	if (!hnvmf_harness_log_wait(&H, needle, 5000))
+		fail_msg("no \"%s\" in the log", needle);
+	/* once: the same file again says nothing more */
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_reload", NULL, out, sizeof(out)), 0);
+	usleep(200000);
+	char *log = hnvmf_harness_log(&H);
+	const char *first = strstr(log, needle);
+	assert_non_null(first);
+	assert_null(strstr(first + 1, needle));
+	free(log);
+	/* a reservation the unit sustains is not logged */
+	write_tenant_reserving("dam", unit / 2);
+	assert_int_equal(hnvmf_harness_rpc(&H, "hnvmf_reload", NULL, out, sizeof(out)), 0);
+	usleep(200000);
+	log = hnvmf_harness_log(&H);
+	snprintf(needle, sizeof(needle), "reserved_iops %" PRIu64 " exceeds", unit / 2);
+	assert_null(strstr(log, needle));
+	free(log);
+	write_tenant("dam");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dam_queue_runs_on_its_dam_reactor),
 		cmocka_unit_test(test_moves_under_load_lose_nothing),
+		cmocka_unit_test(test_reservation_above_the_unit_is_logged),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

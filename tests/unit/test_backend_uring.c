@@ -803,6 +803,114 @@ static void test_block_device(void **state)
 	free(dst);
 }
 
+/* [pqm] dam_poll on what cannot poll: no never asks for IOPOLL, auto quietly does without it, yes
+ * is refused with the reason. A regular file never polls, whatever its file system. */
+static void test_poll_modes_on_a_file(void **state)
+{
+	const char *path = make_file(tmp_dir, "poll.img", MIB);
+	struct hnvmf_backend *be = must_open(path, MIB, true);
+	struct hnvmf_bqp *qp = NULL;
+	char why[160] = "";
+
+	(void)state;
+	assert_false(hnvmf_backend_can_poll(be, why, sizeof(why)));
+	assert_non_null(strstr(why, "is not a block device"));
+	assert_int_equal(hnvmf_bqp_open_poll(be, 8, HNVMF_POLL_NO, &qp, NULL, 0), 0);
+	assert_false(hnvmf_bqp_polled(qp));
+	hnvmf_bqp_close(qp);
+	assert_int_equal(hnvmf_bqp_open_poll(be, 8, HNVMF_POLL_AUTO, &qp, NULL, 0), 0);
+	assert_false(hnvmf_bqp_polled(qp));
+	hnvmf_bqp_close(qp);
+	qp = NULL;
+	why[0] = '\0';
+	assert_int_equal(hnvmf_bqp_open_poll(be, 8, HNVMF_POLL_YES, &qp, why, sizeof(why)), -EOPNOTSUPP);
+	assert_null(qp);
+	assert_non_null(strstr(why, "poll.img is not a block device"));
+	hnvmf_backend_close(be);
+
+	/* ram: no device at all */
+	struct hnvmf_backend_params p = { .type = HNVMF_BACKEND_RAM, .size = MIB, .block_size = 512 };
+	assert_int_equal(hnvmf_backend_open(&p, &be, NULL, 0), 0);
+	assert_int_equal(hnvmf_bqp_open_poll(be, 8, HNVMF_POLL_YES, &qp, why, sizeof(why)), -EOPNOTSUPP);
+	assert_non_null(strstr(why, "no device queue to poll"));
+	hnvmf_backend_close(be);
+}
+
+/* A loop device: its queue does not poll (auto: not polled, yes: refused, naming io_poll). Taken
+ * as one that does, the queue pair's first O_DIRECT write goes to the IOPOLL ring. A kernel that
+ * refuses polled I/O to a queue that cannot poll (-EOPNOTSUPP: this machine's 6.18 does) makes
+ * the queue pair stop polling, and the write goes again on the ordinary ring; a kernel that
+ * completes it unpolled leaves it polling, and the ring finds it done when polled. Either way every byte reads back as written, what
+ * IOPOLL cannot do (flush, misaligned buffered I/O, write-zeroes) takes the ordinary ring, and
+ * close waits for what is in flight on both. The real polled path: interop case dam-iopoll. */
+static void test_poll_on_block_device(void **state)
+{
+	const char *backing = make_file(tmp_dir, "pollloop.img", 8 * MIB);
+	char dev[32], why[160] = "";
+	int lfd = attach_loop(backing, dev, sizeof(dev));
+	struct hnvmf_backend *be;
+	struct hnvmf_bqp *qp = NULL;
+	uint8_t *src = aligned(64 * KIB), *dst = aligned(64 * KIB);
+	struct hnvmf_backend_params p = { .type = HNVMF_BACKEND_FILE, .path = dev, .direct = true };
+
+	(void)state;
+	if (lfd < 0) {
+		free(src);
+		free(dst);
+		skip(); /* not root, or no loop driver */
+	}
+	assert_int_equal(hnvmf_backend_open(&p, &be, why, sizeof(why)), 0);
+	assert_int_equal(hnvmf_bqp_open_poll(be, 8, HNVMF_POLL_AUTO, &qp, NULL, 0), 0);
+	assert_false(hnvmf_bqp_polled(qp));
+	hnvmf_bqp_close(qp);
+	assert_int_equal(hnvmf_bqp_open_poll(be, 8, HNVMF_POLL_YES, &qp, why, sizeof(why)), -EOPNOTSUPP);
+	assert_non_null(strstr(why, "queue/io_poll"));
+
+	hnvmf_file_backend_assume_polling(be);
+	assert_int_equal(hnvmf_bqp_open_poll(be, 8, HNVMF_POLL_NO, &qp, NULL, 0), 0);
+	assert_false(hnvmf_bqp_polled(qp)); /* no means no */
+	hnvmf_bqp_close(qp);
+	assert_int_equal(hnvmf_bqp_open_poll(be, 8, HNVMF_POLL_YES, &qp, why, sizeof(why)), 0);
+	assert_true(hnvmf_bqp_polled(qp));
+	fill(src, 64 * KIB, 7);
+	assert_int_equal(rw(qp, HNVMF_BIO_WRITE, 0, MIB, src, 64 * KIB), 0);
+	bool polls = hnvmf_bqp_polled(qp);
+	print_message("loop device with IOPOLL: %s\n", polls ? "completed by polling" : "refused, fell back");
+	assert_int_equal(hnvmf_bqp_polled_done(qp), polls ? 1 : 0);
+	assert_int_equal(rw(qp, HNVMF_BIO_WRITE, HNVMF_BIO_FUA, 2 * MIB, src, 4096), 0);
+	assert_int_equal(hnvmf_bqp_polled_done(qp), polls ? 2 : 0);
+	assert_int_equal(rw(qp, HNVMF_BIO_WRITE, 0, 3 * MIB + 5, src + 1, 1000), 0); /* buffered */
+	assert_int_equal(zero_op(qp, HNVMF_BIO_FLUSH, 0, 0, 0), 0);
+	assert_int_equal(zero_op(qp, HNVMF_BIO_WRITE_ZEROES, 0, MIB + 4096, 4096), 0);
+	assert_int_equal(hnvmf_bqp_polled_done(qp), polls ? 2 : 0);
+	assert_int_equal(rw(qp, HNVMF_BIO_READ, 0, MIB, dst, 64 * KIB), 0);
+	assert_int_equal(hnvmf_bqp_polled_done(qp), polls ? 3 : 0);
+	for (size_t i = 0; i < 64 * KIB; i++)
+		assert_int_equal(dst[i], i >= 4096 && i < 8192 ? 0 : src[i]);
+	assert_int_equal(rw(qp, HNVMF_BIO_READ, 0, 3 * MIB + 5, dst + 1, 1000), 0);
+	assert_memory_equal(dst + 1, src + 1, 1000);
+
+	/* ios in flight on both rings at close: close polls until the device finished them */
+	struct iovec iov[4];
+	struct hnvmf_bio bios[4];
+	for (int i = 0; i < 4; i++) {
+		iov[i] = (struct iovec){ src + i * 4096, 4096 };
+		bios[i] = (struct hnvmf_bio){ .op = HNVMF_BIO_WRITE, .offset = 4 * MIB + (uint64_t)i * 4096,
+					      .len = 4096, .iov = &iov[i], .iovcnt = 1 };
+		assert_int_equal(hnvmf_bqp_submit(qp, &bios[i]), 0);
+	}
+	struct hnvmf_bio flush = { .op = HNVMF_BIO_FLUSH };
+	assert_int_equal(hnvmf_bqp_submit(qp, &flush), 0);
+	assert_int_equal(hnvmf_bqp_kick(qp), 0);
+	hnvmf_bqp_close(qp);
+	file_read(backing, 4 * MIB, dst, 16 * KIB);
+	assert_memory_equal(dst, src, 16 * KIB);
+	hnvmf_backend_close(be);
+	close(lfd);
+	free(src);
+	free(dst);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -821,6 +929,8 @@ int main(void)
 		cmocka_unit_test(test_arm_refused_by_sync_backends),
 		cmocka_unit_test(test_close_waits_for_in_flight),
 		cmocka_unit_test(test_block_device),
+		cmocka_unit_test(test_poll_modes_on_a_file),
+		cmocka_unit_test(test_poll_on_block_device),
 		cmocka_unit_test(test_short_write_on_full_fs_reports_enospc),
 	};
 

@@ -140,6 +140,7 @@ static void embedded_default(void **state)
 	assert_int_equal(c->pqm.ndam_cpus, 0); /* DAM not isolated, capacity unlimited */
 	assert_int_equal(c->pqm.dam_queues_per_cpu, 1);
 	assert_int_equal(c->pqm.dam_max_queues, 0);
+	assert_int_equal(c->pqm.dam_poll, HNVMF_CONF_POLL_AUTO);
 	assert_int_equal(c->pqm.baseline_servers, 0);
 	assert_int_equal(c->pqm.baseline_depth, 0);
 	assert_int_equal(c->reactors, 1);
@@ -214,7 +215,7 @@ static void syntax_forms(void **state)
 	    "dam_whitelist = 5 ,7,  9\n"
 	    "mdts_kib = 0\n"
 	    "[pqm]\nserver_cpus = 1, 0\nbaseline_servers = 3\nbaseline_depth = 64\n"
-	    "dam_cpus =\ndam_queues_per_cpu = 2\ndam_max_queues = 8\n"
+	    "dam_cpus =\ndam_queues_per_cpu = 2\ndam_max_queues = 8\ndam_poll = no\n"
 	    "[listener tcp]\r\n"
 	    "address=127.0.0.1\r\n"
 	    "tls = Yes\n"
@@ -236,6 +237,7 @@ static void syntax_forms(void **state)
 	assert_int_equal(c->pqm.ndam_cpus, 0);
 	assert_int_equal(c->pqm.dam_queues_per_cpu, 2);
 	assert_int_equal(c->pqm.dam_max_queues, 8);
+	assert_int_equal(c->pqm.dam_poll, HNVMF_CONF_POLL_NO);
 	assert_int_equal(c->pqm.baseline_depth, 64);
 	assert_true(c->listeners[0].tls);
 	assert_int_equal(c->backends[0].size, 2ull << 40);

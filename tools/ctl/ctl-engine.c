@@ -62,6 +62,8 @@ static void print_dam(struct json_object *r)
 		printf("%" PRId64, cap);
 	printf("; one unit sustained %" PRId64 " IOPS%s\n", ctl_int(r, "unit_iops"),
 	       ctl_int(r, "unit_iops") ? "" : " (not measured yet)");
+	printf("polled (IOPOLL) queue pairs open %" PRId64 "; completions found by polling %" PRId64 "\n",
+	       ctl_int(r, "polled_queues"), ctl_int(r, "polled_ios"));
 	static const char *const h[] = {"UNIT", "HOST", "SUBSYSTEM", "CNTLID", "QID"};
 	struct ctl_table *t = ctl_table_new(5, h);
 	struct json_object *g = get(r, "grants");
