@@ -159,13 +159,17 @@ static void late_completions_after_abandon(void **state)
 	ctx.ops.poll_cq = fake_poll_cq;
 	ctx.ops.req_notify_cq = fake_req_notify_cq;
 	struct ibv_cq cq = { .context = &ctx };
-	struct rdma_group g = { .rt = &rt, .cq = &cq };
-	hnvmf_list_init(&g.conns);
+	struct rdma_group g = { .rt = &rt };
 	hnvmf_list_init(&g.buf_waiters);
 	rt.groups = &g;
 	c->grp = &g;
+	c->cq = &cq;
 	c->qp_num = 7;
-	hnvmf_list_add_tail(&g.conns, &c->grp_link);
+	/* its own CQ, on the reactor's active list (rdma-cq.c) */
+	hnvmf_list_init(&rt.active);
+	c->cq_ev_on = true;
+	c->active = true;
+	hnvmf_list_add_tail(&rt.active, &c->active_link);
 
 	/* The target executes one request; another's SEND is posted; a receive is posted. */
 	struct rdma_req *held = c->free_reqs;
