@@ -393,6 +393,8 @@ void rdma_conn_check_idle(struct rdma_conn *c)
 		rdma_conn_close(c, "drained");
 		return;
 	}
+	if (c->mv.to)
+		hnvmf_conn_move_try(&c->mv); /* a request finished: it may be movable now */
 	if (c->state != RDMA_CONN_CLOSING || c->nbusy > 0 || c->posted_recv > 0 ||
 	    c->posted_send > 0 || c->destroy_queued || c->mv.moving)
 		return;
