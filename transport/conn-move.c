@@ -10,14 +10,7 @@ static void move_in(struct hnvmf_msg *msg);
 void hnvmf_conn_move_init(struct hnvmf_conn_move *m, const struct hnvmf_conn_move_ops *ops,
 			  struct hnvmf_sq *sq)
 {
-	m->ops = ops;
-	m->sq = sq;
-	m->to = NULL;
-	m->queued = false;
-	m->moving = false;
-	m->moves = 0;
-	m->out_msg.fn = move_out;
-	m->in_msg.fn = move_in;
+	*m = (struct hnvmf_conn_move){.ops = ops, .sq = sq, .out_msg.fn = move_out, .in_msg.fn = move_in};
 }
 
 void hnvmf_conn_move_try(struct hnvmf_conn_move *m)

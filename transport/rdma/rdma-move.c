@@ -23,10 +23,8 @@
 
 static struct rdma_reactor *reactor_of(struct hnvmf_reactor *r)
 {
-	for (unsigned i = 0; i < rdma_g.env.nreactors; i++)
-		if (rdma_g.rts[i].r == r)
-			return &rdma_g.rts[i];
-	return NULL;
+	int i = hnvmf_transport_reactor_index(&rdma_g.env, r);
+	return i < 0 ? NULL : &rdma_g.rts[i];
 }
 
 static bool movable(struct hnvmf_conn_move *m)

@@ -13,10 +13,8 @@
 
 static struct tcp_reactor *reactor_of(struct hnvmf_reactor *r)
 {
-	for (unsigned i = 0; i < tcp_g.env.nreactors; i++)
-		if (tcp_g.rts[i].r == r)
-			return &tcp_g.rts[i];
-	return NULL;
+	int i = hnvmf_transport_reactor_index(&tcp_g.env, r);
+	return i < 0 ? NULL : &tcp_g.rts[i];
 }
 
 /* Between PDUs, nothing executing, nothing waiting on the connection or its reactor. */
