@@ -38,11 +38,14 @@ static void move_out(struct hnvmf_msg *msg)
 	struct hnvmf_reactor *to = m->to;
 	if (!to || m->moving || !m->ops->movable(m))
 		return; /* it changed meanwhile: the next finished step tries again */
+	/* In transit from before leave: once an RDMA CM id is migrated, the new reactor may see
+	 * its events while this one still finishes here (rdma_conn_cm_event defers them). */
+	m->moving = true;
 	if (!m->ops->leave(m, to)) {
+		m->moving = false;
 		m->to = NULL;
 		return;
 	}
-	m->moving = true;
 	/* Last: from here calls for the queue go to the new reactor, behind in_msg or before it
 	 * (a disconnect then finds it in transit and its destroy waits for the arrival). */
 	hnvmf_sq_move_out(m->sq, to);
