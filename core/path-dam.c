@@ -10,8 +10,8 @@
  * flight, and sleeps after [pqm] dam_idle_spin_us without work (an ordinary ring's completion
  * wakes it through its eventfd).
  *
- * A queue whose transport cannot move its connection (RDMA) stays on its shared reactor; its
- * channels get a dedicated I/O server each (core/ioserver.c) on the unit's CPU, which polls for
+ * A queue whose connection could not move (an RDMA CM id that would not migrate) stays on its
+ * shared reactor; its channels get a dedicated I/O server each (core/ioserver.c) on the unit's CPU, which polls for
  * DAM_SPIN_US after its last work, then sleeps: two thread hand-offs per io.
  *
  * Admission by capacity: a granted queue holds one unit, a slot on a CPU reserved for DAM

@@ -78,8 +78,8 @@ struct hnvmf_sq_ops {
 	 * connection not yet past its transport's handshake closes at once. */
 	void (*drain)(struct hnvmf_sq *sq);
 	/* Optional (DAM, target/tenant.c): move the queue's connection to reactor to at its next
-	 * point between PDUs where no command of it executes (what was received and not parsed
-	 * moves with it). There the transport calls hnvmf_sq_move_out on the old reactor and
+	 * point between commands where no command of it executes (what was received and not
+	 * started moves with it; transport/conn-move.h). There the transport calls hnvmf_sq_move_out on the old reactor and
 	 * hnvmf_sq_move_in on the new one. Without it the queue stays where it was accepted. */
 	void (*move)(struct hnvmf_sq *sq, struct hnvmf_reactor *to);
 	const char *name; /* "tcp", "rdma", for logs */

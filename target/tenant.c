@@ -233,7 +233,7 @@ static void revalidate_dam(struct hnvmf_sq *sq)
  * granted DAM (its file asks for it, its level is whitelisted, its identity proven, within
  * max_queues, a unit free) gets DAM where its transport can move it: its PQM channels close at the
  * move, once their ios completed (hnvmf_sq_move_out), and it runs on its DAM reactor from then.
- * Where it cannot (RDMA) it stays in PQM until it reconnects. Nothing is logged when it does not
+ * A transport without a move would keep it in PQM until it reconnects (TCP and RDMA both move). Nothing is logged when it does not
  * qualify: the reload's own log says what changed. */
 static void regrant_dam(struct hnvmf_sq *sq)
 {

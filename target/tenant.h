@@ -52,7 +52,7 @@ void hnvmf_tenant_release_dam(struct hnvmf_sq *sq);
  * reactor; a revoked grant drains its dedicated queue pairs and moves the queue to the path
  * admission now gives (PQM) and back to its shared reactor, or disconnects it when the tenant's
  * dam_fallback is refuse; a PQM queue now granted DAM moves onto its DAM reactor (transports
- * that can move a connection: TCP). No acknowledged or in-flight I/O is lost either way. */
+ * that can move a connection: TCP and RDMA). No acknowledged or in-flight I/O is lost either way. */
 void hnvmf_tenant_reload(struct hnvmf_tgt *tgt);
 
 /* The PQM share (weight, limits, reservation) of the queue's tenant into *q; false when its host

@@ -24,6 +24,16 @@ static inline unsigned hnvmf_transport_naccept(const struct hnvmf_transport_env 
 	return env->nreactors - env->ndam_reactors;
 }
 
+/* r's index in env->reactors, or -1: a transport's per-reactor state is kept in that order. */
+static inline int hnvmf_transport_reactor_index(const struct hnvmf_transport_env *env,
+						const struct hnvmf_reactor *r)
+{
+	for (unsigned i = 0; i < env->nreactors; i++)
+		if (env->reactors[i] == r)
+			return (int)i;
+	return -1;
+}
+
 struct hnvmf_transport_ops {
 	const char *name;
 	enum hnvmf_trtype trtype;

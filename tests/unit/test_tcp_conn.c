@@ -426,7 +426,8 @@ static void move_between_pdus_loses_nothing(void **state)
 	pump();
 	assert_ptr_equal(h.c->rt, to_rt);
 	assert_ptr_equal(h.c->sq.reactor, to_rt->r);
-	assert_null(h.c->move_to);
+	assert_null(h.c->mv.to);
+	assert_int_equal(h.c->mv.moves, 1);
 	for (uint16_t cid = 1; cid <= 9; cid++)
 		expect_read(&h, cid, 4096);
 	assert_int_equal(h.c->nbusy, 0);

@@ -41,6 +41,7 @@ const struct hnvmf_sq_ops rdma_sq_ops = {
 	.queue_response = rdma_queue_response,
 	.disconnect = rdma_sq_disconnect,
 	.drain = rdma_sq_drain,
+	.move = rdma_sq_move,
 	.name = "rdma",
 };
 
@@ -114,8 +115,9 @@ void rdma_conn_request(struct rdma_listener *l, struct rdma_cm_event *ev)
 	c->timer.cb = conn_timer_fired;
 	hnvmf_list_init(&c->timer.link);
 	hnvmf_list_init(&c->link);
-	hnvmf_list_init(&c->grp_link);
+	hnvmf_list_init(&c->active_link);
 	hnvmf_list_init(&c->wr_waiters);
+	hnvmf_conn_move_init(&c->mv, &rdma_move_ops, &c->sq);
 	snprintf(c->sq.peer, sizeof(c->sq.peer), "%s", peer);
 	id->context = c;
 	log_debug("rdma %s: connection request qid %u hsqsize %u hrqsize %u ird %u ord %u -> %s",
@@ -130,23 +132,30 @@ void rdma_conn_request(struct rdma_listener *l, struct rdma_cm_event *ev)
 		hnvmf_reactor_send(c->rt->r, &c->setup_msg);
 }
 
-/* Failure before accept: reject, free everything, the id included. */
-static void setup_failed(struct rdma_conn *c, const char *why)
+/* The receive buffers back to the group they came from, whichever reactor runs this (the
+ * connection may have moved since its setup). */
+static void capsules_put(struct rdma_conn *c)
 {
-	log_err("rdma %s: cannot set up the queue: %s", c->sq.peer, why);
-	reject(c->id, RDMA_CM_NO_RSC);
-	struct rdma_group *g = c->grp;
-	if (c->qp)
-		rdma_destroy_qp(c->id);
-	if (c->cq_reserved)
-		g->cq_reserved -= (int)(c->cm.recv_depth + c->send_depth);
+	if (!c->capsules)
+		return;
+	pthread_mutex_lock(&c->cap_grp->capsule_lock);
 	while (c->capsules) {
 		struct rdma_slab_obj *o = c->capsules;
 		c->capsules = o->next;
 		rdma_slab_put(o);
 	}
-	if (!hnvmf_list_empty(&c->grp_link))
-		hnvmf_list_del(&c->grp_link);
+	pthread_mutex_unlock(&c->cap_grp->capsule_lock);
+}
+
+/* Failure before accept: reject, free everything, the id included. */
+static void setup_failed(struct rdma_conn *c, const char *why)
+{
+	log_err("rdma %s: cannot set up the queue: %s", c->sq.peer, why);
+	reject(c->id, RDMA_CM_NO_RSC);
+	if (c->qp)
+		rdma_destroy_qp(c->id);
+	rdma_cq_close(c);
+	capsules_put(c);
 	rdma_destroy_id(c->id);
 	free(c->reqs);
 	hnvmf_conn_release(&c->ticket);
@@ -207,31 +216,35 @@ static void conn_setup_msg(struct hnvmf_msg *m)
 	}
 	if (c->ord > dev->attr.max_qp_init_rd_atom)
 		c->ord = (uint8_t)dev->attr.max_qp_init_rd_atom;
+	c->dev = dev;
 	c->grp = rdma_group_get(rt, dev);
 	if (!c->grp) {
-		setup_failed(c, "no completion queue");
+		setup_failed(c, "no buffer pools");
 		return;
 	}
 	struct rdma_group *g = c->grp;
+	c->cap_grp = g;
 	/* Send queue: a READ per request waiting for data, WRITE + SEND per response; requests
 	 * that find it full wait (wr_waiters). */
 	c->send_depth = 2u * c->cm.recv_depth + 1u;
 	if (c->send_depth > (unsigned)dev->attr.max_qp_wr)
 		c->send_depth = (unsigned)dev->attr.max_qp_wr;
-	int need = (int)(c->cm.recv_depth + c->send_depth);
-	if (g->cq_reserved + need > g->cq_size) {
-		setup_failed(c, "the reactor's completion queue is full");
+	/* Its own CQ (rdma-cq.c): every receive and every send WR may complete at once. */
+	if (rdma_cq_open(c, (int)(c->cm.recv_depth + c->send_depth)) < 0) {
+		setup_failed(c, "cannot make its completion queue");
 		return;
 	}
-	g->cq_reserved += need;
-	c->cq_reserved = true;
+	if (rdma_cq_attach(c) < 0) {
+		setup_failed(c, "cannot watch its completion channel");
+		return;
+	}
 	if (alloc_reqs(c) < 0) {
 		setup_failed(c, "out of memory");
 		return;
 	}
 	struct ibv_qp_init_attr qa = {
-		.send_cq = g->cq,
-		.recv_cq = g->cq,
+		.send_cq = c->cq,
+		.recv_cq = c->cq,
 		.qp_type = IBV_QPT_RC,
 		.cap = { .max_send_wr = c->send_depth, .max_recv_wr = c->cm.recv_depth,
 			 .max_send_sge = 1, .max_recv_sge = 1,
@@ -243,16 +256,19 @@ static void conn_setup_msg(struct hnvmf_msg *m)
 	}
 	c->qp = c->id->qp;
 	c->qp_num = c->qp->qp_num;
-	hnvmf_list_add_tail(&g->conns, &c->grp_link);
+	pthread_mutex_lock(&g->capsule_lock);
 	for (unsigned i = 0; i < c->cm.recv_depth; i++) {
 		struct rdma_slab_obj *o = rdma_slab_get(&g->capsules);
-		if (!o) {
-			setup_failed(c, "no receive buffers");
-			return;
-		}
+		if (!o)
+			break;
 		o->next = c->capsules;
 		c->capsules = o;
 		c->ncapsules++;
+	}
+	pthread_mutex_unlock(&g->capsule_lock);
+	if (c->ncapsules < c->cm.recv_depth) {
+		setup_failed(c, "no receive buffers");
+		return;
 	}
 	char peer[sizeof(c->sq.peer)];
 	memcpy(peer, c->sq.peer, sizeof(peer));
@@ -297,11 +313,21 @@ static void conn_setup_msg(struct hnvmf_msg *m)
 
 void rdma_conn_cm_event(struct rdma_conn *c, struct rdma_cm_event *ev)
 {
+	if (c->mv.moving) {
+		/* The id reached this reactor's channel before the connection (rdma-move.c): an
+		 * event that ends it is acted on at arrival. */
+		if (ev->event != RDMA_CM_EVENT_TIMEWAIT_EXIT && ev->event != RDMA_CM_EVENT_ESTABLISHED &&
+		    !c->cm_close_why)
+			c->cm_close_why = ev->event == RDMA_CM_EVENT_DISCONNECTED ? "disconnected by the host"
+										     : rdma_event_str(ev->event);
+		return;
+	}
 	switch (ev->event) {
 	case RDMA_CM_EVENT_ESTABLISHED:
 		if (c->state == RDMA_CONN_SETUP)
 			c->state = RDMA_CONN_LIVE;
 		log_debug("rdma %s: established", c->sq.peer);
+		hnvmf_conn_move_try(&c->mv); /* a move asked for at Connect waits for this */
 		break;
 	case RDMA_CM_EVENT_DISCONNECTED:
 		rdma_conn_close(c, "disconnected by the host");
@@ -367,8 +393,10 @@ void rdma_conn_check_idle(struct rdma_conn *c)
 		rdma_conn_close(c, "drained");
 		return;
 	}
+	if (c->mv.to)
+		hnvmf_conn_move_try(&c->mv); /* a request finished: it may be movable now */
 	if (c->state != RDMA_CONN_CLOSING || c->nbusy > 0 || c->posted_recv > 0 ||
-	    c->posted_send > 0 || c->destroy_queued)
+	    c->posted_send > 0 || c->destroy_queued || c->mv.moving)
 		return;
 	c->destroy_queued = true;
 	hnvmf_timer_cancel(c->rt->r, &c->timer);
@@ -395,7 +423,6 @@ static void conn_destroy_msg(struct hnvmf_msg *m)
 {
 	struct rdma_conn *c = container_of(m, struct rdma_conn, destroy_msg);
 	struct rdma_reactor *rt = c->rt;
-	struct rdma_group *g = c->grp;
 	unsigned inflight = atomic_load(&c->sq.inflight);
 	if (inflight != 0)
 		log_warn("rdma %s: %u requests still counted in flight at destroy", c->sq.peer,
@@ -409,16 +436,11 @@ static void conn_destroy_msg(struct hnvmf_msg *m)
 		  (unsigned long long)c->stats.buf_waits, (unsigned long long)c->stats.wr_waits);
 	hnvmf_timer_cancel(rt->r, &c->timer);
 	hnvmf_sq_destroy(&c->sq);
-	hnvmf_list_del(&c->grp_link);
 	hnvmf_list_del(&c->link);
 	rt->nconns--;
 	rdma_destroy_qp(c->id);
-	g->cq_reserved -= (int)(c->cm.recv_depth + c->send_depth);
-	while (c->capsules) {
-		struct rdma_slab_obj *o = c->capsules;
-		c->capsules = o->next;
-		rdma_slab_put(o);
-	}
+	rdma_cq_close(c); /* after the QP: a CQ still used by a QP cannot be destroyed */
+	capsules_put(c);
 	rdma_destroy_id(c->id);
 	free(c->reqs);
 	hnvmf_conn_release(&c->ticket);

@@ -1,10 +1,5 @@
-/* Devices and per-(reactor, device) groups: the shared CQ with its completion channel on the
- * reactor, the registered pools, and the CQ polling.
- *
- * Polling: the reactor's poller drains every group's CQ in bursts each loop iteration. When a
- * CQ is found empty its notification is armed and the CQ is polled once more (a completion that
- * slipped in before the arming would otherwise wait for the next one); the reactor then sleeps
- * in epoll until the completion channel's fd says a completion arrived. */
+/* Devices and per-(reactor, device) groups: the registered pools a reactor's connections take
+ * their capsule and data buffers from. Completion queues are per connection (rdma-cq.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -52,22 +47,6 @@ void rdma_devices_fini(void)
 	}
 }
 
-static void group_event(struct hnvmf_event *ev, uint32_t revents)
-{
-	struct rdma_group *g = container_of(ev, struct rdma_group, ev);
-	(void)revents;
-	struct ibv_cq *cq;
-	void *ctx;
-	unsigned n = 0;
-	while (ibv_get_cq_event(g->cc, &cq, &ctx) == 0)
-		n++;
-	if (n) {
-		ibv_ack_cq_events(g->cq, n);
-		g->armed = false;
-	}
-	/* The poller runs before the reactor sleeps again and drains the CQ. */
-}
-
 static void group_pools_init(struct rdma_group *g)
 {
 	struct ibv_pd *pd = g->dev->pd;
@@ -101,23 +80,8 @@ struct rdma_group *rdma_group_get(struct rdma_reactor *rt, struct rdma_device *d
 		return NULL;
 	g->rt = rt;
 	g->dev = dev;
+	pthread_mutex_init(&g->capsule_lock, NULL);
 	hnvmf_list_init(&g->buf_waiters);
-	hnvmf_list_init(&g->conns);
-	g->cq_size = dev->attr.max_cqe < RDMA_CQ_MAX_ENTRIES ? dev->attr.max_cqe
-							     : RDMA_CQ_MAX_ENTRIES;
-	g->cc = ibv_create_comp_channel(dev->ctx);
-	if (!g->cc)
-		goto fail;
-	int fl = fcntl(g->cc->fd, F_GETFL);
-	if (fl < 0 || fcntl(g->cc->fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		goto fail;
-	g->cq = ibv_create_cq(dev->ctx, g->cq_size, g, g->cc, 0);
-	if (!g->cq)
-		goto fail;
-	g->ev.fd = g->cc->fd;
-	g->ev.cb = group_event;
-	if (hnvmf_reactor_add_fd(rt->r, &g->ev, EPOLLIN) < 0)
-		goto fail;
 	group_pools_init(g);
 	g->next = rt->groups;
 	rt->groups = g;
@@ -126,33 +90,13 @@ struct rdma_group *rdma_group_get(struct rdma_reactor *rt, struct rdma_device *d
 		hnvmf_reactor_add_poller(rt->r, &rt->poller);
 		rt->poller_on = true;
 	}
-	log_debug("rdma: %s: group for %s, CQ of %d entries", hnvmf_reactor_name(rt->r),
-		  ibv_get_device_name(dev->ctx->device), g->cq_size);
+	log_debug("rdma: %s: group for %s", hnvmf_reactor_name(rt->r), ibv_get_device_name(dev->ctx->device));
 	return g;
-fail:
-	log_err("rdma: %s: cannot set up a completion queue on %s: %m", hnvmf_reactor_name(rt->r),
-		ibv_get_device_name(dev->ctx->device));
-	if (g->cq)
-		ibv_destroy_cq(g->cq);
-	if (g->cc)
-		ibv_destroy_comp_channel(g->cc);
-	free(g);
-	return NULL;
-}
-
-void rdma_group_unregister(struct rdma_group *g)
-{
-	if (g->ev.fd >= 0)
-		hnvmf_reactor_del_fd(g->rt->r, &g->ev);
-	g->ev.fd = -1;
 }
 
 void rdma_group_free(struct rdma_group *g)
 {
-	if (!hnvmf_list_empty(&g->conns))
-		log_warn("rdma: group freed with connections left");
-	ibv_destroy_cq(g->cq);
-	ibv_destroy_comp_channel(g->cc);
+	pthread_mutex_destroy(&g->capsule_lock);
 	rdma_slab_fini(&g->capsules);
 	for (unsigned i = 0; i < g->nbufs; i++)
 		rdma_slab_fini(&g->bufs[i]);
@@ -178,73 +122,4 @@ void rdma_group_kick_waiters(struct rdma_group *g)
 		if (t->state == RDMA_REQ_WAIT_BUF)
 			break; /* it went back to the head of the list */
 	}
-}
-
-static struct rdma_conn *conn_of_qp(struct rdma_group *g, uint32_t qp_num)
-{
-	struct hnvmf_list *pos, *tmp;
-	hnvmf_list_for_each_safe(pos, tmp, &g->conns) {
-		struct rdma_conn *c = container_of(pos, struct rdma_conn, grp_link);
-		if (c->qp_num == qp_num)
-			return c;
-	}
-	return NULL;
-}
-
-static int poll_group(struct rdma_group *g)
-{
-	struct ibv_wc wc[RDMA_CQ_BURST];
-	int total = 0;
-	for (;;) {
-		int n = ibv_poll_cq(g->cq, RDMA_CQ_BURST, wc);
-		if (n < 0) {
-			log_err("rdma: ibv_poll_cq failed");
-			return total;
-		}
-		if (n == 0) {
-			if (g->armed)
-				break;
-			/* Arm, then look once more: a completion queued in between would not
-			 * raise an event. */
-			if (ibv_req_notify_cq(g->cq, 0) != 0)
-				log_err("rdma: cannot arm the completion queue");
-			g->armed = true;
-			continue;
-		}
-		total += n;
-		for (int i = 0; i < n; i++) {
-			/* A QP already destroyed (its flush never came in time) may leave
-			 * completions behind: only live connections' wr_ids are followed. Nor
-			 * those of WRs already given up on: counted again, they would keep the
-			 * connection from ever looking idle. */
-			struct rdma_conn *c = conn_of_qp(g, wc[i].qp_num);
-			if (!c || c->wrs_abandoned)
-				continue;
-			uint8_t kind = *(const uint8_t *)(uintptr_t)wc[i].wr_id;
-			if (kind == RDMA_WR_RECV) {
-				c->posted_recv--;
-				rdma_req_recv(c, (struct rdma_slab_obj *)(uintptr_t)wc[i].wr_id,
-					      &wc[i]);
-			} else {
-				c->posted_send--;
-				rdma_req_wr_done((struct rdma_req *)(uintptr_t)wc[i].wr_id, &wc[i]);
-				rdma_conn_kick_wr_waiters(c);
-			}
-			rdma_conn_check_idle(c);
-		}
-		if (n < RDMA_CQ_BURST || total >= 8 * RDMA_CQ_BURST)
-			break; /* let other groups and the reactor's inbox have a turn */
-	}
-	if (!hnvmf_list_empty(&g->buf_waiters))
-		rdma_group_kick_waiters(g);
-	return total;
-}
-
-int rdma_reactor_poll(struct hnvmf_poller *p)
-{
-	struct rdma_reactor *rt = container_of(p, struct rdma_reactor, poller);
-	int work = 0;
-	for (struct rdma_group *g = rt->groups; g; g = g->next)
-		work += poll_group(g);
-	return work;
 }

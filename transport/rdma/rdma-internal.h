@@ -1,14 +1,17 @@
 /* NVMe/RDMA transport, private: devices, per-reactor groups, connections and requests.
  *
- * A connection (struct rdma_conn) is one NVMe queue: one RDMA CM id and one RC queue pair. It
- * lives on one reactor for its whole life: its CM events arrive on that reactor's event channel
- * (the id is migrated there from the listener's channel) and its completions on the CQ of that
- * reactor's group for the device, polled by that reactor. Nothing on the I/O path takes a lock.
+ * A connection (struct rdma_conn) is one NVMe queue: one RDMA CM id, one RC queue pair and its
+ * own completion queue and completion channel. It lives on one reactor at a time: its CM events
+ * arrive on that reactor's event channel (the id is migrated there from the listener's channel)
+ * and its CQ is polled by that reactor. A queue granted DAM moves, CQ, channel and CM id with it,
+ * to its DAM reactor between commands (rdma-move.c, transport/conn-move.h). Nothing on the I/O
+ * path takes a lock.
  *
  * Files:
  *   rdma-transport.c  the ops table: init, listeners, CM event dispatch, shutdown, fini
- *   rdma-group.c      devices (PD) and per-(reactor, device) groups: CQ, completion channel,
- *                     registered pools, CQ polling
+ *   rdma-group.c      devices (PD) and per-(reactor, device) groups: registered pools
+ *   rdma-cq.c         a connection's CQ and completion channel, polling, receives held for a move
+ *   rdma-move.c       moving a connection to another reactor between commands (DAM)
  *   rdma-conn.c       a connection's life: accept or reject, receive buffers, close, destroy
  *   rdma-req.c        a request's life: SGL, data buffer, RDMA READ, execute, WRITE + SEND
  *   rdma-slab.c       registered memory pools
@@ -29,6 +32,7 @@
 #include "proto/rdma-proto.h"
 #include "target/nvmf.h"
 #include "transport/conn-limits.h"
+#include "transport/conn-move.h"
 #include "transport/rdma/rdma-slab.h"
 #include "transport/transport.h"
 
@@ -37,7 +41,6 @@
 #define RDMA_BUF_MEDIUM (128u * 1024)   /* the common large transfer */
 #define RDMA_LISTEN_BACKLOG 128
 #define RDMA_CQ_BURST 32                /* completions taken per ibv_poll_cq */
-#define RDMA_CQ_MAX_ENTRIES 32768       /* per group; bounded by the device's max_cqe */
 #define RDMA_FLUSH_TIMEOUT_MS 3000      /* after a disconnect: wait this long for flushed WRs */
 
 /* Tags at the start of CM id contexts. */
@@ -56,22 +59,18 @@ struct rdma_device {
 
 struct rdma_reactor;
 
-/* What one reactor uses on one device: the CQ its connections share, the completion channel
- * that wakes the reactor, and the registered pools (capsule buffers, data buffers). */
+/* What one reactor uses on one device: the registered pools (capsule buffers, data buffers).
+ * A connection takes its data buffers from the group of the reactor it is on now, and keeps the
+ * capsules it took at setup for its whole life, wherever it moves: they go back to their group
+ * under capsule_lock, from whichever reactor the connection ends on. */
 struct rdma_group {
 	struct rdma_reactor *rt;
 	struct rdma_device *dev;
-	struct ibv_comp_channel *cc;
-	struct ibv_cq *cq;
-	int cq_size;
-	int cq_reserved;              /* CQ entries promised to the connections' QPs */
-	bool armed;                   /* ibv_req_notify_cq done, no event consumed since */
-	struct hnvmf_event ev;        /* the completion channel's fd */
+	pthread_mutex_t capsule_lock; /* capsules: taken at setup, returned at destroy */
 	struct rdma_slab capsules;    /* receive buffers: 64-byte SQE + in-capsule data */
 	struct rdma_slab bufs[3];     /* data: RDMA_BUF_SMALL, RDMA_BUF_MEDIUM, MDTS */
 	unsigned nbufs;               /* classes in use (2 when MDTS <= RDMA_BUF_MEDIUM) */
 	struct hnvmf_list buf_waiters; /* requests waiting for a data buffer, in arrival order */
-	struct hnvmf_list conns;      /* to map a completion's qp_num to its connection */
 	struct rdma_group *next;
 };
 
@@ -107,10 +106,11 @@ struct rdma_reactor {
 					* reactors[0], of the listeners) */
 	struct hnvmf_event ev;
 	bool ev_on;
-	struct hnvmf_poller poller;   /* polls every group's CQ */
+	struct hnvmf_poller poller;   /* polls the CQs of the connections on active */
 	bool poller_on;
 	struct rdma_group *groups;
 	struct hnvmf_list conns;
+	struct hnvmf_list active;     /* connections whose CQ is not armed: may hold completions */
 	unsigned nconns;
 	/* Requests in each state but FREE, and refused state changes: written by this reactor
 	 * only, read by the control thread (rdma_describe_requests). */
@@ -167,7 +167,9 @@ struct rdma_conn {
 	uint8_t ctx_kind;             /* RDMA_CTX_CONN */
 	struct hnvmf_sq sq;           /* what target/ sees */
 	struct rdma_reactor *rt;
-	struct rdma_group *grp;
+	struct rdma_group *grp;       /* data buffers: the current reactor's group */
+	struct rdma_group *cap_grp;   /* where the capsules came from (the reactor of the setup) */
+	struct rdma_device *dev;
 	struct hnvmf_port *port;
 	struct rdma_cm_id *id;
 	struct ibv_qp *qp;
@@ -182,6 +184,23 @@ struct rdma_conn {
 	struct rdma_slab_obj *capsules; /* every buffer this connection owns (linked by next) */
 	unsigned ncapsules;
 	unsigned posted_recv;
+	/* Completions: the connection's own CQ and channel, so that they can move with it. */
+	struct ibv_comp_channel *cc;
+	struct ibv_cq *cq;
+	struct hnvmf_event cq_ev;     /* cc's fd, on the current reactor */
+	bool cq_ev_on;
+	bool cq_armed;                /* notification requested, no event consumed since */
+	bool active;                  /* on rt->active: polled every loop turn */
+	struct hnvmf_list active_link;
+	/* Receive completions taken off the CQ while a move is asked for: commands not started,
+	 * started in this order once the move is over (rdma-cq.c). At most recv_depth. */
+	struct ibv_wc *held;
+	unsigned nheld;
+
+	/* Moving to another reactor (transport/conn-move.h, rdma-move.c). */
+	struct hnvmf_conn_move mv;
+	const char *cm_close_why;     /* a CM event that ends the connection came in transit */
+
 	/* Send queue: WRs posted and not completed; requests waiting for room. */
 	unsigned send_depth;
 	unsigned posted_send;
@@ -197,10 +216,8 @@ struct rdma_conn {
 	struct hnvmf_msg destroy_msg;
 	bool quiesced;
 	bool destroy_queued;
-	bool cq_reserved;
 	bool wrs_abandoned;           /* flush timeout: posted WRs forgotten, late completions ignored */
 	struct hnvmf_list link;       /* rt->conns */
-	struct hnvmf_list grp_link;   /* grp->conns */
 	struct rdma_conn_stats stats;
 };
 
@@ -229,9 +246,7 @@ struct rdma_device *rdma_device_get(struct ibv_context *ctx);
 void rdma_devices_fini(void);
 /* The group of rt for dev, made on first use. Reactor thread. */
 struct rdma_group *rdma_group_get(struct rdma_reactor *rt, struct rdma_device *dev);
-void rdma_group_unregister(struct rdma_group *g); /* reactor thread: its fd off the reactor */
 void rdma_group_free(struct rdma_group *g);
-int rdma_reactor_poll(struct hnvmf_poller *p);
 /* A data buffer of len bytes from the group's pools, or NULL when the pool is dry. */
 struct rdma_slab_obj *rdma_group_buf_get(struct rdma_group *g, uint32_t len);
 void rdma_group_kick_waiters(struct rdma_group *g);
@@ -245,6 +260,18 @@ void rdma_conn_drain(struct rdma_conn *c);
 void rdma_conn_check_idle(struct rdma_conn *c);
 /* Puts a receive buffer back on the QP; false (and the connection closing) on failure. */
 bool rdma_conn_post_recv(struct rdma_conn *c, struct rdma_slab_obj *capsule);
+
+/* rdma-cq.c */
+int rdma_cq_open(struct rdma_conn *c, int entries); /* on c's reactor, before the QP */
+void rdma_cq_close(struct rdma_conn *c);            /* after the QP is destroyed */
+int rdma_cq_attach(struct rdma_conn *c);            /* on c->rt: fd on its loop, polled */
+void rdma_cq_detach(struct rdma_conn *c);           /* off c->rt's loop and active list */
+void rdma_cq_kick(struct rdma_conn *c);             /* polled at the next loop turn */
+int rdma_reactor_poll(struct hnvmf_poller *p);
+
+/* rdma-move.c */
+void rdma_sq_move(struct hnvmf_sq *sq, struct hnvmf_reactor *to); /* hnvmf_sq_ops.move */
+extern const struct hnvmf_conn_move_ops rdma_move_ops;
 
 /* rdma-req.c */
 void rdma_req_recv(struct rdma_conn *c, struct rdma_slab_obj *capsule, const struct ibv_wc *wc);

@@ -106,6 +106,7 @@ static int rdma_init(const struct hnvmf_transport_env *env)
 		struct rdma_reactor *rt = &rdma_g.rts[i];
 		rt->r = env->reactors[i];
 		hnvmf_list_init(&rt->conns);
+		hnvmf_list_init(&rt->active);
 		hnvmf_list_init(&rt->poller.link);
 		rt->ev.fd = -1;
 	}
@@ -273,8 +274,9 @@ static void reactor_unregister(void *arg)
 	if (rt->ev_on)
 		hnvmf_reactor_del_fd(rt->r, &rt->ev);
 	rt->ev_on = false;
-	for (struct rdma_group *g = rt->groups; g; g = g->next)
-		rdma_group_unregister(g);
+	struct hnvmf_list *pos, *tmp; /* none left after the teardown, unless it timed out */
+	hnvmf_list_for_each_safe(pos, tmp, &rt->conns)
+		rdma_cq_detach(container_of(pos, struct rdma_conn, link));
 }
 
 /* No new connection request is accepted (rdma_conn_request reads shutting_down); one accepted

@@ -88,8 +88,7 @@ struct tcp_conn *tcp_conn_create(struct tcp_reactor *rt, struct hnvmf_port *port
 	c->start_msg.fn = conn_start_msg;
 	c->destroy_msg.fn = conn_destroy_msg;
 	c->kick_msg.fn = tcp_conn_kick;
-	c->move_out_msg.fn = tcp_conn_move_out;
-	c->move_in_msg.fn = tcp_conn_move_in;
+	hnvmf_conn_move_init(&c->mv, &tcp_move_ops, &c->sq);
 	hnvmf_list_init(&c->buf_wait);
 	hnvmf_list_init(&c->h2c_wait);
 	hnvmf_list_init(&c->link);
@@ -232,7 +231,7 @@ static void quiesce(struct tcp_conn *c)
 
 static void conn_maybe_destroy(struct tcp_conn *c)
 {
-	if (c->state != TCP_CONN_CLOSED || c->nbusy > 0 || c->destroy_queued || c->kick_queued || c->moving)
+	if (c->state != TCP_CONN_CLOSED || c->nbusy > 0 || c->destroy_queued || c->kick_queued || c->mv.moving)
 		return;
 	c->destroy_queued = true;
 	hnvmf_reactor_send(c->rt->r, &c->destroy_msg);
@@ -287,8 +286,8 @@ void tcp_conn_check_idle(struct tcp_conn *c)
 	}
 	if (c->state == TCP_CONN_DRAINING && c->nbusy == 0 && hnvmf_list_empty(&c->sendq))
 		tcp_conn_close(c, "drained");
-	else if (c->move_to)
-		tcp_conn_try_move(c); /* a request or send finished: it may be movable now */
+	else
+		hnvmf_conn_move_try(&c->mv); /* a request or send finished: it may be movable now */
 }
 
 static void conn_timer_fired(struct hnvmf_timer *t)

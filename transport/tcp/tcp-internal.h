@@ -27,6 +27,7 @@
 #include "proto/tcp-pdu.h"
 #include "target/nvmf.h"
 #include "transport/conn-limits.h"
+#include "transport/conn-move.h"
 #include "transport/transport.h"
 
 #define TCP_MAXH2CDATA (128u * 1024)    /* ICResp MAXH2CDATA: largest H2CData PDU we accept */
@@ -217,11 +218,9 @@ struct tcp_conn {
 	char tls_hostnqn[HNVMF_NQN_MAX]; /* from the PSK identity */
 	char tls_subnqn[HNVMF_NQN_MAX];
 
-	/* Moving to another reactor (tcp-move.c). */
-	struct hnvmf_reactor *move_to; /* asked for; reading pauses before the next PDU */
-	bool move_queued;              /* move_out_msg sent to this reactor */
-	bool moving;                   /* in transit: on neither reactor's lists */
-	struct hnvmf_msg move_out_msg, move_in_msg;
+	/* Moving to another reactor (transport/conn-move.h, tcp-move.c): while one is asked
+	 * for, reading pauses before the next PDU. */
+	struct hnvmf_conn_move mv;
 	uint32_t moved_reqs[TCP_REQ_NSTATES]; /* per-state counts carried to the new reactor */
 };
 
@@ -358,9 +357,7 @@ void tcp_h2c_wait_del(struct tcp_req *t);
 void tcp_reactor_adopt(struct tcp_reactor *rt, struct tcp_conn *c); /* tcp-conn.c */
 /* tcp-move.c */
 void tcp_sq_move(struct hnvmf_sq *sq, struct hnvmf_reactor *to); /* hnvmf_sq_ops.move */
-void tcp_conn_try_move(struct tcp_conn *c); /* a move is asked for: starts it if it can now */
-void tcp_conn_move_out(struct hnvmf_msg *m); /* move_out_msg, on the old reactor */
-void tcp_conn_move_in(struct hnvmf_msg *m);  /* move_in_msg, on the new one */
+extern const struct hnvmf_conn_move_ops tcp_move_ops;
 /* tcp-limits.c: a connection that arrived on this reactor reads on from where it stopped. */
 void tcp_conn_resume(struct tcp_conn *c);
 

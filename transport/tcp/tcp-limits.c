@@ -118,8 +118,8 @@ bool tcp_rx_should_pause(struct tcp_conn *c)
 	if (!hnvmf_list_empty(&c->h2c_wait))
 		return false;
 	/* A move waits for a point between PDUs: no new command starts here (tcp-move.c). */
-	if (c->move_to)
-		tcp_conn_try_move(c);
+	if (c->mv.to)
+		hnvmf_conn_move_try(&c->mv);
 	else if (c->buffered < tcp_g.conn_buf_limit && hnvmf_list_empty(&c->buf_wait))
 		return false;
 	if (!c->rx_paused) {
