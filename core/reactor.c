@@ -1,6 +1,7 @@
 #include "core/reactor.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -23,6 +24,7 @@ struct hnvmf_reactor {
 	int wakefd;               /* eventfd: the inbox went from empty to non-empty */
 	struct hnvmf_event wake_ev;
 	_Atomic(struct hnvmf_msg *) inbox; /* lock-free LIFO; reversed when drained */
+	struct hnvmf_msg *backlog; /* taken from the inbox, in sending order, not run yet */
 	atomic_bool stop;
 	atomic_bool sleeping;     /* in epoll_wait with a timeout: senders must wake it */
 	struct hnvmf_list pollers;
@@ -102,7 +104,7 @@ int hnvmf_reactor_create(const char *name, struct hnvmf_reactor **out)
 	return 0;
 }
 
-static int drain_inbox(struct hnvmf_reactor *r);
+static int drain_inbox(struct hnvmf_reactor *r, int limit);
 
 void hnvmf_reactor_destroy(struct hnvmf_reactor *r)
 {
@@ -110,7 +112,7 @@ void hnvmf_reactor_destroy(struct hnvmf_reactor *r)
 		return;
 	/* A message can land after the loop's last drain (hnvmf_reactor_stop's own wake-up when
 	 * the loop saw stop first): run what is left so nothing is leaked. */
-	drain_inbox(r);
+	drain_inbox(r, INT_MAX);
 	close(r->epfd);
 	close(r->wakefd);
 	free(r);
@@ -254,12 +256,10 @@ int hnvmf_reactor_call_sync(struct hnvmf_reactor *r, void (*fn)(void *arg), void
 	return 0;
 }
 
-/* Runs every queued message in the order it was sent; returns how many ran. */
-static int drain_inbox(struct hnvmf_reactor *r)
+/* The inbox's messages, oldest first. */
+static struct hnvmf_msg *take_inbox(struct hnvmf_reactor *r)
 {
 	struct hnvmf_msg *m = atomic_exchange_explicit(&r->inbox, NULL, memory_order_acquire);
-	if (!m)
-		return 0;
 	struct hnvmf_msg *rev = NULL;
 	while (m) {
 		struct hnvmf_msg *next = m->next;
@@ -267,11 +267,28 @@ static int drain_inbox(struct hnvmf_reactor *r)
 		rev = m;
 		m = next;
 	}
+	return rev;
+}
+
+/* Runs up to limit messages in the order they were sent: the backlog a previous call left,
+ * then what the inbox holds now (taken once: a message that sends another, which may send
+ * another, does not keep this call going); returns how many ran. */
+static int drain_inbox(struct hnvmf_reactor *r, int limit)
+{
 	int n = 0;
-	while (rev) {
-		struct hnvmf_msg *next = rev->next;
-		rev->fn(rev);
-		rev = next;
+	bool took = false;
+	while (n < limit) {
+		if (!r->backlog) {
+			if (took)
+				break;
+			r->backlog = take_inbox(r);
+			took = true;
+			if (!r->backlog)
+				break;
+		}
+		struct hnvmf_msg *m = r->backlog;
+		r->backlog = m->next;
+		m->fn(m);
 		n++;
 	}
 	return n;
@@ -323,7 +340,7 @@ void hnvmf_reactor_run(struct hnvmf_reactor *r)
 	uint64_t last_work = hnvmf_now_ns();
 	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
 		busy = run_pollers(&r->pollers);
-		busy += drain_inbox(r);
+		busy += drain_inbox(r, HNVMF_REACTOR_INBOX_TURN);
 		uint64_t now = hnvmf_now_ns();
 		busy += run_timers(r, now);
 		busy += run_pollers(&r->flushers);
@@ -349,7 +366,7 @@ void hnvmf_reactor_run(struct hnvmf_reactor *r)
 			atomic_store(&r->sleeping, true);
 			/* Re-check after announcing sleep: a message sent before the store saw
 			 * sleeping == false and did not write the eventfd. */
-			if (atomic_load(&r->inbox) != NULL)
+			if (atomic_load(&r->inbox) != NULL || r->backlog)
 				timeout = 0;
 		}
 		int n = epoll_wait(r->epfd, evs, MAX_EVENTS, timeout);
@@ -364,7 +381,7 @@ void hnvmf_reactor_run(struct hnvmf_reactor *r)
 		}
 		r->batch_n = r->batch_next = 0;
 	}
-	drain_inbox(r);
+	drain_inbox(r, INT_MAX);
 	current = NULL;
 }
 

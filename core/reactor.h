@@ -3,7 +3,8 @@
  * needs no lock; other threads reach a reactor only through its lock-free inbox (messages and
  * I/O completions) and an eventfd wake-up.
  *
- * A loop iteration: run the pollers, drain the inbox, fire expired timers, run the flushers, then
+ * A loop iteration: run the pollers, run the inbox's oldest messages (at most
+ * HNVMF_REACTOR_INBOX_TURN), fire expired timers, run the flushers, then
  * epoll_wait; the wait does not sleep while a poller or flusher reported work or the inbox was
  * non-empty, nor for the loop's idle spin after its last work (hnvmf_reactor_set_idle_spin). */
 #ifndef HNVMF_REACTOR_H
@@ -89,6 +90,13 @@ void hnvmf_reactor_del_poller(struct hnvmf_reactor *r, struct hnvmf_poller *p);
 /* One-shot timers in milliseconds; re-arming an armed timer moves it. Reactor thread only. */
 void hnvmf_timer_arm(struct hnvmf_reactor *r, struct hnvmf_timer *t, uint64_t ms);
 void hnvmf_timer_cancel(struct hnvmf_reactor *r, struct hnvmf_timer *t);
+
+/* Messages one loop iteration runs at most; the rest run in the next iterations, before anything
+ * sent later (the loop does not sleep meanwhile). A burst of completions handed back by the I/O
+ * servers (hundreds for a tenant flooding at QD 128) then delays the connections' receive and
+ * send of this iteration by at most 64 messages' work; 64 is also the events one epoll_wait
+ * returns and the PDUs a TCP connection parses per iteration (transport/tcp/tcp-turn.c). */
+#define HNVMF_REACTOR_INBOX_TURN 64
 
 /* From any thread: m->fn(m) runs later on r's thread, in the order sent by one sender. */
 void hnvmf_reactor_send(struct hnvmf_reactor *r, struct hnvmf_msg *m);

@@ -48,7 +48,8 @@ static struct {
 	struct hnvmf_event *ev;
 	uint32_t mask;
 } evs[MAX_EVS];
-static struct hnvmf_poller *pollers[4];
+#define MAX_POLLERS 8 /* two reactors' turn poller and flusher, and room */
+static struct hnvmf_poller *pollers[MAX_POLLERS];
 static pthread_mutex_t msg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hnvmf_msg *msg_head, *msg_tail;
 static pthread_t pump_thread;
@@ -95,7 +96,7 @@ static uint32_t ev_mask_of(struct hnvmf_event *ev)
 void hnvmf_reactor_add_poller(struct hnvmf_reactor *r, struct hnvmf_poller *p)
 {
 	(void)r;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < MAX_POLLERS; i++)
 		if (!pollers[i]) {
 			pollers[i] = p;
 			return;
@@ -112,7 +113,7 @@ void hnvmf_reactor_add_flusher(struct hnvmf_reactor *r, struct hnvmf_poller *p)
 void hnvmf_reactor_del_poller(struct hnvmf_reactor *r, struct hnvmf_poller *p)
 {
 	(void)r;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < MAX_POLLERS; i++)
 		if (pollers[i] == p)
 			pollers[i] = NULL;
 }
@@ -224,7 +225,7 @@ static int run_msgs(void)
 static int loop_once(void)
 {
 	int work = 0;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < MAX_POLLERS; i++)
 		if (pollers[i])
 			work += pollers[i]->fn(pollers[i]);
 	work += run_msgs();
@@ -275,6 +276,8 @@ static struct {
 	uint8_t *last_write;
 	uint32_t last_write_len;
 	int executed, inits, destroyed, quiesced;
+	struct hnvmf_sq *watch_sq; /* watch_at: commands executed before the first of this queue's */
+	int watch_at;
 } ft;
 
 static uint8_t pattern(uint32_t off, uint16_t cid) { return (uint8_t)(off * 7 + cid + (off >> 9)); }
@@ -378,6 +381,8 @@ static void fake_finish(struct hnvmf_req *req)
 
 void hnvmf_req_execute(struct hnvmf_req *req)
 {
+	if (req->sq == ft.watch_sq && ft.watch_at < 0)
+		ft.watch_at = ft.executed;
 	ft.executed++;
 	if (ft.hold) {
 		ft.held[ft.nheld++] = req;

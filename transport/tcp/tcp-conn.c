@@ -29,6 +29,9 @@ void tcp_reactor_adopt(struct tcp_reactor *rt, struct tcp_conn *c)
 	hnvmf_list_add_tail(&rt->conns, &c->link);
 	rt->nconns++;
 	if (!rt->poller_on) {
+		/* First in the iteration: a turn starts with what last turn's budgets left. */
+		rt->turn_poller.fn = tcp_turn_poller;
+		hnvmf_reactor_add_poller(rt->r, &rt->turn_poller);
 		rt->poller.fn = tcp_send_poller;
 		/* Last in the iteration: responses the engine completed in it leave at once. */
 		hnvmf_reactor_add_flusher(rt->r, &rt->poller);
@@ -94,6 +97,7 @@ struct tcp_conn *tcp_conn_create(struct tcp_reactor *rt, struct hnvmf_port *port
 	hnvmf_list_init(&c->link);
 	hnvmf_list_init(&c->sendq);
 	hnvmf_list_init(&c->flush_link);
+	hnvmf_list_init(&c->more_link);
 	snprintf(c->sq.peer, sizeof(c->sq.peer), "%s", peer);
 	atomic_fetch_add(&tcp_g.nconns, 1);
 	return c;
@@ -249,6 +253,7 @@ void tcp_conn_close(struct tcp_conn *c, const char *why)
 		hnvmf_list_del(&c->flush_link);
 		c->flush_queued = false;
 	}
+	tcp_turn_forget(c);
 	if (c->fd >= 0) {
 		hnvmf_reactor_del_fd(c->rt->r, &c->ev);
 		shutdown(c->fd, SHUT_RDWR);

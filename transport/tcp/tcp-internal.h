@@ -12,6 +12,8 @@
  *   tcp-limits.c     [limits]: the reactor's tick (stage and PDU timeouts), buffered-data
  *                    accounting and back-pressure
  *   tcp-move.c       moving a connection to another reactor between PDUs (DAM)
+ *   tcp-turn.c       per-connection budgets of one reactor turn, and the connections whose
+ *                    leftovers are served next turn without a new epoll event
  * docs/tcp-transport.md describes the state machines and the values chosen below. */
 #ifndef HNVMF_TCP_INTERNAL_H
 #define HNVMF_TCP_INTERNAL_H
@@ -43,6 +45,12 @@
  * where a host's burst of small command PDUs queues as many small buffers against it; the send
  * buffer autotunes past 2 MiB on loopback by itself. docs/performance.md, "Profile". */
 #define TCP_SOCK_BUF_SIZE (2u * 1024 * 1024)
+/* What one connection may do in one reactor turn (tcp-turn.c says why these values): PDUs
+ * parsed, send entries (a PDU or a request's response PDUs) gathered, bytes received, bytes
+ * sent. Past one of them the connection yields to the others; the rest is served next turn. */
+#define TCP_TURN_PDUS 64u
+#define TCP_TURN_SENDS 64u
+#define TCP_TURN_BYTES (256u * 1024)
 /* PDU header buffers are viewed through the tcp-pdu.h structures (the SQE has 64-bit fields). */
 #define TCP_PDU_ALIGNED __attribute__((aligned(8)))
 
@@ -189,6 +197,14 @@ struct tcp_conn {
 	bool kick_queued;
 	struct hnvmf_msg kick_msg;  /* grants buffers and resumes reading after a release */
 
+	/* This turn's budget (tcp-turn.c): counts of turn_no, reset when the reactor's turn moves. */
+	uint64_t turn_no;
+	uint32_t turn_rx_pdus, turn_tx_sends;
+	uint32_t turn_rx_bytes, turn_tx_bytes;
+	bool rx_held;             /* the PDU budget stopped parsing: rxbuf holds the next PDU */
+	bool rx_more;             /* on rt->rx_more: read on next turn, event or not */
+	struct hnvmf_list more_link;
+
 	/* Requests. */
 	struct tcp_req *reqs;
 	unsigned nreqs;
@@ -236,6 +252,9 @@ struct tcp_reactor {
 	struct hnvmf_reactor *r;
 	struct hnvmf_poller poller; /* flushes the connections on flushq, once per loop */
 	bool poller_on;
+	struct hnvmf_poller turn_poller; /* starts a turn: serves rx_more (tcp-turn.c) */
+	uint64_t turn;              /* turns of this reactor since it had its first connection */
+	struct hnvmf_list rx_more;  /* connections with received bytes left by their budget */
 	struct hnvmf_list conns;
 	unsigned nconns;
 	struct hnvmf_list flushq;
@@ -360,6 +379,16 @@ void tcp_sq_move(struct hnvmf_sq *sq, struct hnvmf_reactor *to); /* hnvmf_sq_ops
 extern const struct hnvmf_conn_move_ops tcp_move_ops;
 /* tcp-limits.c: a connection that arrived on this reactor reads on from where it stopped. */
 void tcp_conn_resume(struct tcp_conn *c);
+
+/* tcp-turn.c */
+int tcp_turn_poller(struct hnvmf_poller *p);       /* first in each reactor iteration */
+bool tcp_turn_rx_pdus_spent(struct tcp_conn *c);   /* true: marks the connection held */
+bool tcp_turn_rx_bytes_spent(struct tcp_conn *c);  /* true: on rx_more for next turn */
+void tcp_turn_rx_count(struct tcp_conn *c, size_t bytes);
+/* What the connection may still send this turn: entries and bytes (both 0 when spent). */
+void tcp_turn_tx_room(struct tcp_conn *c, unsigned *sends, size_t *bytes);
+void tcp_turn_tx_count(struct tcp_conn *c, unsigned sends, size_t bytes);
+void tcp_turn_forget(struct tcp_conn *c);          /* closed or moving out: off rx_more */
 
 /* tcp-bufcache.c */
 void tcp_bufcache_init(struct tcp_bufcache *bc, uint32_t mdts);

@@ -42,6 +42,7 @@ static bool leave(struct hnvmf_conn_move *m, struct hnvmf_reactor *to)
 		hnvmf_list_del(&c->flush_link);
 		c->flush_queued = false;
 	}
+	tcp_turn_forget(c); /* the PDUs in rxbuf are parsed on arrival (tcp_conn_resume) */
 	for (int s = TCP_REQ_NEW; s < TCP_REQ_NSTATES; s++)
 		c->moved_reqs[s] = 0;
 	for (unsigned i = 0; i < c->nreqs; i++)

@@ -346,6 +346,7 @@ static bool rx_common_header(struct tcp_conn *c, const uint8_t *p, uint32_t avai
 	c->rx_hlen = hlen;
 	c->rx_start += hlen;
 	c->rx_pdus++;
+	c->turn_rx_pdus++; /* tcp_turn_rx_pdus_spent synced the turn just before */
 	if (hdgst)
 		c->rx_state = TCP_RX_HDGST;
 	else
@@ -355,12 +356,18 @@ static bool rx_common_header(struct tcp_conn *c, const uint8_t *p, uint32_t avai
 
 void tcp_rx_process(struct tcp_conn *c)
 {
+	c->rx_held = false; /* set again below if the budget stops it */
 	for (;;) {
 		uint32_t avail = c->rx_end - c->rx_start;
 		uint8_t *p = c->rxbuf + c->rx_start;
 		switch (c->rx_state) {
 		case TCP_RX_HDR:
-			if (tcp_rx_should_pause(c) || !rx_common_header(c, p, avail))
+			if (tcp_rx_should_pause(c))
+				return;
+			/* The turn's PDUs are spent: the next one waits in rxbuf (tcp-turn.c). */
+			if (avail && tcp_turn_rx_pdus_spent(c))
+				return;
+			if (!rx_common_header(c, p, avail))
 				return;
 			break;
 		case TCP_RX_HDGST:
@@ -478,12 +485,22 @@ static ssize_t rx_read(struct tcp_conn *c, size_t *asked)
 	return r;
 }
 
+/* From the socket's EPOLLIN, and from the turn poller for a connection its budget stopped
+ * (tcp-turn.c): the PDUs left in rxbuf first, then reads while the budget lasts. */
 void tcp_conn_readable(struct tcp_conn *c)
 {
+	if (c->rx_held) {
+		if (tcp_turn_rx_pdus_spent(c))
+			return; /* this turn's already: the turn poller comes back next turn */
+		tcp_rx_process(c);
+	}
 	for (int round = 0;; round++) {
-		/* Bytes TLS already decrypted get no readiness event: read them whatever. */
-		if (c->rx_state == TCP_RX_STOPPED || c->rx_paused ||
+		/* Bytes TLS already decrypted get no readiness event: read them whatever (the
+		 * byte budget bounds it, and rx_more brings the connection back). */
+		if (c->rx_state == TCP_RX_STOPPED || c->rx_paused || c->rx_held ||
 		    (round >= TCP_READ_ROUNDS && !tcp_tls_pending(c)))
+			return;
+		if (tcp_turn_rx_bytes_spent(c))
 			return;
 		size_t asked;
 		ssize_t r = rx_read(c, &asked);
@@ -500,6 +517,7 @@ void tcp_conn_readable(struct tcp_conn *c)
 			tcp_conn_close(c, "receive error");
 			return;
 		}
+		tcp_turn_rx_count(c, (size_t)r);
 		tcp_rx_process(c);
 		if ((size_t)r < asked && !tcp_tls_pending(c))
 			return; /* the socket is empty: no need for another call */

@@ -132,25 +132,46 @@ static void advance(struct tcp_conn *c, size_t n)
 	}
 }
 
+/* The turn's send budget is spent with bytes still queued: the socket is not full, so the
+ * flusher, not EPOLLOUT, goes on next turn (tcp-turn.c). */
+static void send_next_turn(struct tcp_conn *c)
+{
+	set_want_out(c, false);
+	tcp_send_schedule(c);
+}
+
 void tcp_send_flush(struct tcp_conn *c)
 {
 	struct iovec v[TCP_SEND_BATCH_IOV];
 	/* TLS: records may wait with the queue empty (a KeyUpdate answer, the queue's last). */
 	while (c->state != TCP_CONN_CLOSED &&
 	       (!hnvmf_list_empty(&c->sendq) || (c->ssl && tcp_tls_unsent(c)))) {
+		unsigned sends_left;
+		size_t bytes_left;
+		tcp_turn_tx_room(c, &sends_left, &bytes_left);
+		if (!sends_left) {
+			send_next_turn(c);
+			return;
+		}
 		int n = 0;
+		unsigned sends = 0;
 		size_t total = 0;
 		struct hnvmf_list *pos;
-		for (pos = c->sendq.next; pos != &c->sendq; pos = pos->next) {
+		for (pos = c->sendq.next; pos != &c->sendq && sends < sends_left && total < bytes_left;
+		     pos = pos->next) {
 			struct tcp_send *s = container_of(pos, struct tcp_send, link);
 			if (n + (s->iovcnt - s->cur) > TCP_SEND_BATCH_IOV)
 				break;
-			for (int i = s->cur; i < s->iovcnt; i++) {
+			sends++;
+			for (int i = s->cur; i < s->iovcnt && total < bytes_left; i++) {
 				v[n] = s->iov[i];
 				if (i == s->cur) {
 					v[n].iov_base = (uint8_t *)v[n].iov_base + s->cur_off;
 					v[n].iov_len -= s->cur_off;
 				}
+				/* The byte budget may end inside a PDU: the rest goes next turn. */
+				if (v[n].iov_len > bytes_left - total)
+					v[n].iov_len = bytes_left - total;
 				total += v[n].iov_len;
 				n++;
 			}
@@ -175,6 +196,7 @@ void tcp_send_flush(struct tcp_conn *c)
 			return;
 		}
 		c->stats.tx_bytes += (uint64_t)w;
+		tcp_turn_tx_count(c, sends, (size_t)w);
 		advance(c, (size_t)w);
 		/* TLS seals what fits its record buffer per call: sealed bytes left over mean full. */
 		if (c->ssl ? tcp_tls_unsent(c) : (size_t)w < total) {
@@ -192,9 +214,17 @@ void tcp_send_flush(struct tcp_conn *c)
 int tcp_send_poller(struct hnvmf_poller *p)
 {
 	struct tcp_reactor *rt = container_of(p, struct tcp_reactor, poller);
-	int work = 0;
+	/* The connections queued now; one its budget sends back to flushq waits for next turn. */
+	struct hnvmf_list now;
+	hnvmf_list_init(&now);
 	while (!hnvmf_list_empty(&rt->flushq)) {
-		struct tcp_conn *c = container_of(rt->flushq.next, struct tcp_conn, flush_link);
+		struct hnvmf_list *n = rt->flushq.next;
+		hnvmf_list_del(n);
+		hnvmf_list_add_tail(&now, n);
+	}
+	int work = 0;
+	while (!hnvmf_list_empty(&now)) {
+		struct tcp_conn *c = container_of(now.next, struct tcp_conn, flush_link);
 		hnvmf_list_del(&c->flush_link);
 		c->flush_queued = false;
 		tcp_send_flush(c);

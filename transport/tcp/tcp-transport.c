@@ -45,7 +45,9 @@ static int tcp_init(const struct hnvmf_transport_env *env)
 		rt->r = env->reactors[i];
 		hnvmf_list_init(&rt->conns);
 		hnvmf_list_init(&rt->flushq);
+		hnvmf_list_init(&rt->rx_more);
 		hnvmf_list_init(&rt->poller.link);
+		hnvmf_list_init(&rt->turn_poller.link);
 		tcp_bufcache_init(&rt->cache, tcp_g.mdts);
 	}
 	log_info("tcp: %u reactors, %u request slots per queue, in-capsule data %u bytes (I/O), "
@@ -285,8 +287,10 @@ static void tcp_each_queue(unsigned reactor_index, void (*fn)(struct hnvmf_sq *s
 static void reactor_stop_poller(void *arg)
 {
 	struct tcp_reactor *rt = arg;
-	if (rt->poller_on)
+	if (rt->poller_on) {
 		hnvmf_reactor_del_poller(rt->r, &rt->poller);
+		hnvmf_reactor_del_poller(rt->r, &rt->turn_poller);
+	}
 	rt->poller_on = false;
 	tcp_tick_stop(rt);
 }

@@ -1,0 +1,201 @@
+/* Turn budgets of the TCP transport (transport/tcp/tcp-turn.c), with the reactor and the target
+ * replaced by the fakes of test_tcp_fakes.h (one loop_once is one reactor turn):
+ *   - test_fair_turn: a connection with thousands of PDUs queued cannot starve another one on
+ *     the same reactor: the quiet connection's command runs after at most one turn's budget of
+ *     the noisy one's and is answered within two turns, while the noise is still queued;
+ *   - PDUs the budget left in the receive buffer are parsed in the next turns although the
+ *     socket is empty (no epoll event comes for them): no stall;
+ *   - responses past the send budget (entries, then bytes, cut inside a PDU) leave in the next
+ *     turns without EPOLLOUT, whole and in order;
+ *   - a connection closed while it waits on the reactor's rx_more list leaves it. */
+#include "test_tcp_fakes.h"
+
+/* n command PDUs (no data, no digest: a Flush) with command ids first.., in one buffer, so that
+ * one send puts them all in the socket (AF_UNIX counts the sender's buffer by skb). */
+static uint8_t *flood(unsigned n, uint16_t first, size_t *len)
+{
+	*len = n * sizeof(struct hnvmf_tcp_cmd);
+	uint8_t *buf = calloc(1, *len);
+	assert_non_null(buf);
+	for (unsigned i = 0; i < n; i++) {
+		struct hnvmf_tcp_cmd p;
+		memset(&p, 0, sizeof(p));
+		p.hdr.type = HNVMF_TCP_CMD;
+		p.hdr.hlen = sizeof(p);
+		p.hdr.plen = htole32(sizeof(p));
+		p.sqe.common.opcode = 0x00;
+		p.sqe.common.flags = 0x40;
+		p.sqe.common.cid = htole16((uint16_t)(first + i));
+		p.sqe.common.dptr.type = HNVMF_SGL_TRANSPORT_DATA;
+		memcpy(buf + i * sizeof(p), &p, sizeof(p));
+	}
+	return buf;
+}
+
+static void send_flood(struct host *h, unsigned n, uint16_t first)
+{
+	size_t len;
+	uint8_t *buf = flood(n, first, &len);
+	int executed = ft.executed;
+	send_all(h->fd, buf, len);
+	assert_int_equal(ft.executed, executed); /* all of it waits in the socket, unread */
+	free(buf);
+}
+
+static bool readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+static void test_fair_turn(void **state)
+{
+	(void)state;
+	enum { N = 2000 };
+	tcp_g.queue_slots = 2048; /* so that only the budget, never the queue size, stops the noise */
+	struct host noisy = connect_host(false, false);
+	struct host quiet = connect_host(false, false);
+	int e0 = ft.executed;
+	send_flood(&noisy, N, 0);
+	send_cmd(&quiet, 0x00, 7, HNVMF_SGL_TRANSPORT_DATA, 0, NULL, 0, false);
+	ft.watch_sq = &quiet.c->sq;
+	ft.watch_at = -1;
+	int turns = 0;
+	while (!readable(quiet.fd) && turns < 50) {
+		loop_once();
+		turns++;
+	}
+	int noisy_before = ft.watch_at - e0;
+	print_message("quiet answered after %d turns, %d noisy commands before it, %d in all\n",
+		      turns, noisy_before, ft.executed - e0 - 1);
+	assert_true(ft.watch_at >= 0);
+	/* The noisy connection is first in the loop: one turn's budget of it, then the quiet one. */
+	assert_true(noisy_before <= (int)TCP_TURN_PDUS);
+	assert_true(turns <= 2); /* parsed in the first turn, its response sent in the second */
+	assert_true(ft.executed - e0 - 1 < N); /* and the noise was still queued meanwhile */
+	expect_rsp(&quiet, 7, 0);
+	/* The noise is served whole afterwards. */
+	pump();
+	assert_int_equal(ft.executed, e0 + N + 1);
+	assert_int_equal(noisy.c->state, TCP_CONN_LIVE);
+	for (uint16_t cid = 0; cid < N; cid++)
+		expect_rsp(&noisy, cid, 0);
+	close_host(&noisy);
+	close_host(&quiet);
+}
+
+/* 500 PDUs come in one read; the budget parses 64 a turn and the rest, in rxbuf with the socket
+ * empty, must be parsed without any readiness event. */
+static void test_turn_leftover_no_event(void **state)
+{
+	(void)state;
+	enum { N = 500 };
+	struct host h = connect_host(false, false);
+	int e0 = ft.executed;
+	send_flood(&h, N, 0);
+	loop_once();
+	assert_int_equal(ft.executed - e0, TCP_TURN_PDUS);
+	assert_true(h.c->rx_held);
+	assert_true(h.c->rx_more);
+	for (int turn = 0; turn < 20 && ft.executed - e0 < N; turn++) {
+		assert_false(readable(h.c->fd)); /* everything was read: no event will come */
+		int before = ft.executed;
+		loop_once();
+		assert_true(ft.executed > before);                      /* progress each turn */
+		assert_true(ft.executed - before <= (int)TCP_TURN_PDUS); /* within the budget */
+	}
+	assert_int_equal(ft.executed - e0, N);
+	assert_false(h.c->rx_more);
+	for (uint16_t cid = 0; cid < N; cid++)
+		expect_rsp(&h, cid, 0);
+	close_host(&h);
+}
+
+/* 100 responses completed at once: 64 leave in the first turn, the rest in the next one, with
+ * the socket never full (no EPOLLOUT). */
+static void test_turn_send_entries(void **state)
+{
+	(void)state;
+	enum { N = 100, RSP = sizeof(struct hnvmf_tcp_rsp) };
+	struct host h = connect_host(false, false);
+	ft.hold = true;
+	send_flood(&h, N, 0);
+	pump();
+	assert_int_equal(ft.nheld, N);
+	ft.hold = false;
+	uint64_t tx0 = h.c->stats.tx_bytes;
+	for (int i = 0; i < N; i++)
+		fake_finish(ft.held[i]);
+	loop_once();
+	assert_int_equal(h.c->stats.tx_bytes - tx0, TCP_TURN_SENDS * RSP);
+	assert_false(h.c->want_out);
+	assert_true(h.c->flush_queued); /* the rest goes with the next turn's flusher */
+	loop_once();
+	assert_int_equal(h.c->stats.tx_bytes - tx0, N * RSP);
+	for (uint16_t cid = 0; cid < N; cid++)
+		expect_rsp(&h, cid, 0);
+	close_host(&h);
+}
+
+/* Four 128 KiB reads completed at once: 256 KiB leave in the first turn (the cut inside a
+ * C2HData PDU), the rest later; the host gets every PDU whole and the data intact. */
+static void test_turn_send_bytes(void **state)
+{
+	(void)state;
+	enum { N = 4, LEN = 128 * 1024 };
+	struct host h = connect_host(false, false);
+	int big = 4 << 20; /* the kernel caps it; still above the budget */
+	setsockopt(h.c->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	int got = 0;
+	socklen_t gl = sizeof(got);
+	getsockopt(h.c->fd, SOL_SOCKET, SO_SNDBUF, &got, &gl);
+	assert_true(got > (int)TCP_TURN_BYTES + 64 * 1024);
+	ft.hold = true;
+	for (uint16_t cid = 1; cid <= N; cid++)
+		send_cmd(&h, OPC_READ, cid, HNVMF_SGL_TRANSPORT_DATA, LEN, NULL, 0, false);
+	pump();
+	assert_int_equal(ft.nheld, N);
+	ft.hold = false;
+	uint64_t tx0 = h.c->stats.tx_bytes;
+	for (int i = 0; i < N; i++)
+		fake_finish(ft.held[i]);
+	loop_once();
+	assert_int_equal(h.c->stats.tx_bytes - tx0, TCP_TURN_BYTES);
+	assert_false(h.c->want_out);
+	assert_true(h.c->flush_queued);
+	for (uint16_t cid = 1; cid <= N; cid++)
+		expect_read(&h, cid, LEN);
+	close_host(&h);
+}
+
+/* Closed with PDUs held for the next turn: it leaves rx_more (ASan would see the list use a
+ * freed connection otherwise) and nothing more of it is parsed. */
+static void test_turn_close_while_held(void **state)
+{
+	(void)state;
+	struct host h = connect_host(false, false);
+	int e0 = ft.executed;
+	send_flood(&h, 500, 0);
+	loop_once();
+	assert_true(h.c->rx_more);
+	int destroyed = ft.destroyed;
+	tcp_conn_close(h.c, "test");
+	assert_true(hnvmf_list_empty(&tcp_g.rts[0].rx_more));
+	pump();
+	assert_int_equal(ft.destroyed, destroyed + 1);
+	assert_int_equal(ft.executed - e0, TCP_TURN_PDUS);
+	close(h.fd);
+}
+
+int main(void)
+{
+	alarm(120);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fair_turn, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(test_turn_leftover_no_event, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(test_turn_send_entries, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(test_turn_send_bytes, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(test_turn_close_while_held, tcp_fake_setup, tcp_fake_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

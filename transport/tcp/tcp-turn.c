@@ -1,0 +1,124 @@
+/* Turn budgets: what one connection may do in one reactor turn (issue 13, fairness).
+ *
+ * A reactor turn runs the pollers, the inbox, the timers, the send flusher and the epoll
+ * callbacks of every ready socket. Without a bound, a connection that has hundreds of PDUs in its
+ * socket (a tenant flooding at QD 128) is served whole in its callback, and so is its send queue
+ * in the flusher: with 8 such connections a turn took 0.5-1 ms before a quiet connection's
+ * capsule was read or its response sent. So each connection gets, per turn:
+ *
+ *   TCP_TURN_PDUS   64 PDU headers parsed. About 1 us of reactor work each (parse, init, hand
+ *                   to an I/O server), so ~64 us per connection; half a QD 128 queue, so a
+ *                   saturated queue is served in two turns and batching stays (one recv still
+ *                   brings many PDUs, and the turn's fixed cost, an epoll_wait and the pollers, is
+ *                   spread over 64 commands). The same number as the events one epoll_wait
+ *                   returns and the messages one turn takes from the inbox (core/reactor.c).
+ *   TCP_TURN_SENDS  64 send entries (a PDU, or a request's C2HData and response) gathered: the
+ *                   responses of 64 commands, still one sendmsg (64 x 3 iovecs for a 4 KiB read
+ *                   is below TCP_SEND_BATCH_IOV).
+ *   TCP_TURN_BYTES  256 KiB received and 256 KiB sent: twice TCP_BUF_LARGE (and MAXH2CDATA), so
+ *                   a 128 KiB transfer and what follows it fit in one turn; copying it costs tens
+ *                   of microseconds, the order of 64 small PDUs. This is what bounds a tenant of
+ *                   large transfers, whose PDUs are few.
+ *
+ * Past a budget the connection stops where it is and yields to the others. What is left must be
+ * served next turn without a new epoll event (the socket may be empty, its bytes already in
+ * rxbuf, or decrypted by OpenSSL): the connection goes on its reactor's rx_more list, which the
+ * turn poller (a poller: it runs first in every iteration, and its work keeps the loop from
+ * sleeping) serves at the start of the next turn. Sends left by the budget stay on the send
+ * queue and the connection goes back on the flush queue for the next turn's flusher.
+ *
+ * A turn is counted by the turn poller; a connection's counts are reset lazily, at its first use
+ * of the budget in a newer turn. Tenant weights are not applied here: a budget is the same for
+ * every connection, and the I/O servers' scheduler (core/sched.c) shares the devices by weight. */
+#include "transport/tcp/tcp-internal.h"
+
+static void sync_turn(struct tcp_conn *c)
+{
+	if (c->turn_no == c->rt->turn)
+		return;
+	c->turn_no = c->rt->turn;
+	c->turn_rx_pdus = c->turn_tx_sends = 0;
+	c->turn_rx_bytes = c->turn_tx_bytes = 0;
+}
+
+static void more_next_turn(struct tcp_conn *c)
+{
+	if (c->rx_more)
+		return;
+	c->rx_more = true;
+	hnvmf_list_add_tail(&c->rt->rx_more, &c->more_link);
+}
+
+bool tcp_turn_rx_pdus_spent(struct tcp_conn *c)
+{
+	sync_turn(c);
+	if (c->turn_rx_pdus < TCP_TURN_PDUS)
+		return false;
+	c->rx_held = true;
+	more_next_turn(c);
+	return true;
+}
+
+bool tcp_turn_rx_bytes_spent(struct tcp_conn *c)
+{
+	sync_turn(c);
+	if (c->turn_rx_bytes < TCP_TURN_BYTES)
+		return false;
+	more_next_turn(c);
+	return true;
+}
+
+void tcp_turn_rx_count(struct tcp_conn *c, size_t bytes)
+{
+	sync_turn(c);
+	c->turn_rx_bytes += bytes > TCP_TURN_BYTES ? TCP_TURN_BYTES : (uint32_t)bytes;
+}
+
+void tcp_turn_tx_room(struct tcp_conn *c, unsigned *sends, size_t *bytes)
+{
+	sync_turn(c);
+	bool spent = c->turn_tx_sends >= TCP_TURN_SENDS || c->turn_tx_bytes >= TCP_TURN_BYTES;
+	*sends = spent ? 0 : TCP_TURN_SENDS - c->turn_tx_sends;
+	*bytes = spent ? 0 : TCP_TURN_BYTES - c->turn_tx_bytes;
+}
+
+void tcp_turn_tx_count(struct tcp_conn *c, unsigned sends, size_t bytes)
+{
+	sync_turn(c);
+	c->turn_tx_sends += sends;
+	c->turn_tx_bytes += bytes > TCP_TURN_BYTES ? TCP_TURN_BYTES : (uint32_t)bytes;
+}
+
+void tcp_turn_forget(struct tcp_conn *c)
+{
+	c->rx_held = false; /* rxbuf is kept: a moved connection parses it on arrival */
+	if (!c->rx_more)
+		return;
+	c->rx_more = false;
+	hnvmf_list_del(&c->more_link);
+}
+
+int tcp_turn_poller(struct hnvmf_poller *p)
+{
+	struct tcp_reactor *rt = container_of(p, struct tcp_reactor, turn_poller);
+	rt->turn++;
+	/* Those put back during this walk (budget spent again) wait for the next turn. */
+	struct hnvmf_list now;
+	hnvmf_list_init(&now);
+	while (!hnvmf_list_empty(&rt->rx_more)) {
+		struct hnvmf_list *n = rt->rx_more.next;
+		hnvmf_list_del(n);
+		hnvmf_list_add_tail(&now, n);
+	}
+	int work = 0;
+	while (!hnvmf_list_empty(&now)) {
+		struct tcp_conn *c = container_of(now.next, struct tcp_conn, more_link);
+		hnvmf_list_del(&c->more_link);
+		c->rx_more = false;
+		if (c->state == TCP_CONN_CLOSED || c->moving)
+			continue;
+		tcp_conn_readable(c);
+		work++;
+	}
+	return work;
+}
