@@ -452,6 +452,39 @@ static void test_hnvmfctl(void **state)
 	assert_non_null(strstr(out, "nvmf_subsystem_add_listener"));
 }
 
+/* hnvmfctl sends each KEY=VALUE with the type the method's parameter has: an NGUID of decimal
+ * digits goes as a string (the daemon refused a number there), a number as a number (the daemon
+ * refuses a string there), and a value that is not of its key's type is a usage error. */
+static void test_hnvmfctl_value_types(void **state)
+{
+	(void)state;
+	char out[16384];
+	const char *ctl = HNVMF_BINARY_DIR "/tools/hnvmfctl";
+	static const char nguid[] = "12345678901234567890123456789012";
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out),
+					  "'%s' -s '%s/ctl.sock' ns add " NQN " nsid=7 type=null size_mib=4 nguid=%s", ctl,
+					  H.dir, nguid),
+			 0);
+	assert_non_null(strstr(out, "namespace 7 (backend api"));
+	assert_int_equal(hnvmf_harness_rpc(&H, "nvmf_get_subsystems", NULL, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, nguid));
+	/* Numbers: size_mib=8 and block_size=4096 are taken as numbers (the namespace has 2048 blocks
+	 * of 4096 bytes); a word where a number goes never reaches the daemon. */
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out),
+					  "'%s' -s '%s/ctl.sock' ns add " NQN " nsid=8 type=null size_mib=8 block_size=4096",
+					  ctl, H.dir),
+			 0);
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' ns add " NQN " nsid=9 type=null size_mib=big",
+					  ctl, H.dir),
+			 2);
+	assert_non_null(strstr(out, "size_mib is a number"));
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' ns add " NQN " nsid=9 type=null readonly=7",
+					  ctl, H.dir),
+			 2);
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' ns remove " NQN " 7", ctl, H.dir), 0);
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' ns remove " NQN " 8", ctl, H.dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_listener_changes_discovery),
 		cmocka_unit_test(test_persisted_across_restart),
 		cmocka_unit_test(test_hnvmfctl),
+		cmocka_unit_test(test_hnvmfctl_value_types),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
