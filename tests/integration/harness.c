@@ -599,10 +599,17 @@ int hnvmf_harness_rpc_error(const struct hnvmf_harness *h, const char *method, c
 
 struct hnvmf_ini_ctrl *hnvmf_harness_connect(uint16_t port, const char *subnqn, const char *host, unsigned nq)
 {
+	return hnvmf_harness_connect_key(port, subnqn, host, nq, NULL);
+}
+
+struct hnvmf_ini_ctrl *hnvmf_harness_connect_key(uint16_t port, const char *subnqn, const char *host, unsigned nq,
+						 const char *key)
+{
 	struct hnvmf_ini_ctrl_opts o;
 	hnvmf_ini_ctrl_opts_default(&o);
 	o.nr_io_queues = nq;
 	o.io_depth = 32;
+	o.dhchap_secret = key;
 	if (!nq)
 		o.kato_ms = 30000; /* a persistent discovery controller */
 	struct hnvmf_ini_ctrl *c = NULL;

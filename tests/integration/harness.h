@@ -40,6 +40,17 @@ extern const char hnvmf_harness_default_conf[];
 /* The three together: listener io, backend ram0 of size, subsystem nqn on it. */
 #define HNVMF_CONF_IO_RAM0(size, nqn) HNVMF_CONF_LISTENER_IO HNVMF_CONF_RAM("ram0", size) HNVMF_CONF_SUBSYSTEM_RAM0(nqn)
 
+/* Tenants in PQM by default, DAM allowed on CPU 1, tenant files in @DIR@/tenants, the control
+ * socket, a PQM pool of at most 2 servers; ends in [pqm] so that more of its keys may follow. */
+#define HNVMF_CONF_PQM_TENANTS \
+	"[global]\n" \
+	"default_mode = pqm\n" \
+	"dam_whitelist = 1\n" \
+	"tenants_dir = tenants\n" \
+	"control_socket = @DIR@/ctl.sock\n" \
+	"[pqm]\n" \
+	"cmax = 2\n"
+
 /* Zero-initialise before the first call. */
 struct hnvmf_harness {
 	pid_t pid;
@@ -142,6 +153,9 @@ int hnvmf_harness_rpc_error(const struct hnvmf_harness *h, const char *method, c
 /* Connects to subnqn on 127.0.0.1:port as host with nq I/O queues of depth 32 (nq 0: a persistent
  * discovery controller, KATO 30 s); fails the cmocka test when it cannot. */
 struct hnvmf_ini_ctrl *hnvmf_harness_connect(uint16_t port, const char *subnqn, const char *host, unsigned nq);
+/* The same, authenticated with DH-HMAC-CHAP secret key (NULL: not). */
+struct hnvmf_ini_ctrl *hnvmf_harness_connect_key(uint16_t port, const char *subnqn, const char *host, unsigned nq,
+						 const char *key);
 /* An Asynchronous Event Request outstanding on c's admin queue. */
 struct hnvmf_harness_aer {
 	struct hnvmf_ini_io io;
