@@ -4,6 +4,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -665,5 +666,36 @@ unsigned hnvmf_harness_disc_entries(const struct nvmf_discovery_log *log, const 
 	for (uint64_t i = 0; i < le64toh(log->numrec); i++)
 		if (strcmp(log->entries[i].subnqn, subnqn) == 0 && strncmp(log->entries[i].trsvcid, svc, sizeof(svc)) == 0)
 			n++;
+	return n;
+}
+
+long hnvmf_harness_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	long kib = -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	if (kib <= 0)
+		fail_msg("%s: no VmRSS", path);
+	return kib;
+}
+
+long hnvmf_harness_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		fail_msg("%s: %s", path, strerror(errno));
+	long n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
 	return n;
 }

@@ -128,6 +128,10 @@ void hnvmf_harness_verify(struct hnvmf_ini_ctrl *c, uint64_t slba, uint64_t nblo
  * test that measures RSS, so that RSS stays a measure of what is still allocated (LeakSanitizer
  * at the daemon's exit checks the rest). Nothing without ASan. */
 void hnvmf_harness_small_asan_quarantine(void);
+/* A process's resident set (VmRSS, KiB) and its open descriptors (entries of /proc/PID/fd); fail
+ * the cmocka test when they cannot be read (the process is gone). */
+long hnvmf_harness_rss_kib(pid_t pid);
+long hnvmf_harness_fds(pid_t pid);
 /* A TCP port nobody listens on at the moment of the call. */
 uint16_t hnvmf_harness_free_port(void);
 

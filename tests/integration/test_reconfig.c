@@ -6,7 +6,6 @@
  * GENCTR and raises the Discovery Log Change event on a persistent discovery controller; a bad
  * file, or one changing what is read only at start, changes nothing; many reloads with hosts
  * connected keep the daemon's descriptors and memory flat. */
-#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <pthread.h>
@@ -462,33 +461,6 @@ static void test_bad_file_changes_nothing(void **state)
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 }
 
-static long proc_rss_kib(void)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)H.pid);
-	FILE *f = fopen(path, "r");
-	long kib = -1;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kib;
-}
-
-static long proc_fds(void)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)H.pid);
-	DIR *d = opendir(path);
-	long n = 0;
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
 /* Reloads that add and remove a namespace, a file namespace and a listener, with hosts
  * connected and served in between: descriptors stay exactly flat, memory nearly. */
 static void test_many_reloads(void **state)
@@ -507,11 +479,11 @@ static void test_many_reloads(void **state)
 		assert_int_equal(hnvmf_ini_read(c2, 0, 1, i % 1000, 8, buf, sizeof(buf)), 0);
 		assert_int_equal(hnvmf_ini_keep_alive(c), 0);
 		if (i == warm) {
-			rss0 = proc_rss_kib();
-			fds0 = proc_fds();
+			rss0 = hnvmf_harness_rss_kib(H.pid);
+			fds0 = hnvmf_harness_fds(H.pid);
 		}
 	}
-	long rss = proc_rss_kib(), fds = proc_fds();
+	long rss = hnvmf_harness_rss_kib(H.pid), fds = hnvmf_harness_fds(H.pid);
 	print_message("%u reloads: RSS %ld KiB after %u, %ld KiB after %u; fds %ld, %ld\n", n, rss0, warm, rss, n,
 		      fds0, fds);
 	assert_int_equal(fds, fds0);

@@ -82,11 +82,11 @@ static void print_list(struct json_object *r)
 		snprintf(res, sizeof(res), "%" PRId64, ctl_int(x, "reserved_iops"));
 		snprintf(mi, sizeof(mi), "%" PRId64, ctl_int(x, "max_iops"));
 		off = 0;
-		for (const char *const *k = key_keys; *k; k++)
-			if (json_object_object_get_ex(x, *k, &v) && json_object_get_boolean(v))
+		for (const struct ctl_key *k = key_keys; k->name; k++)
+			if (json_object_object_get_ex(x, k->name, &v) && json_object_get_boolean(v))
 				off += (size_t)snprintf(keys + off, sizeof(keys) - off, "%s%s", off ? "," : "",
-							strcmp(*k, "dhchap_secret") == 0 ? "dhchap"
-							: strcmp(*k, "tls_psk") == 0	 ? "tls"
+							strcmp(k->name, "dhchap_secret") == 0 ? "dhchap"
+							: strcmp(k->name, "tls_psk") == 0	 ? "tls"
 											 : "ctrl");
 		ctl_table_row(t, ctl_str(x, "hostnqn"), ctl_str(x, "mode"), subs, w, res, mi, keys[0] ? keys : "-");
 	}
