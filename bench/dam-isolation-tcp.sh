@@ -72,27 +72,15 @@ tenants_for() {
 declare -A alone
 # run MODE BACKEND QD NOISE [tls]: NOISE is none, randread (4 KiB) or write (128 KiB random writes)
 run() {
-	local mode=$1 be=$2 qd=$3 noise=$4 sec=${5:-auth} ns out nout f nf r99=- riops=- nargs qargs
+	local mode=$1 be=$2 qd=$3 noise=$4 sec=${5:-auth} ns out f nf r99=- riops=- qargs
 	ns=$(nsid "$be")
-	if [ "$noise" != none ]; then
-		nargs=(--workload randread -z 4k)
-		[ "$noise" = write ] && nargs=(--workload randwrite -z 128k)
-		INIT_CPU=$TARGET_CPU beside_start "$dir/noise.json" -N "$ns" "${nargs[@]}" -Q "$NOISE_QD" \
-			--queues "$NOISE_QUEUES" -H "$(host noisy)"
-	fi
+	noise_start "$TARGET_CPU" "$ns" "$noise"
 	qargs=(-H "$(host quiet)")
 	[ "$mode" != direct ] && qargs+=(-S "$SECRET")
 	[ "$sec" = tls ] && qargs=(-H "$(host quiet-tls)" -s "$TLS_PORT" --tls-key "$PSK")
 	out=$(perf_json -N "$ns" --workload randread -z 4k -Q "$qd" --queues 1 "${qargs[@]}" --time "$SECS")
 	wait_bg
-	nf="-         -      -"
-	if [ "$noise" != none ]; then
-		nout=$(tail -1 "$dir/noise.json")
-		if nf=$(jfields "$nout" iops mbps errors); then
-			read -r niops nmbps nerr <<< "$nf"
-			nf=$(printf "%9.0f %9.1f %6s" "$niops" "$nmbps" "$nerr")
-		fi
-	fi
+	nf=$(noise_fields "$noise")
 	[ "$mode" = direct ] && sec=none
 	local key=$mode.$sec.$be.$qd
 	if f=$(jfields "$out" iops lat_us.p50 lat_us.p99 lat_us.p99_9 errors); then
@@ -101,8 +89,8 @@ run() {
 			alone[$key]="$iops $p99"
 		elif [ -n "${alone[$key]:-}" ]; then
 			read -r aiops ap99 <<< "${alone[$key]}"
-			r99=$(awk -v a="$ap99" -v b="$p99" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
-			riops=$(awk -v a="$aiops" -v b="$iops" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
+			r99=$(ratio "$ap99" "$p99")
+			riops=$(ratio "$aiops" "$iops")
 		fi
 		printf "%-5s %-8s %-4s %3s %-8s %9.0f %9.1f %9.1f %9.1f %5s %5s %6s | %s\n" "$be" "$mode" "$sec" "$qd" \
 			"$noise" "$iops" "$p50" "$p99" "$p999" "$riops" "$r99" "$errs" "$nf"

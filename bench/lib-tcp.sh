@@ -184,6 +184,33 @@ beside_start() {
 	sleep 1
 }
 
+# noise_start CPU NSID NOISE: the noisy tenant's run beside the measured one (beside_start into
+# $dir/noise.json), hnvmf-perf pinned to CPU, NOISE_QUEUES I/O queues x NOISE_QD on namespace NSID:
+# NOISE randread (4 KiB random reads), write (128 KiB random writes) or none (no run).
+noise_start() {
+	local cpu=$1 ns=$2 noise=$3 nargs
+	[ "$noise" = none ] && return 0
+	nargs=(--workload randread -z 4k)
+	[ "$noise" = write ] && nargs=(--workload randwrite -z 128k)
+	PERF_CPU=$cpu beside_start "$dir/noise.json" -N "$ns" "${nargs[@]}" -Q "$NOISE_QD" \
+		--queues "$NOISE_QUEUES" -H "$(host noisy)"
+}
+
+# noise_fields NOISE: after wait_bg, the noisy run's IOPS, MB/s and errors as the tables print
+# them ("-" each for none; jfields' "failed: ..." when the run failed).
+noise_fields() {
+	local nf="-         -      -" niops nmbps nerr
+	if [ "$1" != none ] && nf=$(jfields "$(tail -1 "$dir/noise.json")" iops mbps errors); then
+		read -r niops nmbps nerr <<< "$nf"
+		nf=$(printf "%9.0f %9.1f %6s" "$niops" "$nmbps" "$nerr")
+	fi
+	echo "$nf"
+}
+
+# ratio A B: B / A with two decimals (0.00 when A is not positive), e.g. a p99 beside noise over
+# the same p99 alone.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }'; }
+
 # Waits for the background jobs to end by themselves.
 wait_bg() {
 	local p

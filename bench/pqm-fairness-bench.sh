@@ -36,34 +36,22 @@ prefill_file
 declare -A alone_p99
 # run LAYOUT MODE BACKEND QD NOISE: NOISE is none, randread (4 KiB) or write (128 KiB random writes)
 run() {
-	local layout=$1 mode=$2 be=$3 qd=$4 noise=$5 ns out nout f nf ratio=- nargs noise_cpu=$INIT_CPU
+	local layout=$1 mode=$2 be=$3 qd=$4 noise=$5 ns out f nf p99x=- noise_cpu=$INIT_CPU
 	[ "$layout" = noise-cpu0 ] && noise_cpu=$TARGET_CPU
 	ns=$(nsid "$be")
-	if [ "$noise" != none ]; then
-		nargs=(--workload randread -z 4k)
-		[ "$noise" = write ] && nargs=(--workload randwrite -z 128k)
-		PERF_CPU=$noise_cpu beside_start "$dir/noise.json" -N "$ns" "${nargs[@]}" -Q "$NOISE_QD" \
-			--queues "$NOISE_QUEUES" -H "$(host noisy)"
-	fi
+	noise_start "$noise_cpu" "$ns" "$noise"
 	out=$(perf_json -N "$ns" --workload randread -z 4k -Q "$qd" --queues 1 -H "$(host quiet)" --time "$SECS")
 	wait_bg
-	nf="-         -      -"
-	if [ "$noise" != none ]; then
-		nout=$(tail -1 "$dir/noise.json")
-		if nf=$(jfields "$nout" iops mbps errors); then
-			read -r niops nmbps nerr <<< "$nf"
-			nf=$(printf "%9.0f %9.1f %6s" "$niops" "$nmbps" "$nerr")
-		fi
-	fi
+	nf=$(noise_fields "$noise")
 	if f=$(jfields "$out" iops lat_us.p50 lat_us.p99 lat_us.p99_9 errors); then
 		read -r iops p50 p99 p999 errs <<< "$f"
 		if [ "$noise" = none ]; then
 			alone_p99[$mode.$be.$qd]=$p99
 		elif [ -n "${alone_p99[$mode.$be.$qd]:-}" ]; then
-			ratio=$(awk -v a="${alone_p99[$mode.$be.$qd]}" -v b="$p99" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
+			p99x=$(ratio "${alone_p99[$mode.$be.$qd]}" "$p99")
 		fi
 		printf "%-10s %-5s %-9s %3s %-9s %9.0f %9.1f %9.1f %9.1f %6s %6s | %s\n" "$layout" "$be" "$mode" "$qd" \
-			"$noise" "$iops" "$p50" "$p99" "$p999" "$ratio" "$errs" "$nf"
+			"$noise" "$iops" "$p50" "$p99" "$p999" "$p99x" "$errs" "$nf"
 	else
 		printf "%-10s %-5s %-9s %3s %-9s   quiet %s | %s\n" "$layout" "$be" "$mode" "$qd" "$noise" "$f" "$nf"
 	fi

@@ -120,6 +120,7 @@ int hnvmf_chan_open(struct hnvmf_engine *e, struct hnvmf_reactor *r, struct hnvm
 		free(ch);
 		return rc;
 	}
+	hnvmf_backend_use(be);
 	*out = ch;
 	return 0;
 }
@@ -157,7 +158,14 @@ void hnvmf_chan_close(struct hnvmf_chan *ch)
 		hnvmf_reactor_del_poller(ch->reactor, &ch->wait_poller);
 	ch->wait_poller_on = false;
 	ch->ops->close(ch);
+	hnvmf_backend_unuse(ch->be);
 	free(ch);
+}
+
+void hnvmf_engine_forget_backend(struct hnvmf_engine *e, struct hnvmf_backend *be)
+{
+	hnvmf_pqm_forget(e, be);
+	hnvmf_baseline_forget(e, be);
 }
 
 enum hnvmf_path_mode hnvmf_chan_mode(const struct hnvmf_chan *ch) { return ch->mode; }

@@ -84,6 +84,10 @@ struct hnvmf_reactor *hnvmf_dam_reactor(struct hnvmf_engine *e, int unit);
 int hnvmf_engine_create(const struct hnvmf_engine_opts *o, struct hnvmf_engine **out);
 /* Stops the I/O servers; every channel must be closed. */
 void hnvmf_engine_destroy(struct hnvmf_engine *e);
+/* Once no channel uses be (hnvmf_backend_users is 0): the engine closes what it kept open to be
+ * for later channels (the PQM servers' queue pairs, the baseline adapter and its servers), so be
+ * can be closed. Returns when it has. Not from a reactor or I/O server. */
+void hnvmf_engine_forget_backend(struct hnvmf_engine *e, struct hnvmf_backend *be);
 
 /* Removes opts.dam_cpus from the calling thread's CPU mask. Every thread it creates afterwards
  * inherits that mask (reactors, PQM and baseline servers, workers, and any thread a library

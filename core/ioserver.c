@@ -55,6 +55,10 @@ struct hnvmf_ioserver {
 	atomic_uint queued;
 	uint64_t wake_at; /* every tenant with work is held by its limits until then (0: not) */
 	struct hnvmf_ioserver_stats st;
+	/* hnvmf_ioserver_forget: the backend whose queue pair the server closes at its next turn,
+	 * NULL once it has; one caller at a time (forget_lock). */
+	_Atomic(struct hnvmf_backend *) forget;
+	pthread_mutex_t forget_lock;
 };
 
 #define TQ_TAG ((uintptr_t)1)
@@ -128,6 +132,29 @@ static struct server_qp *qp_for(struct hnvmf_ioserver *s, struct hnvmf_backend *
 	qp_insert(s->qps, s->qps_cap, q);
 	s->nqps++;
 	return q;
+}
+
+/* On the server: closes its queue pair to s->forget. Linear probing has no holes in a run, so
+ * the slots after the one emptied up to the next empty one are inserted again. */
+static void forget_now(struct hnvmf_ioserver *s)
+{
+	struct hnvmf_backend *be = atomic_load_explicit(&s->forget, memory_order_acquire);
+	for (unsigned i = 0; i < s->qps_cap; i++) {
+		struct server_qp *q = s->qps[i];
+		if (!q || q->be != be)
+			continue;
+		s->qps[i] = NULL;
+		s->nqps--;
+		for (unsigned j = (i + 1) & (s->qps_cap - 1); s->qps[j]; j = (j + 1) & (s->qps_cap - 1)) {
+			struct server_qp *moved = s->qps[j];
+			s->qps[j] = NULL;
+			qp_insert(s->qps, s->qps_cap, moved);
+		}
+		hnvmf_bqp_close(q->qp);
+		free(q);
+		break;
+	}
+	atomic_store_explicit(&s->forget, NULL, memory_order_release);
 }
 
 static void hand_back(struct hnvmf_ioserver *s, struct hnvmf_io *io)
@@ -311,6 +338,8 @@ static void *server_thread(void *arg)
 	uint64_t last_work = hnvmf_now_ns(), prev = last_work;
 	int work = 0;
 	for (;;) {
+		if (atomic_load_explicit(&s->forget, memory_order_relaxed))
+			forget_now(s);
 		work += serve_once(s);
 		uint64_t now = hnvmf_now_ns();
 		/* Work in hand (ios at the device or waiting for room there) is service time for
@@ -378,8 +407,10 @@ int hnvmf_ioserver_start(const struct hnvmf_ioserver_opts *o, struct hnvmf_ioser
 		free(s);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&s->forget_lock, NULL);
 	int rc = pthread_create(&s->thread, NULL, server_thread, s);
 	if (rc) {
+		pthread_mutex_destroy(&s->forget_lock);
 		hnvmf_mpsc_destroy(s->subq);
 		close(s->wakefd);
 		free(s->pfds);
@@ -429,6 +460,21 @@ bool hnvmf_ioserver_push_tenant(struct hnvmf_ioserver *s, struct hnvmf_tq *tq, s
 	return true;
 }
 
+void hnvmf_ioserver_forget(struct hnvmf_ioserver *s, struct hnvmf_backend *be)
+{
+	pthread_mutex_lock(&s->forget_lock);
+	atomic_store_explicit(&s->forget, be, memory_order_release);
+	/* The eventfd is written again each millisecond: a sleeping server drains it before its
+	 * last look, and that look does not check forget. */
+	while (atomic_load_explicit(&s->forget, memory_order_acquire)) {
+		uint64_t one = 1;
+		ssize_t w = write(s->wakefd, &one, sizeof(one));
+		(void)w;
+		usleep(1000);
+	}
+	pthread_mutex_unlock(&s->forget_lock);
+}
+
 void hnvmf_ioserver_stop(struct hnvmf_ioserver *s)
 {
 	if (!s)
@@ -447,6 +493,7 @@ void hnvmf_ioserver_stop(struct hnvmf_ioserver *s)
 	free(s->pfds);
 	hnvmf_mpsc_destroy(s->subq);
 	close(s->wakefd);
+	pthread_mutex_destroy(&s->forget_lock);
 	free(s);
 }
 

@@ -45,6 +45,9 @@ struct hnvmf_tq;
 /* Any thread: io into the server's queue of one tenant (core/sched.h), served in DRR order among
  * the tenants. false when that queue is full. */
 bool hnvmf_ioserver_push_tenant(struct hnvmf_ioserver *s, struct hnvmf_tq *tq, struct hnvmf_io *io);
+/* Any thread, once no io for be is pushed to s or in flight there: the server closes the queue
+ * pair it opened to be (if any) on its own thread. Returns when it has. */
+void hnvmf_ioserver_forget(struct hnvmf_ioserver *s, struct hnvmf_backend *be);
 /* Finishes everything pushed so far, then joins the thread and frees the server. */
 void hnvmf_ioserver_stop(struct hnvmf_ioserver *s);
 const struct hnvmf_ioserver_stats *hnvmf_ioserver_stats(const struct hnvmf_ioserver *s);

@@ -258,10 +258,12 @@ static struct adapter *adapter_create(struct hnvmf_engine *e, struct hnvmf_backe
 	return a;
 }
 
-/* The backend's adapter, made with its first baseline channel; it lives as long as the engine. */
+static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER; /* e->baseline, its adapter list */
+
+/* The backend's adapter, made with its first baseline channel; it lives until the engine stops or
+ * forgets the backend (hnvmf_baseline_forget). */
 static int adapter_get(struct hnvmf_engine *e, struct hnvmf_backend *be, struct adapter **out)
 {
-	static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_mutex_lock(&create_lock);
 	struct baseline *b = e->baseline;
 	if (!b) {
@@ -287,6 +289,23 @@ static int adapter_get(struct hnvmf_engine *e, struct hnvmf_backend *be, struct 
 	pthread_mutex_unlock(&create_lock);
 	*out = a;
 	return 0;
+}
+
+/* No channel uses be any more: its adapter's queue is empty, its servers are stopped. */
+void hnvmf_baseline_forget(struct hnvmf_engine *e, struct hnvmf_backend *be)
+{
+	struct adapter *found = NULL;
+	pthread_mutex_lock(&create_lock);
+	struct baseline *b = e->baseline;
+	for (struct adapter **pa = b ? &b->adapters : NULL; pa && *pa; pa = &(*pa)->next)
+		if ((*pa)->be == be) {
+			found = *pa;
+			*pa = found->next;
+			break;
+		}
+	pthread_mutex_unlock(&create_lock);
+	if (found)
+		adapter_stop(found);
 }
 
 void hnvmf_baseline_engine_stop(struct hnvmf_engine *e)

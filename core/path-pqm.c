@@ -252,6 +252,15 @@ fail:
 	return rc;
 }
 
+void hnvmf_pqm_forget(struct hnvmf_engine *e, struct hnvmf_backend *be)
+{
+	pthread_mutex_lock(&create_lock); /* e->pqm is set under it, once */
+	struct pqm_pool *p = e->pqm;
+	pthread_mutex_unlock(&create_lock);
+	for (unsigned i = 0; p && i < p->cmax; i++)
+		hnvmf_ioserver_forget(p->servers[i], be);
+}
+
 void hnvmf_pqm_engine_stop(struct hnvmf_engine *e)
 {
 	struct pqm_pool *p = e->pqm;

@@ -72,6 +72,9 @@ HNVMF_PATH_OPS_DECLARE(baseline);
 /* Engine-wide teardown of the shared paths (each tolerates never having been started). */
 void hnvmf_baseline_engine_stop(struct hnvmf_engine *e);
 void hnvmf_pqm_engine_stop(struct hnvmf_engine *e);
+/* hnvmf_engine_forget_backend's part in each path. */
+void hnvmf_pqm_forget(struct hnvmf_engine *e, struct hnvmf_backend *be);
+void hnvmf_baseline_forget(struct hnvmf_engine *e, struct hnvmf_backend *be);
 /* DAM's units, at engine create / destroy. */
 int hnvmf_dam_engine_init(struct hnvmf_engine *e);
 void hnvmf_dam_engine_fini(struct hnvmf_engine *e);

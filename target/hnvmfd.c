@@ -657,6 +657,7 @@ int main(int argc, char **argv)
 			if (watchdog_us)
 				hnvmf_notify_watchdog(d.reactors, d.nreactors);
 			hnvmf_notify_status(d.tgt);
+			hnvmf_retired_collect(d.tgt); /* a safe point: retired backends whose last I/O completed */
 			next = now + tick_ns;
 		}
 		siginfo_t si;

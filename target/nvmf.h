@@ -165,6 +165,9 @@ struct hnvmf_port {
 	struct hnvmf_tgt *tgt;
 	uint16_t portid;         /* discovery log PORTID */
 	void *transport_priv;    /* the listening socket etc. */
+	/* One while tgt->ports lists it, one per queue made through it (hnvmf_sq_init until
+	 * hnvmf_sq_destroy): a listener removed at run time is freed by the last of them. */
+	atomic_uint refs;
 	struct hnvmf_list link;
 };
 
@@ -253,7 +256,8 @@ struct hnvmf_tgt {
 	struct hnvmf_conf_backend *bconf;
 	size_t nbackends;
 	/* What a run-time change took out of service but some thread may still reach: removed
-	 * namespaces and listeners, backends I/O servers may keep a queue pair to. Released when
+	 * namespaces, backends I/O servers may keep a queue pair to (a removed listener goes with
+	 * its last queue: hnvmf_port_put). Released when
 	 * the target is destroyed (struct hnvmf_retired, target/reconfig.c). */
 	struct hnvmf_list retired;
 	struct hnvmf_conf_tenant *tenants; /* current tenants (replaced on SIGHUP) */
@@ -267,6 +271,7 @@ struct hnvmf_tgt {
 	struct hnvmf_key_grace *graces; /* keys replaced by a reload, in their grace period (key-grace.h) */
 	size_t ngraces;
 	uint64_t dhchap_prev_used, tls_prev_used; /* authentications with a previous key (under lock) */
+	uint64_t retired_closed;   /* retired backends closed at run time (under lock) */
 };
 
 /* The journal's structured fields of a queue (core/log.h): host, subsystem, cntlid once
@@ -288,6 +293,12 @@ int hnvmf_tgt_create(struct hnvmf_conf *conf, struct hnvmf_engine *engine, struc
 void hnvmf_tgt_destroy(struct hnvmf_tgt *tgt);
 /* What run-time changes retired (tgt->retired): closed and freed (target/reconfig.c). */
 void hnvmf_retired_release(struct hnvmf_tgt *tgt);
+/* A safe point: the retired backends no channel uses any more (hnvmf_backend_users) and no
+ * retired namespace points at are forgotten by the engine and closed. Not on a reactor; any
+ * other thread. Returns how many it closed. */
+unsigned hnvmf_retired_collect(struct hnvmf_tgt *tgt);
+/* Retired backends still open (waiting for their last I/O), and closed so far at run time. */
+unsigned hnvmf_retired_held(struct hnvmf_tgt *tgt);
 /* hnvmfd --check: what the start refuses beyond the configuration's own checks, through the
  * same code (hnvmf_tgt_create opens its backends through it): every backend is opened, its
  * size checked against the file's or device's, and closed. Binds nothing. 0, or -errno with
@@ -298,6 +309,9 @@ int hnvmf_tgt_check(const struct hnvmf_conf *conf, char *err, size_t errlen);
 void hnvmf_tgt_stop_auth(struct hnvmf_tgt *tgt);
 struct hnvmf_subsys *hnvmf_tgt_find_subsys(struct hnvmf_tgt *tgt, const char *nqn);
 struct hnvmf_port *hnvmf_tgt_add_port(struct hnvmf_tgt *tgt, const struct hnvmf_conf_listener *l);
+/* A reference to p (NULL: nothing); the last hnvmf_port_put frees it. */
+void hnvmf_port_get(struct hnvmf_port *p);
+void hnvmf_port_put(struct hnvmf_port *p);
 bool hnvmf_subsys_on_port(const struct hnvmf_subsys *s, const struct hnvmf_port *p);
 bool hnvmf_host_allowed(struct hnvmf_tgt *tgt, const struct hnvmf_subsys *s, const char *hostnqn);
 static inline struct hnvmf_ns *hnvmf_subsys_ns(struct hnvmf_subsys *s, uint32_t nsid)

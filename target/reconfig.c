@@ -5,13 +5,16 @@
  *   - a namespace leaves its subsystem's table first (new commands for it fail with Invalid
  *     Namespace), then each queue's channel to it is closed on the queue's reactor once the
  *     queue holds no request for it (sq->ns_busy), then its Namespace Attribute Changed event
- *     goes out. Its memory and its backend are retired (kept until the target stops): a
- *     controller already being torn down may still hold it, and the I/O servers keep a queue
- *     pair per backend for their life;
+ *     goes out. Its memory is freed then, or, when a controller was being torn down meanwhile
+ *     (it may still hold the namespace), retired until the target stops. A backend no
+ *     namespace names any more is retired and closed at the first safe point where no channel
+ *     uses it (hnvmf_retired_collect: at the end of the change, then on the main loop's tick),
+ *     once the engine has closed the queue pairs its servers kept to it;
  *   - a subsystem leaves the list (Connect finds it no more), every reactor passes a quiescent
  *     point (a Connect that found it before has finished), its controllers are disconnected
  *     (their I/O completes first), and it is freed when the last of them is gone;
- *   - a listener stops listening and leaves the discovery log; connections made through it stay.
+ *   - a listener stops listening and leaves the discovery log; connections made through it stay,
+ *     and it is freed with the last of them (hnvmf_port_put).
  * Only the control thread or the main thread runs it, one change at a time (the caller's lock). */
 #include "target/reconfig.h"
 
@@ -30,6 +33,7 @@
 /* Something taken out of service that a thread may still reach; released with the target. */
 struct hnvmf_retired {
 	struct hnvmf_list link;
+	enum { RETIRED_BACKEND, RETIRED_NS, RETIRED_SUBSYS } kind; /* what mem is (with be NULL) */
 	struct hnvmf_backend *be; /* closed, or NULL */
 	struct hnvmf_conf_backend *conf; /* be's (a file backend added again is this one again), or NULL */
 	void *mem;                /* freed, or NULL */
@@ -49,11 +53,11 @@ static void discard_ram(struct hnvmf_backend *be)
 }
 
 static void retire(struct hnvmf_tgt *tgt, struct hnvmf_backend *be, const struct hnvmf_conf_backend *conf,
-		   void *mem)
+		   void *mem, int kind)
 {
 	struct hnvmf_retired *r = calloc(1, sizeof(*r));
 	if (!r) { /* kept open and allocated for good: safe, only not reclaimed */
-		log_warn("out of memory: a retired namespace, listener or backend is not reclaimed");
+		log_warn("out of memory: a retired namespace or backend is not reclaimed");
 		return;
 	}
 	if (conf && !(r->conf = malloc(sizeof(*r->conf)))) {
@@ -63,6 +67,7 @@ static void retire(struct hnvmf_tgt *tgt, struct hnvmf_backend *be, const struct
 	}
 	if (be && conf->type == HNVMF_CONF_BACKEND_RAM)
 		discard_ram(be);
+	r->kind = kind;
 	r->be = be;
 	if (conf)
 		*r->conf = *conf;
@@ -70,6 +75,75 @@ static void retire(struct hnvmf_tgt *tgt, struct hnvmf_backend *be, const struct
 	pthread_mutex_lock(&tgt->lock);
 	hnvmf_list_add_tail(&tgt->retired, &r->link);
 	pthread_mutex_unlock(&tgt->lock);
+}
+
+/* Whether a retired namespace or subsystem (kept because a controller being torn down may
+ * reach it, and open a channel through it) still points at be. Under tgt->lock. */
+static bool retired_ns_uses(struct hnvmf_tgt *tgt, const struct hnvmf_backend *be)
+{
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->retired)
+	{
+		const struct hnvmf_retired *r = container_of(pos, struct hnvmf_retired, link);
+		if (r->kind == RETIRED_NS && ((const struct hnvmf_ns *)r->mem)->be == be)
+			return true;
+		if (r->kind == RETIRED_SUBSYS) {
+			struct hnvmf_subsys *rs = r->mem;
+			for (uint32_t nsid = 1; nsid <= rs->max_nsid; nsid++) {
+				const struct hnvmf_ns *ns = atomic_load_explicit(&rs->ns[nsid], memory_order_acquire);
+				if (ns && ns->be == be)
+					return true;
+			}
+		}
+	}
+	return false;
+}
+
+unsigned hnvmf_retired_collect(struct hnvmf_tgt *tgt)
+{
+	struct hnvmf_list done, *pos, *tmp;
+	hnvmf_list_init(&done);
+	pthread_mutex_lock(&tgt->lock);
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->retired)
+	{
+		struct hnvmf_retired *r = container_of(pos, struct hnvmf_retired, link);
+		if (r->be && hnvmf_backend_users(r->be) == 0 && !retired_ns_uses(tgt, r->be)) {
+			hnvmf_list_del(&r->link);
+			hnvmf_list_add_tail(&done, &r->link);
+		}
+	}
+	pthread_mutex_unlock(&tgt->lock);
+	unsigned n = 0;
+	hnvmf_list_for_each_safe(pos, tmp, &done)
+	{
+		struct hnvmf_retired *r = container_of(pos, struct hnvmf_retired, link);
+		hnvmf_list_del(&r->link);
+		/* No channel uses it and none can open (no namespace names it): what the engine
+		 * kept open to it goes, then the backend (a file backend's data reaches the file). */
+		if (tgt->engine)
+			hnvmf_engine_forget_backend(tgt->engine, r->be);
+		log_info("backend %s closed (its last I/O completed)", r->conf ? r->conf->name : "?");
+		hnvmf_backend_close(r->be);
+		free(r->conf);
+		free(r);
+		n++;
+	}
+	if (n) {
+		pthread_mutex_lock(&tgt->lock);
+		tgt->retired_closed += n;
+		pthread_mutex_unlock(&tgt->lock);
+	}
+	return n;
+}
+
+unsigned hnvmf_retired_held(struct hnvmf_tgt *tgt)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&tgt->lock);
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->retired) n += container_of(pos, struct hnvmf_retired, link)->be != NULL;
+	pthread_mutex_unlock(&tgt->lock);
+	return n;
 }
 
 void hnvmf_retired_release(struct hnvmf_tgt *tgt)
@@ -385,7 +459,7 @@ static void commit_namespaces(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, con
 			if (none_dying)
 				free(gone_ns[k]);
 			else
-				retire(tgt, NULL, NULL, gone_ns[k]);
+				retire(tgt, NULL, NULL, gone_ns[k], RETIRED_NS);
 		}
 	}
 	for (unsigned k = 0; k < nchanged; k++) {
@@ -525,7 +599,7 @@ static void remove_subsys(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, const s
 		usleep(1000);
 	if (atomic_load(&s->nctrls)) {
 		log_warn("subsystem %s: controllers still closing after %u ms: kept until stop", s->nqn, DRAIN_WAIT_MS);
-		retire(tgt, NULL, NULL, s); /* its namespaces stay allocated: a late controller reads them */
+		retire(tgt, NULL, NULL, s, RETIRED_SUBSYS); /* its namespaces stay allocated: a late controller reads them */
 		return;
 	}
 	log_notice("subsystem %s removed", s->nqn);
@@ -561,12 +635,21 @@ static bool commit_listeners(struct hnvmf_tgt *tgt, const struct hnvmf_conf *nw,
 	hnvmf_list_for_each_safe(pos, tmp, &gone)
 	{
 		struct hnvmf_port *p = container_of(pos, struct hnvmf_port, link);
-		hnvmf_list_del(&p->link);
 		ops->unlisten(ops->arg, p);
 		log_notice("listener %s (%s:%u) removed", p->conf.name, p->conf.addr, p->conf.port);
-		/* Queues made through it keep sq->port until they close. */
-		retire(tgt, NULL, NULL, p);
 		changed = true;
+	}
+	if (!hnvmf_list_empty(&gone)) {
+		/* A connection accepted before the listener stopped starts its queue (hnvmf_sq_init,
+		 * which takes a reference) in a message to its reactor: after this round every such
+		 * queue holds its reference, and each port is freed by the last queue made through
+		 * it, or here. */
+		ops->each_reactor(ops->arg, quiescent, NULL);
+		hnvmf_list_for_each_safe(pos, tmp, &gone)
+		{
+			hnvmf_list_del(pos);
+			hnvmf_port_put(container_of(pos, struct hnvmf_port, link));
+		}
 	}
 	for (size_t i = 0; i < nw->nlisteners; i++) {
 		const struct hnvmf_conf_listener *l = &nw->listeners[i];
@@ -708,9 +791,12 @@ int hnvmf_reconfig_apply(struct hnvmf_tgt *tgt, const struct hnvmf_conf *cur, co
 			kept = pl.backends[k] == oldbe[i];
 		if (!kept) {
 			log_notice("backend %s retired", oldconf[i].name);
-			retire(tgt, oldbe[i], &oldconf[i], NULL);
+			retire(tgt, oldbe[i], &oldconf[i], NULL, RETIRED_BACKEND);
 		}
 	}
+	/* Drained above: a backend whose namespaces all went closes now (when a controller being
+	 * torn down still has a channel to it, at a later collection). */
+	hnvmf_retired_collect(tgt);
 	for (size_t i = 0; i < pl.nbe; i++)
 		if (pl.be[i].was) {
 			free(pl.be[i].was->conf);

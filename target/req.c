@@ -14,6 +14,7 @@ void hnvmf_sq_init(struct hnvmf_sq *sq, struct hnvmf_tgt *tgt, struct hnvmf_port
 {
 	sq->tgt = tgt;
 	sq->port = port;
+	hnvmf_port_get(port); /* a listener removed meanwhile stays until the queue is gone */
 	sq->reactor = r;
 	sq->home = r;
 	sq->ops = ops;
@@ -83,6 +84,8 @@ void hnvmf_sq_destroy(struct hnvmf_sq *sq)
 	hnvmf_stats_sq_release(sq);
 	close_chans(sq);
 	hnvmf_tenant_release_dam(sq);
+	hnvmf_port_put(sq->port);
+	sq->port = NULL;
 	struct hnvmf_ctrl *ctrl = sq->ctrl;
 	if (!ctrl)
 		return;

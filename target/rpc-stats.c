@@ -189,6 +189,14 @@ static struct json_object *get_stats(struct hnvmf_rpc_ctx *ctx, struct json_obje
 	free(snap);
 	json_object_object_add(r, "transports", transports(ctx->daemon));
 	json_object_object_add(r, "auth", auth(ctx->tgt));
+	/* Backends taken out of service at run time: still open (a channel still used them at the
+	 * last safe point), and closed since the start. */
+	struct json_object *ret = json_object_new_object();
+	json_object_object_add(ret, "held", json_object_new_uint64(hnvmf_retired_held(ctx->tgt)));
+	pthread_mutex_lock(&ctx->tgt->lock);
+	json_object_object_add(ret, "closed", json_object_new_uint64(ctx->tgt->retired_closed));
+	pthread_mutex_unlock(&ctx->tgt->lock);
+	json_object_object_add(r, "retired", ret);
 	return r;
 }
 

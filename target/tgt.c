@@ -304,6 +304,7 @@ struct hnvmf_port *hnvmf_tgt_add_port(struct hnvmf_tgt *tgt, const struct hnvmf_
 		return NULL;
 	p->conf = *l;
 	p->tgt = tgt;
+	atomic_init(&p->refs, 1); /* tgt->ports' */
 	pthread_mutex_lock(&tgt->lock);
 	/* PORTID is unique among the ports listed: one more than the highest (ports come and go). */
 	uint16_t id = 1;
@@ -318,6 +319,18 @@ struct hnvmf_port *hnvmf_tgt_add_port(struct hnvmf_tgt *tgt, const struct hnvmf_
 	hnvmf_list_add_tail(&tgt->ports, &p->link);
 	pthread_mutex_unlock(&tgt->lock);
 	return p;
+}
+
+void hnvmf_port_get(struct hnvmf_port *p)
+{
+	if (p)
+		atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+}
+
+void hnvmf_port_put(struct hnvmf_port *p)
+{
+	if (p && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1)
+		free(p);
 }
 
 bool hnvmf_subsys_on_port(const struct hnvmf_subsys *s, const struct hnvmf_port *p)

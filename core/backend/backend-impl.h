@@ -50,6 +50,7 @@ struct hnvmf_backend {
 	uint64_t size; /* read and written with __atomic builtins: a resize may change it under I/O */
 	uint32_t block_size;
 	bool readonly;
+	unsigned users; /* hnvmf_backend_use: __atomic builtins */
 	void *priv;
 };
 

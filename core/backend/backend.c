@@ -112,6 +112,13 @@ void hnvmf_backend_close(struct hnvmf_backend *be)
 	free(be);
 }
 
+void hnvmf_backend_use(struct hnvmf_backend *be) { __atomic_fetch_add(&be->users, 1, __ATOMIC_RELAXED); }
+
+/* Release: what the user did with the backend happens before a closer sees the count drop. */
+void hnvmf_backend_unuse(struct hnvmf_backend *be) { __atomic_fetch_sub(&be->users, 1, __ATOMIC_RELEASE); }
+
+unsigned hnvmf_backend_users(const struct hnvmf_backend *be) { return __atomic_load_n(&be->users, __ATOMIC_ACQUIRE); }
+
 uint64_t hnvmf_backend_size(const struct hnvmf_backend *be)
 {
 	return __atomic_load_n(&be->size, __ATOMIC_RELAXED);

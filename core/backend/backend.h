@@ -77,6 +77,12 @@ int hnvmf_backend_open(const struct hnvmf_backend_params *p, struct hnvmf_backen
 		       char *errmsg, size_t errlen);
 void hnvmf_backend_close(struct hnvmf_backend *be);
 uint64_t hnvmf_backend_size(const struct hnvmf_backend *be);
+/* Users of an open backend: the engine counts its channels (a channel closes once its queue holds
+ * no request for it, core/chan.c), so a backend taken out of service may be closed when the count
+ * is 0 and the engine has forgotten it (hnvmf_engine_forget_backend). Any thread. */
+void hnvmf_backend_use(struct hnvmf_backend *be);
+void hnvmf_backend_unuse(struct hnvmf_backend *be);
+unsigned hnvmf_backend_users(const struct hnvmf_backend *be);
 /* A run-time resize (a reload or API call), in two steps so that a change made of many can be
  * checked whole before any of it is applied: probe gives in *size the size the storage has now
  * for a configured size want (0: a file's or device's own size, maybe grown since it was

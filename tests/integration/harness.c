@@ -1,8 +1,10 @@
 /* See harness.h. */
 #include "tests/integration/harness.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -25,6 +27,7 @@
 #include <openssl/rand.h>
 
 #include "proto/keyfmt.h"
+#include "proto/nvme-cmd.h"
 #include "tools/initiator/initiator.h"
 
 #ifndef HNVMF_BINARY_DIR
@@ -577,4 +580,122 @@ void hnvmf_harness_small_asan_quarantine(void)
 	snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=1", was ? was : "", was && *was ? ":" : "");
 	setenv("ASAN_OPTIONS", opts, 1);
 #endif
+}
+
+int hnvmf_harness_rpc_error(const struct hnvmf_harness *h, const char *method, const char *params, char *msg,
+			    size_t len)
+{
+	char out[4096];
+	assert_int_equal(hnvmf_harness_rpc(h, method, params, out, sizeof(out)), 1);
+	struct json_object *e = json_tokener_parse(out), *c, *m;
+	assert_non_null(e);
+	assert_true(json_object_object_get_ex(e, "code", &c));
+	assert_true(json_object_object_get_ex(e, "message", &m));
+	if (msg)
+		snprintf(msg, len, "%s", json_object_get_string(m));
+	int code = json_object_get_int(c);
+	json_object_put(e);
+	return code;
+}
+
+struct hnvmf_ini_ctrl *hnvmf_harness_connect(uint16_t port, const char *subnqn, const char *host, unsigned nq)
+{
+	return hnvmf_harness_connect_key(port, subnqn, host, nq, NULL);
+}
+
+struct hnvmf_ini_ctrl *hnvmf_harness_connect_key(uint16_t port, const char *subnqn, const char *host, unsigned nq,
+						 const char *key)
+{
+	struct hnvmf_ini_ctrl_opts o;
+	hnvmf_ini_ctrl_opts_default(&o);
+	o.nr_io_queues = nq;
+	o.io_depth = 32;
+	o.dhchap_secret = key;
+	if (!nq)
+		o.kato_ms = 30000; /* a persistent discovery controller */
+	struct hnvmf_ini_ctrl *c = NULL;
+	int r = hnvmf_ini_ctrl_connect("127.0.0.1", port, subnqn, host, &o, &c);
+	if (r)
+		fail_msg("connect to %s as %s: %d", subnqn, host, r);
+	return c;
+}
+
+static void aer_cb(struct hnvmf_ini_io *io) { ((struct hnvmf_harness_aer *)io->arg)->done = true; }
+
+void hnvmf_harness_aer_post(struct hnvmf_ini_ctrl *c, struct hnvmf_harness_aer *a, uint32_t enable)
+{
+	if (enable) {
+		union hnvmf_sqe sqe;
+		memset(&sqe, 0, sizeof(sqe));
+		hnvmf_sqe_set_features(&sqe, NVME_FEAT_FID_ASYNC_EVENT, enable);
+		struct hnvmf_cqe cqe;
+		assert_int_equal(hnvmf_ini_admin_exec(c, &sqe, NULL, 0, HNVMF_INI_NONE, &cqe), 0);
+	}
+	memset(a, 0, sizeof(*a));
+	a->io.sqe.common.opcode = nvme_admin_async_event;
+	a->io.done = aer_cb;
+	a->io.arg = a;
+	assert_int_equal(hnvmf_ini_submit(c->admin, &a->io), 0);
+}
+
+bool hnvmf_harness_aer_wait(struct hnvmf_ini_ctrl *c, struct hnvmf_harness_aer *a, int ms)
+{
+	for (int t = 0; t < ms / 20 && !a->done; t++) {
+		hnvmf_ini_queue_wait(c->admin, 20);
+		assert_true(hnvmf_ini_queue_process(c->admin) >= 0);
+	}
+	return a->done;
+}
+
+bool hnvmf_harness_ns_active(struct hnvmf_ini_ctrl *c, uint32_t nsid)
+{
+	uint32_t nsids[64];
+	unsigned n = 0;
+	assert_int_equal(hnvmf_ini_active_ns(c, nsids, 64, &n), 0);
+	for (unsigned i = 0; i < n; i++)
+		if (nsids[i] == nsid)
+			return true;
+	return false;
+}
+
+unsigned hnvmf_harness_disc_entries(const struct nvmf_discovery_log *log, const char *subnqn, uint16_t port)
+{
+	char svc[8];
+	snprintf(svc, sizeof(svc), "%u", port);
+	unsigned n = 0;
+	for (uint64_t i = 0; i < le64toh(log->numrec); i++)
+		if (strcmp(log->entries[i].subnqn, subnqn) == 0 && strncmp(log->entries[i].trsvcid, svc, sizeof(svc)) == 0)
+			n++;
+	return n;
+}
+
+long hnvmf_harness_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	long kib = -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	if (kib <= 0)
+		fail_msg("%s: no VmRSS", path);
+	return kib;
+}
+
+long hnvmf_harness_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		fail_msg("%s: %s", path, strerror(errno));
+	long n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }

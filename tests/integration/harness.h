@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "tools/initiator/initiator.h"
+
 #define HNVMF_HARNESS_SUBNQN "nqn.2026-01.io.hnvmf:default"
 /* Pass as the template to run hnvmfd without -c: the embedded default on 127.0.0.1:4420. */
 #define HNVMF_HARNESS_EMBEDDED ((const char *)1)
@@ -37,6 +39,17 @@ extern const char hnvmf_harness_default_conf[];
 	"namespace = 1:ram0\n"
 /* The three together: listener io, backend ram0 of size, subsystem nqn on it. */
 #define HNVMF_CONF_IO_RAM0(size, nqn) HNVMF_CONF_LISTENER_IO HNVMF_CONF_RAM("ram0", size) HNVMF_CONF_SUBSYSTEM_RAM0(nqn)
+
+/* Tenants in PQM by default, DAM allowed on CPU 1, tenant files in @DIR@/tenants, the control
+ * socket, a PQM pool of at most 2 servers; ends in [pqm] so that more of its keys may follow. */
+#define HNVMF_CONF_PQM_TENANTS \
+	"[global]\n" \
+	"default_mode = pqm\n" \
+	"dam_whitelist = 1\n" \
+	"tenants_dir = tenants\n" \
+	"control_socket = @DIR@/ctl.sock\n" \
+	"[pqm]\n" \
+	"cmax = 2\n"
 
 /* Zero-initialise before the first call. */
 struct hnvmf_harness {
@@ -115,7 +128,51 @@ void hnvmf_harness_verify(struct hnvmf_ini_ctrl *c, uint64_t slba, uint64_t nblo
  * test that measures RSS, so that RSS stays a measure of what is still allocated (LeakSanitizer
  * at the daemon's exit checks the rest). Nothing without ASan. */
 void hnvmf_harness_small_asan_quarantine(void);
+/* A process's resident set (VmRSS, KiB) and its open descriptors (entries of /proc/PID/fd); fail
+ * the cmocka test when they cannot be read (the process is gone). */
+long hnvmf_harness_rss_kib(pid_t pid);
+long hnvmf_harness_fds(pid_t pid);
 /* A TCP port nobody listens on at the moment of the call. */
 uint16_t hnvmf_harness_free_port(void);
+
+/* The group fixtures most tests use, named setup and teardown: start h on the template before
+ * the group (hnvmf_harness_start), stop it after and fail the group unless it exited cleanly. */
+#define HNVMF_HARNESS_GROUP_FIXTURES(h, conf_template)                                             \
+	static int setup(void **state)                                                             \
+	{                                                                                          \
+		(void)state;                                                                       \
+		return hnvmf_harness_start(&(h), (conf_template));                                 \
+	}                                                                                          \
+	static int teardown(void **state)                                                          \
+	{                                                                                          \
+		(void)state;                                                                       \
+		return hnvmf_harness_stop(&(h)) == 0 ? 0 : -1;                                     \
+	}
+
+/* The call must fail (hnvmf_harness_rpc answers 1): its JSON-RPC error code, and its message
+ * into msg when msg is not NULL; fails the cmocka test otherwise. */
+int hnvmf_harness_rpc_error(const struct hnvmf_harness *h, const char *method, const char *params, char *msg,
+			    size_t len);
+
+/* Connects to subnqn on 127.0.0.1:port as host with nq I/O queues of depth 32 (nq 0: a persistent
+ * discovery controller, KATO 30 s); fails the cmocka test when it cannot. */
+struct hnvmf_ini_ctrl *hnvmf_harness_connect(uint16_t port, const char *subnqn, const char *host, unsigned nq);
+/* The same, authenticated with DH-HMAC-CHAP secret key (NULL: not). */
+struct hnvmf_ini_ctrl *hnvmf_harness_connect_key(uint16_t port, const char *subnqn, const char *host, unsigned nq,
+						 const char *key);
+/* An Asynchronous Event Request outstanding on c's admin queue. */
+struct hnvmf_harness_aer {
+	struct hnvmf_ini_io io;
+	bool done;
+};
+/* Enables the events of enable (Set Features Asynchronous Event Configuration; 0: leaves it as
+ * it is) and posts one request. */
+void hnvmf_harness_aer_post(struct hnvmf_ini_ctrl *c, struct hnvmf_harness_aer *a, uint32_t enable);
+/* Polls the admin queue up to ms for the request's completion; whether it came. */
+bool hnvmf_harness_aer_wait(struct hnvmf_ini_ctrl *c, struct hnvmf_harness_aer *a, int ms);
+/* Whether nsid is in c's Active Namespace ID list. */
+bool hnvmf_harness_ns_active(struct hnvmf_ini_ctrl *c, uint32_t nsid);
+/* How many entries of a discovery log name subnqn at port. */
+unsigned hnvmf_harness_disc_entries(const struct nvmf_discovery_log *log, const char *subnqn, uint16_t port);
 
 #endif

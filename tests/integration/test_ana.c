@@ -68,17 +68,7 @@ static const char conf_one[] = "[global]\n"
 
 static struct hnvmf_harness H;
 
-static int setup(void **state)
-{
-	(void)state;
-	return hnvmf_harness_start(&H, conf_main);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return hnvmf_harness_stop(&H) == 0 ? 0 : -1;
-}
+HNVMF_HARNESS_GROUP_FIXTURES(H, conf_main)
 
 static int connect_to(const struct hnvmf_harness *h, const char *host, struct hnvmf_ini_ctrl **c)
 {

@@ -43,17 +43,7 @@ static const char conf_template[] =
 
 static struct hnvmf_harness H;
 
-static int setup(void **state)
-{
-	(void)state;
-	return hnvmf_harness_start(&H, conf_template);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return hnvmf_harness_stop(&H) == 0 ? 0 : -1;
-}
+HNVMF_HARNESS_GROUP_FIXTURES(H, conf_template)
 
 static void ok(const char *method, const char *params)
 {
@@ -63,118 +53,46 @@ static void ok(const char *method, const char *params)
 		fail_msg("%s %s: %s", method, params, out);
 }
 
-/* The call must fail: its error code; the message into msg when given. */
-static int error_code(const char *method, const char *params, char *msg, size_t len)
-{
-	char out[4096];
-	assert_int_equal(hnvmf_harness_rpc(&H, method, params, out, sizeof(out)), 1);
-	struct json_object *e = json_tokener_parse(out), *c, *m;
-	assert_non_null(e);
-	assert_true(json_object_object_get_ex(e, "code", &c));
-	assert_true(json_object_object_get_ex(e, "message", &m));
-	if (msg)
-		snprintf(msg, len, "%s", json_object_get_string(m));
-	int code = json_object_get_int(c);
-	json_object_put(e);
-	return code;
-}
-
-static struct hnvmf_ini_ctrl *connect_to(uint16_t port, const char *subnqn, const char *host, unsigned nq)
-{
-	struct hnvmf_ini_ctrl_opts o;
-	hnvmf_ini_ctrl_opts_default(&o);
-	o.nr_io_queues = nq;
-	o.io_depth = 32;
-	if (!nq)
-		o.kato_ms = 30000; /* a persistent discovery controller */
-	struct hnvmf_ini_ctrl *c = NULL;
-	int r = hnvmf_ini_ctrl_connect("127.0.0.1", port, subnqn, host, &o, &c);
-	if (r)
-		fail_msg("connect to %s as %s: %d", subnqn, host, r);
-	return c;
-}
-
-struct aer {
-	struct hnvmf_ini_io io;
-	bool done;
-};
-
-static void aer_cb(struct hnvmf_ini_io *io) { ((struct aer *)io->arg)->done = true; }
-
-static void aer_post(struct hnvmf_ini_ctrl *c, struct aer *a, uint32_t enable)
-{
-	union hnvmf_sqe sqe;
-	memset(&sqe, 0, sizeof(sqe));
-	hnvmf_sqe_set_features(&sqe, NVME_FEAT_FID_ASYNC_EVENT, enable);
-	struct hnvmf_cqe cqe;
-	assert_int_equal(hnvmf_ini_admin_exec(c, &sqe, NULL, 0, HNVMF_INI_NONE, &cqe), 0);
-	memset(a, 0, sizeof(*a));
-	a->io.sqe.common.opcode = nvme_admin_async_event;
-	a->io.done = aer_cb;
-	a->io.arg = a;
-	assert_int_equal(hnvmf_ini_submit(c->admin, &a->io), 0);
-}
-
-static bool aer_wait(struct hnvmf_ini_ctrl *c, struct aer *a, int ms)
-{
-	for (int t = 0; t < ms / 20 && !a->done; t++) {
-		hnvmf_ini_queue_wait(c->admin, 20);
-		assert_true(hnvmf_ini_queue_process(c->admin) >= 0);
-	}
-	return a->done;
-}
-
-static bool ns_active(struct hnvmf_ini_ctrl *c, uint32_t nsid)
-{
-	uint32_t nsids[64];
-	unsigned n = 0;
-	assert_int_equal(hnvmf_ini_active_ns(c, nsids, 64, &n), 0);
-	for (unsigned i = 0; i < n; i++)
-		if (nsids[i] == nsid)
-			return true;
-	return false;
-}
-
 static void test_errors(void **state)
 {
 	(void)state;
 	char msg[1024];
-	assert_int_equal(error_code("nvmf_subsystem_add_ns", "{\"nqn\":\"nqn.2026-01.io.hnvmf:none\",\"type\":\"ram\",\"size_mib\":1}",
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_add_ns", "{\"nqn\":\"nqn.2026-01.io.hnvmf:none\",\"type\":\"ram\",\"size_mib\":1}",
 				    msg, sizeof(msg)), -32001);
 	assert_non_null(strstr(msg, "no subsystem nqn.2026-01.io.hnvmf:none"));
-	assert_int_equal(error_code("nvmf_subsystem_add_ns", "{\"nqn\":\"" NQN "\",\"nsid\":1,\"type\":\"ram\",\"size_mib\":1}",
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_add_ns", "{\"nqn\":\"" NQN "\",\"nsid\":1,\"type\":\"ram\",\"size_mib\":1}",
 				    msg, sizeof(msg)), -32002);
 	assert_non_null(strstr(msg, "has a namespace 1 already"));
-	assert_int_equal(error_code("nvmf_subsystem_add_ns", "{\"nqn\":\"" NQN "\",\"type\":\"tape\"}", NULL, 0), -32602);
-	assert_int_equal(error_code("nvmf_subsystem_add_ns", "{\"nqn\":\"" NQN "\",\"type\":\"ram\",\"nsid\":\"2\"}", NULL, 0),
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_add_ns", "{\"nqn\":\"" NQN "\",\"type\":\"tape\"}", NULL, 0), -32602);
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_add_ns", "{\"nqn\":\"" NQN "\",\"type\":\"ram\",\"nsid\":\"2\"}", NULL, 0),
 			 -32602);
-	assert_int_equal(error_code("nvmf_subsystem_add_ns", "{\"nqn\":\"" NQN "\",\"backend\":\"nosuch\"}", NULL, 0), -32001);
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_add_ns", "{\"nqn\":\"" NQN "\",\"backend\":\"nosuch\"}", NULL, 0), -32001);
 	/* the loader's own checks: a file backend without a path, a missing file */
-	assert_int_equal(error_code("nvmf_subsystem_add_ns", "{\"nqn\":\"" NQN "\",\"type\":\"file\"}", msg, sizeof(msg)),
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_add_ns", "{\"nqn\":\"" NQN "\",\"type\":\"file\"}", msg, sizeof(msg)),
 			 -32002);
 	assert_non_null(strstr(msg, "path"));
-	assert_int_equal(error_code("nvmf_subsystem_add_ns",
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_add_ns",
 				    "{\"nqn\":\"" NQN "\",\"type\":\"file\",\"path\":\"/nonexistent/x.img\"}", msg, sizeof(msg)),
 			 -32002);
 	assert_non_null(strstr(msg, "/nonexistent/x.img"));
 	/* a value that would become more lines of the file */
-	assert_int_equal(error_code("nvmf_subsystem_add_ns",
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_add_ns",
 				    "{\"nqn\":\"" NQN "\",\"type\":\"file\",\"path\":\"/tmp/x\\nhost = evil\"}", NULL, 0), -32602);
-	assert_int_equal(error_code("nvmf_subsystem_remove_ns", "{\"nqn\":\"" NQN "\",\"nsid\":9}", NULL, 0), -32001);
-	assert_int_equal(error_code("nvmf_subsystem_remove_host", "{\"nqn\":\"" NQN "\",\"host\":\"" HOST_A "\"}", NULL, 0),
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_remove_ns", "{\"nqn\":\"" NQN "\",\"nsid\":9}", NULL, 0), -32001);
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_remove_host", "{\"nqn\":\"" NQN "\",\"host\":\"" HOST_A "\"}", NULL, 0),
 			 -32001);
-	assert_int_equal(error_code("nvmf_create_subsystem", "{\"nqn\":\"" NQN "\"}", NULL, 0), -32002);
-	assert_int_equal(error_code("nvmf_create_subsystem", "{\"nqn\":\"not an nqn\"}", msg, sizeof(msg)), -32002);
-	assert_int_equal(error_code("nvmf_delete_subsystem", "{\"nqn\":\"nqn.2026-01.io.hnvmf:none\"}", NULL, 0), -32001);
-	assert_int_equal(error_code("nvmf_subsystem_allow_any_host", "{\"nqn\":\"" NQN "\"}", NULL, 0), -32602);
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_create_subsystem", "{\"nqn\":\"" NQN "\"}", NULL, 0), -32002);
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_create_subsystem", "{\"nqn\":\"not an nqn\"}", msg, sizeof(msg)), -32002);
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_delete_subsystem", "{\"nqn\":\"nqn.2026-01.io.hnvmf:none\"}", NULL, 0), -32001);
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_allow_any_host", "{\"nqn\":\"" NQN "\"}", NULL, 0), -32602);
 	/* the discovery listener's address: in use */
 	char p[512];
 	snprintf(p, sizeof(p), "{\"nqn\":\"" NQN "\",\"traddr\":\"127.0.0.1\",\"trsvcid\":\"%u\"}", H.disc_port);
-	assert_int_equal(error_code("nvmf_subsystem_add_listener", p, msg, sizeof(msg)), -32002);
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_add_listener", p, msg, sizeof(msg)), -32002);
 	assert_non_null(strstr(msg, "in use"));
-	assert_int_equal(error_code("nvmf_subsystem_remove_listener",
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_remove_listener",
 				    "{\"nqn\":\"" NQN "\",\"traddr\":\"127.0.0.1\",\"trsvcid\":\"1\"}", NULL, 0), -32001);
-	assert_int_equal(error_code("hnvmf_subsystem_resize_ns", "{\"nqn\":\"" NQN "\",\"nsid\":1,\"size_mib\":1}", msg,
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "hnvmf_subsystem_resize_ns", "{\"nqn\":\"" NQN "\",\"nsid\":1,\"size_mib\":1}", msg,
 				    sizeof(msg)), -32002); /* a ram backend does not change size */
 	/* nothing of these reached the file */
 	char out[8192];
@@ -186,22 +104,22 @@ static void test_errors(void **state)
 static void test_add_ns_raises_aen(void **state)
 {
 	(void)state;
-	struct hnvmf_ini_ctrl *c = connect_to(H.port, NQN, HOST_A, 1);
-	struct aer a;
-	aer_post(c, &a, 1u << 8);
-	assert_false(aer_wait(c, &a, 200)); /* held until an event happens */
+	struct hnvmf_ini_ctrl *c = hnvmf_harness_connect(H.port, NQN, HOST_A, 1);
+	struct hnvmf_harness_aer a;
+	hnvmf_harness_aer_post(c, &a, 1u << 8);
+	assert_false(hnvmf_harness_aer_wait(c, &a, 200)); /* held until an event happens */
 	char out[1024];
 	assert_int_equal(hnvmf_harness_rpc(&H, "nvmf_subsystem_add_ns",
 					   "{\"nqn\":\"" NQN "\",\"nsid\":3,\"type\":\"ram\",\"size_mib\":8}", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "\"nsid\":3"));
-	assert_true(aer_wait(c, &a, 5000));
+	assert_true(hnvmf_harness_aer_wait(c, &a, 5000));
 	assert_int_equal(a.io.status, 0);
 	assert_int_equal(le32toh((uint32_t)a.io.cqe.result), 0x00040002u);
 	uint32_t list[1024];
 	assert_int_equal(hnvmf_ini_get_log(c, NVME_LOG_LID_CHANGED_NS, 0xffffffff, 0, list, sizeof(list)), 0);
 	assert_int_equal(le32toh(list[0]), 3);
 	assert_int_equal(le32toh(list[1]), 0);
-	assert_true(ns_active(c, 3));
+	assert_true(hnvmf_harness_ns_active(c, 3));
 	struct hnvmf_ini_ns_info info;
 	assert_int_equal(hnvmf_ini_ns_info(c, 3, &info), 0);
 	assert_int_equal(info.nsze * info.lba_size, 8u << 20);
@@ -214,7 +132,7 @@ static void test_add_ns_raises_aen(void **state)
 	assert_non_null(strstr(out, "\"nsid\":2"));
 	ok("nvmf_subsystem_remove_ns", "{\"nqn\":\"" NQN "\",\"nsid\":2}");
 	ok("nvmf_subsystem_remove_ns", "{\"nqn\":\"" NQN "\",\"nsid\":3}");
-	assert_false(ns_active(c, 3));
+	assert_false(hnvmf_harness_ns_active(c, 3));
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 	/* the backend the API made went with its namespace; the operator's spare stays */
 	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "grep -c '^\\[backend api' '%s'", H.conf_path), 1);
@@ -251,7 +169,7 @@ static void test_remove_ns_under_io(void **state)
 {
 	(void)state;
 	ok("nvmf_subsystem_add_ns", "{\"nqn\":\"" NQN "\",\"nsid\":4,\"type\":\"ram\",\"size_mib\":4}");
-	struct hnvmf_ini_ctrl *c = connect_to(H.port, NQN, HOST_A, 1);
+	struct hnvmf_ini_ctrl *c = hnvmf_harness_connect(H.port, NQN, HOST_A, 1);
 	struct writer w = {.c = c, .nsid = 4};
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, write_loop, &w), 0);
@@ -277,22 +195,22 @@ static void test_resize_grown_file(void **state)
 	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "truncate -s 4M '%s/grow.img'", H.dir), 0);
 	snprintf(p, sizeof(p), "{\"nqn\":\"" NQN "\",\"nsid\":5,\"type\":\"file\",\"path\":\"%s/grow.img\"}", H.dir);
 	ok("nvmf_subsystem_add_ns", p);
-	struct hnvmf_ini_ctrl *c = connect_to(H.port, NQN, HOST_A, 1);
+	struct hnvmf_ini_ctrl *c = hnvmf_harness_connect(H.port, NQN, HOST_A, 1);
 	struct hnvmf_ini_ns_info info;
 	assert_int_equal(hnvmf_ini_ns_info(c, 5, &info), 0);
 	assert_int_equal(info.nsze * info.lba_size, 4u << 20);
-	struct aer a;
-	aer_post(c, &a, 1u << 8);
+	struct hnvmf_harness_aer a;
+	hnvmf_harness_aer_post(c, &a, 1u << 8);
 	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "truncate -s 8M '%s/grow.img'", H.dir), 0);
 	ok("hnvmf_subsystem_resize_ns", "{\"nqn\":\"" NQN "\",\"nsid\":5}");
-	assert_true(aer_wait(c, &a, 5000));
+	assert_true(hnvmf_harness_aer_wait(c, &a, 5000));
 	assert_int_equal(hnvmf_ini_ns_info(c, 5, &info), 0);
 	assert_int_equal(info.nsze * info.lba_size, 8u << 20);
 	uint8_t buf[4096] = {0};
 	assert_int_equal(hnvmf_ini_write(c, 0, 5, info.nsze - 8, 8, buf, sizeof(buf)), 0);
 	/* smaller than in use: refused, the size stays */
 	char msg[1024];
-	assert_int_equal(error_code("hnvmf_subsystem_resize_ns", "{\"nqn\":\"" NQN "\",\"nsid\":5,\"size_mib\":2}", msg,
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "hnvmf_subsystem_resize_ns", "{\"nqn\":\"" NQN "\",\"nsid\":5,\"size_mib\":2}", msg,
 				    sizeof(msg)), -32002);
 	assert_non_null(strstr(msg, "does not shrink"));
 	assert_int_equal(hnvmf_ini_ns_info(c, 5, &info), 0);
@@ -319,7 +237,7 @@ static void test_host_removed_disconnected(void **state)
 	o.nr_io_queues = 1;
 	assert_int_not_equal(hnvmf_ini_ctrl_connect("127.0.0.1", H.port, NQN2, HOST_A, &o, &c), 0); /* not allowed */
 	ok("nvmf_subsystem_add_host", "{\"nqn\":\"" NQN2 "\",\"host\":\"" HOST_A "\"}");
-	c = connect_to(H.port, NQN2, HOST_A, 1);
+	c = hnvmf_harness_connect(H.port, NQN2, HOST_A, 1);
 	assert_true(has_ctrl(HOST_A));
 	ok("nvmf_subsystem_remove_host", "{\"nqn\":\"" NQN2 "\",\"host\":\"" HOST_A "\"}");
 	bool gone = false;
@@ -331,21 +249,10 @@ static void test_host_removed_disconnected(void **state)
 	assert_true(gone);
 	hnvmf_ini_ctrl_disconnect(c);
 	ok("nvmf_subsystem_allow_any_host", "{\"nqn\":\"" NQN2 "\",\"allow_any_host\":true}");
-	c = connect_to(H.port, NQN2, HOST_A, 1);
+	c = hnvmf_harness_connect(H.port, NQN2, HOST_A, 1);
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 	ok("nvmf_delete_subsystem", "{\"nqn\":\"" NQN2 "\"}");
 	assert_int_not_equal(hnvmf_ini_ctrl_connect("127.0.0.1", H.port, NQN2, HOST_A, &o, &c), 0);
-}
-
-static unsigned entries_for(const struct nvmf_discovery_log *log, const char *subnqn, uint16_t port)
-{
-	char svc[8];
-	snprintf(svc, sizeof(svc), "%u", port);
-	unsigned n = 0;
-	for (uint64_t i = 0; i < le64toh(log->numrec); i++)
-		if (strcmp(log->entries[i].subnqn, subnqn) == 0 && strncmp(log->entries[i].trsvcid, svc, sizeof(svc)) == 0)
-			n++;
-	return n;
 }
 
 /* A listener added: the persistent discovery controller gets the event and its log the entry;
@@ -353,31 +260,31 @@ static unsigned entries_for(const struct nvmf_discovery_log *log, const char *su
 static void test_listener_changes_discovery(void **state)
 {
 	(void)state;
-	struct hnvmf_ini_ctrl *d = connect_to(H.disc_port, DISC_NQN, HOST_A, 0);
+	struct hnvmf_ini_ctrl *d = hnvmf_harness_connect(H.disc_port, DISC_NQN, HOST_A, 0);
 	struct nvmf_discovery_log *log;
 	uint16_t port2 = hnvmf_harness_free_port();
 	assert_int_equal(hnvmf_ini_discovery_log(d, &log), 0);
-	assert_int_equal(entries_for(log, NQN, port2), 0);
+	assert_int_equal(hnvmf_harness_disc_entries(log, NQN, port2), 0);
 	free(log);
-	struct aer a;
-	aer_post(d, &a, 1u << 31);
+	struct hnvmf_harness_aer a;
+	hnvmf_harness_aer_post(d, &a, 1u << 31);
 	char p[512];
 	snprintf(p, sizeof(p), "{\"nqn\":\"" NQN "\",\"trtype\":\"TCP\",\"adrfam\":\"IPv4\",\"traddr\":\"127.0.0.1\","
 			       "\"trsvcid\":\"%u\"}", port2);
 	ok("nvmf_subsystem_add_listener", p);
-	assert_true(aer_wait(d, &a, 5000));
+	assert_true(hnvmf_harness_aer_wait(d, &a, 5000));
 	assert_int_equal(le32toh((uint32_t)a.io.cqe.result), 0x0070f002u);
 	assert_int_equal(hnvmf_ini_discovery_log(d, &log), 0);
-	assert_int_equal(entries_for(log, NQN, port2), 1);
+	assert_int_equal(hnvmf_harness_disc_entries(log, NQN, port2), 1);
 	free(log);
-	struct hnvmf_ini_ctrl *c = connect_to(port2, NQN, HOST_A, 1);
+	struct hnvmf_ini_ctrl *c = hnvmf_harness_connect(port2, NQN, HOST_A, 1);
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
 	char msg[512];
-	assert_int_equal(error_code("nvmf_subsystem_add_listener", p, msg, sizeof(msg)), -32002); /* already */
+	assert_int_equal(hnvmf_harness_rpc_error(&H, "nvmf_subsystem_add_listener", p, msg, sizeof(msg)), -32002); /* already */
 	ok("nvmf_subsystem_remove_listener", p);
 	assert_int_equal(hnvmf_ini_discovery_log(d, &log), 0);
-	assert_int_equal(entries_for(log, NQN, port2), 0);
-	assert_true(entries_for(log, NQN, H.port) == 1);
+	assert_int_equal(hnvmf_harness_disc_entries(log, NQN, port2), 0);
+	assert_true(hnvmf_harness_disc_entries(log, NQN, H.port) == 1);
 	free(log);
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(d), 0);
 }
@@ -452,6 +359,39 @@ static void test_hnvmfctl(void **state)
 	assert_non_null(strstr(out, "nvmf_subsystem_add_listener"));
 }
 
+/* hnvmfctl sends each KEY=VALUE with the type the method's parameter has: an NGUID of decimal
+ * digits goes as a string (the daemon refused a number there), a number as a number (the daemon
+ * refuses a string there), and a value that is not of its key's type is a usage error. */
+static void test_hnvmfctl_value_types(void **state)
+{
+	(void)state;
+	char out[16384];
+	const char *ctl = HNVMF_BINARY_DIR "/tools/hnvmfctl";
+	static const char nguid[] = "12345678901234567890123456789012";
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out),
+					  "'%s' -s '%s/ctl.sock' ns add " NQN " nsid=7 type=null size_mib=4 nguid=%s", ctl,
+					  H.dir, nguid),
+			 0);
+	assert_non_null(strstr(out, "namespace 7 (backend api"));
+	assert_int_equal(hnvmf_harness_rpc(&H, "nvmf_get_subsystems", NULL, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, nguid));
+	/* Numbers: size_mib=8 and block_size=4096 are taken as numbers (the namespace has 2048 blocks
+	 * of 4096 bytes); a word where a number goes never reaches the daemon. */
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out),
+					  "'%s' -s '%s/ctl.sock' ns add " NQN " nsid=8 type=null size_mib=8 block_size=4096",
+					  ctl, H.dir),
+			 0);
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' ns add " NQN " nsid=9 type=null size_mib=big",
+					  ctl, H.dir),
+			 2);
+	assert_non_null(strstr(out, "size_mib is a number"));
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' ns add " NQN " nsid=9 type=null readonly=7",
+					  ctl, H.dir),
+			 2);
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' ns remove " NQN " 7", ctl, H.dir), 0);
+	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "'%s' -s '%s/ctl.sock' ns remove " NQN " 8", ctl, H.dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_listener_changes_discovery),
 		cmocka_unit_test(test_persisted_across_restart),
 		cmocka_unit_test(test_hnvmfctl),
+		cmocka_unit_test(test_hnvmfctl_value_types),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

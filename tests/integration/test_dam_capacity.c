@@ -36,13 +36,7 @@
 #define DAM_CPU 1
 
 static const char conf_template[] =
-	"[global]\n"
-	"default_mode = pqm\n"
-	"dam_whitelist = 1\n"
-	"tenants_dir = tenants\n"
-	"control_socket = @DIR@/ctl.sock\n"
-	"[pqm]\n"
-	"cmax = 2\n"
+	HNVMF_CONF_PQM_TENANTS
 	"epoch_ms = 20\n"
 	"dam_cpus = 1\n"
 	"[metrics]\n"

@@ -33,13 +33,7 @@
 #define DAM_REACTOR "hnvmf-dam-r0"
 
 static const char conf_template[] =
-	"[global]\n"
-	"default_mode = pqm\n"
-	"dam_whitelist = 1\n"
-	"tenants_dir = tenants\n"
-	"control_socket = @DIR@/ctl.sock\n"
-	"[pqm]\n"
-	"cmax = 2\n"
+	HNVMF_CONF_PQM_TENANTS
 	"dam_cpus = 1\n"
 	"dam_queues_per_cpu = 2\n"
 	HNVMF_CONF_IO_RAM0("64M", SUBNQN)
@@ -80,20 +74,6 @@ static int teardown(void **state)
 	return hnvmf_harness_stop(&H) == 0 ? 0 : -1;
 }
 
-static struct hnvmf_ini_ctrl *connect_host(const char *host, const char *secret)
-{
-	struct hnvmf_ini_ctrl_opts o;
-	hnvmf_ini_ctrl_opts_default(&o);
-	o.nr_io_queues = 2;
-	o.io_depth = 32;
-	o.dhchap_secret = secret;
-	struct hnvmf_ini_ctrl *c = NULL;
-	int r = hnvmf_ini_ctrl_connect("127.0.0.1", H.port, SUBNQN, host, &o, &c);
-	if (r)
-		fail_msg("connect %s: %d", host, r);
-	return c;
-}
-
 static struct hnvmf_harness_queue queue(const char *host, unsigned qid)
 {
 	struct hnvmf_harness_queue q;
@@ -119,7 +99,8 @@ static void test_dam_queue_runs_on_its_dam_reactor(void **state)
 	(void)state;
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		skip();
-	struct hnvmf_ini_ctrl *dam = connect_host(HOST_DAM, key), *pqm = connect_host(HOST_SHARED, NULL);
+	struct hnvmf_ini_ctrl *dam = hnvmf_harness_connect_key(H.port, SUBNQN, HOST_DAM, 2, key),
+			      *pqm = hnvmf_harness_connect_key(H.port, SUBNQN, HOST_SHARED, 2, NULL);
 	char line[1024];
 	assert_true(hnvmf_harness_ctrl_line(&H, HOST_DAM, line, sizeof(line)));
 	if (!strstr(line, "q1:dam+auth q2:dam+auth"))
@@ -192,7 +173,7 @@ static void test_moves_under_load_lose_nothing(void **state)
 	(void)state;
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		skip();
-	struct load l = {.c = connect_host(HOST_DAM, key)};
+	struct load l = {.c = hnvmf_harness_connect_key(H.port, SUBNQN, HOST_DAM, 2, key)};
 	wait_on(HOST_DAM, 1, DAM_REACTOR);
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, load_run, &l), 0);

@@ -24,13 +24,7 @@
 #define HOST_REFUSE "nqn.2026-01.io.hnvmf.test:dam-fallback-refuse"
 
 static const char conf_template[] =
-	"[global]\n"
-	"default_mode = pqm\n"
-	"dam_whitelist = 1\n"
-	"tenants_dir = tenants\n"
-	"control_socket = @DIR@/ctl.sock\n"
-	"[pqm]\n"
-	"cmax = 2\n"
+	HNVMF_CONF_PQM_TENANTS
 	HNVMF_CONF_IO_RAM0("32M", SUBNQN);
 
 static struct hnvmf_harness H;
@@ -63,20 +57,6 @@ static int teardown(void **state)
 {
 	(void)state;
 	return hnvmf_harness_stop(&H) == 0 ? 0 : -1;
-}
-
-static struct hnvmf_ini_ctrl *connect_tenant(const char *host, const char *key)
-{
-	struct hnvmf_ini_ctrl_opts o;
-	hnvmf_ini_ctrl_opts_default(&o);
-	o.nr_io_queues = 2;
-	o.io_depth = 32;
-	o.dhchap_secret = key;
-	struct hnvmf_ini_ctrl *c = NULL;
-	int r = hnvmf_ini_ctrl_connect("127.0.0.1", H.port, SUBNQN, host, &o, &c);
-	if (r)
-		fail_msg("connect %s: %d", host, r);
-	return c;
 }
 
 struct load {
@@ -123,7 +103,7 @@ static unsigned dam_units_used(void)
 static void test_revoke_to_pqm_under_load(void **state)
 {
 	(void)state;
-	struct load l = {.c = connect_tenant(HOST_PQM_FB, key_a)};
+	struct load l = {.c = hnvmf_harness_connect_key(H.port, SUBNQN, HOST_PQM_FB, 2, key_a)};
 	char line[1024], out[256];
 	hnvmf_harness_ctrl_line(&H, HOST_PQM_FB, line, sizeof(line));
 	assert_non_null(strstr(line, "q1:dam+auth q2:dam+auth"));
@@ -157,7 +137,7 @@ static void test_revoke_to_pqm_under_load(void **state)
 static void test_revoke_with_refuse_disconnects(void **state)
 {
 	(void)state;
-	struct hnvmf_ini_ctrl *c = connect_tenant(HOST_REFUSE, key_b);
+	struct hnvmf_ini_ctrl *c = hnvmf_harness_connect_key(H.port, SUBNQN, HOST_REFUSE, 2, key_b);
 	char line[1024], out[256];
 	hnvmf_harness_ctrl_line(&H, HOST_REFUSE, line, sizeof(line));
 	assert_non_null(strstr(line, "q1:dam+auth"));

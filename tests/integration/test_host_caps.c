@@ -38,17 +38,7 @@ static const char conf_template[] =
 
 static struct hnvmf_harness H;
 
-static int setup(void **state)
-{
-	(void)state;
-	return hnvmf_harness_start(&H, conf_template);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return hnvmf_harness_stop(&H) == 0 ? 0 : -1;
-}
+HNVMF_HARNESS_GROUP_FIXTURES(H, conf_template)
 
 static int ctrl(const char *sub, const char *host, unsigned nr_io, struct hnvmf_ini_ctrl **c)
 {

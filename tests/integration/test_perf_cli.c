@@ -29,17 +29,7 @@
 static struct hnvmf_harness H;
 static char out[65536];
 
-static int setup(void **state)
-{
-	(void)state;
-	return hnvmf_harness_start(&H, NULL);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return hnvmf_harness_stop(&H) == 0 ? 0 : -1;
-}
+HNVMF_HARNESS_GROUP_FIXTURES(H, NULL)
 
 /* hnvmf-perf with args (printf-style), its output into out; the test is skipped when it was
  * not built. */

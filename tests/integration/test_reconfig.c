@@ -6,7 +6,6 @@
  * GENCTR and raises the Discovery Log Change event on a persistent discovery controller; a bad
  * file, or one changing what is read only at start, changes nothing; many reloads with hosts
  * connected keep the daemon's descriptors and memory flat. */
-#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <pthread.h>
@@ -127,55 +126,6 @@ static void reload_ok(const struct shape *s)
 
 static int sc(int status) { return status & 0x7ff; }
 
-static struct hnvmf_ini_ctrl *connect_to(uint16_t port, const char *subnqn, const char *host, unsigned nq)
-{
-	struct hnvmf_ini_ctrl_opts o;
-	hnvmf_ini_ctrl_opts_default(&o);
-	o.nr_io_queues = nq;
-	o.io_depth = 32;
-	if (!nq)
-		o.kato_ms = 30000; /* a persistent discovery controller */
-	struct hnvmf_ini_ctrl *c = NULL;
-	int r = hnvmf_ini_ctrl_connect("127.0.0.1", port, subnqn, host, &o, &c);
-	if (r)
-		fail_msg("connect to %s as %s: %d", subnqn, host, r);
-	return c;
-}
-
-struct aer {
-	struct hnvmf_ini_io io;
-	bool done;
-};
-
-static void aer_cb(struct hnvmf_ini_io *io) { ((struct aer *)io->arg)->done = true; }
-
-/* Enables the events (Asynchronous Event Configuration bits) and posts one request. */
-static void aer_post(struct hnvmf_ini_ctrl *c, struct aer *a, uint32_t enable)
-{
-	if (enable) {
-		union hnvmf_sqe sqe;
-		memset(&sqe, 0, sizeof(sqe));
-		hnvmf_sqe_set_features(&sqe, NVME_FEAT_FID_ASYNC_EVENT, enable);
-		struct hnvmf_cqe cqe;
-		assert_int_equal(hnvmf_ini_admin_exec(c, &sqe, NULL, 0, HNVMF_INI_NONE, &cqe), 0);
-	}
-	memset(a, 0, sizeof(*a));
-	a->io.sqe.common.opcode = nvme_admin_async_event;
-	a->io.done = aer_cb;
-	a->io.arg = a;
-	assert_int_equal(hnvmf_ini_submit(c->admin, &a->io), 0);
-}
-
-/* Polls the admin queue up to ms for the request's completion. */
-static bool aer_wait(struct hnvmf_ini_ctrl *c, struct aer *a, int ms)
-{
-	for (int t = 0; t < ms / 20 && !a->done; t++) {
-		hnvmf_ini_queue_wait(c->admin, 20);
-		assert_true(hnvmf_ini_queue_process(c->admin) >= 0);
-	}
-	return a->done;
-}
-
 static unsigned changed_list(struct hnvmf_ini_ctrl *c, uint32_t *list)
 {
 	assert_int_equal(hnvmf_ini_get_log(c, NVME_LOG_LID_CHANGED_NS, 0xffffffff, 0, list, 4096), 0);
@@ -187,39 +137,28 @@ static unsigned changed_list(struct hnvmf_ini_ctrl *c, uint32_t *list)
 	return n;
 }
 
-static bool ns_active(struct hnvmf_ini_ctrl *c, uint32_t nsid)
-{
-	uint32_t nsids[64];
-	unsigned n = 0;
-	assert_int_equal(hnvmf_ini_active_ns(c, nsids, 64, &n), 0);
-	for (unsigned i = 0; i < n; i++)
-		if (nsids[i] == nsid)
-			return true;
-	return false;
-}
-
 /* Added, then more changes before the log is read: the event is reported once (masked until the
  * log is read), the list holds each NSID once in increasing order, Identify shows the new
  * namespace; a removal is announced the same way and its NSID answers Invalid Namespace. */
 static void test_namespace_add_remove_events(void **state)
 {
 	(void)state;
-	struct hnvmf_ini_ctrl *c = connect_to(H.port, NQN_A, HOST_1, 1);
-	struct aer a;
-	aer_post(c, &a, 1u << 8);
-	assert_false(ns_active(c, 3));
+	struct hnvmf_ini_ctrl *c = hnvmf_harness_connect(H.port, NQN_A, HOST_1, 1);
+	struct hnvmf_harness_aer a;
+	hnvmf_harness_aer_post(c, &a, 1u << 8);
+	assert_false(hnvmf_harness_ns_active(c, 3));
 
 	reload_ok(&(struct shape){.ns4 = true});
-	assert_true(aer_wait(c, &a, 5000));
+	assert_true(hnvmf_harness_aer_wait(c, &a, 5000));
 	assert_int_equal(a.io.status, 0);
 	assert_int_equal(le32toh((uint32_t)a.io.cqe.result), 0x00040002u);
 
 	/* Not read yet: a second change is listed, but no second event. */
-	struct aer a2;
-	aer_post(c, &a2, 0);
+	struct hnvmf_harness_aer a2;
+	hnvmf_harness_aer_post(c, &a2, 0);
 	reload_ok(&(struct shape){.ns3 = true, .ns4 = true});
 	reload_ok(&(struct shape){.ns3 = true, .ns4 = true}); /* unchanged: nothing listed twice */
-	assert_false(aer_wait(c, &a2, 300));
+	assert_false(hnvmf_harness_aer_wait(c, &a2, 300));
 	uint32_t list[1024];
 	assert_int_equal(changed_list(c, list), 2);
 	assert_int_equal(list[0], 3);
@@ -227,16 +166,16 @@ static void test_namespace_add_remove_events(void **state)
 	struct hnvmf_ini_ns_info info;
 	assert_int_equal(hnvmf_ini_ns_info(c, 3, &info), 0);
 	assert_int_equal(info.nsze, (8u << 20) / info.lba_size);
-	assert_true(ns_active(c, 3) && ns_active(c, 4));
+	assert_true(hnvmf_harness_ns_active(c, 3) && hnvmf_harness_ns_active(c, 4));
 	uint8_t buf[4096];
 	assert_int_equal(hnvmf_ini_write(c, 0, 3, 0, 8, buf, sizeof(buf)), 0);
 
 	/* The log was read: the next change raises the event again. */
 	reload_ok(&(struct shape){.ns4 = true});
-	assert_true(aer_wait(c, &a2, 5000));
+	assert_true(hnvmf_harness_aer_wait(c, &a2, 5000));
 	assert_int_equal(changed_list(c, list), 1);
 	assert_int_equal(list[0], 3);
-	assert_false(ns_active(c, 3));
+	assert_false(hnvmf_harness_ns_active(c, 3));
 	int r = hnvmf_ini_read(c, 0, 3, 0, 8, buf, sizeof(buf));
 	assert_int_equal(sc(r), NVME_SC_INVALID_NS);
 	assert_int_equal(hnvmf_ini_read(c, 0, 1, 0, 8, buf, sizeof(buf)), 0); /* the others serve on */
@@ -281,7 +220,7 @@ static void rw_done(struct hnvmf_ini_io *io)
 static void test_namespace_removed_under_io(void **state)
 {
 	(void)state;
-	struct hnvmf_ini_ctrl *c = connect_to(H.port, NQN_A, HOST_1, 1);
+	struct hnvmf_ini_ctrl *c = hnvmf_harness_connect(H.port, NQN_A, HOST_1, 1);
 	static struct rw w[16];
 	unsigned ok = 0, gone = 0, other = 0;
 	for (int i = 0; i < 16; i++)
@@ -339,16 +278,16 @@ static void test_namespace_removed_under_io(void **state)
 static void test_grown_file(void **state)
 {
 	(void)state;
-	struct hnvmf_ini_ctrl *c = connect_to(H.port, NQN_A, HOST_1, 1);
+	struct hnvmf_ini_ctrl *c = hnvmf_harness_connect(H.port, NQN_A, HOST_1, 1);
 	struct hnvmf_ini_ns_info info;
 	assert_int_equal(hnvmf_ini_ns_info(c, 2, &info), 0);
 	assert_int_equal(info.nsze * info.lba_size, 1u << 20);
-	struct aer a;
-	aer_post(c, &a, 1u << 8);
+	struct hnvmf_harness_aer a;
+	hnvmf_harness_aer_post(c, &a, 1u << 8);
 	char out[2048];
 	assert_int_equal(hnvmf_harness_sh(out, sizeof(out), "truncate -s 4M '%s/f0.img'", H.dir), 0);
 	reload_ok(&(struct shape){0});
-	assert_true(aer_wait(c, &a, 5000));
+	assert_true(hnvmf_harness_aer_wait(c, &a, 5000));
 	uint32_t list[1024];
 	assert_int_equal(changed_list(c, list), 1);
 	assert_int_equal(list[0], 2);
@@ -390,9 +329,9 @@ static bool has_ctrl(const char *subnqn, const char *host)
 static void test_host_removed(void **state)
 {
 	(void)state;
-	struct hnvmf_ini_ctrl *c1 = connect_to(H.port, NQN_B, HOST_1, 1);
-	struct hnvmf_ini_ctrl *c2 = connect_to(H.port, NQN_B, HOST_2, 1);
-	struct hnvmf_ini_ctrl *ca = connect_to(H.port, NQN_A, HOST_1, 1); /* A allows any host */
+	struct hnvmf_ini_ctrl *c1 = hnvmf_harness_connect(H.port, NQN_B, HOST_1, 1);
+	struct hnvmf_ini_ctrl *c2 = hnvmf_harness_connect(H.port, NQN_B, HOST_2, 1);
+	struct hnvmf_ini_ctrl *ca = hnvmf_harness_connect(H.port, NQN_A, HOST_1, 1); /* A allows any host */
 	assert_true(has_ctrl(NQN_B, HOST_1));
 	reload_ok(&(struct shape){.drop_host1 = true});
 	/* The controller leaves the table as the reload answers; its queues close right after. */
@@ -414,69 +353,58 @@ static void test_host_removed(void **state)
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(ca), 0);
 }
 
-static unsigned entries_for(const struct nvmf_discovery_log *log, const char *subnqn, uint16_t port)
-{
-	char svc[8];
-	snprintf(svc, sizeof(svc), "%u", port);
-	unsigned n = 0;
-	for (uint64_t i = 0; i < le64toh(log->numrec); i++)
-		if (strcmp(log->entries[i].subnqn, subnqn) == 0 && strncmp(log->entries[i].trsvcid, svc, sizeof(svc)) == 0)
-			n++;
-	return n;
-}
-
 /* A listener added: reachable, in the discovery log with a new GENCTR, and the persistent
  * discovery controller gets the event; then a subsystem added and removed likewise (its
  * controller disconnected, a new Connect refused). */
 static void test_discovery_follows(void **state)
 {
 	(void)state;
-	struct hnvmf_ini_ctrl *d = connect_to(H.disc_port, DISC_NQN, HOST_1, 0);
+	struct hnvmf_ini_ctrl *d = hnvmf_harness_connect(H.disc_port, DISC_NQN, HOST_1, 0);
 	struct nvmf_discovery_log *log;
 	assert_int_equal(hnvmf_ini_discovery_log(d, &log), 0);
 	uint64_t gen = le64toh(log->genctr);
 	uint16_t port2 = hnvmf_harness_free_port();
-	assert_int_equal(entries_for(log, NQN_A, port2), 0);
+	assert_int_equal(hnvmf_harness_disc_entries(log, NQN_A, port2), 0);
 	free(log);
-	struct aer a;
-	aer_post(d, &a, 1u << 31);
+	struct hnvmf_harness_aer a;
+	hnvmf_harness_aer_post(d, &a, 1u << 31);
 
 	reload_ok(&(struct shape){.port2 = port2});
-	assert_true(aer_wait(d, &a, 5000));
+	assert_true(hnvmf_harness_aer_wait(d, &a, 5000));
 	assert_int_equal(le32toh((uint32_t)a.io.cqe.result), 0x0070f002u);
 	assert_int_equal(hnvmf_ini_discovery_log(d, &log), 0);
 	assert_true(le64toh(log->genctr) > gen);
 	gen = le64toh(log->genctr);
-	assert_int_equal(entries_for(log, NQN_A, port2), 1);
-	assert_int_equal(entries_for(log, NQN_B, port2), 1); /* HOST_1 is one of B's hosts */
+	assert_int_equal(hnvmf_harness_disc_entries(log, NQN_A, port2), 1);
+	assert_int_equal(hnvmf_harness_disc_entries(log, NQN_B, port2), 1); /* HOST_1 is one of B's hosts */
 	free(log);
-	struct hnvmf_ini_ctrl *c = connect_to(port2, NQN_A, HOST_1, 1);
+	struct hnvmf_ini_ctrl *c = hnvmf_harness_connect(port2, NQN_A, HOST_1, 1);
 	uint8_t buf[4096];
 	assert_int_equal(hnvmf_ini_read(c, 0, 1, 0, 8, buf, sizeof(buf)), 0);
 
 	/* The same file again: nothing the discovery log shows changed, no event. */
-	aer_post(d, &a, 0);
+	hnvmf_harness_aer_post(d, &a, 0);
 	reload_ok(&(struct shape){.port2 = port2});
-	assert_false(aer_wait(d, &a, 300));
+	assert_false(hnvmf_harness_aer_wait(d, &a, 300));
 	assert_int_equal(hnvmf_ini_discovery_log(d, &log), 0);
 	assert_int_equal(le64toh(log->genctr), gen);
 	free(log);
 
 	reload_ok(&(struct shape){.port2 = port2, .subsys_c = true});
-	assert_true(aer_wait(d, &a, 5000));
+	assert_true(hnvmf_harness_aer_wait(d, &a, 5000));
 	assert_int_equal(hnvmf_ini_discovery_log(d, &log), 0);
 	assert_true(le64toh(log->genctr) > gen);
-	assert_int_equal(entries_for(log, NQN_C, port2), 1);
+	assert_int_equal(hnvmf_harness_disc_entries(log, NQN_C, port2), 1);
 	free(log);
-	struct hnvmf_ini_ctrl *cc = connect_to(H.port, NQN_C, HOST_3, 1);
+	struct hnvmf_ini_ctrl *cc = hnvmf_harness_connect(H.port, NQN_C, HOST_3, 1);
 	assert_int_equal(hnvmf_ini_write(cc, 0, 1, 0, 8, buf, sizeof(buf)), 0);
 
 	/* Removed: HOST_3's controller goes, the connection on io2 stays, a new Connect is refused. */
-	aer_post(d, &a, 0);
+	hnvmf_harness_aer_post(d, &a, 0);
 	reload_ok(&(struct shape){.port2 = port2});
-	assert_true(aer_wait(d, &a, 5000));
+	assert_true(hnvmf_harness_aer_wait(d, &a, 5000));
 	assert_int_equal(hnvmf_ini_discovery_log(d, &log), 0);
-	assert_int_equal(entries_for(log, NQN_C, port2), 0);
+	assert_int_equal(hnvmf_harness_disc_entries(log, NQN_C, port2), 0);
 	free(log);
 	assert_false(has_ctrl(NULL, HOST_3));
 	assert_true(hnvmf_ini_read(cc, 0, 1, 0, 8, buf, sizeof(buf)) != 0);
@@ -488,11 +416,11 @@ static void test_discovery_follows(void **state)
 	assert_true(hnvmf_ini_ctrl_connect("127.0.0.1", H.port, NQN_C, HOST_3, &o, &refused) != 0);
 
 	/* The listener removed: gone from the log; the controller made through it stays. */
-	aer_post(d, &a, 0);
+	hnvmf_harness_aer_post(d, &a, 0);
 	reload_ok(&(struct shape){0});
-	assert_true(aer_wait(d, &a, 5000));
+	assert_true(hnvmf_harness_aer_wait(d, &a, 5000));
 	assert_int_equal(hnvmf_ini_discovery_log(d, &log), 0);
-	assert_int_equal(entries_for(log, NQN_A, port2), 0);
+	assert_int_equal(hnvmf_harness_disc_entries(log, NQN_A, port2), 0);
 	free(log);
 	assert_int_equal(hnvmf_ini_read(c, 0, 1, 0, 8, buf, sizeof(buf)), 0);
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
@@ -504,7 +432,7 @@ static void test_discovery_follows(void **state)
 static void test_bad_file_changes_nothing(void **state)
 {
 	(void)state;
-	struct hnvmf_ini_ctrl *c = connect_to(H.port, NQN_A, HOST_1, 1);
+	struct hnvmf_ini_ctrl *c = hnvmf_harness_connect(H.port, NQN_A, HOST_1, 1);
 	char out[2048];
 	write_conf(&(struct shape){.ns3 = true, .extra = "[subsystem " NQN_C "]\nnamespace = 1:nosuch\n"});
 	reload(out, sizeof(out));
@@ -513,51 +441,24 @@ static void test_bad_file_changes_nothing(void **state)
 	if (strncmp(out, where, strlen(where)) != 0)
 		fail_msg("answer: %s", out);
 	assert_true(hnvmf_harness_log_wait(&H, "reload refused, running configuration unchanged: ", 5000));
-	assert_false(ns_active(c, 3));
+	assert_false(hnvmf_harness_ns_active(c, 3));
 
 	write_conf(&(struct shape){.ns3 = true, .global = "queue_depth = 64\n"});
 	reload(out, sizeof(out));
 	assert_non_null(strstr(out, "error: "));
 	assert_non_null(strstr(out, "queue_depth"));
-	assert_false(ns_active(c, 3));
+	assert_false(hnvmf_harness_ns_active(c, 3));
 
 	write_conf(&(struct shape){.ns3 = true, .extra = "[backend huge]\ntype = ram\nsize = 64T\n"
 							 "[subsystem " NQN_C "]\nnamespace = 1:huge\n"});
 	reload(out, sizeof(out));
 	assert_non_null(strstr(out, "backend huge"));
 	assert_non_null(strstr(out, "memory"));
-	assert_false(ns_active(c, 3));
+	assert_false(hnvmf_harness_ns_active(c, 3));
 
 	reload_ok(&(struct shape){.ns3 = true});
-	assert_true(ns_active(c, 3));
+	assert_true(hnvmf_harness_ns_active(c, 3));
 	assert_int_equal(hnvmf_ini_ctrl_disconnect(c), 0);
-}
-
-static long proc_rss_kib(void)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)H.pid);
-	FILE *f = fopen(path, "r");
-	long kib = -1;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kib;
-}
-
-static long proc_fds(void)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)H.pid);
-	DIR *d = opendir(path);
-	long n = 0;
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
 }
 
 /* Reloads that add and remove a namespace, a file namespace and a listener, with hosts
@@ -565,8 +466,8 @@ static long proc_fds(void)
 static void test_many_reloads(void **state)
 {
 	(void)state;
-	struct hnvmf_ini_ctrl *c = connect_to(H.port, NQN_A, HOST_1, 1);
-	struct hnvmf_ini_ctrl *c2 = connect_to(H.port, NQN_B, HOST_2, 1);
+	struct hnvmf_ini_ctrl *c = hnvmf_harness_connect(H.port, NQN_A, HOST_1, 1);
+	struct hnvmf_ini_ctrl *c2 = hnvmf_harness_connect(H.port, NQN_B, HOST_2, 1);
 	uint16_t port2 = hnvmf_harness_free_port();
 	const unsigned warm = 40, n = 400;
 	long rss0 = 0, fds0 = 0;
@@ -578,11 +479,11 @@ static void test_many_reloads(void **state)
 		assert_int_equal(hnvmf_ini_read(c2, 0, 1, i % 1000, 8, buf, sizeof(buf)), 0);
 		assert_int_equal(hnvmf_ini_keep_alive(c), 0);
 		if (i == warm) {
-			rss0 = proc_rss_kib();
-			fds0 = proc_fds();
+			rss0 = hnvmf_harness_rss_kib(H.pid);
+			fds0 = hnvmf_harness_fds(H.pid);
 		}
 	}
-	long rss = proc_rss_kib(), fds = proc_fds();
+	long rss = hnvmf_harness_rss_kib(H.pid), fds = hnvmf_harness_fds(H.pid);
 	print_message("%u reloads: RSS %ld KiB after %u, %ld KiB after %u; fds %ld, %ld\n", n, rss0, warm, rss, n,
 		      fds0, fds);
 	assert_int_equal(fds, fds0);
@@ -596,11 +497,11 @@ static void test_many_reloads(void **state)
 static void test_ana_state_reloaded(void **state)
 {
 	(void)state;
-	struct hnvmf_ini_ctrl *c = connect_to(H.port, NQN_B, HOST_1, 1);
-	struct aer a;
-	aer_post(c, &a, 1u << 11);
+	struct hnvmf_ini_ctrl *c = hnvmf_harness_connect(H.port, NQN_B, HOST_1, 1);
+	struct hnvmf_harness_aer a;
+	hnvmf_harness_aer_post(c, &a, 1u << 11);
 	reload_ok(&(struct shape){.extra = "ana_state = 1:inaccessible\n"});
-	assert_true(aer_wait(c, &a, 5000));
+	assert_true(hnvmf_harness_aer_wait(c, &a, 5000));
 	assert_int_equal(le32toh((uint32_t)a.io.cqe.result), 0x000c0302u);
 	uint8_t buf[4096];
 	assert_int_equal(sc(hnvmf_ini_read(c, 0, 1, 0, 8, buf, sizeof(buf))), NVME_SCT_PATH << 8 | NVME_SC_ANA_INACCESSIBLE);

@@ -10,7 +10,6 @@
  * run: the change written before the last of them is applied (none dropped).
  *
  * To soak the main file's reload too, add steps that rewrite hnvmf.conf (H.conf_path). */
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -96,20 +95,6 @@ static bool log_wait_from(const char *needle)
 	return false;
 }
 
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	long kib = -1;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kib;
-}
-
 static unsigned long long mono_ms(void)
 {
 	struct timespec ts;
@@ -132,19 +117,6 @@ static unsigned long long cpu_ticks(pid_t pid)
 	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return 0;
 	return ut + st;
-}
-
-static long open_fds(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	long n = 0;
-	for (struct dirent *e; d && (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return d ? n : -1;
 }
 
 static unsigned reload_count(void)
@@ -311,7 +283,7 @@ static void test_reloads_bounded_memory_and_fds(void **state)
 		reload(i, must_apply);
 		if (i % SAMPLE_EVERY && i != WARMUP)
 			continue;
-		long rss = rss_kib(H.pid), fds = open_fds(H.pid);
+		long rss = hnvmf_harness_rss_kib(H.pid), fds = hnvmf_harness_fds(H.pid);
 		assert_true(rss > 0 && fds > 0);
 		if (i == WARMUP) {
 			rss0 = rss;

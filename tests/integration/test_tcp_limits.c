@@ -5,7 +5,6 @@
  * conn_buffer_mib per queue (buffer_mib in all) yet all complete with the right data once the
  * host reads. Each test runs its own daemon with small limits. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -63,28 +62,13 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-static int count_fds(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	assert_non_null(d);
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* The daemon's descriptors settle back to at most base within timeout_ms. */
 static void fds_back_to(const struct hnvmf_harness *h, int base, int timeout_ms)
 {
-	int n = count_fds(h->pid);
+	int n = (int)hnvmf_harness_fds(h->pid);
 	for (int waited = 0; n > base && waited < timeout_ms; waited += 50) {
 		sleep_ms(50);
-		n = count_fds(h->pid);
+		n = (int)hnvmf_harness_fds(h->pid);
 	}
 	if (n > base)
 		fail_msg("hnvmfd holds %d descriptors, %d before the idle connections", n, base);
@@ -93,28 +77,13 @@ static void fds_back_to(const struct hnvmf_harness *h, int base, int timeout_ms)
 /* The daemon's descriptors reach at least want within 2 s. */
 static void fds_reach(const struct hnvmf_harness *h, int want)
 {
-	int n = count_fds(h->pid);
+	int n = (int)hnvmf_harness_fds(h->pid);
 	for (int waited = 0; n < want && waited < 2000; waited += 20) {
 		sleep_ms(20);
-		n = count_fds(h->pid);
+		n = (int)hnvmf_harness_fds(h->pid);
 	}
 	if (n < want)
 		fail_msg("hnvmfd holds %d descriptors, expected at least %d", n, want);
-}
-
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	long kib = -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	assert_true(kib > 0);
-	return kib;
 }
 
 static struct hnvmf_ini_ctrl *connect_ctrl(const char *addr, uint16_t port, unsigned nio)
@@ -149,7 +118,7 @@ static void test_idle_connections_reaped(void **state)
 	(void)state;
 	struct hnvmf_harness h;
 	start(&h, timeout_conf);
-	int base = count_fds(h.pid);
+	int base = (int)hnvmf_harness_fds(h.pid);
 	for (int stage = 0; stage < 2; stage++) {
 		int fds[NIDLE];
 		for (int i = 0; i < NIDLE; i++) {
@@ -366,11 +335,11 @@ static void test_unread_responses_bounded(void **state)
 		assert_true(fd[q] >= 0);
 	}
 	sleep_ms(200);
-	long base = rss_kib(h.pid);
+	long base = hnvmf_harness_rss_kib(h.pid);
 	for (int q = 0; q < 2; q++)
 		send_reads(fd[q]);
 	sleep_ms(2000);
-	long grown = rss_kib(h.pid) - base;
+	long grown = hnvmf_harness_rss_kib(h.pid) - base;
 	long bound = (2 * CONN_BUF_MIB + 8) * 1024L;
 	print_message("hnvmfd RSS grew by %ld KiB with %u MiB of reads unread (bound %ld KiB)\n",
 		      grown, 2 * NREADS, bound);

@@ -39,17 +39,7 @@ static const char conf[] =
 	"allow_any_host = yes\n"
 	"namespace = 2:null0\n";
 
-static int setup(void **state)
-{
-	(void)state;
-	return hnvmf_harness_start(&H, conf);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return hnvmf_harness_stop(&H) == 0 ? 0 : -1;
-}
+HNVMF_HARNESS_GROUP_FIXTURES(H, conf)
 
 static void write_then_null_read(bool digests)
 {

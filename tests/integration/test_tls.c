@@ -27,13 +27,7 @@
 #define HOST_DAM "nqn.2026-01.io.hnvmf.test:tls-dam"
 
 static const char conf_template[] =
-	"[global]\n"
-	"default_mode = pqm\n"
-	"dam_whitelist = 1\n"
-	"tenants_dir = tenants\n"
-	"control_socket = @DIR@/ctl.sock\n"
-	"[pqm]\n"
-	"cmax = 2\n"
+	HNVMF_CONF_PQM_TENANTS
 	"epoch_ms = 20\n"
 	"[listener secure]\n"
 	"transport = tcp\n"

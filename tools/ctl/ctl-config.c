@@ -8,7 +8,7 @@
 #include "tools/ctl/ctl.h"
 
 /* NQN, then the positional arguments named in pos (NULL-ended), then KEY=VALUE ones of keys. */
-static int positional(int argc, char **argv, const char *const *pos, const char *const *keys, const char *usage,
+static int positional(int argc, char **argv, const char *const *pos, const struct ctl_key *keys, const char *usage,
 		      struct json_object **params)
 {
 	int npos = 0;
@@ -39,7 +39,8 @@ static int to_int(struct json_object **params, const char *key, const char *usag
 
 static int subsys_add(int argc, char **argv, struct json_object **p)
 {
-	static const char *const keys[] = {"serial_number", "model_number", "allow_any_host", NULL};
+	static const struct ctl_key keys[] = {
+		{"serial_number", CTL_STRING}, {"model_number", CTL_STRING}, {"allow_any_host", CTL_BOOL}, {NULL, 0}};
 	return positional(argc, argv, (const char *const[]){"nqn", NULL}, keys,
 			  "subsystem add SUBNQN [serial_number=SN] [model_number=MN] [allow_any_host=yes]", p);
 }
@@ -51,9 +52,15 @@ static int nqn_only(int argc, char **argv, struct json_object **p)
 
 static int ns_add(int argc, char **argv, struct json_object **p)
 {
-	static const char *const keys[] = {"nsid", "backend", "type", "size", "size_mib", "block_size", "readonly",
-					   "path", "ceph_conf", "pool", "image", "client", "rados_namespace",
-					   "nguid", "uuid", "ana_group", NULL};
+	/* As nvmf_subsystem_add_ns takes them (target/rpc-config.c): nguid and uuid are text even
+	 * when all digits. */
+	static const struct ctl_key keys[] = {
+		{"nsid", CTL_NUMBER},	     {"backend", CTL_STRING}, {"type", CTL_STRING},
+		{"size", CTL_NUMBER},	     {"size_mib", CTL_NUMBER}, {"block_size", CTL_NUMBER},
+		{"readonly", CTL_BOOL},	     {"path", CTL_STRING},    {"ceph_conf", CTL_STRING},
+		{"pool", CTL_STRING},	     {"image", CTL_STRING},   {"client", CTL_STRING},
+		{"rados_namespace", CTL_STRING}, {"nguid", CTL_STRING}, {"uuid", CTL_STRING},
+		{"ana_group", CTL_NUMBER},   {NULL, 0}};
 	return positional(argc, argv, (const char *const[]){"nqn", NULL}, keys,
 			  "ns add SUBNQN type=ram|null|file|rbd ... | backend=NAME  (--help lists the keys)", p);
 }
@@ -68,7 +75,7 @@ static int ns_remove(int argc, char **argv, struct json_object **p)
 static int ns_resize(int argc, char **argv, struct json_object **p)
 {
 	static const char usage[] = "ns resize SUBNQN NSID [size_mib=N | size=BYTES]";
-	static const char *const keys[] = {"size", "size_mib", NULL};
+	static const struct ctl_key keys[] = {{"size", CTL_NUMBER}, {"size_mib", CTL_NUMBER}, {NULL, 0}};
 	int rc = positional(argc, argv, (const char *const[]){"nqn", "nsid", NULL}, keys, usage, p);
 	return rc ? rc : to_int(p, "nsid", usage);
 }
@@ -90,8 +97,8 @@ static int any_host(int argc, char **argv, struct json_object **p)
 
 static int listener_args(int argc, char **argv, struct json_object **p, bool add)
 {
-	static const char *const add_keys[] = {"trtype", "secure_channel", NULL};
-	static const char *const remove_keys[] = {"trtype", NULL};
+	static const struct ctl_key add_keys[] = {{"trtype", CTL_STRING}, {"secure_channel", CTL_BOOL}, {NULL, 0}};
+	static const struct ctl_key remove_keys[] = {{"trtype", CTL_STRING}, {NULL, 0}};
 	return positional(argc, argv, (const char *const[]){"nqn", "traddr", "trsvcid", NULL},
 			  add ? add_keys : remove_keys,
 			  add ? "listener add SUBNQN TRADDR TRSVCID [trtype=tcp|rdma] [secure_channel=yes]"

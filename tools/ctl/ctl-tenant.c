@@ -5,16 +5,24 @@
 
 #include "tools/ctl/ctl.h"
 
-/* Every key a tenant file has (docs/configuration.md); null (KEY=) removes one. */
-static const char *const tenant_keys[] = {
-	"subsystems", "mode", "permission_level", "reserved_iops", "weight", "max_iops", "max_read_mbps",
-	"max_write_mbps", "max_mbps", "latency_target_us", "max_queues", "dam_fallback", "dhchap_secret",
-	"dhchap_ctrl_secret", "dhchap_hashes", "dhchap_dhgroups", "tls_psk", NULL,
+/* Every key a tenant file has (docs/configuration.md), with the type of its value there; null
+ * (KEY=) removes one. */
+static const struct ctl_key tenant_keys[] = {
+	{"subsystems", CTL_STRING},	   {"mode", CTL_STRING},	     {"permission_level", CTL_NUMBER},
+	{"reserved_iops", CTL_NUMBER},	   {"weight", CTL_NUMBER},	     {"max_iops", CTL_NUMBER},
+	{"max_read_mbps", CTL_NUMBER},	   {"max_write_mbps", CTL_NUMBER},   {"max_mbps", CTL_NUMBER},
+	{"latency_target_us", CTL_NUMBER}, {"max_queues", CTL_NUMBER},	     {"dam_fallback", CTL_STRING},
+	{"dhchap_secret", CTL_STRING},	   {"dhchap_ctrl_secret", CTL_STRING}, {"dhchap_hashes", CTL_STRING},
+	{"dhchap_dhgroups", CTL_STRING},   {"tls_psk", CTL_STRING},	     {NULL, 0},
 };
-static const char *const key_keys[] = {"dhchap_secret", "dhchap_ctrl_secret", "tls_psk", "key_grace_s", NULL};
+static const struct ctl_key key_keys[] = {{"dhchap_secret", CTL_STRING},
+					  {"dhchap_ctrl_secret", CTL_STRING},
+					  {"tls_psk", CTL_STRING},
+					  {"key_grace_s", CTL_NUMBER},
+					  {NULL, 0}};
 
 /* HOSTNQN KEY=VALUE...: an empty VALUE removes the key (null). */
-static int host_kv(int argc, char **argv, const char *const *keys, struct json_object **params)
+static int host_kv(int argc, char **argv, const struct ctl_key *keys, struct json_object **params)
 {
 	if (argc < 1 || strchr(argv[0], '='))
 		return ctl_usage_error("the host NQN first, then KEY=VALUE arguments");
@@ -74,11 +82,11 @@ static void print_list(struct json_object *r)
 		snprintf(res, sizeof(res), "%" PRId64, ctl_int(x, "reserved_iops"));
 		snprintf(mi, sizeof(mi), "%" PRId64, ctl_int(x, "max_iops"));
 		off = 0;
-		for (const char *const *k = key_keys; *k; k++)
-			if (json_object_object_get_ex(x, *k, &v) && json_object_get_boolean(v))
+		for (const struct ctl_key *k = key_keys; k->name; k++)
+			if (json_object_object_get_ex(x, k->name, &v) && json_object_get_boolean(v))
 				off += (size_t)snprintf(keys + off, sizeof(keys) - off, "%s%s", off ? "," : "",
-							strcmp(*k, "dhchap_secret") == 0 ? "dhchap"
-							: strcmp(*k, "tls_psk") == 0	 ? "tls"
+							strcmp(k->name, "dhchap_secret") == 0 ? "dhchap"
+							: strcmp(k->name, "tls_psk") == 0	 ? "tls"
 											 : "ctrl");
 		ctl_table_row(t, ctl_str(x, "hostnqn"), ctl_str(x, "mode"), subs, w, res, mi, keys[0] ? keys : "-");
 	}

@@ -36,9 +36,21 @@ struct hnvmf_ctl_table {
 
 /* Helpers for params and print functions. */
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* CTL_USAGE */
-/* KEY=VALUE arguments into params: a value that is a decimal number becomes an integer, yes/no
- * and true/false booleans, anything else a string. keys lists the ones accepted (NULL-ended). */
-int ctl_kv_params(int argc, char **argv, const char *const *keys, struct json_object *params);
+/* A KEY=VALUE argument's key and the JSON type the method's parameter has: the value is sent as
+ * that type (a string of digits such as an NGUID stays a string), never guessed from its text. */
+enum ctl_type {
+	CTL_STRING,
+	CTL_NUMBER, /* decimal digits: an unsigned integer */
+	CTL_BOOL,   /* yes/no, true/false */
+};
+struct ctl_key {
+	const char *name;
+	enum ctl_type type;
+};
+/* KEY=VALUE arguments into params, each as its key's type; keys lists the ones accepted (ended
+ * by {NULL}). A value that is not of its type is a usage error; an empty value stays the empty
+ * string whatever the type (callers that give it a meaning, e.g. null, look for it). */
+int ctl_kv_params(int argc, char **argv, const struct ctl_key *keys, struct json_object *params);
 const char *ctl_str(struct json_object *o, const char *key); /* "" when absent */
 int64_t ctl_int(struct json_object *o, const char *key);     /* 0 when absent */
 /* A table: columns, then rows of as many cells, printed aligned under a header. */

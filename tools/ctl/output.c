@@ -1,4 +1,5 @@
 /* Helpers of hnvmfctl's subcommands (ctl.h): arguments into params, aligned tables. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,34 +19,48 @@ int ctl_usage_error(const char *fmt, ...)
 	return CTL_USAGE;
 }
 
-static struct json_object *value_of(const char *v)
+/* v as a JSON value of type t, or NULL when it is not one. */
+static struct json_object *value_of(const char *v, enum ctl_type t)
 {
-	char *end;
-	if (*v >= '0' && *v <= '9') {
+	if (!*v)
+		return json_object_new_string("");
+	switch (t) {
+	case CTL_NUMBER: {
+		char *end;
+		errno = 0;
 		unsigned long long n = strtoull(v, &end, 10);
-		if (!*end)
-			return json_object_new_uint64(n);
+		return *v >= '0' && *v <= '9' && !*end && !errno ? json_object_new_uint64(n) : NULL;
 	}
-	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
-		return json_object_new_boolean(1);
-	if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
-		return json_object_new_boolean(0);
+	case CTL_BOOL:
+		if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
+			return json_object_new_boolean(1);
+		if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
+			return json_object_new_boolean(0);
+		return NULL;
+	case CTL_STRING:
+		break;
+	}
 	return json_object_new_string(v);
 }
 
-int ctl_kv_params(int argc, char **argv, const char *const *keys, struct json_object *params)
+int ctl_kv_params(int argc, char **argv, const struct ctl_key *keys, struct json_object *params)
 {
+	static const char *const type_names[] = {[CTL_STRING] = "text", [CTL_NUMBER] = "a number",
+						 [CTL_BOOL] = "yes or no"};
 	for (int i = 0; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
 		if (!eq || eq == argv[i])
 			return ctl_usage_error("'%s': expected KEY=VALUE", argv[i]);
 		size_t kl = (size_t)(eq - argv[i]);
 		size_t k = 0;
-		while (keys[k] && (strlen(keys[k]) != kl || strncmp(keys[k], argv[i], kl) != 0))
+		while (keys[k].name && (strlen(keys[k].name) != kl || strncmp(keys[k].name, argv[i], kl) != 0))
 			k++;
-		if (!keys[k])
+		if (!keys[k].name)
 			return ctl_usage_error("'%.*s': not a parameter here (--help lists them)", (int)kl, argv[i]);
-		json_object_object_add(params, keys[k], value_of(eq + 1));
+		struct json_object *v = value_of(eq + 1, keys[k].type);
+		if (!v)
+			return ctl_usage_error("'%s': %s is %s", argv[i], keys[k].name, type_names[keys[k].type]);
+		json_object_object_add(params, keys[k].name, v);
 	}
 	return 0;
 }

@@ -48,6 +48,21 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 	}
 }
 
+/* After a non-blocking send or recv that returned n: 1 when it is to be done again (interrupted,
+ * or the socket had no room or no data and is ready now), 0 when n is its answer (errno is then
+ * the call's), or the wait's -errno (-ETIMEDOUT past deadline). */
+static int again(int fd, ssize_t n, short events, uint64_t deadline)
+{
+	if (n >= 0)
+		return 0;
+	if (errno == EINTR)
+		return 1;
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		return 0;
+	int r = wait_fd(fd, events, deadline);
+	return r < 0 ? r : 1;
+}
+
 static int connect_one(const struct addrinfo *ai, uint64_t deadline)
 {
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -104,14 +119,11 @@ int hnvmf_raw_send(int fd, const void *buf, size_t len, int timeout_ms)
 	const uint8_t *p = buf;
 	while (len > 0) {
 		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
+		int r = again(fd, n, POLLOUT, deadline);
+		if (r < 0)
+			return r;
+		if (r)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = wait_fd(fd, POLLOUT, deadline);
-			if (r < 0)
-				return r;
-			continue;
-		}
 		if (n < 0)
 			return -errno;
 		p += n;
@@ -126,14 +138,11 @@ static ssize_t recv_exact(int fd, void *buf, size_t len, uint64_t deadline)
 	size_t got = 0;
 	while (got < len) {
 		ssize_t n = recv(fd, (uint8_t *)buf + got, len - got, MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
+		int r = again(fd, n, POLLIN, deadline);
+		if (r < 0)
+			return r;
+		if (r)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = wait_fd(fd, POLLIN, deadline);
-			if (r < 0)
-				return r;
-			continue;
-		}
 		if (n < 0)
 			return errno == ECONNRESET ? (ssize_t)got : -errno;
 		if (n == 0)
@@ -195,14 +204,11 @@ int hnvmf_raw_wait_closed(int fd, int timeout_ms)
 		ssize_t n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno == ECONNRESET))
 			return extra ? -EPROTO : 0;
-		if (n < 0 && errno == EINTR)
+		int r = again(fd, n, POLLIN, deadline);
+		if (r < 0)
+			return r;
+		if (r)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = wait_fd(fd, POLLIN, deadline);
-			if (r < 0)
-				return r;
-			continue;
-		}
 		if (n < 0)
 			return -errno;
 		extra += (size_t)n;
