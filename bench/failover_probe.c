@@ -15,7 +15,13 @@
  *   takeover_ms T ana_ms A writes W acked K verified V bad B owner PORT
  * T: from the kill to the first completed write; A: to the survivor's ANA log showing the group
  * optimized. Exit status 0 when every acknowledged write read back, 1 when one did not, 2 when the
- * run could not be made (no optimized path, no takeover within 60 s). */
+ * run could not be made (no optimized path, no takeover within 60 s).
+ *
+ *   failover_probe --write ADDR PORT NQN BLOCK
+ *
+ * One 4 KiB write of block BLOCK (a pattern of its own) through ADDR:PORT: the interop case sends
+ * it through a fenced gateway (tests/interop/cases/96-rbd-failover.sh). Prints "write status S";
+ * exit status 0 only when the write was acknowledged. */
 #include <endian.h>
 #include <errno.h>
 #include <signal.h>
@@ -106,8 +112,49 @@ static int rw(struct path *p, bool write, uint64_t lba, void *buf)
 	return rc;
 }
 
+static int connect_path(const char *addr, struct path *p, const char *nqn)
+{
+	struct hnvmf_ini_ctrl_opts o;
+	hnvmf_ini_ctrl_opts_default(&o);
+	o.nr_io_queues = 1;
+	o.io_depth = 4;
+	int rc = hnvmf_ini_ctrl_connect(addr, p->port, nqn, HOSTNQN, &o, &p->c);
+	if (rc != 0) {
+		fprintf(stderr, "failover_probe: connect %s:%u: %s\n", addr, p->port, strerror(-rc));
+		return -1;
+	}
+	struct hnvmf_ini_ns_info ni;
+	if (hnvmf_ini_ns_info(p->c, 1, &ni) != 0 || ni.lba_size == 0 || BS % ni.lba_size) {
+		fprintf(stderr, "failover_probe: namespace 1 missing or of an odd block size\n");
+		return -1;
+	}
+	lba_size = ni.lba_size;
+	return 0;
+}
+
+static int write_one(int argc, char **argv)
+{
+	if (argc != 6) {
+		fprintf(stderr, "usage: %s --write ADDR PORT NQN BLOCK\n", argv[0]);
+		return 2;
+	}
+	struct path p = {.port = (uint16_t)atoi(argv[3])};
+	uint8_t *buf = aligned_alloc(4096, BS);
+	if (!buf || connect_path(argv[2], &p, argv[4]) != 0)
+		return 2;
+	uint64_t blk = strtoull(argv[5], NULL, 0);
+	hnvmf_ini_pattern_fill(buf, BS, blk * (BS / lba_size), lba_size, 0xfe11ced);
+	int rc = rw(&p, true, blk, buf);
+	printf("write status %d\n", rc);
+	hnvmf_ini_ctrl_disconnect(p.c);
+	free(buf);
+	return rc == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "--write") == 0)
+		return write_one(argc, argv);
 	if (argc != 7 && argc != 10) {
 		fprintf(stderr, "usage: %s ADDR PORT_A PID_A PORT_B PID_B NQN [BEFORE_MS AFTER_MS NBLOCKS]\n", argv[0]);
 		return 2;
@@ -124,25 +171,15 @@ int main(int argc, char **argv)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
 
-	for (int i = 0; i < 2; i++) {
-		struct hnvmf_ini_ctrl_opts o;
-		hnvmf_ini_ctrl_opts_default(&o);
-		o.nr_io_queues = 1;
-		o.io_depth = 4;
-		int rc = hnvmf_ini_ctrl_connect(addr, ps[i].port, nqn, HOSTNQN, &o, &ps[i].c);
-		if (rc != 0) {
-			fprintf(stderr, "failover_probe: connect %s:%u: %s\n", addr, ps[i].port, strerror(-rc));
+	for (int i = 0; i < 2; i++)
+		if (connect_path(addr, &ps[i], nqn) != 0)
 			return 2;
-		}
-	}
 	struct hnvmf_ini_ns_info ni;
-	if (hnvmf_ini_ns_info(ps[0].c, 1, &ni) != 0 || ni.lba_size == 0 || BS % ni.lba_size ||
-	    ni.nsze < nblocks * (BS / ni.lba_size)) {
-		fprintf(stderr, "failover_probe: namespace 1 missing or smaller than %llu blocks of %u bytes\n",
+	if (hnvmf_ini_ns_info(ps[0].c, 1, &ni) != 0 || ni.nsze < nblocks * (BS / lba_size)) {
+		fprintf(stderr, "failover_probe: namespace 1 smaller than %llu blocks of %u bytes\n",
 			(unsigned long long)nblocks, BS);
 		return 2;
 	}
-	lba_size = ni.lba_size;
 	uint64_t t_opt;
 	int cur = optimized_path(ps, 30000, &t_opt);
 	if (cur < 0) {
