@@ -74,7 +74,7 @@ GW1_IO_PORT=4441 GW1_DISC_PORT=8041 GW2_IO_PORT=4442 GW2_DISC_PORT=8042
 # gateway 1 on 10.200.0.1, gateway 2 on a second address of the tap, each under its own uid
 FO_NQN=nqn.2026-01.io.hnvmf:interop-failover  FO_PORT=4451  FO_ADDR1=10.200.0.1  FO_ADDR2=10.200.0.3
 FO_LEASE_MS=${HNVMF_INTEROP_FO_LEASE_MS:-3000}  FO_RBD_TIMEOUT_S=5  FO_UID1=65534  FO_UID2=65533
-FO_FENCE_BLOCK=12288  # 48 MiB into the 64 MiB image, outside fio's 16 MiB
+FO_FENCE_BLOCK=12288  # 48 MiB into the 64 MiB image, outside fio's 4 MiB
 if [ "$TARGET_KIND" = nvmet ]; then
     TRADDR=127.0.0.1 IO_PORTS="$IO_PORT $DISC_PORT" EXPECT_TREQ="not specified"
 else
