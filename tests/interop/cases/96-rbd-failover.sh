@@ -70,6 +70,16 @@ fio_bg() {  # OUT: starts fio in the background, its pid in FIO_PID
         --output-format=terse --terse-version=3 > "$1" 2>&1 &
     FIO_PID=$!
 }
+# writes_done: writes completed by the NVMe block devices (field 5 of their stat), head and
+# path devices summed (which of them count depends on the kernel), without an exec
+writes_done() {
+    local f a n=0
+    for f in /sys/block/nvme*/stat; do [ -e "$f" ] && read -ra a < "$f" && n=$((n + a[4])); done
+    echo "$n"
+}
+# writing_since N: fio runs and has completed 40 writes more than N (fio's start under TCG takes
+# seconds: the failure must come while it writes, not before)
+writing_since() { kill -0 "$FIO_PID" 2>/dev/null && [ "$(writes_done)" -ge $(($1 + 40)) ]; }
 fio_verdict() {  # WHAT OUT STATUS
     # terse v3: 5 errors; the write section's 52 submission, 56 completion and 80 total latency
     # maxima (us): a write the failover held shows in one of them
@@ -83,8 +93,8 @@ fio_verdict() {  # WHAT OUT STATUS
 }
 
 # ---- 1. the owner killed
-fio_bg /tmp/fo.fio1
-nap 2
+w0=$(writes_done); fio_bg /tmp/fo.fio1
+wait_for 60 writing_since "$w0" && ok "fio is writing ($(( $(writes_done) - w0 )) writes done)" || bad "fio does not write"
 out=$(tgt fo_kill 1) && ok "gateway 1 (owner) SIGKILLed during the writes: gateway 2 optimized after ${out#takeover_ms } ms" ||
     bad "after the SIGKILL of gateway 1: $out"
 wait "$FIO_PID"; fio_verdict "write+verify across the owner's SIGKILL" /tmp/fo.fio1 $?
@@ -100,8 +110,8 @@ else bad "after the restart: gateway 1 '$(path_state "$FO_ADDR1")', gateway 2 '$
 run dd if=/dev/urandom of=/tmp/fo.blk bs=4k count=1 status=none
 dd if=/tmp/fo.blk of="$dev" bs=4k seek="$FO_FENCE_BLOCK" count=1 oflag=direct status=none ||
     bad "writing block $FO_FENCE_BLOCK through gateway 2"
-fio_bg /tmp/fo.fio2
-nap 2
+w0=$(writes_done); fio_bg /tmp/fo.fio2
+wait_for 60 writing_since "$w0" && ok "fio is writing ($(( $(writes_done) - w0 )) writes done)" || bad "fio does not write"
 out=$(tgt fo_partition 2) && ok "gateway 2 (owner) cut off from the cluster during the writes: gateway 1 optimized after ${out#takeover_ms } ms" ||
     bad "after cutting gateway 2 off: $out"
 wait "$FIO_PID"; fio_verdict "write+verify across the owner's partition" /tmp/fo.fio2 $?
