@@ -296,7 +296,8 @@ tgt_host_gw_ana() {  # N STATE
 #                       of block FO_FENCE_BLOCK sent through it, the partition healed: prints the
 #                       write's status and how the gateway ended (it must stop, fenced)
 #   fo_restart N        gateway N started again; prints its state once it has joined
-#   fo_stop             gateways, rules and cluster gone
+#   fo_stop             gateways, rules and cluster gone; fails on a sanitizer report in a
+#                       gateway's log (an ASan build)
 FO_CEPH=${HERE:-.}/../ceph/cluster.sh
 fo_gw_dir() { echo "$W/gw-fo$1"; }
 fo_uid() { [ "$1" = 1 ] && echo "$FO_UID1" || echo "$FO_UID2"; }
@@ -446,5 +447,7 @@ tgt_host_fo_stop() {
         rm -f "$d/pid"
     done
     [ -f "$W/fo-ceph/ceph.conf" ] && "$FO_CEPH" stop "$W/fo-ceph" >/dev/null 2>&1
-    true
+    # run.sh's target-sanitizers verdict reads the main daemon's log only: the gateways' here
+    local san; san=$(grep -hm1 -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$W"/gw-fo*/hnvmfd.log 2>/dev/null | head -1)
+    [ -z "$san" ] || { echo "sanitizer report in a gateway's log: $san"; return 1; }
 }
