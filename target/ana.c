@@ -100,6 +100,18 @@ void hnvmf_ana_get_log(struct hnvmf_req *req)
 	free(log);
 }
 
+/* Whether a namespace of s is in group g (a state change of an unused group is not worth a log
+ * line: a gateway sets all of them at start). */
+static bool group_used(const struct hnvmf_subsys *s, uint32_t g)
+{
+	for (uint32_t i = 1; i <= s->max_nsid; i++) {
+		const struct hnvmf_ns *ns = atomic_load_explicit(&s->ns[i], memory_order_acquire);
+		if (ns && ns->anagrpid == g)
+			return true;
+	}
+	return false;
+}
+
 /* tgt->lock held. */
 static bool set_locked(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, uint32_t grpid, uint8_t state)
 {
@@ -109,8 +121,9 @@ static bool set_locked(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, uint32_t g
 	atomic_store_explicit(&s->ana_state[grpid], state, memory_order_relaxed);
 	s->ana_grp_chgcnt[grpid] = chgcnt_next(s->ana_grp_chgcnt[grpid]);
 	s->ana_chgcnt = chgcnt_next(s->ana_chgcnt);
-	log_notice("subsystem %s: ANA group %u %s -> %s", s->nqn, grpid, hnvmf_conf_ana_state_name(old),
-		   hnvmf_conf_ana_state_name(state));
+	if (group_used(s, grpid))
+		log_notice("subsystem %s: ANA group %u %s -> %s", s->nqn, grpid, hnvmf_conf_ana_state_name(old),
+			   hnvmf_conf_ana_state_name(state));
 	struct hnvmf_list *pos, *tmp;
 	hnvmf_list_for_each_safe(pos, tmp, &tgt->ctrls)
 	{
@@ -139,4 +152,30 @@ int hnvmf_tgt_set_ana_state(struct hnvmf_tgt *tgt, const char *subnqn, uint32_t 
 	}
 	pthread_mutex_unlock(&tgt->lock);
 	return found ? changed : -ENOENT;
+}
+
+int hnvmf_tgt_set_gateway_ana(struct hnvmf_tgt *tgt, uint32_t grpid, uint8_t state)
+{
+	if (grpid == 0 || grpid > HNVMF_MAX_ANA_GROUPS || !state_valid(state))
+		return -EINVAL;
+	int changed = 0;
+	pthread_mutex_lock(&tgt->lock);
+	/* under the same lock as the subsystems' states: a subsystem added meanwhile either is in
+	 * the list (changed here) or adopts the new value when it enters it */
+	tgt->gw_ana[grpid] = state;
+	struct hnvmf_list *pos, *tmp;
+	hnvmf_list_for_each_safe(pos, tmp, &tgt->subsystems)
+	{
+		struct hnvmf_subsys *s = container_of(pos, struct hnvmf_subsys, link);
+		changed += set_locked(tgt, s, grpid, state);
+	}
+	pthread_mutex_unlock(&tgt->lock);
+	return changed;
+}
+
+void hnvmf_ana_adopt_gateway(const struct hnvmf_tgt *tgt, struct hnvmf_subsys *s)
+{
+	for (uint32_t g = 1; g <= HNVMF_MAX_ANA_GROUPS; g++)
+		if (tgt->gw_ana[g])
+			atomic_store_explicit(&s->ana_state[g], tgt->gw_ana[g], memory_order_relaxed);
 }

@@ -42,7 +42,7 @@ static unsigned used_groups(const struct hnvmf_conf *c, uint32_t *out, unsigned 
 static int on_role(void *arg, uint32_t grpid, bool owner)
 {
 	struct hnvmf_gateway *gw = arg;
-	int rc = hnvmf_tgt_set_ana_state(gw->tgt, NULL, grpid, owner ? HNVMF_CONF_ANA_OPTIMIZED : gw->standby);
+	int rc = hnvmf_tgt_set_gateway_ana(gw->tgt, grpid, owner ? HNVMF_CONF_ANA_OPTIMIZED : gw->standby);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -111,9 +111,10 @@ int hnvmf_gateway_start(struct hnvmf_tgt *tgt, const struct hnvmf_conf *c, void 
 	p.fence_addrs = fence;
 	memcpy(p.preferred, g->preferred, sizeof(uint32_t) * g->npreferred);
 	p.npreferred = g->npreferred;
-	/* no host may see a group optimized before this gateway owns it */
-	for (unsigned i = 0; i < p.ngrpids; i++)
-		hnvmf_tgt_set_ana_state(tgt, NULL, p.grpids[i], gw->standby);
+	/* no host may see a group optimized before this gateway owns it: every group, also those
+	 * only a namespace or subsystem added at run time will use */
+	for (uint32_t grp = 1; grp <= HNVMF_MAX_ANA_GROUPS; grp++)
+		hnvmf_tgt_set_gateway_ana(tgt, grp, gw->standby);
 	char why[512];
 	if (hnvmf_gw_group_start(&p, &gw->group, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s:%u: [gateway]: %s", c->file, g->line, why);
@@ -124,6 +125,23 @@ int hnvmf_gateway_start(struct hnvmf_tgt *tgt, const struct hnvmf_conf *c, void 
 		   g->lease_ms);
 	*out = gw;
 	return 0;
+#endif
+}
+
+void hnvmf_gateway_reconfigured(struct hnvmf_gateway *gw, const struct hnvmf_conf *c)
+{
+	if (!gw)
+		return;
+#ifdef HNVMF_WITH_RBD
+	uint32_t grpids[HNVMF_GW_MAX_ANA_GROUPS];
+	unsigned n = used_groups(c, grpids, HNVMF_GW_MAX_ANA_GROUPS);
+	char fence[2048];
+	rbd_addrs(gw->tgt, fence, sizeof(fence));
+	if (hnvmf_gw_group_update(gw->group, grpids, n, fence) != 0)
+		log_warn("gateway: the owner marks do not list the new namespaces' RBD clients yet (cluster slow); "
+			 "the group's thread retries");
+#else
+	(void)c;
 #endif
 }
 

@@ -47,13 +47,19 @@ struct hnvmf_gw_group {
 	rados_ioctx_t io;
 	char cookie[96];
 	char me[3072]; /* this instance's XATTR_OWNER value */
+	char self[256]; /* the lease client's own address, the mark's second line */
 	bool fenced;   /* we were blocklisted: nothing works any more */
 	uint64_t start_ns;
 	struct ana_lease leases[HNVMF_GW_MAX_ANA_GROUPS];
+	unsigned nleases; /* the group's thread's copy of p.ngrpids, taken under lock each round */
 	pthread_t thread;
-	pthread_mutex_t lock; /* stop, and the leases' owner flags for hnvmf_gw_group_describe */
+	/* stop, p.ngrpids and leases[] being added, the update below, and the leases' owner flags
+	 * for hnvmf_gw_group_describe */
+	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
+	char *new_fence;            /* hnvmf_gw_group_update's addresses, for the thread to mark */
+	unsigned update_want, update_done;
 };
 
 static uint64_t lease_ns(const struct hnvmf_gw_group *g)
@@ -104,6 +110,17 @@ static void mark_add_addr(char *mark, size_t len, const char *a)
 		snprintf(mark + off, len - off, "\n%.*s", (int)n, a);
 }
 
+/* Whether two owner marks name the same gateway and lease client instance (their first two
+ * lines): the RBD addresses after them change when namespaces are added at run time, and a
+ * gateway re-taking a group it had let lapse must not fence itself. */
+static bool same_instance(const char *a, const char *b)
+{
+	size_t n = strcspn(a, "\n");
+	if (a[n])
+		n += 1 + strcspn(a + n + 1, "\n");
+	return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '\n');
+}
+
 /* Blocklists every address of an owner mark; 0 or a negative errno. */
 static int fence_mark(struct hnvmf_gw_group *g, struct ana_lease *l, char *mark)
 {
@@ -128,7 +145,7 @@ static int fence_previous(struct hnvmf_gw_group *g, struct ana_lease *l)
 	int n = hnvmf_ceph.rados_getxattr(g->io, l->oid, XATTR_OWNER, prev, sizeof(prev) - 1);
 	if (n > 0) {
 		prev[n] = '\0';
-		if (strcmp(prev, g->me) != 0) {
+		if (!same_instance(prev, g->me)) {
 			char who[64];
 			snprintf(who, sizeof(who), "%.*s", (int)strcspn(prev, "\n"), prev);
 			if (fence_mark(g, l, prev) != 0) {
@@ -165,7 +182,7 @@ static bool check_fenced(struct hnvmf_gw_group *g, int rc)
 		g->fenced = true;
 		log_err("gateway %s: this gateway was fenced (blocklisted) by another of group %s",
 			g->gateway, g->group);
-		for (unsigned i = 0; i < g->p.ngrpids; i++)
+		for (unsigned i = 0; i < g->nleases; i++)
 			if (g->leases[i].owner)
 				demote(g, &g->leases[i], false, "fenced");
 		if (g->p.on_fenced)
@@ -247,10 +264,27 @@ static void renew(struct hnvmf_gw_group *g, struct ana_lease *l, uint64_t now)
 static void expire(struct hnvmf_gw_group *g)
 {
 	uint64_t now = hnvmf_now_ns();
-	for (unsigned i = 0; i < g->p.ngrpids; i++) {
+	for (unsigned i = 0; i < g->nleases; i++) {
 		struct ana_lease *l = &g->leases[i];
 		if (l->owner && now >= l->valid_until_ns)
 			demote(g, l, false, "lease lapsed before it could be renewed");
+	}
+}
+
+/* This instance's owner mark with the RBD client addresses fence (one a line), written on every
+ * group it owns: whoever takes one of them over fences those clients too. */
+static void remark(struct hnvmf_gw_group *g, const char *fence)
+{
+	snprintf(g->me, sizeof(g->me), "%s\n%s", g->gateway, g->self);
+	for (const char *a = fence; *a; a += strcspn(a, "\n"), a += *a == '\n')
+		mark_add_addr(g->me, sizeof(g->me), a);
+	for (unsigned i = 0; i < g->nleases && !g->fenced; i++) {
+		struct ana_lease *l = &g->leases[i];
+		if (!l->owner)
+			continue;
+		int rc = hnvmf_ceph.rados_setxattr(g->io, l->oid, XATTR_OWNER, g->me, strlen(g->me));
+		if (!check_fenced(g, rc) && rc < 0)
+			log_warn("gateway %s: ANA group %u: re-marking it: %s", g->gateway, l->grpid, strerror(-rc));
 	}
 }
 
@@ -260,8 +294,16 @@ static void *group_thread(void *arg)
 	uint64_t tick = lease_ns(g) / 3;
 	pthread_mutex_lock(&g->lock);
 	while (!g->stop) {
+		g->nleases = g->p.ngrpids;
+		char *fence = g->new_fence;
+		unsigned want = g->update_want;
+		g->new_fence = NULL;
 		pthread_mutex_unlock(&g->lock);
-		for (unsigned i = 0; i < g->p.ngrpids && !g->fenced; i++) {
+		if (fence) {
+			remark(g, fence);
+			free(fence);
+		}
+		for (unsigned i = 0; i < g->nleases && !g->fenced; i++) {
 			struct ana_lease *l = &g->leases[i];
 			expire(g);
 			uint64_t now = hnvmf_now_ns();
@@ -272,19 +314,31 @@ static void *group_thread(void *arg)
 			expire(g);
 		}
 		pthread_mutex_lock(&g->lock);
+		g->update_done = want;
+		pthread_cond_broadcast(&g->cond);
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		uint64_t t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + tick;
 		ts.tv_sec = (time_t)(t / 1000000000ull);
 		ts.tv_nsec = (long)(t % 1000000000ull);
-		while (!g->stop && pthread_cond_timedwait(&g->cond, &g->lock, &ts) != ETIMEDOUT)
+		/* an update is served at once: new groups contended for, new namespaces fenceable */
+		while (!g->stop && g->update_want == want &&
+		       pthread_cond_timedwait(&g->cond, &g->lock, &ts) != ETIMEDOUT)
 			;
 	}
 	pthread_mutex_unlock(&g->lock);
-	for (unsigned i = 0; i < g->p.ngrpids; i++)
+	for (unsigned i = 0; i < g->nleases; i++)
 		if (g->leases[i].owner)
 			demote(g, &g->leases[i], true, "gateway stopping");
 	return NULL;
+}
+
+static void lease_init(struct hnvmf_gw_group *g, struct ana_lease *l, uint32_t grpid)
+{
+	memset(l, 0, sizeof(*l));
+	l->grpid = grpid;
+	l->preferred = listed(g->p.preferred, g->p.npreferred, grpid);
+	snprintf(l->oid, sizeof(l->oid), "hnvmf.%s.ana.%u", g->group, grpid);
 }
 
 static int connect_cluster(struct hnvmf_gw_group *g, char *err, size_t errlen)
@@ -325,6 +379,7 @@ static int connect_cluster(struct hnvmf_gw_group *g, char *err, size_t errlen)
 	snprintf(g->me, sizeof(g->me), "%s", g->gateway);
 	mark_add_addr(g->me, sizeof(g->me), addrs);
 	hnvmf_ceph.rados_buffer_free(addrs);
+	snprintf(g->self, sizeof(g->self), "%s", g->me + strlen(g->gateway) + (g->me[strlen(g->gateway)] == '\n'));
 	for (const char *a = g->p.fence_addrs; a && *a; a += strcspn(a, "\n"), a += *a == '\n')
 		mark_add_addr(g->me, sizeof(g->me), a);
 	snprintf(g->cookie, sizeof(g->cookie), "%s.%llu", g->gateway,
@@ -334,6 +389,7 @@ static int connect_cluster(struct hnvmf_gw_group *g, char *err, size_t errlen)
 
 static void group_free(struct hnvmf_gw_group *g)
 {
+	free(g->new_fence);
 	if (g->io)
 		hnvmf_ceph.rados_ioctx_destroy(g->io);
 	if (g->cluster)
@@ -347,7 +403,7 @@ int hnvmf_gw_group_start(const struct hnvmf_gw_group_params *p, struct hnvmf_gw_
 			 char *err, size_t errlen)
 {
 	if (!p->ceph_conf || !p->client || !p->pool || !p->group || !p->gateway || !p->on_role ||
-	    p->lease_ms < 1000 || p->ngrpids == 0 || p->ngrpids > HNVMF_GW_MAX_ANA_GROUPS ||
+	    p->lease_ms < 1000 || p->ngrpids > HNVMF_GW_MAX_ANA_GROUPS ||
 	    p->npreferred > HNVMF_GW_MAX_ANA_GROUPS) {
 		snprintf(err, errlen, "gateway group: incomplete parameters");
 		return -1;
@@ -368,12 +424,9 @@ int hnvmf_gw_group_start(const struct hnvmf_gw_group_params *p, struct hnvmf_gw_
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&g->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	for (unsigned i = 0; i < p->ngrpids; i++) {
-		struct ana_lease *l = &g->leases[i];
-		l->grpid = p->grpids[i];
-		l->preferred = listed(p->preferred, p->npreferred, l->grpid);
-		snprintf(l->oid, sizeof(l->oid), "hnvmf.%s.ana.%u", g->group, l->grpid);
-	}
+	for (unsigned i = 0; i < p->ngrpids; i++)
+		lease_init(g, &g->leases[i], p->grpids[i]);
+	g->nleases = p->ngrpids;
 	if (connect_cluster(g, err, errlen) != 0) {
 		group_free(g);
 		return -1;
@@ -400,6 +453,37 @@ void hnvmf_gw_group_stop(struct hnvmf_gw_group *g)
 	pthread_mutex_unlock(&g->lock);
 	pthread_join(g->thread, NULL);
 	group_free(g);
+}
+
+int hnvmf_gw_group_update(struct hnvmf_gw_group *g, const uint32_t *grpids, unsigned n, const char *fence_addrs)
+{
+	char *fence = strdup(fence_addrs ? fence_addrs : "");
+	if (!fence)
+		return -1;
+	pthread_mutex_lock(&g->lock);
+	for (unsigned i = 0; i < n; i++) {
+		if (g->p.ngrpids >= HNVMF_GW_MAX_ANA_GROUPS || listed(g->p.grpids, g->p.ngrpids, grpids[i]))
+			continue;
+		/* the thread reads entries below p.ngrpids only: this one is whole before it counts */
+		lease_init(g, &g->leases[g->p.ngrpids], grpids[i]);
+		g->p.grpids[g->p.ngrpids++] = grpids[i];
+		log_notice("gateway %s: ANA group %u joins the groups contended for", g->gateway, grpids[i]);
+	}
+	free(g->new_fence);
+	g->new_fence = fence;
+	unsigned want = ++g->update_want;
+	pthread_cond_broadcast(&g->cond);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + lease_ns(g);
+	ts.tv_sec = (time_t)(t / 1000000000ull);
+	ts.tv_nsec = (long)(t % 1000000000ull);
+	int rc = 0;
+	while (!g->stop && (int)(g->update_done - want) < 0 && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&g->cond, &g->lock, &ts);
+	bool done = (int)(g->update_done - want) >= 0;
+	pthread_mutex_unlock(&g->lock);
+	return done ? 0 : -1;
 }
 
 void hnvmf_gw_group_describe(struct hnvmf_gw_group *g, char *out, size_t len)

@@ -58,6 +58,13 @@ int hnvmf_gw_group_start(const struct hnvmf_gw_group_params *p, struct hnvmf_gw_
 /* Releases the groups it owns (on_role false, then unlock: the others take over without waiting
  * for a lease or fencing) and stops. */
 void hnvmf_gw_group_stop(struct hnvmf_gw_group *g);
+/* A run-time change of the daemon's configuration: grpids are the ANA groups its namespaces use
+ * now (the ones not contended for yet join, standby until taken; none leaves: a group no
+ * namespace uses is harmless) and fence_addrs the RBD backends' client addresses now (as in the
+ * parameters). The owner mark of every group this gateway owns is rewritten with them before
+ * this returns (on the group's thread, waited for at most lease_ms): 0, or -1 when that did not
+ * happen in time (the cluster slow: it happens at the next tick). */
+int hnvmf_gw_group_update(struct hnvmf_gw_group *g, const uint32_t *grpids, unsigned n, const char *fence_addrs);
 /* One line per ANA group: owner or standby, since when, fencings done. */
 void hnvmf_gw_group_describe(struct hnvmf_gw_group *g, char *out, size_t len);
 

@@ -128,6 +128,7 @@ static int apply_model(struct hnvmf_conf *nw, const char *what, const char *done
 		prev->tenants = NULL;
 		prev->ntenants = 0;
 	}
+	hnvmf_gateway_reconfigured(d.gateway, nw); /* new groups contended for, new RBD clients fenceable */
 	log_notice("%s: %zu tenant(s) (reload %lu)", done, nw->ntenants, ++applied);
 	return 0;
 }
@@ -371,8 +372,10 @@ static void stop_all(void)
 	/* The gateway group first: its ANA groups go to standby (hosts move their I/O to the other
 	 * gateways' paths) and its leases are released, so another gateway owns them at its next
 	 * tick, without waiting for a lease to lapse or fencing this one. */
+	pthread_mutex_lock(&reloading); /* a change through the API may still tell it of new groups */
 	hnvmf_gateway_stop(d.gateway);
 	d.gateway = NULL;
+	pthread_mutex_unlock(&reloading);
 	const struct hnvmf_queue_teardown_ops *queues[2];
 	unsigned nq = 0;
 	for (int t = 0; t < 2; t++) {

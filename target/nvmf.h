@@ -272,6 +272,10 @@ struct hnvmf_tgt {
 	size_t ngraces;
 	uint64_t dhchap_prev_used, tls_prev_used; /* authentications with a previous key (under lock) */
 	uint64_t retired_closed;   /* retired backends closed at run time (under lock) */
+	/* [gateway]: the gateway group's state of each ANA group (0: no gateway group, the file's
+	 * ana_state lines rule). A subsystem added at run time takes these when it enters
+	 * subsystems, under lock (hnvmf_ana_adopt_gateway). */
+	uint8_t gw_ana[HNVMF_MAX_ANA_GROUPS + 1];
 };
 
 /* The journal's structured fields of a queue (core/log.h): host, subsystem, cntlid once
@@ -450,6 +454,13 @@ void hnvmf_ana_get_log(struct hnvmf_req *req);
  * tgt->lock). Returns the number of subsystems changed (0: already so), -ENOENT when there is
  * no such subsystem, -EINVAL for a group or state out of range. */
 int hnvmf_tgt_set_ana_state(struct hnvmf_tgt *tgt, const char *subnqn, uint32_t grpid, uint8_t state);
+/* The gateway group's state of grpid (tgt->gw_ana) on every I/O subsystem, now and for those
+ * added later, with the ANA Change event where it changed. Returns as hnvmf_tgt_set_ana_state. */
+int hnvmf_tgt_set_gateway_ana(struct hnvmf_tgt *tgt, uint32_t grpid, uint8_t state);
+/* tgt->lock held, s about to enter tgt->subsystems: its groups take the gateway group's states
+ * (a subsystem built from the file starts with the file's states, optimized by default, which
+ * a standby gateway must never report). */
+void hnvmf_ana_adopt_gateway(const struct hnvmf_tgt *tgt, struct hnvmf_subsys *s);
 
 /* ---- discovery (discovery.c) ---- */
 /* Builds the discovery log page for hostnqn as seen through port into buf (allocates *buf). */

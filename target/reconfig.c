@@ -490,10 +490,16 @@ static void commit_namespaces(struct hnvmf_tgt *tgt, struct hnvmf_subsys *s, con
  * the gateway group or the API may have set. */
 static void commit_ana(struct hnvmf_tgt *tgt, const struct hnvmf_conf_subsys *was, const struct hnvmf_conf_subsys *cs)
 {
-	for (uint32_t g = 1; was && g <= HNVMF_CONF_MAX_ANA_GROUPS; g++)
-		if (was->ana_state[g] != cs->ana_state[g])
+	/* In a gateway group ownership decides (tgt->gw_ana), not the file: a reload must not make a
+	 * standby report a group optimized. */
+	for (uint32_t g = 1; was && g <= HNVMF_CONF_MAX_ANA_GROUPS; g++) {
+		pthread_mutex_lock(&tgt->lock);
+		bool gw = tgt->gw_ana[g] != 0;
+		pthread_mutex_unlock(&tgt->lock);
+		if (was->ana_state[g] != cs->ana_state[g] && !gw)
 			hnvmf_tgt_set_ana_state(tgt, cs->nqn, g,
 						cs->ana_state[g] ? cs->ana_state[g] : HNVMF_CONF_ANA_OPTIMIZED);
+	}
 }
 
 /* Two lists of names, entry by entry (the bytes after each name's end are not compared). */
@@ -775,6 +781,7 @@ int hnvmf_reconfig_apply(struct hnvmf_tgt *tgt, const struct hnvmf_conf *cur, co
 			continue;
 		}
 		pthread_mutex_lock(&tgt->lock);
+		hnvmf_ana_adopt_gateway(tgt, s); /* a standby gateway's new subsystem is standby too */
 		hnvmf_list_add_tail(&tgt->subsystems, &s->link);
 		pthread_mutex_unlock(&tgt->lock);
 		log_notice("subsystem %s added (%zu namespace(s))", cs->nqn, cs->nns);

@@ -38,6 +38,7 @@ static void make_conf(char *out, size_t len, const char *name, bool preferred, u
 	snprintf(out, len,
 		 "[global]\n"
 		 "default_mode = direct\n"
+		 "control_socket = @DIR@/ctl.sock\n"
 		 "cntlid_min = %u\n"
 		 "cntlid_max = %u\n" HNVMF_CONF_LISTENER_IO
 		 "[backend img]\n"
@@ -66,6 +67,17 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static struct hnvmf_ini_ctrl *connect_nqn(const struct hnvmf_harness *h, const char *nqn)
+{
+	struct hnvmf_ini_ctrl_opts o;
+	hnvmf_ini_ctrl_opts_default(&o);
+	o.nr_io_queues = 1;
+	o.io_depth = 8;
+	struct hnvmf_ini_ctrl *c = NULL;
+	assert_int_equal(hnvmf_ini_ctrl_connect("127.0.0.1", h->port, nqn, HOST, &o, &c), 0);
+	return c;
+}
+
 static struct hnvmf_ini_ctrl *connect_to(const struct hnvmf_harness *h)
 {
 	struct hnvmf_ini_ctrl_opts o;
@@ -77,22 +89,26 @@ static struct hnvmf_ini_ctrl *connect_to(const struct hnvmf_harness *h)
 	return c;
 }
 
-/* Group grpid's state in c's ANA log page, or 0 when the page has no such group. */
+/* Group grpid's state in c's ANA log page of subsystem nqn's controller, or 0 when the page has
+ * no such group. The descriptors are read by copy: after a group with an odd number of NSIDs the
+ * next one starts only 4-byte aligned, and its 64-bit change count must not be loaded in place. */
 static uint8_t ana_state(struct hnvmf_ini_ctrl *c, uint32_t grpid)
 {
-	uint8_t buf[4096];
+	static uint8_t buf[4096];
 	union hnvmf_sqe sqe;
 	memset(&sqe, 0, sizeof(sqe));
 	hnvmf_sqe_get_log(&sqe, NVME_LOG_LID_ANA, 0, 0, sizeof(buf), 0, false);
 	struct hnvmf_cqe cqe;
 	assert_int_equal(hnvmf_ini_admin_exec(c, &sqe, buf, sizeof(buf), HNVMF_INI_FROM_CTRL, &cqe), 0);
-	const struct nvme_ana_log *log = (const void *)buf;
-	const uint8_t *p = (const uint8_t *)(log + 1);
-	for (uint16_t i = 0; i < le16toh(log->ngrps); i++) {
-		const struct nvme_ana_group_desc *d = (const void *)p;
-		if (le32toh(d->grpid) == grpid)
-			return d->state;
-		p += sizeof(*d) + le32toh(d->nnsids) * sizeof(uint32_t);
+	struct nvme_ana_log log;
+	memcpy(&log, buf, sizeof(log));
+	size_t off = sizeof(log);
+	for (uint16_t i = 0; i < le16toh(log.ngrps) && off + sizeof(struct nvme_ana_group_desc) <= sizeof(buf); i++) {
+		struct nvme_ana_group_desc d;
+		memcpy(&d, buf + off, sizeof(d));
+		if (le32toh(d.grpid) == grpid)
+			return d.state;
+		off += sizeof(d) + le32toh(d.nnsids) * sizeof(uint32_t);
 	}
 	return 0;
 }
@@ -223,6 +239,85 @@ static void test_owner_frozen(void **state)
 	assert_int_equal(hnvmf_harness_stop(&b), 0);
 }
 
+static void rpc_ok(const struct hnvmf_harness *h, const char *method, const char *params)
+{
+	char out[4096];
+	int rc = hnvmf_harness_rpc(h, method, params, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("%s %s: %s", method, params, out);
+}
+
+/* Lines in the owner mark of ANA group grpid (gateway name, lease client, RBD clients). */
+static int mark_lines(const char *group, uint32_t grpid)
+{
+	char out[4096];
+	if (hnvmf_harness_sh(out, sizeof(out), "rados -p rbd getxattr hnvmf.%s.ana.%u owner", group, grpid) != 0)
+		return -1;
+	int n = 0;
+	for (const char *p = out; *p; p++)
+		n += *p == '\n';
+	return n + (out[0] && out[strlen(out) - 1] != '\n');
+}
+
+/* What a run-time change adds is covered like what the file had: a subsystem added on the
+ * standby reports the group standby there (the file's default would be optimized), a namespace
+ * in a new ANA group gets that group contended for (one owner, the other standby), and an RBD
+ * namespace added on the owner puts its client into the owner mark (a takeover fences it). */
+static void test_runtime_added(void **state)
+{
+	(void)state;
+	struct hnvmf_harness a = {0}, b = {0};
+	struct hnvmf_ini_ctrl *ca, *cb;
+	char group[64];
+	snprintf(group, sizeof(group), "rt%d", getpid());
+	start_pair(&a, &b, &ca, &cb, group);
+	int lines = mark_lines(group, 1);
+	assert_true(lines >= 3); /* name, lease client, the RBD client of namespace 1 */
+
+	const char *sub = "{\"nqn\":\"" NQN "-rt\",\"allow_any_host\":true}";
+	const char *ns = "{\"nqn\":\"" NQN "-rt\",\"type\":\"ram\",\"size_mib\":1,\"ana_group\":1}";
+	rpc_ok(&a, "nvmf_create_subsystem", sub);
+	rpc_ok(&a, "nvmf_subsystem_add_ns", ns);
+	rpc_ok(&b, "nvmf_create_subsystem", sub);
+	rpc_ok(&b, "nvmf_subsystem_add_ns", ns);
+	struct hnvmf_ini_ctrl *ra = connect_nqn(&a, NQN "-rt"), *rb = connect_nqn(&b, NQN "-rt");
+	assert_int_equal(ana_state(ra, 1), NVME_ANA_STATE_OPTIMIZED);
+	assert_int_equal(ana_state(rb, 1), NVME_ANA_STATE_INACCESSIBLE);
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(ra), 0);
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(rb), 0);
+
+	/* group 2, new to both, preferred by neither: whoever locks first owns it */
+	const char *ns2 = "{\"nqn\":\"" NQN "\",\"nsid\":2,\"type\":\"ram\",\"size_mib\":1,\"ana_group\":2}";
+	rpc_ok(&a, "nvmf_subsystem_add_ns", ns2);
+	rpc_ok(&b, "nvmf_subsystem_add_ns", ns2);
+	uint8_t sa = 0, sb = 0;
+	for (uint64_t t0 = now_ms(); now_ms() - t0 < 4 * LEASE_MS; usleep(100 * 1000)) {
+		sa = ana_state(ca, 2);
+		sb = ana_state(cb, 2);
+		if ((sa == NVME_ANA_STATE_OPTIMIZED) != (sb == NVME_ANA_STATE_OPTIMIZED))
+			break;
+	}
+	assert_true((sa == NVME_ANA_STATE_OPTIMIZED && sb == NVME_ANA_STATE_INACCESSIBLE) ||
+		    (sb == NVME_ANA_STATE_OPTIMIZED && sa == NVME_ANA_STATE_INACCESSIBLE));
+	/* and it stays that way: the other does not take it while the owner renews */
+	usleep(2 * LEASE_MS * 1000);
+	assert_true((ana_state(ca, 2) == NVME_ANA_STATE_OPTIMIZED) != (ana_state(cb, 2) == NVME_ANA_STATE_OPTIMIZED));
+
+	/* an RBD namespace added on the owner: its client joins the owner mark */
+	char p[1024];
+	snprintf(p, sizeof(p),
+		 "{\"nqn\":\"" NQN "\",\"nsid\":3,\"type\":\"rbd\",\"ceph_conf\":\"%s\",\"pool\":\"rbd\","
+		 "\"image\":\"gwimg2\",\"ana_group\":1}",
+		 getenv("CEPH_CONF"));
+	rpc_ok(&a, "nvmf_subsystem_add_ns", p);
+	assert_int_equal(mark_lines(group, 1), lines + 1);
+
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(ca), 0);
+	assert_int_equal(hnvmf_ini_ctrl_disconnect(cb), 0);
+	assert_int_equal(hnvmf_harness_stop(&b), 0);
+	assert_int_equal(hnvmf_harness_stop(&a), 0);
+}
+
 int main(void)
 {
 	if (!getenv("CEPH_CONF")) {
@@ -230,13 +325,14 @@ int main(void)
 		return 77;
 	}
 	char out[512];
-	if (hnvmf_harness_sh(out, sizeof(out), "rbd create --size 64 rbd/gwimg") != 0) {
+	if (hnvmf_harness_sh(out, sizeof(out), "rbd create --size 64 rbd/gwimg && rbd create --size 16 rbd/gwimg2") != 0) {
 		fprintf(stderr, "test_gateway: rbd create: %s\n", out);
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_owner_killed),
 		cmocka_unit_test(test_owner_frozen),
+		cmocka_unit_test(test_runtime_added),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

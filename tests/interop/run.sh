@@ -69,6 +69,12 @@ AUTH_KEYGEN=$CACHE/trixie/bin/nvme
 # (lib/target-hnvmfd.sh, tgt_host_gw_start): ANA multipath and referrals (docs/ana.md)
 ANA_NQN=nqn.2026-01.io.hnvmf:interop-ana  ANA_SERIAL=HNVMFANA0005  ANA_BYTES=$((64 << 20))
 GW1_IO_PORT=4441 GW1_DISC_PORT=8041 GW2_IO_PORT=4442 GW2_DISC_PORT=8042
+# A gateway group over Ceph RBD ([gateway], docs/scale-out.md), started by the failover case on
+# request (lib/target-hnvmfd.sh, tgt_host_fo_start): a throw-away cluster inside the namespace,
+# gateway 1 on 10.200.0.1, gateway 2 on a second address of the tap, each under its own uid
+FO_NQN=nqn.2026-01.io.hnvmf:interop-failover  FO_PORT=4451  FO_ADDR1=10.200.0.1  FO_ADDR2=10.200.0.3
+FO_LEASE_MS=${HNVMF_INTEROP_FO_LEASE_MS:-3000}  FO_RBD_TIMEOUT_S=5  FO_UID1=65534  FO_UID2=65533
+FO_FENCE_BLOCK=12288  # 48 MiB into the 64 MiB image, outside fio's 4 MiB
 if [ "$TARGET_KIND" = nvmet ]; then
     TRADDR=127.0.0.1 IO_PORTS="$IO_PORT $DISC_PORT" EXPECT_TREQ="not specified"
 else
@@ -97,6 +103,7 @@ cleanup() {
     [ -n "$AGENT_PID" ] && { touch "$SHARE/rpc/stop"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=; }
     [ -n "$HNVMFD_PID" ] && { kill -KILL "$HNVMFD_PID" 2>/dev/null; wait "$HNVMFD_PID" 2>/dev/null; HNVMFD_PID=; }
     [ -n "${W:-}" ] && for p in "$W"/gw*/pid; do [ -f "$p" ] && kill -KILL "$(< "$p")" 2>/dev/null; rm -f "$p"; done
+    [ -n "${W:-}" ] && [ -f "$W/fo-ceph/ceph.conf" ] && "$HERE/../ceph/cluster.sh" stop "$W/fo-ceph" >/dev/null 2>&1
     [ -n "$NS" ] && { ip netns del "$NS" 2>/dev/null; NS=; }
 }
 trap cleanup EXIT
@@ -129,7 +136,7 @@ run_kernel() {  # KERNEL
                  EXPECT_TREQ BLOCK_SIZE OPEN_NQN OPEN_SERIAL OPEN_MODEL OPEN_BYTES RESTR_NQN \
                  RESTR_SERIAL RESTR_MODEL RESTR_BYTES ALLOWED_HOSTNQN ALLOWED_HOSTID DENIED_HOSTNQN \
                  DENIED_HOSTID TLS_PORT AUTH_NQN AUTH_BYTES TLS_NQN TLS_BYTES ANA_NQN ANA_SERIAL ANA_BYTES \
-                 GW1_IO_PORT GW1_DISC_PORT GW2_IO_PORT GW2_DISC_PORT TRIXIE_BIN=$CACHE/trixie/bin SHARE SUITE=$SHARE/suite CASES="$cases_in_guest" \
+                 GW1_IO_PORT GW1_DISC_PORT GW2_IO_PORT GW2_DISC_PORT FO_NQN FO_PORT FO_ADDR1 FO_ADDR2 FO_LEASE_MS FO_FENCE_BLOCK TRIXIE_BIN=$CACHE/trixie/bin SHARE SUITE=$SHARE/suite CASES="$cases_in_guest" \
                  NVME_LD="$NVME_LD" NVME_LIBPATH="$NVME_LIBPATH" NVME_REAL="$NVME_REAL" \
                  RETRY="${HNVMF_INTEROP_RETRY:-1}"; do
             case $v in *=*) printf '%s=%q\n' "${v%%=*}" "${v#*=}";; *) printf '%s=%q\n' "$v" "${!v}";; esac
@@ -200,6 +207,7 @@ run_kernel() {  # KERNEL
         else kv "$K" "SKIP target-sanitizers: $HNVMFD is not an ASan/UBSan build"; fi
         if hnvmfd_stop > "$W/stop.err" 2>&1; then kv "$K" "PASS target-lifecycle"; else kv "$K" "FAIL target-lifecycle: $(tail -1 "$W/stop.err")"; fi
     fi
+    [ -f "$W/fo-ceph/ceph.conf" ] && tgt_host_fo_stop >/dev/null 2>&1   # a failover case that died midway
     ip netns del "$NS"; NS=
 }
 

@@ -11,7 +11,7 @@ agent_loop() {
             id=$(basename "$req" .req)
             mapfile -d '' args < "$req"; rm -f "$req"
             case ${args[0]:-} in
-                ctrl_count|conn_count|log_count|log_mark|log_tail|alive|ns_add|ns_resize|ns_remove|host_remove|listener_add|state|gw_start|gw_stop|gw_ana)
+                ctrl_count|conn_count|log_count|log_mark|log_tail|alive|ns_add|ns_resize|ns_remove|host_remove|listener_add|state|gw_start|gw_stop|gw_ana|fo_start|fo_owner|fo_state|fo_kill|fo_partition|fo_fenced_write|fo_restart|fo_stop)
                     out=$("tgt_host_${args[0]}" "${args[@]:1}" 2>&1); rc=$?;;
                 *) out="unknown request '${args[0]:-}'"; rc=127;;
             esac

@@ -279,3 +279,175 @@ tgt_host_gw_ana() {  # N STATE
     [ -x "$HNVMFCTL" ] || { echo "no $HNVMFCTL to change the ANA state with"; return 3; }
     "$HNVMFCTL" -s "$W/gw$1/hnvmfd.sock" ana set 1 "$2"
 }
+
+# ------------------------------------------------------------------ a gateway group over Ceph RBD
+# fo_start: a throw-away Ceph cluster inside NS (tests/ceph/cluster.sh: its mon and OSD on the
+# namespace's loopback), image rbd/fo, and two hnvmfd gateways of one gateway group exporting it
+# as subsystem FO_NQN, namespace 1, ANA group 1: gateway 1 on FO_ADDR1, gateway 2 on FO_ADDR2
+# (a second address of the tap), both port FO_PORT, lease_ms FO_LEASE_MS, rbd_timeout_s
+# FO_RBD_TIMEOUT_S. Each gateway runs under a uid of its own (FO_UID1, FO_UID2) so that
+# fo_partition can cut exactly one of them off the cluster with an nftables rule on skuid.
+# Gateway 1 prefers the group: it owns it first. Prints "owner N".
+#   fo_owner            which gateway reports the group optimized now ("owner N", or "none")
+#   fo_state N          gateway N's state of group 1 (optimized / inaccessible / dead)
+#   fo_kill N           SIGKILL; prints "takeover_ms T": until the other reported optimized
+#   fo_partition N      gateway N's packets to the cluster dropped; prints "takeover_ms T"
+#   fo_fenced_write N   gateway N (partitioned, fenced) forced to report optimized, a 4 KiB write
+#                       of block FO_FENCE_BLOCK sent through it, the partition healed: prints the
+#                       write's status and how the gateway ended (it must stop, fenced)
+#   fo_restart N        gateway N started again; prints its state once it has joined
+#   fo_stop             gateways, rules and cluster gone; fails on a sanitizer report in a
+#                       gateway's log (an ASan build)
+FO_CEPH=${HERE:-.}/../ceph/cluster.sh
+fo_gw_dir() { echo "$W/gw-fo$1"; }
+fo_uid() { [ "$1" = 1 ] && echo "$FO_UID1" || echo "$FO_UID2"; }
+fo_ctl() { "$HNVMFCTL" -s "$(fo_gw_dir "$1")/hnvmfd.sock" "${@:2}"; }
+fo_alive() { local d; d=$(fo_gw_dir "$1"); [ -f "$d/pid" ] && kill -0 "$(< "$d/pid")" 2>/dev/null; }
+tgt_host_fo_state() {
+    fo_alive "$1" || { echo dead; return 0; }
+    fo_ctl "$1" ana "$FO_NQN" 2>/dev/null | grep -oE 'non-optimized|optimized|inaccessible|change' | head -1
+}
+fo_gw_run() {  # N: starts gateway N (its configuration written by tgt_host_fo_start)
+    local n=$1 d addr i
+    d=$(fo_gw_dir "$n"); addr=$([ "$n" = 1 ] && echo "$FO_ADDR1" || echo "$FO_ADDR2")
+    # not a job of the agent's shell: no job-control notice when it is killed
+    ip netns exec "$NS" setpriv --reuid="$(fo_uid "$n")" --regid="$(fo_uid "$n")" --clear-groups \
+        "$HNVMFD" -c "$d/hnvmfd.conf" >> "$d/hnvmfd.log" 2>&1 &
+    echo $! > "$d/pid"; disown $!
+    for i in $(seq 100); do
+        fo_alive "$n" || { echo "gateway $n exited at start: $(tail -3 "$d/hnvmfd.log")"; return 1; }
+        [ -n "$(ip netns exec "$NS" ss -Hltn "src $addr and sport = :$FO_PORT")" ] && [ -S "$d/hnvmfd.sock" ] && return 0
+        sleep 0.2
+    done
+    echo "gateway $n does not listen on $addr:$FO_PORT after 20 s: $(tail -3 "$d/hnvmfd.log")"; return 1
+}
+tgt_host_fo_start() {
+    local c=$W/fo-ceph n d out
+    [ -x "$HNVMFCTL" ] || { echo "no $HNVMFCTL"; return 3; }
+    "$FO_CEPH" check >/dev/null 2>&1 || { echo "the Ceph packages are not installed"; return 3; }
+    ip -n "$NS" addr add "$FO_ADDR2/24" dev hnvmftap0 2>/dev/null
+    out=$(ip netns exec "$NS" "$FO_CEPH" start "$c" 2>&1) || { echo "cluster: $out"; return 1; }
+    # the gateways run as other users: they read the key and write their clients' sockets/logs
+    chmod -R a+rX "$c" && chmod a+r "$c/keyring" && chmod a+rwx "$c/run" "$c/log"
+    out=$(ip netns exec "$NS" rbd -c "$c/ceph.conf" create --size 64 rbd/fo 2>&1) || { echo "rbd create: $out"; return 1; }
+    for n in 1 2; do
+        d=$(fo_gw_dir "$n"); mkdir -p "$d"
+        cat > "$d/hnvmfd.conf" <<EOC
+[global]
+control_socket = $d/hnvmfd.sock
+cntlid_min = $((n * 1000 + 2000))
+cntlid_max = $((n * 1000 + 2999))
+
+[listener io]
+address = $([ "$n" = 1 ] && echo "$FO_ADDR1" || echo "$FO_ADDR2")
+port = $FO_PORT
+
+[backend fo]
+type = rbd
+ceph_conf = $c/ceph.conf
+pool = rbd
+image = fo
+rbd_timeout_s = $FO_RBD_TIMEOUT_S
+
+[subsystem $FO_NQN]
+serial = HNVMFFO0006
+model = hnvmf interop failover
+allow_any_host = yes
+namespace = 1:fo, ana_group=1
+
+[gateway]
+group = interop$$
+name = gw$n
+ceph_conf = $c/ceph.conf
+pool = rbd
+lease_ms = $FO_LEASE_MS
+$([ "$n" = 1 ] && echo "preferred_ana_groups = 1")
+EOC
+        chown -R "$(fo_uid "$n")" "$d"; chmod 755 "$d"
+        fo_gw_run "$n" || return 1
+    done
+    for n in $(seq 100); do
+        [ "$(tgt_host_fo_state 1)" = optimized ] && [ "$(tgt_host_fo_state 2)" = inaccessible ] && { echo "owner 1"; return 0; }
+        sleep 0.2
+    done
+    echo "no owner after 20 s: gateway 1 $(tgt_host_fo_state 1), gateway 2 $(tgt_host_fo_state 2)"; return 1
+}
+tgt_host_fo_owner() {
+    local n
+    for n in 1 2; do [ "$(tgt_host_fo_state "$n")" = optimized ] && { echo "owner $n"; return 0; }; done
+    echo none
+}
+fo_wait_takeover() {  # N T0_NS: the other gateway reports optimized; prints the milliseconds
+    local o=$((3 - $1)) i
+    for i in $(seq 1200); do
+        [ "$(tgt_host_fo_state "$o")" = optimized ] && { echo "takeover_ms $(( ($(date +%s%N) - $2) / 1000000 ))"; return 0; }
+        sleep 0.05
+    done
+    echo "gateway $o did not report optimized within 60 s"; return 1
+}
+tgt_host_fo_kill() {
+    local d t0; d=$(fo_gw_dir "$1")
+    fo_alive "$1" || { echo "gateway $1 is not running"; return 1; }
+    t0=$(date +%s%N); kill -KILL "$(< "$d/pid")"
+    fo_wait_takeover "$1" "$t0"
+}
+tgt_host_fo_partition() {
+    local t0 mon
+    mon=$(sed -n 's/^mon host = \[v2:127.0.0.1:\([0-9]*\),.*/\1/p' "$W/fo-ceph/ceph.conf")
+    # the mon (msgr2 and msgr1 ports) and the OSD's ports, from this gateway's uid only
+    ip netns exec "$NS" nft -f - <<EON || { echo "nft failed"; return 1; }
+table inet hnvmf_fo {
+    chain out {
+        type filter hook output priority 0; policy accept;
+        meta skuid $(fo_uid "$1") ip daddr 127.0.0.1 tcp dport { $mon, $((mon + 1)), 6800-7300 } drop
+    }
+}
+EON
+    t0=$(date +%s%N)
+    fo_wait_takeover "$1" "$t0"
+}
+fo_heal() { ip netns exec "$NS" nft delete table inet hnvmf_fo 2>/dev/null; true; }
+tgt_host_fo_fenced_write() {
+    local n=$1 d wpid out rc i addr
+    d=$(fo_gw_dir "$n"); addr=$([ "$n" = 1 ] && echo "$FO_ADDR1" || echo "$FO_ADDR2")
+    fo_alive "$n" || { echo "gateway $n is not running"; return 1; }
+    # as a gateway that still believed it owned the group would: its path optimized again
+    out=$(fo_ctl "$n" ana set 1 optimized "$FO_NQN" 2>&1) || { echo "ana set: $out"; return 1; }
+    ip netns exec "$NS" "$BUILD/bench/failover_probe" --write "$addr" "$FO_PORT" "$FO_NQN" "$FO_FENCE_BLOCK" \
+        > "$d/fenced-write.out" 2>&1 &
+    wpid=$!
+    sleep 2   # the write is in the fenced gateway's librbd, which cannot reach the cluster
+    fo_heal
+    wait "$wpid"; rc=$?
+    echo "fenced write: status $rc: $(tail -1 "$d/fenced-write.out")"
+    for i in $(seq 150); do fo_alive "$n" || break; sleep 0.2; done
+    if fo_alive "$n"; then echo "gateway $n still runs 30 s after the partition healed"; return 1; fi
+    grep -q "this gateway was fenced" "$d/hnvmfd.log" && echo "gateway $n: $(grep -m1 'this gateway was fenced' "$d/hnvmfd.log" | cut -d' ' -f3-)"
+    rm -f "$d/pid"
+    [ $rc -ne 0 ]   # the write must not have been acknowledged
+}
+tgt_host_fo_restart() {
+    local n=$1 i s
+    fo_alive "$n" && { echo "gateway $n is running"; return 1; }
+    fo_gw_run "$n" || return 1
+    for i in $(seq 50); do
+        s=$(tgt_host_fo_state "$n")
+        [ -n "$s" ] && { echo "gateway $n rejoined: $s"; return 0; }
+        sleep 0.2
+    done
+    echo "gateway $n answers no ANA state"; return 1
+}
+tgt_host_fo_stop() {
+    local n d
+    fo_heal
+    for n in 1 2; do
+        d=$(fo_gw_dir "$n")
+        fo_alive "$n" && { kill -TERM "$(< "$d/pid")"; for i in $(seq 25); do fo_alive "$n" || break; sleep 0.2; done
+                           fo_alive "$n" && kill -KILL "$(< "$d/pid")"; }
+        rm -f "$d/pid"
+    done
+    [ -f "$W/fo-ceph/ceph.conf" ] && "$FO_CEPH" stop "$W/fo-ceph" >/dev/null 2>&1
+    # run.sh's target-sanitizers verdict reads the main daemon's log only: the gateways' here
+    local san; san=$(grep -hm1 -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$W"/gw-fo*/hnvmfd.log 2>/dev/null | head -1)
+    [ -z "$san" ] || { echo "sanitizer report in a gateway's log: $san"; return 1; }
+}
