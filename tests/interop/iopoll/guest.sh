@@ -108,6 +108,8 @@ EOC
     kill -TERM $dpid; local i; for i in $(seq 100); do kill -0 $dpid 2>/dev/null || break; sleep 0.1; done
     kill -0 $dpid 2>/dev/null && { bad "hnvmfd still running 10 s after SIGTERM"; kill -KILL $dpid; }
     wait $dpid; local rc=$?; [ $rc = 0 ] && ok "hnvmfd exited with status 0" || bad "hnvmfd exit status $rc"
+    local san; san=$(grep -m1 -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$LOGS/hnvmfd.log")
+    [ -z "$san" ] || bad "sanitizer report: $san"
     grep -E '^<[0-3]>' "$LOGS/hnvmfd.log" | tail -5
 }
 
