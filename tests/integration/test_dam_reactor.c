@@ -215,7 +215,7 @@ static void test_reservation_above_the_unit_is_logged(void **state)
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		skip();
 	write_tenant("dam");
-	struct hnvmf_ini_ctrl *c = connect_host(HOST_DAM, key);
+	struct hnvmf_ini_ctrl *c = hnvmf_harness_connect_key(H.port, SUBNQN, HOST_DAM, 2, key);
 	wait_on(HOST_DAM, 1, DAM_REACTOR);
 	wait_on(HOST_DAM, 2, DAM_REACTOR);
 	/* 64 MiB written and read in 4 KiB ios: over 4096 completions on each queue, after which a

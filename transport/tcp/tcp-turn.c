@@ -115,7 +115,7 @@ int tcp_turn_poller(struct hnvmf_poller *p)
 		struct tcp_conn *c = container_of(now.next, struct tcp_conn, more_link);
 		hnvmf_list_del(&c->more_link);
 		c->rx_more = false;
-		if (c->state == TCP_CONN_CLOSED || c->moving)
+		if (c->state == TCP_CONN_CLOSED || c->mv.moving)
 			continue;
 		tcp_conn_readable(c);
 		work++;
