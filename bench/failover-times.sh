@@ -7,7 +7,8 @@
 # acknowledged write read back. After each round the killed gateway is restarted and rejoins as
 # a non-owner, so the next round kills the other one. Prints one line per round and a table:
 # min / median / max of the takeover times, and whether every acknowledged write verified.
-# A benchmark: it never fails on times (exit 1 only when a write did not verify or a round
+# Columns: acked = writes acknowledged in the round, blocks_ok / bad = blocks (of 256) whose
+# content is / is not their last acknowledged write. A benchmark: it never fails on times (exit 1 only when a write did not verify or a round
 # could not be made).
 #   usage: bench/failover-times.sh [BUILD_DIR]    (default build; needs the Ceph packages)
 # Knobs: ROUNDS (10), LEASE_MS (3000: the gateways' lease_ms), BEFORE_MS / AFTER_MS (writes
@@ -92,7 +93,7 @@ start a || exit 2
 start b || exit 2
 
 echo "# bench/failover-times.sh: $ROUNDS SIGKILLs of the owner, lease_ms $LEASE_MS, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%d)"
-printf '%-5s %-6s %12s %9s %8s %8s %5s\n' round killed takeover_ms ana_ms acked verified bad
+printf '%-5s %-6s %12s %9s %8s %8s %5s\n' round killed takeover_ms ana_ms acked blocks_ok bad
 times=() anas=() allok=1 failed=0
 for r in $(seq "$ROUNDS"); do
 	out=$("$PROBE" 127.0.0.1 "$PORT" "${PID[a]}" $((PORT + 1)) "${PID[b]}" "$NQN" "$BEFORE_MS" "$AFTER_MS" 256 2> "$W/probe.err")

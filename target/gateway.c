@@ -17,6 +17,10 @@ struct hnvmf_gateway {
 	void (*fenced)(void);
 #ifdef HNVMF_WITH_RBD
 	struct hnvmf_gw_group *group;
+	/* what the group was last told (start or update): a change that alters neither skips it */
+	char fence[2048];
+	uint32_t grpids[HNVMF_GW_MAX_ANA_GROUPS];
+	unsigned ngrpids;
 #endif
 };
 
@@ -106,9 +110,10 @@ int hnvmf_gateway_start(struct hnvmf_tgt *tgt, const struct hnvmf_conf *c, void 
 		.failback = g->failback, .on_role = on_role, .on_fenced = on_fenced, .arg = gw,
 	};
 	p.ngrpids = used_groups(c, p.grpids, HNVMF_GW_MAX_ANA_GROUPS);
-	char fence[2048];
-	rbd_addrs(tgt, fence, sizeof(fence));
-	p.fence_addrs = fence;
+	rbd_addrs(tgt, gw->fence, sizeof(gw->fence));
+	p.fence_addrs = gw->fence;
+	memcpy(gw->grpids, p.grpids, sizeof(gw->grpids));
+	gw->ngrpids = p.ngrpids;
 	memcpy(p.preferred, g->preferred, sizeof(uint32_t) * g->npreferred);
 	p.npreferred = g->npreferred;
 	/* no host may see a group optimized before this gateway owns it: every group, also those
@@ -133,10 +138,16 @@ void hnvmf_gateway_reconfigured(struct hnvmf_gateway *gw, const struct hnvmf_con
 	if (!gw)
 		return;
 #ifdef HNVMF_WITH_RBD
-	uint32_t grpids[HNVMF_GW_MAX_ANA_GROUPS];
+	uint32_t grpids[HNVMF_GW_MAX_ANA_GROUPS] = {0};
 	unsigned n = used_groups(c, grpids, HNVMF_GW_MAX_ANA_GROUPS);
 	char fence[2048];
 	rbd_addrs(gw->tgt, fence, sizeof(fence));
+	/* most changes (hosts, listeners, tenants) touch neither: no RADOS round trip for them */
+	if (n == gw->ngrpids && memcmp(grpids, gw->grpids, sizeof(grpids)) == 0 && strcmp(fence, gw->fence) == 0)
+		return;
+	memcpy(gw->grpids, grpids, sizeof(grpids));
+	gw->ngrpids = n;
+	snprintf(gw->fence, sizeof(gw->fence), "%s", fence);
 	if (hnvmf_gw_group_update(gw->group, grpids, n, fence) != 0)
 		log_warn("gateway: the owner marks do not list the new namespaces' RBD clients yet (cluster slow); "
 			 "the group's thread retries");

@@ -38,6 +38,7 @@ struct ana_lease {
 	uint64_t valid_until_ns; /* owner: our lease ends (in our clock) after this */
 	uint64_t since_ns;       /* role held since */
 	unsigned nfenced;        /* previous owners this gateway blocklisted for the group */
+	bool mark_stale;         /* owner: our mark on the object lacks addresses added since */
 };
 
 struct hnvmf_gw_group {
@@ -227,6 +228,7 @@ static void try_take(struct hnvmf_gw_group *g, struct ana_lease *l, uint64_t now
 		return;
 	}
 	l->failback_asked = false;
+	l->mark_stale = false; /* fence_previous wrote the mark as it is now */
 	set_role(g, l, true);
 	if (g->p.on_role(g->p.arg, l->grpid, true) != 0) {
 		demote(g, l, true, "the daemon refused it");
@@ -247,6 +249,17 @@ static void renew(struct hnvmf_gw_group *g, struct ana_lease *l, uint64_t now)
 		return;
 	}
 	l->valid_until_ns = now + lease_ns(g) - lease_ns(g) / 6;
+	/* Re-marked only right after a renewal and with an op timeout to spare: a mark written when
+	 * the lease may already be another gateway's would overwrite that one's. */
+	if (l->mark_stale && hnvmf_now_ns() + lease_ns(g) / 3 < l->valid_until_ns) {
+		rc = hnvmf_ceph.rados_setxattr(g->io, l->oid, XATTR_OWNER, g->me, strlen(g->me));
+		if (check_fenced(g, rc))
+			return;
+		if (rc == 0)
+			l->mark_stale = false;
+		else
+			log_warn("gateway %s: ANA group %u: re-marking it: %s", g->gateway, l->grpid, strerror(-rc));
+	}
 	char who[64];
 	int n = hnvmf_ceph.rados_getxattr(g->io, l->oid, XATTR_FAILBACK, who, sizeof(who) - 1);
 	if (n > 0) {
@@ -272,7 +285,9 @@ static void expire(struct hnvmf_gw_group *g)
 }
 
 /* This instance's owner mark with the RBD client addresses fence (one a line), written on every
- * group it owns: whoever takes one of them over fences those clients too. */
+ * group it owns, each after a renewal (renew): whoever takes one of them over fences those
+ * clients too. A group whose renewal fails is released; one re-marked too late is re-marked at
+ * its next renewal. */
 static void remark(struct hnvmf_gw_group *g, const char *fence)
 {
 	snprintf(g->me, sizeof(g->me), "%s\n%s", g->gateway, g->self);
@@ -280,11 +295,11 @@ static void remark(struct hnvmf_gw_group *g, const char *fence)
 		mark_add_addr(g->me, sizeof(g->me), a);
 	for (unsigned i = 0; i < g->nleases && !g->fenced; i++) {
 		struct ana_lease *l = &g->leases[i];
+		expire(g);
 		if (!l->owner)
 			continue;
-		int rc = hnvmf_ceph.rados_setxattr(g->io, l->oid, XATTR_OWNER, g->me, strlen(g->me));
-		if (!check_fenced(g, rc) && rc < 0)
-			log_warn("gateway %s: ANA group %u: re-marking it: %s", g->gateway, l->grpid, strerror(-rc));
+		l->mark_stale = true;
+		renew(g, l, hnvmf_now_ns());
 	}
 }
 

@@ -62,8 +62,10 @@ void hnvmf_gw_group_stop(struct hnvmf_gw_group *g);
  * now (the ones not contended for yet join, standby until taken; none leaves: a group no
  * namespace uses is harmless) and fence_addrs the RBD backends' client addresses now (as in the
  * parameters). The owner mark of every group this gateway owns is rewritten with them before
- * this returns (on the group's thread, waited for at most lease_ms): 0, or -1 when that did not
- * happen in time (the cluster slow: it happens at the next tick). */
+ * this returns (on the group's thread, right after a renewal of that group's lease; one whose
+ * lease is too close to its end for that is re-marked at its next renewal), waited for at most
+ * lease_ms: 0, or -1 when the thread did not get to it in time (the cluster slow: it happens at
+ * the next tick). */
 int hnvmf_gw_group_update(struct hnvmf_gw_group *g, const uint32_t *grpids, unsigned n, const char *fence_addrs);
 /* One line per ANA group: owner or standby, since when, fencings done. */
 void hnvmf_gw_group_describe(struct hnvmf_gw_group *g, char *out, size_t len);
