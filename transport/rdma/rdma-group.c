@@ -1,10 +1,6 @@
 /* Devices and per-(reactor, device) groups: the registered pools a reactor's connections take
  * their capsule and data buffers from. Completion queues are per connection (rdma-cq.c). */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
 
 #include "core/log.h"
 #include "transport/rdma/rdma-internal.h"
