@@ -699,3 +699,17 @@ long hnvmf_harness_fds(pid_t pid)
 	closedir(d);
 	return n;
 }
+
+/* The control connection of the last call may still be closing on the daemon's side when the
+ * call returned: a count read at once can be one high. want >= 0: the count once at most want,
+ * or after 2 s (a leak stays visible). want < 0: the lowest count seen over 200 ms. */
+long hnvmf_harness_fds_settled(pid_t pid, long want)
+{
+	long fds = hnvmf_harness_fds(pid);
+	for (int i = 0; i < 2000 && (want < 0 ? i < 200 : fds > want); i++) {
+		usleep(1000);
+		long now = hnvmf_harness_fds(pid);
+		fds = want < 0 && now > fds ? fds : now;
+	}
+	return fds;
+}

@@ -132,6 +132,7 @@ void hnvmf_harness_small_asan_quarantine(void);
  * the cmocka test when they cannot be read (the process is gone). */
 long hnvmf_harness_rss_kib(pid_t pid);
 long hnvmf_harness_fds(pid_t pid);
+long hnvmf_harness_fds_settled(pid_t pid, long want);
 /* A TCP port nobody listens on at the moment of the call. */
 uint16_t hnvmf_harness_free_port(void);
 

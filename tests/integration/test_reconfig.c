@@ -480,10 +480,10 @@ static void test_many_reloads(void **state)
 		assert_int_equal(hnvmf_ini_keep_alive(c), 0);
 		if (i == warm) {
 			rss0 = hnvmf_harness_rss_kib(H.pid);
-			fds0 = hnvmf_harness_fds(H.pid);
+			fds0 = hnvmf_harness_fds_settled(H.pid, -1);
 		}
 	}
-	long rss = hnvmf_harness_rss_kib(H.pid), fds = hnvmf_harness_fds(H.pid);
+	long rss = hnvmf_harness_rss_kib(H.pid), fds = hnvmf_harness_fds_settled(H.pid, fds0);
 	print_message("%u reloads: RSS %ld KiB after %u, %ld KiB after %u; fds %ld, %ld\n", n, rss0, warm, rss, n,
 		      fds0, fds);
 	assert_int_equal(fds, fds0);

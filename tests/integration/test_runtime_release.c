@@ -96,18 +96,6 @@ static unsigned fds_on(const char *path)
 	return n;
 }
 
-/* The daemon's descriptors, once at most want or after 2 s: the control connection of the last
- * call may still be closing on the daemon's side. */
-static long fds_settled(long want)
-{
-	long fds = hnvmf_harness_fds(H.pid);
-	for (int i = 0; i < 2000 && fds > want; i++) {
-		usleep(1000);
-		fds = hnvmf_harness_fds(H.pid);
-	}
-	return fds;
-}
-
 /* nvmf_get_stats' retired.KEY. */
 static uint64_t retired(const char *key)
 {
@@ -183,7 +171,7 @@ static void removed_under_io(const char *host, uint32_t nsid)
 	ok("nvmf_subsystem_remove_ns", p);
 	/* Answered: the I/O that used the backend completed, and it is closed. */
 	assert_int_equal(fds_on(path), 0);
-	long fds = fds_settled(fds0);
+	long fds = hnvmf_harness_fds_settled(H.pid, fds0);
 	if (fds != fds0) {
 		char out[4096];
 		hnvmf_harness_sh(out, sizeof(out), "ls -l /proc/%d/fd", (int)H.pid);
@@ -280,7 +268,7 @@ static void test_listener_churn(void **state)
 			fds0 = hnvmf_harness_fds(H.pid);
 		}
 	}
-	long fds = fds_settled(fds0), rss = hnvmf_harness_rss_kib(H.pid);
+	long fds = hnvmf_harness_fds_settled(H.pid, fds0), rss = hnvmf_harness_rss_kib(H.pid);
 	print_message("%u listeners added and removed: RSS %ld -> %ld KiB, fds %ld -> %ld\n", n, rss0, rss, fds0, fds);
 	assert_true(fds <= fds0);
 	assert_true(rss < rss0 + 128);
