@@ -20,31 +20,16 @@ CACHE=${HNVMF_VM_CACHE:-$HOME/.cache/hnvmf-vm}
 KERNELS=${HNVMF_INTEROP_KERNELS:-6.1 6.12}
 WORK=${HNVMF_INTEROP_WORKDIR:-$BUILD/interop}
 CASES="dam-iopoll"
-T_START=$(date +%s)
-
-for b in target/hnvmfd tools/hnvmfctl tools/hnvmf-perf; do
-    [ -x "$BUILD/$b" ] || { echo "interop-iopoll: no $BUILD/$b (build it first)" >&2; exit 1; }
-done
-mkdir -p "$WORK"
-if [ "${HNVMF_INTEROP_SKIP_SETUP:-0}" != 1 ]; then
-    "$HERE/setup.sh" "$CACHE" > "$WORK/iopoll-setup.log" 2>&1 || { echo "interop-iopoll: setup failed:"; tail -20 "$WORK/iopoll-setup.log"; exit 1; }
-fi
-CACHE=$(readlink -f "$CACHE")
-kernel_dir() { case $1 in 6.1) echo "$CACHE/k61";; 6.12) echo "$CACHE/trixie/k612";; *) return 1;; esac; }
-
-VM_PID=
-trap '[ -n "$VM_PID" ] && kill "$VM_PID" 2>/dev/null' EXIT
-trap 'exit 130' INT TERM
-ALL=$WORK/iopoll-results; : > "$ALL"
+SUITE=iopoll
+# shellcheck source=lib/guest-suite.sh
+. "$HERE/lib/guest-suite.sh"
+suite_init target/hnvmfd tools/hnvmfctl tools/hnvmf-perf
 
 run_kernel() {  # KERNEL
-    local K=$1 KDIR W SHARE rc c line real
-    W=$WORK/iopoll-$K SHARE=$WORK/iopoll-$K/share
+    local real
+    K=$1 W=$WORK/iopoll-$1 SHARE=$WORK/iopoll-$1/share
     rm -rf "$W"; mkdir -p "$SHARE/suite" "$SHARE/build/target" "$SHARE/build/tools" "$W/bin"
-    verdict() { echo "interop-iopoll[$K] $1" | tee -a "$ALL"; }
-    if ! KDIR=$(kernel_dir "$K") || [ ! -d "$KDIR" ]; then
-        for c in $CASES; do verdict "FAIL $c: unknown kernel '$K' (known: 6.1 6.12)"; done; return
-    fi
+    suite_kernel_ok || return
     # the guest's /tmp is its own: what it runs travels in SHARE
     cp "$HERE/iopoll/guest.sh" "$SHARE/suite/guest.sh"
     cp "$BUILD/target/hnvmfd" "$SHARE/build/target/" &&
@@ -58,23 +43,8 @@ run_kernel() {  # KERNEL
     printf '#!/bin/sh\nexec %q "$@" -drive file=%q,if=none,id=nvm0,format=raw -device nvme,serial=HNVMFPOLL0001,drive=nvm0\n' \
         "$real" "$W/nvme.img" > "$W/bin/qemu-system-x86_64"
     chmod +x "$W/bin/qemu-system-x86_64"
-    PATH=$W/bin:$PATH KDIR=$KDIR RW_DIRS=$SHARE SMP=2 MEM=1G TIMEOUT=${HNVMF_INTEROP_VM_TIMEOUT:-300} \
-        "$HERE/lib/vm.sh" "$SHARE/suite/guest.sh" "$SHARE" > "$W/console.log" 2>&1 &
-    VM_PID=$!; wait $VM_PID; rc=$?; VM_PID=
-    [ $rc -eq 0 ] || echo "interop-iopoll[$K]: guest ended with status $rc (124 = timeout, 200 = no status); console: $W/console.log"
-    for c in $CASES; do
-        line=$(grep -E "^(PASS|FAIL|SKIP) $c(:|$)" "$SHARE/results" 2>/dev/null | head -1)
-        verdict "${line:-FAIL $c: not run (guest status $rc; see $W/console.log)}"
-    done
+    PATH=$W/bin:$PATH suite_boot 2 1G
 }
 
 for K in $KERNELS; do run_kernel "$K"; done
-while read -r tag v rest; do          # the failed checks of each failed case, from its log
-    [ "$v" = FAIL ] || continue
-    k=${tag#interop-iopoll[}; k=${k%]}; n=${rest%%:*}
-    [ -f "$WORK/iopoll-$k/share/logs/$n.log" ] && grep -h 'FAILED:' "$WORK/iopoll-$k/share/logs/$n.log" | head -5 | sed "s/^/    [$k] $n: /"
-done < "$ALL"
-P=$(grep -c ' PASS ' "$ALL"); F=$(grep -c ' FAIL ' "$ALL"); S=$(grep -c ' SKIP ' "$ALL")
-echo "interop-iopoll: $S skipped, $(( $(date +%s) - T_START )) s, logs under $WORK/iopoll-<kernel>/share/logs"
-echo "$P passed, $F failed"
-[ "$F" -eq 0 ] && [ $((P + S)) -gt 0 ]
+suite_summary any

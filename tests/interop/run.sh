@@ -246,18 +246,26 @@ explain_failures() {
         fi
     done < "$ALL_RESULTS.raw"
 }
-# NVMe/RDMA: hnvmfd inside the guest over soft-RoCE (run-rdma.sh, docs/interop.md); its counts join ours
-RP=0 RF=0
-if [ "${HNVMF_INTEROP_RDMA:-1}" = 1 ] && [ "$TARGET_KIND" = hnvmfd ]; then
-    echo; HNVMF_INTEROP_SKIP_SETUP=1 HNVMF_INTEROP_WORKDIR=$WORK "$HERE/run-rdma.sh" "$BUILD" | tee "$WORK/rdma.out" | grep -vE '^[0-9]+ passed, [0-9]+ failed$'
-    RDMA_RAN=1
-    read -r RP RF < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/rdma.out"); RP=${RP:-0} RF=${RF:-1}
+# The suites that run hnvmfd INSIDE the guest (docs/interop.md): NVMe/RDMA over soft-RoCE
+# (run-rdma.sh) and DAM's polled completions on an emulated NVMe (run-dam-iopoll.sh); their counts
+# join ours. HNVMF_INTEROP_RDMA=0 / HNVMF_INTEROP_IOPOLL=0 leave one out.
+RP=0 RF=0 GUEST_SUITES=
+run_guest_suite() {  # NAME SCRIPT
+    local p f
+    echo; HNVMF_INTEROP_SKIP_SETUP=1 HNVMF_INTEROP_WORKDIR=$WORK "$HERE/$2" "$BUILD" | tee "$WORK/$1.out" | grep -vE '^[0-9]+ passed, [0-9]+ failed$'
+    read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/$1.out")
+    RP=$((RP + ${p:-0})) RF=$((RF + ${f:-1})) GUEST_SUITES="$GUEST_SUITES $1"
+}
+if [ "$TARGET_KIND" = hnvmfd ]; then
+    [ "${HNVMF_INTEROP_RDMA:-1}" = 1 ] && run_guest_suite rdma run-rdma.sh
+    [ "${HNVMF_INTEROP_IOPOLL:-1}" = 1 ] && run_guest_suite iopoll run-dam-iopoll.sh
 fi
 explain_failures
-if [ "${RDMA_RAN:-0}" = 1 ] && grep -qE '^interop-rdma\[[^]]*\] FAIL' "$WORK/rdma.out"; then
-    echo "---- NVMe/RDMA failures (repeated from above)"
-    grep -E '^interop-rdma\[[^]]*\] FAIL|^    \[|guest ended with status' "$WORK/rdma.out" | head -n 30
-fi
+for g in $GUEST_SUITES; do
+    grep -qE "^interop-$g\[[^]]*\] FAIL" "$WORK/$g.out" || continue
+    echo "---- interop-$g failures (repeated from above)"
+    grep -E "^interop-$g\[[^]]*\] FAIL|^    \[|guest ended with status" "$WORK/$g.out" | head -n 30
+done
 P=$(grep -c '^[^ ]* PASS' "$ALL_RESULTS.raw"); F=$(grep -c '^[^ ]* FAIL' "$ALL_RESULTS.raw"); S=$(grep -c '^[^ ]* SKIP' "$ALL_RESULTS.raw")
 P=$((P + RP)) F=$((F + RF))
 R=$(grep -c '^[^ ]* PASS [^:]*: passed on retry' "$ALL_RESULTS.raw")
