@@ -246,6 +246,18 @@ static bool port_accepts(uint16_t port)
 	return ok;
 }
 
+/* The daemon's control socket @DIR@/ctl.sock accepts: hnvmfd starts it after its listeners. */
+static bool ctl_accepts(const struct hnvmf_harness *h)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl.sock", h->dir);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 static pid_t spawn(const char *const argv[], const char *log_path)
 {
 	pid_t parent = getpid();
@@ -293,6 +305,9 @@ int hnvmf_harness_start(struct hnvmf_harness *h, const char *conf_template)
 		fprintf(stderr, "harness: fork: %s\n", strerror(errno));
 		return -1;
 	}
+	/* A configuration with the control socket: ready when it accepts too (a test's first call
+	 * must not race the daemon's start). */
+	bool ctl = !embedded && conf_template && strstr(conf_template, "@DIR@/ctl.sock");
 	uint64_t deadline = now_ms() + 10000;
 	while (now_ms() < deadline) {
 		if (!hnvmf_harness_alive(h)) {
@@ -300,7 +315,7 @@ int hnvmf_harness_start(struct hnvmf_harness *h, const char *conf_template)
 			dump_log(h);
 			return -1;
 		}
-		if (port_accepts(h->port))
+		if (port_accepts(h->port) && (!ctl || ctl_accepts(h)))
 			return 0;
 		sleep_ms(20);
 	}
