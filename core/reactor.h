@@ -94,9 +94,9 @@ void hnvmf_timer_cancel(struct hnvmf_reactor *r, struct hnvmf_timer *t);
 /* Messages one loop iteration runs at most; the rest run in the next iterations, before anything
  * sent later (the loop does not sleep meanwhile). A burst of completions handed back by the I/O
  * servers (hundreds for a tenant flooding at QD 128) then delays the connections' receive and
- * send of this iteration by at most 64 messages' work; 64 is also the events one epoll_wait
- * returns and the PDUs a TCP connection parses per iteration (transport/tcp/tcp-turn.c). */
-#define HNVMF_REACTOR_INBOX_TURN 64
+ * send of this iteration by at most 128 messages' work: a whole QD 128 queue's completions, as a
+ * TCP connection parses 128 PDUs per iteration (transport/tcp/tcp-turn.c says why not fewer). */
+#define HNVMF_REACTOR_INBOX_TURN 128
 
 /* From any thread: m->fn(m) runs later on r's thread, in the order sent by one sender. */
 void hnvmf_reactor_send(struct hnvmf_reactor *r, struct hnvmf_msg *m);

@@ -84,12 +84,14 @@ static void test_fair_turn(void **state)
 	close_host(&quiet);
 }
 
-/* 500 PDUs come in one read; the budget parses 64 a turn and the rest, in rxbuf with the socket
- * empty, must be parsed without any readiness event. */
+/* 500 PDUs come in one read; the budget parses TCP_TURN_PDUS a turn and the rest, in rxbuf with
+ * the socket empty, must be parsed without any readiness event (a queue of 512: only the budget
+ * holds them). */
 static void test_turn_leftover_no_event(void **state)
 {
 	(void)state;
 	enum { N = 500 };
+	tcp_g.queue_slots = 512; /* the 500 fit in the queue: only the budget holds them */
 	struct host h = connect_host(false, false);
 	int e0 = ft.executed;
 	send_flood(&h, N, 0);
@@ -111,12 +113,14 @@ static void test_turn_leftover_no_event(void **state)
 	close_host(&h);
 }
 
-/* 100 responses completed at once: 64 leave in the first turn, the rest in the next one, with
- * the socket never full (no EPOLLOUT). */
+/* TCP_TURN_SENDS + 36 responses completed at once (a queue deeper than the budget):
+ * TCP_TURN_SENDS leave in the first turn, the rest in the next one, with the socket never full
+ * (no EPOLLOUT). */
 static void test_turn_send_entries(void **state)
 {
 	(void)state;
-	enum { N = 100, RSP = sizeof(struct hnvmf_tcp_rsp) };
+	enum { N = TCP_TURN_SENDS + 36, RSP = sizeof(struct hnvmf_tcp_rsp) };
+	tcp_g.queue_slots = 256; /* a queue deeper than the budget (queue_depth up to 1024) */
 	struct host h = connect_host(false, false);
 	ft.hold = true;
 	send_flood(&h, N, 0);
@@ -137,14 +141,14 @@ static void test_turn_send_entries(void **state)
 	close_host(&h);
 }
 
-/* Four 128 KiB reads completed at once: 256 KiB leave in the first turn (the cut inside a
- * C2HData PDU), the rest later; the host gets every PDU whole and the data intact. */
+/* Twelve 128 KiB reads completed at once: TCP_TURN_BYTES (1 MiB) leave in the first turn (the cut
+ * inside a C2HData PDU), the rest later; the host gets every PDU whole and the data intact. */
 static void test_turn_send_bytes(void **state)
 {
 	(void)state;
-	enum { N = 4, LEN = 128 * 1024 };
+	enum { N = 12, LEN = 128 * 1024 };
 	struct host h = connect_host(false, false);
-	int big = 4 << 20; /* the kernel caps it; still above the budget */
+	int big = 8 << 20; /* the kernel caps it (net.core.wmem_max), still above the budget */
 	setsockopt(h.c->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	int got = 0;
 	socklen_t gl = sizeof(got);

@@ -48,9 +48,9 @@
 /* What one connection may do in one reactor turn (tcp-turn.c says why these values): PDUs
  * parsed, send entries (a PDU or a request's response PDUs) gathered, bytes received, bytes
  * sent. Past one of them the connection yields to the others; the rest is served next turn. */
-#define TCP_TURN_PDUS 64u
-#define TCP_TURN_SENDS 64u
-#define TCP_TURN_BYTES (256u * 1024)
+#define TCP_TURN_PDUS 128u
+#define TCP_TURN_SENDS 128u
+#define TCP_TURN_BYTES (1024u * 1024)
 /* PDU header buffers are viewed through the tcp-pdu.h structures (the SQE has 64-bit fields). */
 #define TCP_PDU_ALIGNED __attribute__((aligned(8)))
 

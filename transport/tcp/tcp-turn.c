@@ -6,19 +6,24 @@
  * in the flusher: with 8 such connections a turn took 0.5-1 ms before a quiet connection's
  * capsule was read or its response sent. So each connection gets, per turn:
  *
- *   TCP_TURN_PDUS   64 PDU headers parsed. About 1 us of reactor work each (parse, init, hand
- *                   to an I/O server), so ~64 us per connection; half a QD 128 queue, so a
- *                   saturated queue is served in two turns and batching stays (one recv still
- *                   brings many PDUs, and the turn's fixed cost, an epoll_wait and the pollers, is
- *                   spread over 64 commands). The same number as the events one epoll_wait
- *                   returns and the messages one turn takes from the inbox (core/reactor.c).
- *   TCP_TURN_SENDS  64 send entries (a PDU, or a request's C2HData and response) gathered: the
- *                   responses of 64 commands, still one sendmsg (64 x 3 iovecs for a 4 KiB read
- *                   is below TCP_SEND_BATCH_IOV).
- *   TCP_TURN_BYTES  256 KiB received and 256 KiB sent: twice TCP_BUF_LARGE (and MAXH2CDATA), so
- *                   a 128 KiB transfer and what follows it fit in one turn; copying it costs tens
- *                   of microseconds, the order of 64 small PDUs. This is what bounds a tenant of
- *                   large transfers, whose PDUs are few.
+ *   TCP_TURN_PDUS   128 PDU headers parsed. About 1 us of reactor work each (parse, init, hand
+ *                   to an I/O server): a whole QD 128 queue per turn, so one recv's batch is not
+ *                   cut and the turn's fixed cost (an epoll_wait and the pollers) is spread over
+ *                   128 commands. The same number as the messages one turn takes from the inbox
+ *                   (core/reactor.c).
+ *   TCP_TURN_SENDS  128 send entries (a PDU, or a request's C2HData and response) gathered: the
+ *                   responses of a QD 128 queue.
+ *   TCP_TURN_BYTES  1 MiB received and 1 MiB sent: eight 128 KiB transfers (TCP_BUF_LARGE,
+ *                   MAXH2CDATA). This is what bounds a tenant of large transfers, whose PDUs are
+ *                   few.
+ *
+ * The first values (64, 64, 256 KiB) cost a lone connection its throughput: on the direct path,
+ * hnvmf-perf on one queue, 128 KiB reads at QD 16 27.7K against 35.6K IOPS with these values
+ * (44.4K without budgets) and 4 KiB reads at QD 128 658K against 1038K (bench/tcp-bench.sh,
+ * 3 s per row, 2026-12-07 14:25 UTC): a turn's fixed cost, and sends cut at 256 KiB while the
+ * socket could take 2 MiB. Larger budgets bound a noisy neighbour less tightly (see
+ * docs/pqm.md for what the first values bought); a budget that applies only while another
+ * connection waits would keep both, and is not built.
  *
  * Past a budget the connection stops where it is and yields to the others. What is left must be
  * served next turn without a new epoll event (the socket may be empty, its bytes already in
