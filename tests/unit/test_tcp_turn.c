@@ -84,6 +84,58 @@ static void test_fair_turn(void **state)
 	close_host(&quiet);
 }
 
+/* Two connections busy on one reactor: the small budgets. A floods 2000 PDUs, B 48. From the
+ * second turn on (the first showed two connections), neither parses more than
+ * TCP_TURN_PDUS_SHARED a turn, and both progress. Once B is done and TCP_TURN_SHARED_NS has
+ * passed, A, alone again, gets the large budget: TCP_TURN_PDUS in one turn. */
+static void test_turn_shared(void **state)
+{
+	(void)state;
+	enum { NA = 2000, NB = 48 };
+	tcp_g.queue_slots = 2048; /* only the budget, never the queue size, stops the noise */
+	struct host a = connect_host(false, false);
+	struct host b = connect_host(false, false);
+	struct tcp_reactor *rt = a.c->rt;
+	assert_ptr_equal(b.c->rt, rt);
+	assert_false(rt->shared);
+	int e0 = ft.executed;
+	send_flood(&a, NA, 0);
+	send_flood(&b, NB, 0);
+	loop_once();
+	assert_true(rt->shared); /* the second connection in the turn switched it */
+	int turns = 0;
+	bool b_busy = true;
+	while (b_busy && turns < 20) {
+		int before = ft.executed;
+		loop_once();
+		turns++;
+		assert_true(rt->shared);
+		assert_true(a.c->turn_no == rt->turn); /* A, flooding, is served every turn */
+		assert_true(a.c->turn_rx_pdus > 0);
+		assert_true(a.c->turn_rx_pdus <= TCP_TURN_PDUS_SHARED);
+		b_busy = b.c->turn_no == rt->turn;
+		if (b_busy)
+			assert_true(b.c->turn_rx_pdus <= TCP_TURN_PDUS_SHARED);
+		assert_true(ft.executed - before <= 2 * (int)TCP_TURN_PDUS_SHARED);
+	}
+	print_message("B done after %d shared turns, %d commands in all\n", turns, ft.executed - e0);
+	assert_false(b_busy);
+	/* A alone: the small budgets last until the window has passed. */
+	usleep(TCP_TURN_SHARED_NS / 1000 + 1000);
+	loop_once();
+	assert_false(rt->shared);
+	assert_int_equal(a.c->turn_rx_pdus, TCP_TURN_PDUS);
+	assert_true(ft.executed - e0 < NA + NB); /* still A's noise left: the budget cut it */
+	pump();
+	assert_int_equal(ft.executed - e0, NA + NB);
+	for (uint16_t cid = 0; cid < NB; cid++)
+		expect_rsp(&b, cid, 0);
+	for (uint16_t cid = 0; cid < NA; cid++)
+		expect_rsp(&a, cid, 0);
+	close_host(&a);
+	close_host(&b);
+}
+
 /* 500 PDUs come in one read; the budget parses TCP_TURN_PDUS a turn and the rest, in rxbuf with
  * the socket empty, must be parsed without any readiness event (a queue of 512: only the budget
  * holds them). */
@@ -96,6 +148,7 @@ static void test_turn_leftover_no_event(void **state)
 	int e0 = ft.executed;
 	send_flood(&h, N, 0);
 	loop_once();
+	assert_false(h.c->rt->shared); /* alone on its reactor: the large budget */
 	assert_int_equal(ft.executed - e0, TCP_TURN_PDUS);
 	assert_true(h.c->rx_held);
 	assert_true(h.c->rx_more);
@@ -196,6 +249,7 @@ int main(void)
 	alarm(120);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fair_turn, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(test_turn_shared, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(test_turn_leftover_no_event, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(test_turn_send_entries, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(test_turn_send_bytes, tcp_fake_setup, tcp_fake_teardown),

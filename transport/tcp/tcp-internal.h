@@ -47,10 +47,16 @@
 #define TCP_SOCK_BUF_SIZE (2u * 1024 * 1024)
 /* What one connection may do in one reactor turn (tcp-turn.c says why these values): PDUs
  * parsed, send entries (a PDU or a request's response PDUs) gathered, bytes received, bytes
- * sent. Past one of them the connection yields to the others; the rest is served next turn. */
+ * sent. Past one of them the connection yields to the others; the rest is served next turn.
+ * The large budget while the connection is alone on its reactor, the small one while others
+ * use the same reactor (within TCP_TURN_SHARED_NS of two connections in one turn). */
 #define TCP_TURN_PDUS 128u
 #define TCP_TURN_SENDS 128u
 #define TCP_TURN_BYTES (1024u * 1024)
+#define TCP_TURN_PDUS_SHARED 16u
+#define TCP_TURN_SENDS_SHARED 16u
+#define TCP_TURN_BYTES_SHARED (128u * 1024)
+#define TCP_TURN_SHARED_NS (2u * 1000 * 1000)
 /* PDU header buffers are viewed through the tcp-pdu.h structures (the SQE has 64-bit fields). */
 #define TCP_PDU_ALIGNED __attribute__((aligned(8)))
 
@@ -254,6 +260,9 @@ struct tcp_reactor {
 	bool poller_on;
 	struct hnvmf_poller turn_poller; /* starts a turn: serves rx_more (tcp-turn.c) */
 	uint64_t turn;              /* turns of this reactor since it had its first connection */
+	unsigned turn_users;        /* connections that used a budget in this turn */
+	bool shared;                /* small budgets: others use this reactor (tcp-turn.c) */
+	uint64_t shared_until_ns;   /* when shared lapses unless two connections share a turn */
 	struct hnvmf_list rx_more;  /* connections with received bytes left by their budget */
 	struct hnvmf_list conns;
 	unsigned nconns;

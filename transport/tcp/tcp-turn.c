@@ -37,14 +37,42 @@
  * every connection, and the I/O servers' scheduler (core/sched.c) shares the devices by weight. */
 #include "transport/tcp/tcp-internal.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
+/* EXPERIMENT (removed before merge): HNVMF_TCP_TURN_SHARED="pdus,sends,kib,window_us". */
+static unsigned sh_pdus = TCP_TURN_PDUS_SHARED, sh_sends = TCP_TURN_SENDS_SHARED;
+static uint32_t sh_bytes = TCP_TURN_BYTES_SHARED;
+static uint64_t sh_ns = TCP_TURN_SHARED_NS;
+__attribute__((constructor)) static void turn_env(void)
+{
+	const char *e = getenv("HNVMF_TCP_TURN_SHARED");
+	unsigned p, s, k, w;
+	if (e && sscanf(e, "%u,%u,%u,%u", &p, &s, &k, &w) == 4) {
+		sh_pdus = p;
+		sh_sends = s;
+		sh_bytes = k * 1024;
+		sh_ns = (uint64_t)w * 1000;
+	}
+}
+
 static void sync_turn(struct tcp_conn *c)
 {
-	if (c->turn_no == c->rt->turn)
+	struct tcp_reactor *rt = c->rt;
+	if (c->turn_no == rt->turn)
 		return;
-	c->turn_no = c->rt->turn;
+	c->turn_no = rt->turn;
 	c->turn_rx_pdus = c->turn_tx_sends = 0;
 	c->turn_rx_bytes = c->turn_tx_bytes = 0;
+	/* A second connection in this turn: the small budgets from now on, this turn included
+	 * (the turn poller keeps them for TCP_TURN_SHARED_NS). */
+	if (++rt->turn_users == 2)
+		rt->shared = true;
 }
+
+static uint32_t max_pdus(const struct tcp_conn *c) { return c->rt->shared ? sh_pdus : TCP_TURN_PDUS; }
+static uint32_t max_sends(const struct tcp_conn *c) { return c->rt->shared ? sh_sends : TCP_TURN_SENDS; }
+static uint32_t max_bytes(const struct tcp_conn *c) { return c->rt->shared ? sh_bytes : TCP_TURN_BYTES; }
 
 static void more_next_turn(struct tcp_conn *c)
 {
@@ -57,7 +85,7 @@ static void more_next_turn(struct tcp_conn *c)
 bool tcp_turn_rx_pdus_spent(struct tcp_conn *c)
 {
 	sync_turn(c);
-	if (c->turn_rx_pdus < TCP_TURN_PDUS)
+	if (c->turn_rx_pdus < max_pdus(c))
 		return false;
 	c->rx_held = true;
 	more_next_turn(c);
@@ -67,7 +95,7 @@ bool tcp_turn_rx_pdus_spent(struct tcp_conn *c)
 bool tcp_turn_rx_bytes_spent(struct tcp_conn *c)
 {
 	sync_turn(c);
-	if (c->turn_rx_bytes < TCP_TURN_BYTES)
+	if (c->turn_rx_bytes < max_bytes(c))
 		return false;
 	more_next_turn(c);
 	return true;
@@ -82,9 +110,10 @@ void tcp_turn_rx_count(struct tcp_conn *c, size_t bytes)
 void tcp_turn_tx_room(struct tcp_conn *c, unsigned *sends, size_t *bytes)
 {
 	sync_turn(c);
-	bool spent = c->turn_tx_sends >= TCP_TURN_SENDS || c->turn_tx_bytes >= TCP_TURN_BYTES;
-	*sends = spent ? 0 : TCP_TURN_SENDS - c->turn_tx_sends;
-	*bytes = spent ? 0 : TCP_TURN_BYTES - c->turn_tx_bytes;
+	uint32_t ms = max_sends(c), mb = max_bytes(c);
+	bool spent = c->turn_tx_sends >= ms || c->turn_tx_bytes >= mb;
+	*sends = spent ? 0 : ms - c->turn_tx_sends;
+	*bytes = spent ? 0 : mb - c->turn_tx_bytes;
 }
 
 void tcp_turn_tx_count(struct tcp_conn *c, unsigned sends, size_t bytes)
@@ -103,10 +132,26 @@ void tcp_turn_forget(struct tcp_conn *c)
 	hnvmf_list_del(&c->more_link);
 }
 
+/* At the start of a turn: whether the small budgets apply in it. Two connections in the last
+ * turn (re)start the window; a turn with fewer ends it once the window has passed. The clock
+ * is read only while the budgets are small, so a lone connection pays nothing. */
+static void turn_contention(struct tcp_reactor *rt)
+{
+	unsigned users = rt->turn_users;
+	rt->turn_users = 0;
+	if (users >= 2) {
+		rt->shared = true;
+		rt->shared_until_ns = hnvmf_now_ns() + sh_ns;
+	} else if (rt->shared && hnvmf_now_ns() >= rt->shared_until_ns) {
+		rt->shared = false;
+	}
+}
+
 int tcp_turn_poller(struct hnvmf_poller *p)
 {
 	struct tcp_reactor *rt = container_of(p, struct tcp_reactor, turn_poller);
 	rt->turn++;
+	turn_contention(rt);
 	/* Those put back during this walk (budget spent again) wait for the next turn. */
 	struct hnvmf_list now;
 	hnvmf_list_init(&now);
