@@ -21,9 +21,23 @@
  * hnvmf-perf on one queue, 128 KiB reads at QD 16 27.7K against 35.6K IOPS with these values
  * (44.4K without budgets) and 4 KiB reads at QD 128 658K against 1038K (bench/tcp-bench.sh,
  * 3 s per row, 2026-12-07 14:25 UTC): a turn's fixed cost, and sends cut at 256 KiB while the
- * socket could take 2 MiB. Larger budgets bound a noisy neighbour less tightly (see
- * docs/pqm.md for what the first values bought); a budget that applies only while another
- * connection waits would keep both, and is not built.
+ * socket could take 2 MiB. But those are the values a noisy neighbour should get. So the budget
+ * depends on contention:
+ *
+ *   alone    the values above, while the connection is the only one of its reactor that used a
+ *            budget lately: a lone connection keeps its throughput;
+ *   shared   TCP_TURN_PDUS_SHARED 16 PDUs, TCP_TURN_SENDS_SHARED 16 sends and
+ *            TCP_TURN_BYTES_SHARED 128 KiB each way (one 128 KiB transfer), from the moment a
+ *            second connection uses a budget in the same turn until TCP_TURN_SHARED_NS (2 ms)
+ *            after the last turn in which two did. Eight noisy connections then hold a turn for
+ *            128 PDUs or 1 MiB in all, what one lone connection may do.
+ *
+ * The window, not the current turn alone, decides: a quiet connection at QD 1 uses the reactor
+ * in one turn out of many (its next command is on its way from the host), and the noisy one
+ * must already be on the small budget when that command arrives. 2 ms covers a host's round
+ * trip, and a connection left alone gets its large budget back 2 ms later. The reactor counts the
+ * connections of each turn (at their first use of the budget in it); the clock is read once per
+ * turn, and only while the budgets are small.
  *
  * Past a budget the connection stops where it is and yields to the others. What is left must be
  * served next turn without a new epoll event (the socket may be empty, its bytes already in
@@ -34,7 +48,8 @@
  *
  * A turn is counted by the turn poller; a connection's counts are reset lazily, at its first use
  * of the budget in a newer turn. Tenant weights are not applied here: a budget is the same for
- * every connection, and the I/O servers' scheduler (core/sched.c) shares the devices by weight. */
+ * every connection of a reactor (docs/pqm.md says why), and the I/O servers' scheduler
+ * (core/sched.c) shares the devices by weight. */
 #include "transport/tcp/tcp-internal.h"
 
 #include <stdio.h>
