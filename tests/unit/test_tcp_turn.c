@@ -3,6 +3,9 @@
  *   - test_fair_turn: a connection with thousands of PDUs queued cannot starve another one on
  *     the same reactor: the quiet connection's command runs after at most one turn's budget of
  *     the noisy one's and is answered within two turns, while the noise is still queued;
+ *   - with two connections flooding, the small budgets apply from the second turn on, and the
+ *     large one again once one is left alone and the window has passed; two queues of one
+ *     controller keep the large budget;
  *   - PDUs the budget left in the receive buffer are parsed in the next turns although the
  *     socket is empty (no epoll event comes for them): no stall;
  *   - responses past the send budget (entries, then bytes, cut inside a PDU) leave in the next
@@ -136,6 +139,46 @@ static void test_turn_shared(void **state)
 	close_host(&b);
 }
 
+/* Two queues of one controller (a host spreading its load over its I/O queues) flooding the
+ * same reactor: not contention, both keep the large budget. */
+static void test_turn_same_ctrl(void **state)
+{
+	(void)state;
+	enum { N = 600 };
+	static char ctrl_stub; /* only compared, never read: the fake target has no controllers */
+	tcp_g.queue_slots = 1024;
+	struct host a = connect_host(false, false);
+	struct host b = connect_host(false, false);
+	struct tcp_reactor *rt = a.c->rt;
+	assert_ptr_equal(b.c->rt, rt);
+	a.c->sq.ctrl = b.c->sq.ctrl = (struct hnvmf_ctrl *)(void *)&ctrl_stub;
+	int e0 = ft.executed;
+	send_flood(&a, N, 0);
+	send_flood(&b, N, 0);
+	for (int turn = 0; turn < 3; turn++) {
+		loop_once();
+		assert_false(rt->shared);
+		assert_int_equal(a.c->turn_rx_pdus, TCP_TURN_PDUS);
+		assert_int_equal(b.c->turn_rx_pdus, TCP_TURN_PDUS);
+	}
+	/* Another controller's connection joins: the small budgets. */
+	b.c->sq.ctrl = NULL;
+	loop_once();
+	assert_true(rt->shared);
+	loop_once();
+	assert_true(a.c->turn_rx_pdus <= TCP_TURN_PDUS_SHARED);
+	assert_true(b.c->turn_rx_pdus <= TCP_TURN_PDUS_SHARED);
+	a.c->sq.ctrl = NULL;
+	pump();
+	assert_int_equal(ft.executed - e0, 2 * N);
+	for (uint16_t cid = 0; cid < N; cid++) {
+		expect_rsp(&a, cid, 0);
+		expect_rsp(&b, cid, 0);
+	}
+	close_host(&a);
+	close_host(&b);
+}
+
 /* 500 PDUs come in one read; the budget parses TCP_TURN_PDUS a turn and the rest, in rxbuf with
  * the socket empty, must be parsed without any readiness event (a queue of 512: only the budget
  * holds them). */
@@ -250,6 +293,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fair_turn, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(test_turn_shared, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(test_turn_same_ctrl, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(test_turn_leftover_no_event, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(test_turn_send_entries, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(test_turn_send_bytes, tcp_fake_setup, tcp_fake_teardown),

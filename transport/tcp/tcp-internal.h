@@ -48,8 +48,9 @@
 /* What one connection may do in one reactor turn (tcp-turn.c says why these values): PDUs
  * parsed, send entries (a PDU or a request's response PDUs) gathered, bytes received, bytes
  * sent. Past one of them the connection yields to the others; the rest is served next turn.
- * The large budget while the connection is alone on its reactor, the small one while others
- * use the same reactor (within TCP_TURN_SHARED_NS of two connections in one turn). */
+ * The large budget while the connection's controller is alone on its reactor, the small one
+ * while others use the same reactor (within TCP_TURN_SHARED_NS of a turn in which connections
+ * of two controllers did). */
 #define TCP_TURN_PDUS 128u
 #define TCP_TURN_SENDS 128u
 #define TCP_TURN_BYTES (1024u * 1024)
@@ -261,6 +262,8 @@ struct tcp_reactor {
 	struct hnvmf_poller turn_poller; /* starts a turn: serves rx_more (tcp-turn.c) */
 	uint64_t turn;              /* turns of this reactor since it had its first connection */
 	unsigned turn_users;        /* connections that used a budget in this turn */
+	const void *turn_who;       /* the first one's controller (or itself, before Connect) */
+	bool turn_mixed;            /* connections of another controller used one too */
 	bool shared;                /* small budgets: others use this reactor (tcp-turn.c) */
 	uint64_t shared_until_ns;   /* when shared lapses unless two connections share a turn */
 	struct hnvmf_list rx_more;  /* connections with received bytes left by their budget */

@@ -52,25 +52,6 @@
  * (core/sched.c) shares the devices by weight. */
 #include "transport/tcp/tcp-internal.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-
-/* EXPERIMENT (removed before merge): HNVMF_TCP_TURN_SHARED="pdus,sends,kib,window_us". */
-static unsigned sh_pdus = TCP_TURN_PDUS_SHARED, sh_sends = TCP_TURN_SENDS_SHARED;
-static uint32_t sh_bytes = TCP_TURN_BYTES_SHARED;
-static uint64_t sh_ns = TCP_TURN_SHARED_NS;
-__attribute__((constructor)) static void turn_env(void)
-{
-	const char *e = getenv("HNVMF_TCP_TURN_SHARED");
-	unsigned p, s, k, w;
-	if (e && sscanf(e, "%u,%u,%u,%u", &p, &s, &k, &w) == 4) {
-		sh_pdus = p;
-		sh_sends = s;
-		sh_bytes = k * 1024;
-		sh_ns = (uint64_t)w * 1000;
-	}
-}
-
 static void sync_turn(struct tcp_conn *c)
 {
 	struct tcp_reactor *rt = c->rt;
@@ -79,15 +60,34 @@ static void sync_turn(struct tcp_conn *c)
 	c->turn_no = rt->turn;
 	c->turn_rx_pdus = c->turn_tx_sends = 0;
 	c->turn_rx_bytes = c->turn_tx_bytes = 0;
-	/* A second connection in this turn: the small budgets from now on, this turn included
-	 * (the turn poller keeps them for TCP_TURN_SHARED_NS). */
-	if (++rt->turn_users == 2)
+	/* Another controller's connection in this turn: the small budgets from now on, this turn
+	 * included (the turn poller keeps them for TCP_TURN_SHARED_NS). The queues of one
+	 * controller (a host's admin and I/O queues) do not count against each other: one host
+	 * spreading its load over 8 queues keeps the large budgets. A connection without a
+	 * controller yet (before Connect) is its own. */
+	const void *who = c->sq.ctrl ? (const void *)c->sq.ctrl : (const void *)c;
+	if (rt->turn_users++ == 0) {
+		rt->turn_who = who;
+	} else if (who != rt->turn_who && !rt->turn_mixed) {
+		rt->turn_mixed = true;
 		rt->shared = true;
+	}
 }
 
-static uint32_t max_pdus(const struct tcp_conn *c) { return c->rt->shared ? sh_pdus : TCP_TURN_PDUS; }
-static uint32_t max_sends(const struct tcp_conn *c) { return c->rt->shared ? sh_sends : TCP_TURN_SENDS; }
-static uint32_t max_bytes(const struct tcp_conn *c) { return c->rt->shared ? sh_bytes : TCP_TURN_BYTES; }
+static uint32_t max_pdus(const struct tcp_conn *c)
+{
+	return c->rt->shared ? TCP_TURN_PDUS_SHARED : TCP_TURN_PDUS;
+}
+
+static uint32_t max_sends(const struct tcp_conn *c)
+{
+	return c->rt->shared ? TCP_TURN_SENDS_SHARED : TCP_TURN_SENDS;
+}
+
+static uint32_t max_bytes(const struct tcp_conn *c)
+{
+	return c->rt->shared ? TCP_TURN_BYTES_SHARED : TCP_TURN_BYTES;
+}
 
 static void more_next_turn(struct tcp_conn *c)
 {
@@ -147,16 +147,17 @@ void tcp_turn_forget(struct tcp_conn *c)
 	hnvmf_list_del(&c->more_link);
 }
 
-/* At the start of a turn: whether the small budgets apply in it. Two connections in the last
+/* At the start of a turn: whether the small budgets apply in it. Two controllers in the last
  * turn (re)start the window; a turn with fewer ends it once the window has passed. The clock
  * is read only while the budgets are small, so a lone connection pays nothing. */
 static void turn_contention(struct tcp_reactor *rt)
 {
-	unsigned users = rt->turn_users;
+	bool mixed = rt->turn_mixed;
 	rt->turn_users = 0;
-	if (users >= 2) {
+	rt->turn_mixed = false;
+	if (mixed) {
 		rt->shared = true;
-		rt->shared_until_ns = hnvmf_now_ns() + sh_ns;
+		rt->shared_until_ns = hnvmf_now_ns() + TCP_TURN_SHARED_NS;
 	} else if (rt->shared && hnvmf_now_ns() >= rt->shared_until_ns) {
 		rt->shared = false;
 	}
