@@ -24,20 +24,23 @@
  * socket could take 2 MiB. But those are the values a noisy neighbour should get. So the budget
  * depends on contention:
  *
- *   alone    the values above, while the connection is the only one of its reactor that used a
- *            budget lately: a lone connection keeps its throughput;
+ *   alone    the values above, while the connection's controller is the only one whose
+ *            connections used a budget of the reactor lately: a lone connection keeps its
+ *            throughput, and so does a host's set of queues (they do not count against each
+ *            other; a connection before its Connect counts as a controller of its own);
  *   shared   TCP_TURN_PDUS_SHARED 16 PDUs, TCP_TURN_SENDS_SHARED 16 sends and
  *            TCP_TURN_BYTES_SHARED 128 KiB each way (one 128 KiB transfer), from the moment a
- *            second connection uses a budget in the same turn until TCP_TURN_SHARED_NS (2 ms)
- *            after the last turn in which two did. Eight noisy connections then hold a turn for
- *            128 PDUs or 1 MiB in all, what one lone connection may do.
+ *            second controller's connection uses a budget in the same turn until
+ *            TCP_TURN_SHARED_NS (2 ms) after the last turn in which two did. A noisy tenant's
+ *            8 connections then hold a turn for 128 PDUs or 1 MiB in all, what one lone
+ *            connection may do.
  *
  * The window, not the current turn alone, decides: a quiet connection at QD 1 uses the reactor
  * in one turn out of many (its next command is on its way from the host), and the noisy one
  * must already be on the small budget when that command arrives. 2 ms covers a host's round
- * trip, and a connection left alone gets its large budget back 2 ms later. The reactor counts the
- * connections of each turn (at their first use of the budget in it); the clock is read once per
- * turn, and only while the budgets are small.
+ * trip, and a connection left alone gets its large budget back 2 ms later. The reactor notes the
+ * controllers of each turn's connections (at their first use of the budget in it: a pointer
+ * compare); the clock is read once per turn, and only while the budgets are small.
  *
  * Past a budget the connection stops where it is and yields to the others. What is left must be
  * served next turn without a new epoll event (the socket may be empty, its bytes already in
