@@ -1,9 +1,9 @@
 /* The response window of the TCP transport (transport/tcp/tcp-send.c), with the reactor, the
  * target and the clock replaced by the fakes of test_tcp_fakes.h (one loop_once is one reactor
  * turn; the clock is stopped, so a window that opened would never time out by itself):
- *   - a host that never sends more than TCP_HOLD_BATCH - 1 commands in one write (QD 1, then
- *     39 at a time, for more than two periods) gets every response in the turn after its
- *     commands ran: no window opens;
+ *   - a host that never sends more than TCP_HOLD_BATCH - 1 commands in one write (39, then
+ *     1, for two periods) gets every response in the turn after its commands ran: no window
+ *     opens;
  *   - after a read of TCP_HOLD_BATCH commands, a few responses are held, still held one
  *     nanosecond before TCP_HOLD_NS, and sent once it has passed (bounded), in order;
  *   - a held window is sent as soon as TCP_HOLD_RSPS responses are queued, without waiting for
@@ -60,10 +60,11 @@ static void test_no_window_at_low_depth(void **state)
 	fake_clock_frozen = true;
 	fake_clock_ns = 1000000000ull;
 	struct host h = connect_host(false, false);
-	/* QD 1, then the deepest batch that must not open a window, over more than two periods
-	 * of reads (a window would never close here: the clock is stopped). */
-	for (unsigned round = 0; round < 3 * TCP_HOLD_PERIOD; round++) {
-		unsigned n = round < TCP_HOLD_PERIOD ? 1 : TCP_HOLD_BATCH - 1;
+	/* The deepest read that must not open a window, each followed by a single command (which
+	 * a window would hold: the clock is stopped, so it would never be answered), over more
+	 * than two periods of reads. */
+	for (unsigned round = 0; round < 2 * TCP_HOLD_PERIOD; round++) {
+		unsigned n = round % 2 ? 1 : TCP_HOLD_BATCH - 1;
 		send_batch(&h, n, 0);
 		turns(2); /* read and executed in the first turn, sent by the second's flusher */
 		assert_true(readable(h.fd));
