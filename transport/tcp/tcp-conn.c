@@ -328,10 +328,12 @@ static void conn_destroy_msg(struct hnvmf_msg *m)
 		log_warn("tcp %s: %u requests still counted in flight at destroy", c->sq.peer,
 			 inflight);
 	log_debug("tcp %s: destroyed (%llu commands, %llu bytes in, %llu out, %llu errors, "
-		  "%llu recv/send calls, %llu data bytes copied from the receive buffer)", c->sq.peer,
+		  "%llu recv/send calls, %llu data bytes copied from the receive buffer, "
+		  "%llu response windows, %llu timed out)", c->sq.peer,
 		  (unsigned long long)c->stats.cmds, (unsigned long long)c->stats.rx_bytes,
 		  (unsigned long long)c->stats.tx_bytes, (unsigned long long)c->stats.errors,
-		  (unsigned long long)c->stats.syscalls, (unsigned long long)c->stats.rx_copied);
+		  (unsigned long long)c->stats.syscalls, (unsigned long long)c->stats.rx_copied,
+		  (unsigned long long)c->stats.holds, (unsigned long long)c->stats.hold_timeouts);
 	hnvmf_sq_destroy(&c->sq);
 	hnvmf_list_del(&c->link);
 	rt->nconns--;

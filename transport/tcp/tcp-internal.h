@@ -7,7 +7,8 @@
  *   tcp-conn.c       connection life: start, ICReq wait, terminate, close, drain, destroy
  *   tcp-recv.c       the receive state machine (PDU framing and checks)
  *   tcp-req.c        a request's life: SGL, data buffer, R2T, execute, response PDUs
- *   tcp-send.c       the send queue: many PDUs per sendmsg, partial writes, EPOLLOUT
+ *   tcp-send.c       the send queue: many PDUs per sendmsg, partial writes, EPOLLOUT, and
+ *                    the response window at high queue depth
  *   tcp-bufcache.c   per-reactor cache of large data buffers
  *   tcp-limits.c     [limits]: the reactor's tick (stage and PDU timeouts), buffered-data
  *                    accounting and back-pressure
@@ -58,6 +59,14 @@
 #define TCP_TURN_SENDS_SHARED 16u
 #define TCP_TURN_BYTES_SHARED (128u * 1024)
 #define TCP_TURN_SHARED_NS (2u * 1000 * 1000)
+/* The response window (tcp-send.c says why): on a connection where one read brought at least
+ * TCP_HOLD_BATCH commands (in this period of TCP_HOLD_PERIOD reads or the last), the flusher
+ * holds the responses until TCP_HOLD_RSPS are queued or TCP_HOLD_NS have passed since the
+ * window opened, whichever comes first. A host with fewer commands in flight never opens one. */
+#define TCP_HOLD_BATCH 40u
+#define TCP_HOLD_PERIOD 256u
+#define TCP_HOLD_RSPS 32u
+#define TCP_HOLD_NS 30000u
 /* PDU header buffers are viewed through the tcp-pdu.h structures (the SQE has 64-bit fields). */
 #define TCP_PDU_ALIGNED __attribute__((aligned(8)))
 
@@ -69,6 +78,7 @@ struct tcp_send {
 	uint8_t cur;      /* first iovec not completely sent */
 	uint32_t cur_off; /* bytes of iov[cur] already sent */
 	bool queued;
+	bool rsp;         /* a request's response (the window may hold it), not an R2T, ICResp... */
 	/* All bytes went to the socket, or dropped: the connection closed first. */
 	void (*sent)(struct tcp_send *s, bool dropped);
 };
@@ -157,6 +167,8 @@ struct tcp_conn_stats {
 	uint64_t errors;      /* commands completed with an error status */
 	uint64_t syscalls;    /* recv + sendmsg calls, to check batching */
 	uint64_t rx_copied;   /* PDU data bytes copied out of rxbuf; the rest was received in place */
+	uint64_t holds;       /* response windows opened */
+	uint64_t hold_timeouts; /* windows that timed out short of TCP_HOLD_RSPS */
 };
 
 struct tcp_reactor;
@@ -228,6 +240,11 @@ struct tcp_conn {
 	bool flush_queued;
 	struct hnvmf_list flush_link; /* rt->flushq */
 	bool want_out;                /* EPOLLOUT armed: the socket is full */
+	unsigned sendq_rsps;          /* responses on sendq (tcp_send.rsp) */
+	unsigned sendq_other;         /* everything else on sendq */
+	uint32_t rx_peak_cur, rx_peak_prev; /* most commands one read brought, this period and the last */
+	uint32_t rx_reads;            /* reads that brought commands, this period */
+	uint64_t hold_since_ns;       /* the response window opened (0: not holding) */
 	struct tcp_send icresp_snd;
 	struct hnvmf_tcp_icresp icresp;
 	struct tcp_send term_snd;
@@ -346,6 +363,9 @@ void tcp_send_schedule(struct tcp_conn *c);
 void tcp_send_flush(struct tcp_conn *c);
 void tcp_send_drop_all(struct tcp_conn *c, bool keep_started);
 int tcp_send_poller(struct hnvmf_poller *p);
+/* The response window (tcp-send.c): a read brought cmds commands; should the flusher hold? */
+void tcp_send_note_batch(struct tcp_conn *c, uint64_t cmds);
+bool tcp_send_hold(struct tcp_conn *c);
 static inline void tcp_send_add(struct tcp_send *s, const void *base, size_t len)
 {
 	s->iov[s->iovcnt].iov_base = (void *)base;

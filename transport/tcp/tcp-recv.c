@@ -487,7 +487,16 @@ static ssize_t rx_read(struct tcp_conn *c, size_t *asked)
 
 /* From the socket's EPOLLIN, and from the turn poller for a connection its budget stopped
  * (tcp-turn.c): the PDUs left in rxbuf first, then reads while the budget lasts. */
+static void conn_readable(struct tcp_conn *c);
+
 void tcp_conn_readable(struct tcp_conn *c)
+{
+	uint64_t cmds = c->stats.cmds;
+	conn_readable(c);
+	tcp_send_note_batch(c, c->stats.cmds - cmds);
+}
+
+static void conn_readable(struct tcp_conn *c)
 {
 	if (c->rx_held) {
 		if (tcp_turn_rx_pdus_spent(c))

@@ -342,6 +342,7 @@ void tcp_queue_response(struct hnvmf_req *req)
 			tcp_req_release(t); /* dropping the queue did not free it */
 		return;
 	}
+	s->rsp = true;
 	tcp_req_set_state(t, TCP_REQ_SENDING);
 	bool success = false;
 	if (req->dir == HNVMF_DIR_C2H && req->xfer_len > 0 && status_ok(req) && req->iovcnt > 0) {

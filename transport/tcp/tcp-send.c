@@ -1,6 +1,7 @@
 /* The send side of a connection: PDUs wait on conn->sendq as iovec lists pointing at their
  * headers and straight at the request's data (no copy), and the reactor's poller gathers as
- * many as fit into one sendmsg per loop iteration. A partial write leaves the rest queued and
+ * many as fit into one sendmsg per loop iteration (at high queue depth it may first wait for
+ * more responses: the response window, below). A partial write leaves the rest queued and
  * arms EPOLLOUT; EPOLLOUT is disarmed as soon as the queue is empty again. */
 #include <assert.h>
 #include <errno.h>
@@ -33,6 +34,7 @@ bool tcp_send_prepare(struct tcp_conn *c, struct tcp_send *s,
 		return false;
 	}
 	s->iovcnt = 0;
+	s->rsp = false;
 	s->sent = sent;
 	return true;
 }
@@ -43,6 +45,10 @@ void tcp_send_queue(struct tcp_conn *c, struct tcp_send *s)
 	s->cur = 0;
 	s->cur_off = 0;
 	s->queued = true;
+	if (s->rsp)
+		c->sendq_rsps++;
+	else
+		c->sendq_other++;
 	hnvmf_list_add_tail(&c->sendq, &s->link);
 	tcp_send_schedule(c);
 }
@@ -52,8 +58,12 @@ static struct tcp_send *first_send(struct tcp_conn *c)
 	return container_of(c->sendq.next, struct tcp_send, link);
 }
 
-static void send_finished(struct tcp_send *s, bool dropped)
+static void send_finished(struct tcp_conn *c, struct tcp_send *s, bool dropped)
 {
+	if (s->rsp)
+		c->sendq_rsps--;
+	else
+		c->sendq_other--;
 	hnvmf_list_del(&s->link);
 	s->queued = false;
 	s->sent(s, dropped);
@@ -86,7 +96,7 @@ void tcp_send_drop_all(struct tcp_conn *c, bool keep_started)
 			continue; /* still the head of what remains */
 		}
 		head = false;
-		send_finished(s, true);
+		send_finished(c, s, true);
 	}
 }
 
@@ -115,7 +125,7 @@ static void advance(struct tcp_conn *c, size_t n)
 		}
 		if (s->cur < s->iovcnt)
 			return;
-		send_finished(s, false);
+		send_finished(c, s, false);
 		if (c->state == TCP_CONN_CLOSED)
 			return; /* the callback closed the connection (C2HTermReq sent) */
 	}
@@ -126,7 +136,7 @@ static void advance(struct tcp_conn *c, size_t n)
 			s->cur++;
 		if (s->cur < s->iovcnt)
 			return;
-		send_finished(s, false);
+		send_finished(c, s, false);
 		if (c->state == TCP_CONN_CLOSED)
 			return;
 	}
@@ -211,6 +221,59 @@ void tcp_send_flush(struct tcp_conn *c)
 	}
 }
 
+/* The response window. A host that keeps many commands in flight answers each batch of
+ * completions with a batch of commands; the target answered each read's commands with one
+ * sendmsg as soon as they ran, and against spdk_nvme_perf at QD 128 that settled at ~5 commands
+ * per system call (recv or sendmsg), each costing both sides a segment's fixed cost (the sender
+ * also runs the loopback receiver's TCP path). Holding the flush until TCP_HOLD_RSPS responses
+ * are queued, or TCP_HOLD_NS at most, made it 5.4-9 per call and +5-11 % IOPS at QD 64-128
+ * (2026-12-07, alternating runs; the figures are in the commit message).
+ *
+ * Never at low depth: one read cannot bring more commands than the host has in flight, so the
+ * window opens only on a connection where a read brought TCP_HOLD_BATCH commands or more in this
+ * period of TCP_HOLD_PERIOD reads or the last one. A host below that depth (QD 1 to 39) never
+ * waits; at QD 8 a window (opened on a 4-command average) cost a third of the IOPS. A window
+ * holds only responses (an R2T, ICResp or C2HTermReq on the queue sends at once), never on a TLS
+ * connection or one whose socket is full (EPOLLOUT decides then), and its reactor polls on
+ * meanwhile: the flusher's work keeps the loop from sleeping, so reads go on. A host whose depth
+ * drops keeps the window for up to two periods (512 reads), each response then waiting up to
+ * TCP_HOLD_NS: bounded, and passed. */
+void tcp_send_note_batch(struct tcp_conn *c, uint64_t cmds)
+{
+	if (cmds == 0)
+		return;
+	uint32_t n = cmds > 0xffff ? 0xffff : (uint32_t)cmds;
+	if (n > c->rx_peak_cur)
+		c->rx_peak_cur = n;
+	if (++c->rx_reads >= TCP_HOLD_PERIOD) {
+		c->rx_peak_prev = c->rx_peak_cur;
+		c->rx_peak_cur = 0;
+		c->rx_reads = 0;
+	}
+}
+
+bool tcp_send_hold(struct tcp_conn *c)
+{
+	if (c->state != TCP_CONN_LIVE || c->ssl || c->want_out || c->sendq_other > 0 ||
+	    c->sendq_rsps == 0 || c->sendq_rsps >= TCP_HOLD_RSPS) {
+		c->hold_since_ns = 0; /* nothing to hold, or the window is full: send */
+		return false;
+	}
+	if (c->hold_since_ns == 0) {
+		uint32_t peak = c->rx_peak_cur > c->rx_peak_prev ? c->rx_peak_cur : c->rx_peak_prev;
+		if (peak < TCP_HOLD_BATCH)
+			return false;
+		c->hold_since_ns = hnvmf_now_ns();
+		c->stats.holds++;
+		return true;
+	}
+	if (hnvmf_now_ns() - c->hold_since_ns < TCP_HOLD_NS)
+		return true;
+	c->hold_since_ns = 0;
+	c->stats.hold_timeouts++;
+	return false;
+}
+
 int tcp_send_poller(struct hnvmf_poller *p)
 {
 	struct tcp_reactor *rt = container_of(p, struct tcp_reactor, poller);
@@ -227,7 +290,10 @@ int tcp_send_poller(struct hnvmf_poller *p)
 		struct tcp_conn *c = container_of(now.next, struct tcp_conn, flush_link);
 		hnvmf_list_del(&c->flush_link);
 		c->flush_queued = false;
-		tcp_send_flush(c);
+		if (tcp_send_hold(c))
+			tcp_send_schedule(c); /* next turn: reads first, then this again */
+		else
+			tcp_send_flush(c);
 		work++;
 	}
 	return work;
