@@ -57,8 +57,9 @@ struct hnvmf_engine_opts {
 	unsigned nserver_cpus;    /* 0: unpinned */
 	unsigned baseline_servers; /* baseline adapter-queue threads; 0 = pqm_cmax */
 	unsigned baseline_depth;   /* the baseline's shared backend queue pair; 0 = backend_depth */
-	unsigned idle_spin_us;     /* a PQM server polls this long after its last work, then
-				    * sleeps until a push or a completion (0: at once) */
+	unsigned idle_spin_us;     /* a PQM server polls up to this long after its last work
+				    * (only while such spins pay: core/spin.h), then sleeps
+				    * until a push or a completion (0: at once) */
 	bool pqm_fifo;             /* PQM servers take ios in arrival order: no per-tenant
 				    * scheduling, limits or reservations ([pqm] fair = no) */
 	/* DAM (docs/dam.md): CPUs reserved for DAM's servers (hnvmf_engine_reserve_dam_cpus keeps

@@ -1,4 +1,5 @@
 #include "core/ioserver.h"
+#include "core/spin.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -39,7 +40,7 @@ struct hnvmf_ioserver {
 	atomic_bool stop;
 	atomic_bool sleeping;
 	int wakefd;
-	uint64_t spin_ns;
+	struct hnvmf_spin spin; /* the idle spin: window spin_us, adaptive (core/spin.h) */
 	unsigned backend_depth;
 	int cpu; /* pinned to, or -1 */
 	struct server_qp **qps; /* hash table of qps_cap slots (a power of two), NULL = empty */
@@ -337,6 +338,7 @@ static void *server_thread(void *arg)
 	hnvmf_thread_pin(pthread_self(), s->cpu, s->name);
 	uint64_t last_work = hnvmf_now_ns(), prev = last_work;
 	int work = 0;
+	bool idle = false, spinning = false;
 	for (;;) {
 		if (atomic_load_explicit(&s->forget, memory_order_relaxed))
 			forget_now(s);
@@ -351,6 +353,9 @@ static void *server_thread(void *arg)
 					      memory_order_relaxed);
 		prev = now;
 		if (work) {
+			if (idle)
+				hnvmf_spin_end(&s->spin, now - last_work);
+			idle = false;
 			last_work = now;
 			work = 0;
 			continue;
@@ -366,8 +371,13 @@ static void *server_thread(void *arg)
 		}
 		/* Nothing to do until a push, a completion or a tenant's limit lets one pass: poll
 		 * a bounded time (a hand-off that comes soon is cheaper caught than slept for),
-		 * letting a thread that shares the CPU run, then sleep. */
-		if (now - last_work < s->spin_ns) {
+		 * letting a thread that shares the CPU run, then sleep; only while recent idle
+		 * periods ended within the window (core/spin.h), else sleep at once. */
+		if (!idle) {
+			idle = true;
+			spinning = hnvmf_spin_begin(&s->spin);
+		}
+		if (spinning && now - last_work < s->spin.window_ns) {
 			sched_yield();
 			continue;
 		}
@@ -376,6 +386,8 @@ static void *server_thread(void *arg)
 			ms = s->wake_at > now ? (int)((s->wake_at - now + 999999) / 1000000) : 0;
 		work = sleep_until_work(s, ms);
 		now = hnvmf_now_ns();
+		hnvmf_spin_end(&s->spin, now - last_work); /* the idle period ends with the sleep */
+		idle = false;
 		if (holding)
 			atomic_store_explicit(&s->st.busy_ns,
 					      atomic_load_explicit(&s->st.busy_ns, memory_order_relaxed) + (now - prev),
@@ -391,7 +403,7 @@ int hnvmf_ioserver_start(const struct hnvmf_ioserver_opts *o, struct hnvmf_ioser
 	if (!s)
 		return -ENOMEM;
 	snprintf(s->name, sizeof(s->name), "%s", o->name ? o->name : "hnvmf-io");
-	s->spin_ns = (uint64_t)o->spin_us * 1000;
+	hnvmf_spin_init(&s->spin, (uint64_t)o->spin_us * 1000);
 	s->cpu = o->cpu;
 	s->backend_depth = o->backend_depth ? o->backend_depth : 128;
 	s->subq = hnvmf_mpsc_create(pow2_at_least(o->subqueue_depth ? o->subqueue_depth : 1024));

@@ -24,7 +24,8 @@ struct hnvmf_ioserver_opts {
 	const char *name;
 	unsigned subqueue_depth; /* ring capacity, rounded up to a power of two */
 	unsigned backend_depth;  /* per backend queue pair */
-	unsigned spin_us;        /* poll this long after the last work before sleeping (0: sleep at once) */
+	unsigned spin_us;        /* poll up to this long after the last work before sleeping, while
+				  * such spins pay (core/spin.h); 0: sleep at once */
 	int cpu;                 /* pin, or -1 */
 };
 

@@ -22,6 +22,7 @@
 
 #include "core/log.h"
 #include "core/path.h"
+#include "core/spin.h"
 #include "core/thread.h"
 
 #define BASELINE_SERVERS_MAX 64
@@ -43,6 +44,7 @@ struct adapter {
 	/* The shared backend queue pair, under the driver's lock. */
 	pthread_mutex_t qp_lock;
 	struct hnvmf_bqp *qp; /* opened by the first server that submits (after it pinned itself) */
+	struct hnvmf_spin spin; /* poll_device's idle spin, used by the one poller at a time */
 	/* Dequeued and not yet reaped: only a dequeuer adds (under lock, bounded by depth), so the
 	 * queue pair never refuses an io for want of room. */
 	atomic_uint busy;
@@ -152,18 +154,38 @@ static bool sleep_for_device(struct adapter *a)
 
 /* Polls the device while it holds ios and the adapter queue has nothing this server could take
  * (empty, or the queue pair full), yielding between empty polls to whoever shares the CPU; after
- * idle_spin_us without a completion it sleeps until one. */
+ * idle_spin_us without a completion it sleeps until one, at once while recent waits for a
+ * completion outlasted that window (the adaptive spin of core/spin.h, as PQM's servers). */
 static void poll_device(struct adapter *a)
 {
-	uint64_t last = hnvmf_now_ns(), spin_ns = (uint64_t)a->eng->opts.idle_spin_us * 1000;
+	uint64_t last = hnvmf_now_ns();
+	bool idle = false, spinning = false;
 	while (atomic_load(&a->busy)) {
-		if (can_take(a))
-			break;
 		uint64_t now = hnvmf_now_ns();
-		if (reap(a))
+		if (can_take(a)) {
+			if (idle)
+				hnvmf_spin_end(&a->spin, now - last);
+			break;
+		}
+		if (reap(a)) {
+			if (idle)
+				hnvmf_spin_end(&a->spin, now - last);
+			idle = false;
 			last = now;
-		else if (now - last < spin_ns || !sleep_for_device(a))
+			continue;
+		}
+		if (!idle) { /* the first empty poll: spin this idle period or not (core/spin.h) */
+			idle = true;
+			spinning = hnvmf_spin_begin(&a->spin);
+		}
+		if (spinning && now - last < a->spin.window_ns)
 			sched_yield();
+		else if (!sleep_for_device(a))
+			sched_yield(); /* a synchronous backend: nothing to sleep on */
+		else {
+			hnvmf_spin_end(&a->spin, hnvmf_now_ns() - last); /* the idle period ends with the sleep */
+			idle = false;
+		}
 	}
 }
 
@@ -234,6 +256,7 @@ static struct adapter *adapter_create(struct hnvmf_engine *e, struct hnvmf_backe
 	a->eng = e;
 	a->be = be;
 	a->depth = e->opts.baseline_depth ? e->opts.baseline_depth : e->opts.backend_depth;
+	hnvmf_spin_init(&a->spin, (uint64_t)e->opts.idle_spin_us * 1000);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->work, NULL);
 	pthread_mutex_init(&a->qp_lock, NULL);

@@ -48,7 +48,8 @@ const char *hnvmf_reactor_name(const struct hnvmf_reactor *r);
 
 /* How long the loop keeps polling after its last work before it sleeps in epoll_wait (default
  * HNVMF_REACTOR_IDLE_SPIN_US): a completion or request that comes within it is caught without a
- * wake-up; past it the loop costs no CPU until an fd or a message wakes it. Before the loop
+ * wake-up; past it the loop costs no CPU until an fd or a message wakes it. Adaptive
+ * (core/spin.h): while recent spins mostly ran out without work, the loop sleeps at once. Before the loop
  * starts, or on its thread. Shared reactors take [global] idle_spin_us, DAM reactors [pqm]
  * dam_idle_spin_us. */
 #define HNVMF_REACTOR_IDLE_SPIN_US 10
