@@ -822,6 +822,28 @@ static void close_host(struct host *h)
 	assert_int_equal(ft.destroyed, destroyed + 1);
 }
 
+/* n command PDUs (no data, no digest: a Flush) with command ids first.., in one buffer the caller
+ * frees, so that one send puts them all in the socket and one read takes them all. */
+static inline uint8_t *flush_pdus(unsigned n, uint16_t first, size_t *len)
+{
+	*len = n * sizeof(struct hnvmf_tcp_cmd);
+	uint8_t *buf = calloc(1, *len);
+	assert_non_null(buf);
+	for (unsigned i = 0; i < n; i++) {
+		struct hnvmf_tcp_cmd p;
+		memset(&p, 0, sizeof(p));
+		p.hdr.type = HNVMF_TCP_CMD;
+		p.hdr.hlen = sizeof(p);
+		p.hdr.plen = htole32(sizeof(p));
+		p.sqe.common.opcode = 0x00;
+		p.sqe.common.flags = 0x40;
+		p.sqe.common.cid = htole16((uint16_t)(first + i));
+		p.sqe.common.dptr.type = HNVMF_SGL_TRANSPORT_DATA;
+		memcpy(buf + i * sizeof(p), &p, sizeof(p));
+	}
+	return buf;
+}
+
 /* ------------------------------------------------------------ setup / teardown */
 
 /* The real TCP transport on two fake reactors with the defaults these tests assume. */

@@ -13,32 +13,10 @@
  *   - a connection closed while it waits on the reactor's rx_more list leaves it. */
 #include "test_tcp_fakes.h"
 
-/* n command PDUs (no data, no digest: a Flush) with command ids first.., in one buffer, so that
- * one send puts them all in the socket (AF_UNIX counts the sender's buffer by skb). */
-static uint8_t *flood(unsigned n, uint16_t first, size_t *len)
-{
-	*len = n * sizeof(struct hnvmf_tcp_cmd);
-	uint8_t *buf = calloc(1, *len);
-	assert_non_null(buf);
-	for (unsigned i = 0; i < n; i++) {
-		struct hnvmf_tcp_cmd p;
-		memset(&p, 0, sizeof(p));
-		p.hdr.type = HNVMF_TCP_CMD;
-		p.hdr.hlen = sizeof(p);
-		p.hdr.plen = htole32(sizeof(p));
-		p.sqe.common.opcode = 0x00;
-		p.sqe.common.flags = 0x40;
-		p.sqe.common.cid = htole16((uint16_t)(first + i));
-		p.sqe.common.dptr.type = HNVMF_SGL_TRANSPORT_DATA;
-		memcpy(buf + i * sizeof(p), &p, sizeof(p));
-	}
-	return buf;
-}
-
 static void send_flood(struct host *h, unsigned n, uint16_t first)
 {
 	size_t len;
-	uint8_t *buf = flood(n, first, &len);
+	uint8_t *buf = flush_pdus(n, first, &len);
 	int executed = ft.executed;
 	send_all(h->fd, buf, len);
 	assert_int_equal(ft.executed, executed); /* all of it waits in the socket, unread */

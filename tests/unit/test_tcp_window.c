@@ -16,21 +16,8 @@
 /* n Flush commands (no data) with command ids first.., in one write: one read takes them all. */
 static void send_batch(struct host *h, unsigned n, uint16_t first)
 {
-	size_t len = n * sizeof(struct hnvmf_tcp_cmd);
-	uint8_t *buf = calloc(1, len);
-	assert_non_null(buf);
-	for (unsigned i = 0; i < n; i++) {
-		struct hnvmf_tcp_cmd p;
-		memset(&p, 0, sizeof(p));
-		p.hdr.type = HNVMF_TCP_CMD;
-		p.hdr.hlen = sizeof(p);
-		p.hdr.plen = htole32(sizeof(p));
-		p.sqe.common.opcode = 0x00;
-		p.sqe.common.flags = 0x40;
-		p.sqe.common.cid = htole16((uint16_t)(first + i));
-		p.sqe.common.dptr.type = HNVMF_SGL_TRANSPORT_DATA;
-		memcpy(buf + i * sizeof(p), &p, sizeof(p));
-	}
+	size_t len;
+	uint8_t *buf = flush_pdus(n, first, &len);
 	send_all(h->fd, buf, len);
 	free(buf);
 }
