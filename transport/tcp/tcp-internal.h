@@ -59,10 +59,11 @@
 #define TCP_TURN_SENDS_SHARED 16u
 #define TCP_TURN_BYTES_SHARED (128u * 1024)
 #define TCP_TURN_SHARED_NS (2u * 1000 * 1000)
-/* The response window (tcp-send.c says why): on a connection where one read brought at least
- * TCP_HOLD_BATCH commands (in this period of TCP_HOLD_PERIOD reads or the last), the flusher
- * holds the responses until TCP_HOLD_RSPS are queued or TCP_HOLD_NS have passed since the
- * window opened, whichever comes first. A host with fewer commands in flight never opens one. */
+/* The response window (tcp-send.c says why; a read is one readable callback's recv calls): on a
+ * connection where one read brought at least TCP_HOLD_BATCH commands (in this period of
+ * TCP_HOLD_PERIOD reads or the last), the flusher holds the responses until TCP_HOLD_RSPS are
+ * queued or TCP_HOLD_NS have passed since the window opened, whichever comes first. A host with
+ * fewer commands in flight never opens one. */
 #define TCP_HOLD_BATCH 40u
 #define TCP_HOLD_PERIOD 256u
 #define TCP_HOLD_RSPS 32u

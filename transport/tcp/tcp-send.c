@@ -229,9 +229,11 @@ void tcp_send_flush(struct tcp_conn *c)
  * are queued, or TCP_HOLD_NS at most, made it 5.4-9 per call and +5-11 % IOPS at QD 64-128
  * (2026-12-07, alternating runs; the figures are in the commit message).
  *
- * Never at low depth: one read cannot bring more commands than the host has in flight, so the
- * window opens only on a connection where a read brought TCP_HOLD_BATCH commands or more in this
- * period of TCP_HOLD_PERIOD reads or the last one. A host below that depth (QD 1 to 39) never
+ * Never at low depth: a "read" here is one readable callback (the recv calls of one turn, counted
+ * by tcp_conn_readable), and it cannot bring more commands than the host has in flight (their
+ * responses go out only after it, in the flusher), so the window opens only on a connection where
+ * a read brought TCP_HOLD_BATCH commands or more in this period of TCP_HOLD_PERIOD reads or the
+ * last one. A host below that depth (QD 1 to 39) never
  * waits; at QD 8 a window (opened on a 4-command average) cost a third of the IOPS. A window
  * holds only responses (an R2T, ICResp or C2HTermReq on the queue sends at once), never on a TLS
  * connection or one whose socket is full (EPOLLOUT decides then), and its reactor polls on
