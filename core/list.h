@@ -21,6 +21,17 @@ static inline void hnvmf_list_add_tail(struct hnvmf_list *h, struct hnvmf_list *
 	h->prev->next = n;
 	h->prev = n;
 }
+/* Moves every entry of from, in order, to the tail of h; from is left empty. */
+static inline void hnvmf_list_splice_tail(struct hnvmf_list *h, struct hnvmf_list *from)
+{
+	if (hnvmf_list_empty(from))
+		return;
+	from->next->prev = h->prev;
+	h->prev->next = from->next;
+	from->prev->next = h;
+	h->prev = from->prev;
+	hnvmf_list_init(from);
+}
 static inline void hnvmf_list_del(struct hnvmf_list *n)
 {
 	n->prev->next = n->next;

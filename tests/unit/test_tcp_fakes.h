@@ -413,10 +413,22 @@ static void default_limits(void)
 static struct hnvmf_port port;
 static struct hnvmf_reactor *reactor_ptrs[2];
 
+/* A PDU that came before the test asked for it (see take_pdu). */
+struct early_pdu {
+	uint8_t hdr[32]; /* the PDU header, without digest */
+	uint8_t *data;   /* a C2HData's data (malloc'd), or NULL */
+	uint32_t dlen;
+	unsigned seq;    /* arrival order on the connection */
+};
+
+#define HOST_EARLY_MAX 64
+
 struct host {
 	int fd;
 	bool hd, dd;
 	struct tcp_conn *c;
+	unsigned seq, nearly;
+	struct early_pdu early[HOST_EARLY_MAX];
 };
 
 
@@ -643,34 +655,70 @@ static void send_h2c(struct host *h, uint16_t cid, uint16_t ttag, uint32_t off, 
 	}
 }
 
+static uint16_t pdu_cid(const uint8_t *hdr)
+{
+	if (hdr[0] == HNVMF_TCP_RSP)
+		return le16toh(((const struct hnvmf_tcp_rsp *)(const void *)hdr)->cqe.cid);
+	return le16toh(((const struct hnvmf_tcp_data *)(const void *)hdr)->cid);
+}
+
+/* The next PDU of this type (CapsuleResp or C2HData) for command cid. The target sends a batch's
+ * C2HData first and the reads' CapsuleResps behind them (tcp-send.c, "The data first"), while a
+ * CapsuleResp alone keeps its place: PDUs of other commands that come first wait in h->early
+ * until the test asks for them. Anything else that comes first fails the test. */
+static struct early_pdu take_pdu(struct host *h, uint8_t type, uint16_t cid)
+{
+	for (unsigned i = 0; i < h->nearly; i++) {
+		if (h->early[i].hdr[0] != type || pdu_cid(h->early[i].hdr) != cid)
+			continue;
+		struct early_pdu e = h->early[i];
+		memmove(&h->early[i], &h->early[i + 1], (h->nearly - i - 1) * sizeof(e));
+		h->nearly--;
+		return e;
+	}
+	static uint8_t buf[2u << 20];
+	for (;;) {
+		uint8_t pdu[256] __attribute__((aligned(8)));
+		struct early_pdu e = { .seq = h->seq++ };
+		e.dlen = recv_pdu(h, pdu, buf, sizeof(buf));
+		if (pdu[0] != HNVMF_TCP_RSP && pdu[0] != HNVMF_TCP_C2H_DATA)
+			fail_msg("PDU type %u while a %u for cid %u was expected", pdu[0], type, cid);
+		memcpy(e.hdr, pdu, sizeof(e.hdr));
+		if (pdu[0] == HNVMF_TCP_C2H_DATA) {
+			e.data = malloc(e.dlen ? e.dlen : 1);
+			memcpy(e.data, buf, e.dlen);
+		}
+		if (pdu[0] == type && pdu_cid(pdu) == cid)
+			return e;
+		assert_true(h->nearly < HOST_EARLY_MAX);
+		h->early[h->nearly++] = e;
+	}
+}
+
 static void expect_rsp(struct host *h, uint16_t cid, uint16_t status)
 {
-	uint8_t pdu[256] __attribute__((aligned(8)));
-	recv_pdu(h, pdu, NULL, 0);
-	struct hnvmf_tcp_rsp *r = (void *)pdu;
-	assert_int_equal(r->hdr.type, HNVMF_TCP_RSP);
+	struct early_pdu e = take_pdu(h, HNVMF_TCP_RSP, cid);
+	struct hnvmf_tcp_rsp *r = (void *)e.hdr;
 	assert_int_equal(le32toh(r->hdr.plen), 24 + (h->hd ? 4 : 0));
-	assert_int_equal(le16toh(r->cqe.cid), cid);
 	assert_int_equal(le16toh(r->cqe.status) >> 1, status);
 }
 
 static void expect_read(struct host *h, uint16_t cid, uint32_t len)
 {
-	uint8_t pdu[256] __attribute__((aligned(8)));
-	uint8_t *data = malloc(len);
-	assert_int_equal(recv_pdu(h, pdu, data, len), len);
-	struct hnvmf_tcp_data *d = (void *)pdu;
-	assert_int_equal(d->hdr.type, HNVMF_TCP_C2H_DATA);
-	assert_true(d->hdr.flags & HNVMF_TCP_F_DATA_LAST);
-	assert_false(d->hdr.flags & HNVMF_TCP_F_DATA_SUCCESS);
-	assert_int_equal(le16toh(d->cid), cid);
-	assert_int_equal(le32toh(d->offset), 0);
-	assert_int_equal(le32toh(d->length), len);
+	struct early_pdu d = take_pdu(h, HNVMF_TCP_C2H_DATA, cid);
+	struct hnvmf_tcp_data *dh = (void *)d.hdr;
+	assert_true(dh->hdr.flags & HNVMF_TCP_F_DATA_LAST);
+	assert_false(dh->hdr.flags & HNVMF_TCP_F_DATA_SUCCESS);
+	assert_int_equal(le32toh(dh->offset), 0);
+	assert_int_equal(le32toh(dh->length), len);
+	assert_int_equal(d.dlen, len);
 	for (uint32_t i = 0; i < len; i++)
-		if (data[i] != pattern(i, cid))
+		if (d.data[i] != pattern(i, cid))
 			fail_msg("read data differs at %u", i);
-	free(data);
-	expect_rsp(h, cid, 0);
+	free(d.data);
+	struct early_pdu r = take_pdu(h, HNVMF_TCP_RSP, cid);
+	assert_true(r.seq > d.seq); /* one command's PDUs in order */
+	assert_int_equal(le16toh(((struct hnvmf_tcp_rsp *)(void *)r.hdr)->cqe.status) >> 1, 0);
 }
 
 /* Expects a C2HTermReq with fes/fei (and the offending header), then the end of the stream. */
@@ -678,6 +726,7 @@ static void expect_term_pdu(struct host *h, uint16_t fes, uint32_t fei, const vo
 			    size_t hdr_len)
 {
 	uint8_t pdu[512] __attribute__((aligned(8)));
+	assert_int_equal(h->nearly, 0); /* every response before it was expected */
 	uint32_t n = recv_pdu(h, pdu, NULL, 0);
 	struct hnvmf_tcp_term *t = (void *)pdu;
 	assert_int_equal(t->hdr.type, HNVMF_TCP_C2H_TERM);
@@ -729,8 +778,9 @@ static void term_after_partial_send(struct host *h)
 	close(h->fd);
 }
 
-/* Many small responses stuck in a full socket, then a fatal error: whatever responses arrive
- * must be whole PDUs, in order, followed by the C2HTermReq. */
+/* Many small responses stuck in a full socket, then a fatal error: whatever arrives must be whole
+ * PDUs followed by the C2HTermReq: the reads' data in order, and for every read whose data came,
+ * its CapsuleResp after it (the target sends them behind the batch's data), none for another. */
 static void term_after_many_responses(struct host *h)
 {
 	int small = 16384;
@@ -749,21 +799,29 @@ static void term_after_many_responses(struct host *h)
 	pump();
 	uint8_t pdu[256] __attribute__((aligned(8)));
 	static uint8_t data[4000];
-	uint16_t want = 100;
+	uint16_t want = 100, answered = 100;
 	for (;;) {
 		uint32_t n = recv_pdu(h, pdu, data, sizeof(data));
 		struct hnvmf_tcp_data *d = (void *)pdu;
 		if (d->hdr.type == HNVMF_TCP_C2H_TERM)
 			break;
+		if (d->hdr.type == HNVMF_TCP_RSP) {
+			struct hnvmf_tcp_rsp *r = (void *)pdu;
+			assert_int_equal(le16toh(r->cqe.cid), answered); /* in order, after its data */
+			assert_true(answered < want);
+			assert_int_equal(le16toh(r->cqe.status) >> 1, 0);
+			answered++;
+			continue;
+		}
 		assert_int_equal(d->hdr.type, HNVMF_TCP_C2H_DATA);
 		assert_int_equal(le16toh(d->cid), want);
 		assert_int_equal(n, 4000);
 		for (uint32_t i = 0; i < n; i++)
 			if (data[i] != pattern(i, want))
 				fail_msg("cid %u: data differs at %u", want, i);
-		expect_rsp(h, want, 0);
 		want++;
 	}
+	assert_int_equal(answered, want); /* every read whose data came was answered */
 	print_message("%u whole responses before the C2HTermReq\n", want - 100u);
 	assert_true(peer_closed(h->fd));
 	close(h->fd);

@@ -96,6 +96,7 @@ struct tcp_conn *tcp_conn_create(struct tcp_reactor *rt, struct hnvmf_port *port
 	hnvmf_list_init(&c->h2c_wait);
 	hnvmf_list_init(&c->link);
 	hnvmf_list_init(&c->sendq);
+	hnvmf_list_init(&c->tailq);
 	hnvmf_list_init(&c->flush_link);
 	hnvmf_list_init(&c->more_link);
 	snprintf(c->sq.peer, sizeof(c->sq.peer), "%s", peer);
@@ -157,6 +158,7 @@ int tcp_conn_alloc_reqs(struct tcp_conn *c)
 		t->icd = c->icd_mem + icd * i;
 		t->state = TCP_REQ_FREE; /* a new slot: not a state change, nothing to count */
 		hnvmf_list_init(&t->snd.link);
+		hnvmf_list_init(&t->tail_snd.link);
 		t->next_free = c->free_reqs;
 		c->free_reqs = t;
 	}

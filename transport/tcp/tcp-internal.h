@@ -80,6 +80,9 @@ struct tcp_send {
 	uint32_t cur_off; /* bytes of iov[cur] already sent */
 	bool queued;
 	bool rsp;         /* a request's response (the window may hold it), not an R2T, ICResp... */
+	bool tail;        /* a read's CapsuleResp, split from its C2HData: waits on conn->tailq */
+	bool keep;        /* tcp_send_drop_all keeps it: the CapsuleResp of a C2HData sent or kept */
+	struct tcp_send *follow; /* a C2HData's CapsuleResp (tail), or NULL */
 	/* All bytes went to the socket, or dropped: the connection closed first. */
 	void (*sent)(struct tcp_send *s, bool dropped);
 };
@@ -136,7 +139,8 @@ struct tcp_req {
 	uint64_t buffered;    /* bytes of data buffer counted against [limits] */
 	struct hnvmf_list wait_link; /* conn->buf_wait (WAIT_BUF) or conn->h2c_wait (WAIT_H2C) */
 	uint64_t r2t_ns;      /* WAIT_H2C since (the reactor's tick clock) */
-	struct tcp_send snd;  /* R2T, then the response */
+	struct tcp_send snd;  /* R2T, then the response (a read's: its C2HData) */
+	struct tcp_send tail_snd; /* a read's CapsuleResp, sent behind the batch's data (tcp-send.c) */
 	uint8_t hdr[sizeof(struct hnvmf_tcp_data) + HNVMF_TCP_DIGEST_LEN] TCP_PDU_ALIGNED; /* C2HData/R2T */
 	uint8_t rsp[sizeof(struct hnvmf_tcp_rsp) + HNVMF_TCP_DIGEST_LEN] TCP_PDU_ALIGNED;
 	uint32_t ddgst;       /* C2H data digest, little endian */
@@ -241,6 +245,7 @@ struct tcp_conn {
 	bool flush_queued;
 	struct hnvmf_list flush_link; /* rt->flushq */
 	bool want_out;                /* EPOLLOUT armed: the socket is full */
+	struct hnvmf_list tailq;      /* CapsuleResps that follow data already on sendq (tcp_send.tail) */
 	unsigned sendq_rsps;          /* responses on sendq (tcp_send.rsp) */
 	unsigned sendq_other;         /* everything else on sendq */
 	uint32_t rx_peak_cur, rx_peak_prev; /* most commands one read brought, this period and the last */

@@ -74,7 +74,7 @@ static void arrive(struct hnvmf_conn_move *m)
 		tcp_conn_check_idle(c);
 		return;
 	}
-	if (!hnvmf_list_empty(&c->sendq))
+	if (!hnvmf_list_empty(&c->sendq) || !hnvmf_list_empty(&c->tailq))
 		tcp_send_schedule(c);
 	tcp_conn_resume(c);
 }

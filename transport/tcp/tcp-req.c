@@ -82,7 +82,7 @@ struct tcp_req *tcp_req_get(struct tcp_conn *c)
 void tcp_req_release(struct tcp_req *t)
 {
 	struct tcp_conn *c = t->conn;
-	if (t->snd.queued) {
+	if (t->snd.queued || t->tail_snd.queued) {
 		/* Its PDU is still queued (partly on the wire): free it once it is gone. */
 		t->release_when_sent = true;
 		return;
@@ -137,7 +137,8 @@ static bool map_buffer(struct tcp_req *t)
 	return true;
 }
 
-static void r2t_sent(struct tcp_send *s, bool dropped)
+/* An R2T, or a read's C2HData whose CapsuleResp follows (tail_snd), has left the queue. */
+static void part_sent(struct tcp_send *s, bool dropped)
 {
 	struct tcp_req *t = container_of(s, struct tcp_req, snd);
 	(void)dropped;
@@ -151,7 +152,7 @@ static void send_r2t(struct tcp_req *t)
 {
 	struct tcp_conn *c = t->conn;
 	tcp_req_set_state(t, TCP_REQ_WAIT_H2C); /* refused: the close aborts it as a waiting request */
-	if (!tcp_send_prepare(c, &t->snd, r2t_sent))
+	if (!tcp_send_prepare(c, &t->snd, part_sent))
 		return;
 	struct hnvmf_tcp_r2t *r = (struct hnvmf_tcp_r2t *)t->hdr;
 	memset(r, 0, sizeof(*r));
@@ -279,6 +280,12 @@ static void response_sent(struct tcp_send *s, bool dropped)
 	tcp_req_release(container_of(s, struct tcp_req, snd));
 }
 
+static void tail_sent(struct tcp_send *s, bool dropped)
+{
+	(void)dropped;
+	tcp_req_release(container_of(s, struct tcp_req, tail_snd));
+}
+
 /* Adds the C2HData PDU: header, padding to PDO, the data from req->iov, data digest. */
 static bool add_c2h_data(struct tcp_req *t, uint32_t len)
 {
@@ -348,6 +355,20 @@ void tcp_queue_response(struct hnvmf_req *req)
 	if (req->dir == HNVMF_DIR_C2H && req->xfer_len > 0 && status_ok(req) && req->iovcnt > 0) {
 		uint32_t len = req->xfer_len < req->data_len ? req->xfer_len : req->data_len;
 		success = add_c2h_data(t, len);
+	}
+	if (!success && s->iovcnt > 0) {
+		/* A read's CapsuleResp goes behind the data of every response queued with it
+		 * (tcp-send.c, "The data first"): its C2HData leaves without releasing the slot. */
+		s->sent = part_sent;
+		s->follow = &t->tail_snd;
+		tcp_send_queue(c, s);
+		s = &t->tail_snd;
+		if (!tcp_send_prepare(c, s, tail_sent)) {
+			if (t->state != TCP_REQ_FREE)
+				tcp_req_release(t); /* closed: its C2HData was dropped */
+			return;
+		}
+		s->tail = true;
 	}
 	if (!success) {
 		struct hnvmf_tcp_rsp *r = (struct hnvmf_tcp_rsp *)t->rsp;
