@@ -32,10 +32,11 @@ static void reads_data_then_responses(void **state)
 	for (int dg = 0; dg < 4; dg++) {
 		struct host h = connect_host(dg & 1, dg & 2);
 		size_t hl = sizeof(struct hnvmf_tcp_cmd), one = hl + (h.hd ? 4u : 0u);
-		uint8_t burst[7 * (sizeof(struct hnvmf_tcp_cmd) + 4)] __attribute__((aligned(8)));
-		memset(burst, 0, sizeof(burst));
+		uint8_t burst[7 * (sizeof(struct hnvmf_tcp_cmd) + 4)];
 		for (uint16_t i = 0; i < 7; i++) {
-			struct hnvmf_tcp_cmd *p = (void *)(burst + one * i);
+			uint8_t pdu[sizeof(struct hnvmf_tcp_cmd) + 4] __attribute__((aligned(8)));
+			memset(pdu, 0, sizeof(pdu));
+			struct hnvmf_tcp_cmd *p = (void *)pdu;
 			p->hdr.type = HNVMF_TCP_CMD;
 			p->hdr.flags = h.hd ? HNVMF_TCP_F_HDGST : 0;
 			p->hdr.hlen = sizeof(*p);
@@ -48,6 +49,7 @@ static void reads_data_then_responses(void **state)
 			}
 			if (h.hd)
 				tcp_digest_append(p, hl);
+			memcpy(burst + one * i, pdu, one); /* back to back: 76 bytes apart with a digest */
 		}
 		send_all(h.fd, burst, one * 7);
 		pump();
