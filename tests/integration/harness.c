@@ -455,13 +455,25 @@ int hnvmf_harness_rpc(const struct hnvmf_harness *h, const char *method, const c
 	return rc;
 }
 
+/* The parsed result of a control call without parameters, or NULL. Its buffer is the caller's
+ * own: tests call this from several threads at once (test_many_namespaces). */
+static struct json_object *rpc_json(const struct hnvmf_harness *h, const char *method)
+{
+	size_t cap = 1 << 20;
+	char *out = malloc(cap);
+	struct json_object *j = NULL;
+	if (out && hnvmf_harness_rpc(h, method, NULL, out, cap) == 0)
+		j = json_tokener_parse(out);
+	free(out);
+	return j;
+}
+
 bool hnvmf_harness_ctrl_line(const struct hnvmf_harness *h, const char *hostnqn, char *line, size_t len)
 {
-	static char out[1 << 20];
 	line[0] = '\0';
-	if (hnvmf_harness_rpc(h, "nvmf_subsystem_get_controllers", NULL, out, sizeof(out)) != 0)
+	struct json_object *all = rpc_json(h, "nvmf_subsystem_get_controllers");
+	if (!all)
 		return false;
-	struct json_object *all = json_tokener_parse(out);
 	bool found = false;
 	for (size_t i = 0; all && !found && i < json_object_array_length(all); i++) {
 		struct json_object *c = json_object_array_get_idx(all, i), *v, *qs;
@@ -498,13 +510,13 @@ bool hnvmf_harness_ctrl_line(const struct hnvmf_harness *h, const char *hostnqn,
 bool hnvmf_harness_queue_info(const struct hnvmf_harness *h, const char *hostnqn, unsigned qid,
 			      struct hnvmf_harness_queue *q)
 {
-	static char out[1 << 20];
 	char line[4096];
 	unsigned cntlid;
-	if (!hnvmf_harness_ctrl_line(h, hostnqn, line, sizeof(line)) || sscanf(line, "ctrl %u ", &cntlid) != 1 ||
-	    hnvmf_harness_rpc(h, "nvmf_subsystem_get_qpairs", NULL, out, sizeof(out)) != 0)
+	if (!hnvmf_harness_ctrl_line(h, hostnqn, line, sizeof(line)) || sscanf(line, "ctrl %u ", &cntlid) != 1)
 		return false;
-	struct json_object *all = json_tokener_parse(out);
+	struct json_object *all = rpc_json(h, "nvmf_subsystem_get_qpairs");
+	if (!all)
+		return false;
 	bool found = false;
 	for (size_t i = 0; all && !found && i < json_object_array_length(all); i++) {
 		struct json_object *e = json_object_array_get_idx(all, i), *c, *qi, *r, *ios, *hops;
