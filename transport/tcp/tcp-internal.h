@@ -284,8 +284,8 @@ struct tcp_reactor {
 	bool poller_on;
 	struct hnvmf_poller turn_poller; /* starts a turn: serves rx_more (tcp-turn.c) */
 	uint64_t turn;              /* turns of this reactor since it had its first connection */
-	unsigned turn_users;        /* connections that used a budget in this turn */
-	const void *turn_who;       /* the first one's controller (or itself, before Connect) */
+	const void *turn_who;       /* the controller (or, before Connect, the connection) that first
+	                             * used a budget in this turn; NULL: none yet */
 	bool turn_mixed;            /* connections of another controller used one too */
 	bool shared;                /* small budgets: others use this reactor (tcp-turn.c) */
 	uint64_t shared_until_ns;   /* when shared lapses unless two connections share a turn */

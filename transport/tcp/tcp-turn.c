@@ -69,7 +69,7 @@ static void sync_turn(struct tcp_conn *c)
 	 * spreading its load over 8 queues keeps the large budgets. A connection without a
 	 * controller yet (before Connect) is its own. */
 	const void *who = c->sq.ctrl ? (const void *)c->sq.ctrl : (const void *)c;
-	if (rt->turn_users++ == 0) {
+	if (!rt->turn_who) {
 		rt->turn_who = who;
 	} else if (who != rt->turn_who && !rt->turn_mixed) {
 		rt->turn_mixed = true;
@@ -156,7 +156,7 @@ void tcp_turn_forget(struct tcp_conn *c)
 static void turn_contention(struct tcp_reactor *rt)
 {
 	bool mixed = rt->turn_mixed;
-	rt->turn_users = 0;
+	rt->turn_who = NULL;
 	rt->turn_mixed = false;
 	if (mixed) {
 		rt->shared = true;
