@@ -32,6 +32,19 @@ static inline void hnvmf_list_splice_tail(struct hnvmf_list *h, struct hnvmf_lis
 	h->prev = from->prev;
 	hnvmf_list_init(from);
 }
+/* Moves the entries of from up to and including last (one of them), in order, to right after
+ * pos (an entry of another list). */
+static inline void hnvmf_list_splice_front_after(struct hnvmf_list *pos, struct hnvmf_list *from,
+						 struct hnvmf_list *last)
+{
+	struct hnvmf_list *first = from->next;
+	from->next = last->next;
+	last->next->prev = from;
+	last->next = pos->next;
+	pos->next->prev = last;
+	pos->next = first;
+	first->prev = pos;
+}
 static inline void hnvmf_list_del(struct hnvmf_list *n)
 {
 	n->prev->next = n->next;

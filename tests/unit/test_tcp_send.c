@@ -6,7 +6,9 @@
  *   - a response built over an entry that is still queued (a bug of ours) never corrupts the
  *     queue: a debug build stops on the assertion, a release build fails that connection;
  *   - the reads of one batch go out as all their C2HData, then all their CapsuleResps in order,
- *     while a CapsuleResp alone (a Flush among them) keeps its place, with and without digests. */
+ *     while a CapsuleResp alone (a Flush among them) keeps its place, with and without digests;
+ *   - a batch that is the host's whole queue (by its command identifiers) goes in two halves,
+ *     one that is not, or of fewer than TCP_HALVES_MIN reads, whole. */
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -23,6 +25,43 @@ static void h2c_before_r2t_sent_terminates(void **state)
 	}
 }
 
+/* Writes one CapsuleCmd PDU at dst (back to back with others: 76 bytes apart with a header
+ * digest, so it is built aligned first): a Read of len bytes, or a Flush (no data) if len is 0.
+ * Returns its size. */
+static size_t put_cmd(const struct host *h, uint8_t *dst, uint16_t cid, uint32_t len)
+{
+	size_t hl = sizeof(struct hnvmf_tcp_cmd), one = hl + (h->hd ? 4u : 0u);
+	uint8_t pdu[sizeof(struct hnvmf_tcp_cmd) + 4] __attribute__((aligned(8)));
+	memset(pdu, 0, sizeof(pdu));
+	struct hnvmf_tcp_cmd *p = (void *)pdu;
+	p->hdr.type = HNVMF_TCP_CMD;
+	p->hdr.flags = h->hd ? HNVMF_TCP_F_HDGST : 0;
+	p->hdr.hlen = sizeof(*p);
+	p->hdr.plen = htole32((uint32_t)one);
+	p->sqe.common.cid = htole16(cid);
+	if (len) {
+		p->sqe.common.opcode = OPC_READ;
+		p->sqe.common.dptr.type = HNVMF_SGL_TRANSPORT_DATA;
+		p->sqe.common.dptr.length = htole32(len);
+	}
+	if (h->hd)
+		tcp_digest_append(p, hl);
+	memcpy(dst, pdu, one);
+	return one;
+}
+
+/* Receives n PDUs and checks each one's type and command identifier. */
+static void expect_pdus(struct host *h, unsigned n, const uint8_t *type, const uint16_t *cid)
+{
+	uint8_t pdu[256] __attribute__((aligned(8)));
+	static uint8_t data[4096];
+	for (unsigned i = 0; i < n; i++) {
+		recv_pdu(h, pdu, data, sizeof(data));
+		assert_int_equal(pdu[0], type[i]);
+		assert_int_equal(pdu_cid(pdu), cid[i]);
+	}
+}
+
 /* One burst of 3 reads, a Flush and 3 reads, answered in one turn: on the wire the reads' data
  * with the Flush's response where it came, then the six reads' responses (tcp-send.c, "The data
  * first"). Fails if a read's CapsuleResp goes out beside its data again. */
@@ -31,38 +70,69 @@ static void reads_data_then_responses(void **state)
 	(void)state;
 	for (int dg = 0; dg < 4; dg++) {
 		struct host h = connect_host(dg & 1, dg & 2);
-		size_t hl = sizeof(struct hnvmf_tcp_cmd), one = hl + (h.hd ? 4u : 0u);
 		uint8_t burst[7 * (sizeof(struct hnvmf_tcp_cmd) + 4)];
-		for (uint16_t i = 0; i < 7; i++) {
-			uint8_t pdu[sizeof(struct hnvmf_tcp_cmd) + 4] __attribute__((aligned(8)));
-			memset(pdu, 0, sizeof(pdu));
-			struct hnvmf_tcp_cmd *p = (void *)pdu;
-			p->hdr.type = HNVMF_TCP_CMD;
-			p->hdr.flags = h.hd ? HNVMF_TCP_F_HDGST : 0;
-			p->hdr.hlen = sizeof(*p);
-			p->hdr.plen = htole32((uint32_t)one);
-			p->sqe.common.cid = htole16(i);
-			if (i != 3) { /* 3: opcode 0, a Flush, no data */
-				p->sqe.common.opcode = OPC_READ;
-				p->sqe.common.dptr.type = HNVMF_SGL_TRANSPORT_DATA;
-				p->sqe.common.dptr.length = htole32(4096);
-			}
-			if (h.hd)
-				tcp_digest_append(p, hl);
-			memcpy(burst + one * i, pdu, one); /* back to back: 76 bytes apart with a digest */
-		}
-		send_all(h.fd, burst, one * 7);
+		size_t len = 0;
+		for (uint16_t i = 0; i < 7; i++)
+			len += put_cmd(&h, burst + len, i, i == 3 ? 0 : 4096); /* 3: a Flush */
+		send_all(h.fd, burst, len);
 		pump();
 		static const uint8_t want_type[] = { 7, 7, 7, 5, 7, 7, 7, 5, 5, 5, 5, 5, 5 };
 		static const uint16_t want_cid[] = { 0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 4, 5, 6 };
-		uint8_t pdu[256] __attribute__((aligned(8)));
-		static uint8_t data[4096];
-		for (unsigned i = 0; i < sizeof(want_type); i++) {
-			recv_pdu(&h, pdu, data, sizeof(data));
-			assert_int_equal(pdu[0], want_type[i]);
-			assert_int_equal(pdu_cid(pdu), want_cid[i]);
-		}
+		expect_pdus(&h, sizeof(want_type), want_type, want_cid);
 		assert_int_equal(h.c->nbusy, 0);
+		close_host(&h);
+	}
+}
+
+/* n reads of 512 bytes with identifiers first.. in one burst, answered in one turn; then the
+ * expected wire order: all their C2HData and all their CapsuleResps, or (halves) the first
+ * half's C2HData and CapsuleResps, then the second half's. */
+static void reads_burst(struct host *h, uint16_t first, unsigned n, bool halves)
+{
+	uint8_t burst[64 * (sizeof(struct hnvmf_tcp_cmd) + 4)];
+	uint8_t type[128];
+	uint16_t cid[128];
+	size_t len = 0;
+	assert_true(n <= 64);
+	for (unsigned i = 0; i < n; i++)
+		len += put_cmd(h, burst + len, (uint16_t)(first + i), 512);
+	send_all(h->fd, burst, len);
+	pump();
+	unsigned half = halves ? (n + 1) / 2 : n, k = 0;
+	for (unsigned from = 0; from < n; from += half) {
+		unsigned to = from + half < n ? from + half : n;
+		for (unsigned i = from; i < to; i++, k++) {
+			type[k] = HNVMF_TCP_C2H_DATA;
+			cid[k] = (uint16_t)(first + i);
+		}
+		for (unsigned i = from; i < to; i++, k++) {
+			type[k] = HNVMF_TCP_RSP;
+			cid[k] = (uint16_t)(first + i);
+		}
+	}
+	expect_pdus(h, k, type, cid);
+	assert_int_equal(h->c->nbusy, 0);
+}
+
+/* A batch that is the host's whole queue goes in two halves (tcp-send.c, "Two halves"): 32
+ * reads with identifiers 0-31 are all a host using no identifier above 31 can have in flight;
+ * the same burst after a command with identifier 200 is not (one whole batch); 15 reads with
+ * identifiers 0-14 are too few to halve; 16 reads are halved after them. Fails with the halves
+ * turned off, and if a half's CapsuleResps leave before its data. */
+static void whole_queue_in_two_halves(void **state)
+{
+	(void)state;
+	for (int dg = 0; dg < 4; dg++) {
+		struct host h = connect_host(dg & 1, dg & 2);
+		reads_burst(&h, 0, 32, true);
+		reads_burst(&h, 200, 1, false);
+		reads_burst(&h, 0, 32, false);
+		assert_int_equal(h.c->stats.halves, 1);
+		close_host(&h);
+		h = connect_host(dg & 1, dg & 2);
+		reads_burst(&h, 0, 15, false);
+		reads_burst(&h, 0, 16, true);
+		assert_int_equal(h.c->stats.halves, 1);
 		close_host(&h);
 	}
 }
@@ -108,6 +178,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(h2c_before_r2t_sent_terminates, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(response_over_queued_r2t, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(reads_data_then_responses, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(whole_queue_in_two_halves, tcp_fake_setup, tcp_fake_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -331,11 +331,12 @@ static void conn_destroy_msg(struct hnvmf_msg *m)
 			 inflight);
 	log_debug("tcp %s: destroyed (%llu commands, %llu bytes in, %llu out, %llu errors, "
 		  "%llu recv/send calls, %llu data bytes copied from the receive buffer, "
-		  "%llu response windows, %llu timed out)", c->sq.peer,
+		  "%llu response windows, %llu timed out, %llu flushes in halves)", c->sq.peer,
 		  (unsigned long long)c->stats.cmds, (unsigned long long)c->stats.rx_bytes,
 		  (unsigned long long)c->stats.tx_bytes, (unsigned long long)c->stats.errors,
 		  (unsigned long long)c->stats.syscalls, (unsigned long long)c->stats.rx_copied,
-		  (unsigned long long)c->stats.holds, (unsigned long long)c->stats.hold_timeouts);
+		  (unsigned long long)c->stats.holds, (unsigned long long)c->stats.hold_timeouts,
+		  (unsigned long long)c->stats.halves);
 	hnvmf_sq_destroy(&c->sq);
 	hnvmf_list_del(&c->link);
 	rt->nconns--;

@@ -68,6 +68,10 @@
 #define TCP_HOLD_PERIOD 256u
 #define TCP_HOLD_RSPS 32u
 #define TCP_HOLD_NS 30000u
+/* Two halves (tcp-send.c says why): a flush that answers as many commands as the host can have
+ * in flight, TCP_HALVES_MIN reads or more among them, sends the CapsuleResps of the first half
+ * of those reads right behind their data. */
+#define TCP_HALVES_MIN 16u
 /* PDU header buffers are viewed through the tcp-pdu.h structures (the SQE has 64-bit fields). */
 #define TCP_PDU_ALIGNED __attribute__((aligned(8)))
 
@@ -83,6 +87,7 @@ struct tcp_send {
 	bool tail;        /* a read's CapsuleResp, split from its C2HData: waits on conn->tailq */
 	bool keep;        /* tcp_send_drop_all keeps it: the CapsuleResp of a C2HData sent or kept */
 	struct tcp_send *follow; /* a C2HData's CapsuleResp (tail), or NULL */
+	struct tcp_send *lead;   /* a tail's C2HData, or NULL */
 	/* All bytes went to the socket, or dropped: the connection closed first. */
 	void (*sent)(struct tcp_send *s, bool dropped);
 };
@@ -174,6 +179,7 @@ struct tcp_conn_stats {
 	uint64_t rx_copied;   /* PDU data bytes copied out of rxbuf; the rest was received in place */
 	uint64_t holds;       /* response windows opened */
 	uint64_t hold_timeouts; /* windows that timed out short of TCP_HOLD_RSPS */
+	uint64_t halves;      /* flushes that answered the host's whole queue in two halves */
 };
 
 struct tcp_reactor;
@@ -246,10 +252,13 @@ struct tcp_conn {
 	struct hnvmf_list flush_link; /* rt->flushq */
 	bool want_out;                /* EPOLLOUT armed: the socket is full */
 	struct hnvmf_list tailq;      /* CapsuleResps that follow data already on sendq (tcp_send.tail) */
+	unsigned tailq_n;             /* entries on tailq */
 	unsigned sendq_rsps;          /* responses on sendq (tcp_send.rsp) */
 	unsigned sendq_other;         /* everything else on sendq */
 	uint32_t rx_peak_cur, rx_peak_prev; /* most commands one read brought, this period and the last */
 	uint32_t rx_reads;            /* reads that brought commands, this period */
+	uint32_t cid_span_cur, cid_span_prev; /* 1 + the largest command identifier received, this
+	                                       * period and the last (two halves, tcp-send.c) */
 	uint64_t hold_since_ns;       /* the response window opened (0: not holding) */
 	struct tcp_send icresp_snd;
 	struct hnvmf_tcp_icresp icresp;
@@ -371,6 +380,13 @@ void tcp_send_drop_all(struct tcp_conn *c, bool keep_started);
 int tcp_send_poller(struct hnvmf_poller *p);
 /* The response window (tcp-send.c): a read brought cmds commands; should the flusher hold? */
 void tcp_send_note_batch(struct tcp_conn *c, uint64_t cmds);
+/* Two halves (tcp-send.c): a host can have no more commands in flight than the identifiers it
+ * uses; called for each command received. */
+static inline void tcp_send_note_cid(struct tcp_conn *c, uint16_t cid)
+{
+	if (cid >= c->cid_span_cur)
+		c->cid_span_cur = (uint32_t)cid + 1;
+}
 bool tcp_send_hold(struct tcp_conn *c);
 static inline void tcp_send_add(struct tcp_send *s, const void *base, size_t len)
 {

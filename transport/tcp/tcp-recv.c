@@ -187,6 +187,7 @@ static void rx_cmd(struct tcp_conn *c)
 		return;
 	}
 	memcpy(&t->sqe, &p->sqe, sizeof(t->sqe));
+	tcp_send_note_cid(c, le16toh(t->sqe.common.cid));
 	t->icd_len = (uint32_t)len;
 	if (len == 0) {
 		c->rx_state = TCP_RX_HDR;

@@ -369,6 +369,7 @@ void tcp_queue_response(struct hnvmf_req *req)
 			return;
 		}
 		s->tail = true;
+		s->lead = &t->snd;
 	}
 	if (!success) {
 		struct hnvmf_tcp_rsp *r = (struct hnvmf_tcp_rsp *)t->rsp;
