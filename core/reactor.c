@@ -36,6 +36,8 @@ struct hnvmf_reactor {
 	long remote_pending; /* ios handed to other threads, completion not back yet (loop thread only) */
 	struct hnvmf_spin spin; /* the idle spin: window idle_spin_us, adaptive (core/spin.h) */
 	bool spin_yield; /* hnvmf_reactor_set_spin_yield */
+	uint64_t await_ns;    /* hnvmf_reactor_await in this turn: the longest asked */
+	uint64_t await_until; /* poll on until then, whatever the adaptive spin says */
 	/* The epoll batch being dispatched: a callback may delete (and free) an event that is
 	 * further on in it (a channel closed by a connection's callback, with its queue pair's
 	 * watch ready too); del_fd clears that entry so the loop skips it. */
@@ -58,6 +60,12 @@ void hnvmf_reactor_remote_pending(struct hnvmf_reactor *r, int delta) { r->remot
 void hnvmf_reactor_set_idle_spin(struct hnvmf_reactor *r, unsigned us) { hnvmf_spin_init(&r->spin, (uint64_t)us * 1000); }
 
 void hnvmf_reactor_set_spin_yield(struct hnvmf_reactor *r, bool always) { r->spin_yield = always; }
+
+void hnvmf_reactor_await(struct hnvmf_reactor *r, uint64_t ns)
+{
+	if (ns > r->await_ns)
+		r->await_ns = ns;
+}
 
 struct hnvmf_reactor *hnvmf_reactor_self(void) { return current; }
 const char *hnvmf_reactor_name(const struct hnvmf_reactor *r) { return r->name; }
@@ -351,6 +359,10 @@ void hnvmf_reactor_run(struct hnvmf_reactor *r)
 				hnvmf_spin_end(&r->spin, now - last_work);
 			idle = false;
 			last_work = now;
+			if (r->await_ns) {
+				r->await_until = now + r->await_ns;
+				r->await_ns = 0;
+			}
 		} else if (!idle) { /* the first idle turn: spin this idle period or not */
 			idle = true;
 			/* With ios at I/O servers the spin always runs (and is not recorded): its
@@ -359,12 +371,13 @@ void hnvmf_reactor_run(struct hnvmf_reactor *r)
 			 * completion (PQM at QD1: p50 92 -> 115 us when this waited as any spin). */
 			spinning = r->remote_pending > 0 || hnvmf_spin_begin(&r->spin);
 		}
-		if (!busy && spinning && now - last_work < r->spin.window_ns) {
+		if (!busy && ((spinning && now - last_work < r->spin.window_ns) || now < r->await_until)) {
 			/* Polling on a while: completions handed over by I/O servers (PQM, DAM) then
 			 * land in a running loop instead of costing an eventfd write and a wake-up
 			 * each; bounded, so an idle loop sleeps, and only while recent idle periods
 			 * ended within the window (core/spin.h), so that a light load whose gaps
-			 * are longer sleeps at once instead of burning the CPU. */
+			 * are longer sleeps at once instead of burning the CPU. An awaited answer
+			 * (hnvmf_reactor_await) polls on until it is due, unrecorded. */
 			busy = 1; /* not yet: poll on (epoll_wait with a zero timeout below) */
 			/* ...but while I/O servers hold ios of ours, let one that shares this CPU
 			 * run: it may be holding the very completion this spin waits for. (Measured

@@ -54,6 +54,11 @@ const char *hnvmf_reactor_name(const struct hnvmf_reactor *r);
  * dam_idle_spin_us. */
 #define HNVMF_REACTOR_IDLE_SPIN_US 10
 void hnvmf_reactor_set_idle_spin(struct hnvmf_reactor *r, unsigned us);
+/* On the loop's thread, during a turn's work: an answer to it is expected within ns (a peer
+ * that waits for what this turn sent, and answers at once), so after this turn the loop polls
+ * on for up to ns, past the idle spin's window and whatever its history says, before it
+ * sleeps. Not recorded in the spin's history. */
+void hnvmf_reactor_await(struct hnvmf_reactor *r, uint64_t ns);
 /* Whether the idle spin yields the CPU on every turn (default: only while ios of this loop are
  * held by another thread, which may be running on this CPU). On for a DAM reactor: its reserved
  * CPU may also run the tenant's initiator or anything else the operator puts there, whose next

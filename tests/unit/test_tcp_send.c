@@ -8,7 +8,8 @@
  *   - the reads of one batch go out as all their C2HData, then all their CapsuleResps in order,
  *     while a CapsuleResp alone (a Flush among them) keeps its place, with and without digests;
  *   - a batch that is the host's whole queue (by its command identifiers) goes in two halves,
- *     one that is not, or of fewer than TCP_HALVES_MIN reads, whole. */
+ *     one that is not, or of fewer than TCP_HALVES_MIN reads, whole;
+ *   - only a connection whose host showed a depth asks its reactor to await the next commands. */
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -171,6 +172,27 @@ static void response_over_queued_r2t(void **state)
 #endif
 }
 
+/* Awaiting the host (tcp-send.c): a connection whose reads bring one command each never asks
+ * its reactor to poll on; once a read brought TCP_AWAIT_BATCH commands, each send does, for
+ * TCP_AWAIT_NS. */
+static void deep_host_awaited(void **state)
+{
+	(void)state;
+	struct host h = connect_host(false, false);
+	int before = fake_awaits;
+	for (uint16_t i = 0; i < 4; i++)
+		reads_burst(&h, i, 1, false);
+	reads_burst(&h, 0, TCP_AWAIT_BATCH - 1, false);
+	assert_int_equal(fake_awaits, before);
+	reads_burst(&h, 0, TCP_AWAIT_BATCH, false);
+	assert_true(fake_awaits > before);
+	assert_int_equal(fake_await_ns, TCP_AWAIT_NS);
+	int after = fake_awaits;
+	reads_burst(&h, 0, 1, false); /* the peak lasts this period and the next */
+	assert_true(fake_awaits > after);
+	close_host(&h);
+}
+
 int main(void)
 {
 	alarm(120); /* a corrupted send queue loops forever: fail instead */
@@ -179,6 +201,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(response_over_queued_r2t, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(reads_data_then_responses, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(whole_queue_in_two_halves, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(deep_host_awaited, tcp_fake_setup, tcp_fake_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,6 +72,11 @@
  * in flight, TCP_HALVES_MIN reads or more among them, sends the CapsuleResps of the first half
  * of those reads right behind their data. */
 #define TCP_HALVES_MIN 16u
+/* Awaiting the host (tcp-send.c says why): after a send on a connection where one read brought
+ * TCP_AWAIT_BATCH commands or more (in this period of TCP_HOLD_PERIOD reads or the last), the
+ * reactor polls on for up to TCP_AWAIT_NS before it sleeps. */
+#define TCP_AWAIT_BATCH 8u
+#define TCP_AWAIT_NS 100000u
 /* PDU header buffers are viewed through the tcp-pdu.h structures (the SQE has 64-bit fields). */
 #define TCP_PDU_ALIGNED __attribute__((aligned(8)))
 
