@@ -169,6 +169,13 @@ static void send_next_turn(struct tcp_conn *c)
 	tcp_send_schedule(c);
 }
 
+/* The most commands one read brought, in this period of TCP_HOLD_PERIOD reads or the last: the
+ * host's depth as far as the target sees it (the response window and the await use it). */
+static uint32_t rx_peak(const struct tcp_conn *c)
+{
+	return c->rx_peak_cur > c->rx_peak_prev ? c->rx_peak_cur : c->rx_peak_prev;
+}
+
 /* The batch's CapsuleResps go behind all its data ("The data first", below), or in two halves. */
 static void release_tails(struct tcp_conn *c)
 {
@@ -202,8 +209,7 @@ static void release_tails(struct tcp_conn *c)
  * figures are in the commit message. */
 static void await_host(struct tcp_conn *c)
 {
-	uint32_t peak = c->rx_peak_cur > c->rx_peak_prev ? c->rx_peak_cur : c->rx_peak_prev;
-	if (peak >= TCP_AWAIT_BATCH)
+	if (rx_peak(c) >= TCP_AWAIT_BATCH)
 		hnvmf_reactor_await(c->rt->r, TCP_AWAIT_NS);
 }
 
@@ -359,8 +365,7 @@ bool tcp_send_hold(struct tcp_conn *c)
 		return false;
 	}
 	if (c->hold_since_ns == 0) {
-		uint32_t peak = c->rx_peak_cur > c->rx_peak_prev ? c->rx_peak_cur : c->rx_peak_prev;
-		if (peak < TCP_HOLD_BATCH)
+		if (rx_peak(c) < TCP_HOLD_BATCH)
 			return false;
 		c->hold_since_ns = hnvmf_now_ns();
 		c->stats.holds++;
