@@ -54,7 +54,8 @@
  * of two controllers did). */
 #define TCP_TURN_PDUS 128u
 #define TCP_TURN_SENDS 128u
-#define TCP_TURN_BYTES (1024u * 1024)
+#define TCP_TURN_RX_BYTES (1024u * 1024)
+#define TCP_TURN_TX_BYTES (2u * TCP_SOCK_BUF_SIZE) /* what the socket holds: the kernel doubles it */
 #define TCP_TURN_PDUS_SHARED 16u
 #define TCP_TURN_SENDS_SHARED 16u
 #define TCP_TURN_BYTES_SHARED (128u * 1024)
