@@ -7,8 +7,9 @@
  *     queue: a debug build stops on the assertion, a release build fails that connection;
  *   - the reads of one batch go out as all their C2HData, then all their CapsuleResps in order,
  *     while a CapsuleResp alone (a Flush among them) keeps its place, with and without digests;
- *   - a batch that is the host's whole queue (by its command identifiers) goes in two halves,
- *     one that is not, or of fewer than TCP_HALVES_MIN reads, whole;
+ *   - a batch that is the host's whole queue (by its command identifiers, or by what the
+ *     connection holds against the most it held) goes in two halves, one that is not, or of
+ *     fewer than TCP_HALVES_MIN reads, whole;
  *   - only a connection whose host showed a depth asks its reactor to await the next commands. */
 #include <signal.h>
 #include <sys/wait.h>
@@ -55,7 +56,7 @@ static size_t put_cmd(const struct host *h, uint8_t *dst, uint16_t cid, uint32_t
 static void expect_pdus(struct host *h, unsigned n, const uint8_t *type, const uint16_t *cid)
 {
 	uint8_t pdu[256] __attribute__((aligned(8)));
-	static uint8_t data[4096];
+	static uint8_t data[32768];
 	for (unsigned i = 0; i < n; i++) {
 		recv_pdu(h, pdu, data, sizeof(data));
 		assert_int_equal(pdu[0], type[i]);
@@ -85,19 +86,23 @@ static void reads_data_then_responses(void **state)
 	}
 }
 
-/* n reads of 512 bytes with identifiers first.. in one burst, answered in one turn; then the
+/* n reads of len bytes with identifiers first.. in one burst, answered in one turn; then the
  * expected wire order: all their C2HData and all their CapsuleResps, or (halves) the first
  * half's C2HData and CapsuleResps, then the second half's. */
-static void reads_burst(struct host *h, uint16_t first, unsigned n, bool halves)
+static void reads_burst_of(struct host *h, uint16_t first, unsigned n, uint32_t len, bool halves)
 {
 	uint8_t burst[64 * (sizeof(struct hnvmf_tcp_cmd) + 4)];
 	uint8_t type[128];
 	uint16_t cid[128];
-	size_t len = 0;
-	assert_true(n <= 64);
+	size_t blen = 0;
+	assert_true(n <= 64 && len <= 32768);
+	/* Room for the whole burst's data whatever the host reads meanwhile (the kernel caps it at
+	 * net.core.wmem_max and doubles it). */
+	int big = 4 << 20;
+	setsockopt(h->c->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	for (unsigned i = 0; i < n; i++)
-		len += put_cmd(h, burst + len, (uint16_t)(first + i), 512);
-	send_all(h->fd, burst, len);
+		blen += put_cmd(h, burst + blen, (uint16_t)(first + i), len);
+	send_all(h->fd, burst, blen);
 	pump();
 	unsigned half = halves ? (n + 1) / 2 : n, k = 0;
 	for (unsigned from = 0; from < n; from += half) {
@@ -115,25 +120,51 @@ static void reads_burst(struct host *h, uint16_t first, unsigned n, bool halves)
 	assert_int_equal(h->c->nbusy, 0);
 }
 
-/* A batch that is the host's whole queue goes in two halves (tcp-send.c, "Two halves"): 32
- * reads with identifiers 0-31 are all a host using no identifier above 31 can have in flight;
- * the same burst after a command with identifier 200 is not (one whole batch); 15 reads with
- * identifiers 0-14 are too few to halve; 16 reads are halved after them. Fails with the halves
- * turned off, and if a half's CapsuleResps leave before its data. */
+static void reads_burst(struct host *h, uint16_t first, unsigned n, bool halves)
+{
+	reads_burst_of(h, first, n, 512, halves);
+}
+
+/* A batch that is the host's whole queue goes in two halves (tcp-send.c, "Two halves"). By the
+ * identifiers: 32 reads with identifiers 0-31 are all a host using no identifier above 31 can
+ * have in flight; the same burst after a command with identifier 200 is not (one whole batch);
+ * 15 reads with identifiers 0-14 are too few to halve; 16 reads are halved after them. The
+ * reads are of 24 KiB, so that the count below (at most TCP_HALVES_MAX_DATA) does not halve
+ * them. Fails with the halves turned off, and if a half's CapsuleResps leave before its data. */
 static void whole_queue_in_two_halves(void **state)
+{
+	(void)state;
+	enum { LEN = 24 * 1024 };
+	assert_true(32 * LEN > TCP_HALVES_MAX_DATA && 16 * LEN <= TCP_HALVES_MAX_DATA);
+	for (int dg = 0; dg < 4; dg++) {
+		struct host h = connect_host(dg & 1, dg & 2);
+		reads_burst_of(&h, 0, 32, LEN, true);
+		reads_burst_of(&h, 200, 1, LEN, false);
+		reads_burst_of(&h, 0, 32, LEN, false);
+		assert_int_equal(h.c->stats.halves, 1);
+		close_host(&h);
+		h = connect_host(dg & 1, dg & 2);
+		reads_burst_of(&h, 0, 15, LEN, false);
+		reads_burst_of(&h, 0, 16, LEN, true);
+		assert_int_equal(h.c->stats.halves, 1);
+		close_host(&h);
+	}
+}
+
+/* By the count, for a host whose identifiers carry a generation above the slot (Linux,
+ * hnvmf-perf): 32 reads that are all the connection holds and the most it held are halved; 16
+ * reads after them (half the most held) are not, 17 are; 32 reads with more data than
+ * TCP_HALVES_MAX_DATA are not. Fails without the count (then none is halved). */
+static void counted_whole_queue_in_halves(void **state)
 {
 	(void)state;
 	for (int dg = 0; dg < 4; dg++) {
 		struct host h = connect_host(dg & 1, dg & 2);
-		reads_burst(&h, 0, 32, true);
-		reads_burst(&h, 200, 1, false);
-		reads_burst(&h, 0, 32, false);
-		assert_int_equal(h.c->stats.halves, 1);
-		close_host(&h);
-		h = connect_host(dg & 1, dg & 2);
-		reads_burst(&h, 0, 15, false);
-		reads_burst(&h, 0, 16, true);
-		assert_int_equal(h.c->stats.halves, 1);
+		reads_burst(&h, 0x1000, 32, true);
+		reads_burst(&h, 0x2000, 16, false);
+		reads_burst(&h, 0x3000, 17, true);
+		reads_burst_of(&h, 0x4000, 32, 24 * 1024, false);
+		assert_int_equal(h.c->stats.halves, 2);
 		close_host(&h);
 	}
 }
@@ -201,6 +232,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(response_over_queued_r2t, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(reads_data_then_responses, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(whole_queue_in_two_halves, tcp_fake_setup, tcp_fake_teardown),
+		cmocka_unit_test_setup_teardown(counted_whole_queue_in_halves, tcp_fake_setup, tcp_fake_teardown),
 		cmocka_unit_test_setup_teardown(deep_host_awaited, tcp_fake_setup, tcp_fake_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -70,9 +70,12 @@
 #define TCP_HOLD_RSPS 32u
 #define TCP_HOLD_NS 30000u
 /* Two halves (tcp-send.c says why): a flush that answers as many commands as the host can have
- * in flight, TCP_HALVES_MIN reads or more among them, sends the CapsuleResps of the first half
- * of those reads right behind their data. */
+ * in flight (by their identifiers), or everything the connection holds while that is more than
+ * half the most it ever held and its reads' data is at most TCP_HALVES_MAX_DATA, with
+ * TCP_HALVES_MIN reads or more among them, sends the CapsuleResps of the first half of those
+ * reads right behind their data. */
 #define TCP_HALVES_MIN 16u
+#define TCP_HALVES_MAX_DATA (640u * 1024)
 /* Awaiting the host (tcp-send.c says why): after a send on a connection where one read brought
  * TCP_AWAIT_BATCH commands or more (in this period of TCP_HOLD_PERIOD reads or the last), the
  * reactor polls on for up to TCP_AWAIT_NS before it sleeps. */
@@ -245,6 +248,7 @@ struct tcp_conn {
 	struct tcp_req *reqs;
 	unsigned nreqs;
 	unsigned nbusy;
+	unsigned nbusy_max;           /* the most requests in use at once, ever (two halves) */
 	struct tcp_req *free_reqs;
 	uint8_t *icd_mem;
 	uint32_t icd_size;
@@ -259,6 +263,7 @@ struct tcp_conn {
 	bool want_out;                /* EPOLLOUT armed: the socket is full */
 	struct hnvmf_list tailq;      /* CapsuleResps that follow data already on sendq (tcp_send.tail) */
 	unsigned tailq_n;             /* entries on tailq */
+	size_t tailq_data;            /* bytes of their reads' C2HData PDUs (two halves) */
 	unsigned sendq_rsps;          /* responses on sendq (tcp_send.rsp) */
 	unsigned sendq_other;         /* everything else on sendq */
 	uint32_t rx_peak_cur, rx_peak_prev; /* most commands one read brought, this period and the last */

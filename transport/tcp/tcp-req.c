@@ -68,7 +68,8 @@ struct tcp_req *tcp_req_get(struct tcp_conn *c)
 	if (!t)
 		return NULL;
 	c->free_reqs = t->next_free;
-	c->nbusy++;
+	if (++c->nbusy > c->nbusy_max)
+		c->nbusy_max = c->nbusy;
 	t->ddgst_error = false;
 	t->release_when_sent = false;
 	t->icd_len = 0;
