@@ -263,7 +263,6 @@ struct tcp_conn {
 	bool want_out;                /* EPOLLOUT armed: the socket is full */
 	struct hnvmf_list tailq;      /* CapsuleResps that follow data already on sendq (tcp_send.tail) */
 	unsigned tailq_n;             /* entries on tailq */
-	size_t tailq_data;            /* bytes of their reads' C2HData PDUs (two halves) */
 	unsigned sendq_rsps;          /* responses on sendq (tcp_send.rsp) */
 	unsigned sendq_other;         /* everything else on sendq */
 	uint32_t rx_peak_cur, rx_peak_prev; /* most commands one read brought, this period and the last */

@@ -43,8 +43,6 @@ bool tcp_send_prepare(struct tcp_conn *c, struct tcp_send *s,
 	return true;
 }
 
-static size_t send_remaining(const struct tcp_send *s);
-
 void tcp_send_queue(struct tcp_conn *c, struct tcp_send *s)
 {
 	assert(!s->queued);
@@ -54,8 +52,6 @@ void tcp_send_queue(struct tcp_conn *c, struct tcp_send *s)
 	if (s->tail) { /* behind its C2HData, which scheduled the flush */
 		hnvmf_list_add_tail(&c->tailq, &s->link);
 		c->tailq_n++;
-		if (s->lead)
-			c->tailq_data += send_remaining(s->lead);
 		return;
 	}
 	if (s->rsp)
@@ -104,7 +100,6 @@ void tcp_send_drop_all(struct tcp_conn *c, bool keep_started)
 		tcp_tls_drop_unsent(c);
 	hnvmf_list_splice_tail(&c->sendq, &c->tailq); /* never started nor sealed: may go last */
 	c->tailq_n = 0;
-	c->tailq_data = 0;
 	bool head = true;
 	struct hnvmf_list *pos, *tmp;
 	hnvmf_list_for_each_safe(pos, tmp, &c->sendq) {
@@ -181,6 +176,18 @@ static uint32_t rx_peak(const struct tcp_conn *c)
 	return c->rx_peak_cur > c->rx_peak_prev ? c->rx_peak_cur : c->rx_peak_prev;
 }
 
+/* Whether the reads waiting on tailq have at most max bytes of C2HData to send. */
+static bool tails_data_within(const struct tcp_conn *c, size_t max)
+{
+	size_t n = 0;
+	for (const struct hnvmf_list *pos = c->tailq.next; pos != &c->tailq; pos = pos->next) {
+		const struct tcp_send *t = container_of(pos, struct tcp_send, link);
+		if (t->lead && (n += send_remaining(t->lead)) > max)
+			return false;
+	}
+	return true;
+}
+
 /* Whether the flush about to start answers the host's whole queue ("Two halves", below). */
 static bool whole_queue(const struct tcp_conn *c)
 {
@@ -191,7 +198,7 @@ static bool whole_queue(const struct tcp_conn *c)
 		return true; /* by the identifiers: all the host can have in flight */
 	/* By what the connection holds: all of it, and more than half the most it ever held. */
 	return c->sendq_rsps >= c->nbusy && 2 * c->nbusy > c->nbusy_max &&
-	       c->tailq_data <= TCP_HALVES_MAX_DATA;
+	       tails_data_within(c, TCP_HALVES_MAX_DATA);
 }
 
 /* The batch's CapsuleResps go behind all its data ("The data first", below), or in two halves. */
@@ -211,7 +218,6 @@ static void release_tails(struct tcp_conn *c)
 	}
 	hnvmf_list_splice_tail(&c->sendq, &c->tailq);
 	c->tailq_n = 0;
-	c->tailq_data = 0;
 }
 
 /* Awaiting the host. A reactor with nothing to do polls for idle_spin_us (10 us by default)
